@@ -1,0 +1,119 @@
+// One way to get a configured GPUDevice, in Node.js (Dawn through npm `webgpu`) or in a browser.
+import { DeviceError } from './errors.js';
+
+/** Optional features the kernels can use when the adapter has them. */
+export const WANTED_FEATURES: readonly GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'] as GPUFeatureName[];
+
+/** Limits raised to the adapter's maximum when it offers more than the default. */
+const WANTED_LIMITS = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxStorageBuffersPerShaderStage',
+] as const;
+
+export interface DeviceOptions {
+  /** Dawn toggles / flags for Node, e.g. ['enable-dawn-features=allow_unsafe_apis']. Ignored in browsers. */
+  dawnFlags?: string[];
+  powerPreference?: GPUPowerPreference;
+  /** Features to request on top of (or instead of) WANTED_FEATURES; unavailable ones are skipped. */
+  features?: readonly GPUFeatureName[];
+  /** Provide your own `navigator.gpu`-like object (skips the Node/browser detection). */
+  gpu?: GPU;
+}
+
+export interface DeviceInfo {
+  device: GPUDevice;
+  adapter: GPUAdapter;
+  /** vendor / architecture / device / description, as the adapter reports them. */
+  adapterInfo: { vendor: string; architecture: string; device: string; description: string };
+  /** Optional features that were asked for and granted. */
+  features: string[];
+  limits: Record<string, number>;
+  /** 'node-dawn' or 'browser'. */
+  runtime: 'node-dawn' | 'browser' | 'custom';
+}
+
+const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+// Dawn's node module stays alive while its `gpu` object lives; keep one per set of flags.
+const nodeGpus = new Map<string, GPU>();
+
+async function nodeGpu(flags: string[]): Promise<GPU> {
+  const key = flags.join(' ');
+  const known = nodeGpus.get(key);
+  if (known) return known;
+  if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = '/tmp';
+  let mod: { create(flags: string[]): GPU; globals: Record<string, unknown> };
+  try {
+    mod = (await import('webgpu')) as unknown as typeof mod;
+  } catch (e) {
+    throw new DeviceError(`could not load the 'webgpu' package (Dawn for Node.js): ${(e as Error).message}. Run \`npm install webgpu\`.`);
+  }
+  // The kernels use GPUBufferUsage / GPUShaderStage / GPUMapMode globals, as in a browser.
+  for (const [k, v] of Object.entries(mod.globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+  const gpu = mod.create(flags);
+  nodeGpus.set(key, gpu);
+  return gpu;
+}
+
+/**
+ * Returns a device with every optional feature and raised limit the adapter offers (see
+ * WANTED_FEATURES / WANTED_LIMITS), and a report of what was granted. Throws a DeviceError that
+ * says what to install when there is no adapter.
+ */
+export async function requestDevice(opts: DeviceOptions = {}): Promise<DeviceInfo> {
+  let gpu: GPU;
+  let runtime: DeviceInfo['runtime'];
+  if (opts.gpu) {
+    gpu = opts.gpu;
+    runtime = 'custom';
+  } else if (typeof navigator !== 'undefined' && (navigator as Navigator).gpu) {
+    gpu = (navigator as Navigator).gpu;
+    runtime = 'browser';
+  } else if (isNode) {
+    gpu = await nodeGpu(opts.dawnFlags ?? []);
+    runtime = 'node-dawn';
+  } else {
+    throw new DeviceError('WebGPU is not available: this browser has no navigator.gpu (try a current Chrome/Edge, or enable WebGPU).');
+  }
+  const adapter = await gpu.requestAdapter(opts.powerPreference ? { powerPreference: opts.powerPreference } : {});
+  if (!adapter) {
+    throw new DeviceError(
+      runtime === 'node-dawn'
+        ? 'no WebGPU adapter: Dawn found no Vulkan driver. On Debian/Ubuntu without a GPU run `bash tools/setup-gpu-driver.sh` ' +
+            '(installs Mesa lavapipe, mesa-vulkan-drivers >= 23, from bookworm-backports); with a GPU install its Vulkan driver. Set XDG_RUNTIME_DIR.'
+        : 'no WebGPU adapter was returned by navigator.gpu.requestAdapter()',
+    );
+  }
+  const wanted = opts.features ?? WANTED_FEATURES;
+  const features = wanted.filter((f) => adapter.features.has(f));
+  const requiredLimits: Record<string, number> = {};
+  for (const name of WANTED_LIMITS) {
+    const v = (adapter.limits as unknown as Record<string, number>)[name];
+    if (typeof v === 'number') requiredLimits[name] = v;
+  }
+  const device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits });
+  device.addEventListener?.('uncapturederror', (ev: Event) => {
+    console.error('wgsl-vit: uncaptured WebGPU error:', (ev as GPUUncapturedErrorEvent).error?.message);
+  });
+  const info = adapter.info ?? ({} as GPUAdapterInfo);
+  const limits: Record<string, number> = {};
+  for (const name of WANTED_LIMITS) limits[name] = (device.limits as unknown as Record<string, number>)[name]!;
+  limits.minStorageBufferOffsetAlignment = device.limits.minStorageBufferOffsetAlignment;
+  limits.maxComputeWorkgroupsPerDimension = device.limits.maxComputeWorkgroupsPerDimension;
+  return {
+    device,
+    adapter,
+    adapterInfo: {
+      vendor: info.vendor ?? '',
+      architecture: info.architecture ?? '',
+      device: info.device ?? '',
+      description: info.description ?? '',
+    },
+    features,
+    limits,
+    runtime,
+  };
+}

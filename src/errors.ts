@@ -1,0 +1,33 @@
+// Typed errors. Each names what is at fault: the kernel and argument, the file and key, the shape.
+
+/** A kernel was given a bad argument (shape, dtype, buffer size, device limit). Nothing was dispatched. */
+export class KernelArgumentError extends Error {
+  constructor(readonly kernel: string, readonly argument: string, detail: string) {
+    super(`${kernel}: argument '${argument}': ${detail}`);
+    this.name = 'KernelArgumentError';
+  }
+}
+
+/** A weights or expected-outputs file is malformed, truncated, or does not fit the model. */
+export class CheckpointError extends Error {
+  constructor(readonly file: string, detail: string, readonly key?: string) {
+    super(`${file}${key ? `: key '${key}'` : ''}: ${detail}`);
+    this.name = 'CheckpointError';
+  }
+}
+
+/** A model configuration is invalid or unsupported (e.g. resolution not divisible by the patch size). */
+export class ConfigError extends Error {
+  constructor(readonly source: string, detail: string) {
+    super(`${source}: ${detail}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** No WebGPU adapter or device could be obtained. */
+export class DeviceError extends Error {
+  constructor(detail: string) {
+    super(detail);
+    this.name = 'DeviceError';
+  }
+}

@@ -1,0 +1,14 @@
+// Low-level entry point (`wgsl-vit/kernels`): every kernel on its own, with its WGSL source.
+// Each wrapper checks shapes against the kernel's shape rules, then returns a `Dispatch` that the
+// caller records into its own compute pass (`d.encode(pass)`).
+export { layerNorm, layerNormKernel, type LayerNormArgs } from './layernorm.js';
+export { gemm, gemmKernel, GEMM_TILE, type GemmArgs, type GemmEpilogue } from './gemm.js';
+export { attention, attentionKernel, ATTENTION_MAX_HEAD_DIM, ATTENTION_QUERY_BLOCK, type AttentionArgs } from './attention.js';
+export { patchEmbed, patchEmbedKernel, type PatchEmbedArgs } from './patch-embed.js';
+export { meanPool, meanPoolKernel, type MeanPoolArgs } from './mean-pool.js';
+export { posembSincos, posembSincos2d, posembOmega, posembSincosKernel, type PosembSincosArgs } from './posemb-sincos.js';
+export {
+  createDispatch, pipelineFor, signatureOf, encodeAlone, byteSize, elementCount,
+  type Dispatch, type TensorRef, type DType, type KernelSource, type KernelSignature,
+} from './program.js';
+export { KernelArgumentError } from '../errors.js';

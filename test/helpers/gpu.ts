@@ -1,0 +1,84 @@
+// Test helpers: one Dawn device per test file, upload / readback of f32 tensors.
+import { requestDevice } from '../../src/device.js';
+import type { Dispatch, TensorRef } from '../../src/kernels/program.js';
+
+let devicePromise: Promise<GPUDevice> | null = null;
+
+export function testDevice(): Promise<GPUDevice> {
+  devicePromise ??= requestDevice().then((d) => d.device);
+  return devicePromise;
+}
+
+export function upload(device: GPUDevice, data: Float32Array, shape: number[]): TensorRef {
+  const buffer = device.createBuffer({
+    size: Math.max(16, Math.ceil(data.byteLength / 4) * 4),
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+  });
+  device.queue.writeBuffer(buffer, 0, data);
+  return { buffer, shape, dtype: 'f32' };
+}
+
+/** An output tensor filled with NaN so that any element the kernel fails to write shows up. */
+export function poisoned(device: GPUDevice, shape: number[]): TensorRef {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return upload(device, new Float32Array(n).fill(NaN), shape);
+}
+
+/** Encodes the dispatches into one pass and waits; any WebGPU validation error fails the test. */
+export async function run(device: GPUDevice, ...dispatches: Dispatch[]): Promise<void> {
+  device.pushErrorScope('validation');
+  const enc = device.createCommandEncoder();
+  const pass = enc.beginComputePass();
+  for (const d of dispatches) d.encode(pass);
+  pass.end();
+  device.queue.submit([enc.finish()]);
+  await device.queue.onSubmittedWorkDone();
+  const err = await device.popErrorScope();
+  if (err) throw new Error(`WebGPU validation error: ${err.message}`);
+}
+
+export async function readback(device: GPUDevice, t: TensorRef): Promise<Float32Array> {
+  const n = t.shape.reduce((a, b) => a * b, 1);
+  const staging = device.createBuffer({ size: n * 4, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
+  const enc = device.createCommandEncoder();
+  enc.copyBufferToBuffer(t.buffer, t.offset ?? 0, staging, 0, n * 4);
+  device.queue.submit([enc.finish()]);
+  await staging.mapAsync(GPUMapMode.READ);
+  const out = new Float32Array(staging.getMappedRange().slice(0));
+  staging.unmap();
+  staging.destroy();
+  return out;
+}
+
+/** Seeded uniform / normal random numbers (mulberry32 + Box-Muller): tests are reproducible. */
+export function rng(seed: number) {
+  let s = seed >>> 0;
+  const uniform = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const normal = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+  return {
+    uniform,
+    normal,
+    normals(n: number, std = 1, mean = 0): Float32Array {
+      const a = new Float32Array(n);
+      for (let i = 0; i < n; i++) a[i] = mean + std * normal();
+      return a;
+    },
+  };
+}
+
+/** Max over elements of |got - want| / bound, where bound[i] is the allowed error; NaN counts as ∞. */
+export function worstRatio(got: Float32Array, want: ArrayLike<number>, bound: (i: number) => number): { ratio: number; index: number } {
+  let ratio = 0, index = -1;
+  for (let i = 0; i < want.length; i++) {
+    const e = Math.abs(got[i]! - want[i]!);
+    const r = Number.isNaN(e) ? Infinity : e / bound(i);
+    if (r > ratio) { ratio = r; index = i; }
+  }
+  return { ratio, index };
+}

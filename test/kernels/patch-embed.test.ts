@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { patchEmbed } from '../../src/kernels/patch-embed.js';
+import { patchEmbedRef } from '../reference/patch-embed.js';
+import { poisoned, readback, rng, run, testDevice, upload, worstRatio } from '../helpers/gpu.js';
+
+describe('patch_embed', () => {
+  // [B, S, p, W]: the family's patch sizes 8, 14, 16; grids whose patch count is not a tile multiple.
+  const cases: [number, number, number, number][] = [[2, 32, 16, 192], [1, 42, 14, 72], [3, 24, 8, 40], [1, 84, 14, 144], [2, 16, 16, 65]];
+  it.each(cases)('B=%i S=%i p=%i W=%i', async (B, S, p, W) => {
+    const device = await testDevice();
+    const g = S / p;
+    const r = rng(B * 1000 + S * 10 + p);
+    const image = r.normals(B * 3 * S * S), weight = r.normals(W * 3 * p * p, 0.05);
+    const cls = r.normals(W), pos = r.normals((1 + g * g) * W);
+    const out = poisoned(device, [B, 1 + g * g, W]);
+    await run(device, patchEmbed(device, {
+      image: upload(device, image, [B, 3, S, S]), weight: upload(device, weight, [W, 3, p, p]),
+      cls: upload(device, cls, [W]), pos: upload(device, pos, [1 + g * g, W]), out,
+    }));
+    const got = await readback(device, out);
+    const ref = patchEmbedRef(image, B, S, weight, W, p, cls, pos);
+    const { ratio, index } = worstRatio(got, ref.out, (i) => ref.bound[i]!);
+    expect(ratio, `worst at ${index}: got ${got[index]}, want ${ref.out[index]}`).toBeLessThanOrEqual(1);
+  });
+});

@@ -1,0 +1,53 @@
+// CPU reference (float64) for src/kernels/attention.ts: softmax(q kᵀ·scale) v per batch and head.
+import { U32 } from './math.js';
+
+/**
+ * qkv: [B, N, 3W] (q | k | v), heads of size D = W / heads. Returns out [B, N, W] and the allowed
+ * float32 error per element: each score is a D-term dot product, off by ≤ (D+2)·u·scale·Σ|q_d k_d|;
+ * an error δ in a score changes its weight by a factor e^δ, so the output moves by ≤ 2·max δ times
+ * the weighted magnitude Σ p_j|v_j| / Σ p_j; the exps, the running rescales (one per key tile) and
+ * the N-term accumulation add ≤ (N + 16)·u of the same magnitude.
+ */
+export function attentionRef(qkv: ArrayLike<number>, B: number, N: number, W: number, heads: number, scale?: number) {
+  const D = W / heads;
+  const sc = scale ?? 1 / Math.sqrt(D);
+  const out = new Float64Array(B * N * W);
+  const bound = new Float64Array(B * N * W);
+  const row = 3 * W;
+  const s = new Float64Array(N), ds = new Float64Array(N);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < heads; h++) {
+      for (let i = 0; i < N; i++) {
+        const qo = (b * N + i) * row + h * D;
+        let max = -Infinity;
+        let maxDelta = 0;
+        for (let j = 0; j < N; j++) {
+          const ko = (b * N + j) * row + W + h * D;
+          let dot = 0, mag = 0;
+          for (let d = 0; d < D; d++) {
+            dot += qkv[qo + d]! * qkv[ko + d]!;
+            mag += Math.abs(qkv[qo + d]! * qkv[ko + d]!);
+          }
+          s[j] = dot * sc;
+          ds[j] = (D + 2) * U32 * sc * mag;
+          max = Math.max(max, s[j]!);
+          maxDelta = Math.max(maxDelta, ds[j]!);
+        }
+        let l = 0;
+        for (let j = 0; j < N; j++) { s[j] = Math.exp(s[j]! - max); l += s[j]!; }
+        for (let d = 0; d < D; d++) {
+          let acc = 0, mag = 0;
+          for (let j = 0; j < N; j++) {
+            const v = qkv[(b * N + j) * row + 2 * W + h * D + d]!;
+            acc += s[j]! * v;
+            mag += s[j]! * Math.abs(v);
+          }
+          const o = (b * N + i) * W + h * D + d;
+          out[o] = acc / l;
+          bound[o] = (2 * maxDelta + (N + 16) * U32) * (mag / l) + 1e-30;
+        }
+      }
+    }
+  }
+  return { out, bound };
+}

@@ -1,0 +1,47 @@
+// CPU reference (float64) for src/kernels/gemm.ts: y = epilogue(x·wᵀ + b).
+import { gelu, U32 } from './math.js';
+
+export type Epilogue = 'none' | 'gelu' | 'residual';
+
+export interface GemmRefResult {
+  y: Float64Array;
+  /** Allowed |error| per element of a float32 kernel (see gemmBound). */
+  bound: Float64Array;
+}
+
+/**
+ * The bound: a float32 dot product of K terms, in any order, with or without FMA, is off by at most
+ * γ_K·Σ|x_k w_k| with γ_K ≈ K·u (u = 2^-24); adding the bias adds u·(|acc| + |b|). GELU is
+ * 1.13-Lipschitz and its erfc approximation (A&S 7.1.26, 1.5e-7) plus exp() add ≲ 2e-7·|v|;
+ * the residual add adds u·|result|. A wrong index or a missing k-term errs by ~Σ|x w|/K, far more.
+ */
+export function gemmRef(x: ArrayLike<number>, M: number, K: number, w: ArrayLike<number>, N: number,
+  bias: ArrayLike<number> | null, epilogue: Epilogue, yIn?: ArrayLike<number>): GemmRefResult {
+  const y = new Float64Array(M * N);
+  const bound = new Float64Array(M * N);
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      let acc = 0, mag = 0;
+      for (let k = 0; k < K; k++) {
+        const p = x[m * K + k]! * w[n * K + k]!;
+        acc += p;
+        mag += Math.abs(p);
+      }
+      const b = bias ? bias[n]! : 0;
+      let v = acc + b;
+      let e = (K + 2) * U32 * (mag + Math.abs(b));
+      if (epilogue === 'gelu') {
+        e = 1.13 * e + 2e-7 * Math.abs(v) + U32 * Math.abs(gelu(v));
+        v = gelu(v);
+      }
+      if (epilogue === 'residual') {
+        const r = yIn![m * N + n]!;
+        v += r;
+        e += U32 * (Math.abs(v) + Math.abs(r));
+      }
+      y[m * N + n] = v;
+      bound[m * N + n] = e + 1e-30;
+    }
+  }
+  return { y, bound };
+}
