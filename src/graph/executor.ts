@@ -1,0 +1,174 @@
+// Runs a planned graph: activation buffers from the planner, one bound Dispatch per kernel node
+// (pipelines and bind groups built once, reused by every run), the whole forward pass recorded
+// into one command encoder and one submit.
+import type { Dispatch, TensorRef } from '../kernels/program.js';
+import type { Graph, GraphNode, Tensor } from './graph.js';
+import { planBuffers, type BufferPlan } from './planner.js';
+
+export interface RunOptions {
+  /** Output names to read back (default: all). Pass [] to only wait for the GPU. */
+  read?: readonly string[];
+  /** Time every kernel node with timestamp queries (one pass per node; needs 'timestamp-query'). */
+  profile?: boolean;
+}
+
+export interface NodeTiming {
+  node: string;
+  kernel: string;
+  ms: number;
+}
+
+export interface RunResult {
+  outputs: Record<string, Float32Array>;
+  /** Per-node GPU times when profiled on an adapter with timestamp-query. */
+  timings?: NodeTiming[];
+}
+
+export class CompiledGraph {
+  private constructor(
+    readonly device: GPUDevice,
+    readonly graph: Graph,
+    readonly plan: BufferPlan,
+    private readonly slots: GPUBuffer[],
+    private readonly inputs: Map<string, { tensor: Tensor; buffer: GPUBuffer }>,
+    private readonly dispatches: (Dispatch | null)[],
+    private readonly resolve: (t: Tensor) => TensorRef,
+  ) {}
+
+  /**
+   * Plans buffers and binds every node. `params` gives each param tensor's buffer. Kernel argument
+   * errors and WebGPU validation / out-of-memory errors are thrown, and whatever was created for
+   * this graph is destroyed first.
+   */
+  static async compile(device: GPUDevice, graph: Graph, params: (t: Tensor) => GPUBuffer): Promise<CompiledGraph> {
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    const plan = planBuffers(graph);
+    const maxBuffer = device.limits.maxBufferSize;
+    for (const b of plan.slotBytes) {
+      if (b > maxBuffer) throw new Error(`graph: an activation of ${b} bytes exceeds the device's maxBufferSize ${maxBuffer}; use a smaller batch`);
+    }
+    const created: GPUBuffer[] = [];
+    const dispatches: (Dispatch | null)[] = [];
+    device.pushErrorScope('out-of-memory');
+    device.pushErrorScope('validation');
+    let thrown: unknown = null;
+    const slots: GPUBuffer[] = [];
+    const inputs = new Map<string, { tensor: Tensor; buffer: GPUBuffer }>();
+    const resolve = (t: Tensor): TensorRef => {
+      let buffer: GPUBuffer;
+      if (t.kind === 'activation') buffer = slots[plan.slotOf.get(t)!]!;
+      else if (t.kind === 'input') buffer = inputs.get(t.name)!.buffer;
+      else buffer = params(t);
+      if (!buffer) throw new Error(`graph: no buffer for ${t.kind} ${t.name}`);
+      return { buffer, shape: t.shape, dtype: 'f32' };
+    };
+    try {
+      plan.slotBytes.forEach((bytes, i) => {
+        const b = device.createBuffer({ label: `activation slot ${i}`, size: Math.max(16, bytes), usage });
+        created.push(b);
+        slots.push(b);
+      });
+      for (const t of graph.tensors) {
+        if (t.kind !== 'input') continue;
+        const b = device.createBuffer({ label: `input ${t.name}`, size: Math.max(16, t.bytes), usage });
+        created.push(b);
+        inputs.set(t.name, { tensor: t, buffer: b });
+      }
+      for (const n of graph.nodes) dispatches.push(n.type === 'kernel' ? n.bind(device, resolve) : null);
+    } catch (e) {
+      thrown = e;
+    }
+    const validation = await device.popErrorScope();
+    const oom = await device.popErrorScope();
+    if (thrown || validation || oom) {
+      for (const d of dispatches) d?.destroy();
+      for (const b of created) b.destroy();
+      if (thrown) throw thrown;
+      throw new Error(`graph: WebGPU ${oom ? 'out-of-memory' : 'validation'} error while building the pass: ${(oom ?? validation)!.message}`);
+    }
+    return new CompiledGraph(device, graph, plan, slots, inputs, dispatches, resolve);
+  }
+
+  /** Writes the inputs, records the forward pass into one command buffer, submits, reads back. */
+  async run(inputs: Record<string, Float32Array>, opts: RunOptions = {}): Promise<RunResult> {
+    const { device, graph } = this;
+    for (const [name, { tensor, buffer }] of this.inputs) {
+      const data = inputs[name];
+      if (!data) throw new Error(`graph: missing input '${name}'`);
+      if (data.length !== tensor.bytes / 4) throw new Error(`graph: input '${name}' has ${data.length} values, expected ${tensor.bytes / 4} for shape [${tensor.shape.join(', ')}]`);
+      device.queue.writeBuffer(buffer, 0, data as Float32Array<ArrayBuffer>);
+    }
+    const profile = !!opts.profile && device.features.has('timestamp-query');
+    const kernelNodes = graph.nodes.filter((n) => n.type === 'kernel').length;
+    const querySet = profile ? device.createQuerySet({ type: 'timestamp', count: 2 * kernelNodes }) : null;
+    const encoder = device.createCommandEncoder({ label: 'forward' });
+    let pass: GPUComputePassEncoder | null = null;
+    let q = 0;
+    graph.nodes.forEach((n: GraphNode, i) => {
+      if (n.type === 'copy') {
+        pass?.end();
+        pass = null;
+        const from = this.resolve(n.reads[0]).buffer, to = this.resolve(n.writes[0]).buffer;
+        for (const r of n.regions) encoder.copyBufferToBuffer(from, r.src, to, r.dst, r.bytes);
+        return;
+      }
+      if (querySet) {
+        const p = encoder.beginComputePass({ label: n.name, timestampWrites: { querySet, beginningOfPassWriteIndex: q, endOfPassWriteIndex: q + 1 } });
+        q += 2;
+        this.dispatches[i]!.encode(p);
+        p.end();
+      } else {
+        pass ??= encoder.beginComputePass({ label: 'forward' });
+        this.dispatches[i]!.encode(pass);
+      }
+    });
+    (pass as GPUComputePassEncoder | null)?.end();
+
+    const names = opts.read ?? [...graph.outputs.keys()];
+    const staging: [string, GPUBuffer][] = [];
+    for (const name of names) {
+      const t = graph.outputs.get(name);
+      if (!t) throw new Error(`graph: no output '${name}' (has: ${[...graph.outputs.keys()].join(', ')})`);
+      const s = device.createBuffer({ label: `read ${name}`, size: t.bytes, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
+      encoder.copyBufferToBuffer(this.resolve(t).buffer, 0, s, 0, t.bytes);
+      staging.push([name, s]);
+    }
+    let queryRead: GPUBuffer | null = null;
+    if (querySet) {
+      const resolveBuf = device.createBuffer({ size: 16 * kernelNodes, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+      queryRead = device.createBuffer({ size: 16 * kernelNodes, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
+      encoder.resolveQuerySet(querySet, 0, 2 * kernelNodes, resolveBuf, 0);
+      encoder.copyBufferToBuffer(resolveBuf, 0, queryRead, 0, 16 * kernelNodes);
+    }
+    device.queue.submit([encoder.finish()]);
+
+    const outputs: Record<string, Float32Array> = {};
+    await Promise.all(staging.map(async ([name, s]) => {
+      await s.mapAsync(GPUMapMode.READ);
+      outputs[name] = new Float32Array(s.getMappedRange().slice(0));
+      s.destroy();
+    }));
+    if (staging.length === 0) await device.queue.onSubmittedWorkDone();
+    const result: RunResult = { outputs };
+    if (queryRead && querySet) {
+      await queryRead.mapAsync(GPUMapMode.READ);
+      const ts = new BigUint64Array(queryRead.getMappedRange().slice(0));
+      queryRead.destroy();
+      querySet.destroy();
+      const kernels = graph.nodes.filter((n) => n.type === 'kernel');
+      result.timings = kernels.map((n, j) => ({
+        node: n.name,
+        kernel: this.dispatches[graph.nodes.indexOf(n)]!.kernel,
+        ms: Number(ts[2 * j + 1]! - ts[2 * j]!) / 1e6,
+      }));
+    }
+    return result;
+  }
+
+  /** Frees the activation and input buffers and the dispatches' uniforms (params belong to the caller). */
+  destroy(): void {
+    for (const d of this.dispatches) d?.destroy();
+    for (const s of this.slots) s.destroy();
+    for (const { buffer } of this.inputs.values()) buffer.destroy();
+  }
+}

@@ -1,0 +1,71 @@
+// A forward pass as a list of kernel invocations over named tensors. Tensors are inputs (written
+// by the caller each run), params (weights, uploaded once, owned by the model) or activations
+// (placed in reusable buffers by the planner). Nodes run in the order they were added.
+import type { Dispatch, TensorRef } from '../kernels/program.js';
+
+export type TensorKind = 'input' | 'param' | 'activation';
+
+export class Tensor {
+  constructor(
+    readonly id: number,
+    readonly name: string,
+    readonly shape: readonly number[],
+    readonly kind: TensorKind,
+  ) {}
+  get bytes(): number {
+    return this.shape.reduce((a, b) => a * b, 1) * 4;
+  }
+}
+
+/** Resolves a graph tensor to the GPU buffer it was given. */
+export type Resolve = (t: Tensor) => TensorRef;
+
+export interface KernelNode {
+  readonly type: 'kernel';
+  readonly name: string;
+  readonly reads: readonly Tensor[];
+  readonly writes: readonly Tensor[];
+  bind(device: GPUDevice, resolve: Resolve): Dispatch;
+}
+
+/** Byte ranges copied from one tensor into another (e.g. patch tokens out of the hidden state). */
+export interface CopyNode {
+  readonly type: 'copy';
+  readonly name: string;
+  readonly reads: readonly [Tensor];
+  readonly writes: readonly [Tensor];
+  readonly regions: readonly { src: number; dst: number; bytes: number }[];
+}
+
+export type GraphNode = KernelNode | CopyNode;
+
+export class Graph {
+  readonly tensors: Tensor[] = [];
+  readonly nodes: GraphNode[] = [];
+  /** Tensors the caller reads back after a run, by name; kept alive to the end. */
+  readonly outputs = new Map<string, Tensor>();
+
+  private add(name: string, shape: readonly number[], kind: TensorKind): Tensor {
+    if (!shape.every((d) => Number.isInteger(d) && d > 0)) throw new Error(`graph: tensor ${name} has an invalid shape [${shape.join(', ')}]`);
+    const t = new Tensor(this.tensors.length, name, [...shape], kind);
+    this.tensors.push(t);
+    return t;
+  }
+  input(name: string, shape: readonly number[]): Tensor { return this.add(name, shape, 'input'); }
+  param(name: string, shape: readonly number[]): Tensor { return this.add(name, shape, 'param'); }
+  activation(name: string, shape: readonly number[]): Tensor { return this.add(name, shape, 'activation'); }
+
+  kernel(name: string, reads: Tensor[], writes: Tensor[], bind: KernelNode['bind']): void {
+    this.nodes.push({ type: 'kernel', name, reads, writes, bind });
+  }
+  copy(name: string, from: Tensor, to: Tensor, regions: CopyNode['regions']): void {
+    for (const r of regions) {
+      if (r.src + r.bytes > from.bytes || r.dst + r.bytes > to.bytes) throw new Error(`graph: copy ${name} is out of range`);
+    }
+    this.nodes.push({ type: 'copy', name, reads: [from], writes: [to], regions });
+  }
+  output(name: string, t: Tensor): Tensor {
+    this.outputs.set(name, t);
+    return t;
+  }
+}

@@ -1,0 +1,65 @@
+// Graph-level ops: each adds one kernel node and returns its output tensor. These are the only
+// place where graph tensors meet the kernel wrappers of src/kernels.
+import { attention as attentionKernel } from '../kernels/attention.js';
+import { gemm, type GemmEpilogue } from '../kernels/gemm.js';
+import { layerNorm as layerNormKernel } from '../kernels/layernorm.js';
+import { meanPool as meanPoolKernel } from '../kernels/mean-pool.js';
+import { patchEmbed as patchEmbedKernel } from '../kernels/patch-embed.js';
+import type { Graph, Tensor } from './graph.js';
+
+export function patchEmbed(g: Graph, name: string, image: Tensor, weight: Tensor, cls: Tensor, pos: Tensor): Tensor {
+  const [B] = image.shape as [number];
+  const out = g.activation(name, [B, pos.shape[0]!, weight.shape[0]!]);
+  g.kernel(name, [image, weight, cls, pos], [out], (d, r) =>
+    patchEmbedKernel(d, { image: r(image), weight: r(weight), cls: r(cls), pos: r(pos), out: r(out) }));
+  return out;
+}
+
+export function layerNorm(g: Graph, name: string, x: Tensor, gamma: Tensor, beta: Tensor, eps: number): Tensor {
+  const y = g.activation(name, x.shape);
+  g.kernel(name, [x, gamma, beta], [y], (d, r) => layerNormKernel(d, { x: r(x), gamma: r(gamma), beta: r(beta), y: r(y), eps }));
+  return y;
+}
+
+/** y = act(x·wᵀ + b), a new tensor. */
+export function linear(g: Graph, name: string, x: Tensor, w: Tensor, b: Tensor | null, epilogue: Exclude<GemmEpilogue, 'residual'> = 'none'): Tensor {
+  const y = g.activation(name, [...x.shape.slice(0, -1), w.shape[0]!]);
+  g.kernel(name, b ? [x, w, b] : [x, w], [y], (d, r) => gemm(d, { x: r(x), w: r(w), bias: b ? r(b) : null, y: r(y), epilogue }));
+  return y;
+}
+
+/** residual += x·wᵀ + b, in place; returns `residual`. */
+export function linearAddInto(g: Graph, name: string, residual: Tensor, x: Tensor, w: Tensor, b: Tensor): Tensor {
+  g.kernel(name, [x, w, b, residual], [residual], (d, r) => gemm(d, { x: r(x), w: r(w), bias: r(b), y: r(residual), epilogue: 'residual' }));
+  return residual;
+}
+
+export function attention(g: Graph, name: string, qkv: Tensor, heads: number): Tensor {
+  const [B, N, W3] = qkv.shape as [number, number, number];
+  const out = g.activation(name, [B, N, W3 / 3]);
+  g.kernel(name, [qkv], [out], (d, r) => attentionKernel(d, { qkv: r(qkv), out: r(out), heads }));
+  return out;
+}
+
+export function meanPool(g: Graph, name: string, x: Tensor, skip: number): Tensor {
+  const [B, , W] = x.shape as [number, number, number];
+  const y = g.activation(name, [B, W]);
+  g.kernel(name, [x], [y], (d, r) => meanPoolKernel(d, { x: r(x), y: r(y), skip }));
+  return y;
+}
+
+/** x[:, from:] of a [B, N, W] tensor, as a new [B, N - from, W] tensor (buffer copies, no kernel). */
+export function sliceTokens(g: Graph, name: string, x: Tensor, from: number): Tensor {
+  const [B, N, W] = x.shape as [number, number, number];
+  const y = g.activation(name, [B, N - from, W]);
+  const regions = Array.from({ length: B }, (_, b) => ({ src: (b * N + from) * W * 4, dst: b * (N - from) * W * 4, bytes: (N - from) * W * 4 }));
+  g.copy(name, x, y, regions);
+  return y;
+}
+
+/** A snapshot of x at this point of the graph (for debugging outputs such as block0). */
+export function snapshot(g: Graph, name: string, x: Tensor): Tensor {
+  const y = g.activation(name, x.shape);
+  g.copy(name, x, y, [{ src: 0, dst: 0, bytes: x.bytes }]);
+  return y;
+}

@@ -1,0 +1,100 @@
+// From a checkpoint file to GPU buffers: the open_clip key layout of OpenVision encoders, checked
+// key by key and shape by shape before use, and uploaded with nothing left behind on failure.
+import { CheckpointError } from '../errors.js';
+import { openCheckpoint } from '../weights/index.js';
+import type { Checkpoint } from '../weights/checkpoint.js';
+import type { WeightsInput } from '../weights/source.js';
+import type { ViTConfig } from './config.js';
+
+/** The checkpoint keys (without prefix) of an encoder, with the shapes the file must have. */
+export function expectedKeys(c: ViTConfig): Map<string, number[]> {
+  const W = c.width, p = c.patchSize, g = c.imageSize / p;
+  const m = new Map<string, number[]>([
+    ['conv1.weight', [W, 3, p, p]],
+    ['class_embedding', [W]],
+    ['positional_embedding', [1 + g * g, W]],
+  ]);
+  for (let i = 0; i < c.layers; i++) {
+    const b = `transformer.resblocks.${i}.`;
+    m.set(`${b}ln_1.weight`, [W]).set(`${b}ln_1.bias`, [W]);
+    m.set(`${b}attn.in_proj_weight`, [3 * W, W]).set(`${b}attn.in_proj_bias`, [3 * W]);
+    m.set(`${b}attn.out_proj.weight`, [W, W]).set(`${b}attn.out_proj.bias`, [W]);
+    m.set(`${b}ln_2.weight`, [W]).set(`${b}ln_2.bias`, [W]);
+    m.set(`${b}mlp.c_fc.weight`, [c.mlpWidth, W]).set(`${b}mlp.c_fc.bias`, [c.mlpWidth]);
+    m.set(`${b}mlp.c_proj.weight`, [W, c.mlpWidth]).set(`${b}mlp.c_proj.bias`, [W]);
+  }
+  m.set('ln_post.weight', [W]).set('ln_post.bias', [W]);
+  m.set('proj', [W, c.embedDim]);
+  return m;
+}
+
+/**
+ * The vision tower's key prefix: 'visual.' (OpenVision 1 / full open_clip files) or '' (OpenVision 2
+ * vision-only files). With 'visual.', keys outside it (the text tower, logit_scale) are ignored.
+ */
+export function detectPrefix(ckpt: Checkpoint): string {
+  if (ckpt.tensors.has('visual.conv1.weight')) return 'visual.';
+  if (ckpt.tensors.has('conv1.weight')) return '';
+  throw new CheckpointError(ckpt.file, 'missing the patch embedding: neither visual.conv1.weight (OpenVision 1) nor conv1.weight (OpenVision 2) is present', 'visual.conv1.weight');
+}
+
+/** Checks every key and shape against the config, without reading tensor data. */
+export function checkLayout(ckpt: Checkpoint, c: ViTConfig): { prefix: string; keys: Map<string, number[]> } {
+  const prefix = detectPrefix(ckpt);
+  const keys = expectedKeys(c);
+  for (const [k, shape] of keys) {
+    const t = ckpt.tensors.get(prefix + k);
+    if (!t) throw new CheckpointError(ckpt.file, `missing (the config has ${c.layers} layers, width ${c.width}, patch ${c.patchSize})`, prefix + k);
+    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+      throw new CheckpointError(ckpt.file, `shape [${t.shape.join(', ')}] does not match the config's [${shape.join(', ')}]`, prefix + k);
+    }
+  }
+  for (const k of ckpt.tensors.keys()) {
+    if (!k.startsWith(prefix)) continue;
+    if (!keys.has(k.slice(prefix.length))) throw new CheckpointError(ckpt.file, 'unexpected key for an OpenVision encoder of this config (ln_pre, attention pooling and biases on conv1 are not part of it)', k);
+  }
+  return { prefix, keys };
+}
+
+/** The GPU copy of an encoder's weights, by key without prefix; `proj` is stored transposed, [E, W]. */
+export interface GpuWeights {
+  readonly buffers: ReadonlyMap<string, GPUBuffer>;
+  destroy(): void;
+}
+
+/** Reads, checks (finite values) and uploads every tensor; on any error, frees what it uploaded. */
+export async function uploadWeights(device: GPUDevice, ckpt: Checkpoint, c: ViTConfig): Promise<GpuWeights> {
+  const { prefix, keys } = checkLayout(ckpt, c);
+  const buffers = new Map<string, GPUBuffer>();
+  const destroy = () => { for (const b of buffers.values()) b.destroy(); buffers.clear(); };
+  try {
+    for (const k of keys.keys()) {
+      let data = await ckpt.read(prefix + k);
+      for (let i = 0; i < data.length; i++) {
+        if (!Number.isFinite(data[i]!)) throw new CheckpointError(ckpt.file, `non-finite value ${data[i]} at flat index ${i}`, prefix + k);
+      }
+      if (k === 'proj') data = transpose(data, c.width, c.embedDim);
+      buffers.set(k, uploadF32(device, data, k));
+    }
+  } catch (e) {
+    destroy();
+    throw e;
+  }
+  return { buffers, destroy };
+}
+
+export function uploadF32(device: GPUDevice, data: Float32Array, label: string): GPUBuffer {
+  const b = device.createBuffer({ label, size: Math.max(16, data.byteLength), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, mappedAtCreation: true });
+  new Float32Array(b.getMappedRange(0, data.byteLength)).set(data);
+  b.unmap();
+  return b;
+}
+
+/** [rows, cols] → [cols, rows]. */
+export function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
+  const t = new Float32Array(a.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = a[r * cols + c]!;
+  return t;
+}
+
+export { openCheckpoint, type WeightsInput };

@@ -1,0 +1,109 @@
+// Reader for `torch.save` files (the released open_clip_pytorch_model.bin): a zip archive holding
+// `<name>/data.pkl` (a pickle of the state dict whose tensors point at storages by persistent id)
+// and `<name>/data/<key>` (each storage's raw little-endian bytes). Unzipping: @zip.js/zip.js
+// (random access, zip64); unpickling: pickleparser, with torch's few globals resolved here.
+import * as zip from '@zip.js/zip.js';
+import { NameRegistry, Parser } from 'pickleparser';
+import { CheckpointError } from '../errors.js';
+import { decodeFloats, numel, STORED_BYTES, type Checkpoint, type StoredDType, type StoredTensor } from './checkpoint.js';
+import type { ByteSource } from './source.js';
+
+zip.configure({ useWebWorkers: false });
+
+const STORAGE_DTYPES: Record<string, StoredDType> = { FloatStorage: 'F32', HalfStorage: 'F16', BFloat16Storage: 'BF16' };
+
+interface StorageRef { readonly kind: 'storage'; readonly dtype: StoredDType | string; readonly key: string; readonly numel: number }
+interface TensorRefInfo extends StoredTensor { readonly storage: StorageRef; readonly offset: number }
+
+class StorageType {
+  constructor(readonly name: string) {}
+}
+
+export async function openTorchZip(src: ByteSource): Promise<Checkpoint> {
+  const file = src.name;
+  let entries: zip.Entry[];
+  const reader = new zip.ZipReader(new zip.BlobReader(src.blob));
+  try {
+    entries = await reader.getEntries();
+  } catch (e) {
+    throw new CheckpointError(file, `not a readable torch zip archive: ${(e as Error).message}`);
+  }
+  const pklEntry = entries.find((e) => /^[^/]+\/data\.pkl$/.test(e.filename));
+  if (!pklEntry || pklEntry.directory) throw new CheckpointError(file, 'no <archive>/data.pkl inside: not a torch.save file (legacy non-zip torch files are not supported)');
+  const prefix = pklEntry.filename.slice(0, -'data.pkl'.length);
+  const byName = new Map(entries.map((e) => [e.filename, e]));
+  const readEntry = async (e: zip.Entry): Promise<Uint8Array> => {
+    try {
+      return await (e as zip.FileEntry).getData(new zip.Uint8ArrayWriter());
+    } catch (err) {
+      throw new CheckpointError(file, `cannot read archive entry ${e.filename}: ${(err as Error).message}`);
+    }
+  };
+
+  const registry = new NameRegistry();
+  registry.register('collections', 'OrderedDict', () => new Map());
+  registry.register('torch._utils', '_rebuild_tensor_v2', (storage: StorageRef, offset: number, size: number[], stride: number[]) => ({ storage, offset, size, stride }));
+  registry.register('torch._utils', '_rebuild_parameter', (t: unknown) => t);
+  for (const name of ['FloatStorage', 'HalfStorage', 'BFloat16Storage', 'DoubleStorage', 'LongStorage', 'IntStorage', 'ByteStorage']) {
+    registry.register('torch', name, new StorageType(name) as never);
+  }
+  const parser = new Parser({
+    nameResolver: registry,
+    unpicklingTypeOfDictionary: 'Map',
+    persistentResolver: {
+      resolve(pid: unknown): StorageRef {
+        const p = pid as [string, StorageType, string, string, number];
+        if (!Array.isArray(p) || p[0] !== 'storage') throw new CheckpointError(file, `unexpected persistent id ${JSON.stringify(p)} in data.pkl`);
+        const type = p[1] instanceof StorageType ? p[1].name : String(p[1]);
+        return { kind: 'storage', dtype: STORAGE_DTYPES[type] ?? type, key: String(p[2]), numel: Number(p[4]) };
+      },
+    },
+  });
+  let root: unknown;
+  try {
+    root = parser.parse(await readEntry(pklEntry));
+  } catch (e) {
+    if (e instanceof CheckpointError) throw e;
+    throw new CheckpointError(file, `data.pkl cannot be unpickled: ${(e as Error).message}`);
+  }
+  if (root instanceof Map && root.has('state_dict') && root.get('state_dict') instanceof Map) root = root.get('state_dict');
+  if (!(root instanceof Map)) throw new CheckpointError(file, 'data.pkl does not hold a state dict (a mapping of names to tensors)');
+
+  const tensors = new Map<string, TensorRefInfo>();
+  for (const [key, value] of root as Map<string, unknown>) {
+    const t = value as { storage?: StorageRef; offset?: number; size?: number[]; stride?: number[] };
+    if (!t || !t.storage || t.storage.kind !== 'storage' || !Array.isArray(t.size)) continue; // not a tensor (e.g. a version int)
+    const dtype = t.storage.dtype;
+    if (!(dtype in STORED_BYTES)) throw new CheckpointError(file, `storage type ${dtype} is not supported (float32, float16, bfloat16)`, key);
+    const size = t.size.map(Number);
+    const stride = (t.stride ?? []).map(Number);
+    let expect = 1;
+    for (let i = size.length - 1; i >= 0; i--) {
+      if (size[i]! > 1 && stride[i] !== expect) throw new CheckpointError(file, `non-contiguous tensor (size [${size}], stride [${stride}]) is not supported`, key);
+      expect *= size[i]!;
+    }
+    const offset = Number(t.offset ?? 0);
+    if (offset + numel(size) > t.storage.numel) {
+      throw new CheckpointError(file, `tensor of [${size.join(', ')}] at offset ${offset} overruns its storage of ${t.storage.numel} elements`, key);
+    }
+    const entry = byName.get(`${prefix}data/${t.storage.key}`);
+    if (!entry) throw new CheckpointError(file, `storage ${prefix}data/${t.storage.key} is missing from the archive`, key);
+    if (entry.uncompressedSize !== t.storage.numel * STORED_BYTES[dtype as StoredDType]) {
+      throw new CheckpointError(file, `storage ${entry.filename} holds ${entry.uncompressedSize} bytes, expected ${t.storage.numel * STORED_BYTES[dtype as StoredDType]}`, key);
+    }
+    tensors.set(key, { key, dtype: dtype as StoredDType, shape: size, storage: t.storage, offset });
+  }
+  return {
+    file,
+    format: 'torch-zip',
+    tensors,
+    metadata: {},
+    async read(key) {
+      const t = tensors.get(key);
+      if (!t) throw new CheckpointError(file, 'no such tensor', key);
+      const bytes = await readEntry(byName.get(`${prefix}data/${t.storage.key}`)!);
+      const b = STORED_BYTES[t.dtype];
+      return decodeFloats(file, key, t.dtype, bytes.subarray(t.offset * b, (t.offset + numel(t.shape)) * b), numel(t.shape));
+    },
+  };
+}
