@@ -25,8 +25,10 @@ async function verify(argv: string[]): Promise<number> {
   const near = (f?: string) => (f ? join(dirname(values.expected!), basename(f)) : undefined);
   const weights = values.weights ?? near(exp.meta.weights);
   const config = values.config ?? near(exp.meta.config);
-  if (!weights || !existsSync(weights)) throw new Error(`--weights is required (the expected file names ${exp.meta.weights ?? 'none'})`);
-  if (!config || !existsSync(config)) throw new Error(`--config is required (the expected file names ${exp.meta.config ?? 'none'})`);
+  for (const [flag, file, named] of [['--weights', weights, exp.meta.weights], ['--config', config, exp.meta.config]] as const) {
+    if (!file) throw new Error(`${flag} is required (the expected file names none)`);
+    if (!existsSync(file)) throw new Error(`${file}: no such file (${flag}${values[flag.slice(2) as 'weights'] ? '' : `, from the expected file's metadata '${named}'`})`);
+  }
   const { device, adapterInfo } = await requestDevice({ dawnFlags: values.flags ? values.flags.split(',') : [] });
   const model = await VisionTransformer.load(device, { weights, config });
   const [B, , S] = exp.inputShape as [number, number, number];

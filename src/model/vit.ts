@@ -53,6 +53,8 @@ export interface ForwardOptions {
   outputs?: readonly ViTOutputName[];
   /** Time each kernel with timestamp queries (adapter permitting). */
   profile?: boolean;
+  /** Largest chunk per submit (default and upper bound: `maxChunk(resolution)`). */
+  maxBatch?: number;
 }
 
 export interface ViTOutputs {
@@ -136,7 +138,7 @@ export class VisionTransformer {
       throw new ConfigError(this.source, `pixels has ${pixels.length} values; [${batch}, 3, ${res}, ${res}] needs ${batch * per}`);
     }
     const outputs = opts.outputs ?? DEFAULT_OUTPUTS;
-    const chunk = this.maxChunk(res);
+    const chunk = Math.max(1, Math.min(opts.maxBatch ?? Infinity, this.maxChunk(res)));
     const result: ViTOutputs = { chunks: [] };
     const parts: Record<string, Float32Array[]> = {};
     for (let start = 0; start < batch; start += chunk) {

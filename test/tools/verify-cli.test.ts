@@ -1,0 +1,54 @@
+// `wgsl-vit verify` end to end, as a user runs it (the built CLI, in a child process).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, copyFileSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CASES, fixture } from '../helpers/fixtures.js';
+
+const root = join(import.meta.dirname, '..', '..');
+const cli = join(root, 'dist', 'tools', 'cli.js');
+
+beforeAll(() => {
+  if (!existsSync(cli)) execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore' });
+});
+
+function verify(args: string[]) {
+  const r = spawnSync(process.execPath, [cli, 'verify', ...args], { encoding: 'utf8', env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('wgsl-vit verify', () => {
+  it.each(CASES)('%s passes with explicit --weights/--config', (name) => {
+    const exp = fixture(`${name}.expected.safetensors`);
+    const weightsCase = name === 'ov1-ti16-336-d1' ? 'ov1-ti16-224-d1' : name;
+    const r = verify(['--weights', fixture(`${weightsCase}.safetensors`), '--config', fixture(`${weightsCase}.open_clip_config.json`), '--expected', exp]);
+    expect(r.code, r.out + r.err).toBe(0);
+    for (const k of ['tokens', 'pooled', 'embedding', 'block0']) expect(r.out).toMatch(new RegExp(`^${k} .* ok$`, 'm'));
+    expect(r.out.trim().split('\n').pop()).toBe('4 passed, 0 failed');
+  });
+
+  it('fails (exit 1) when an output is off by more than the tolerance', () => {
+    // Perturb one value of the expected embedding in a copy of the expected file.
+    const dir = mkdtempSync(join(tmpdir(), 'wgsl-vit-'));
+    const src = readFileSync(fixture('ov1-ti16-224-d1.expected.safetensors'));
+    const n = Number(src.readBigUInt64LE(0));
+    const header = JSON.parse(src.subarray(8, 8 + n).toString());
+    const [begin] = header.embedding.data_offsets;
+    const bad = Buffer.from(src);
+    bad.writeFloatLE(bad.readFloatLE(8 + n + begin) + 0.5, 8 + n + begin);
+    writeFileSync(join(dir, 'bad.expected.safetensors'), bad);
+    copyFileSync(fixture('ov1-ti16-224-d1.safetensors'), join(dir, 'ov1-ti16-224-d1.safetensors'));
+    copyFileSync(fixture('ov1-ti16-224-d1.open_clip_config.json'), join(dir, 'ov1-ti16-224-d1.open_clip_config.json'));
+    const r2 = verify(['--expected', join(dir, 'bad.expected.safetensors')]); // weights/config found via metadata
+    expect(r2.code).toBe(1);
+    expect(r2.out).toMatch(/^embedding .* FAIL$/m);
+    expect(r2.out.trim().split('\n').pop()).toBe('3 passed, 1 failed');
+  });
+
+  it('names the missing file', () => {
+    const r = verify(['--weights', '/nonexistent/w.safetensors', '--config', fixture('ov1-ti16-224-d1.open_clip_config.json'), '--expected', fixture('ov1-ti16-224-d1.expected.safetensors')]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/\/nonexistent\/w\.safetensors/);
+  });
+});
