@@ -30,7 +30,7 @@ async function verify(argv: string[]): Promise<number> {
     if (!existsSync(file)) throw new Error(`${file}: no such file (${flag}${values[flag.slice(2) as 'weights'] ? '' : `, from the expected file's metadata '${named}'`})`);
   }
   const { device, adapterInfo } = await requestDevice({ dawnFlags: values.flags ? values.flags.split(',') : [] });
-  const model = await VisionTransformer.load(device, { weights, config });
+  const model = await VisionTransformer.load(device, { weights: weights!, config: config! });
   const [B, , S] = exp.inputShape as [number, number, number];
   const names = (['tokens', 'pooled', 'embedding', 'block0'] as ViTOutputName[]).filter((k) => exp.outputs[k]);
   const t0 = performance.now();
