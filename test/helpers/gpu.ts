@@ -1,6 +1,7 @@
 // Test helpers: one Dawn device per test file, upload / readback of f32 tensors.
 import { requestDevice } from '../../src/device.js';
 import type { Dispatch, TensorRef } from '../../src/kernels/program.js';
+import { seededNormal } from '../../src/model/random.js';
 
 let devicePromise: Promise<GPUDevice> | null = null;
 
@@ -50,19 +51,10 @@ export async function readback(device: GPUDevice, t: TensorRef): Promise<Float32
   return out;
 }
 
-/** Seeded uniform / normal random numbers (mulberry32 + Box-Muller): tests are reproducible. */
+/** Seeded random numbers (src/model/random.ts): tests are reproducible. */
 export function rng(seed: number) {
-  let s = seed >>> 0;
-  const uniform = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const normal = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+  const normal = seededNormal(seed);
   return {
-    uniform,
     normal,
     normals(n: number, std = 1, mean = 0): Float32Array {
       const a = new Float32Array(n);

@@ -12,7 +12,7 @@ export interface RefConfig { width: number; layers: number; heads: number; mlpWi
 export function vitRef(c: RefConfig, w: Map<string, Float32Array>, image: Float32Array, B: number, S: number) {
   const W = c.width, g = S / c.patchSize, N = 1 + g * g, rows = B * N;
   const get = (k: string) => { const t = w.get(k); if (!t) throw new Error(`reference: missing ${k}`); return t; };
-  let x = patchEmbedRef(image, B, S, get('conv1.weight'), W, c.patchSize, get('class_embedding'), get('positional_embedding')).out;
+  let x: Float64Array = patchEmbedRef(image, B, S, get('conv1.weight'), W, c.patchSize, get('class_embedding'), get('positional_embedding')).out;
   let block0: Float64Array | null = null;
   for (let i = 0; i < c.layers; i++) {
     const p = `transformer.resblocks.${i}.`;

@@ -1,0 +1,49 @@
+// Seeded random weights in the OpenVision checkpoint layout, for benchmarks and tests that need a
+// model of a given shape without a download: LayerNorm scales ~1±0.2, every bias non-zero, linear
+// weights ~N(0, 1/fan_in), the fixed sin-cos position table.
+import { posembSincos2d } from '../kernels/posemb-sincos.js';
+import { memoryCheckpoint, type Checkpoint } from '../weights/checkpoint.js';
+import type { ViTConfig } from './config.js';
+import { expectedKeys } from './weights.js';
+
+/** mulberry32: a seeded uniform generator on [0, 1), reproducible across runs and machines. */
+export function seededUniform(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Standard normal samples by Box–Muller over `seededUniform`. */
+export function seededNormal(seed: number): () => number {
+  const uniform = seededUniform(seed);
+  return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+}
+
+export function randomTensors(c: ViTConfig, seed: number): Map<string, { shape: number[]; data: Float32Array }> {
+  const normal = seededNormal(seed);
+  const normals = (n: number, std: number, mean = 0) => {
+    const a = new Float32Array(n);
+    for (let i = 0; i < n; i++) a[i] = mean + std * normal();
+    return a;
+  };
+  const out = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const [k, shape] of expectedKeys(c)) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    let data: Float32Array;
+    if (k === 'positional_embedding') data = posembSincos2d(c.imageSize / c.patchSize, c.width);
+    else if (/ln_\d\.weight|ln_post\.weight/.test(k)) data = normals(n, 0.2, 1);
+    else if (k.endsWith('bias') || k === 'class_embedding') data = normals(n, 0.05);
+    else data = normals(n, 1 / Math.sqrt(k === 'proj' ? shape[0]! : shape.slice(1).reduce((a, b) => a * b, 1)));
+    out.set(k, { shape, data });
+  }
+  return out;
+}
+
+export function randomCheckpoint(c: ViTConfig, seed: number, name = 'random'): Checkpoint {
+  return memoryCheckpoint(randomTensors(c, seed), name);
+}
