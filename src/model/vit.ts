@@ -153,6 +153,14 @@ export class VisionTransformer {
     return result;
   }
 
+  /** Bytes of weights held on the GPU (including recomputed position tables). */
+  weightBytes(): number {
+    let n = 0;
+    for (const b of this.weights.buffers.values()) n += b.size;
+    for (const b of this.extraParams.values()) n += b.size;
+    return n;
+  }
+
   /** Frees the weights and every compiled graph's buffers. */
   destroy(): void {
     for (const g of this.graphs.values()) g.destroy();

@@ -1,0 +1,49 @@
+// Formatting of benchmark rows: a terminal line per row while it runs, a Markdown table at the end.
+import type { Comparison } from '../src/model/verify.js';
+
+export interface RowResult {
+  label: string;
+  error?: string;
+  patch: number; resolution: number; batch: number; layers: number; width: number;
+  msPerBatch: number; msMin: number; msMax: number; iters: number;
+  imagesPerSec: number; msPerImage: number; gflops: number;
+  gpuMs: number | null; gpuTiming: string; perKernelMs: Record<string, number>;
+  firstRunMs: number;
+  plannedActivationBytes: number; unplannedActivationBytes: number; weightBytes: number; gpuBytes: number;
+  reference: string; comparisons: Comparison[]; ok: boolean;
+}
+
+const mib = (b: number) => (b / 2 ** 20).toFixed(b < 2 ** 20 ? 2 : 1);
+const worst = (r: RowResult) => Math.max(...r.comparisons.map((c) => c.maxAbs));
+const cos = (r: RowResult) => {
+  const e = r.comparisons.find((c) => c.name === 'embedding');
+  return e ? e.cosine.toFixed(7) : '—';
+};
+const topKernels = (r: RowResult) => {
+  const total = Object.values(r.perKernelMs).reduce((a, b) => a + b, 0);
+  return Object.entries(r.perKernelMs).sort((a, b) => b[1] - a[1]).slice(0, 3).map(([k, v]) => `${k} ${((100 * v) / total).toFixed(0)}%`).join(', ');
+};
+
+export function terminalHeader(): string {
+  return `${'model'.padEnd(34)} ${'p'.padStart(2)} ${'res'.padStart(4)} ${'B'.padStart(3)} ${'img/s'.padStart(9)} ${'ms/img'.padStart(9)} ${'GFLOP/s'.padStart(8)} ${'first(ms)'.padStart(9)} ${'max err'.padStart(9)}  check`;
+}
+
+export function terminalRow(r: RowResult): string {
+  return `${r.label.padEnd(34)} ${String(r.patch).padStart(2)} ${String(r.resolution).padStart(4)} ${String(r.batch).padStart(3)} ${r.imagesPerSec.toFixed(2).padStart(9)} ${r.msPerImage.toFixed(1).padStart(9)} ${r.gflops.toFixed(1).padStart(8)} ${r.firstRunMs.toFixed(0).padStart(9)} ${worst(r).toExponential(1).padStart(9)}  ${r.ok ? 'ok' : 'WRONG'}`;
+}
+
+export function markdownTable(env: { date: string; commit: string; adapter: Record<string, string>; machine: Record<string, unknown>; iters: number; warmup: number }, rows: RowResult[]): string {
+  const a = env.adapter;
+  const lines = [
+    `Adapter: ${[a.vendor, a.architecture, a.description].filter(Boolean).join(' ')} · machine: ${env.machine.cpu} ×${env.machine.cores} · commit ${env.commit} · ${env.date}`,
+    `Timing: median of ${env.iters} fenced forward passes after ${env.warmup} warm-up (input upload + forward + embedding readback); GPU ms from timestamp queries (one pass per kernel) where available.`,
+    '',
+    '| model | patch | res | batch | img/s | ms/img | GFLOP/s | GPU ms/batch | first run ms | act. MiB (planned / unplanned) | weights MiB | top kernels | reference | max abs err | emb. cosine | ok |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of rows) {
+    if (r.error) { lines.push(`| ${r.label} | | | | | | | | | | | | | | | ERROR: ${r.error} |`); continue; }
+    lines.push(`| ${r.label} | ${r.patch} | ${r.resolution} | ${r.batch} | ${r.imagesPerSec.toFixed(2)} | ${r.msPerImage.toFixed(1)} | ${r.gflops.toFixed(1)} | ${r.gpuMs === null ? 'n/a' : r.gpuMs.toFixed(1)} | ${r.firstRunMs.toFixed(0)} | ${mib(r.plannedActivationBytes)} / ${mib(r.unplannedActivationBytes)} | ${mib(r.weightBytes)} | ${topKernels(r)} | ${r.reference} | ${worst(r).toExponential(1)} | ${cos(r)} | ${r.ok ? 'yes' : '**WRONG**'} |`);
+  }
+  return lines.join('\n') + '\n';
+}

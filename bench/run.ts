@@ -1,0 +1,204 @@
+// The benchmark suite: ViT forward passes over model × patch size × resolution × batch on the
+// default WebGPU adapter. Each row reports throughput, GPU time per kernel (timestamp queries
+// where the adapter has them), first-run latency, memory, and its error against a reference:
+// the PyTorch outputs for fixture rows, the float64 CPU reference (test/reference/vit.ts) for the
+// others. Writes bench/results/<stamp>.json and .md, and bench/results/latest.md.
+import { execSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem, hostname } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { requestDevice, type DeviceInfo } from '../src/device.js';
+import { flopsPerImage, presetConfig, type ViTConfig } from '../src/model/config.js';
+import { randomCheckpoint } from '../src/model/random.js';
+import { compare, readExpected, type Comparison } from '../src/model/verify.js';
+import { VisionTransformer } from '../src/model/vit.js';
+import { configFromOpenClip } from '../src/model/config.js';
+import { seededNormal } from '../src/model/random.js';
+import { vitRef } from '../test/reference/vit.js';
+import { SUITES, type BenchRow } from './suites.js';
+import { markdownTable, terminalRow, terminalHeader, type RowResult } from './report.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const FIXTURES = join(ROOT, 'test', 'fixtures');
+/** Rows whose full-depth CPU reference costs more than this per image are checked on block 0 only. */
+const FULL_REFERENCE_FLOPS = 8e9;
+
+const { values: args } = parseArgs({
+  options: {
+    suite: { type: 'string', default: 'default' },
+    rows: { type: 'string' },
+    iters: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '1' },
+    out: { type: 'string', default: join(ROOT, 'bench', 'results') },
+    flags: { type: 'string' },
+    help: { type: 'boolean' },
+  },
+});
+if (args.help) {
+  console.log(`npm run bench -- [--suite default|full] [--rows "b-16@224x32,l-14@224x1,..."] [--iters N] [--warmup N] [--flags dawn,toggles]`);
+  process.exit(0);
+}
+
+function parseRows(spec: string): BenchRow[] {
+  return spec.split(',').map((s) => {
+    const m = /^([\w:-]+?)(?:@(\d+))?(?:x(\d+))?(?:\/L(\d+))?$/.exec(s.trim());
+    if (!m) throw new Error(`--rows: cannot parse '${s}' (model@resolution x batch, e.g. b-16@224x32)`);
+    return { model: m[1]!, resolution: m[2] ? +m[2] : undefined, batch: m[3] ? +m[3] : 1, layers: m[4] ? +m[4] : undefined };
+  });
+}
+
+const median = (a: number[]) => { const s = [...a].sort((x, y) => x - y); return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
+
+interface Prepared {
+  label: string;
+  config: ViTConfig;
+  resolution: number;
+  batch: number;
+  pixels: Float32Array;
+  load: (device: GPUDevice) => Promise<VisionTransformer>;
+  check: (out: Awaited<ReturnType<VisionTransformer['forward']>>) => { comparisons: Comparison[]; reference: string };
+}
+
+async function prepare(row: BenchRow): Promise<Prepared> {
+  if (row.model.startsWith('fixture:')) {
+    const name = row.model.slice('fixture:'.length);
+    const exp = await readExpected(join(FIXTURES, `${name}.expected.safetensors`));
+    const cfgPath = join(FIXTURES, exp.meta.config!);
+    const config = configFromOpenClip(JSON.parse((await import('node:fs')).readFileSync(cfgPath, 'utf8')), cfgPath);
+    const [B, , S] = exp.inputShape as [number, number, number];
+    if (row.batch !== B) throw new Error(`${row.model}: the fixture has batch ${B}`);
+    return {
+      label: `${name} (fixture)`, config, resolution: S, batch: B, pixels: exp.input,
+      load: (device) => VisionTransformer.load(device, { weights: join(FIXTURES, exp.meta.weights!), config }),
+      check: (out) => ({
+        reference: 'PyTorch fixture',
+        comparisons: (['tokens', 'pooled', 'embedding', 'block0'] as const).filter((k) => exp.outputs[k]).map((k) => compare(k, out[k]!, exp.outputs[k]!.data)),
+      }),
+    };
+  }
+  const base = presetConfig(row.model, row.resolution);
+  const config = row.layers ? { ...base, layers: Math.min(row.layers, base.layers) } : base;
+  const res = row.resolution ?? config.imageSize;
+  const normal = seededNormal(7);
+  const pixels = new Float32Array(row.batch * 3 * res * res);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = normal();
+  const label = `${row.model}${config.layers < base.layers ? ` (${config.layers} of ${base.layers} blocks)` : ''}`;
+  return {
+    label, config, resolution: res, batch: row.batch, pixels,
+    load: (device) => VisionTransformer.load(device, { weights: randomCheckpoint(config, 1), config }),
+    check: (out) => {
+      // float64 CPU reference on image 0: the whole model when affordable, else block 0 only.
+      const full = flopsPerImage(config, res) <= FULL_REFERENCE_FLOPS;
+      const refCfg = full ? config : { ...config, layers: 1 };
+      const weights = new Map([...randomCheckpointTensors(refCfg)].map(([k, v]) => [k, v.data]));
+      const ref = vitRef(refCfg, weights, pixels.subarray(0, 3 * res * res), 1, res);
+      const g = res / config.patchSize, n = 1 + g * g, W = config.width;
+      const comparisons = [compare('block0', out.block0!.subarray(0, n * W), Float32Array.from(ref.block0))];
+      if (full) {
+        comparisons.push(compare('tokens', out.tokens!.subarray(0, (n - 1) * W), Float32Array.from(ref.tokens)));
+        comparisons.push(compare('embedding', out.embedding!.subarray(0, config.embedDim), Float32Array.from(ref.embedding)));
+      }
+      return { comparisons, reference: full ? 'CPU float64, image 0' : 'CPU float64, image 0, block 0' };
+    },
+  };
+}
+
+// The reference needs the same random tensors the model was loaded with (seed 1, config-shaped).
+import { randomTensors } from '../src/model/random.js';
+const randomCheckpointTensors = (c: ViTConfig) => randomTensors(c, 1);
+
+async function runRow(p: Prepared, iters: number, warmup: number, flags: string[]): Promise<RowResult> {
+  const info: DeviceInfo = await requestDevice({ dawnFlags: flags });
+  const { device } = info;
+  const model = await p.load(device);
+  const outputs = ['embedding'] as const;
+  try {
+    // First run: pipeline creation + buffer planning + the first forward, on a fresh device.
+    let t = performance.now();
+    await model.forward(p.pixels, p.batch, { resolution: p.resolution, outputs });
+    const firstMs = performance.now() - t;
+    for (let i = 0; i < warmup; i++) await model.forward(p.pixels, p.batch, { resolution: p.resolution, outputs });
+    const times: number[] = [];
+    for (let i = 0; i < iters; i++) {
+      t = performance.now();
+      await model.forward(p.pixels, p.batch, { resolution: p.resolution, outputs }); // resolves after the readback: fenced
+      times.push(performance.now() - t);
+    }
+    // Per-kernel GPU time: one profiled run (one pass per kernel, timestamp queries).
+    const prof = await model.forward(p.pixels, p.batch, { resolution: p.resolution, outputs, profile: true });
+    const perKernel: Record<string, number> = {};
+    for (const tm of prof.timings ?? []) perKernel[tm.kernel] = (perKernel[tm.kernel] ?? 0) + tm.ms;
+    const gpuMs = prof.timings ? Object.values(perKernel).reduce((a, b) => a + b, 0) : null;
+    // Correctness on this row's own shapes: a run that also returns tokens and block 0.
+    const checked = await model.forward(p.pixels, p.batch, { resolution: p.resolution, outputs: ['tokens', 'pooled', 'embedding', 'block0'] });
+    const { comparisons, reference } = p.check(checked);
+    const cg = await model.compiled(Math.min(p.batch, model.maxChunk(p.resolution)), p.resolution, outputs);
+    const weightBytes = model.weightBytes();
+    const ms = median(times);
+    const flops = flopsPerImage(p.config, p.resolution) * p.batch;
+    return {
+      label: p.label, patch: p.config.patchSize, resolution: p.resolution, batch: p.batch, layers: p.config.layers, width: p.config.width,
+      msPerBatch: ms, msMin: Math.min(...times), msMax: Math.max(...times), iters,
+      imagesPerSec: (p.batch * 1000) / ms, msPerImage: ms / p.batch, gflops: flops / ms / 1e6,
+      gpuMs, gpuTiming: gpuMs === null ? 'fenced wall time only (no timestamp-query)' : 'timestamp-query, one pass per kernel',
+      perKernelMs: perKernel, firstRunMs: firstMs,
+      plannedActivationBytes: cg.plan.plannedBytes, unplannedActivationBytes: cg.plan.unplannedBytes, weightBytes,
+      gpuBytes: weightBytes + cg.plan.plannedBytes + 4 * 3 * p.resolution * p.resolution * Math.min(p.batch, model.maxChunk(p.resolution)),
+      reference, comparisons, ok: comparisons.every((c) => c.pass),
+    };
+  } finally {
+    model.destroy();
+    device.destroy();
+  }
+}
+
+async function main() {
+  const rows = args.rows ? parseRows(args.rows) : SUITES[args.suite!];
+  if (!rows) throw new Error(`unknown suite '${args.suite}' (have: ${Object.keys(SUITES).join(', ')})`);
+  const flags = args.flags ? args.flags.split(',') : [];
+  const probe = await requestDevice({ dawnFlags: flags });
+  const adapter = probe.adapterInfo;
+  const env = {
+    date: new Date().toISOString(),
+    commit: (() => { try { return execSync('git rev-parse --short HEAD', { cwd: ROOT }).toString().trim() + (execSync('git status --porcelain --untracked-files=no', { cwd: ROOT }).toString().trim() ? '+dirty' : ''); } catch { return 'unknown'; } })(),
+    machine: { hostname: hostname(), cpu: cpus()[0]?.model ?? '?', cores: cpus().length, memGiB: +(totalmem() / 2 ** 30).toFixed(1), node: process.version, platform: process.platform },
+    adapter, features: [...probe.adapter.features].sort(), grantedFeatures: probe.features, limits: probe.limits, dawnFlags: flags,
+    iters: +args.iters!, warmup: +args.warmup!,
+  };
+  probe.device.destroy();
+  console.log(`wgsl-vit bench: ${rows.length} rows on ${[adapter.vendor, adapter.architecture, adapter.description].filter(Boolean).join(' ')} (commit ${env.commit})`);
+  console.log(terminalHeader());
+  const results: RowResult[] = [];
+  for (const [i, row] of rows.entries()) {
+    const what = `[${i + 1}/${rows.length}] ${row.model}${row.resolution ? `@${row.resolution}` : ''} x${row.batch}${row.layers ? ` (${row.layers} blocks)` : ''}`;
+    if (process.stdout.isTTY) process.stdout.write(`  ${what} …\r`);
+    else console.log(`  running ${what}`);
+    try {
+      const p = await prepare(row);
+      const r = await runRow(p, +args.iters!, +args.warmup!, flags);
+      results.push(r);
+      console.log((process.stdout.isTTY ? '\x1b[K' : '') + terminalRow(r));
+    } catch (e) {
+      console.log(`  ${row.model} x${row.batch}: ERROR ${(e as Error).message}`);
+      results.push({ label: row.model, error: (e as Error).message } as RowResult);
+    }
+  }
+  mkdirSync(args.out!, { recursive: true });
+  const stamp = env.date.replace(/[:.]/g, '-');
+  const tag = (adapter.vendor || 'adapter').replace(/\W+/g, '_');
+  const json = join(args.out!, `${stamp}-${tag}.json`);
+  const md = markdownTable(env, results);
+  writeFileSync(json, JSON.stringify({ env, rows: results }, null, 2));
+  writeFileSync(join(args.out!, `${stamp}-${tag}.md`), md);
+  writeFileSync(join(args.out!, `latest-${tag}.md`), md);
+  const bad = results.filter((r) => !r.ok).length;
+  console.log(`\nwrote ${json} and .md; ${results.length - bad} rows correct, ${bad} flagged`);
+  process.exit(bad ? 1 : 0);
+}
+
+main().catch((e) => {
+  console.error(`bench: ${(e as Error).stack ?? e}`);
+  process.exit(1);
+});

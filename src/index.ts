@@ -1,0 +1,15 @@
+// wgsl-vit: OpenVision ViT encoders on WebGPU. Public API.
+//   const { device } = await requestDevice();
+//   const model = await VisionTransformer.load(device, { weights, config });
+//   const { tokens, pooled, embedding } = await model.forward(pixels, batch);
+export { requestDevice, WANTED_FEATURES, type DeviceInfo, type DeviceOptions } from './device.js';
+export { VisionTransformer, buildViTGraph, type ForwardOptions, type LoadOptions, type ViTOutputName, type ViTOutputs } from './model/vit.js';
+export { configFromOpenClip, presetConfig, PRESETS, flopsPerImage, validateConfig, headDim, type ViTConfig } from './model/config.js';
+export { randomCheckpoint } from './model/random.js';
+export { compare, readExpected, TOLERANCE, type Comparison, type ExpectedFile } from './model/verify.js';
+export { openCheckpoint, openSafetensors, openTorchZip, openSource, type Checkpoint, type WeightsInput, type ByteSource } from './weights/index.js';
+export { memoryCheckpoint } from './weights/checkpoint.js';
+export { Graph, Tensor } from './graph/graph.js';
+export { CompiledGraph, type RunOptions, type RunResult, type NodeTiming } from './graph/executor.js';
+export { planBuffers, type BufferPlan } from './graph/planner.js';
+export { KernelArgumentError, CheckpointError, ConfigError, DeviceError } from './errors.js';
