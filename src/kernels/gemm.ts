@@ -5,8 +5,15 @@ import { createDispatch, expectShape, unusedBinding, type Dispatch, type KernelS
 
 export const gemmKernel: KernelSource = { name: 'gemm', wgsl: gemmWgsl };
 
-/** Tile of outputs per workgroup, fixed in gemm.wgsl. */
-export const GEMM_TILE = { m: 64, n: 64, k: 16 } as const;
+/**
+ * Tuning knob (the one place it is chosen): rows of y per invocation, TM in gemm.wgsl; a workgroup
+ * computes a (16·TM)×64 tile. On lavapipe TM = 4 ran 1.6× faster than 8 (`npm run bench:kernels`);
+ * no GPU measurement exists yet, so 4 is the default everywhere.
+ */
+export function gemmRowsPerThread(_device: GPUDevice): 4 | 8 {
+  return 4;
+}
+export const GEMM_TILE_N = 64;
 
 /** What happens to `x·wᵀ + bias` before it is stored: nothing, exact GELU, or `y += result`. */
 export type GemmEpilogue = 'none' | 'gelu' | 'residual';
@@ -22,6 +29,8 @@ export interface GemmArgs {
   /** [..., N] output with x's leading axes. With 'residual' it is also read (y += x·wᵀ + b). */
   y: TensorRef;
   epilogue?: GemmEpilogue;
+  /** Override the per-adapter choice of rows per invocation (4 or 8). */
+  rowsPerThread?: 4 | 8;
 }
 
 /** y = epilogue(x·wᵀ + bias). Any M, N, K (no multiple-of-tile requirement). */
@@ -40,10 +49,12 @@ export function gemm(device: GPUDevice, a: GemmArgs): Dispatch {
   expectShape(k, 'w', a.w, [N, K]);
   if (a.bias) expectShape(k, 'bias', a.bias, [N]);
   expectShape(k, 'y', a.y, [...lead, N]);
+  const tm = a.rowsPerThread ?? gemmRowsPerThread(device);
+  if (tm !== 4 && tm !== 8) throw new KernelArgumentError(k, 'rowsPerThread', `must be 4 or 8, got ${tm}`);
   return createDispatch(device, gemmKernel, {
-    overrides: { EPILOGUE: EPILOGUE_CODE[epilogue], HAS_BIAS: a.bias !== null },
+    overrides: { EPILOGUE: EPILOGUE_CODE[epilogue], HAS_BIAS: a.bias !== null, TM: tm },
     uniforms: { M, N, K },
     tensors: { x: a.x, w: a.w, bias: a.bias ?? unusedBinding(device), y: a.y },
-    workgroups: [Math.ceil(N / GEMM_TILE.n), Math.ceil(M / GEMM_TILE.m)],
+    workgroups: [Math.ceil(N / GEMM_TILE_N), Math.ceil(M / (16 * tm))],
   });
 }

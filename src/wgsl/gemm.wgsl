@@ -3,9 +3,11 @@
 // bias: [N]; y: [M, N]. Any M, N, K: tiles are bounds-checked and zero-filled.
 // Epilogues (override EPILOGUE): 0 none, 1 exact-erf GELU, 2 residual accumulate (y += result,
 // in place, as in `x = x + proj(...)`). HAS_BIAS = false skips the bias read.
-// Tiling: 64x64 outputs per workgroup of 256 invocations, each 4x4 outputs strided by 16 so that
-// neighbouring invocations touch neighbouring columns; K is walked in steps of 16 through
-// workgroup memory, A stored k-major with a padded stride to avoid bank conflicts.
+//
+// Tiling: a workgroup of 16×16 invocations computes a (16·TM)×64 block of y; invocation (tx, ty)
+// owns rows ty·TM .. ty·TM+TM-1 and the 4 contiguous columns 4·tx .. 4·tx+3. K is walked BK at a
+// time through workgroup memory, both tiles stored k-major as vec4s, so the inner loop is TM/4 + 1
+// vec4 reads for 4·TM fused multiply-adds (an outer product).
 
 struct Params {
   M: u32,
@@ -21,13 +23,17 @@ struct Params {
 
 override EPILOGUE: u32 = 0u;
 override HAS_BIAS: bool = true;
+/** Rows per invocation: 4 or 8 (a multiple of 4, at most 8). */
+override TM: u32 = 4u;
 
-const BM: u32 = 64u;
+const BK: u32 = 32u;
 const BN: u32 = 64u;
-const BK: u32 = 16u;
-const STRIDE: u32 = 65u;   // BM + 1: k-major rows padded so that stores hit distinct banks
-var<workgroup> As: array<f32, BK * STRIDE>;
-var<workgroup> Bs: array<f32, BK * STRIDE>;
+override BM: u32 = 16u * TM;
+// k-major tiles of vec4s; one vec4 of padding per k-row spreads the scalar stores over banks.
+override AS_STRIDE: u32 = BM / 4u + 1u;
+const BS_STRIDE: u32 = BN / 4u + 1u;
+var<workgroup> As: array<vec4f, BK * AS_STRIDE>;
+var<workgroup> Bs: array<vec4f, BK * BS_STRIDE>;
 
 // erfc(|z|) by Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7); GELU from it without cancellation.
 fn gelu_erf(v: f32) -> f32 {
@@ -39,57 +45,78 @@ fn gelu_erf(v: f32) -> f32 {
   return v * cdf;
 }
 
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+// x[m .. m+3, k] as a vec4, zero outside [0, M) × [0, K).
+fn load_x4(m: u32, k: u32, M: u32, K: u32) -> vec4f {
+  var v = vec4f(0.0);
+  if (k < K) {
+    if (m < M) { v.x = x[m * K + k]; }
+    if (m + 1u < M) { v.y = x[(m + 1u) * K + k]; }
+    if (m + 2u < M) { v.z = x[(m + 2u) * K + k]; }
+    if (m + 3u < M) { v.w = x[(m + 3u) * K + k]; }
+  }
+  return v;
+}
+
+// w[n .. n+3, k] as a vec4, zero outside [0, N) × [0, K).
+fn load_w4(n: u32, k: u32, N: u32, K: u32) -> vec4f {
+  var v = vec4f(0.0);
+  if (k < K) {
+    if (n < N) { v.x = w[n * K + k]; }
+    if (n + 1u < N) { v.y = w[(n + 1u) * K + k]; }
+    if (n + 2u < N) { v.z = w[(n + 2u) * K + k]; }
+    if (n + 3u < N) { v.w = w[(n + 3u) * K + k]; }
+  }
+  return v;
+}
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
   let M = params.M;
   let N = params.N;
   let K = params.K;
   let m0 = wid.y * BM;
   let n0 = wid.x * BN;
-  let tx = lid % 16u;
-  let ty = lid / 16u;
-  var acc: array<f32, 16>;
-  for (var i = 0u; i < 16u; i++) { acc[i] = 0.0; }
+  let tx = lid3.x;
+  let ty = lid3.y;
+  var acc: array<vec4f, 8>;   // acc[i] = y[m0 + ty*TM + i, n0 + 4*tx .. +3], i < TM
+  for (var i = 0u; i < TM; i++) { acc[i] = vec4f(0.0); }
 
   for (var k0 = 0u; k0 < K; k0 += BK) {
-    for (var l = 0u; l < 4u; l++) {
-      let idx = lid + l * 256u;
-      let r = idx / BK;
+    // Stage x[m0 .. m0+BM, k0 .. k0+BK] and w[n0 .. n0+64, k0 .. k0+BK] k-major: each invocation
+    // fills one vec4 (4 rows at one k); consecutive invocations take consecutive k, so each of the
+    // 4 global reads is contiguous across the workgroup.
+    for (var idx = lid; idx < BM * BK / 4u; idx += 256u) {
       let kk = idx % BK;
-      let gk = k0 + kk;
-      let gm = m0 + r;
-      let gn = n0 + r;
-      var a = 0.0;
-      if (gm < M && gk < K) { a = x[gm * K + gk]; }
-      As[kk * STRIDE + r] = a;
-      var b = 0.0;
-      if (gn < N && gk < K) { b = w[gn * K + gk]; }
-      Bs[kk * STRIDE + r] = b;
+      let r4 = idx / BK;
+      As[kk * AS_STRIDE + r4] = load_x4(m0 + 4u * r4, k0 + kk, M, K);
+    }
+    for (var idx = lid; idx < BN * BK / 4u; idx += 256u) {
+      let kk = idx % BK;
+      let c4 = idx / BK;
+      Bs[kk * BS_STRIDE + c4] = load_w4(n0 + 4u * c4, k0 + kk, N, K);
     }
     workgroupBarrier();
     for (var kk = 0u; kk < BK; kk++) {
-      var a: array<f32, 4>;
-      var b: array<f32, 4>;
-      for (var i = 0u; i < 4u; i++) {
-        a[i] = As[kk * STRIDE + ty + 16u * i];
-        b[i] = Bs[kk * STRIDE + tx + 16u * i];
-      }
-      for (var i = 0u; i < 4u; i++) {
-        for (var j = 0u; j < 4u; j++) {
-          acc[i * 4u + j] = fma(a[i], b[j], acc[i * 4u + j]);
-        }
+      let b = Bs[kk * BS_STRIDE + tx];
+      for (var i4 = 0u; i4 < TM / 4u; i4++) {
+        let a = As[kk * AS_STRIDE + ty * (TM / 4u) + i4];
+        acc[4u * i4 + 0u] = fma(vec4f(a.x), b, acc[4u * i4 + 0u]);
+        acc[4u * i4 + 1u] = fma(vec4f(a.y), b, acc[4u * i4 + 1u]);
+        acc[4u * i4 + 2u] = fma(vec4f(a.z), b, acc[4u * i4 + 2u]);
+        acc[4u * i4 + 3u] = fma(vec4f(a.w), b, acc[4u * i4 + 3u]);
       }
     }
     workgroupBarrier();
   }
 
-  for (var i = 0u; i < 4u; i++) {
-    let gm = m0 + ty + 16u * i;
-    if (gm >= M) { continue; }
+  for (var i = 0u; i < TM; i++) {
+    let gm = m0 + ty * TM + i;
+    if (gm >= M) { break; }
     for (var j = 0u; j < 4u; j++) {
-      let gn = n0 + tx + 16u * j;
-      if (gn >= N) { continue; }
-      var v = acc[i * 4u + j];
+      let gn = n0 + 4u * tx + j;
+      if (gn >= N) { break; }
+      var v = acc[i][j];
       if (HAS_BIAS) { v += bias[gn]; }
       if (EPILOGUE == 1u) { v = gelu_erf(v); }
       let o = gm * N + gn;
