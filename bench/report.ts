@@ -11,7 +11,16 @@ export interface RowResult {
   firstRunMs: number;
   plannedActivationBytes: number; unplannedActivationBytes: number; weightBytes: number; gpuBytes: number;
   reference: string; comparisons: Comparison[]; ok: boolean;
+  /** The same model in a peer runtime on the same adapter (null when not run). */
+  peer: { name: string; msPerBatch?: number; imagesPerSec?: number; firstRunMs?: number; agreement?: Comparison; error?: string } | null;
+  embeddingForPeer?: Float32Array;
 }
+
+const peerCell = (r: RowResult) => {
+  if (!r.peer) return '—';
+  if (r.peer.error) return `failed: ${r.peer.error.replace(/\|/g, '/')}`;
+  return `${r.peer.imagesPerSec!.toFixed(2)} img/s (×${(r.imagesPerSec / r.peer.imagesPerSec!).toFixed(2)})`;
+};
 
 const mib = (b: number) => (b / 2 ** 20).toFixed(b < 2 ** 20 ? 2 : 1);
 const worst = (r: RowResult) => Math.max(...r.comparisons.map((c) => c.maxAbs));
@@ -25,25 +34,26 @@ const topKernels = (r: RowResult) => {
 };
 
 export function terminalHeader(): string {
-  return `${'model'.padEnd(34)} ${'p'.padStart(2)} ${'res'.padStart(4)} ${'B'.padStart(3)} ${'img/s'.padStart(9)} ${'ms/img'.padStart(9)} ${'GFLOP/s'.padStart(8)} ${'first(ms)'.padStart(9)} ${'max err'.padStart(9)}  check`;
+  return `${'model'.padEnd(34)} ${'p'.padStart(2)} ${'res'.padStart(4)} ${'B'.padStart(3)} ${'img/s'.padStart(9)} ${'ms/img'.padStart(9)} ${'GFLOP/s'.padStart(8)} ${'first(ms)'.padStart(9)} ${'max err'.padStart(9)}  check  ${'peer img/s'.padStart(10)} ours/peer`;
 }
 
 export function terminalRow(r: RowResult): string {
-  return `${r.label.padEnd(34)} ${String(r.patch).padStart(2)} ${String(r.resolution).padStart(4)} ${String(r.batch).padStart(3)} ${r.imagesPerSec.toFixed(2).padStart(9)} ${r.msPerImage.toFixed(1).padStart(9)} ${r.gflops.toFixed(1).padStart(8)} ${r.firstRunMs.toFixed(0).padStart(9)} ${worst(r).toExponential(1).padStart(9)}  ${r.ok ? 'ok' : 'WRONG'}`;
+  return `${r.label.padEnd(34)} ${String(r.patch).padStart(2)} ${String(r.resolution).padStart(4)} ${String(r.batch).padStart(3)} ${r.imagesPerSec.toFixed(2).padStart(9)} ${r.msPerImage.toFixed(1).padStart(9)} ${r.gflops.toFixed(1).padStart(8)} ${r.firstRunMs.toFixed(0).padStart(9)} ${worst(r).toExponential(1).padStart(9)}  ${(r.ok ? 'ok' : 'WRONG').padEnd(5)}  ${r.peer?.imagesPerSec ? r.peer.imagesPerSec.toFixed(2).padStart(10) + ' ' + (r.imagesPerSec / r.peer.imagesPerSec).toFixed(2).padStart(9) : r.peer?.error ? 'peer failed: ' + r.peer.error.slice(0, 60) : ''}`;
 }
 
 export function markdownTable(env: { date: string; commit: string; adapter: Record<string, string>; machine: Record<string, unknown>; iters: number; warmup: number }, rows: RowResult[]): string {
   const a = env.adapter;
   const lines = [
     `Adapter: ${[a.vendor, a.architecture, a.description].filter(Boolean).join(' ')} · machine: ${env.machine.cpu} ×${env.machine.cores} · commit ${env.commit} · ${env.date}`,
+    `Peer: ${rows.find((r) => r.peer)?.peer?.name ?? 'none'} running the same weights exported to ONNX (src/onnx/export.ts), timed the same way (session.run with outputs on the CPU); ×N = our img/s over the peer's.`,
     `Timing: median of ${env.iters} fenced forward passes after ${env.warmup} warm-up (input upload + forward + embedding readback); GPU ms from timestamp queries (one pass per kernel) where available.`,
     '',
-    '| model | patch | res | batch | img/s | ms/img | GFLOP/s | GPU ms/batch | first run ms | act. MiB (planned / unplanned) | weights MiB | top kernels | reference | max abs err | emb. cosine | ok |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| model | patch | res | batch | img/s | ms/img | GFLOP/s | GPU ms/batch | first run ms | act. MiB (planned / unplanned) | weights MiB | top kernels | reference | max abs err | emb. cosine | ok | peer (same adapter, same model) | peer vs ours, emb. max abs |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
     if (r.error) { lines.push(`| ${r.label} | | | | | | | | | | | | | | | ERROR: ${r.error} |`); continue; }
-    lines.push(`| ${r.label} | ${r.patch} | ${r.resolution} | ${r.batch} | ${r.imagesPerSec.toFixed(2)} | ${r.msPerImage.toFixed(1)} | ${r.gflops.toFixed(1)} | ${r.gpuMs === null ? 'n/a' : r.gpuMs.toFixed(1)} | ${r.firstRunMs.toFixed(0)} | ${mib(r.plannedActivationBytes)} / ${mib(r.unplannedActivationBytes)} | ${mib(r.weightBytes)} | ${topKernels(r)} | ${r.reference} | ${worst(r).toExponential(1)} | ${cos(r)} | ${r.ok ? 'yes' : '**WRONG**'} |`);
+    lines.push(`| ${r.label} | ${r.patch} | ${r.resolution} | ${r.batch} | ${r.imagesPerSec.toFixed(2)} | ${r.msPerImage.toFixed(1)} | ${r.gflops.toFixed(1)} | ${r.gpuMs === null ? 'n/a' : r.gpuMs.toFixed(1)} | ${r.firstRunMs.toFixed(0)} | ${mib(r.plannedActivationBytes)} / ${mib(r.unplannedActivationBytes)} | ${mib(r.weightBytes)} | ${topKernels(r)} | ${r.reference} | ${worst(r).toExponential(1)} | ${cos(r)} | ${r.ok ? 'yes' : '**WRONG**'} | ${peerCell(r)} | ${r.peer?.agreement ? r.peer.agreement.maxAbs.toExponential(1) : '—'} |`);
   }
   return lines.join('\n') + '\n';
 }

@@ -16,6 +16,9 @@ import { compare, readExpected, type Comparison } from '../src/model/verify.js';
 import { VisionTransformer } from '../src/model/vit.js';
 import { configFromOpenClip } from '../src/model/config.js';
 import { seededNormal } from '../src/model/random.js';
+import { exportOnnx } from '../src/onnx/export.js';
+import { openCheckpoint, type Checkpoint } from '../src/weights/index.js';
+import { runOrtWebGpu } from './peers/ort-web.js';
 import { vitRef } from '../test/reference/vit.js';
 import { SUITES, type BenchRow } from './suites.js';
 import { markdownTable, terminalRow, terminalHeader, type RowResult } from './report.js';
@@ -33,11 +36,12 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '1' },
     out: { type: 'string', default: join(ROOT, 'bench', 'results') },
     flags: { type: 'string' },
+    peer: { type: 'string', default: 'ort-webgpu' },
     help: { type: 'boolean' },
   },
 });
 if (args.help) {
-  console.log(`npm run bench -- [--suite default|full] [--rows "b-16@224x32,l-14@224x1,..."] [--iters N] [--warmup N] [--flags dawn,toggles]`);
+  console.log(`npm run bench -- [--suite default|full] [--rows "b-16@224x32,l-14@224x1/L2,..."] [--iters N] [--warmup N] [--flags dawn,toggles] [--peer ort-webgpu|none]`);
   process.exit(0);
 }
 
@@ -58,6 +62,8 @@ interface Prepared {
   batch: number;
   pixels: Float32Array;
   load: (device: GPUDevice) => Promise<VisionTransformer>;
+  checkpoint: () => Promise<Checkpoint>;
+  /** The reference embedding of the whole batch, when there is one (fixtures), else of image 0 (CPU, full depth) or null. */
   check: (out: Awaited<ReturnType<VisionTransformer['forward']>>) => { comparisons: Comparison[]; reference: string };
 }
 
@@ -72,6 +78,7 @@ async function prepare(row: BenchRow): Promise<Prepared> {
     return {
       label: `${name} (fixture)`, config, resolution: S, batch: B, pixels: exp.input,
       load: (device) => VisionTransformer.load(device, { weights: join(FIXTURES, exp.meta.weights!), config }),
+      checkpoint: () => openCheckpoint(join(FIXTURES, exp.meta.weights!)),
       check: (out) => ({
         reference: 'PyTorch fixture',
         comparisons: (['tokens', 'pooled', 'embedding', 'block0'] as const).filter((k) => exp.outputs[k]).map((k) => compare(k, out[k]!, exp.outputs[k]!.data)),
@@ -88,6 +95,7 @@ async function prepare(row: BenchRow): Promise<Prepared> {
   return {
     label, config, resolution: res, batch: row.batch, pixels,
     load: (device) => VisionTransformer.load(device, { weights: randomCheckpoint(config, 1), config }),
+    checkpoint: async () => randomCheckpoint(config, 1),
     check: (out) => {
       // float64 CPU reference on image 0: the whole model when affordable, else block 0 only.
       const full = flopsPerImage(config, res) <= FULL_REFERENCE_FLOPS;
@@ -108,6 +116,17 @@ async function prepare(row: BenchRow): Promise<Prepared> {
 // The reference needs the same random tensors the model was loaded with (seed 1, config-shaped).
 import { randomTensors } from '../src/model/random.js';
 const randomCheckpointTensors = (c: ViTConfig) => randomTensors(c, 1);
+
+/** Runs the same model in the peer runtime; its embedding is compared with ours (and the reference when the row has one). */
+async function runPeer(p: Prepared, ours: Float32Array, iters: number, warmup: number, flags: string[]): Promise<RowResult['peer']> {
+  try {
+    const onnx = await exportOnnx(p.config, await p.checkpoint(), { batch: p.batch, resolution: p.resolution });
+    const r = await runOrtWebGpu(onnx, p.pixels, [p.batch, 3, p.resolution, p.resolution], iters, warmup, flags);
+    return { name: r.name, msPerBatch: r.msPerBatch, imagesPerSec: (p.batch * 1000) / r.msPerBatch, firstRunMs: r.firstRunMs, agreement: compare('embedding', r.embedding, ours) };
+  } catch (e) {
+    return { name: 'ORT Web WebGPU EP', error: (e as Error).message.split('\n')[0]!.slice(0, 200) };
+  }
+}
 
 async function runRow(p: Prepared, iters: number, warmup: number, flags: string[]): Promise<RowResult> {
   const info: DeviceInfo = await requestDevice({ dawnFlags: flags });
@@ -134,6 +153,7 @@ async function runRow(p: Prepared, iters: number, warmup: number, flags: string[
     // Correctness on this row's own shapes: a run that also returns tokens and block 0.
     const checked = await model.forward(p.pixels, p.batch, { resolution: p.resolution, outputs: ['tokens', 'pooled', 'embedding', 'block0'] });
     const { comparisons, reference } = p.check(checked);
+    const oursEmbedding = checked.embedding!;
     const cg = await model.compiled(Math.min(p.batch, model.maxChunk(p.resolution)), p.resolution, outputs);
     const weightBytes = model.weightBytes();
     const ms = median(times);
@@ -147,6 +167,7 @@ async function runRow(p: Prepared, iters: number, warmup: number, flags: string[
       plannedActivationBytes: cg.plan.plannedBytes, unplannedActivationBytes: cg.plan.unplannedBytes, weightBytes,
       gpuBytes: weightBytes + cg.plan.plannedBytes + 4 * 3 * p.resolution * p.resolution * Math.min(p.batch, model.maxChunk(p.resolution)),
       reference, comparisons, ok: comparisons.every((c) => c.pass),
+      peer: null, embeddingForPeer: oursEmbedding,
     };
   } finally {
     model.destroy();
@@ -178,6 +199,8 @@ async function main() {
     try {
       const p = await prepare(row);
       const r = await runRow(p, +args.iters!, +args.warmup!, flags);
+      if (args.peer === 'ort-webgpu') r.peer = await runPeer(p, r.embeddingForPeer!, +args.iters!, +args.warmup!, flags);
+      delete r.embeddingForPeer;
       results.push(r);
       console.log((process.stdout.isTTY ? '\x1b[K' : '') + terminalRow(r));
     } catch (e) {

@@ -40,7 +40,8 @@ const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 // Dawn's node module stays alive while its `gpu` object lives; keep one per set of flags.
 const nodeGpus = new Map<string, GPU>();
 
-async function nodeGpu(flags: string[]): Promise<GPU> {
+/** Dawn's GPU object for a set of flags (Node only), with WebGPU's globals installed; one per flag set. */
+export async function nodeGpu(flags: string[] = []): Promise<GPU> {
   const key = flags.join(' ');
   const known = nodeGpus.get(key);
   if (known) return known;

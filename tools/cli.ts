@@ -13,6 +13,9 @@ const USAGE = `usage:
       (and block0 when present). Exits 1 when any output is outside tolerance
       (max abs <= ${TOLERANCE.maxAbs.tokens}, cosine >= ${TOLERANCE.minCosine}).
       --weights/--config default to the files named in the expected file's metadata, beside it.
+  wgsl-vit export-onnx --weights <file> --config <open_clip_config.json> --out model.onnx [--batch 1] [--resolution S]
+      Writes the encoder as an ONNX model (opset 17, fixed batch and resolution; outputs
+      embedding [B, E] and tokens [B, g², W]) for other runtimes.
   wgsl-vit info        Prints the WebGPU adapter, features and limits.`;
 
 async function verify(argv: string[]): Promise<number> {
@@ -51,6 +54,23 @@ async function verify(argv: string[]): Promise<number> {
   return failed ? 1 : 0;
 }
 
+async function exportOnnxCmd(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { weights: { type: 'string' }, config: { type: 'string' }, out: { type: 'string' }, batch: { type: 'string', default: '1' }, resolution: { type: 'string' } } });
+  if (!values.weights || !values.config || !values.out) {
+    console.error(USAGE);
+    return 2;
+  }
+  const { exportOnnx } = await import('../src/onnx/export.js');
+  const { openCheckpoint } = await import('../src/weights/index.js');
+  const { configFromOpenClip } = await import('../src/model/config.js');
+  const { readFileSync, writeFileSync } = await import('node:fs');
+  const config = configFromOpenClip(JSON.parse(readFileSync(values.config, 'utf8')), values.config);
+  const bytes = await exportOnnx(config, await openCheckpoint(values.weights), { batch: +values.batch!, resolution: values.resolution ? +values.resolution : undefined });
+  writeFileSync(values.out, bytes);
+  console.log(`wrote ${values.out} (${(bytes.length / 2 ** 20).toFixed(1)} MiB)`);
+  return 0;
+}
+
 async function info(): Promise<number> {
   const d = await requestDevice();
   console.log(JSON.stringify({ adapter: d.adapterInfo, runtime: d.runtime, features: d.features, limits: d.limits }, null, 2));
@@ -59,7 +79,8 @@ async function info(): Promise<number> {
 }
 
 const [cmd, ...rest] = process.argv.slice(2);
-const run = cmd === 'verify' ? verify : cmd === 'info' ? info : null;
+const commands: Record<string, (argv: string[]) => Promise<number>> = { verify, info, 'export-onnx': exportOnnxCmd };
+const run = cmd ? commands[cmd] : undefined;
 if (!run) {
   console.error(USAGE);
   process.exit(2);
