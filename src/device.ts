@@ -83,8 +83,8 @@ export async function requestDevice(opts: DeviceOptions = {}): Promise<DeviceInf
   if (!adapter) {
     throw new DeviceError(
       runtime === 'node-dawn'
-        ? 'no WebGPU adapter: Dawn found no Vulkan driver. On Debian/Ubuntu without a GPU run `bash tools/setup-gpu-driver.sh` ' +
-            '(installs Mesa lavapipe, mesa-vulkan-drivers >= 23, from bookworm-backports); with a GPU install its Vulkan driver. Set XDG_RUNTIME_DIR.'
+        ? 'no WebGPU adapter: Dawn found no usable Vulkan driver. Without a GPU install Mesa lavapipe, mesa-vulkan-drivers >= 23 ' +
+            '(on Debian bookworm from bookworm-backports; wgsl-vit\'s tools/setup-system.sh does this); with a GPU install its Vulkan driver. Set XDG_RUNTIME_DIR.'
         : 'no WebGPU adapter was returned by navigator.gpu.requestAdapter()',
     );
   }

@@ -13,3 +13,5 @@ export { Graph, Tensor } from './graph/graph.js';
 export { CompiledGraph, type RunOptions, type RunResult, type NodeTiming } from './graph/executor.js';
 export { planBuffers, type BufferPlan } from './graph/planner.js';
 export { KernelArgumentError, CheckpointError, ConfigError, DeviceError } from './errors.js';
+export { encodeImages, type EncodeOptions, type EncodeResult } from './encode.js';
+export { preprocessImages, decodeImage, resizeBilinear, type ImageInput, type RgbImage, type PreprocessOptions } from './preprocess/index.js';

@@ -16,6 +16,10 @@ const USAGE = `usage:
   wgsl-vit export-onnx --weights <file> --config <open_clip_config.json> --out model.onnx [--batch 1] [--resolution S]
       Writes the encoder as an ONNX model (opset 17, fixed batch and resolution; outputs
       embedding [B, E] and tokens [B, g², W]) for other runtimes.
+  wgsl-vit embed --weights <file> --config <open_clip_config.json> img1.png img2.jpg … [--out embeddings.json|.npy|.safetensors] [--tokens] [--batch 32] [--resolution S]
+      Decodes, preprocesses (squash resize, PIL bilinear, the config's mean/std) and encodes images.
+      Prints a summary line (images, time, img/s); writes embeddings [N, E] (and tokens [N, g², W]
+      with --tokens; .npy takes embeddings only, tokens go to a second file NAME.tokens.npy).
   wgsl-vit info        Prints the WebGPU adapter, features and limits.`;
 
 async function verify(argv: string[]): Promise<number> {
@@ -71,6 +75,56 @@ async function exportOnnxCmd(argv: string[]): Promise<number> {
   return 0;
 }
 
+async function embed(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv, allowPositionals: true,
+    options: { weights: { type: 'string' }, config: { type: 'string' }, out: { type: 'string' }, tokens: { type: 'boolean' }, batch: { type: 'string', default: '32' }, resolution: { type: 'string' }, flags: { type: 'string' } },
+  });
+  if (!values.weights || !values.config || positionals.length === 0) {
+    console.error(USAGE);
+    return 2;
+  }
+  const { encodeImages } = await import('../src/encode.js');
+  const { toNpy, toSafetensors, rows } = await import('../src/io/writers.js');
+  const { writeFileSync } = await import('node:fs');
+  const { default: cliProgress } = await import('cli-progress');
+  const { device, adapterInfo } = await requestDevice({ dawnFlags: values.flags ? values.flags.split(',') : [] });
+  const model = await VisionTransformer.load(device, { weights: values.weights, config: values.config });
+  const res = values.resolution ? +values.resolution : model.config.imageSize;
+  const bar = positionals.length > 1 ? new cliProgress.SingleBar({ format: 'encoding [{bar}] {value}/{total} images | {eta_formatted} left', stream: process.stderr, noTTYOutput: false }, cliProgress.Presets.shades_classic) : null;
+  bar?.start(positionals.length, 0);
+  const r = await encodeImages(model, positionals, {
+    resolution: res, batchSize: +values.batch!, outputs: values.tokens ? ['embedding', 'tokens'] : ['embedding'],
+    onProgress: (done) => bar?.update(done),
+  });
+  bar?.stop();
+  const g = res / model.config.patchSize;
+  const emb = { name: 'embedding', shape: [r.count, model.config.embedDim], data: r.embedding! };
+  const tok = r.tokens ? { name: 'tokens', shape: [r.count, g * g, model.config.width], data: r.tokens } : null;
+  if (values.out) {
+    const out = values.out;
+    if (out.endsWith('.npy')) {
+      writeFileSync(out, toNpy(emb));
+      if (tok) writeFileSync(out.replace(/\.npy$/, '.tokens.npy'), toNpy(tok));
+    } else if (out.endsWith('.safetensors')) {
+      writeFileSync(out, toSafetensors(tok ? [emb, tok] : [emb], { images: JSON.stringify(positionals), weights: values.weights, resolution: String(res) }));
+    } else if (out.endsWith('.json')) {
+      writeFileSync(out, JSON.stringify({ images: positionals, resolution: res, embedding: rows(emb), ...(tok ? { tokens: rows(tok).map((t) => t) } : {}) }));
+    } else {
+      throw new Error(`--out ${out}: unknown format (use .json, .npy or .safetensors)`);
+    }
+  } else {
+    for (const [i, p] of positionals.entries()) {
+      const e = emb.data.subarray(i * emb.shape[1]!, (i + 1) * emb.shape[1]!);
+      console.log(`${p}: [${Array.from(e.subarray(0, 4), (v) => v.toFixed(4)).join(', ')}, …] (${emb.shape[1]} values)`);
+    }
+  }
+  console.log(`${r.count} images, ${(r.ms / 1000).toFixed(2)} s, ${((r.count * 1000) / r.ms).toFixed(2)} img/s on ${adapterInfo.description || adapterInfo.vendor} (decoding and preprocessing included)${values.out ? `; wrote ${values.out}` : ''}`);
+  model.destroy();
+  device.destroy();
+  return 0;
+}
+
 async function info(): Promise<number> {
   const d = await requestDevice();
   console.log(JSON.stringify({ adapter: d.adapterInfo, runtime: d.runtime, features: d.features, limits: d.limits }, null, 2));
@@ -79,7 +133,7 @@ async function info(): Promise<number> {
 }
 
 const [cmd, ...rest] = process.argv.slice(2);
-const commands: Record<string, (argv: string[]) => Promise<number>> = { verify, info, 'export-onnx': exportOnnxCmd };
+const commands: Record<string, (argv: string[]) => Promise<number>> = { verify, info, embed, 'export-onnx': exportOnnxCmd };
 const run = cmd ? commands[cmd] : undefined;
 if (!run) {
   console.error(USAGE);

@@ -1,0 +1,37 @@
+// OpenVision's released preprocessing: RGB, squash-resize to S×S with PIL bilinear (antialiased),
+// ToTensor (/255), Normalize(mean, std) — into one [B, 3, S, S] float32 batch.
+import { decodeImage, type ImageInput } from './decode.js';
+import { resizeBilinear, type RgbImage } from './resize.js';
+
+export { decodeImage, resizeBilinear, type ImageInput, type RgbImage };
+
+export interface PreprocessOptions {
+  /** Output side S (the model's resolution). */
+  size: number;
+  mean: readonly [number, number, number];
+  std: readonly [number, number, number];
+}
+
+/** Writes one resized image, normalised, into `out` at image index `b` (CHW planes, float32 math). */
+function normalizeInto(img: RgbImage, out: Float32Array, b: number, o: PreprocessOptions): void {
+  const S = o.size, plane = S * S;
+  for (let c = 0; c < 3; c++) {
+    const mean = Math.fround(o.mean[c]!), std = Math.fround(o.std[c]!);
+    const base = (b * 3 + c) * plane;
+    for (let i = 0; i < plane; i++) {
+      // torchvision: x / 255 in float32, then (x - mean) / std in float32.
+      const x = Math.fround(img.data[i * 3 + c]! / 255);
+      out[base + i] = Math.fround(x - mean) / std;
+    }
+  }
+}
+
+/** Decodes, resizes and normalises images into a [B, 3, S, S] batch. */
+export async function preprocessImages(images: readonly ImageInput[], o: PreprocessOptions): Promise<Float32Array> {
+  const out = new Float32Array(images.length * 3 * o.size * o.size);
+  for (const [b, input] of images.entries()) {
+    const rgb = await decodeImage(input);
+    normalizeInto(resizeBilinear(rgb, o.size, o.size), out, b, o);
+  }
+  return out;
+}

@@ -1,0 +1,59 @@
+// `wgsl-vit embed` end to end: image files in, embeddings out in each format.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { compare, readExpected } from '../../src/model/verify.js';
+import { openCheckpoint } from '../../src/weights/index.js';
+import { fixture } from '../helpers/fixtures.js';
+
+const root = join(import.meta.dirname, '..', '..');
+const cli = join(root, 'dist', 'tools', 'cli.js');
+beforeAll(() => {
+  if (!existsSync(cli)) execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore' });
+});
+
+const CASE = 'ov1-so14-84-d2';
+function embed(extra: string[]) {
+  const images = ['astronaut', 'chelsea', 'coffee'].map((i) => fixture(`${i}.png`));
+  const r = spawnSync(process.execPath, [cli, 'embed', '--weights', fixture(`${CASE}.safetensors`), '--config', fixture(`${CASE}.open_clip_config.json`), ...images, ...extra], { encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('wgsl-vit embed', () => {
+  it('writes .safetensors (embedding + tokens) that match PyTorch, and prints a summary line', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wgsl-vit-embed-'));
+    const r = embed(['--out', join(dir, 'e.safetensors'), '--tokens', '--batch', '2']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^3 images, [\d.]+ s, [\d.]+ img\/s on .*; wrote .*e\.safetensors$/m);
+    const exp = await readExpected(fixture(`${CASE}.expected.safetensors`));
+    const got = await openCheckpoint(join(dir, 'e.safetensors'));
+    expect(got.tensors.get('embedding')!.shape).toEqual([3, 144]);
+    expect(compare('embedding', await got.read('embedding'), exp.outputs.embedding!.data).pass).toBe(true);
+    expect(compare('tokens', await got.read('tokens'), exp.outputs.tokens!.data).pass).toBe(true);
+  });
+
+  it('writes .npy and .json', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wgsl-vit-embed-'));
+    expect(embed(['--out', join(dir, 'e.npy')]).code).toBe(0);
+    const npy = readFileSync(join(dir, 'e.npy'));
+    expect(npy.subarray(0, 6).toString('latin1')).toBe('\x93NUMPY');
+    const hlen = npy.readUInt16LE(8);
+    expect(npy.subarray(10, 10 + hlen).toString()).toMatch(/'descr': '<f4', 'fortran_order': False, 'shape': \(3, 144\)/);
+    expect((10 + hlen) % 64).toBe(0);
+    expect(npy.length).toBe(10 + hlen + 3 * 144 * 4);
+    expect(embed(['--out', join(dir, 'e.json')]).code).toBe(0);
+    const j = JSON.parse(readFileSync(join(dir, 'e.json'), 'utf8'));
+    expect(j.embedding.length).toBe(3);
+    expect(j.embedding[0].length).toBe(144);
+    const exp = await readExpected(fixture(`${CASE}.expected.safetensors`));
+    expect(compare('embedding', Float32Array.from(j.embedding.flat()), exp.outputs.embedding!.data).pass).toBe(true);
+  });
+
+  it('names an image it cannot read', () => {
+    const r = spawnSync(process.execPath, [cli, 'embed', '--weights', fixture(`${CASE}.safetensors`), '--config', fixture(`${CASE}.open_clip_config.json`), '/nope.jpg'], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/\/nope\.jpg: cannot read/);
+  });
+});
