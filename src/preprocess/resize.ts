@@ -54,50 +54,43 @@ const clip8 = (v: number): number => {
   return s < 0 ? 0 : s > 255 ? 255 : s;
 };
 
-function horizontal(src: RgbImage, outW: number): RgbImage {
-  const { ksize, bounds, kk } = precompute(src.width, outW);
-  const out = new Uint8Array(outW * src.height * 3);
-  for (let y = 0; y < src.height; y++) {
-    const row = y * src.width * 3;
-    for (let xx = 0; xx < outW; xx++) {
+/**
+ * One separable pass over RGB data: every line (a row for the horizontal pass, a column for the
+ * vertical one) of `inLen` pixels becomes `outLen` pixels. Strides are in bytes of the interleaved
+ * RGB arrays; `lineStep`/`pixStep` address the input, `outLineStep`/`outPixStep` the output.
+ */
+function pass(src: Uint8Array, dst: Uint8Array, lines: number, inLen: number, outLen: number,
+  lineStep: number, pixStep: number, outLineStep: number, outPixStep: number): void {
+  const { ksize, bounds, kk } = precompute(inLen, outLen);
+  for (let line = 0; line < lines; line++) {
+    for (let xx = 0; xx < outLen; xx++) {
       const xmin = bounds[2 * xx]!, n = bounds[2 * xx + 1]!;
       let r = 1 << (PRECISION_BITS - 1), g = r, b = r;
       for (let x = 0; x < n; x++) {
-        const w = kk[xx * ksize + x]!, p = row + (x + xmin) * 3;
-        r += src.data[p]! * w;
-        g += src.data[p + 1]! * w;
-        b += src.data[p + 2]! * w;
+        const w = kk[xx * ksize + x]!, p = line * lineStep + (x + xmin) * pixStep;
+        r += src[p]! * w;
+        g += src[p + 1]! * w;
+        b += src[p + 2]! * w;
       }
-      const o = (y * outW + xx) * 3;
-      out[o] = clip8(r);
-      out[o + 1] = clip8(g);
-      out[o + 2] = clip8(b);
+      const o = line * outLineStep + xx * outPixStep;
+      dst[o] = clip8(r);
+      dst[o + 1] = clip8(g);
+      dst[o + 2] = clip8(b);
     }
   }
-  return { width: outW, height: src.height, data: out };
+}
+
+function horizontal(src: RgbImage, outW: number): RgbImage {
+  const data = new Uint8Array(outW * src.height * 3);
+  pass(src.data, data, src.height, src.width, outW, src.width * 3, 3, outW * 3, 3);
+  return { width: outW, height: src.height, data };
 }
 
 function vertical(src: RgbImage, outH: number): RgbImage {
-  const { ksize, bounds, kk } = precompute(src.height, outH);
   const W = src.width;
-  const out = new Uint8Array(W * outH * 3);
-  for (let yy = 0; yy < outH; yy++) {
-    const ymin = bounds[2 * yy]!, n = bounds[2 * yy + 1]!;
-    for (let x = 0; x < W; x++) {
-      let r = 1 << (PRECISION_BITS - 1), g = r, b = r;
-      for (let y = 0; y < n; y++) {
-        const w = kk[yy * ksize + y]!, p = ((y + ymin) * W + x) * 3;
-        r += src.data[p]! * w;
-        g += src.data[p + 1]! * w;
-        b += src.data[p + 2]! * w;
-      }
-      const o = (yy * W + x) * 3;
-      out[o] = clip8(r);
-      out[o + 1] = clip8(g);
-      out[o + 2] = clip8(b);
-    }
-  }
-  return { width: W, height: outH, data: out };
+  const data = new Uint8Array(W * outH * 3);
+  pass(src.data, data, W, src.height, outH, 3, W * 3, 3, W * 3);
+  return { width: W, height: outH, data };
 }
 
 /** Pillow-identical bilinear resize (antialiased when shrinking) of an RGB image to width × height. */

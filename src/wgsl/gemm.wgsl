@@ -4,10 +4,8 @@
 // Epilogues (override EPILOGUE): 0 none, 1 exact-erf GELU, 2 residual accumulate (y += result,
 // in place, as in `x = x + proj(...)`). HAS_BIAS = false skips the bias read.
 //
-// Tiling: a workgroup of 16×16 invocations computes a (16·TM)×64 block of y; invocation (tx, ty)
-// owns rows ty·TM .. ty·TM+TM-1 and the 4 contiguous columns 4·tx .. 4·tx+3. K is walked BK at a
-// time through workgroup memory, both tiles stored k-major as vec4s, so the inner loop is TM/4 + 1
-// vec4 reads for 4·TM fused multiply-adds (an outer product).
+// Tiling (_gemm_tile.wgsl): a workgroup of 16×16 invocations computes a (16·TM)×64 block of y,
+// walking K BK at a time through workgroup memory.
 
 struct Params {
   M: u32,
@@ -23,17 +21,7 @@ struct Params {
 
 override EPILOGUE: u32 = 0u;
 override HAS_BIAS: bool = true;
-/** Rows per invocation: 4 or 8 (a multiple of 4, at most 8). */
-override TM: u32 = 4u;
-
-const BK: u32 = 32u;
-const BN: u32 = 64u;
-override BM: u32 = 16u * TM;
-// k-major tiles of vec4s; one vec4 of padding per k-row spreads the scalar stores over banks.
-override AS_STRIDE: u32 = BM / 4u + 1u;
-const BS_STRIDE: u32 = BN / 4u + 1u;
-var<workgroup> As: array<vec4f, BK * AS_STRIDE>;
-var<workgroup> Bs: array<vec4f, BK * BS_STRIDE>;
+//!include _gemm_tile.wgsl
 
 // erfc(|z|) by Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7); GELU from it without cancellation.
 fn gelu_erf(v: f32) -> f32 {
@@ -57,18 +45,6 @@ fn load_x4(m: u32, k: u32, M: u32, K: u32) -> vec4f {
   return v;
 }
 
-// w[n .. n+3, k] as a vec4, zero outside [0, N) × [0, K).
-fn load_w4(n: u32, k: u32, N: u32, K: u32) -> vec4f {
-  var v = vec4f(0.0);
-  if (k < K) {
-    if (n < N) { v.x = w[n * K + k]; }
-    if (n + 1u < N) { v.y = w[(n + 1u) * K + k]; }
-    if (n + 2u < N) { v.z = w[(n + 2u) * K + k]; }
-    if (n + 3u < N) { v.w = w[(n + 3u) * K + k]; }
-  }
-  return v;
-}
-
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: vec3u,
         @builtin(local_invocation_index) lid: u32) {
@@ -83,30 +59,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: v
   for (var i = 0u; i < TM; i++) { acc[i] = vec4f(0.0); }
 
   for (var k0 = 0u; k0 < K; k0 += BK) {
-    // Stage x[m0 .. m0+BM, k0 .. k0+BK] and w[n0 .. n0+64, k0 .. k0+BK] k-major: each invocation
-    // fills one vec4 (4 rows at one k); consecutive invocations take consecutive k, so each of the
-    // 4 global reads is contiguous across the workgroup.
+    // Stage x[m0 .. m0+BM, k0 .. k0+BK] k-major, like stage_w does for w.
     for (var idx = lid; idx < BM * BK / 4u; idx += 256u) {
       let kk = idx % BK;
       let r4 = idx / BK;
       As[kk * AS_STRIDE + r4] = load_x4(m0 + 4u * r4, k0 + kk, M, K);
     }
-    for (var idx = lid; idx < BN * BK / 4u; idx += 256u) {
-      let kk = idx % BK;
-      let c4 = idx / BK;
-      Bs[kk * BS_STRIDE + c4] = load_w4(n0 + 4u * c4, k0 + kk, N, K);
-    }
+    stage_w(n0, k0, N, K, lid);
     workgroupBarrier();
-    for (var kk = 0u; kk < BK; kk++) {
-      let b = Bs[kk * BS_STRIDE + tx];
-      for (var i4 = 0u; i4 < TM / 4u; i4++) {
-        let a = As[kk * AS_STRIDE + ty * (TM / 4u) + i4];
-        acc[4u * i4 + 0u] = fma(vec4f(a.x), b, acc[4u * i4 + 0u]);
-        acc[4u * i4 + 1u] = fma(vec4f(a.y), b, acc[4u * i4 + 1u]);
-        acc[4u * i4 + 2u] = fma(vec4f(a.z), b, acc[4u * i4 + 2u]);
-        acc[4u * i4 + 3u] = fma(vec4f(a.w), b, acc[4u * i4 + 3u]);
-      }
-    }
+    tile_product(tx, ty, &acc);
     workgroupBarrier();
   }
 
