@@ -4,18 +4,16 @@
 // the PyTorch outputs for fixture rows, the float64 CPU reference (test/reference/vit.ts) for the
 // others. Writes bench/results/<stamp>.json and .md, and bench/results/latest.md.
 import { execSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, hostname } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { requestDevice, type DeviceInfo } from '../src/device.js';
-import { flopsPerImage, presetConfig, type ViTConfig } from '../src/model/config.js';
-import { randomCheckpoint } from '../src/model/random.js';
+import { configFromOpenClip, flopsPerImage, presetConfig, type ViTConfig } from '../src/model/config.js';
+import { randomCheckpoint, randomTensors, seededNormal } from '../src/model/random.js';
 import { compare, readExpected, type Comparison } from '../src/model/verify.js';
 import { VisionTransformer } from '../src/model/vit.js';
-import { configFromOpenClip } from '../src/model/config.js';
-import { seededNormal } from '../src/model/random.js';
 import { exportOnnx } from '../src/onnx/export.js';
 import { openCheckpoint, type Checkpoint } from '../src/weights/index.js';
 import { runOrtWebGpu } from './peers/ort-web.js';
@@ -72,7 +70,7 @@ async function prepare(row: BenchRow): Promise<Prepared> {
     const name = row.model.slice('fixture:'.length);
     const exp = await readExpected(join(FIXTURES, `${name}.expected.safetensors`));
     const cfgPath = join(FIXTURES, exp.meta.config!);
-    const config = configFromOpenClip(JSON.parse((await import('node:fs')).readFileSync(cfgPath, 'utf8')), cfgPath);
+    const config = configFromOpenClip(JSON.parse(readFileSync(cfgPath, 'utf8')), cfgPath);
     const [B, , S] = exp.inputShape as [number, number, number];
     if (row.batch !== B) throw new Error(`${row.model}: the fixture has batch ${B}`);
     return {
@@ -100,7 +98,8 @@ async function prepare(row: BenchRow): Promise<Prepared> {
       // float64 CPU reference on image 0: the whole model when affordable, else block 0 only.
       const full = flopsPerImage(config, res) <= FULL_REFERENCE_FLOPS;
       const refCfg = full ? config : { ...config, layers: 1 };
-      const weights = new Map([...randomCheckpointTensors(refCfg)].map(([k, v]) => [k, v.data]));
+      // The same random tensors the model was loaded with (seed 1; a shallower config draws a prefix of them).
+      const weights = new Map([...randomTensors(refCfg, 1)].map(([k, v]) => [k, v.data]));
       const ref = vitRef(refCfg, weights, pixels.subarray(0, 3 * res * res), 1, res);
       const g = res / config.patchSize, n = 1 + g * g, W = config.width;
       const comparisons = [compare('block0', out.block0!.subarray(0, n * W), Float32Array.from(ref.block0))];
@@ -113,9 +112,6 @@ async function prepare(row: BenchRow): Promise<Prepared> {
   };
 }
 
-// The reference needs the same random tensors the model was loaded with (seed 1, config-shaped).
-import { randomTensors } from '../src/model/random.js';
-const randomCheckpointTensors = (c: ViTConfig) => randomTensors(c, 1);
 
 /** Runs the same model in the peer runtime; its embedding is compared with ours (and the reference when the row has one). */
 async function runPeer(p: Prepared, ours: Float32Array, iters: number, warmup: number, flags: string[]): Promise<RowResult['peer']> {
