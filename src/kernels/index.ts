@@ -2,7 +2,7 @@
 // Each wrapper checks shapes against the kernel's shape rules, then returns a `Dispatch` that the
 // caller records into its own compute pass (`d.encode(pass)`).
 export { layerNorm, layerNormKernel, type LayerNormArgs } from './layernorm.js';
-export { gemm, gemmKernel, gemmRowsPerThread, GEMM_TILE_N, type GemmArgs, type GemmEpilogue } from './gemm.js';
+export { gemm, gemmKernel, GEMM_TILE, type GemmArgs, type GemmEpilogue } from './gemm.js';
 export { attention, attentionKernel, ATTENTION_MAX_HEAD_DIM, ATTENTION_QUERY_BLOCK, type AttentionArgs } from './attention.js';
 export { patchEmbed, patchEmbedKernel, type PatchEmbedArgs } from './patch-embed.js';
 export { meanPool, meanPoolKernel, type MeanPoolArgs } from './mean-pool.js';

@@ -1,7 +1,7 @@
 // Patch embedding (conv stride p, no bias) + class token + position table. WGSL: src/wgsl/patch_embed.wgsl.
 import { patchEmbedWgsl } from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
-import { gemmRowsPerThread, GEMM_TILE_N } from './gemm.js';
+import { GEMM_TILE } from './gemm.js';
 import { createDispatch, expectShape, type Dispatch, type KernelSource, type TensorRef } from './program.js';
 
 export const patchEmbedKernel: KernelSource = { name: 'patch_embed', wgsl: patchEmbedWgsl };
@@ -44,11 +44,9 @@ export function patchEmbed(device: GPUDevice, a: PatchEmbedArgs): Dispatch {
   expectShape(k, 'cls', a.cls, [W]);
   expectShape(k, 'pos', a.pos, [1 + g * g, W]);
   expectShape(k, 'out', a.out, [B, 1 + g * g, W]);
-  const tm = gemmRowsPerThread(device);
   return createDispatch(device, patchEmbedKernel, {
-    overrides: { TM: tm },
     uniforms: { batch: B, image: S, patch_size: p, grid: g, dim: W },
     tensors: { image: a.image, w: a.weight, cls: a.cls, pos: a.pos, out: a.out },
-    workgroups: [Math.ceil(W / GEMM_TILE_N), Math.ceil((B * g * g) / (16 * tm))],
+    workgroups: [Math.ceil(W / GEMM_TILE.n), Math.ceil((B * g * g) / GEMM_TILE.m)],
   });
 }

@@ -1,32 +1,48 @@
 // Shared by gemm.wgsl and patch_embed.wgsl (included by tools/embed-wgsl.mjs at `//!include`):
 // the register-tiled product of one BK-deep slice of two k-major tiles in workgroup memory, and
 // the staging of the weight tile from the including shader's `w: array<f32>` ([N, K] row-major).
-// A workgroup of 16×16 invocations computes a (16·TM)×64 output block; invocation (tx, ty) owns
-// rows ty·TM .. ty·TM+TM-1 and the 4 contiguous columns 4·tx .. 4·tx+3, as acc[0..TM) of vec4s.
-// Per k: TM/4 + 1 vec4 reads feed 4·TM fused multiply-adds (an outer product).
+// A workgroup of 8×8 invocations computes a 64×64 output block; invocation (tx, ty) owns the 8
+// rows 8·ty .. 8·ty+7 and the 8 columns 4·tx .. 4·tx+3 and 32+4·tx .. 32+4·tx+3, as acc[2·i + h]
+// (row i, column half h). Per k: 4 vec4 reads feed 64 fused multiply-adds (an outer product).
 
-/** Rows per invocation: 4 or 8. */
-override TM: u32 = 4u;
+const WG: u32 = 64u;        // invocations per workgroup (8 × 8)
 const BK: u32 = 32u;
+const BM: u32 = 64u;
 const BN: u32 = 64u;
-override BM: u32 = 16u * TM;
 // One vec4 of padding per k-row spreads the stores of consecutive k over banks.
-override AS_STRIDE: u32 = BM / 4u + 1u;
+const AS_STRIDE: u32 = BM / 4u + 1u;
 const BS_STRIDE: u32 = BN / 4u + 1u;
 var<workgroup> As: array<vec4f, BK * AS_STRIDE>;   // As[k][m / 4] = rows m .. m+3 at k
 var<workgroup> Bs: array<vec4f, BK * BS_STRIDE>;   // Bs[k][n / 4] = columns n .. n+3 at k
 
-fn tile_product(tx: u32, ty: u32, acc: ptr<function, array<vec4f, 8>>) {
+fn tile_product(tx: u32, ty: u32, acc: ptr<function, array<vec4f, 16>>) {
   for (var kk = 0u; kk < BK; kk++) {
-    let b = Bs[kk * BS_STRIDE + tx];
-    for (var i4 = 0u; i4 < TM / 4u; i4++) {
-      let a = As[kk * AS_STRIDE + ty * (TM / 4u) + i4];
-      (*acc)[4u * i4 + 0u] = fma(vec4f(a.x), b, (*acc)[4u * i4 + 0u]);
-      (*acc)[4u * i4 + 1u] = fma(vec4f(a.y), b, (*acc)[4u * i4 + 1u]);
-      (*acc)[4u * i4 + 2u] = fma(vec4f(a.z), b, (*acc)[4u * i4 + 2u]);
-      (*acc)[4u * i4 + 3u] = fma(vec4f(a.w), b, (*acc)[4u * i4 + 3u]);
-    }
+    let b0 = Bs[kk * BS_STRIDE + tx];
+    let b1 = Bs[kk * BS_STRIDE + 8u + tx];
+    let a0 = As[kk * AS_STRIDE + 2u * ty];
+    let a1 = As[kk * AS_STRIDE + 2u * ty + 1u];
+    (*acc)[0] = fma(vec4f(a0.x), b0, (*acc)[0]);
+    (*acc)[1] = fma(vec4f(a0.x), b1, (*acc)[1]);
+    (*acc)[2] = fma(vec4f(a0.y), b0, (*acc)[2]);
+    (*acc)[3] = fma(vec4f(a0.y), b1, (*acc)[3]);
+    (*acc)[4] = fma(vec4f(a0.z), b0, (*acc)[4]);
+    (*acc)[5] = fma(vec4f(a0.z), b1, (*acc)[5]);
+    (*acc)[6] = fma(vec4f(a0.w), b0, (*acc)[6]);
+    (*acc)[7] = fma(vec4f(a0.w), b1, (*acc)[7]);
+    (*acc)[8] = fma(vec4f(a1.x), b0, (*acc)[8]);
+    (*acc)[9] = fma(vec4f(a1.x), b1, (*acc)[9]);
+    (*acc)[10] = fma(vec4f(a1.y), b0, (*acc)[10]);
+    (*acc)[11] = fma(vec4f(a1.y), b1, (*acc)[11]);
+    (*acc)[12] = fma(vec4f(a1.z), b0, (*acc)[12]);
+    (*acc)[13] = fma(vec4f(a1.z), b1, (*acc)[13]);
+    (*acc)[14] = fma(vec4f(a1.w), b0, (*acc)[14]);
+    (*acc)[15] = fma(vec4f(a1.w), b1, (*acc)[15]);
   }
+}
+
+/** Output column of accumulator column j (0..7) of invocation tx. */
+fn tile_col(tx: u32, j: u32) -> u32 {
+  return select(4u * tx + j, 32u + 4u * tx + (j - 4u), j >= 4u);
 }
 
 // w[n .. n+3, k] as a vec4, zero outside [0, N) × [0, K).
@@ -44,7 +60,7 @@ fn load_w4(n: u32, k: u32, N: u32, K: u32) -> vec4f {
 // Stages w[n0 .. n0+64, k0 .. k0+BK] into Bs: each invocation fills vec4s of 4 columns at one k;
 // consecutive invocations take consecutive k, so each global read is contiguous across them.
 fn stage_w(n0: u32, k0: u32, N: u32, K: u32, lid: u32) {
-  for (var idx = lid; idx < BN * BK / 4u; idx += 256u) {
+  for (var idx = lid; idx < BN * BK / 4u; idx += WG) {
     let kk = idx % BK;
     let c4 = idx / BK;
     Bs[kk * BS_STRIDE + c4] = load_w4(n0 + 4u * c4, k0 + kk, N, K);

@@ -4,7 +4,7 @@
 // Epilogues (override EPILOGUE): 0 none, 1 exact-erf GELU, 2 residual accumulate (y += result,
 // in place, as in `x = x + proj(...)`). HAS_BIAS = false skips the bias read.
 //
-// Tiling (_gemm_tile.wgsl): a workgroup of 16×16 invocations computes a (16·TM)×64 block of y,
+// Tiling (_gemm_tile.wgsl): a workgroup of 8×8 invocations computes a 64×64 block of y (8×8 each),
 // walking K BK at a time through workgroup memory.
 
 struct Params {
@@ -45,7 +45,7 @@ fn load_x4(m: u32, k: u32, M: u32, K: u32) -> vec4f {
   return v;
 }
 
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(8, 8)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let M = params.M;
@@ -55,12 +55,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: v
   let n0 = wid.x * BN;
   let tx = lid3.x;
   let ty = lid3.y;
-  var acc: array<vec4f, 8>;   // acc[i] = y[m0 + ty*TM + i, n0 + 4*tx .. +3], i < TM
-  for (var i = 0u; i < TM; i++) { acc[i] = vec4f(0.0); }
+  var acc: array<vec4f, 16>;   // acc[2i + h]: row 8·ty + i, column half h (see tile_col)
 
   for (var k0 = 0u; k0 < K; k0 += BK) {
     // Stage x[m0 .. m0+BM, k0 .. k0+BK] k-major, like stage_w does for w.
-    for (var idx = lid; idx < BM * BK / 4u; idx += 256u) {
+    for (var idx = lid; idx < BM * BK / 4u; idx += WG) {
       let kk = idx % BK;
       let r4 = idx / BK;
       As[kk * AS_STRIDE + r4] = load_x4(m0 + 4u * r4, k0 + kk, M, K);
@@ -71,13 +70,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: v
     workgroupBarrier();
   }
 
-  for (var i = 0u; i < TM; i++) {
-    let gm = m0 + ty * TM + i;
+  for (var i = 0u; i < 8u; i++) {
+    let gm = m0 + 8u * ty + i;
     if (gm >= M) { break; }
-    for (var j = 0u; j < 4u; j++) {
-      let gn = n0 + 4u * tx + j;
-      if (gn >= N) { break; }
-      var v = acc[i][j];
+    for (var j = 0u; j < 8u; j++) {
+      let gn = n0 + tile_col(tx, j);
+      if (gn >= N) { continue; }
+      var v = acc[2u * i + j / 4u][j % 4u];
       if (HAS_BIAS) { v += bias[gn]; }
       if (EPILOGUE == 1u) { v = gelu_erf(v); }
       let o = gm * N + gn;

@@ -39,7 +39,7 @@ fn patch_value(m: u32, k: u32, M: u32, K: u32) -> f32 {
   return image[((b * 3u + c) * S + iy) * S + ix];
 }
 
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(8, 8)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let p = params.patch_size;
@@ -51,11 +51,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: v
   let n0 = wid.x * BN;
   let tx = lid3.x;
   let ty = lid3.y;
-  var acc: array<vec4f, 8>;
-  for (var i = 0u; i < TM; i++) { acc[i] = vec4f(0.0); }
+  var acc: array<vec4f, 16>;   // acc[2i + h]: row 8·ty + i, column half h (see tile_col)
 
   for (var k0 = 0u; k0 < K; k0 += BK) {
-    for (var idx = lid; idx < BM * BK / 4u; idx += 256u) {
+    for (var idx = lid; idx < BM * BK / 4u; idx += WG) {
       let kk = idx % BK;
       let m = m0 + 4u * (idx / BK);
       let k = k0 + kk;
@@ -68,15 +67,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: v
     workgroupBarrier();
   }
 
-  for (var i = 0u; i < TM; i++) {
-    let gm = m0 + ty * TM + i;
+  for (var i = 0u; i < 8u; i++) {
+    let gm = m0 + 8u * ty + i;
     if (gm >= M) { break; }
     let b = gm / gg;
     let t = gm % gg;
-    for (var j = 0u; j < 4u; j++) {
-      let gn = n0 + 4u * tx + j;
-      if (gn >= N) { break; }
-      out[(b * (gg + 1u) + 1u + t) * N + gn] = acc[i][j] + pos[(1u + t) * N + gn];
+    for (var j = 0u; j < 8u; j++) {
+      let gn = n0 + tile_col(tx, j);
+      if (gn >= N) { continue; }
+      out[(b * (gg + 1u) + 1u + t) * N + gn] = acc[2u * i + j / 4u][j % 4u] + pos[(1u + t) * N + gn];
     }
   }
   // The first row of workgroups also writes the class-token rows of its columns.
