@@ -63,20 +63,20 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     }
     workgroupBarrier();
     if (valid) {
-      let nk = min(BKV, N - kv0);
+      // Always BKV keys (a constant trip count, so s[] stays in registers); keys past N score -inf.
       var s: array<f32, BKV>;
       var tile_max = -3.0e38;
-      for (var j = 0u; j < nk; j++) {
+      for (var j = 0u; j < BKV; j++) {
         var d4 = vec4f(0.0);
         for (var d = 0u; d < D4; d++) { d4 = fma(q[d], Ks[j * D4 + d], d4); }
-        s[j] = (d4.x + d4.y) + (d4.z + d4.w);
+        s[j] = select((d4.x + d4.y) + (d4.z + d4.w), -3.0e38, kv0 + j >= N);
         tile_max = max(tile_max, s[j]);
       }
       let m_new = max(m, tile_max);
       let corr = exp(m - m_new);
       l = l * corr;
       for (var d = 0u; d < D4; d++) { acc[d] = acc[d] * corr; }
-      for (var j = 0u; j < nk; j++) {
+      for (var j = 0u; j < BKV; j++) {
         let pj = exp(s[j] - m_new);
         l += pj;
         for (var d = 0u; d < D4; d++) { acc[d] = fma(vec4f(pj), Vs[j * D4 + d], acc[d]); }
