@@ -4,13 +4,13 @@
 // the PyTorch outputs for fixture rows, the float64 CPU reference (test/reference/vit.ts) for the
 // others. Writes bench/results/<stamp>.json and .md, and bench/results/latest.md.
 import { execSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, hostname } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { requestDevice, type DeviceInfo } from '../src/device.js';
-import { configFromOpenClip, flopsPerImage, presetConfig, type ViTConfig } from '../src/model/config.js';
+import { flopsPerImage, presetConfig, readOpenClipConfig, type ViTConfig } from '../src/model/config.js';
 import { randomCheckpoint, randomTensors, seededNormal } from '../src/model/random.js';
 import { compare, readExpected, type Comparison } from '../src/model/verify.js';
 import { VisionTransformer } from '../src/model/vit.js';
@@ -70,7 +70,7 @@ async function prepare(row: BenchRow): Promise<Prepared> {
     const name = row.model.slice('fixture:'.length);
     const exp = await readExpected(join(FIXTURES, `${name}.expected.safetensors`));
     const cfgPath = join(FIXTURES, exp.meta.config!);
-    const config = configFromOpenClip(JSON.parse(readFileSync(cfgPath, 'utf8')), cfgPath);
+    const config = await readOpenClipConfig(cfgPath);
     const [B, , S] = exp.inputShape as [number, number, number];
     if (row.batch !== B) throw new Error(`${row.model}: the fixture has batch ${B}`);
     return {

@@ -1,5 +1,5 @@
 // Images in, embeddings out: decode → OpenVision preprocessing → batched forward passes.
-import type { ViTOutputName, ViTOutputs, VisionTransformer } from './model/vit.js';
+import { concat, type ViTOutputName, type ViTOutputs, type VisionTransformer } from './model/vit.js';
 import { preprocessImages, type ImageInput } from './preprocess/index.js';
 
 export interface EncodeOptions {
@@ -42,10 +42,7 @@ export async function encodeImages(model: VisionTransformer, images: readonly Im
   const result: EncodeResult = { count: images.length, ms: 0 };
   for (const [k, list] of Object.entries(parts) as [ViTOutputName, Float32Array[]][]) {
     if (k === 'block0') continue;
-    const all = new Float32Array(list.reduce((a, p) => a + p.length, 0));
-    let o = 0;
-    for (const p of list) { all.set(p, o); o += p.length; }
-    result[k] = all;
+    result[k] = concat(list);
   }
   result.ms = performance.now() - t0;
   return result;

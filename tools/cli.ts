@@ -66,9 +66,9 @@ async function exportOnnxCmd(argv: string[]): Promise<number> {
   }
   const { exportOnnx } = await import('../src/onnx/export.js');
   const { openCheckpoint } = await import('../src/weights/index.js');
-  const { configFromOpenClip } = await import('../src/model/config.js');
-  const { readFileSync, writeFileSync } = await import('node:fs');
-  const config = configFromOpenClip(JSON.parse(readFileSync(values.config, 'utf8')), values.config);
+  const { readOpenClipConfig } = await import('../src/model/config.js');
+  const { writeFileSync } = await import('node:fs');
+  const config = await readOpenClipConfig(values.config);
   const bytes = await exportOnnx(config, await openCheckpoint(values.weights), { batch: +values.batch!, resolution: values.resolution ? +values.resolution : undefined });
   writeFileSync(values.out, bytes);
   console.log(`wrote ${values.out} (${(bytes.length / 2 ** 20).toFixed(1)} MiB)`);

@@ -103,7 +103,7 @@ export class CompiledGraph {
     const querySet = profile ? device.createQuerySet({ type: 'timestamp', count: 2 * kernelNodes }) : null;
     const encoder = device.createCommandEncoder({ label: 'forward' });
     let pass: GPUComputePassEncoder | null = null;
-    let q = 0;
+    const timed: { node: string; kernel: string }[] = []; // profiled passes, in query order
     graph.nodes.forEach((n: GraphNode, i) => {
       if (n.type === 'copy') {
         pass?.end();
@@ -113,8 +113,9 @@ export class CompiledGraph {
         return;
       }
       if (querySet) {
+        const q = 2 * timed.length;
         const p = encoder.beginComputePass({ label: n.name, timestampWrites: { querySet, beginningOfPassWriteIndex: q, endOfPassWriteIndex: q + 1 } });
-        q += 2;
+        timed.push({ node: n.name, kernel: this.dispatches[i]!.kernel });
         this.dispatches[i]!.encode(p);
         p.end();
       } else {
@@ -155,12 +156,7 @@ export class CompiledGraph {
       const ts = new BigUint64Array(queryRead.getMappedRange().slice(0));
       queryRead.destroy();
       querySet.destroy();
-      const kernels = graph.nodes.filter((n) => n.type === 'kernel');
-      result.timings = kernels.map((n, j) => ({
-        node: n.name,
-        kernel: this.dispatches[graph.nodes.indexOf(n)]!.kernel,
-        ms: Number(ts[2 * j + 1]! - ts[2 * j]!) / 1e6,
-      }));
+      result.timings = timed.map((t, j) => ({ ...t, ms: Number(ts[2 * j + 1]! - ts[2 * j]!) / 1e6 }));
     }
     return result;
   }

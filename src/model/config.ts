@@ -41,6 +41,24 @@ export function validateConfig(c: ViTConfig, source: string): ViTConfig {
   return c;
 }
 
+/** Reads an open_clip_config.json file (Node), with errors naming the file. */
+export async function readOpenClipConfig(path: string): Promise<ViTConfig> {
+  const fs = await import('node:fs/promises');
+  let text: string;
+  try {
+    text = await fs.readFile(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(path, `cannot read: ${(e as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(path, `not valid JSON: ${(e as Error).message}`);
+  }
+  return configFromOpenClip(json, path);
+}
+
 /** Reads `model_cfg.vision_cfg` (+ `embed_dim`, `preprocess_cfg`) of an open_clip JSON config. */
 export function configFromOpenClip(json: unknown, source = 'open_clip_config.json'): ViTConfig {
   const root = json as { model_cfg?: { embed_dim?: number; vision_cfg?: Record<string, unknown> }; preprocess_cfg?: Record<string, unknown> };

@@ -6,7 +6,7 @@ import { CompiledGraph, type NodeTiming } from '../graph/executor.js';
 import * as ops from '../graph/ops.js';
 import { posembSincos2d } from '../kernels/posemb-sincos.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
-import { configFromOpenClip, gridOf, validateConfig, type ViTConfig } from './config.js';
+import { configFromOpenClip, gridOf, readOpenClipConfig, validateConfig, type ViTConfig } from './config.js';
 import { openCheckpoint, uploadF32, uploadWeights, type GpuWeights, type WeightsInput } from './weights.js';
 
 export type ViTOutputName = 'tokens' | 'pooled' | 'embedding' | 'block0';
@@ -176,27 +176,13 @@ function isCheckpoint(x: unknown): x is Checkpoint {
 }
 
 async function resolveConfig(cfg: LoadOptions['config']): Promise<ViTConfig> {
-  if (typeof cfg === 'string') {
-    const fs = await import('node:fs/promises');
-    let text: string;
-    try {
-      text = await fs.readFile(cfg, 'utf8');
-    } catch (e) {
-      throw new ConfigError(cfg, `cannot read: ${(e as Error).message}`);
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (e) {
-      throw new ConfigError(cfg, `not valid JSON: ${(e as Error).message}`);
-    }
-    return configFromOpenClip(json, cfg);
-  }
+  if (typeof cfg === 'string') return readOpenClipConfig(cfg);
   if ('model_cfg' in cfg) return configFromOpenClip(cfg);
   return validateConfig(cfg as ViTConfig, 'config');
 }
 
-function concat(parts: Float32Array[]): Float32Array {
+/** Concatenates float arrays (returns the only part itself when there is one). */
+export function concat(parts: Float32Array[]): Float32Array {
   if (parts.length === 1) return parts[0]!;
   const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
   let o = 0;

@@ -1,24 +1,19 @@
 // `wgsl-vit embed` end to end: image files in, embeddings out in each format.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compare, readExpected } from '../../src/model/verify.js';
 import { openCheckpoint } from '../../src/weights/index.js';
 import { fixture } from '../helpers/fixtures.js';
+import { ensureBuilt, runCli } from '../helpers/cli.js';
 
-const root = join(import.meta.dirname, '..', '..');
-const cli = join(root, 'dist', 'tools', 'cli.js');
-beforeAll(() => {
-  if (!existsSync(cli)) execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore' });
-});
+beforeAll(ensureBuilt);
 
 const CASE = 'ov1-so14-84-d2';
 function embed(extra: string[]) {
   const images = ['astronaut', 'chelsea', 'coffee'].map((i) => fixture(`${i}.png`));
-  const r = spawnSync(process.execPath, [cli, 'embed', '--weights', fixture(`${CASE}.safetensors`), '--config', fixture(`${CASE}.open_clip_config.json`), ...images, ...extra], { encoding: 'utf8' });
-  return { code: r.status, out: r.stdout, err: r.stderr };
+  return runCli(['embed', '--weights', fixture(`${CASE}.safetensors`), '--config', fixture(`${CASE}.open_clip_config.json`), ...images, ...extra]);
 }
 
 describe('wgsl-vit embed', () => {
@@ -52,8 +47,8 @@ describe('wgsl-vit embed', () => {
   });
 
   it('names an image it cannot read', () => {
-    const r = spawnSync(process.execPath, [cli, 'embed', '--weights', fixture(`${CASE}.safetensors`), '--config', fixture(`${CASE}.open_clip_config.json`), '/nope.jpg'], { encoding: 'utf8' });
-    expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/\/nope\.jpg: cannot read/);
+    const r = runCli(['embed', '--weights', fixture(`${CASE}.safetensors`), '--config', fixture(`${CASE}.open_clip_config.json`), '/nope.jpg']);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/\/nope\.jpg: cannot read/);
   });
 });

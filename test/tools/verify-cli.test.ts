@@ -1,22 +1,14 @@
 // `wgsl-vit verify` end to end, as a user runs it (the built CLI, in a child process).
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, copyFileSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdtempSync, copyFileSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CASES, fixture } from '../helpers/fixtures.js';
+import { ensureBuilt, runCli } from '../helpers/cli.js';
 
-const root = join(import.meta.dirname, '..', '..');
-const cli = join(root, 'dist', 'tools', 'cli.js');
+beforeAll(ensureBuilt);
 
-beforeAll(() => {
-  if (!existsSync(cli)) execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore' });
-});
-
-function verify(args: string[]) {
-  const r = spawnSync(process.execPath, [cli, 'verify', ...args], { encoding: 'utf8', env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const verify = (args: string[]) => runCli(['verify', ...args]);
 
 describe('wgsl-vit verify', () => {
   it.each(CASES)('%s passes with explicit --weights/--config', (name) => {
