@@ -14,6 +14,8 @@ export interface RowResult {
   /** The same model in a peer runtime on the same adapter (null when not run). */
   peer: { name: string; msPerBatch?: number; imagesPerSec?: number; firstRunMs?: number; agreement?: Comparison; error?: string } | null;
   embeddingForPeer?: Float32Array;
+  /** PyTorch fp32 eager (TF32 off) on the same GPU, from bench/peers/pytorch_vit.py (absent when not run). */
+  torch?: { device: string; imagesPerSec: number };
 }
 
 const peerCell = (r: RowResult) => {
@@ -43,17 +45,20 @@ export function terminalRow(r: RowResult): string {
 
 export function markdownTable(env: { date: string; commit: string; adapter: Record<string, string>; machine: Record<string, unknown>; iters: number; warmup: number }, rows: RowResult[]): string {
   const a = env.adapter;
+  const withTorch = rows.some((r) => r.torch);
+  const torchCell = (r: RowResult) => (withTorch ? (r.torch ? ` ${r.torch.imagesPerSec.toFixed(1)} img/s (×${(r.imagesPerSec / r.torch.imagesPerSec).toFixed(2)}) |` : ' — |') : '');
   const lines = [
     `Adapter: ${[a.vendor, a.architecture, a.description].filter(Boolean).join(' ')} · machine: ${env.machine.cpu} ×${env.machine.cores} · commit ${env.commit} · ${env.date}`,
     `Peer: ${rows.find((r) => r.peer)?.peer?.name ?? 'none'} running the same weights exported to ONNX (src/onnx/export.ts), timed the same way (session.run with outputs on the CPU); ×N = our img/s over the peer's.`,
     `Timing: median of ${env.iters} fenced forward passes after ${env.warmup} warm-up (input upload + forward + embedding readback); GPU ms from timestamp queries (one pass per kernel) where available.`,
+    ...(withTorch ? [`PyTorch: fp32 eager, TF32 off, on ${rows.find((r) => r.torch)!.torch!.device} (bench/peers/pytorch_vit.py, same session); ×N = our img/s over PyTorch's.`] : []),
     '',
-    '| model | patch | res | batch | img/s | ms/img | GFLOP/s | GPU ms/batch | first run ms | act. MiB (planned / unplanned) | weights MiB | top kernels | reference | max abs err | emb. cosine | ok | peer (same adapter, same model) | peer vs ours, emb. max abs |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    `| model | patch | res | batch | img/s | ms/img | GFLOP/s | GPU ms/batch | first run ms | act. MiB (planned / unplanned) | weights MiB | top kernels | reference | max abs err | emb. cosine | ok | peer (same adapter, same model) | peer vs ours, emb. max abs |${withTorch ? ' PyTorch fp32 (same GPU) |' : ''}`,
+    `|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|${withTorch ? '---|' : ''}`,
   ];
   for (const r of rows) {
     if (r.error) { lines.push(`| ${r.label} | | | | | | | | | | | | | | | ERROR: ${r.error} |`); continue; }
-    lines.push(`| ${r.label} | ${r.patch} | ${r.resolution} | ${r.batch} | ${r.imagesPerSec.toFixed(2)} | ${r.msPerImage.toFixed(1)} | ${r.gflops.toFixed(1)} | ${r.gpuMs === null ? 'n/a' : r.gpuMs.toFixed(1)} | ${r.firstRunMs.toFixed(0)} | ${mib(r.plannedActivationBytes)} / ${mib(r.unplannedActivationBytes)} | ${mib(r.weightBytes)} | ${topKernels(r)} | ${r.reference} | ${worst(r).toExponential(1)} | ${cos(r)} | ${r.ok ? 'yes' : '**WRONG**'} | ${peerCell(r)} | ${r.peer?.agreement ? r.peer.agreement.maxAbs.toExponential(1) : '—'} |`);
+    lines.push(`| ${r.label} | ${r.patch} | ${r.resolution} | ${r.batch} | ${r.imagesPerSec.toFixed(2)} | ${r.msPerImage.toFixed(1)} | ${r.gflops.toFixed(1)} | ${r.gpuMs === null ? 'n/a' : r.gpuMs.toFixed(1)} | ${r.firstRunMs.toFixed(0)} | ${mib(r.plannedActivationBytes)} / ${mib(r.unplannedActivationBytes)} | ${mib(r.weightBytes)} | ${topKernels(r)} | ${r.reference} | ${worst(r).toExponential(1)} | ${cos(r)} | ${r.ok ? 'yes' : '**WRONG**'} | ${peerCell(r)} | ${r.peer?.agreement ? r.peer.agreement.maxAbs.toExponential(1) : '—'} |${torchCell(r)}`);
   }
   return lines.join('\n') + '\n';
 }

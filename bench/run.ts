@@ -4,7 +4,7 @@
 // the PyTorch outputs for fixture rows, the float64 CPU reference (test/reference/vit.ts) for the
 // others. Writes bench/results/<stamp>.json and .md, and bench/results/latest.md.
 import { execSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, hostname } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,11 +35,12 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: join(ROOT, 'bench', 'results') },
     flags: { type: 'string' },
     peer: { type: 'string', default: 'ort-webgpu' },
+    torch: { type: 'string' },
     help: { type: 'boolean' },
   },
 });
 if (args.help) {
-  console.log(`npm run bench -- [--suite default|full] [--rows "b-16@224x32,l-14@224x1/L2,..."] [--iters N] [--warmup N] [--flags dawn,toggles] [--peer ort-webgpu|none]`);
+  console.log(`npm run bench -- [--suite default|full] [--rows "b-16@224x32,l-14@224x1/L2,..."] [--iters N] [--warmup N] [--flags dawn,toggles] [--peer ort-webgpu|none] [--torch pytorch.json (bench/peers/pytorch_vit.py)]`);
   process.exit(0);
 }
 
@@ -187,6 +188,8 @@ async function main() {
   probe.device.destroy();
   console.log(`wgsl-vit bench: ${rows.length} rows on ${[adapter.vendor, adapter.architecture, adapter.description].filter(Boolean).join(' ')} (commit ${env.commit})`);
   console.log(terminalHeader());
+  // PyTorch img/s measured on this GPU by bench/peers/pytorch_vit.py (bench/gpu-run.sh), per row.
+  const torch = args.torch ? (JSON.parse(readFileSync(args.torch, 'utf8')) as { device: string; rows: { model: string; resolution: number; batch: number; imagesPerSec: number }[] }) : null;
   const results: RowResult[] = [];
   for (const [i, row] of rows.entries()) {
     const what = `[${i + 1}/${rows.length}] ${row.model}${row.resolution ? `@${row.resolution}` : ''} x${row.batch}${row.layers ? ` (${row.layers} blocks)` : ''}`;
@@ -196,6 +199,8 @@ async function main() {
       const p = await prepare(row);
       const r = await runRow(p, +args.iters!, +args.warmup!, flags);
       if (args.peer === 'ort-webgpu') r.peer = await runPeer(p, r.embeddingForPeer!, +args.iters!, +args.warmup!, flags);
+      const t = torch && !row.layers ? torch.rows.find((x) => x.model === row.model && x.batch === row.batch && x.resolution === p.resolution) : undefined;
+      if (t && torch) r.torch = { device: torch.device, imagesPerSec: t.imagesPerSec };
       delete r.embeddingForPeer;
       results.push(r);
       console.log((process.stdout.isTTY ? '\x1b[K' : '') + terminalRow(r));

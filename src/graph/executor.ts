@@ -75,6 +75,8 @@ export class CompiledGraph {
         inputs.set(t.name, { tensor: t, buffer: b });
       }
       for (const n of graph.nodes) dispatches.push(n.type === 'kernel' ? n.bind(device, resolve) : null);
+      // Every pipeline the graph needs, compiled concurrently (createComputePipelineAsync).
+      await Promise.all(dispatches.map((d) => d?.prepare?.()));
     } catch (e) {
       thrown = e;
     }

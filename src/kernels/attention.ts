@@ -1,14 +1,45 @@
-// Fused multi-head attention (online softmax, no N×N scores in memory). WGSL: src/wgsl/attention.wgsl.
-import { attentionWgsl } from '../wgsl/sources.generated.js';
+// Fused multi-head attention (online softmax, no N×N scores in memory), in two variants with one
+// contract: 'broadcast' (src/wgsl/attention.wgsl: one invocation per query, keys and values
+// broadcast from workgroup memory) and 'tiled' (src/wgsl/attention_tiled.wgsl: 4 queries × 4 keys
+// per invocation, register-tiled like the GEMM).
+import { attentionWgsl, attentionTiledWgsl } from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
+import { isCpuAdapter } from './adapter-kind.js';
 import { createDispatch, expectShape, type Dispatch, type KernelSource, type TensorRef } from './program.js';
 
 export const attentionKernel: KernelSource = { name: 'attention', wgsl: attentionWgsl };
+export const attentionTiledKernel: KernelSource = { name: 'attention_tiled', wgsl: attentionTiledWgsl };
 
-/** Largest head dimension the kernel's private arrays hold (4 × MAX_D4 in attention.wgsl). */
+export type AttentionVariant = 'broadcast' | 'tiled';
+/** Each variant's kernel and its queries per workgroup (BQ in the WGSL). */
+export const ATTENTION_VARIANTS: Readonly<Record<AttentionVariant, { kernel: KernelSource; queryBlock: number }>> = {
+  broadcast: { kernel: attentionKernel, queryBlock: 64 },
+  tiled: { kernel: attentionTiledKernel, queryBlock: 32 },
+};
+
+/** Largest head dimension either variant holds (4 × MAX_D4 in attention.wgsl; 16 acc vec4s in attention_tiled.wgsl). */
 export const ATTENTION_MAX_HEAD_DIM = 128;
-/** Queries per workgroup (BQ in attention.wgsl). */
-export const ATTENTION_QUERY_BLOCK = 64;
+
+const forced = new WeakMap<GPUDevice, AttentionVariant>();
+
+/** Makes attention use `v` on `device` (null: back to the per-adapter choice). */
+export function setAttentionVariant(device: GPUDevice, v: AttentionVariant | null): void {
+  if (v === null) forced.delete(device);
+  else if (!(v in ATTENTION_VARIANTS)) throw new KernelArgumentError('attention', 'variant', `unknown variant '${String(v)}' (have: ${Object.keys(ATTENTION_VARIANTS).join(', ')})`);
+  else forced.set(device, v);
+}
+
+/**
+ * The variant for `device`: the one set with setAttentionVariant, else 'tiled' on CPU adapters and
+ * 'broadcast' elsewhere. On lavapipe (`npm run bench:kernels -- --only attention`) 'tiled' is about
+ * 1.5× faster and compiles in ~1.5 s where 'broadcast' (fully unrolled key loop) takes ~28 s with a
+ * cold shader cache. On GPUs 'broadcast' reads each key once per workgroup from workgroup memory
+ * (shared by 64 queries) where 'tiled' reads keys from global memory per invocation; not yet
+ * measured on a GPU: the kernel benchmark times both.
+ */
+export function attentionVariantFor(device: GPUDevice): AttentionVariant {
+  return forced.get(device) ?? (isCpuAdapter(device) ? 'tiled' : 'broadcast');
+}
 
 export interface AttentionArgs {
   /** [B, N, 3W]: q | k | v, as produced by the in_proj linear layer. */
@@ -18,6 +49,8 @@ export interface AttentionArgs {
   heads: number;
   /** Softmax scale; defaults to 1/sqrt(head_dim). */
   scale?: number;
+  /** Kernel variant; defaults to attentionVariantFor(device). */
+  variant?: AttentionVariant;
 }
 
 /** out = concat_h softmax(q_h k_hᵀ · scale) v_h. Any N; head_dim = W / heads, a multiple of 4, ≤ 128. */
@@ -36,11 +69,14 @@ export function attention(device: GPUDevice, a: AttentionArgs): Dispatch {
   }
   expectShape(k, 'qkv', a.qkv, [B, N, W3]);
   expectShape(k, 'out', a.out, [B, N, W]);
+  const variant = a.variant ?? attentionVariantFor(device);
+  const v = ATTENTION_VARIANTS[variant];
+  if (!v) throw new KernelArgumentError(k, 'variant', `unknown variant '${String(variant)}' (have: ${Object.keys(ATTENTION_VARIANTS).join(', ')})`);
   const scale = a.scale ?? 1 / Math.sqrt(D);
-  return createDispatch(device, attentionKernel, {
+  return createDispatch(device, v.kernel, {
     overrides: { HEAD_DIM: D },
     uniforms: { tokens: N, heads: a.heads, scale },
     tensors: { qkv: a.qkv, out: a.out },
-    workgroups: [Math.ceil(N / ATTENTION_QUERY_BLOCK), a.heads, B],
+    workgroups: [Math.ceil(N / v.queryBlock), a.heads, B],
   });
 }

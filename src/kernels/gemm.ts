@@ -1,17 +1,10 @@
 // Linear layer with fused epilogues. WGSL: src/wgsl/gemm.wgsl.
 import { gemmWgsl } from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
+import { checkTile, gemmTileFor, tileBlock, type GemmTile } from './gemm-tile.js';
 import { createDispatch, expectShape, unusedBinding, type Dispatch, type KernelSource, type TensorRef } from './program.js';
 
 export const gemmKernel: KernelSource = { name: 'gemm', wgsl: gemmWgsl };
-
-/**
- * Output tile of one workgroup (_gemm_tile.wgsl: 8×8 invocations, 8×8 outputs each). Measured on
- * lavapipe (`npm run bench:kernels`): 1.6–1.9× faster than 16×16 invocations with 4×4 (or 8×4)
- * each, since each k-step reads 4 vec4s from workgroup memory for 64 FMAs instead of 2 for 16.
- * Not yet measured on a GPU.
- */
-export const GEMM_TILE = { m: 64, n: 64, k: 32 } as const;
 
 /** What happens to `x·wᵀ + bias` before it is stored: nothing, exact GELU, or `y += result`. */
 export type GemmEpilogue = 'none' | 'gelu' | 'residual';
@@ -27,6 +20,8 @@ export interface GemmArgs {
   /** [..., N] output with x's leading axes. With 'residual' it is also read (y += x·wᵀ + b). */
   y: TensorRef;
   epilogue?: GemmEpilogue;
+  /** Workgroup tile (gemm-tile.ts); defaults to gemmTileFor(device, { m: M, n: N }). */
+  tile?: GemmTile;
 }
 
 /** y = epilogue(x·wᵀ + bias). Any M, N, K (no multiple-of-tile requirement). */
@@ -45,10 +40,13 @@ export function gemm(device: GPUDevice, a: GemmArgs): Dispatch {
   expectShape(k, 'w', a.w, [N, K]);
   if (a.bias) expectShape(k, 'bias', a.bias, [N]);
   expectShape(k, 'y', a.y, [...lead, N]);
+  const tile = a.tile ?? gemmTileFor(device, { m: M, n: N });
+  checkTile(device, k, tile);
+  const block = tileBlock(tile);
   return createDispatch(device, gemmKernel, {
-    overrides: { EPILOGUE: EPILOGUE_CODE[epilogue], HAS_BIAS: a.bias !== null },
+    overrides: { EPILOGUE: EPILOGUE_CODE[epilogue], HAS_BIAS: a.bias !== null, WG_X: tile.wgX, WG_Y: tile.wgY, BK: tile.bk },
     uniforms: { M, N, K },
     tensors: { x: a.x, w: a.w, bias: a.bias ?? unusedBinding(device), y: a.y },
-    workgroups: [Math.ceil(N / GEMM_TILE.n), Math.ceil(M / GEMM_TILE.m)],
+    workgroups: [Math.ceil(N / block.n), Math.ceil(M / block.m)],
   });
 }

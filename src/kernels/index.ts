@@ -2,13 +2,18 @@
 // Each wrapper checks shapes against the kernel's shape rules, then returns a `Dispatch` that the
 // caller records into its own compute pass (`d.encode(pass)`).
 export { layerNorm, layerNormKernel, type LayerNormArgs } from './layernorm.js';
-export { gemm, gemmKernel, GEMM_TILE, type GemmArgs, type GemmEpilogue } from './gemm.js';
-export { attention, attentionKernel, ATTENTION_MAX_HEAD_DIM, ATTENTION_QUERY_BLOCK, type AttentionArgs } from './attention.js';
+export { gemm, gemmKernel, type GemmArgs, type GemmEpilogue } from './gemm.js';
+export { GEMM_TILES, gemmTileFor, setGemmTile, checkTile, tileBlock, tileName, tileWorkgroupBytes, type GemmTile } from './gemm-tile.js';
+export {
+  attention, attentionKernel, attentionTiledKernel, attentionVariantFor, setAttentionVariant, ATTENTION_VARIANTS, ATTENTION_MAX_HEAD_DIM,
+  type AttentionArgs, type AttentionVariant,
+} from './attention.js';
+export { isCpuAdapter } from './adapter-kind.js';
 export { patchEmbed, patchEmbedKernel, type PatchEmbedArgs } from './patch-embed.js';
 export { meanPool, meanPoolKernel, type MeanPoolArgs } from './mean-pool.js';
 export { posembSincos, posembSincos2d, posembOmega, posembSincosKernel, type PosembSincosArgs } from './posemb-sincos.js';
 export {
-  createDispatch, pipelineFor, signatureOf, encodeAlone, byteSize, elementCount,
+  createDispatch, pipelineFor, pipelineForAsync, signatureOf, encodeAlone, byteSize, elementCount,
   type Dispatch, type TensorRef, type DType, type KernelSource, type KernelSignature,
 } from './program.js';
 export { KernelArgumentError } from '../errors.js';

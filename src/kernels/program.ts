@@ -25,6 +25,12 @@ export interface Dispatch {
   encode(pass: GPUComputePassEncoder): void;
   /** Frees the uniform buffer this dispatch owns (its tensors belong to the caller). */
   destroy(): void;
+  /**
+   * Creates the pipeline ahead of encode() with createComputePipelineAsync, so that many pipelines
+   * compile concurrently without blocking (graph compilation awaits all of them at once). Optional:
+   * encode() creates the pipeline synchronously when prepare() was not awaited.
+   */
+  prepare?(): Promise<void>;
 }
 
 type UniformScalar = 'u32' | 'i32' | 'f32';
@@ -94,6 +100,7 @@ export function signatureOf(src: KernelSource): KernelSignature {
 
 interface DeviceCache {
   pipelines: Map<string, GPUComputePipeline>;
+  pending: Map<string, Promise<GPUComputePipeline>>;
   layouts: Map<string, GPUBindGroupLayout>;
   modules: Map<string, GPUShaderModule>;
   dummy?: GPUBuffer;
@@ -103,7 +110,7 @@ const deviceCaches = new WeakMap<GPUDevice, DeviceCache>();
 function cacheFor(device: GPUDevice): DeviceCache {
   let c = deviceCaches.get(device);
   if (!c) {
-    c = { pipelines: new Map(), layouts: new Map(), modules: new Map() };
+    c = { pipelines: new Map(), pending: new Map(), layouts: new Map(), modules: new Map() };
     deviceCaches.set(device, c);
   }
   return c;
@@ -128,34 +135,71 @@ function bindGroupLayout(device: GPUDevice, src: KernelSource): GPUBindGroupLayo
   return layout;
 }
 
+function pipelineKey(src: KernelSource, overrides: Overrides): string {
+  const sig = signatureOf(src);
+  for (const k of Object.keys(overrides)) {
+    if (!sig.overrides.includes(k)) throw new Error(`kernel ${src.name}: unknown override constant ${k} (has: ${sig.overrides.join(', ')})`);
+  }
+  return `${src.name}|${JSON.stringify(Object.entries(overrides).sort())}`;
+}
+
+function pipelineDescriptor(device: GPUDevice, src: KernelSource, overrides: Overrides, key: string): GPUComputePipelineDescriptor {
+  const cache = cacheFor(device);
+  let module = cache.modules.get(src.name);
+  if (!module) {
+    module = device.createShaderModule({ label: src.name, code: src.wgsl });
+    cache.modules.set(src.name, module);
+  }
+  const constants: Record<string, number> = {};
+  for (const [k, v] of Object.entries(overrides)) constants[k] = typeof v === 'boolean' ? Number(v) : v;
+  return {
+    label: key,
+    layout: device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout(device, src)] }),
+    compute: { module, entryPoint: 'main', constants },
+  };
+}
+
 /**
  * The compute pipeline for a kernel specialised with `overrides`, created once per device and key.
  * Override names are checked against the WGSL's own `override` declarations.
  */
 export function pipelineFor(device: GPUDevice, src: KernelSource, overrides: Overrides = {}): GPUComputePipeline {
-  const sig = signatureOf(src);
-  for (const k of Object.keys(overrides)) {
-    if (!sig.overrides.includes(k)) throw new Error(`kernel ${src.name}: unknown override constant ${k} (has: ${sig.overrides.join(', ')})`);
-  }
-  const key = `${src.name}|${JSON.stringify(Object.entries(overrides).sort())}`;
+  const key = pipelineKey(src, overrides);
   const cache = cacheFor(device);
   let p = cache.pipelines.get(key);
   if (!p) {
-    let module = cache.modules.get(src.name);
-    if (!module) {
-      module = device.createShaderModule({ label: src.name, code: src.wgsl });
-      cache.modules.set(src.name, module);
-    }
-    const constants: Record<string, number> = {};
-    for (const [k, v] of Object.entries(overrides)) constants[k] = typeof v === 'boolean' ? Number(v) : v;
-    p = device.createComputePipeline({
-      label: key,
-      layout: device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout(device, src)] }),
-      compute: { module, entryPoint: 'main', constants },
-    });
+    p = device.createComputePipeline(pipelineDescriptor(device, src, overrides, key));
     cache.pipelines.set(key, p);
   }
   return p;
+}
+
+/**
+ * pipelineFor without blocking: createComputePipelineAsync, shared by concurrent callers of the
+ * same key, so a graph's pipelines compile side by side. Rejects with the implementation's
+ * GPUPipelineError (the message names the kernel and key) when the pipeline cannot be created.
+ */
+export function pipelineForAsync(device: GPUDevice, src: KernelSource, overrides: Overrides = {}): Promise<GPUComputePipeline> {
+  const key = pipelineKey(src, overrides);
+  const cache = cacheFor(device);
+  const done = cache.pipelines.get(key);
+  if (done) return Promise.resolve(done);
+  let pending = cache.pending.get(key);
+  if (!pending) {
+    pending = device.createComputePipelineAsync(pipelineDescriptor(device, src, overrides, key)).then(
+      (p) => {
+        cache.pending.delete(key);
+        if (!cache.pipelines.has(key)) cache.pipelines.set(key, p);
+        return cache.pipelines.get(key)!;
+      },
+      (e: unknown) => {
+        cache.pending.delete(key);
+        throw new Error(`kernel ${src.name}: could not create its pipeline (${key}): ${(e as Error).message ?? String(e)}`);
+      },
+    );
+    cache.pending.set(key, pending);
+  }
+  return pending;
 }
 
 /** A 16-byte read-only buffer bound where a kernel's optional input (e.g. a bias) is switched off. */
@@ -265,7 +309,9 @@ export function createDispatch(device: GPUDevice, src: KernelSource, spec: Dispa
     new Uint8Array(uniformBuffer.getMappedRange()).set(new Uint8Array(data));
     uniformBuffer.unmap();
   }
-  const pipeline = pipelineFor(device, src, spec.overrides ?? {});
+  const overrides = spec.overrides ?? {};
+  pipelineKey(src, overrides); // unknown override names fail here, before anything is created
+  let pipeline: GPUComputePipeline | undefined;
   const entries: GPUBindGroupEntry[] = sig.storage.map((s) => {
     const t = spec.tensors[s.name]!;
     return { binding: s.binding, resource: { buffer: t.buffer, offset: t.offset ?? 0, size: byteSize(t) } };
@@ -274,7 +320,11 @@ export function createDispatch(device: GPUDevice, src: KernelSource, spec: Dispa
   const bindGroup = device.createBindGroup({ label: src.name, layout: bindGroupLayout(device, src), entries });
   return {
     kernel: src.name,
+    async prepare() {
+      pipeline ??= await pipelineForAsync(device, src, overrides);
+    },
     encode(pass) {
+      pipeline ??= pipelineFor(device, src, overrides);
       pass.setPipeline(pipeline);
       pass.setBindGroup(0, bindGroup);
       if (wx > 0 && wy > 0 && wz > 0) pass.dispatchWorkgroups(wx, wy, wz);

@@ -1,24 +1,32 @@
 // Shared by gemm.wgsl and patch_embed.wgsl (included by tools/embed-wgsl.mjs at `//!include`):
 // the register-tiled product of one BK-deep slice of two k-major tiles in workgroup memory, and
 // the staging of the weight tile from the including shader's `w: array<f32>` ([N, K] row-major).
-// A workgroup of 8×8 invocations computes a 64×64 output block; invocation (tx, ty) owns the 8
-// rows 8·ty .. 8·ty+7 and the 8 columns 4·tx .. 4·tx+3 and 32+4·tx .. 32+4·tx+3, as acc[2·i + h]
-// (row i, column half h). Per k: 4 vec4 reads feed 64 fused multiply-adds (an outer product).
+//
+// A workgroup of WG_X × WG_Y invocations computes a BM × BN = 8·WG_Y × 8·WG_X output block, 8×8
+// per invocation: invocation (tx, ty) owns rows 8·ty .. 8·ty+7 and the columns 4·tx .. 4·tx+3 and
+// BN/2 + 4·tx .. BN/2 + 4·tx+3, as acc[2·i + h] (row i, column half h). Per k: 4 vec4 reads from
+// workgroup memory feed 64 fused multiply-adds (an outer product). The tile shape is chosen per
+// adapter by the host (src/kernels/gemm-tile.ts) through the overrides WG_X, WG_Y and BK; the
+// others are derived from them and are not meant to be set.
 
-const WG: u32 = 64u;        // invocations per workgroup (8 × 8)
-const BK: u32 = 32u;
-const BM: u32 = 64u;
-const BN: u32 = 64u;
+override WG_X: u32 = 8u;
+override WG_Y: u32 = 8u;
+override BK: u32 = 32u;
+override WG: u32 = WG_X * WG_Y;
+override BM: u32 = 8u * WG_Y;
+override BN: u32 = 8u * WG_X;
 // One vec4 of padding per k-row spreads the stores of consecutive k over banks.
-const AS_STRIDE: u32 = BM / 4u + 1u;
-const BS_STRIDE: u32 = BN / 4u + 1u;
-var<workgroup> As: array<vec4f, BK * AS_STRIDE>;   // As[k][m / 4] = rows m .. m+3 at k
-var<workgroup> Bs: array<vec4f, BK * BS_STRIDE>;   // Bs[k][n / 4] = columns n .. n+3 at k
+override AS_STRIDE: u32 = 2u * WG_Y + 1u;
+override BS_STRIDE: u32 = 2u * WG_X + 1u;
+override AS_SIZE: u32 = BK * AS_STRIDE;
+override BS_SIZE: u32 = BK * BS_STRIDE;
+var<workgroup> As: array<vec4f, AS_SIZE>;   // As[k][m / 4] = rows m .. m+3 at k
+var<workgroup> Bs: array<vec4f, BS_SIZE>;   // Bs[k][n / 4] = columns n .. n+3 at k
 
 fn tile_product(tx: u32, ty: u32, acc: ptr<function, array<vec4f, 16>>) {
   for (var kk = 0u; kk < BK; kk++) {
     let b0 = Bs[kk * BS_STRIDE + tx];
-    let b1 = Bs[kk * BS_STRIDE + 8u + tx];
+    let b1 = Bs[kk * BS_STRIDE + WG_X + tx];
     let a0 = As[kk * AS_STRIDE + 2u * ty];
     let a1 = As[kk * AS_STRIDE + 2u * ty + 1u];
     (*acc)[0] = fma(vec4f(a0.x), b0, (*acc)[0]);
@@ -40,9 +48,9 @@ fn tile_product(tx: u32, ty: u32, acc: ptr<function, array<vec4f, 16>>) {
   }
 }
 
-/** Output column of accumulator column j (0..7) of invocation tx. */
+/** Output column (within the block) of accumulator column j (0..7) of invocation tx. */
 fn tile_col(tx: u32, j: u32) -> u32 {
-  return select(4u * tx + j, 32u + 4u * tx + (j - 4u), j >= 4u);
+  return select(4u * tx + j, BN / 2u + 4u * tx + (j - 4u), j >= 4u);
 }
 
 // w[n .. n+3, k] as a vec4, zero outside [0, N) × [0, K).
@@ -57,7 +65,7 @@ fn load_w4(n: u32, k: u32, N: u32, K: u32) -> vec4f {
   return v;
 }
 
-// Stages w[n0 .. n0+64, k0 .. k0+BK] into Bs: each invocation fills vec4s of 4 columns at one k;
+// Stages w[n0 .. n0+BN, k0 .. k0+BK] into Bs: each invocation fills vec4s of 4 columns at one k;
 // consecutive invocations take consecutive k, so each global read is contiguous across them.
 fn stage_w(n0: u32, k0: u32, N: u32, K: u32, lid: u32) {
   for (var idx = lid; idx < BN * BK / 4u; idx += WG) {

@@ -2,9 +2,11 @@
 // never written to memory; each query keeps a running max, normaliser and output (online softmax).
 //   qkv: [B, N, 3W] with q | k | v along the last axis, head h at columns h*D .. h*D+D-1 of each;
 //   out: [B, N, W];  W = heads * D;  out = softmax(q k^T * scale) v per (batch, head).
-// One invocation per query (BQ = 64 per workgroup); keys and values stream through workgroup memory
-// BKV at a time. Workgroup grid: (ceil(N / BQ), heads, B). D = HEAD_DIM must be a multiple of 4
-// and at most 4 * MAX_D4.
+// The 'broadcast' variant (the host also has attention_tiled.wgsl): one invocation per query
+// (BQ = 64 per workgroup), its q and output in registers; keys and values stream through workgroup
+// memory BKV at a time and every invocation reads the same key (a broadcast read). Keys are taken
+// four at a time so that their scores stay in one vec4. Workgroup grid: (ceil(N / BQ), heads, B).
+// D = HEAD_DIM must be a multiple of 4 and at most 4 * MAX_D4.
 
 struct Params {
   tokens: u32,
@@ -23,6 +25,8 @@ const BQ: u32 = 64u;
 const BKV: u32 = 16u;
 var<workgroup> Ks: array<vec4f, BKV * D4>;
 var<workgroup> Vs: array<vec4f, BKV * D4>;
+
+fn hsum(v: vec4f) -> f32 { return (v.x + v.y) + (v.z + v.w); }
 
 @compute @workgroup_size(BQ)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -63,25 +67,41 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     }
     workgroupBarrier();
     if (valid) {
-      // Always BKV keys (a constant trip count, so s[] stays in registers); keys past N score -inf.
-      var s: array<f32, BKV>;
-      var tile_max = -3.0e38;
-      for (var j = 0u; j < BKV; j++) {
-        var d4 = vec4f(0.0);
-        for (var d = 0u; d < D4; d++) { d4 = fma(q[d], Ks[j * D4 + d], d4); }
-        s[j] = select((d4.x + d4.y) + (d4.z + d4.w), -3.0e38, kv0 + j >= N);
-        tile_max = max(tile_max, s[j]);
+      // Four keys at a time: their scores are one vec4 (registers, not an indexed array), and the
+      // running max / sum / output are rescaled once per four keys, only when the max grew.
+      let nk = min(BKV, N - kv0);
+      for (var j0 = 0u; j0 < nk; j0 += 4u) {
+        var d0 = vec4f(0.0);
+        var d1 = vec4f(0.0);
+        var d2 = vec4f(0.0);
+        var d3 = vec4f(0.0);
+        for (var d = 0u; d < D4; d++) {
+          let qd = q[d];
+          d0 = fma(qd, Ks[j0 * D4 + d], d0);
+          d1 = fma(qd, Ks[(j0 + 1u) * D4 + d], d1);
+          d2 = fma(qd, Ks[(j0 + 2u) * D4 + d], d2);
+          d3 = fma(qd, Ks[(j0 + 3u) * D4 + d], d3);
+        }
+        // Keys past N (zero-filled rows) score -inf.
+        let live = vec4u(kv0 + j0) + vec4u(0u, 1u, 2u, 3u) < vec4u(N);
+        let s = select(vec4f(-3.0e38), vec4f(hsum(d0), hsum(d1), hsum(d2), hsum(d3)), live);
+        let m_new = max(m, max(max(s.x, s.y), max(s.z, s.w)));
+        if (m_new > m) {
+          let corr = exp(m - m_new);
+          l = l * corr;
+          for (var d = 0u; d < D4; d++) { acc[d] = acc[d] * corr; }
+          m = m_new;
+        }
+        let p = exp(s - vec4f(m));
+        l += hsum(p);
+        for (var d = 0u; d < D4; d++) {
+          var a = acc[d];
+          a = fma(vec4f(p.x), Vs[j0 * D4 + d], a);
+          a = fma(vec4f(p.y), Vs[(j0 + 1u) * D4 + d], a);
+          a = fma(vec4f(p.z), Vs[(j0 + 2u) * D4 + d], a);
+          acc[d] = fma(vec4f(p.w), Vs[(j0 + 3u) * D4 + d], a);
+        }
       }
-      let m_new = max(m, tile_max);
-      let corr = exp(m - m_new);
-      l = l * corr;
-      for (var d = 0u; d < D4; d++) { acc[d] = acc[d] * corr; }
-      for (var j = 0u; j < BKV; j++) {
-        let pj = exp(s[j] - m_new);
-        l += pj;
-        for (var d = 0u; d < D4; d++) { acc[d] = fma(vec4f(pj), Vs[j * D4 + d], acc[d]); }
-      }
-      m = m_new;
     }
     workgroupBarrier();
   }

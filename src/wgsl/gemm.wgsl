@@ -4,8 +4,8 @@
 // Epilogues (override EPILOGUE): 0 none, 1 exact-erf GELU, 2 residual accumulate (y += result,
 // in place, as in `x = x + proj(...)`). HAS_BIAS = false skips the bias read.
 //
-// Tiling (_gemm_tile.wgsl): a workgroup of 8×8 invocations computes a 64×64 block of y (8×8 each),
-// walking K BK at a time through workgroup memory.
+// Tiling (_gemm_tile.wgsl): a workgroup of WG_X × WG_Y invocations computes a BM × BN block of y
+// (8×8 each), walking K BK at a time through workgroup memory.
 
 struct Params {
   M: u32,
@@ -45,7 +45,7 @@ fn load_x4(m: u32, k: u32, M: u32, K: u32) -> vec4f {
   return v;
 }
 
-@compute @workgroup_size(8, 8)
+@compute @workgroup_size(WG_X, WG_Y)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let M = params.M;

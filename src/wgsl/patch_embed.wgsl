@@ -39,7 +39,7 @@ fn patch_value(m: u32, k: u32, M: u32, K: u32) -> f32 {
   return image[((b * 3u + c) * S + iy) * S + ix];
 }
 
-@compute @workgroup_size(8, 8)
+@compute @workgroup_size(WG_X, WG_Y)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let p = params.patch_size;
@@ -79,9 +79,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: v
     }
   }
   // The first row of workgroups also writes the class-token rows of its columns.
-  if (wid.y == 0u && lid < BN) {
-    let gn = n0 + lid;
-    if (gn < N) {
+  if (wid.y == 0u) {
+    for (var c = lid; c < BN; c += WG) {
+      let gn = n0 + c;
+      if (gn >= N) { break; }
       for (var b = 0u; b < params.batch; b++) {
         out[b * (gg + 1u) * N + gn] = cls[gn] + pos[gn];
       }

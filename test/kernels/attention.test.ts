@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { attention } from '../../src/kernels/attention.js';
+import { attention, attentionVariantFor, setAttentionVariant, ATTENTION_VARIANTS, type AttentionVariant } from '../../src/kernels/attention.js';
 import { attentionRef } from '../reference/attention.js';
 import { poisoned, readback, rng, run, testDevice, upload, worstRatio } from '../helpers/gpu.js';
 
-describe('attention', () => {
-  // [B, N, heads, head_dim]: the family's head dims 64 (Ti..L), 72 (So400m), 80 (H), 88 (g);
-  // N = 1, and N not a multiple of the 64-query / 16-key blocks.
+describe.each(Object.keys(ATTENTION_VARIANTS) as AttentionVariant[])('attention (%s)', (variant) => {
+  // [B, N, heads, head_dim]: the family's head dims 64 (Ti..L), 72 (So400m), 80 (H), 88 (g), and
+  // 8 and 128 (the smallest and largest allowed); N = 1, and N not a multiple of any query or key
+  // block (64/16 broadcast, 32/32 tiled).
   const cases: [number, number, number, number][] = [
-    [2, 37, 3, 64], [1, 1, 2, 64], [2, 197, 2, 72], [1, 257, 2, 80], [1, 401, 1, 88], [3, 17, 4, 8],
+    [2, 37, 3, 64], [1, 1, 2, 64], [2, 197, 2, 72], [1, 257, 2, 80], [1, 401, 1, 88], [3, 17, 4, 8], [1, 70, 1, 128],
   ];
   it.each(cases)('B=%i N=%i heads=%i head_dim=%i', async (B, N, heads, D) => {
     const device = await testDevice();
@@ -16,7 +17,7 @@ describe('attention', () => {
     // q and k with std 1 give scores of std ~1 after scaling: a peaked but not one-hot softmax.
     const qkv = r.normals(B * N * 3 * W);
     const out = poisoned(device, [B, N, W]);
-    await run(device, attention(device, { qkv: upload(device, qkv, [B, N, 3 * W]), out, heads }));
+    await run(device, attention(device, { qkv: upload(device, qkv, [B, N, 3 * W]), out, heads, variant }));
     const got = await readback(device, out);
     const ref = attentionRef(qkv, B, N, W, heads);
     const { ratio, index } = worstRatio(got, ref.out, (i) => ref.bound[i]!);
@@ -28,10 +29,25 @@ describe('attention', () => {
     const B = 1, N = 40, heads = 1, D = 64, W = 64;
     const qkv = rng(3).normals(B * N * 3 * W, 30);
     const out = poisoned(device, [B, N, W]);
-    await run(device, attention(device, { qkv: upload(device, qkv, [B, N, 3 * W]), out, heads }));
+    await run(device, attention(device, { qkv: upload(device, qkv, [B, N, 3 * W]), out, heads, variant }));
     const got = await readback(device, out);
     const ref = attentionRef(qkv, B, N, W, heads);
     expect(got.every(Number.isFinite)).toBe(true);
     expect(worstRatio(got, ref.out, (i) => ref.bound[i]!).ratio).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('attention variant choice', () => {
+  it('setAttentionVariant overrides the per-adapter default and rejects unknown names', async () => {
+    const device = await testDevice();
+    const dflt = attentionVariantFor(device);
+    try {
+      setAttentionVariant(device, dflt === 'tiled' ? 'broadcast' : 'tiled');
+      expect(attentionVariantFor(device)).not.toBe(dflt);
+      expect(() => setAttentionVariant(device, 'fast' as AttentionVariant)).toThrow(/unknown variant 'fast'/);
+    } finally {
+      setAttentionVariant(device, null);
+    }
+    expect(attentionVariantFor(device)).toBe(dflt);
   });
 });

@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { gemm, type GemmEpilogue } from '../../src/kernels/gemm.js';
+import { GEMM_TILES, checkTile, gemmTileFor, setGemmTile, tileWorkgroupBytes } from '../../src/kernels/gemm-tile.js';
+import { KernelArgumentError } from '../../src/errors.js';
 import { gemmRef } from '../reference/gemm.js';
 import { poisoned, readback, rng, run, testDevice, upload, worstRatio } from '../helpers/gpu.js';
 
 describe('gemm', () => {
-  // [M, K, N]: not multiples of the 64×64×16 tile, M = 1, odd K (an MLP width of 538 / 1076), B > 1.
+  // [M, K, N]: not multiples of any tile (64 or 128 rows/columns, k step 8..32), M = 1, odd K (an MLP width of 538 / 1076), B > 1.
   const shapes: [number, number, number][] = [[1, 192, 576], [37, 288, 288], [197, 1076, 193], [64, 16, 64], [5, 538, 144], [130, 7, 3]];
   const epilogues: GemmEpilogue[] = ['none', 'gelu', 'residual'];
   for (const [M, K, N] of shapes) {
@@ -46,5 +48,51 @@ describe('gemm', () => {
     const got = await readback(device, y);
     const ref = gemmRef(vals, 8, 1, [1], 1, null, 'gelu');
     expect(worstRatio(got, ref.y, (i) => ref.bound[i]!).ratio).toBeLessThanOrEqual(1);
+  });
+
+  // Every tile shape the library can pick, on shapes that are multiples of none of them.
+  for (const [tileName, tile] of Object.entries(GEMM_TILES)) {
+    for (const [M, K, N, epilogue] of [[197, 1076, 193, 'residual'], [130, 7, 3, 'gelu'], [1, 200, 300, 'none']] as const) {
+      it(`tile ${tileName}: M=${M} K=${K} N=${N} epilogue=${epilogue}`, async () => {
+        const device = await testDevice();
+        if (tileWorkgroupBytes(tile) > device.limits.maxComputeWorkgroupStorageSize) return; // checked by the error test below
+        const r = rng(M + K + N);
+        const x = r.normals(M * K), w = r.normals(N * K, 1 / Math.sqrt(K)), b = r.normals(N, 0.5);
+        const y0 = r.normals(M * N);
+        const y = epilogue === 'residual' ? upload(device, y0, [M, N]) : poisoned(device, [M, N]);
+        await run(device, gemm(device, { x: upload(device, x, [M, K]), w: upload(device, w, [N, K]), bias: upload(device, b, [N]), y, epilogue, tile }));
+        const got = await readback(device, y);
+        const ref = gemmRef(x, M, K, w, N, b, epilogue, y0);
+        const { ratio, index } = worstRatio(got, ref.y, (i) => ref.bound[i]!);
+        expect(ratio, `worst at ${index}: got ${got[index]}, want ${ref.y[index]}`).toBeLessThanOrEqual(1);
+      });
+    }
+  }
+
+  it('a tile over the device limits is refused, naming the tile and the limit', async () => {
+    const device = await testDevice();
+    const args = { x: upload(device, new Float32Array(4), [1, 4]), w: upload(device, new Float32Array(4), [1, 4]), bias: null, y: poisoned(device, [1, 1]) };
+    expect(() => gemm(device, { ...args, tile: { wgX: 64, wgY: 64, bk: 8 } })).toThrow(/tile 512x512k8 needs 64×64 invocations/);
+    expect(() => gemm(device, { ...args, tile: { wgX: 16, wgY: 16, bk: 512 } })).toThrow(/maxComputeWorkgroupStorageSize/);
+    expect(() => gemm(device, { ...args, tile: { wgX: 0, wgY: 8, bk: 8 } })).toThrow(KernelArgumentError);
+  });
+});
+
+describe('gemm tile choice (gemmTileFor)', () => {
+  it('picks a runnable tile per shape: the largest block for a large output, the smallest for a tiny one; setGemmTile overrides', async () => {
+    const device = await testDevice();
+    const area = (t: { wgX: number; wgY: number }) => t.wgX * t.wgY;
+    const big = gemmTileFor(device, { m: 100000, n: 100000 });
+    const tiny = gemmTileFor(device, { m: 1, n: 1 });
+    for (const t of [big, tiny]) expect(() => checkTile(device, 'gemm', t)).not.toThrow();
+    expect(area(big)).toBeGreaterThan(area(tiny));
+    try {
+      setGemmTile(device, GEMM_TILES['64x128k16']!);
+      expect(gemmTileFor(device, { m: 100000, n: 100000 })).toBe(GEMM_TILES['64x128k16']);
+      expect(() => setGemmTile(device, { wgX: 64, wgY: 64, bk: 8 })).toThrow(/tile 512x512k8/);
+    } finally {
+      setGemmTile(device, null);
+    }
+    expect(gemmTileFor(device, { m: 100000, n: 100000 })).toBe(big);
   });
 });

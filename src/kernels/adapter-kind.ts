@@ -1,0 +1,7 @@
+// What kind of adapter a device runs on, for the kernels that pick a variant or tile per adapter.
+
+/** Whether the device is a CPU implementation of WebGPU (Mesa lavapipe/llvmpipe, SwiftShader). */
+export function isCpuAdapter(device: GPUDevice): boolean {
+  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+  return /software|cpu|swiftshader|llvmpipe|lavapipe/i.test(`${info?.architecture ?? ''} ${info?.description ?? ''} ${info?.device ?? ''}`);
+}
