@@ -3,7 +3,8 @@
 # measured in the same session on the same GPU):
 #   here:    bash tools/pack-gpu.sh
 #   device:  carry [".gpu", "dist"], command: bash .gpu/run.sh bash bench/gpu-run.sh [torch] [kernels] [suite]
-# (no step named: all three; a device command may run 10 minutes, so one call per step is safer).
+# (no step named: all three; a device command may run 10 minutes, so one call per step is safer;
+# SUITE_ROWS="b-16@224x32,..." runs those rows instead of the whole `full` suite, to split it).
 # Writes under $OUT (or bench/results/gpu): pytorch.json, kernels-*.{json,md}, the suite's
 # *.{json,md} with a PyTorch column (from pytorch.json, so run `torch` in the same call as `suite`
 # or keep its file), and log.txt. Steps that fail are reported and the rest still run.
@@ -27,7 +28,8 @@ for step in $steps; do
     suite)
       echo "== model suite (full), with the ORT Web WebGPU peer"
       torch=(); [ -f "$out/pytorch.json" ] && torch=(--torch "$out/pytorch.json")
-      node dist/bench/run.js --suite full "${torch[@]}" --out "$out" || echo "suite failed: $?" ;;
+      sel=(--suite full); [ -n "${SUITE_ROWS:-}" ] && sel=(--rows "$SUITE_ROWS")
+      node dist/bench/run.js "${sel[@]}" "${torch[@]}" --out "$out" || echo "suite failed: $?" ;;
     *) echo "unknown step '$step' (torch, kernels, suite)"; exit 2 ;;
   esac
 done

@@ -67,17 +67,26 @@ export function setGemmTile(device: GPUDevice, t: GemmTile | null): void {
   forced.set(device, t);
 }
 
-interface TilePolicy { readonly candidates: readonly GemmTile[]; readonly minWorkgroups: number }
+interface TilePolicy {
+  /** Candidates with their throughput per output element relative to 64×64 k32 (padding aside). */
+  readonly candidates: readonly { tile: GemmTile; speed: number }[];
+  readonly minWorkgroups: number;
+}
 const policies = new WeakMap<GPUDevice, TilePolicy>();
 
 function policyFor(device: GPUDevice): TilePolicy {
   let p = policies.get(device);
   if (!p) {
     const cpu = isCpuAdapter(device);
-    const names = cpu ? ['128x128k16', '128x64k16', '64x64k32'] : ['128x128k8', '128x64k16', '64x64k32'];
-    const candidates = names.map((n) => GEMM_TILES[n]!).filter((t) => {
+    // CPU speeds: lavapipe, `npm run bench:kernels -- --tiles all` (per output element, padding
+    // removed): 128×128 k16 1.08–1.13, 128×64 k16 ~1.05. GPU speeds: assumed, not yet measured
+    // (larger blocks read less per FMA); the GPU run's tile sweep is meant to replace them.
+    const table: [string, number][] = cpu
+      ? [['128x128k16', 1.1], ['128x64k16', 1.05], ['64x64k32', 1]]
+      : [['128x128k8', 1.25], ['128x64k16', 1.1], ['64x64k32', 1]];
+    const candidates = table.map(([n, speed]) => ({ tile: GEMM_TILES[n]!, speed })).filter(({ tile }) => {
       try {
-        checkTile(device, 'gemm', t);
+        checkTile(device, 'gemm', tile);
         return true;
       } catch {
         return false;
@@ -90,25 +99,28 @@ function policyFor(device: GPUDevice): TilePolicy {
 }
 
 /**
- * The tile for an M × N output on `device`: the one set with setGemmTile, else the largest of the
- * adapter's candidates that still gives enough workgroups to fill the device (the smallest when
- * none does). Larger blocks read less per FMA; smaller ones spread a small matrix over more cores.
- * - CPU adapters: 128×128 k16, 128×64 k16, 64×64 k32, at least 8 workgroups. On lavapipe (2 cores,
- *   `npm run bench:kernels -- --tiles all`): 128×128 k16 is 8–14% faster than 64×64 k32 on the
- *   ViT-B MLP GEMMs; on ViT-Ti's 197-row GEMMs the tiles are within 10% once 8 workgroups exist.
- * - Other adapters: 128×128 k8 (16 KiB of workgroup memory, 256 invocations), 128×64 k16, 64×64 k32,
- *   at least 256 workgroups (about two per compute unit of a large GPU). Not yet measured on a GPU.
+ * The tile for an M × N output on `device`: the one set with setGemmTile, else, among the adapter's
+ * candidates that give enough workgroups to fill the device (CPU adapters ≥ 8, GPUs ≥ 256; the
+ * smallest tile when none does), the one with the least estimated time: padded output area (a
+ * 257-row output in 128-row blocks computes 384 rows) over the tile's relative speed.
+ * - CPU adapters: 128×128 k16, 128×64 k16, 64×64 k32 (lavapipe: 128×128 k16 is 8–14% faster per
+ *   output than 64×64 k32 on the ViT-B MLP GEMMs).
+ * - Other adapters: 128×128 k8 (16 KiB of workgroup memory, 256 invocations), 128×64 k16, 64×64
+ *   k32, with assumed speeds 1.25 / 1.1 / 1: not yet measured on a GPU.
  */
 export function gemmTileFor(device: GPUDevice, shape?: { m: number; n: number }): GemmTile {
   const set = forced.get(device);
   if (set) return set;
   const { candidates, minWorkgroups } = policyFor(device);
-  const fallback = GEMM_TILES['64x64k32']!;
-  if (candidates.length === 0) return fallback;
-  if (!shape) return candidates[0]!;
-  for (const t of candidates) {
-    const b = tileBlock(t);
-    if (Math.ceil(shape.m / b.m) * Math.ceil(shape.n / b.n) >= minWorkgroups) return t;
+  if (candidates.length === 0) return GEMM_TILES['64x64k32']!;
+  if (!shape) return candidates[0]!.tile;
+  let best: { tile: GemmTile; cost: number } | null = null;
+  for (const { tile, speed } of candidates) {
+    const b = tileBlock(tile);
+    const rows = Math.ceil(shape.m / b.m), cols = Math.ceil(shape.n / b.n);
+    if (rows * cols < minWorkgroups) continue;
+    const cost = (rows * b.m * cols * b.n) / speed;
+    if (!best || cost < best.cost) best = { tile, cost };
   }
-  return candidates[candidates.length - 1]!;
+  return best ? best.tile : candidates[candidates.length - 1]!.tile;
 }
