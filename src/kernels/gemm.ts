@@ -44,7 +44,7 @@ export function gemm(device: GPUDevice, a: GemmArgs): Dispatch {
   checkTile(device, k, tile);
   const block = tileBlock(tile);
   return createDispatch(device, gemmKernel, {
-    overrides: { EPILOGUE: EPILOGUE_CODE[epilogue], HAS_BIAS: a.bias !== null, WG_X: tile.wgX, WG_Y: tile.wgY, BK: tile.bk },
+    overrides: { EPILOGUE: EPILOGUE_CODE[epilogue], HAS_BIAS: a.bias !== null, WG_X: tile.wgX, WG_Y: tile.wgY, BK: tile.bk, PREFETCH: tile.prefetch ?? false },
     uniforms: { M, N, K },
     tensors: { x: a.x, w: a.w, bias: a.bias ?? unusedBinding(device), y: a.y },
     workgroups: [Math.ceil(N / block.n), Math.ceil(M / block.m)],

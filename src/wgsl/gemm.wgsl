@@ -5,7 +5,9 @@
 // in place, as in `x = x + proj(...)`). HAS_BIAS = false skips the bias read.
 //
 // Tiling (_gemm_tile.wgsl): a workgroup of WG_X × WG_Y invocations computes a BM × BN block of y
-// (8×8 each), walking K BK at a time through workgroup memory.
+// (8×8 each), walking K BK at a time through workgroup memory. PREFETCH = true loads the next
+// k-step's tiles from global memory into registers while the current one is multiplied (register
+// double buffering), then stores them to workgroup memory.
 
 struct Params {
   M: u32,
@@ -21,7 +23,12 @@ struct Params {
 
 override EPILOGUE: u32 = 0u;
 override HAS_BIAS: bool = true;
+override PREFETCH: bool = false;
 //!include _gemm_tile.wgsl
+// vec4s of x and of w one invocation stages per k-step (derived; at most MAX_PF, checked by the host).
+override XL: u32 = (BM * BK / 4u + WG - 1u) / WG;
+override WL: u32 = (BN * BK / 4u + WG - 1u) / WG;
+const MAX_PF: u32 = 8u;
 
 // erfc(|z|) by Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7); GELU from it without cancellation.
 fn gelu_erf(v: f32) -> f32 {
@@ -45,6 +52,30 @@ fn load_x4(m: u32, k: u32, M: u32, K: u32) -> vec4f {
   return v;
 }
 
+// The x and w tiles of k-step k0 into registers (the same element order as the staging loops).
+fn fetch_tiles(m0: u32, n0: u32, k0: u32, M: u32, N: u32, K: u32, lid: u32,
+               xr: ptr<function, array<vec4f, MAX_PF>>, wr: ptr<function, array<vec4f, MAX_PF>>) {
+  for (var i = 0u; i < XL; i++) {
+    let idx = lid + i * WG;
+    if (idx < BM * BK / 4u) { (*xr)[i] = load_x4(m0 + 4u * (idx / BK), k0 + idx % BK, M, K); }
+  }
+  for (var i = 0u; i < WL; i++) {
+    let idx = lid + i * WG;
+    if (idx < BN * BK / 4u) { (*wr)[i] = load_w4(n0 + 4u * (idx / BK), k0 + idx % BK, N, K); }
+  }
+}
+
+fn store_tiles(lid: u32, xr: ptr<function, array<vec4f, MAX_PF>>, wr: ptr<function, array<vec4f, MAX_PF>>) {
+  for (var i = 0u; i < XL; i++) {
+    let idx = lid + i * WG;
+    if (idx < BM * BK / 4u) { As[(idx % BK) * AS_STRIDE + idx / BK] = (*xr)[i]; }
+  }
+  for (var i = 0u; i < WL; i++) {
+    let idx = lid + i * WG;
+    if (idx < BN * BK / 4u) { Bs[(idx % BK) * BS_STRIDE + idx / BK] = (*wr)[i]; }
+  }
+}
+
 @compute @workgroup_size(WG_X, WG_Y)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: vec3u,
         @builtin(local_invocation_index) lid: u32) {
@@ -57,17 +88,35 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: v
   let ty = lid3.y;
   var acc: array<vec4f, 16>;   // acc[2i + h]: row 8·ty + i, column half h (see tile_col)
 
-  for (var k0 = 0u; k0 < K; k0 += BK) {
-    // Stage x[m0 .. m0+BM, k0 .. k0+BK] k-major, like stage_w does for w.
-    for (var idx = lid; idx < BM * BK / 4u; idx += WG) {
-      let kk = idx % BK;
-      let r4 = idx / BK;
-      As[kk * AS_STRIDE + r4] = load_x4(m0 + 4u * r4, k0 + kk, M, K);
+  if (PREFETCH) {
+    var xr = array<vec4f, MAX_PF>();
+    var wr = array<vec4f, MAX_PF>();
+    fetch_tiles(m0, n0, 0u, M, N, K, lid, &xr, &wr);
+    store_tiles(lid, &xr, &wr);
+    workgroupBarrier();
+    for (var k0 = 0u; k0 < K; k0 += BK) {
+      let more = k0 + BK < K;   // uniform: the barrier below is reached by all or none
+      if (more) { fetch_tiles(m0, n0, k0 + BK, M, N, K, lid, &xr, &wr); }
+      tile_product(tx, ty, &acc);
+      workgroupBarrier();
+      if (more) {
+        store_tiles(lid, &xr, &wr);
+        workgroupBarrier();
+      }
     }
-    stage_w(n0, k0, N, K, lid);
-    workgroupBarrier();
-    tile_product(tx, ty, &acc);
-    workgroupBarrier();
+  } else {
+    for (var k0 = 0u; k0 < K; k0 += BK) {
+      // Stage x[m0 .. m0+BM, k0 .. k0+BK] k-major, like stage_w does for w.
+      for (var idx = lid; idx < BM * BK / 4u; idx += WG) {
+        let kk = idx % BK;
+        let r4 = idx / BK;
+        As[kk * AS_STRIDE + r4] = load_x4(m0 + 4u * r4, k0 + kk, M, K);
+      }
+      stage_w(n0, k0, N, K, lid);
+      workgroupBarrier();
+      tile_product(tx, ty, &acc);
+      workgroupBarrier();
+    }
   }
 
   for (var i = 0u; i < 8u; i++) {

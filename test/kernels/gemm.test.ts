@@ -75,6 +75,7 @@ describe('gemm', () => {
     expect(() => gemm(device, { ...args, tile: { wgX: 64, wgY: 64, bk: 8 } })).toThrow(/tile 512x512k8 needs 64×64 invocations/);
     expect(() => gemm(device, { ...args, tile: { wgX: 16, wgY: 16, bk: 512 } })).toThrow(/maxComputeWorkgroupStorageSize/);
     expect(() => gemm(device, { ...args, tile: { wgX: 0, wgY: 8, bk: 8 } })).toThrow(KernelArgumentError);
+    expect(() => gemm(device, { ...args, tile: { wgX: 4, wgY: 4, bk: 64, prefetch: true } })).toThrow(/32x32k64p would prefetch 32 vec4s/);
   });
 });
 
