@@ -4,11 +4,12 @@
 # node_modules (runtime dependencies + the ORT Web WebGPU build for the peer; no dev tooling,
 # no other platforms' Dawn) in place of the full one. `dist/` is built here and carried too:
 #   bash tools/pack-gpu.sh
-#   device run: carry [".gpu", "dist"], command: bash .gpu/run.sh node dist/bench/run.js --suite full
+#   device run: carry [".gpu", "dist"], command: bash .gpu/run.sh bash bench/gpu-run.sh [torch] [kernels] [suite]
 set -euo pipefail
 root=$(git rev-parse --show-toplevel)
 cd "$root"
 npm run build >/dev/null
+mkdir -p "$(git rev-parse --git-path info)"   # a fresh clone may have no .git/info, where pack.sh records /.gpu/
 bash ../shared/gpu/pack.sh >/dev/null
 stage=$(mktemp -d)
 cp package.json package-lock.json "$stage/"
