@@ -8,25 +8,13 @@
 // four at a time so that their scores stay in one vec4. Workgroup grid: (ceil(N / BQ), heads, B).
 // D = HEAD_DIM must be a multiple of 4 and at most 4 * MAX_D4.
 
-struct Params {
-  tokens: u32,
-  heads: u32,
-  scale: f32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> qkv: array<vec4f>;
-@group(0) @binding(2) var<storage, read_write> out: array<vec4f>;
-
-override HEAD_DIM: u32 = 64u;
-override D4: u32 = HEAD_DIM / 4u;   // derived; not meant to be set
+//!include _attention_io.wgsl
 const MAX_D4: u32 = 32u;
 const BQ: u32 = 64u;
 const BKV: u32 = 16u;
 var<workgroup> Ks: array<vec4f, BKV * D4>;
 var<workgroup> Vs: array<vec4f, BKV * D4>;
 
-fn hsum(v: vec4f) -> f32 { return (v.x + v.y) + (v.z + v.w); }
 
 @compute @workgroup_size(BQ)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {

@@ -14,18 +14,7 @@
 // CPU (LLVM) adapters. Workgroup grid: (ceil(N / BQ), heads, B). D = HEAD_DIM: a multiple of 4,
 // at most 128.
 
-struct Params {
-  tokens: u32,
-  heads: u32,
-  scale: f32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> qkv: array<vec4f>;
-@group(0) @binding(2) var<storage, read_write> out: array<vec4f>;
-
-override HEAD_DIM: u32 = 64u;
-override D4: u32 = HEAD_DIM / 4u;       // derived; not meant to be set
+//!include _attention_io.wgsl
 override CI: u32 = (D4 + 7u) / 8u;      // output vec4 columns per invocation; derived
 const BQ: u32 = 32u;
 const BKV: u32 = 32u;
@@ -34,7 +23,6 @@ var<workgroup> Ps: array<vec4f, BKV * 8u>;   // Ps[j·8 + ty] = p of queries 4·
 var<workgroup> red: array<vec4f, 64>;        // red[tx·8 + ty]: a per-invocation partial of 4 rows
 
 fn hmax(v: vec4f) -> f32 { return max(max(v.x, v.y), max(v.z, v.w)); }
-fn hsum(v: vec4f) -> f32 { return (v.x + v.y) + (v.z + v.w); }
 
 @compute @workgroup_size(8, 8)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: vec3u) {

@@ -1,9 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import { gemm, type GemmEpilogue } from '../../src/kernels/gemm.js';
-import { GEMM_TILES, checkTile, gemmTileFor, setGemmTile, tileWorkgroupBytes } from '../../src/kernels/gemm-tile.js';
+import { GEMM_TILES, checkTile, gemmTileFor, setGemmTile, tileWorkgroupBytes, type GemmTile } from '../../src/kernels/gemm-tile.js';
 import { KernelArgumentError } from '../../src/errors.js';
 import { gemmRef } from '../reference/gemm.js';
 import { poisoned, readback, rng, run, testDevice, upload, worstRatio } from '../helpers/gpu.js';
+
+/** Runs one gemm on seeded data and checks every element against the float64 reference's bound. */
+async function checkGemm(M: number, K: number, N: number, epilogue: GemmEpilogue, seed: number, tile?: GemmTile): Promise<void> {
+  const device = await testDevice();
+  const r = rng(seed);
+  const x = r.normals(M * K), w = r.normals(N * K, 1 / Math.sqrt(K)), b = r.normals(N, 0.5);
+  const y0 = r.normals(M * N);
+  const y = epilogue === 'residual' ? upload(device, y0, [M, N]) : poisoned(device, [M, N]);
+  await run(device, gemm(device, { x: upload(device, x, [M, K]), w: upload(device, w, [N, K]), bias: upload(device, b, [N]), y, epilogue, tile }));
+  const got = await readback(device, y);
+  const ref = gemmRef(x, M, K, w, N, b, epilogue, y0);
+  const { ratio, index } = worstRatio(got, ref.y, (i) => ref.bound[i]!);
+  expect(ratio, `worst at ${index}: got ${got[index]}, want ${ref.y[index]}`).toBeLessThanOrEqual(1);
+}
 
 describe('gemm', () => {
   // [M, K, N]: not multiples of any tile (64 or 128 rows/columns, k step 8..32), M = 1, odd K (an MLP width of 538 / 1076), B > 1.
@@ -11,18 +25,7 @@ describe('gemm', () => {
   const epilogues: GemmEpilogue[] = ['none', 'gelu', 'residual'];
   for (const [M, K, N] of shapes) {
     for (const epilogue of epilogues) {
-      it(`M=${M} K=${K} N=${N} epilogue=${epilogue}`, async () => {
-        const device = await testDevice();
-        const r = rng(M * 7 + K * 13 + N + epilogue.length);
-        const x = r.normals(M * K), w = r.normals(N * K, 1 / Math.sqrt(K)), b = r.normals(N, 0.5);
-        const y0 = r.normals(M * N);
-        const y = epilogue === 'residual' ? upload(device, y0, [M, N]) : poisoned(device, [M, N]);
-        await run(device, gemm(device, { x: upload(device, x, [M, K]), w: upload(device, w, [N, K]), bias: upload(device, b, [N]), y, epilogue }));
-        const got = await readback(device, y);
-        const ref = gemmRef(x, M, K, w, N, b, epilogue, y0);
-        const { ratio, index } = worstRatio(got, ref.y, (i) => ref.bound[i]!);
-        expect(ratio, `worst at ${index}: got ${got[index]}, want ${ref.y[index]}`).toBeLessThanOrEqual(1);
-      });
+      it(`M=${M} K=${K} N=${N} epilogue=${epilogue}`, () => checkGemm(M, K, N, epilogue, M * 7 + K * 13 + N + epilogue.length));
     }
   }
 
@@ -56,15 +59,7 @@ describe('gemm', () => {
       it(`tile ${tileName}: M=${M} K=${K} N=${N} epilogue=${epilogue}`, async () => {
         const device = await testDevice();
         if (tileWorkgroupBytes(tile) > device.limits.maxComputeWorkgroupStorageSize) return; // checked by the error test below
-        const r = rng(M + K + N);
-        const x = r.normals(M * K), w = r.normals(N * K, 1 / Math.sqrt(K)), b = r.normals(N, 0.5);
-        const y0 = r.normals(M * N);
-        const y = epilogue === 'residual' ? upload(device, y0, [M, N]) : poisoned(device, [M, N]);
-        await run(device, gemm(device, { x: upload(device, x, [M, K]), w: upload(device, w, [N, K]), bias: upload(device, b, [N]), y, epilogue, tile }));
-        const got = await readback(device, y);
-        const ref = gemmRef(x, M, K, w, N, b, epilogue, y0);
-        const { ratio, index } = worstRatio(got, ref.y, (i) => ref.bound[i]!);
-        expect(ratio, `worst at ${index}: got ${got[index]}, want ${ref.y[index]}`).toBeLessThanOrEqual(1);
+        await checkGemm(M, K, N, epilogue, M + K + N, tile);
       });
     }
   }

@@ -1,0 +1,18 @@
+// The bindings both attention variants share (included by attention.wgsl and attention_tiled.wgsl):
+//   qkv: [B, N, 3W] as vec4s, q | k | v along the last axis, head h at columns h*D .. h*D+D-1 of each;
+//   out: [B, N, W] as vec4s;  W = heads * D, D = HEAD_DIM (a multiple of 4).
+
+struct Params {
+  tokens: u32,
+  heads: u32,
+  scale: f32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> qkv: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> out: array<vec4f>;
+
+override HEAD_DIM: u32 = 64u;
+override D4: u32 = HEAD_DIM / 4u;   // derived; not meant to be set
+
+fn hsum(v: vec4f) -> f32 { return (v.x + v.y) + (v.z + v.w); }
