@@ -280,6 +280,8 @@ export function createDispatch(device: GPUDevice, src: KernelSource, spec: Dispa
       }
     }
   }
+  const overrides = spec.overrides ?? {};
+  pipelineKey(src, overrides); // unknown override names fail here, before anything is created
   const [wx, wy = 1, wz = 1] = spec.workgroups;
   for (const w of [wx, wy, wz]) {
     if (!Number.isInteger(w) || w < 0 || w > limits.maxComputeWorkgroupsPerDimension) {
@@ -309,8 +311,6 @@ export function createDispatch(device: GPUDevice, src: KernelSource, spec: Dispa
     new Uint8Array(uniformBuffer.getMappedRange()).set(new Uint8Array(data));
     uniformBuffer.unmap();
   }
-  const overrides = spec.overrides ?? {};
-  pipelineKey(src, overrides); // unknown override names fail here, before anything is created
   let pipeline: GPUComputePipeline | undefined;
   const entries: GPUBindGroupEntry[] = sig.storage.map((s) => {
     const t = spec.tensors[s.name]!;
