@@ -34,6 +34,9 @@ export const GEMM_TILES: Readonly<Record<string, GemmTile>> = {
   '64x64k32p': { wgX: 8, wgY: 8, bk: 32, prefetch: true },
   '128x64k16p': { wgX: 8, wgY: 16, bk: 16, prefetch: true },
   '128x128k8p': { wgX: 16, wgY: 16, bk: 8, prefetch: true },
+  // 512 invocations: for GPUs with room for one such workgroup per compute unit.
+  '256x128k8': { wgX: 16, wgY: 32, bk: 8 },
+  '128x256k8': { wgX: 32, wgY: 16, bk: 8 },
 };
 
 /** Rows and columns of the output one workgroup computes. */
