@@ -1,10 +1,9 @@
 // Kernel micro-benchmarks: GPU time per kernel at the shapes a ViT forward pass uses, from
-// timestamp queries (fenced wall time where the adapter has none). Every GEMM row is checked on
-// 256 sampled outputs against a float64 dot product, so a fast but wrong tile cannot win.
+// timestamp queries (fenced wall time where the adapter has none). Every GEMM and attention row is
+// checked at sampled places against the tests' float64 references, so a fast but wrong tile cannot win.
 //   npm run bench:kernels [-- --tiles all|64x64k32,128x128k8,... --variants all|tiled,broadcast --only gemm,attention --big --out bench/results]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { requestDevice } from '../src/device.js';
 import { attention, attentionVariantFor, ATTENTION_VARIANTS, type AttentionVariant } from '../src/kernels/attention.js';
@@ -14,6 +13,9 @@ import { layerNorm } from '../src/kernels/layernorm.js';
 import { isCpuAdapter } from '../src/kernels/adapter-kind.js';
 import type { Dispatch, TensorRef } from '../src/kernels/program.js';
 import { seededNormal } from '../src/model/random.js';
+import { attentionRefRow } from '../test/reference/attention.js';
+import { gemmRefAt } from '../test/reference/gemm.js';
+import { gitCommit, resultStem } from './env.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -92,51 +94,28 @@ async function time(d: Dispatch, iters: number): Promise<number> {
   return times[Math.floor(times.length / 2)]!;
 }
 
-const erf = (x: number) => { // A&S 7.1.26 in float64 is not enough here: use a series/continued fraction via Math
-  // erf through the complementary error function's Chebyshev fit (Numerical Recipes erfc, |rel err| < 1.2e-7)
-  const z = Math.abs(x), t = 1 / (1 + 0.5 * z);
-  const r = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
-  return x >= 0 ? 1 - r : r - 1;
-};
+// Sampled checks: the float64 references of the tests (test/reference), at a few hundred places,
+// since the full references would take minutes at these sizes. Error measure: |got − want| / (|want| + 1).
 
-/** Worst |got − want| / (|want| + 1) over 256 sampled outputs of y = epilogue(x·wᵀ + b) (+ y0). */
-function sampleError(got: Float32Array, x: Float32Array, w: Float32Array, b: Float32Array, y0: Float32Array, M: number, K: number, N: number, epilogue: GemmEpilogue): number {
+/** Worst error over 256 sampled outputs of y = epilogue(x·wᵀ + b) (+ y0). */
+function gemmSampleError(got: Float32Array, x: Float32Array, w: Float32Array, b: Float32Array, y0: Float32Array, M: number, K: number, N: number, epilogue: GemmEpilogue): number {
   let worst = 0;
   for (let s = 0; s < 256; s++) {
     const m = (s * 7919) % M, n = (s * 104729 + 13) % N;
-    let v = b[n]!;
-    for (let k = 0; k < K; k++) v += x[m * K + k]! * w[n * K + k]!;
-    if (epilogue === 'gelu') v = 0.5 * v * (1 + erf(v / Math.SQRT2));
-    if (epilogue === 'residual') v += y0[m * N + n]!;
-    worst = Math.max(worst, Math.abs(got[m * N + n]! - v) / (Math.abs(v) + 1));
+    const want = gemmRefAt(x, K, w, N, b, epilogue, y0, m, n).y;
+    worst = Math.max(worst, Math.abs(got[m * N + n]! - want) / (Math.abs(want) + 1));
   }
   return worst;
 }
 
-/** Worst |got − want| / (|want| + 1) over 64 sampled (batch, query, head) rows, want in float64. */
+/** Worst error over 64 sampled (batch, query, head) rows. */
 function attentionSampleError(got: Float32Array, qkv: Float32Array, B: number, N: number, heads: number, D: number): number {
-  const W = heads * D, scale = 1 / Math.sqrt(D);
+  const W = heads * D;
   let worst = 0;
   for (let s = 0; s < 64; s++) {
     const b = s % B, q = (s * 7919) % N, h = (s * 31) % heads;
-    const qo = (b * N + q) * 3 * W + h * D;
-    const scores = new Float64Array(N);
-    let mx = -Infinity;
-    for (let k = 0; k < N; k++) {
-      const ko = (b * N + k) * 3 * W + W + h * D;
-      let v = 0;
-      for (let d = 0; d < D; d++) v += qkv[qo + d]! * qkv[ko + d]!;
-      scores[k] = v * scale;
-      mx = Math.max(mx, scores[k]!);
-    }
-    let sum = 0;
-    for (let k = 0; k < N; k++) { scores[k] = Math.exp(scores[k]! - mx); sum += scores[k]!; }
-    for (let d = 0; d < D; d++) {
-      let v = 0;
-      for (let k = 0; k < N; k++) v += scores[k]! * qkv[(b * N + k) * 3 * W + 2 * W + h * D + d]!;
-      v /= sum;
-      worst = Math.max(worst, Math.abs(got[(b * N + q) * W + h * D + d]! - v) / (Math.abs(v) + 1));
-    }
+    const want = attentionRefRow(qkv, N, W, heads, b, h, q).out;
+    for (let d = 0; d < D; d++) worst = Math.max(worst, Math.abs(got[(b * N + q) * W + h * D + d]! - want[d]!) / (Math.abs(want[d]!) + 1));
   }
   return worst;
 }
@@ -147,6 +126,21 @@ const iters = +args.iters!;
 const adapterLine = [adapterInfo.vendor, adapterInfo.architecture, adapterInfo.description].filter(Boolean).join(' ');
 console.log(`adapter: ${adapterLine}; ${timestamps ? 'timestamp-query' : 'wall time'}; median of ${iters}`);
 const want = (name: string) => !args.only || args.only.split(',').some((o) => name.startsWith(o));
+let wrong = 0;
+/**
+ * Times a checked dispatch and records its row. The sampled error must be ≤ 1e-4 relative: float32
+ * rounding over K ≤ 4096 terms (GEMM) or ≤ 785 keys (attention) stays ~1e-6 off, while a tiling bug
+ * (a missed or doubled k-slice or key block, a wrong column, mask or rescale) is off by O(1).
+ */
+async function record(kernel: string, shape: string, label: string, d: Dispatch, err: number, flops: number): Promise<void> {
+  const ok = err <= 1e-4;
+  if (!ok) wrong++;
+  const ms = await time(d, iters);
+  const r: Row = { kernel, shape, tile: label, ms, rate: flops / ms / 1e6, unit: 'GFLOP/s', check: `${ok ? 'ok' : 'WRONG'} (${err.toExponential(1)})` };
+  rows.push(r);
+  print(r);
+  d.destroy();
+}
 const print = (r: Row) => console.log(`${`${r.kernel} ${r.shape}`.padEnd(44)} ${(r.tile ?? '').padEnd(11)} ${r.ms.toFixed(3).padStart(10)} ms ${r.rate.toFixed(r.unit === 'GB/s' ? 2 : 1).padStart(9)} ${r.unit}${r.check ? `  ${r.check}` : ''}`);
 
 // Tiles to time: the device's per-shape default (below), a list of names, or every tile it can run.
@@ -181,7 +175,6 @@ const gemmShapes: [string, number, number, number, GemmEpilogue][] = [
   ['l fc2 b32 8224×4096→1024 res', 8224, 4096, 1024, 'residual'],
   ['b fc batch 64 12608×768→3072', 12608, 768, 3072, 'none'],
 ];
-let wrong = 0;
 for (const [name, M, K, N, epilogue] of gemmShapes) {
   if (!want(`gemm ${name}`)) continue;
   if (2 * M * N * K > 10e9 && isCpuAdapter(device) && !args.big) { console.log(`gemm ${name}: skipped on a CPU adapter (--big runs it)`); continue; }
@@ -194,16 +187,8 @@ for (const [name, M, K, N, epilogue] of gemmShapes) {
     const d = gemm(device, { x, w, bias, y, epilogue, tile });
     device.queue.writeBuffer(y.buffer, 0, y0);
     await runOnce(d);
-    const err = sampleError(await read(y), xv, wv, bv, y0, M, K, N, epilogue);
-    // 1e-4 relative: K ≤ 3072 products of unit-variance terms in float32 stay ~1e-6 off; a tiling
-    // bug (a missed or doubled k-slice, a wrong column) is off by O(1).
-    const ok = err <= 1e-4;
-    if (!ok) wrong++;
-    const ms = await time(d, iters);
-    const r: Row = { kernel: 'gemm', shape: name, tile: tileName(tile) + (tile === defaultTile ? '*' : ''), ms, rate: (2 * M * N * K) / ms / 1e6, unit: 'GFLOP/s', check: ok ? `ok (${err.toExponential(1)})` : `WRONG (${err.toExponential(1)})` };
-    rows.push(r);
-    print(r);
-    d.destroy();
+    const err = gemmSampleError(await read(y), xv, wv, bv, y0, M, K, N, epilogue);
+    await record('gemm', name, tileName(tile) + (tile === defaultTile ? '*' : ''), d, err, 2 * M * N * K);
   }
   for (const t of [x, w, bias, y]) t.buffer.destroy();
 }
@@ -222,15 +207,7 @@ for (const [name, B, N, heads, D] of attentionShapes) {
     const d = attention(device, { qkv, out, heads, variant });
     await runOnce(d);
     const err = attentionSampleError(await read(out), qv, B, N, heads, D);
-    // 1e-4 relative, as for the GEMM: float32 rounding over ≤ 785 keys stays far below; a wrong
-    // key block, mask or rescale is off by O(1).
-    const ok = err <= 1e-4;
-    if (!ok) wrong++;
-    const ms = await time(d, iters);
-    const r: Row = { kernel: 'attention', shape: name, tile: variant + (variant === defaultVariant ? '*' : ''), ms, rate: (4 * B * heads * N * N * D) / ms / 1e6, unit: 'GFLOP/s', check: ok ? `ok (${err.toExponential(1)})` : `WRONG (${err.toExponential(1)})` };
-    rows.push(r);
-    print(r);
-    d.destroy();
+    await record('attention', name, variant + (variant === defaultVariant ? '*' : ''), d, err, 4 * B * heads * N * N * D);
   }
   qkv.buffer.destroy();
   out.buffer.destroy();
@@ -245,12 +222,9 @@ for (const [name, rowsN, dim] of [['197×192', 197, 192], ['1576×768', 1576, 76
 }
 
 if (args.out) {
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const vendor = (adapterInfo.vendor || 'unknown').replace(/[^a-z0-9]+/gi, '-');
-  let commit = 'unknown';
-  try { commit = execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { /* not a checkout */ }
+  const commit = gitCommit();
   mkdirSync(args.out, { recursive: true });
-  const base = join(args.out, `kernels-${stamp}-${vendor}`);
+  const base = join(args.out, `kernels-${resultStem(new Date().toISOString(), adapterInfo.vendor)}`);
   writeFileSync(`${base}.json`, JSON.stringify({ adapter: adapterInfo, features, timing: timestamps ? 'timestamp-query' : 'wall', iters, commit, rows }, null, 2));
   const md = [
     `Adapter: ${adapterLine} · commit ${commit} · ${new Date().toISOString()}`,

@@ -3,11 +3,9 @@
 // where the adapter has them), first-run latency, memory, and its error against a reference:
 // the PyTorch outputs for fixture rows, the float64 CPU reference (test/reference/vit.ts) for the
 // others. Writes bench/results/<stamp>.json and .md, and bench/results/latest.md.
-import { execSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, hostname } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { requestDevice, type DeviceInfo } from '../src/device.js';
 import { flopsPerImage, presetConfig, readOpenClipConfig, type ViTConfig } from '../src/model/config.js';
@@ -19,9 +17,9 @@ import { openCheckpoint, type Checkpoint } from '../src/weights/index.js';
 import { runOrtWebGpu } from './peers/ort-web.js';
 import { vitRef } from '../test/reference/vit.js';
 import { SUITES, type BenchRow } from './suites.js';
+import { ROOT, gitCommit, resultStem, vendorTag } from './env.js';
 import { markdownTable, terminalRow, terminalHeader, type RowResult } from './report.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const FIXTURES = join(ROOT, 'test', 'fixtures');
 /** Rows whose full-depth CPU reference costs more than this per image are checked on block 0 only. */
 const FULL_REFERENCE_FLOPS = 8e9;
@@ -180,7 +178,7 @@ async function main() {
   const adapter = probe.adapterInfo;
   const env = {
     date: new Date().toISOString(),
-    commit: (() => { try { return execSync('git rev-parse --short HEAD', { cwd: ROOT }).toString().trim() + (execSync('git status --porcelain --untracked-files=no', { cwd: ROOT }).toString().trim() ? '+dirty' : ''); } catch { return 'unknown'; } })(),
+    commit: gitCommit(),
     machine: { hostname: hostname(), cpu: cpus()[0]?.model ?? '?', cores: cpus().length, memGiB: +(totalmem() / 2 ** 30).toFixed(1), node: process.version, platform: process.platform },
     adapter, features: [...probe.adapter.features].sort(), grantedFeatures: probe.features, limits: probe.limits, dawnFlags: flags,
     iters: +args.iters!, warmup: +args.warmup!,
@@ -200,7 +198,7 @@ async function main() {
       const r = await runRow(p, +args.iters!, +args.warmup!, flags);
       if (args.peer === 'ort-webgpu') r.peer = await runPeer(p, r.embeddingForPeer!, +args.iters!, +args.warmup!, flags);
       const t = torch && !row.layers ? torch.rows.find((x) => x.model === row.model && x.batch === row.batch && x.resolution === p.resolution) : undefined;
-      if (t && torch) r.torch = { device: torch.device, imagesPerSec: t.imagesPerSec };
+      if (t) r.torch = { device: torch!.device, imagesPerSec: t.imagesPerSec };
       delete r.embeddingForPeer;
       results.push(r);
       console.log((process.stdout.isTTY ? '\x1b[K' : '') + terminalRow(r));
@@ -210,13 +208,12 @@ async function main() {
     }
   }
   mkdirSync(args.out!, { recursive: true });
-  const stamp = env.date.replace(/[:.]/g, '-');
-  const tag = (adapter.vendor || 'adapter').replace(/\W+/g, '_');
-  const json = join(args.out!, `${stamp}-${tag}.json`);
+  const stem = resultStem(env.date, adapter.vendor);
+  const json = join(args.out!, `${stem}.json`);
   const md = markdownTable(env, results);
   writeFileSync(json, JSON.stringify({ env, rows: results }, null, 2));
-  writeFileSync(join(args.out!, `${stamp}-${tag}.md`), md);
-  writeFileSync(join(args.out!, `latest-${tag}.md`), md);
+  writeFileSync(join(args.out!, `${stem}.md`), md);
+  writeFileSync(join(args.out!, `latest-${vendorTag(adapter.vendor)}.md`), md);
   const bad = results.filter((r) => !r.ok).length;
   console.log(`\nwrote ${json} and .md; ${results.length - bad} rows correct, ${bad} flagged`);
   process.exit(bad ? 1 : 0);

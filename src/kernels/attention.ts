@@ -20,20 +20,30 @@ export const ATTENTION_VARIANTS: Readonly<Record<AttentionVariant, { kernel: Ker
 /** Largest head dimension either variant holds (4 × MAX_D4 in attention.wgsl; 16 acc vec4s in attention_tiled.wgsl). */
 export const ATTENTION_MAX_HEAD_DIM = 128;
 
+/** The variant's kernel and query block; a KernelArgumentError for a name that is not one. */
+function variantSpec(v: AttentionVariant): (typeof ATTENTION_VARIANTS)[AttentionVariant] {
+  const spec = Object.hasOwn(ATTENTION_VARIANTS, v) ? ATTENTION_VARIANTS[v] : undefined;
+  if (!spec) throw new KernelArgumentError('attention', 'variant', `unknown variant '${String(v)}' (have: ${Object.keys(ATTENTION_VARIANTS).join(', ')})`);
+  return spec;
+}
+
 const forced = new WeakMap<GPUDevice, AttentionVariant>();
 
 /** Makes attention use `v` on `device` (null: back to the per-adapter choice). */
 export function setAttentionVariant(device: GPUDevice, v: AttentionVariant | null): void {
-  if (v === null) forced.delete(device);
-  else if (!(v in ATTENTION_VARIANTS)) throw new KernelArgumentError('attention', 'variant', `unknown variant '${String(v)}' (have: ${Object.keys(ATTENTION_VARIANTS).join(', ')})`);
-  else forced.set(device, v);
+  if (v === null) {
+    forced.delete(device);
+    return;
+  }
+  variantSpec(v);
+  forced.set(device, v);
 }
 
 /**
  * The variant for `device`: the one set with setAttentionVariant, else 'tiled' on CPU adapters and
- * 'broadcast' elsewhere. On lavapipe (`npm run bench:kernels -- --only attention`) 'tiled' is about
- * 1.5× faster and compiles in ~1.5 s where 'broadcast' (fully unrolled key loop) takes ~28 s with a
- * cold shader cache. On GPUs 'broadcast' reads each key once per workgroup from workgroup memory
+ * 'broadcast' elsewhere. On lavapipe (`npm run bench:kernels -- --only attention --variants all`)
+ * 'tiled' is 1.5–1.8× faster and, with a cold shader cache, compiles in ~1.5 s where 'broadcast'
+ * takes ~7 s (head dim 64) to ~40 s (128). On GPUs 'broadcast' reads each key once per workgroup from workgroup memory
  * (shared by 64 queries) where 'tiled' reads keys from global memory per invocation; not yet
  * measured on a GPU: the kernel benchmark times both.
  */
@@ -69,9 +79,7 @@ export function attention(device: GPUDevice, a: AttentionArgs): Dispatch {
   }
   expectShape(k, 'qkv', a.qkv, [B, N, W3]);
   expectShape(k, 'out', a.out, [B, N, W]);
-  const variant = a.variant ?? attentionVariantFor(device);
-  const v = ATTENTION_VARIANTS[variant];
-  if (!v) throw new KernelArgumentError(k, 'variant', `unknown variant '${String(variant)}' (have: ${Object.keys(ATTENTION_VARIANTS).join(', ')})`);
+  const v = variantSpec(a.variant ?? attentionVariantFor(device));
   const scale = a.scale ?? 1 / Math.sqrt(D);
   return createDispatch(device, v.kernel, {
     overrides: { HEAD_DIM: D },

@@ -78,6 +78,21 @@ export function checkTile(device: GPUDevice, kernel: string, t: GemmTile): void 
   }
 }
 
+/**
+ * How a kernel built on _gemm_tile.wgsl launches for an M × N output: the tile (the given one, or
+ * gemmTileFor's), checked against the device, its override constants and the workgroup grid.
+ */
+export function tileLaunch(device: GPUDevice, kernel: string, tile: GemmTile | undefined, m: number, n: number) {
+  const t = tile ?? gemmTileFor(device, { m, n });
+  checkTile(device, kernel, t);
+  const b = tileBlock(t);
+  return {
+    tile: t,
+    overrides: { WG_X: t.wgX, WG_Y: t.wgY, BK: t.bk },
+    workgroups: [Math.ceil(n / b.n), Math.ceil(m / b.m)] as [number, number],
+  };
+}
+
 const forced = new WeakMap<GPUDevice, GemmTile>();
 
 /** Makes the gemm and patch_embed kernels use tile `t` on `device` for every shape (null: back to the per-shape choice). */

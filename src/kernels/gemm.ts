@@ -1,7 +1,7 @@
 // Linear layer with fused epilogues. WGSL: src/wgsl/gemm.wgsl.
 import { gemmWgsl } from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
-import { checkTile, gemmTileFor, tileBlock, type GemmTile } from './gemm-tile.js';
+import { tileLaunch, type GemmTile } from './gemm-tile.js';
 import { createDispatch, expectShape, unusedBinding, type Dispatch, type KernelSource, type TensorRef } from './program.js';
 
 export const gemmKernel: KernelSource = { name: 'gemm', wgsl: gemmWgsl };
@@ -40,13 +40,11 @@ export function gemm(device: GPUDevice, a: GemmArgs): Dispatch {
   expectShape(k, 'w', a.w, [N, K]);
   if (a.bias) expectShape(k, 'bias', a.bias, [N]);
   expectShape(k, 'y', a.y, [...lead, N]);
-  const tile = a.tile ?? gemmTileFor(device, { m: M, n: N });
-  checkTile(device, k, tile);
-  const block = tileBlock(tile);
+  const launch = tileLaunch(device, k, a.tile, M, N);
   return createDispatch(device, gemmKernel, {
-    overrides: { EPILOGUE: EPILOGUE_CODE[epilogue], HAS_BIAS: a.bias !== null, WG_X: tile.wgX, WG_Y: tile.wgY, BK: tile.bk, PREFETCH: tile.prefetch ?? false },
+    overrides: { EPILOGUE: EPILOGUE_CODE[epilogue], HAS_BIAS: a.bias !== null, ...launch.overrides, PREFETCH: launch.tile.prefetch ?? false },
     uniforms: { M, N, K },
     tensors: { x: a.x, w: a.w, bias: a.bias ?? unusedBinding(device), y: a.y },
-    workgroups: [Math.ceil(N / block.n), Math.ceil(M / block.m)],
+    workgroups: launch.workgroups,
   });
 }

@@ -3,7 +3,7 @@
 // caller records into its own compute pass (`d.encode(pass)`).
 export { layerNorm, layerNormKernel, type LayerNormArgs } from './layernorm.js';
 export { gemm, gemmKernel, type GemmArgs, type GemmEpilogue } from './gemm.js';
-export { GEMM_TILES, gemmTileFor, setGemmTile, checkTile, tileBlock, tileName, tileWorkgroupBytes, type GemmTile } from './gemm-tile.js';
+export { GEMM_TILES, gemmTileFor, setGemmTile, checkTile, tileBlock, tileLaunch, tileName, tileWorkgroupBytes, type GemmTile } from './gemm-tile.js';
 export {
   attention, attentionKernel, attentionTiledKernel, attentionVariantFor, setAttentionVariant, ATTENTION_VARIANTS, ATTENTION_MAX_HEAD_DIM,
   type AttentionArgs, type AttentionVariant,

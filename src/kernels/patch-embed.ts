@@ -1,7 +1,7 @@
 // Patch embedding (conv stride p, no bias) + class token + position table. WGSL: src/wgsl/patch_embed.wgsl.
 import { patchEmbedWgsl } from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
-import { checkTile, gemmTileFor, tileBlock, type GemmTile } from './gemm-tile.js';
+import { tileLaunch, type GemmTile } from './gemm-tile.js';
 import { createDispatch, expectShape, type Dispatch, type KernelSource, type TensorRef } from './program.js';
 
 export const patchEmbedKernel: KernelSource = { name: 'patch_embed', wgsl: patchEmbedWgsl };
@@ -46,13 +46,11 @@ export function patchEmbed(device: GPUDevice, a: PatchEmbedArgs): Dispatch {
   expectShape(k, 'cls', a.cls, [W]);
   expectShape(k, 'pos', a.pos, [1 + g * g, W]);
   expectShape(k, 'out', a.out, [B, 1 + g * g, W]);
-  const tile = a.tile ?? gemmTileFor(device, { m: B * g * g, n: W });
-  checkTile(device, k, tile);
-  const block = tileBlock(tile);
+  const launch = tileLaunch(device, k, a.tile, B * g * g, W);
   return createDispatch(device, patchEmbedKernel, {
-    overrides: { WG_X: tile.wgX, WG_Y: tile.wgY, BK: tile.bk },
+    overrides: launch.overrides,
     uniforms: { batch: B, image: S, patch_size: p, grid: g, dim: W },
     tensors: { image: a.image, w: a.weight, cls: a.cls, pos: a.pos, out: a.out },
-    workgroups: [Math.ceil(W / block.n), Math.ceil((B * g * g) / block.m)],
+    workgroups: launch.workgroups,
   });
 }

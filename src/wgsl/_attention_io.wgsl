@@ -16,3 +16,4 @@ override HEAD_DIM: u32 = 64u;
 override D4: u32 = HEAD_DIM / 4u;   // derived; not meant to be set
 
 fn hsum(v: vec4f) -> f32 { return (v.x + v.y) + (v.z + v.w); }
+fn hmax(v: vec4f) -> f32 { return max(max(v.x, v.y), max(v.z, v.w)); }

@@ -15,7 +15,6 @@ const BKV: u32 = 16u;
 var<workgroup> Ks: array<vec4f, BKV * D4>;
 var<workgroup> Vs: array<vec4f, BKV * D4>;
 
-
 @compute @workgroup_size(BQ)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let N = params.tokens;
@@ -73,7 +72,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
         // Keys past N (zero-filled rows) score -inf.
         let live = vec4u(kv0 + j0) + vec4u(0u, 1u, 2u, 3u) < vec4u(N);
         let s = select(vec4f(-3.0e38), vec4f(hsum(d0), hsum(d1), hsum(d2), hsum(d3)), live);
-        let m_new = max(m, max(max(s.x, s.y), max(s.z, s.w)));
+        let m_new = max(m, hmax(s));
         if (m_new > m) {
           let corr = exp(m - m_new);
           l = l * corr;

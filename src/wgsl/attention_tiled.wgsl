@@ -22,8 +22,6 @@ const NEG: f32 = -3.0e38;
 var<workgroup> Ps: array<vec4f, BKV * 8u>;   // Ps[j·8 + ty] = p of queries 4·ty .. 4·ty+3 at key j
 var<workgroup> red: array<vec4f, 64>;        // red[tx·8 + ty]: a per-invocation partial of 4 rows
 
-fn hmax(v: vec4f) -> f32 { return max(max(v.x, v.y), max(v.z, v.w)); }
-
 @compute @workgroup_size(8, 8)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
   let N = params.tokens;

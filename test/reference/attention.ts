@@ -10,44 +10,52 @@ import { U32 } from './math.js';
  */
 export function attentionRef(qkv: ArrayLike<number>, B: number, N: number, W: number, heads: number, scale?: number) {
   const D = W / heads;
-  const sc = scale ?? 1 / Math.sqrt(D);
   const out = new Float64Array(B * N * W);
   const bound = new Float64Array(B * N * W);
-  const row = 3 * W;
-  const s = new Float64Array(N), ds = new Float64Array(N);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < heads; h++) {
       for (let i = 0; i < N; i++) {
-        const qo = (b * N + i) * row + h * D;
-        let max = -Infinity;
-        let maxDelta = 0;
-        for (let j = 0; j < N; j++) {
-          const ko = (b * N + j) * row + W + h * D;
-          let dot = 0, mag = 0;
-          for (let d = 0; d < D; d++) {
-            dot += qkv[qo + d]! * qkv[ko + d]!;
-            mag += Math.abs(qkv[qo + d]! * qkv[ko + d]!);
-          }
-          s[j] = dot * sc;
-          ds[j] = (D + 2) * U32 * sc * mag;
-          max = Math.max(max, s[j]!);
-          maxDelta = Math.max(maxDelta, ds[j]!);
-        }
-        let l = 0;
-        for (let j = 0; j < N; j++) { s[j] = Math.exp(s[j]! - max); l += s[j]!; }
-        for (let d = 0; d < D; d++) {
-          let acc = 0, mag = 0;
-          for (let j = 0; j < N; j++) {
-            const v = qkv[(b * N + j) * row + 2 * W + h * D + d]!;
-            acc += s[j]! * v;
-            mag += s[j]! * Math.abs(v);
-          }
-          const o = (b * N + i) * W + h * D + d;
-          out[o] = acc / l;
-          bound[o] = (2 * maxDelta + (N + 16) * U32) * (mag / l) + 1e-30;
-        }
+        const r = attentionRefRow(qkv, N, W, heads, b, h, i, scale);
+        out.set(r.out, (b * N + i) * W + h * D);
+        bound.set(r.bound, (b * N + i) * W + h * D);
       }
     }
+  }
+  return { out, bound };
+}
+
+/** One row of attentionRef: head h of query i in batch b (D values and their bounds). */
+export function attentionRefRow(qkv: ArrayLike<number>, N: number, W: number, heads: number, b: number, h: number, i: number, scale?: number) {
+  const D = W / heads;
+  const sc = scale ?? 1 / Math.sqrt(D);
+  const row = 3 * W;
+  const s = new Float64Array(N);
+  const out = new Float64Array(D), bound = new Float64Array(D);
+  const qo = (b * N + i) * row + h * D;
+  let max = -Infinity;
+  let maxDelta = 0;
+  for (let j = 0; j < N; j++) {
+    const ko = (b * N + j) * row + W + h * D;
+    let dot = 0, mag = 0;
+    for (let d = 0; d < D; d++) {
+      dot += qkv[qo + d]! * qkv[ko + d]!;
+      mag += Math.abs(qkv[qo + d]! * qkv[ko + d]!);
+    }
+    s[j] = dot * sc;
+    max = Math.max(max, s[j]!);
+    maxDelta = Math.max(maxDelta, (D + 2) * U32 * sc * mag);
+  }
+  let l = 0;
+  for (let j = 0; j < N; j++) { s[j] = Math.exp(s[j]! - max); l += s[j]!; }
+  for (let d = 0; d < D; d++) {
+    let acc = 0, mag = 0;
+    for (let j = 0; j < N; j++) {
+      const v = qkv[(b * N + j) * row + 2 * W + h * D + d]!;
+      acc += s[j]! * v;
+      mag += s[j]! * Math.abs(v);
+    }
+    out[d] = acc / l;
+    bound[d] = (2 * maxDelta + (N + 16) * U32) * (mag / l) + 1e-30;
   }
   return { out, bound };
 }

@@ -21,27 +21,34 @@ export function gemmRef(x: ArrayLike<number>, M: number, K: number, w: ArrayLike
   const bound = new Float64Array(M * N);
   for (let m = 0; m < M; m++) {
     for (let n = 0; n < N; n++) {
-      let acc = 0, mag = 0;
-      for (let k = 0; k < K; k++) {
-        const p = x[m * K + k]! * w[n * K + k]!;
-        acc += p;
-        mag += Math.abs(p);
-      }
-      const b = bias ? bias[n]! : 0;
-      let v = acc + b;
-      let e = (K + 2) * U32 * (mag + Math.abs(b));
-      if (epilogue === 'gelu') {
-        e = 1.13 * e + 2e-7 * Math.abs(v) + U32 * Math.abs(gelu(v));
-        v = gelu(v);
-      }
-      if (epilogue === 'residual') {
-        const r = yIn![m * N + n]!;
-        v += r;
-        e += U32 * (Math.abs(v) + Math.abs(r));
-      }
-      y[m * N + n] = v;
-      bound[m * N + n] = e + 1e-30;
+      const r = gemmRefAt(x, K, w, N, bias, epilogue, yIn, m, n);
+      y[m * N + n] = r.y;
+      bound[m * N + n] = r.bound;
     }
   }
   return { y, bound };
+}
+
+/** One element (m, n) of gemmRef: its value and its bound (see above). */
+export function gemmRefAt(x: ArrayLike<number>, K: number, w: ArrayLike<number>, N: number, bias: ArrayLike<number> | null,
+  epilogue: Epilogue, yIn: ArrayLike<number> | undefined, m: number, n: number): { y: number; bound: number } {
+  let acc = 0, mag = 0;
+  for (let k = 0; k < K; k++) {
+    const p = x[m * K + k]! * w[n * K + k]!;
+    acc += p;
+    mag += Math.abs(p);
+  }
+  const b = bias ? bias[n]! : 0;
+  let v = acc + b;
+  let e = (K + 2) * U32 * (mag + Math.abs(b));
+  if (epilogue === 'gelu') {
+    e = 1.13 * e + 2e-7 * Math.abs(v) + U32 * Math.abs(gelu(v));
+    v = gelu(v);
+  }
+  if (epilogue === 'residual') {
+    const r = yIn![m * N + n]!;
+    v += r;
+    e += U32 * (Math.abs(v) + Math.abs(r));
+  }
+  return { y: v, bound: e + 1e-30 };
 }
