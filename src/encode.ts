@@ -1,6 +1,7 @@
 // Images in, embeddings out: decode → OpenVision preprocessing → batched forward passes.
 import { concat, type ViTOutputName, type ViTOutputs, type VisionTransformer } from './model/vit.js';
-import { preprocessImages, type ImageInput } from './preprocess/index.js';
+import { ArgumentError, ImageError } from './errors.js';
+import { decodeImage, normalizeInto, resizeBilinear, type ImageInput, type RgbImage } from './preprocess/index.js';
 
 export interface EncodeOptions {
   /** Outputs to return (default: embedding only). */
@@ -11,6 +12,13 @@ export interface EncodeOptions {
   batchSize?: number;
   /** Called after each batch with the number of images done. */
   onProgress?: (done: number, total: number) => void;
+  /** Largest width × height decoded (default DEFAULT_MAX_PIXELS, Pillow's limit); checked before decoding. */
+  maxPixels?: number;
+  /**
+   * What an image that cannot be read or decoded does: 'throw' (default) rejects the whole call with
+   * an ImageError naming it; 'skip' leaves it out, records it in `failed` and encodes the others.
+   */
+  onImageError?: 'throw' | 'skip';
 }
 
 export interface EncodeResult {
@@ -20,7 +28,12 @@ export interface EncodeResult {
   pooled?: Float32Array;
   /** [N, g², W] */
   tokens?: Float32Array;
+  /** Rows in the outputs: the images encoded. */
   count: number;
+  /** For each output row, the index of its image in the input list (differs only when images were skipped). */
+  indices: number[];
+  /** Images left out with onImageError: 'skip', with why. */
+  failed: { index: number; image: string; message: string }[];
   /** Wall time in ms: decoding, preprocessing and the forward passes. */
   ms: number;
 }
@@ -30,16 +43,37 @@ export async function encodeImages(model: VisionTransformer, images: readonly Im
   const t0 = performance.now();
   const size = opts.resolution ?? model.config.imageSize;
   const outputs = opts.outputs ?? ['embedding'];
-  const batchSize = Math.max(1, opts.batchSize ?? 32);
+  const batchSize = opts.batchSize ?? 32;
+  if (!Array.isArray(images)) throw new ArgumentError('encodeImages', 'images', 'must be an array of images');
+  if (!Number.isInteger(batchSize) || batchSize <= 0) throw new ArgumentError('encodeImages', 'batchSize', `must be a positive integer, got ${batchSize}`);
+  if (opts.onImageError !== undefined && opts.onImageError !== 'throw' && opts.onImageError !== 'skip') {
+    throw new ArgumentError('encodeImages', 'onImageError', `must be 'throw' or 'skip', got ${String(opts.onImageError)}`);
+  }
   const parts: Partial<Record<ViTOutputName, Float32Array[]>> = {};
+  const indices: number[] = [];
+  const failed: EncodeResult['failed'] = [];
+  const per = 3 * size * size;
   for (let start = 0; start < images.length; start += batchSize) {
     const chunk = images.slice(start, start + batchSize);
-    const pixels = await preprocessImages(chunk, { size, mean: model.config.mean, std: model.config.std });
-    const out: ViTOutputs = await model.forward(pixels, chunk.length, { resolution: size, outputs });
-    for (const k of outputs) (parts[k] ??= []).push(out[k]!);
+    const resized: RgbImage[] = [];
+    for (const [j, input] of chunk.entries()) {
+      try {
+        resized.push(resizeBilinear(await decodeImage(input, { maxPixels: opts.maxPixels }), size, size));
+        indices.push(start + j);
+      } catch (e) {
+        if (opts.onImageError !== 'skip' || !(e instanceof ImageError)) throw e;
+        failed.push({ index: start + j, image: typeof input === 'string' ? input : e.image, message: e.message });
+      }
+    }
+    if (resized.length > 0) {
+      const pixels = new Float32Array(resized.length * per);
+      resized.forEach((img, b) => normalizeInto(img, pixels, b, { size, mean: model.config.mean, std: model.config.std }));
+      const out: ViTOutputs = await model.forward(pixels, resized.length, { resolution: size, outputs });
+      for (const k of outputs) (parts[k] ??= []).push(out[k]!);
+    }
     opts.onProgress?.(start + chunk.length, images.length);
   }
-  const result: EncodeResult = { count: images.length, ms: 0 };
+  const result: EncodeResult = { count: indices.length, indices, failed, ms: 0 };
   for (const [k, list] of Object.entries(parts) as [ViTOutputName, Float32Array[]][]) {
     if (k === 'block0') continue;
     result[k] = concat(list);

@@ -31,3 +31,19 @@ export class DeviceError extends Error {
     this.name = 'DeviceError';
   }
 }
+
+/** An image could not be read or decoded, or is too large to decode safely. Names the image. */
+export class ImageError extends Error {
+  constructor(readonly image: string, detail: string) {
+    super(`${image}: ${detail}`);
+    this.name = 'ImageError';
+  }
+}
+
+/** A call to the public API got an argument of the wrong type or value. Names the argument. */
+export class ArgumentError extends Error {
+  constructor(readonly where: string, readonly argument: string, detail: string) {
+    super(`${where}: argument '${argument}': ${detail}`);
+    this.name = 'ArgumentError';
+  }
+}

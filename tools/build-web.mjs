@@ -14,7 +14,7 @@ await build({
   platform: 'browser',
   target: 'es2022',
   outfile: join(root, 'dist', 'web', 'app.js'),
-  external: ['node:*', 'webgpu', 'pngjs', 'jpeg-js'],
+  external: ['node:*', 'webgpu', 'pngjs'],
   sourcemap: true,
   logLevel: 'warning',
 });

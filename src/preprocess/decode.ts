@@ -1,9 +1,25 @@
-// Image decoding to 8-bit RGB: PNG (pngjs) and JPEG (jpeg-js) from paths or bytes in Node; in a
-// browser also ImageData, ImageBitmap and Blob/File (decoded by the browser). Alpha is dropped and
-// grey is replicated, as PIL's convert('RGB') does.
+// Image decoding to 8-bit RGB, as Pillow's `Image.open(f).convert('RGB')` gives it (what
+// OpenVision's preprocessing starts from): JPEG with libjpeg-turbo (WebAssembly, ./jpeg.ts) in Node
+// and browsers alike; PNG with pngjs in Node and the browser's decoder (no colour management) in
+// a browser. Alpha is dropped and grey is replicated, as convert('RGB') does. EXIF orientation is
+// not applied (neither does OpenVision's pipeline). Every image is size-checked from its header
+// against `maxPixels` before it is decoded.
+import { ImageError } from '../errors.js';
+import { checkPixels, decodeJpeg } from './jpeg.js';
 import type { RgbImage } from './resize.js';
 
 export type ImageInput = string | Uint8Array | ArrayBuffer | ImageData | ImageBitmap | Blob | RgbImage;
+
+/**
+ * Default upper bound on width × height of an image to decode: Pillow's own
+ * `Image.MAX_IMAGE_PIXELS` (89,478,485; ~256 MiB of RGB), above which it warns of a decompression bomb.
+ */
+export const DEFAULT_MAX_PIXELS = 89_478_485;
+
+export interface DecodeOptions {
+  /** Largest width × height accepted (default DEFAULT_MAX_PIXELS); checked before decoding. */
+  maxPixels?: number;
+}
 
 function rgbaToRgb(width: number, height: number, rgba: Uint8Array | Uint8ClampedArray): RgbImage {
   const data = new Uint8Array(width * height * 3);
@@ -17,62 +33,92 @@ function rgbaToRgb(width: number, height: number, rgba: Uint8Array | Uint8Clampe
 
 const isPng = (b: Uint8Array) => b.length > 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47;
 const isJpeg = (b: Uint8Array) => b.length > 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff;
+const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 
-async function decodeBytes(bytes: Uint8Array, name: string): Promise<RgbImage> {
+/** Width and height from a PNG's IHDR chunk (bytes 16..24), before decoding. */
+function pngSize(b: Uint8Array, name: string): [number, number] {
+  if (b.length < 24 || String.fromCharCode(b[12]!, b[13]!, b[14]!, b[15]!) !== 'IHDR') throw new ImageError(name, 'PNG has no IHDR chunk (truncated?)');
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return [v.getUint32(16), v.getUint32(20)];
+}
+
+async function decodeBytes(bytes: Uint8Array, name: string, maxPixels: number): Promise<RgbImage> {
+  if (isJpeg(bytes)) return decodeJpeg(bytes, name, maxPixels);
   if (isPng(bytes)) {
+    const [w, h] = pngSize(bytes, name);
+    checkPixels(name, 'PNG', w, h, maxPixels);
+    if (!isNode) return decodeInBrowser(new Blob([bytes as Uint8Array<ArrayBuffer>]), name);
     const { PNG } = await import('pngjs');
     let png;
     try {
       png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
     } catch (e) {
-      throw new Error(`${name}: cannot decode PNG: ${(e as Error).message}`);
+      throw new ImageError(name, `cannot decode PNG: ${(e as Error).message}`);
     }
     return rgbaToRgb(png.width, png.height, png.data);
   }
-  if (isJpeg(bytes)) {
-    const jpeg = (await import('jpeg-js')).default;
-    let img;
-    try {
-      img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 2048 });
-    } catch (e) {
-      throw new Error(`${name}: cannot decode JPEG: ${(e as Error).message}`);
-    }
-    return rgbaToRgb(img.width, img.height, img.data);
-  }
-  if (typeof createImageBitmap === 'function') return decodeBitmap(await createImageBitmap(new Blob([bytes as Uint8Array<ArrayBuffer>])));
-  throw new Error(`${name}: not a PNG or JPEG file`);
+  // Other formats (WebP, GIF, …) only where a browser decodes them; Pillow parity is not claimed.
+  if (!isNode && typeof createImageBitmap === 'function') return decodeInBrowser(new Blob([bytes as Uint8Array<ArrayBuffer>]), name, maxPixels);
+  throw new ImageError(name, 'not a PNG or JPEG file');
 }
 
-function decodeBitmap(bmp: ImageBitmap): RgbImage {
+/** The browser's own decoder, without colour-space conversion or alpha premultiplication. */
+async function decodeInBrowser(blob: Blob, name: string, maxPixels?: number): Promise<RgbImage> {
+  let bmp: ImageBitmap;
+  try {
+    bmp = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+  } catch (e) {
+    throw new ImageError(name, `the browser cannot decode this image: ${(e as Error).message}`);
+  }
+  try {
+    if (maxPixels !== undefined) checkPixels(name, 'image', bmp.width, bmp.height, maxPixels);
+    return bitmapToRgb(bmp, name);
+  } finally {
+    bmp.close();
+  }
+}
+
+function bitmapToRgb(bmp: ImageBitmap, name: string): RgbImage {
   const canvas = new OffscreenCanvas(bmp.width, bmp.height);
   const ctx = canvas.getContext('2d');
-  if (!ctx) throw new Error('no 2d canvas context to read the image');
+  if (!ctx) throw new ImageError(name, 'no 2d canvas context to read the image');
   ctx.drawImage(bmp, 0, 0);
   const d = ctx.getImageData(0, 0, bmp.width, bmp.height);
   return rgbaToRgb(d.width, d.height, d.data);
 }
 
-/** Decodes one image to RGB. Strings are file paths (Node). */
-export async function decodeImage(input: ImageInput): Promise<RgbImage> {
+/**
+ * Decodes one image to RGB. Strings are file paths (Node); bytes and Blobs/Files are sniffed
+ * (PNG, JPEG). ImageData / ImageBitmap are already decoded by the browser and taken as they are.
+ */
+export async function decodeImage(input: ImageInput, opts: DecodeOptions = {}): Promise<RgbImage> {
+  const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
+  if (!(maxPixels > 0)) throw new ImageError('decodeImage', `maxPixels must be a positive number, got ${maxPixels}`);
   if (typeof input === 'string') {
+    if (!isNode) throw new ImageError(input, 'a path can be read only in Node; pass a File, Blob or bytes in a browser');
     const { readFile } = await import('node:fs/promises');
     let bytes: Uint8Array;
     try {
       bytes = await readFile(input);
     } catch (e) {
-      throw new Error(`${input}: cannot read: ${(e as Error).message}`);
+      throw new ImageError(input, `cannot read: ${(e as Error).message}`);
     }
-    return decodeBytes(bytes, input);
+    return decodeBytes(bytes, input, maxPixels);
   }
-  if (input instanceof Uint8Array) return decodeBytes(input, '<bytes>');
-  if (input instanceof ArrayBuffer) return decodeBytes(new Uint8Array(input), '<bytes>');
-  if (typeof ImageData !== 'undefined' && input instanceof ImageData) return rgbaToRgb(input.width, input.height, input.data);
-  if (typeof ImageBitmap !== 'undefined' && input instanceof ImageBitmap) return decodeBitmap(input);
+  if (input instanceof Uint8Array) return decodeBytes(input, '<bytes>', maxPixels);
+  if (input instanceof ArrayBuffer) return decodeBytes(new Uint8Array(input), '<bytes>', maxPixels);
   if (typeof Blob !== 'undefined' && input instanceof Blob) {
-    if (typeof createImageBitmap === 'function') return decodeBitmap(await createImageBitmap(input));
-    return decodeBytes(new Uint8Array(await input.arrayBuffer()), (input as File).name ?? '<blob>');
+    return decodeBytes(new Uint8Array(await input.arrayBuffer()), (input as File).name || '<blob>', maxPixels);
   }
+  if (typeof ImageData !== 'undefined' && input instanceof ImageData) return rgbaToRgb(input.width, input.height, input.data);
+  if (typeof ImageBitmap !== 'undefined' && input instanceof ImageBitmap) return bitmapToRgb(input, '<ImageBitmap>');
   const rgb = input as RgbImage;
-  if (rgb.data instanceof Uint8Array && rgb.data.length === rgb.width * rgb.height * 3) return rgb;
-  throw new Error('decodeImage: unsupported input (a path, PNG/JPEG bytes, ImageData, ImageBitmap, Blob or {width, height, data: RGB bytes})');
+  if (rgb && typeof rgb === 'object' && rgb.data instanceof Uint8Array && Number.isInteger(rgb.width) && Number.isInteger(rgb.height) && rgb.width > 0 && rgb.height > 0 && rgb.data.length === rgb.width * rgb.height * 3) return rgb;
+  throw new ImageError('decodeImage', `unsupported input ${describe(input)} (a path, PNG/JPEG bytes, a Blob/File, ImageData, ImageBitmap or {width, height, data: RGB bytes})`);
+}
+
+function describe(x: unknown): string {
+  if (x === null) return 'null';
+  if (typeof x !== 'object') return typeof x;
+  return (x as object).constructor?.name ?? 'object';
 }

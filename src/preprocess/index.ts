@@ -1,11 +1,11 @@
 // OpenVision's released preprocessing: RGB, squash-resize to S×S with PIL bilinear (antialiased),
 // ToTensor (/255), Normalize(mean, std) — into one [B, 3, S, S] float32 batch.
-import { decodeImage, type ImageInput } from './decode.js';
+import { decodeImage, DEFAULT_MAX_PIXELS, type DecodeOptions, type ImageInput } from './decode.js';
 import { resizeBilinear, type RgbImage } from './resize.js';
 
-export { decodeImage, resizeBilinear, type ImageInput, type RgbImage };
+export { decodeImage, resizeBilinear, DEFAULT_MAX_PIXELS, type DecodeOptions, type ImageInput, type RgbImage };
 
-export interface PreprocessOptions {
+export interface PreprocessOptions extends DecodeOptions {
   /** Output side S (the model's resolution). */
   size: number;
   mean: readonly [number, number, number];
@@ -13,7 +13,7 @@ export interface PreprocessOptions {
 }
 
 /** Writes one resized image, normalised, into `out` at image index `b` (CHW planes, float32 math). */
-function normalizeInto(img: RgbImage, out: Float32Array, b: number, o: PreprocessOptions): void {
+export function normalizeInto(img: RgbImage, out: Float32Array, b: number, o: PreprocessOptions): void {
   const S = o.size, plane = S * S;
   for (let c = 0; c < 3; c++) {
     const mean = Math.fround(o.mean[c]!), std = Math.fround(o.std[c]!);
@@ -30,7 +30,7 @@ function normalizeInto(img: RgbImage, out: Float32Array, b: number, o: Preproces
 export async function preprocessImages(images: readonly ImageInput[], o: PreprocessOptions): Promise<Float32Array> {
   const out = new Float32Array(images.length * 3 * o.size * o.size);
   for (const [b, input] of images.entries()) {
-    const rgb = await decodeImage(input);
+    const rgb = await decodeImage(input, o);
     normalizeInto(resizeBilinear(rgb, o.size, o.size), out, b, o);
   }
   return out;
