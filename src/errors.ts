@@ -47,3 +47,19 @@ export class ArgumentError extends Error {
     this.name = 'ArgumentError';
   }
 }
+
+/** A model was used after destroy(), or destroyed while a call was running. */
+export class ModelDestroyedError extends Error {
+  constructor(readonly source: string, detail: string) {
+    super(`${source}: ${detail}`);
+    this.name = 'ModelDestroyedError';
+  }
+}
+
+/** WebGPU reported a validation or out-of-memory error for the commands of one call. */
+export class WebGPUError extends Error {
+  constructor(detail: string) {
+    super(detail);
+    this.name = 'WebGPUError';
+  }
+}

@@ -1,6 +1,7 @@
 // Runs a planned graph: activation buffers from the planner, one bound Dispatch per kernel node
 // (pipelines and bind groups built once, reused by every run), the whole forward pass recorded
 // into one command encoder and one submit.
+import { WebGPUError } from '../errors.js';
 import type { Dispatch, TensorRef } from '../kernels/program.js';
 import type { Graph, GraphNode, Tensor } from './graph.js';
 import { planBuffers, type BufferPlan } from './planner.js';
@@ -91,76 +92,103 @@ export class CompiledGraph {
     return new CompiledGraph(device, graph, plan, slots, inputs, dispatches, resolve);
   }
 
-  /** Writes the inputs, records the forward pass into one command buffer, submits, reads back. */
+  /**
+   * Writes the inputs, records the forward pass into one command buffer, submits, reads back. A
+   * WebGPU validation or out-of-memory error raised by this run rejects it (a WebGPUError).
+   */
   async run(inputs: Record<string, Float32Array>, opts: RunOptions = {}): Promise<RunResult> {
     const { device, graph } = this;
-    for (const [name, { tensor, buffer }] of this.inputs) {
+    for (const [name, { tensor }] of this.inputs) {
       const data = inputs[name];
       if (!data) throw new Error(`graph: missing input '${name}'`);
+      if (!(data instanceof Float32Array)) throw new Error(`graph: input '${name}' must be a Float32Array, got ${(data as object)?.constructor?.name ?? typeof data}`);
       if (data.length !== tensor.bytes / 4) throw new Error(`graph: input '${name}' has ${data.length} values, expected ${tensor.bytes / 4} for shape [${tensor.shape.join(', ')}]`);
-      device.queue.writeBuffer(buffer, 0, data as Float32Array<ArrayBuffer>);
+    }
+    const names = opts.read ?? [...graph.outputs.keys()];
+    for (const name of names) {
+      if (!graph.outputs.has(name)) throw new Error(`graph: no output '${name}' (has: ${[...graph.outputs.keys()].join(', ')})`);
     }
     const profile = !!opts.profile && device.features.has('timestamp-query');
     const kernelNodes = graph.nodes.filter((n) => n.type === 'kernel').length;
-    const querySet = profile ? device.createQuerySet({ type: 'timestamp', count: 2 * kernelNodes }) : null;
-    const encoder = device.createCommandEncoder({ label: 'forward' });
-    let pass: GPUComputePassEncoder | null = null;
+    const transient: { destroy(): void }[] = []; // this run's staging buffers and queries
+    const staging: [string, GPUBuffer][] = [];
     const timed: { node: string; kernel: string }[] = []; // profiled passes, in query order
-    graph.nodes.forEach((n: GraphNode, i) => {
-      if (n.type === 'copy') {
-        pass?.end();
-        pass = null;
-        const from = this.resolve(n.reads[0]).buffer, to = this.resolve(n.writes[0]).buffer;
-        for (const r of n.regions) encoder.copyBufferToBuffer(from, r.src, to, r.dst, r.bytes);
-        return;
+    let queryRead: GPUBuffer | null = null;
+    // Everything from the input writes to the submit is synchronous, so this run's error scopes
+    // hold exactly its own commands even when several runs are in flight.
+    device.pushErrorScope('out-of-memory');
+    device.pushErrorScope('validation');
+    let validation: Promise<GPUError | null>, oom: Promise<GPUError | null>;
+    try {
+      for (const [name, { buffer }] of this.inputs) device.queue.writeBuffer(buffer, 0, inputs[name] as Float32Array<ArrayBuffer>);
+      const querySet = profile ? device.createQuerySet({ type: 'timestamp', count: 2 * kernelNodes }) : null;
+      if (querySet) transient.push(querySet);
+      const encoder = device.createCommandEncoder({ label: 'forward' });
+      let pass: GPUComputePassEncoder | null = null;
+      graph.nodes.forEach((n: GraphNode, i) => {
+        if (n.type === 'copy') {
+          pass?.end();
+          pass = null;
+          const from = this.resolve(n.reads[0]).buffer, to = this.resolve(n.writes[0]).buffer;
+          for (const r of n.regions) encoder.copyBufferToBuffer(from, r.src, to, r.dst, r.bytes);
+          return;
+        }
+        if (querySet) {
+          const q = 2 * timed.length;
+          const p = encoder.beginComputePass({ label: n.name, timestampWrites: { querySet, beginningOfPassWriteIndex: q, endOfPassWriteIndex: q + 1 } });
+          timed.push({ node: n.name, kernel: this.dispatches[i]!.kernel });
+          this.dispatches[i]!.encode(p);
+          p.end();
+        } else {
+          pass ??= encoder.beginComputePass({ label: 'forward' });
+          this.dispatches[i]!.encode(pass);
+        }
+      });
+      (pass as GPUComputePassEncoder | null)?.end();
+      for (const name of names) {
+        const t = graph.outputs.get(name)!;
+        const s = device.createBuffer({ label: `read ${name}`, size: t.bytes, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
+        transient.push(s);
+        encoder.copyBufferToBuffer(this.resolve(t).buffer, 0, s, 0, t.bytes);
+        staging.push([name, s]);
       }
       if (querySet) {
-        const q = 2 * timed.length;
-        const p = encoder.beginComputePass({ label: n.name, timestampWrites: { querySet, beginningOfPassWriteIndex: q, endOfPassWriteIndex: q + 1 } });
-        timed.push({ node: n.name, kernel: this.dispatches[i]!.kernel });
-        this.dispatches[i]!.encode(p);
-        p.end();
-      } else {
-        pass ??= encoder.beginComputePass({ label: 'forward' });
-        this.dispatches[i]!.encode(pass);
+        const resolveBuf = device.createBuffer({ size: 16 * kernelNodes, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+        queryRead = device.createBuffer({ size: 16 * kernelNodes, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
+        transient.push(resolveBuf, queryRead);
+        encoder.resolveQuerySet(querySet, 0, 2 * kernelNodes, resolveBuf, 0);
+        encoder.copyBufferToBuffer(resolveBuf, 0, queryRead, 0, 16 * kernelNodes);
       }
-    });
-    (pass as GPUComputePassEncoder | null)?.end();
+      device.queue.submit([encoder.finish()]);
+    } finally {
+      validation = device.popErrorScope();
+      oom = device.popErrorScope();
+    }
 
-    const names = opts.read ?? [...graph.outputs.keys()];
-    const staging: [string, GPUBuffer][] = [];
-    for (const name of names) {
-      const t = graph.outputs.get(name);
-      if (!t) throw new Error(`graph: no output '${name}' (has: ${[...graph.outputs.keys()].join(', ')})`);
-      const s = device.createBuffer({ label: `read ${name}`, size: t.bytes, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
-      encoder.copyBufferToBuffer(this.resolve(t).buffer, 0, s, 0, t.bytes);
-      staging.push([name, s]);
+    try {
+      const outputs: Record<string, Float32Array> = {};
+      const reads = await Promise.allSettled(staging.map(async ([name, s]) => {
+        await s.mapAsync(GPUMapMode.READ);
+        outputs[name] = new Float32Array(s.getMappedRange().slice(0));
+      }));
+      if (staging.length === 0) await device.queue.onSubmittedWorkDone();
+      const error = (await validation) ?? (await oom);
+      if (error) {
+        const kind = typeof GPUOutOfMemoryError !== 'undefined' && error instanceof GPUOutOfMemoryError ? 'out-of-memory' : 'validation';
+        throw new WebGPUError(`graph: WebGPU ${kind} error during the run: ${error.message}`);
+      }
+      const failed = reads.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      const result: RunResult = { outputs };
+      if (queryRead) {
+        await queryRead.mapAsync(GPUMapMode.READ);
+        const ts = new BigUint64Array(queryRead.getMappedRange().slice(0));
+        result.timings = timed.map((t, j) => ({ ...t, ms: Number(ts[2 * j + 1]! - ts[2 * j]!) / 1e6 }));
+      }
+      return result;
+    } finally {
+      for (const t of transient) t.destroy();
     }
-    let queryRead: GPUBuffer | null = null;
-    if (querySet) {
-      const resolveBuf = device.createBuffer({ size: 16 * kernelNodes, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-      queryRead = device.createBuffer({ size: 16 * kernelNodes, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
-      encoder.resolveQuerySet(querySet, 0, 2 * kernelNodes, resolveBuf, 0);
-      encoder.copyBufferToBuffer(resolveBuf, 0, queryRead, 0, 16 * kernelNodes);
-    }
-    device.queue.submit([encoder.finish()]);
-
-    const outputs: Record<string, Float32Array> = {};
-    await Promise.all(staging.map(async ([name, s]) => {
-      await s.mapAsync(GPUMapMode.READ);
-      outputs[name] = new Float32Array(s.getMappedRange().slice(0));
-      s.destroy();
-    }));
-    if (staging.length === 0) await device.queue.onSubmittedWorkDone();
-    const result: RunResult = { outputs };
-    if (queryRead && querySet) {
-      await queryRead.mapAsync(GPUMapMode.READ);
-      const ts = new BigUint64Array(queryRead.getMappedRange().slice(0));
-      queryRead.destroy();
-      querySet.destroy();
-      result.timings = timed.map((t, j) => ({ ...t, ms: Number(ts[2 * j + 1]! - ts[2 * j]!) / 1e6 }));
-    }
-    return result;
   }
 
   /** Frees the activation and input buffers and the dispatches' uniforms (params belong to the caller). */

@@ -38,6 +38,13 @@ export function validateConfig(c: ViTConfig, source: string): ViTConfig {
   if (c.width % 4 !== 0) throw new ConfigError(source, `width ${c.width} must be a multiple of 4 (sin-cos position table)`);
   if (c.imageSize % c.patchSize !== 0) throw new ConfigError(source, `image_size ${c.imageSize} is not divisible by patch_size ${c.patchSize}`);
   if (!(c.eps > 0)) throw new ConfigError(source, `eps must be positive, got ${c.eps}`);
+  for (const k of ['mean', 'std'] as const) {
+    const v = c[k] as unknown;
+    if (!Array.isArray(v) || v.length !== 3 || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+      throw new ConfigError(source, `${k} must be 3 finite numbers (one per RGB channel), got ${JSON.stringify(v)}`);
+    }
+  }
+  if (c.std.some((x) => x === 0)) throw new ConfigError(source, `std ${JSON.stringify(c.std)} has a zero: normalising would divide by zero`);
   return c;
 }
 

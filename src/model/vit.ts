@@ -1,6 +1,6 @@
 // The OpenVision vision encoder on WebGPU. `buildViTGraph` mirrors OpenVision's (open_clip layout)
 // VisionTransformer.forward line by line; `VisionTransformer` loads weights and runs batches.
-import { ConfigError } from '../errors.js';
+import { ArgumentError, ConfigError, ModelDestroyedError } from '../errors.js';
 import { Graph, type Tensor } from '../graph/graph.js';
 import { CompiledGraph, type NodeTiming } from '../graph/executor.js';
 import * as ops from '../graph/ops.js';
@@ -10,6 +10,8 @@ import { configFromOpenClip, gridOf, readOpenClipConfig, validateConfig, type Vi
 import { openCheckpoint, uploadF32, uploadWeights, type GpuWeights, type WeightsInput } from './weights.js';
 
 export type ViTOutputName = 'tokens' | 'pooled' | 'embedding' | 'block0';
+/** Every output `forward` can return. */
+export const VIT_OUTPUTS: readonly ViTOutputName[] = ['tokens', 'pooled', 'embedding', 'block0'];
 
 /** Name of the position-table param for a resolution: the checkpoint's own, or a recomputed one. */
 const posKey = (c: ViTConfig, resolution: number) => (resolution === c.imageSize ? 'positional_embedding' : `positional_embedding@${resolution}`);
@@ -82,8 +84,13 @@ export interface LoadOptions {
 const DEFAULT_OUTPUTS: readonly ViTOutputName[] = ['tokens', 'pooled', 'embedding'];
 
 export class VisionTransformer {
-  private readonly graphs = new Map<string, CompiledGraph>();
+  /** Compiled graphs by chunk shape; the promise is stored so that concurrent calls compile once. */
+  private readonly graphs = new Map<string, Promise<CompiledGraph>>();
   private readonly extraParams = new Map<string, GPUBuffer>();
+  /** forward() calls not yet settled; destroy() frees the GPU memory only once they have. */
+  private inFlight = 0;
+  private destroyed = false;
+  private released = false;
 
   private constructor(readonly device: GPUDevice, readonly config: ViTConfig, private readonly weights: GpuWeights, readonly source: string) {}
 
@@ -106,8 +113,9 @@ export class VisionTransformer {
     return Math.max(1, Math.floor(limit / perImage));
   }
 
-  /** The compiled graph for one chunk shape (built on first use, then reused). */
-  async compiled(batch: number, resolution: number, outputs: readonly ViTOutputName[]): Promise<CompiledGraph> {
+  /** The compiled graph for one chunk shape (built on first use, then reused, also by concurrent calls). */
+  compiled(batch: number, resolution: number, outputs: readonly ViTOutputName[]): Promise<CompiledGraph> {
+    this.checkAlive();
     const key = `${batch}|${resolution}|${[...outputs].sort().join(',')}`;
     let cg = this.graphs.get(key);
     if (!cg) {
@@ -116,10 +124,16 @@ export class VisionTransformer {
       if (!this.weights.buffers.has(pk) && !this.extraParams.has(pk)) {
         this.extraParams.set(pk, uploadF32(this.device, posembSincos2d(gridOf(this.config, resolution), this.config.width), pk));
       }
-      cg = await CompiledGraph.compile(this.device, graph, (t) => this.weights.buffers.get(t.name) ?? this.extraParams.get(t.name)!);
+      cg = CompiledGraph.compile(this.device, graph, (t) => this.weights.buffers.get(t.name) ?? this.extraParams.get(t.name)!);
+      // A failed compile is not cached: it destroyed what it made, and the next call tries again.
+      cg.catch(() => this.graphs.delete(key));
       this.graphs.set(key, cg);
     }
     return cg;
+  }
+
+  private checkAlive(): void {
+    if (this.destroyed) throw new ModelDestroyedError(this.source, 'this model was destroyed (destroy() was called); load it again to run it');
   }
 
   /**
@@ -127,27 +141,51 @@ export class VisionTransformer {
    * than `maxChunk(S)` are split into chunks run one after another; outputs are concatenated.
    */
   async forward(pixels: Float32Array, batch: number, opts: ForwardOptions = {}): Promise<ViTOutputs> {
+    this.checkAlive();
     const c = this.config;
     const res = opts.resolution ?? c.imageSize;
     if (!Number.isInteger(res) || res <= 0 || res % c.patchSize !== 0) {
       throw new ConfigError(this.source, `resolution ${res} is not a positive multiple of the patch size ${c.patchSize}`);
     }
-    if (!Number.isInteger(batch) || batch <= 0) throw new ConfigError(this.source, `batch must be a positive integer, got ${batch}`);
+    if (!Number.isInteger(batch) || batch <= 0) throw new ArgumentError('forward', 'batch', `must be a positive integer, got ${String(batch)}`);
+    if (!(pixels instanceof Float32Array)) {
+      throw new ArgumentError('forward', 'pixels', `must be a Float32Array [B, 3, S, S] of preprocessed values, got ${describeValue(pixels)} (use preprocessImages() or new Float32Array(...))`);
+    }
     const per = 3 * res * res;
     if (pixels.length !== batch * per) {
-      throw new ConfigError(this.source, `pixels has ${pixels.length} values; [${batch}, 3, ${res}, ${res}] needs ${batch * per}`);
+      throw new ArgumentError('forward', 'pixels', `has ${pixels.length} values; [${batch}, 3, ${res}, ${res}] needs ${batch * per}`);
+    }
+    const bad = firstNonFinite(pixels);
+    if (bad >= 0) {
+      const b = Math.floor(bad / per), ch = Math.floor((bad % per) / (res * res)), y = Math.floor((bad % (res * res)) / res), x = bad % res;
+      throw new ArgumentError('forward', 'pixels', `value ${pixels[bad]} at [${b}, ${ch}, ${y}, ${x}] (flat index ${bad}) is not finite`);
     }
     const outputs = opts.outputs ?? DEFAULT_OUTPUTS;
+    if (!Array.isArray(outputs) || outputs.length === 0) throw new ArgumentError('forward', 'outputs', `must be a non-empty array of ${VIT_OUTPUTS.join(', ')}`);
+    for (const o of outputs) {
+      if (!VIT_OUTPUTS.includes(o)) throw new ArgumentError('forward', 'outputs', `unknown output ${JSON.stringify(o)} (known: ${VIT_OUTPUTS.join(', ')})`);
+    }
+    if (opts.maxBatch !== undefined && !(Number.isInteger(opts.maxBatch) && opts.maxBatch > 0)) {
+      throw new ArgumentError('forward', 'maxBatch', `must be a positive integer, got ${String(opts.maxBatch)}`);
+    }
     const chunk = Math.max(1, Math.min(opts.maxBatch ?? Infinity, this.maxChunk(res)));
     const result: ViTOutputs = { chunks: [] };
     const parts: Record<string, Float32Array[]> = {};
-    for (let start = 0; start < batch; start += chunk) {
-      const b = Math.min(chunk, batch - start);
-      const cg = await this.compiled(b, res, outputs);
-      const r = await cg.run({ image: pixels.subarray(start * per, (start + b) * per) }, { profile: opts.profile });
-      for (const [k, v] of Object.entries(r.outputs)) (parts[k] ??= []).push(v);
-      if (r.timings) result.timings = r.timings;
-      result.chunks.push(b);
+    this.inFlight++;
+    try {
+      for (let start = 0; start < batch; start += chunk) {
+        const b = Math.min(chunk, batch - start);
+        const cg = await this.compiled(b, res, outputs);
+        this.checkAlive();
+        const r = await cg.run({ image: pixels.subarray(start * per, (start + b) * per) }, { profile: opts.profile });
+        this.checkAlive();
+        for (const [k, v] of Object.entries(r.outputs)) (parts[k] ??= []).push(v);
+        if (r.timings) result.timings = r.timings;
+        result.chunks.push(b);
+      }
+    } finally {
+      this.inFlight--;
+      if (this.destroyed && this.inFlight === 0) void this.release();
     }
     for (const [k, list] of Object.entries(parts)) result[k as ViTOutputName] = concat(list);
     return result;
@@ -161,14 +199,38 @@ export class VisionTransformer {
     return n;
   }
 
-  /** Frees the weights and every compiled graph's buffers. */
+  /**
+   * Frees the weights and every compiled graph's buffers. A forward() still running rejects with a
+   * ModelDestroyedError, and the memory is freed once it has stopped using it; any later call throws.
+   */
   destroy(): void {
-    for (const g of this.graphs.values()) g.destroy();
+    this.destroyed = true;
+    if (this.inFlight === 0) void this.release();
+  }
+
+  private async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    const graphs = [...this.graphs.values()];
     this.graphs.clear();
+    for (const g of await Promise.allSettled(graphs)) if (g.status === 'fulfilled') g.value.destroy();
     for (const b of this.extraParams.values()) b.destroy();
     this.extraParams.clear();
     this.weights.destroy();
   }
+}
+
+function firstNonFinite(a: Float32Array): number {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return i;
+  return -1;
+}
+
+/** A short description of a value for error messages: its type and length. */
+export function describeValue(x: unknown): string {
+  if (x === null || x === undefined) return String(x);
+  if (Array.isArray(x)) return `a plain Array of ${x.length}`;
+  if (ArrayBuffer.isView(x)) return `a ${x.constructor.name}${'length' in x ? ` of ${(x as { length: number }).length}` : ''}`;
+  return typeof x === 'object' ? `a ${(x as object).constructor?.name ?? 'object'}` : `a ${typeof x}`;
 }
 
 function isCheckpoint(x: unknown): x is Checkpoint {

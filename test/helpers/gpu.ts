@@ -74,3 +74,37 @@ export function worstRatio(got: Float32Array, want: ArrayLike<number>, bound: (i
   }
   return { ratio, index };
 }
+
+/**
+ * Tracks the GPU buffers created on `device` from now on and which of them are still alive (not
+ * destroyed). The buffers stay the device's own objects, so they can be bound as usual.
+ */
+export function trackBuffers(device: GPUDevice): { live(): number; created(): number; stop(): void } {
+  const live = new Set<GPUBuffer>();
+  let created = 0;
+  const create = device.createBuffer;
+  let proto: { destroy(this: GPUBuffer): void } | null = null;
+  let destroy: ((this: GPUBuffer) => void) | null = null;
+  device.createBuffer = function (this: GPUDevice, desc: GPUBufferDescriptor) {
+    const b = create.call(this, desc);
+    if (!proto) {
+      proto = Object.getPrototypeOf(b) as { destroy(this: GPUBuffer): void };
+      destroy = proto.destroy;
+      proto.destroy = function (this: GPUBuffer) {
+        live.delete(this);
+        return destroy!.call(this);
+      };
+    }
+    live.add(b);
+    created++;
+    return b;
+  };
+  return {
+    live: () => live.size,
+    created: () => created,
+    stop() {
+      device.createBuffer = create;
+      if (proto && destroy) proto.destroy = destroy;
+    },
+  };
+}

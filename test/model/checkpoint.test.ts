@@ -132,7 +132,7 @@ describe('checkpoint files', () => {
     const device = await testDevice();
     const m = await VisionTransformer.load(device, { weights: fixture(`${CASE}.safetensors`), config: config() });
     await expect(m.forward(new Float32Array(3 * 100 * 100), 1, { resolution: 100 })).rejects.toThrow(/resolution 100 is not a positive multiple of the patch size 16/);
-    await expect(m.forward(new Float32Array(10), 1)).rejects.toThrow(/pixels has 10 values; \[1, 3, 224, 224\] needs 150528/);
+    await expect(m.forward(new Float32Array(10), 1)).rejects.toThrow(/argument 'pixels': has 10 values; \[1, 3, 224, 224\] needs 150528/);
     m.destroy();
     const bad = JSON.parse(readFileSync(fixture(`${CASE}.open_clip_config.json`), 'utf8'));
     bad.model_cfg.vision_cfg.image_size = 230;

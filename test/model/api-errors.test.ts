@@ -1,0 +1,140 @@
+// The public API refuses what it cannot answer correctly, with a typed error naming the argument,
+// instead of returning plausible numbers: wrong pixel types, non-finite pixels, unknown outputs,
+// use after destroy(), destroy() during a run, bad preprocessing constants; concurrent calls
+// compile each graph once and leave nothing behind on the GPU.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ArgumentError, ConfigError, ModelDestroyedError } from '../../src/errors.js';
+import { configFromOpenClip, presetConfig, validateConfig } from '../../src/model/config.js';
+import { VisionTransformer } from '../../src/model/vit.js';
+import { compare, readExpected } from '../../src/model/verify.js';
+import { fixture } from '../helpers/fixtures.js';
+import { testDevice, trackBuffers } from '../helpers/gpu.js';
+
+const CASE = 'ov1-so14-84-d2';
+const load = async () => {
+  const exp = await readExpected(fixture(`${CASE}.expected.safetensors`));
+  const model = await VisionTransformer.load(await testDevice(), { weights: fixture(`${CASE}.safetensors`), config: fixture(`${CASE}.open_clip_config.json`) });
+  return { exp, model, B: exp.inputShape[0]! };
+};
+
+describe('forward() arguments', () => {
+  it('refuses pixels that are not a Float32Array (Float64Array, plain array, Uint8Array), naming the argument', async () => {
+    const { exp, model, B } = await load();
+    try {
+      for (const bad of [Float64Array.from(exp.input), Array.from(exp.input), Uint8Array.from(exp.input)]) {
+        const err = await model.forward(bad as never, B).then(() => null, (e) => e);
+        expect(err).toBeInstanceOf(ArgumentError);
+        expect(err.message).toMatch(new RegExp(`forward: argument 'pixels': must be a Float32Array .*got a (Float64Array|plain Array|Uint8Array) of ${exp.input.length}`));
+      }
+      // and the right call after the refused ones returns this input's outputs, not stale ones
+      const out = await model.forward(exp.input, B, { outputs: ['embedding'] });
+      expect(compare('embedding', out.embedding!, exp.outputs.embedding!.data).pass).toBe(true);
+    } finally {
+      model.destroy();
+    }
+  });
+
+  it('refuses NaN and ±Inf pixels with their position', async () => {
+    const { exp, model, B } = await load();
+    try {
+      for (const v of [NaN, Infinity, -Infinity]) {
+        const px = exp.input.slice();
+        const S = exp.inputShape[2]!, at = 1 * 3 * S * S + 2 * S * S + 5 * S + 7;
+        px[at] = v;
+        await expect(model.forward(px, B)).rejects.toThrow(new RegExp(`argument 'pixels': value ${v} at \\[1, 2, 5, 7\\] \\(flat index ${at}\\) is not finite`));
+      }
+    } finally {
+      model.destroy();
+    }
+  });
+
+  it('refuses unknown output names, a bad batch and a bad maxBatch', async () => {
+    const { exp, model, B } = await load();
+    try {
+      await expect(model.forward(exp.input, B, { outputs: ['embedding', 'pooler_output' as never] })).rejects.toThrow(/argument 'outputs': unknown output "pooler_output" \(known: tokens, pooled, embedding, block0\)/);
+      await expect(model.forward(exp.input, B, { outputs: [] })).rejects.toThrow(/argument 'outputs': must be a non-empty array/);
+      await expect(model.forward(exp.input, 1.5)).rejects.toThrow(/argument 'batch': must be a positive integer, got 1.5/);
+      await expect(model.forward(exp.input, B, { maxBatch: 0 })).rejects.toThrow(/argument 'maxBatch': must be a positive integer, got 0/);
+    } finally {
+      model.destroy();
+    }
+  });
+});
+
+describe('destroy()', () => {
+  it('forward() after destroy() throws ModelDestroyedError naming the model', async () => {
+    const { exp, model, B } = await load();
+    model.destroy();
+    const err = await model.forward(exp.input, B).then(() => null, (e) => e);
+    expect(err).toBeInstanceOf(ModelDestroyedError);
+    expect(err.message).toMatch(/ov1-so14-84-d2\.safetensors: this model was destroyed \(destroy\(\) was called\); load it again/);
+  });
+
+  it('destroy() while forward() runs: the run rejects, and every buffer is freed once it has stopped', async () => {
+    const device = await testDevice();
+    const track = trackBuffers(device);
+    try {
+      const { exp, model, B } = await load();
+      const running = model.forward(exp.input, B);
+      model.destroy();
+      await expect(running).rejects.toBeInstanceOf(ModelDestroyedError);
+      await device.queue.onSubmittedWorkDone();
+      await new Promise((r) => setTimeout(r, 0));
+      expect(track.live(), `of ${track.created()} buffers created`).toBe(0);
+    } finally {
+      track.stop();
+    }
+  });
+});
+
+describe('concurrent forward() calls', () => {
+  it('two racing calls give right answers, compile the graph once and leak nothing', async () => {
+    const device = await testDevice();
+    const track = trackBuffers(device);
+    try {
+      const { exp, model, B } = await load();
+      const [a, b] = await Promise.all([model.forward(exp.input, B), model.forward(exp.input, B)]);
+      for (const r of [a, b]) expect(compare('embedding', r.embedding!, exp.outputs.embedding!.data).pass).toBe(true);
+      const afterRace = track.live();
+      await model.forward(exp.input, B); // same shape: no new buffers stay behind
+      expect(track.live()).toBe(afterRace);
+      model.destroy();
+      await new Promise((r) => setTimeout(r, 0));
+      expect(track.live(), `of ${track.created()} buffers created`).toBe(0);
+    } finally {
+      track.stop();
+    }
+  });
+});
+
+describe('a WebGPU error during a run rejects that run', () => {
+  it('a destroyed activation buffer (validation error at submit) rejects forward()', async () => {
+    const { exp, model, B } = await load();
+    try {
+      const cg = await model.compiled(B, exp.inputShape[2]!, ['embedding']);
+      (cg as unknown as { slots: GPUBuffer[] }).slots[0]!.destroy();
+      await expect(model.forward(exp.input, B, { outputs: ['embedding'] })).rejects.toThrow(/WebGPU validation error during the run/);
+    } finally {
+      model.destroy();
+    }
+  });
+});
+
+describe('preprocessing constants in configs', () => {
+  const base = () => JSON.parse(readFileSync(fixture(`${CASE}.open_clip_config.json`), 'utf8'));
+  it.each([
+    ['a zero std', { std: [0.229, 0, 0.225] }, /std \[0\.229,0,0\.225\] has a zero/],
+    ['two mean values', { mean: [0.5, 0.5] }, /mean must be 3 finite numbers/],
+    ['a NaN-like mean (null)', { mean: [0.5, null, 0.5] }, /mean must be 3 finite numbers/],
+    ['a string std', { std: '0.2' }, /std must be 3 finite numbers/],
+  ])('%s is refused', (_, pre, pattern) => {
+    const cfg = base();
+    cfg.preprocess_cfg = { ...cfg.preprocess_cfg, ...pre };
+    expect(() => configFromOpenClip(cfg, 'cfg.json')).toThrow(ConfigError);
+    expect(() => configFromOpenClip(cfg, 'cfg.json')).toThrow(pattern);
+  });
+  it('a ViTConfig with an Infinity std is refused', () => {
+    expect(() => validateConfig({ ...presetConfig('ti-16'), std: [1, Infinity, 1] }, 'cfg')).toThrow(/std must be 3 finite numbers/);
+  });
+});
