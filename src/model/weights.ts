@@ -2,7 +2,7 @@
 // key by key and shape by shape before use, and uploaded with nothing left behind on failure.
 import { CheckpointError } from '../errors.js';
 import { openCheckpoint } from '../weights/index.js';
-import type { Checkpoint } from '../weights/checkpoint.js';
+import { isFloatDType, notFloatError, type Checkpoint } from '../weights/checkpoint.js';
 import type { WeightsInput } from '../weights/source.js';
 import type { ViTConfig } from './config.js';
 
@@ -48,6 +48,7 @@ export function checkLayout(ckpt: Checkpoint, c: ViTConfig): { prefix: string; k
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
       throw new CheckpointError(ckpt.file, `shape [${t.shape.join(', ')}] does not match the config's [${shape.join(', ')}]`, prefix + k);
     }
+    if (!isFloatDType(t.dtype)) throw notFloatError(ckpt.file, t);
   }
   for (const k of ckpt.tensors.keys()) {
     if (!k.startsWith(prefix)) continue;

@@ -1,12 +1,25 @@
 // A checkpoint file as a set of named float tensors, whatever its container (safetensors, torch zip).
 import { CheckpointError } from '../errors.js';
 
+/** Float storage types a checkpoint tensor can be read from (converted to float32). */
 export type StoredDType = 'F32' | 'F16' | 'BF16';
 
 export interface StoredTensor {
   readonly key: string;
-  readonly dtype: StoredDType;
+  /**
+   * Its storage type: a StoredDType, or another type the file declares (e.g. I64, torch.LongStorage)
+   * that is listed but cannot be read as floats; such tensors (text-tower ids, masks) are skipped
+   * unless the model needs them, in which case the layout check names them.
+   */
+  readonly dtype: StoredDType | string;
   readonly shape: readonly number[];
+}
+
+export const isFloatDType = (d: string): d is StoredDType => d === 'F32' || d === 'F16' || d === 'BF16';
+
+/** The error for a tensor whose storage type is not one of the float types. */
+export function notFloatError(file: string, t: StoredTensor): CheckpointError {
+  return new CheckpointError(file, `stored as ${t.dtype}, which is not a float type; only float32, float16 and bfloat16 tensors can be read`, t.key);
 }
 
 export interface Checkpoint {

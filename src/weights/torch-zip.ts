@@ -5,15 +5,29 @@
 import * as zip from '@zip.js/zip.js';
 import { NameRegistry, Parser } from 'pickleparser';
 import { CheckpointError } from '../errors.js';
-import { decodeFloats, numel, STORED_BYTES, type Checkpoint, type StoredDType, type StoredTensor } from './checkpoint.js';
+import { decodeFloats, isFloatDType, notFloatError, numel, STORED_BYTES, type Checkpoint, type StoredDType, type StoredTensor } from './checkpoint.js';
 import type { ByteSource } from './source.js';
 
 zip.configure({ useWebWorkers: false });
 
 const STORAGE_DTYPES: Record<string, StoredDType> = { FloatStorage: 'F32', HalfStorage: 'F16', BFloat16Storage: 'BF16' };
+/** Bytes per element of torch's other storage types: listed (e.g. text-tower ids), not readable as floats. */
+const OTHER_STORAGE_BYTES: Record<string, number> = {
+  DoubleStorage: 8, LongStorage: 8, IntStorage: 4, ShortStorage: 2, CharStorage: 1, ByteStorage: 1, BoolStorage: 1,
+  ComplexFloatStorage: 8, ComplexDoubleStorage: 16,
+};
+const elementBytes = (dtype: string): number | undefined => (isFloatDType(dtype) ? STORED_BYTES[dtype] : OTHER_STORAGE_BYTES[dtype.replace(/^torch\./, '')]);
+
+/** Names an unpickled class: ours (StorageType) or one pickleparser made up for an unknown global. */
+function className(x: unknown): string {
+  if (x instanceof StorageType) return x.name;
+  const proto = (x as { prototype?: { __module__?: string; __name__?: string } } | null)?.prototype;
+  if (proto?.__name__) return `${proto.__module__}.${proto.__name__}`;
+  return typeof x === 'function' ? 'an unknown class' : JSON.stringify(x);
+}
 
 interface StorageRef { readonly kind: 'storage'; readonly dtype: StoredDType | string; readonly key: string; readonly numel: number }
-interface TensorRefInfo extends StoredTensor { readonly storage: StorageRef; readonly offset: number }
+interface TensorRefInfo extends StoredTensor { readonly storage: StorageRef; readonly offset: number; readonly contiguous: boolean }
 
 class StorageType {
   constructor(readonly name: string) {}
@@ -34,9 +48,11 @@ export async function openTorchZip(src: ByteSource): Promise<Checkpoint> {
   const byName = new Map(entries.map((e) => [e.filename, e]));
   const readEntry = async (e: zip.Entry): Promise<Uint8Array> => {
     try {
-      return await (e as zip.FileEntry).getData(new zip.Uint8ArrayWriter());
+      // checkCrc32: the entry's CRC-32 is verified, so a flipped byte in weight data is an error.
+      return await (e as zip.FileEntry).getData(new zip.Uint8ArrayWriter(), { checkCrc32: true });
     } catch (err) {
-      throw new CheckpointError(file, `cannot read archive entry ${e.filename}: ${(err as Error).message}`);
+      const m = (err as Error).message;
+      throw new CheckpointError(file, m === zip.ERR_INVALID_CRC32 ? `archive entry ${e.filename} fails its CRC-32 check: the file is corrupt` : `cannot read archive entry ${e.filename}: ${m}`);
     }
   };
 
@@ -44,7 +60,7 @@ export async function openTorchZip(src: ByteSource): Promise<Checkpoint> {
   registry.register('collections', 'OrderedDict', () => new Map());
   registry.register('torch._utils', '_rebuild_tensor_v2', (storage: StorageRef, offset: number, size: number[], stride: number[]) => ({ storage, offset, size, stride }));
   registry.register('torch._utils', '_rebuild_parameter', (t: unknown) => t);
-  for (const name of ['FloatStorage', 'HalfStorage', 'BFloat16Storage', 'DoubleStorage', 'LongStorage', 'IntStorage', 'ByteStorage']) {
+  for (const name of [...Object.keys(STORAGE_DTYPES), ...Object.keys(OTHER_STORAGE_BYTES)]) {
     registry.register('torch', name, new StorageType(name) as never);
   }
   const parser = new Parser({
@@ -54,8 +70,8 @@ export async function openTorchZip(src: ByteSource): Promise<Checkpoint> {
       resolve(pid: unknown): StorageRef {
         const p = pid as [string, StorageType, string, string, number];
         if (!Array.isArray(p) || p[0] !== 'storage') throw new CheckpointError(file, `unexpected persistent id ${JSON.stringify(p)} in data.pkl`);
-        const type = p[1] instanceof StorageType ? p[1].name : String(p[1]);
-        return { kind: 'storage', dtype: STORAGE_DTYPES[type] ?? type, key: String(p[2]), numel: Number(p[4]) };
+        const type = className(p[1]);
+        return { kind: 'storage', dtype: STORAGE_DTYPES[type] ?? (type in OTHER_STORAGE_BYTES ? `torch.${type}` : type), key: String(p[2]), numel: Number(p[4]) };
       },
     },
   });
@@ -74,12 +90,11 @@ export async function openTorchZip(src: ByteSource): Promise<Checkpoint> {
     const t = value as { storage?: StorageRef; offset?: number; size?: number[]; stride?: number[] };
     if (!t || !t.storage || t.storage.kind !== 'storage' || !Array.isArray(t.size)) continue; // not a tensor (e.g. a version int)
     const dtype = t.storage.dtype;
-    if (!(dtype in STORED_BYTES)) throw new CheckpointError(file, `storage type ${dtype} is not supported (float32, float16, bfloat16)`, key);
     const size = t.size.map(Number);
     const stride = (t.stride ?? []).map(Number);
-    let expect = 1;
-    for (let i = size.length - 1; i >= 0; i--) {
-      if (size[i]! > 1 && stride[i] !== expect) throw new CheckpointError(file, `non-contiguous tensor (size [${size}], stride [${stride}]) is not supported`, key);
+    let contiguous = true;
+    for (let i = size.length - 1, expect = 1; i >= 0; i--) {
+      if (size[i]! > 1 && stride[i] !== expect) contiguous = false;
       expect *= size[i]!;
     }
     const offset = Number(t.offset ?? 0);
@@ -88,10 +103,11 @@ export async function openTorchZip(src: ByteSource): Promise<Checkpoint> {
     }
     const entry = byName.get(`${prefix}data/${t.storage.key}`);
     if (!entry) throw new CheckpointError(file, `storage ${prefix}data/${t.storage.key} is missing from the archive`, key);
-    if (entry.uncompressedSize !== t.storage.numel * STORED_BYTES[dtype as StoredDType]) {
-      throw new CheckpointError(file, `storage ${entry.filename} holds ${entry.uncompressedSize} bytes, expected ${t.storage.numel * STORED_BYTES[dtype as StoredDType]}`, key);
+    const bytes = elementBytes(dtype);
+    if (bytes !== undefined && entry.uncompressedSize !== t.storage.numel * bytes) {
+      throw new CheckpointError(file, `storage ${entry.filename} holds ${entry.uncompressedSize} bytes, expected ${t.storage.numel * bytes}`, key);
     }
-    tensors.set(key, { key, dtype: dtype as StoredDType, shape: size, storage: t.storage, offset });
+    tensors.set(key, { key, dtype, shape: size, storage: t.storage, offset, contiguous });
   }
   return {
     file,
@@ -101,6 +117,8 @@ export async function openTorchZip(src: ByteSource): Promise<Checkpoint> {
     async read(key) {
       const t = tensors.get(key);
       if (!t) throw new CheckpointError(file, 'no such tensor', key);
+      if (!isFloatDType(t.dtype)) throw notFloatError(file, t);
+      if (!t.contiguous) throw new CheckpointError(file, `non-contiguous tensor of [${t.shape.join(', ')}] is not supported (save it with .contiguous())`, key);
       const bytes = await readEntry(byName.get(`${prefix}data/${t.storage.key}`)!);
       const b = STORED_BYTES[t.dtype];
       return decodeFloats(file, key, t.dtype, bytes.subarray(t.offset * b, (t.offset + numel(t.shape)) * b), numel(t.shape));
