@@ -57,6 +57,14 @@ export function sliceTokens(g: Graph, name: string, x: Tensor, from: number): Te
   return y;
 }
 
+/** x[:, 0] of a [B, N, W] tensor (the class token), as a new [B, W] tensor (buffer copies, no kernel). */
+export function classToken(g: Graph, name: string, x: Tensor): Tensor {
+  const [B, N, W] = x.shape as [number, number, number];
+  const y = g.activation(name, [B, W]);
+  g.copy(name, x, y, Array.from({ length: B }, (_, b) => ({ src: b * N * W * 4, dst: b * W * 4, bytes: W * 4 })));
+  return y;
+}
+
 /** A snapshot of x at this point of the graph (for debugging outputs such as block0). */
 export function snapshot(g: Graph, name: string, x: Tensor): Tensor {
   const y = g.activation(name, x.shape);

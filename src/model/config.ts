@@ -17,6 +17,22 @@ export interface ViTConfig {
   /** Preprocessing: per-channel mean and std, applied after scaling pixels to [0, 1]. */
   mean: [number, number, number];
   std: [number, number, number];
+  /**
+   * Architecture switches of open_clip's VisionTransformer. Absent, they take OpenVision's values
+   * (what every preset and released OpenVision config has): no ln_pre, mean pooling over the patch
+   * tokens, ln_post after pooling.
+   */
+  /** A LayerNorm `ln_pre` after the position embedding (open_clip's `no_ln_pre: false`). Default false. */
+  lnPre?: boolean;
+  /** 'avg': pooled from the mean of the patch tokens; 'tok': from the class token. Default 'avg'. */
+  pool?: 'avg' | 'tok';
+  /** true: ln_post on the pooled vector; false: ln_post on every token, then pooling (and `tokens` are normalised). Default true. */
+  finalLnAfterPool?: boolean;
+}
+
+/** The architecture switches with their defaults filled in. */
+export function architecture(c: ViTConfig): { lnPre: boolean; pool: 'avg' | 'tok'; finalLnAfterPool: boolean } {
+  return { lnPre: c.lnPre ?? false, pool: c.pool ?? 'avg', finalLnAfterPool: c.finalLnAfterPool ?? true };
 }
 
 export const headDim = (c: ViTConfig): number => c.width / c.heads;
@@ -45,6 +61,10 @@ export function validateConfig(c: ViTConfig, source: string): ViTConfig {
     }
   }
   if (c.std.some((x) => x === 0)) throw new ConfigError(source, `std ${JSON.stringify(c.std)} has a zero: normalising would divide by zero`);
+  for (const k of ['lnPre', 'finalLnAfterPool'] as const) {
+    if (c[k] !== undefined && typeof c[k] !== 'boolean') throw new ConfigError(source, `${k} must be a boolean, got ${JSON.stringify(c[k])}`);
+  }
+  if (c.pool !== undefined && c.pool !== 'avg' && c.pool !== 'tok') throw new ConfigError(source, `pool must be 'avg' or 'tok', got ${JSON.stringify(c.pool)}`);
   return c;
 }
 
@@ -66,36 +86,88 @@ export async function readOpenClipConfig(path: string): Promise<ViTConfig> {
   return configFromOpenClip(json, path);
 }
 
-/** Reads `model_cfg.vision_cfg` (+ `embed_dim`, `preprocess_cfg`) of an open_clip JSON config. */
+/**
+ * Reads `model_cfg.vision_cfg` (+ `embed_dim`, `quick_gelu`, `preprocess_cfg`) of an open_clip JSON
+ * config. Every key of open_clip's CLIPVisionCfg that changes the forward pass is either honoured,
+ * with open_clip's default when absent (no_ln_pre: false, pool_type: 'tok', final_ln_after_pool:
+ * false, norm_kwargs.eps: 1e-5, nn.LayerNorm's), or refused with a ConfigError naming it.
+ */
 export function configFromOpenClip(json: unknown, source = 'open_clip_config.json'): ViTConfig {
-  const root = json as { model_cfg?: { embed_dim?: number; vision_cfg?: Record<string, unknown> }; preprocess_cfg?: Record<string, unknown> };
+  const root = json as { model_cfg?: { embed_dim?: number; quick_gelu?: unknown; vision_cfg?: Record<string, unknown> }; preprocess_cfg?: Record<string, unknown> };
   const v = root?.model_cfg?.vision_cfg;
-  if (!v) throw new ConfigError(source, 'no model_cfg.vision_cfg');
+  if (!v || typeof v !== 'object') throw new ConfigError(source, 'no model_cfg.vision_cfg');
+  const key = (k: string) => `model_cfg.vision_cfg.${k}`;
+  const refuse = (k: string, why: string): never => {
+    throw new ConfigError(source, `${k} = ${JSON.stringify(k.startsWith('model_cfg.vision_cfg.') ? v[k.slice(21)] : root.model_cfg?.quick_gelu)}: ${why}`);
+  };
   const need = (k: string): number => {
     const x = v[k];
-    if (typeof x !== 'number') throw new ConfigError(source, `model_cfg.vision_cfg.${k} is missing or not a number`);
+    if (typeof x !== 'number') throw new ConfigError(source, `${key(k)} is missing or not a number`);
     return x;
   };
+  const flag = (k: string, dflt: boolean): boolean => {
+    const x = v[k];
+    if (x === undefined || x === null) return dflt;
+    if (typeof x !== 'boolean') throw new ConfigError(source, `${key(k)} must be true or false, got ${JSON.stringify(x)}`);
+    return x;
+  };
+  /** image_size / patch_size: a number, or a square [h, w] pair. */
+  const side = (k: string): number => {
+    const x = v[k];
+    if (typeof x === 'number') return x;
+    if (Array.isArray(x) && x.length === 2 && x.every((d) => typeof d === 'number')) {
+      if (x[0] !== x[1]) refuse(key(k), 'non-square sizes are not supported (the kernels assume a square image and patch)');
+      return x[0] as number;
+    }
+    throw new ConfigError(source, `${key(k)} is missing or not a number or [h, w] pair`);
+  };
   const width = need('width');
-  const headWidth = typeof v.head_width === 'number' ? v.head_width : 64;
-  const mlpRatio = typeof v.mlp_ratio === 'number' ? v.mlp_ratio : 4;
-  const eps = (v.norm_kwargs as { eps?: number } | undefined)?.eps ?? 1e-6;
-  const image = need('image_size');
-  const patch = need('patch_size');
-  if (v.no_ln_pre === false || v.ln_pre === true) throw new ConfigError(source, 'ln_pre is not part of the OpenVision architecture and is not supported');
-  if (v.pool_type !== undefined && v.pool_type !== 'avg') throw new ConfigError(source, `pool_type ${String(v.pool_type)} is not supported (OpenVision uses 'avg')`);
+  const headWidth = v.head_width === undefined ? 64 : need('head_width');
+  const mlpRatio = v.mlp_ratio === undefined ? 4 : need('mlp_ratio');
+
+  // What the kernels do not implement: refused by name rather than run silently wrong.
+  if (root.model_cfg?.quick_gelu === true) refuse('model_cfg.quick_gelu', 'QuickGELU is not implemented for the vision tower (only exact-erf GELU, nn.GELU())');
+  if (v.act_kwargs !== undefined && v.act_kwargs !== null && Object.keys(v.act_kwargs as object).length > 0) {
+    refuse(key('act_kwargs'), 'only the default exact-erf GELU (nn.GELU()) is implemented for the vision tower');
+  }
+  const norm = (v.norm_kwargs ?? {}) as Record<string, unknown>;
+  if (typeof norm !== 'object' || Array.isArray(norm)) throw new ConfigError(source, `${key('norm_kwargs')} must be an object`);
+  for (const k of Object.keys(norm)) if (k !== 'eps') refuse(key('norm_kwargs'), `only eps can be set (LayerNorm option '${k}' is not implemented)`);
+  if (norm.eps !== undefined && typeof norm.eps !== 'number') throw new ConfigError(source, `${key('norm_kwargs.eps')} must be a number`);
+  if (v.ls_init_value !== undefined && v.ls_init_value !== null) refuse(key('ls_init_value'), 'layer scale is not implemented');
+  if (v.attentional_pool === true) refuse(key('attentional_pool'), 'attention pooling is not implemented');
+  if (v.pos_embed_type !== undefined && v.pos_embed_type !== 'learnable' && v.pos_embed_type !== 'sin_cos_2d') {
+    refuse(key('pos_embed_type'), "only a position table stored in the checkpoint ('learnable' or 'sin_cos_2d') is implemented");
+  }
+  for (const k of ['qk_norm', 'scaled_cosine_attn', 'scale_heads', 'scale_attn_inner', 'scale_attn', 'scale_fc']) {
+    if (v[k] === true) refuse(key(k), 'this attention-block variant is not implemented');
+  }
+  if (v.block_type !== undefined && v.block_type !== null && v.block_type !== 'default') refuse(key('block_type'), "only the default residual attention block is implemented");
+  if (v.timm_model_name !== undefined && v.timm_model_name !== null) refuse(key('timm_model_name'), 'timm vision towers are not supported');
+  const pool = (v.pool_type ?? 'tok') as 'avg' | 'tok';
+  if (pool !== 'avg' && pool !== 'tok') refuse(key('pool_type'), "only 'avg' and 'tok' pooling are implemented");
+
   const pre = root.preprocess_cfg ?? {};
+  for (const k of ['mean', 'std'] as const) {
+    const x = pre[k];
+    if (x !== undefined && !(Array.isArray(x) && x.length === 3 && x.every((e) => typeof e === 'number' && Number.isFinite(e)))) {
+      throw new ConfigError(source, `preprocess_cfg.${k} must be 3 finite numbers (one per RGB channel), got ${JSON.stringify(x)}`);
+    }
+  }
   return validateConfig({
-    imageSize: Array.isArray(image) ? image[0] : image,
-    patchSize: Array.isArray(patch) ? patch[0] : patch,
+    imageSize: side('image_size'),
+    patchSize: side('patch_size'),
     width,
     layers: need('layers'),
     heads: width / headWidth,
     mlpWidth: Math.floor(width * mlpRatio),
     embedDim: typeof root.model_cfg?.embed_dim === 'number' ? root.model_cfg.embed_dim : width,
-    eps,
+    eps: (norm.eps as number | undefined) ?? 1e-5,
     mean: (pre.mean as [number, number, number]) ?? IMAGENET_MEAN,
     std: (pre.std as [number, number, number]) ?? IMAGENET_STD,
+    lnPre: !flag('no_ln_pre', false),
+    pool,
+    finalLnAfterPool: flag('final_ln_after_pool', false),
   }, source);
 }
 
@@ -105,12 +177,13 @@ function preset(width: number, layers: number, heads: number, mlpWidth: number, 
 
 /**
  * The OpenVision family's encoder shapes. Widths, depths, heads and MLP widths are the
- * architectures' own; `embedDim` follows open_clip's convention for each size and is only a
- * default: a checkpoint's own open_clip_config.json always wins.
+ * architectures' own; `embedDim` is the released OpenVision configs' `embed_dim` (Ti 192, S 384,
+ * B 512, L 768, SoViT-400M 1152, H 1024; g: open_clip's 1024). A checkpoint's own
+ * open_clip_config.json always wins.
  */
 export const PRESETS: Record<string, ViTConfig> = {
-  'ti-16': preset(192, 12, 3, 768, 16, 224, 384),
-  'ti-8': preset(192, 12, 3, 768, 8, 224, 384),
+  'ti-16': preset(192, 12, 3, 768, 16, 224, 192),
+  'ti-8': preset(192, 12, 3, 768, 8, 224, 192),
   's-16': preset(384, 12, 6, 1536, 16, 224, 384),
   's-8': preset(384, 12, 6, 1536, 8, 224, 384),
   'b-16': preset(768, 12, 12, 3072, 16, 224, 512),

@@ -36,7 +36,7 @@ export function randomTensors(c: ViTConfig, seed: number): Map<string, { shape: 
     const n = shape.reduce((a, b) => a * b, 1);
     let data: Float32Array;
     if (k === 'positional_embedding') data = posembSincos2d(c.imageSize / c.patchSize, c.width);
-    else if (/ln_\d\.weight|ln_post\.weight/.test(k)) data = normals(n, 0.2, 1);
+    else if (/ln_(\d|pre|post)\.weight/.test(k)) data = normals(n, 0.2, 1);
     else if (k.endsWith('bias') || k === 'class_embedding') data = normals(n, 0.05);
     else data = normals(n, 1 / Math.sqrt(k === 'proj' ? shape[0]! : shape.slice(1).reduce((a, b) => a * b, 1)));
     out.set(k, { shape, data });

@@ -6,8 +6,8 @@ import { CompiledGraph, type NodeTiming } from '../graph/executor.js';
 import * as ops from '../graph/ops.js';
 import { posembSincos2d } from '../kernels/posemb-sincos.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
-import { configFromOpenClip, gridOf, readOpenClipConfig, validateConfig, type ViTConfig } from './config.js';
-import { openCheckpoint, uploadF32, uploadWeights, type GpuWeights, type WeightsInput } from './weights.js';
+import { architecture, configFromOpenClip, gridOf, readOpenClipConfig, validateConfig, type ViTConfig } from './config.js';
+import { checkRecomputablePositions, openCheckpoint, sincosTableError, uploadF32, uploadWeights, type GpuWeights, type WeightsInput } from './weights.js';
 
 export type ViTOutputName = 'tokens' | 'pooled' | 'embedding' | 'block0';
 /** Every output `forward` can return. */
@@ -23,8 +23,11 @@ export function buildViTGraph(c: ViTConfig, batch: number, resolution: number, o
   const P = (key: string, shape: number[]): Tensor => g.param(key, shape);
   const image = g.input('image', [batch, 3, resolution, resolution]);
 
-  // x = conv1(x) (no bias); x = cat([class_embedding, x]); x = x + positional_embedding; no ln_pre
-  const x = ops.patchEmbed(g, 'patch_embed', image, P('conv1.weight', [W, 3, p, p]), P('class_embedding', [W]), P(posKey(c, resolution), [n, W]));
+  const arch = architecture(c);
+  // x = conv1(x) (no bias); x = cat([class_embedding, x]); x = x + positional_embedding
+  let x = ops.patchEmbed(g, 'patch_embed', image, P('conv1.weight', [W, 3, p, p]), P('class_embedding', [W]), P(posKey(c, resolution), [n, W]));
+  // x = ln_pre(x) (OpenVision has none: no_ln_pre)
+  if (arch.lnPre) x = ops.layerNorm(g, 'ln_pre', x, P('ln_pre.weight', [W]), P('ln_pre.bias', [W]), c.eps);
   for (let i = 0; i < c.layers; i++) {
     const b = `transformer.resblocks.${i}.`;
     // x = x + attn(ln_1(x))
@@ -38,11 +41,17 @@ export function buildViTGraph(c: ViTConfig, batch: number, resolution: number, o
     ops.linearAddInto(g, `${b}mlp.c_proj`, x, m, P(`${b}mlp.c_proj.weight`, [W, c.mlpWidth]), P(`${b}mlp.c_proj.bias`, [W]));
     if (i === 0 && outputs.includes('block0')) g.output('block0', ops.snapshot(g, 'block0', x));
   }
-  // tokens = x[:, 1:]; pooled = ln_post(tokens.mean(1)); embedding = pooled @ proj
-  if (outputs.includes('tokens')) g.output('tokens', ops.sliceTokens(g, 'tokens', x, 1));
-  if (outputs.includes('pooled') || outputs.includes('embedding')) {
-    const pooled = ops.layerNorm(g, 'ln_post', ops.meanPool(g, 'mean_pool', x, 1), P('ln_post.weight', [W]), P('ln_post.bias', [W]), c.eps);
+  // OpenVision (final_ln_after_pool, pool_type 'avg'): tokens = x[:, 1:]; pooled = ln_post(tokens.mean(1)).
+  // final_ln_after_pool false: x = ln_post(x) first, then pool. pool_type 'tok': the class token x[:, 0].
+  const wantPooled = outputs.includes('pooled') || outputs.includes('embedding');
+  const lnPost = (t: Tensor, name: string) => ops.layerNorm(g, name, t, P('ln_post.weight', [W]), P('ln_post.bias', [W]), c.eps);
+  const xs = arch.finalLnAfterPool ? x : lnPost(x, 'ln_post');
+  if (outputs.includes('tokens')) g.output('tokens', ops.sliceTokens(g, 'tokens', xs, 1));
+  if (wantPooled) {
+    const pool = arch.pool === 'avg' ? ops.meanPool(g, 'mean_pool', xs, 1) : ops.classToken(g, 'class_token', xs);
+    const pooled = arch.finalLnAfterPool ? lnPost(pool, 'ln_post') : pool;
     if (outputs.includes('pooled')) g.output('pooled', pooled);
+    // embedding = pooled @ proj
     if (outputs.includes('embedding')) g.output('embedding', ops.linear(g, 'proj', pooled, P('proj', [c.embedDim, W]), null));
   }
   return g;
@@ -60,9 +69,9 @@ export interface ForwardOptions {
 }
 
 export interface ViTOutputs {
-  /** [B, g², W] patch tokens after the last block (before ln_post). */
+  /** [B, g², W] patch tokens after the last block: before ln_post (OpenVision), after it when the config has final_ln_after_pool: false. */
   tokens?: Float32Array;
-  /** [B, W] ln_post(mean(tokens)). */
+  /** [B, W] ln_post(mean(tokens)) for OpenVision; see ViTConfig.pool / finalLnAfterPool for the other open_clip layouts. */
   pooled?: Float32Array;
   /** [B, E] pooled @ proj. */
   embedding?: Float32Array;
@@ -92,14 +101,24 @@ export class VisionTransformer {
   private destroyed = false;
   private released = false;
 
-  private constructor(readonly device: GPUDevice, readonly config: ViTConfig, private readonly weights: GpuWeights, readonly source: string) {}
+  private constructor(
+    readonly device: GPUDevice,
+    readonly config: ViTConfig,
+    private readonly weights: GpuWeights,
+    readonly source: string,
+    /** Max |difference| of the stored position table to the sin-cos formula (see checkRecomputablePositions). */
+    readonly positionTableError: number,
+  ) {}
 
   /** Loads and checks a checkpoint against its config, and uploads it. */
   static async load(device: GPUDevice, opts: LoadOptions): Promise<VisionTransformer> {
     const config = await resolveConfig(opts.config);
     const ckpt = isCheckpoint(opts.weights) ? opts.weights : await openCheckpoint(opts.weights);
-    const weights = await uploadWeights(device, ckpt, config);
-    return new VisionTransformer(device, config, weights, ckpt.file);
+    let posError = Infinity;
+    const weights = await uploadWeights(device, ckpt, config, (k, data) => {
+      if (k === 'positional_embedding') posError = sincosTableError(data, gridOf(config), config.width);
+    });
+    return new VisionTransformer(device, config, weights, ckpt.file, posError);
   }
 
   /**
@@ -122,6 +141,7 @@ export class VisionTransformer {
       const graph = buildViTGraph(this.config, batch, resolution, outputs);
       const pk = posKey(this.config, resolution);
       if (!this.weights.buffers.has(pk) && !this.extraParams.has(pk)) {
+        checkRecomputablePositions(this.source, this.positionTableError, this.config, resolution);
         this.extraParams.set(pk, uploadF32(this.device, posembSincos2d(gridOf(this.config, resolution), this.config.width), pk));
       }
       cg = CompiledGraph.compile(this.device, graph, (t) => this.weights.buffers.get(t.name) ?? this.extraParams.get(t.name)!);

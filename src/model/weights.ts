@@ -1,10 +1,11 @@
 // From a checkpoint file to GPU buffers: the open_clip key layout of OpenVision encoders, checked
 // key by key and shape by shape before use, and uploaded with nothing left behind on failure.
-import { CheckpointError } from '../errors.js';
+import { CheckpointError, ConfigError } from '../errors.js';
+import { posembSincos2d } from '../kernels/posemb-sincos.js';
 import { openCheckpoint } from '../weights/index.js';
 import { isFloatDType, notFloatError, type Checkpoint } from '../weights/checkpoint.js';
 import type { WeightsInput } from '../weights/source.js';
-import type { ViTConfig } from './config.js';
+import { architecture, type ViTConfig } from './config.js';
 
 /** The checkpoint keys (without prefix) of an encoder, with the shapes the file must have. */
 export function expectedKeys(c: ViTConfig): Map<string, number[]> {
@@ -14,6 +15,7 @@ export function expectedKeys(c: ViTConfig): Map<string, number[]> {
     ['class_embedding', [W]],
     ['positional_embedding', [1 + g * g, W]],
   ]);
+  if (architecture(c).lnPre) m.set('ln_pre.weight', [W]).set('ln_pre.bias', [W]);
   for (let i = 0; i < c.layers; i++) {
     const b = `transformer.resblocks.${i}.`;
     m.set(`${b}ln_1.weight`, [W]).set(`${b}ln_1.bias`, [W]);
@@ -52,7 +54,7 @@ export function checkLayout(ckpt: Checkpoint, c: ViTConfig): { prefix: string; k
   }
   for (const k of ckpt.tensors.keys()) {
     if (!k.startsWith(prefix)) continue;
-    if (!keys.has(k.slice(prefix.length))) throw new CheckpointError(ckpt.file, 'unexpected key for an OpenVision encoder of this config (ln_pre, attention pooling and biases on conv1 are not part of it)', k);
+    if (!keys.has(k.slice(prefix.length))) throw new CheckpointError(ckpt.file, `unexpected key for an encoder of this config (${architecture(c).lnPre ? '' : 'ln_pre (the config says no_ln_pre), '}attention pooling, layer scale and biases on conv1 are not part of it)`, k);
   }
   return { prefix, keys };
 }
@@ -64,7 +66,7 @@ export interface GpuWeights {
 }
 
 /** Reads, checks (finite values) and uploads every tensor; on any error, frees what it uploaded. */
-export async function uploadWeights(device: GPUDevice, ckpt: Checkpoint, c: ViTConfig): Promise<GpuWeights> {
+export async function uploadWeights(device: GPUDevice, ckpt: Checkpoint, c: ViTConfig, inspect?: (key: string, data: Float32Array) => void): Promise<GpuWeights> {
   const { prefix, keys } = checkLayout(ckpt, c);
   const buffers = new Map<string, GPUBuffer>();
   const destroy = () => { for (const b of buffers.values()) b.destroy(); buffers.clear(); };
@@ -74,6 +76,7 @@ export async function uploadWeights(device: GPUDevice, ckpt: Checkpoint, c: ViTC
       for (let i = 0; i < data.length; i++) {
         if (!Number.isFinite(data[i]!)) throw new CheckpointError(ckpt.file, `non-finite value ${data[i]} at flat index ${i}`, prefix + k);
       }
+      inspect?.(k, data);
       if (k === 'proj') data = transpose(data, c.width, c.embedDim);
       buffers.set(k, uploadF32(device, data, k));
     }
@@ -99,3 +102,29 @@ export function transpose(a: Float32Array, rows: number, cols: number): Float32A
 }
 
 export { openCheckpoint, type WeightsInput };
+
+/**
+ * Largest |difference| between a checkpoint's position table and the fixed 2-D sin-cos formula
+ * at which the table still counts as that formula (and may be recomputed for another resolution):
+ * values lie in [-1, 1], float32 sin/cos of different libraries differ by a few ulp (< 1e-6), a
+ * learned or resampled table by far more than 1e-4.
+ */
+export const SINCOS_TABLE_TOLERANCE = 1e-4;
+
+/** Max |table - sincos(grid, width)| (Infinity when the shapes differ). */
+export function sincosTableError(table: Float32Array, grid: number, width: number): number {
+  const ref = posembSincos2d(grid, width);
+  if (ref.length !== table.length) return Infinity;
+  let m = 0;
+  for (let i = 0; i < ref.length; i++) m = Math.max(m, Math.abs(table[i]! - ref[i]!));
+  return m;
+}
+
+/** Throws unless the stored table is the sin-cos formula, before one is recomputed for `resolution`. */
+export function checkRecomputablePositions(source: string, error: number, c: ViTConfig, resolution: number): void {
+  if (!(error <= SINCOS_TABLE_TOLERANCE)) {
+    throw new ConfigError(source, `cannot run at resolution ${resolution}: the checkpoint's positional_embedding is not the fixed 2-D sin-cos table ` +
+      `(max |difference| ${error.toExponential(2)} > ${SINCOS_TABLE_TOLERANCE}), so it cannot be recomputed for a ${resolution / c.patchSize}² grid; ` +
+      `run at ${c.imageSize} (its own grid)`);
+  }
+}

@@ -5,8 +5,9 @@
 import onnxProto from 'onnx-proto';
 import { posembSincos2d } from '../kernels/posemb-sincos.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
-import { gridOf, type ViTConfig } from '../model/config.js';
-import { checkLayout } from '../model/weights.js';
+import { architecture, gridOf, type ViTConfig } from '../model/config.js';
+import { ConfigError } from '../errors.js';
+import { checkLayout, checkRecomputablePositions, sincosTableError } from '../model/weights.js';
 
 const { onnx } = onnxProto as unknown as { onnx: typeof import('onnx-proto').onnx };
 type NodeProto = import('onnx-proto').onnx.INodeProto;
@@ -22,6 +23,10 @@ export interface OnnxExportOptions {
 export async function exportOnnx(config: ViTConfig, ckpt: Checkpoint, opts: OnnxExportOptions): Promise<Uint8Array> {
   const c = config, B = opts.batch, S = opts.resolution ?? c.imageSize;
   const W = c.width, H = c.heads, D = W / H, p = c.patchSize, g = gridOf(c, S), N = 1 + g * g;
+  const arch = architecture(c);
+  if (arch.lnPre || arch.pool !== 'avg' || !arch.finalLnAfterPool) {
+    throw new ConfigError('exportOnnx', `only OpenVision's architecture is exported (no ln_pre, pool_type 'avg', final_ln_after_pool); this config has ${JSON.stringify(arch)}`);
+  }
   const { prefix } = checkLayout(ckpt, c);
   const nodes: NodeProto[] = [];
   const inits: TensorProto[] = [];
@@ -57,7 +62,12 @@ export async function exportOnnx(config: ViTConfig, ckpt: Checkpoint, opts: Onnx
   x = op('Transpose', [op('Reshape', [x, i64([B, W, g * g])])], { perm: [0, 2, 1] });
   const cls = op('Expand', [f32('class_embedding', [1, 1, W], await ckpt.read(prefix + 'class_embedding')), i64([B, 1, W])]);
   x = op('Concat', [cls, x], { axis: 1 });
-  const pos = S === c.imageSize ? await weight('positional_embedding', [N, W]) : f32(`positional_embedding@${S}`, [N, W], posembSincos2d(g, W));
+  let pos: string;
+  if (S === c.imageSize) pos = await weight('positional_embedding', [N, W]);
+  else {
+    checkRecomputablePositions(ckpt.file, sincosTableError(await ckpt.read(prefix + 'positional_embedding'), gridOf(c), W), c, S);
+    pos = f32(`positional_embedding@${S}`, [N, W], posembSincos2d(g, W));
+  }
   x = op('Reshape', [op('Add', [x, pos]), i64([B * N, W])]);
 
   const scale = f32('attn_scale', [], new Float32Array([1 / Math.sqrt(D)]));

@@ -6,13 +6,18 @@ import { layerNormRef } from './layernorm.js';
 import { meanPoolRef } from './mean-pool.js';
 import { patchEmbedRef } from './patch-embed.js';
 
-export interface RefConfig { width: number; layers: number; heads: number; mlpWidth: number; patchSize: number; embedDim: number; eps: number }
+export interface RefConfig {
+  width: number; layers: number; heads: number; mlpWidth: number; patchSize: number; embedDim: number; eps: number;
+  /** open_clip's switches (defaults: OpenVision's): ln_pre, pooling from the mean or the class token, ln_post before or after pooling. */
+  lnPre?: boolean; pool?: 'avg' | 'tok'; finalLnAfterPool?: boolean;
+}
 
 /** weights: open_clip keys without prefix; proj is [W, E] as in the checkpoint. */
 export function vitRef(c: RefConfig, w: Map<string, Float32Array>, image: Float32Array, B: number, S: number) {
   const W = c.width, g = S / c.patchSize, N = 1 + g * g, rows = B * N;
   const get = (k: string) => { const t = w.get(k); if (!t) throw new Error(`reference: missing ${k}`); return t; };
   let x: Float64Array = patchEmbedRef(image, B, S, get('conv1.weight'), W, c.patchSize, get('class_embedding'), get('positional_embedding')).out;
+  if (c.lnPre) x = layerNormRef(x, rows, W, get('ln_pre.weight'), get('ln_pre.bias'), c.eps);
   let block0: Float64Array | null = null;
   for (let i = 0; i < c.layers; i++) {
     const p = `transformer.resblocks.${i}.`;
@@ -25,9 +30,17 @@ export function vitRef(c: RefConfig, w: Map<string, Float32Array>, image: Float3
     x = gemmRef(m, rows, c.mlpWidth, get(`${p}mlp.c_proj.weight`), W, get(`${p}mlp.c_proj.bias`), 'residual', x).y;
     if (i === 0) block0 = x.slice();
   }
+  const after = c.finalLnAfterPool ?? true;
+  if (!after) x = layerNormRef(x, rows, W, get('ln_post.weight'), get('ln_post.bias'), c.eps);
   const tokens = new Float64Array(B * (N - 1) * W);
   for (let b = 0; b < B; b++) tokens.set(x.subarray((b * N + 1) * W, (b + 1) * N * W), b * (N - 1) * W);
-  const pooled = layerNormRef(meanPoolRef(x, B, N, W, 1).y, B, W, get('ln_post.weight'), get('ln_post.bias'), c.eps);
+  let pool: Float64Array;
+  if ((c.pool ?? 'avg') === 'avg') pool = meanPoolRef(x, B, N, W, 1).y;
+  else {
+    pool = new Float64Array(B * W);
+    for (let b = 0; b < B; b++) pool.set(x.subarray(b * N * W, b * N * W + W), b * W);
+  }
+  const pooled = after ? layerNormRef(pool, B, W, get('ln_post.weight'), get('ln_post.bias'), c.eps) : pool;
   const proj = get('proj');
   const projT = new Float64Array(W * c.embedDim);
   for (let r = 0; r < W; r++) for (let e = 0; e < c.embedDim; e++) projT[e * W + r] = proj[r * c.embedDim + e]!;
