@@ -1,56 +1,113 @@
 #!/usr/bin/env node
-// wgsl-vit command line: `verify` (compare a checkpoint against reference outputs), `info`.
-import { parseArgs } from 'node:util';
-import { basename, dirname, join } from 'node:path';
-import { existsSync } from 'node:fs';
+// wgsl-vit command line: verify, embed, export-onnx, info. Each command answers --help on stdout
+// (exit 0); a usage error (unknown option, bad number, bad --out) exits 2 with a message naming the
+// option; a failure while working exits 1.
+import { spawn } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { requestDevice } from '../src/device.js';
 import { VisionTransformer, type ViTOutputName } from '../src/model/vit.js';
 import { compare, readExpected, TOLERANCE } from '../src/model/verify.js';
 
-const USAGE = `usage:
-  wgsl-vit verify --weights <file.safetensors|.bin> --config <open_clip_config.json> --expected <NAME.expected.safetensors>
-      Runs the model on the expected file's \`input\` and compares tokens, pooled, embedding
-      (and block0 when present). Exits 1 when any output is outside tolerance
-      (max abs <= ${TOLERANCE.maxAbs.tokens}, cosine >= ${TOLERANCE.minCosine}).
-      --weights/--config default to the files named in the expected file's metadata, beside it.
-  wgsl-vit export-onnx --weights <file> --config <open_clip_config.json> --out model.onnx [--batch 1] [--resolution S]
-      Writes the encoder as an ONNX model (opset 17, fixed batch and resolution; outputs
-      embedding [B, E] and tokens [B, g², W]) for other runtimes.
-  wgsl-vit embed --weights <file> --config <open_clip_config.json> img1.png img2.jpg … [--out embeddings.json|.npy|.safetensors] [--tokens] [--batch 32] [--resolution S]
-      Decodes, preprocesses (squash resize, PIL bilinear, the config's mean/std) and encodes images.
-      Prints a summary line (images, time, img/s); writes embeddings [N, E] (and tokens [N, g², W]
-      with --tokens; .npy takes embeddings only, tokens go to a second file NAME.tokens.npy).
-  wgsl-vit info        Prints the WebGPU adapter, features and limits.`;
+const HELP: Record<string, string> = {
+  verify: `usage: wgsl-vit verify --expected <NAME.expected.safetensors> [--weights <file.safetensors|.bin>] [--config <open_clip_config.json>]
+  Runs the model on the expected file's \`input\` and compares tokens, pooled, embedding (and
+  block0 when present): one row each, then 'N passed, M failed'. An output of another shape than
+  the expected one is a failed row ("shape mismatch" with both shapes). Exit status 1 when any
+  output is outside tolerance (max abs <= ${TOLERANCE.maxAbs.tokens}, cosine >= ${TOLERANCE.minCosine}).
+  --weights/--config default to the files named in the expected file's metadata, beside it.`,
+  embed: `usage: wgsl-vit embed --weights <file> --config <open_clip_config.json> IMAGE... [--out FILE] [--tokens] [--batch 32] [--resolution S] [--max-pixels N]
+  Decodes (PNG, JPEG: pixels equal Pillow's), preprocesses (squash resize with Pillow's bilinear
+  filter, the config's mean/std) and encodes images; prints a summary line (images, time, img/s).
+  --out FILE    .json, .npy or .safetensors: embeddings [N, E] (and tokens [N, g², W] with
+                --tokens; with .npy the tokens go to NAME.tokens.npy). Checked before any work.
+  --batch N     images decoded and run per forward call (default 32)
+  --resolution S  run at S×S pixels (a multiple of the patch size; default: the checkpoint's)
+  --max-pixels N  refuse images larger than N pixels before decoding (default 89478485, Pillow's)
+  An image that cannot be read or decoded is reported by name on stderr and left out; the others
+  are encoded and written (their list is in the output). Exit status: 0 when every image was
+  encoded, 1 when any was left out (or nothing could be encoded), 2 for a usage error.`,
+  'export-onnx': `usage: wgsl-vit export-onnx --weights <file> --config <open_clip_config.json> --out model.onnx [--batch 1] [--resolution S]
+  Writes the encoder as an ONNX model (opset 17, fixed batch and resolution; outputs embedding
+  [B, E] and tokens [B, g², W]) for other runtimes. Refuses non-finite weights.`,
+  info: `usage: wgsl-vit info
+  Prints the WebGPU adapter, features and limits as JSON.`,
+};
+const USAGE = `usage: wgsl-vit <command> [options]   (wgsl-vit <command> --help for each)
+  verify       compare a checkpoint's outputs with a PyTorch expected file
+  embed        images in, embeddings out
+  export-onnx  write the encoder as an ONNX model
+  info         the WebGPU adapter, features and limits`;
+
+/** A mistake in the command line: exit status 2, with the message (and no stack). */
+class UsageError extends Error {}
+
+function parse<T extends NonNullable<ParseArgsConfig['options']>>(cmd: string, argv: string[], options: T, positionals = false) {
+  try {
+    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: positionals, strict: true });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message} (see wgsl-vit ${cmd} --help)`);
+  }
+}
+
+/** A positive integer option, or undefined when absent; anything else is a usage error naming it. */
+function intOption(name: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const v = Number(raw);
+  if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(v) || v <= 0) throw new UsageError(`--${name} must be a positive integer, got '${raw}'`);
+  return v;
+}
+
+function required(cmd: string, values: Record<string, unknown>, names: string[]): void {
+  const missing = names.filter((n) => values[n] === undefined);
+  if (missing.length) throw new UsageError(`${missing.map((n) => `--${n}`).join(', ')} ${missing.length > 1 ? 'are' : 'is'} required (see wgsl-vit ${cmd} --help)`);
+}
+
+/** An output path: a known extension, in a folder that exists, and not itself a folder. */
+function checkOut(path: string, extensions: string[]): void {
+  const ext = extname(path).toLowerCase();
+  if (!extensions.includes(ext)) throw new UsageError(`--out ${path}: unknown format '${ext || '(none)'}' (use ${extensions.join(', ')})`);
+  const dir = dirname(resolve(path));
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--out ${path}: the folder ${dir} does not exist`);
+  if (existsSync(path) && statSync(path).isDirectory()) throw new UsageError(`--out ${path}: is a folder`);
+}
 
 async function verify(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { weights: { type: 'string' }, config: { type: 'string' }, expected: { type: 'string' }, flags: { type: 'string' } } });
-  if (!values.expected) {
-    console.error(USAGE);
-    return 2;
-  }
-  const exp = await readExpected(values.expected);
+  const { values } = parse('verify', argv, { weights: { type: 'string' }, config: { type: 'string' }, expected: { type: 'string' }, flags: { type: 'string' } });
+  if (values.help) return help('verify');
+  required('verify', values, ['expected']);
+  const exp = await readExpected(values.expected!);
   const near = (f?: string) => (f ? join(dirname(values.expected!), basename(f)) : undefined);
   const weights = values.weights ?? near(exp.meta.weights);
   const config = values.config ?? near(exp.meta.config);
   for (const [flag, file, named] of [['--weights', weights, exp.meta.weights], ['--config', config, exp.meta.config]] as const) {
-    if (!file) throw new Error(`${flag} is required (the expected file names none)`);
+    if (!file) throw new UsageError(`${flag} is required (the expected file names none)`);
     if (!existsSync(file)) throw new Error(`${file}: no such file (${flag}${values[flag.slice(2) as 'weights'] ? '' : `, from the expected file's metadata '${named}'`})`);
   }
   const { device, adapterInfo } = await requestDevice({ dawnFlags: values.flags ? values.flags.split(',') : [] });
   const model = await VisionTransformer.load(device, { weights: weights!, config: config! });
   const [B, , S] = exp.inputShape as [number, number, number];
   const names = (['tokens', 'pooled', 'embedding', 'block0'] as ViTOutputName[]).filter((k) => exp.outputs[k]);
+  const c = model.config, g = S / c.patchSize;
+  const ours: Record<string, number[]> = { tokens: [B, g * g, c.width], pooled: [B, c.width], embedding: [B, c.embedDim], block0: [B, 1 + g * g, c.width] };
   const t0 = performance.now();
   const out = await model.forward(exp.input, B, { resolution: S, outputs: names });
   const ms = performance.now() - t0;
   console.log(`adapter: ${[adapterInfo.vendor, adapterInfo.architecture, adapterInfo.description].filter(Boolean).join(' ')}`);
-  console.log(`model: ${weights} (${model.config.layers} layers, width ${model.config.width}, patch ${model.config.patchSize}) at ${S}px, batch ${B}, ${ms.toFixed(0)} ms incl. compilation`);
+  console.log(`model: ${weights} (${c.layers} layers, width ${c.width}, patch ${c.patchSize}) at ${S}px, batch ${B}, ${ms.toFixed(0)} ms incl. compilation`);
   let passed = 0, failed = 0;
   console.log(`${'output'.padEnd(10)} ${'max abs err'.padStart(12)} ${'max rel err'.padStart(12)} ${'cosine'.padStart(12)}  result`);
   for (const k of names) {
-    const c = compare(k, out[k]!, exp.outputs[k]!.data);
-    c.pass ? passed++ : failed++;
-    console.log(`${k.padEnd(10)} ${c.maxAbs.toExponential(3).padStart(12)} ${c.maxRel.toExponential(3).padStart(12)} ${c.cosine.toFixed(9).padStart(12)}  ${c.pass ? 'ok' : 'FAIL'}`);
+    const want = exp.outputs[k]!;
+    if (out[k]!.length !== want.data.length || ours[k]!.join() !== want.shape.join()) {
+      failed++;
+      console.log(`${k.padEnd(10)} FAIL: shape mismatch: this model gives [${ours[k]!.join(', ')}], the expected file has [${want.shape.join(', ')}]`);
+      continue;
+    }
+    const r = compare(k, out[k]!, want.data);
+    r.pass ? passed++ : failed++;
+    console.log(`${k.padEnd(10)} ${r.maxAbs.toExponential(3).padStart(12)} ${r.maxRel.toExponential(3).padStart(12)} ${r.cosine.toFixed(9).padStart(12)}  ${r.pass ? 'ok' : 'FAIL'}`);
   }
   console.log(`${passed} passed, ${failed} failed`);
   model.destroy();
@@ -59,90 +116,154 @@ async function verify(argv: string[]): Promise<number> {
 }
 
 async function exportOnnxCmd(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { weights: { type: 'string' }, config: { type: 'string' }, out: { type: 'string' }, batch: { type: 'string', default: '1' }, resolution: { type: 'string' } } });
-  if (!values.weights || !values.config || !values.out) {
-    console.error(USAGE);
-    return 2;
-  }
+  const { values } = parse('export-onnx', argv, { weights: { type: 'string' }, config: { type: 'string' }, out: { type: 'string' }, batch: { type: 'string' }, resolution: { type: 'string' } });
+  if (values.help) return help('export-onnx');
+  required('export-onnx', values, ['weights', 'config', 'out']);
+  const batch = intOption('batch', values.batch) ?? 1;
+  const resolution = intOption('resolution', values.resolution);
+  checkOut(values.out!, ['.onnx']);
   const { exportOnnx } = await import('../src/onnx/export.js');
   const { openCheckpoint } = await import('../src/weights/index.js');
   const { readOpenClipConfig } = await import('../src/model/config.js');
   const { writeFileSync } = await import('node:fs');
-  const config = await readOpenClipConfig(values.config);
-  const bytes = await exportOnnx(config, await openCheckpoint(values.weights), { batch: +values.batch!, resolution: values.resolution ? +values.resolution : undefined });
-  writeFileSync(values.out, bytes);
+  const config = await readOpenClipConfig(values.config!);
+  if (resolution !== undefined && resolution % config.patchSize !== 0) throw new UsageError(`--resolution ${resolution} is not a multiple of the patch size ${config.patchSize}`);
+  const bytes = await exportOnnx(config, await openCheckpoint(values.weights!), { batch, resolution });
+  writeFileSync(values.out!, bytes);
   console.log(`wrote ${values.out} (${(bytes.length / 2 ** 20).toFixed(1)} MiB)`);
   return 0;
 }
 
 async function embed(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv, allowPositionals: true,
-    options: { weights: { type: 'string' }, config: { type: 'string' }, out: { type: 'string' }, tokens: { type: 'boolean' }, batch: { type: 'string', default: '32' }, resolution: { type: 'string' }, flags: { type: 'string' } },
-  });
-  if (!values.weights || !values.config || positionals.length === 0) {
-    console.error(USAGE);
-    return 2;
-  }
+  const { values, positionals } = parse('embed', argv, {
+    weights: { type: 'string' }, config: { type: 'string' }, out: { type: 'string' }, tokens: { type: 'boolean' }, batch: { type: 'string' },
+    resolution: { type: 'string' }, 'max-pixels': { type: 'string' }, flags: { type: 'string' },
+  }, true);
+  if (values.help) return help('embed');
+  required('embed', values, ['weights', 'config']);
+  if (positionals.length === 0) throw new UsageError('no images given (see wgsl-vit embed --help)');
+  const batch = intOption('batch', values.batch) ?? 32;
+  const resolution = intOption('resolution', values.resolution);
+  const maxPixels = intOption('max-pixels', values['max-pixels']);
+  if (values.out) checkOut(values.out, ['.json', '.npy', '.safetensors']);
   const { encodeImages } = await import('../src/encode.js');
   const { toNpy, toSafetensors, rows } = await import('../src/io/writers.js');
   const { writeFileSync } = await import('node:fs');
   const { default: cliProgress } = await import('cli-progress');
   const { device, adapterInfo } = await requestDevice({ dawnFlags: values.flags ? values.flags.split(',') : [] });
-  const model = await VisionTransformer.load(device, { weights: values.weights, config: values.config });
-  const res = values.resolution ? +values.resolution : model.config.imageSize;
+  const model = await VisionTransformer.load(device, { weights: values.weights!, config: values.config! });
+  const res = resolution ?? model.config.imageSize;
+  if (res % model.config.patchSize !== 0) throw new UsageError(`--resolution ${res} is not a multiple of the patch size ${model.config.patchSize}`);
   const bar = positionals.length > 1 ? new cliProgress.SingleBar({ format: 'encoding [{bar}] {value}/{total} images | {eta_formatted} left', stream: process.stderr, noTTYOutput: false }, cliProgress.Presets.shades_classic) : null;
   bar?.start(positionals.length, 0);
   const r = await encodeImages(model, positionals, {
-    resolution: res, batchSize: +values.batch!, outputs: values.tokens ? ['embedding', 'tokens'] : ['embedding'],
+    resolution: res, batchSize: batch, maxPixels, outputs: values.tokens ? ['embedding', 'tokens'] : ['embedding'], onImageError: 'skip',
     onProgress: (done) => bar?.update(done),
   });
   bar?.stop();
+  for (const f of r.failed) console.error(`wgsl-vit embed: left out ${f.message}`);
+  const encoded = r.indices.map((i) => positionals[i]!);
+  if (r.count === 0) {
+    console.error(`wgsl-vit embed: none of the ${positionals.length} images could be encoded; nothing written`);
+    model.destroy();
+    device.destroy();
+    return 1;
+  }
   const g = res / model.config.patchSize;
   const emb = { name: 'embedding', shape: [r.count, model.config.embedDim], data: r.embedding! };
   const tok = r.tokens ? { name: 'tokens', shape: [r.count, g * g, model.config.width], data: r.tokens } : null;
   if (values.out) {
-    const out = values.out;
-    if (out.endsWith('.npy')) {
+    const out = values.out, ext = extname(out).toLowerCase();
+    if (ext === '.npy') {
       writeFileSync(out, toNpy(emb));
-      if (tok) writeFileSync(out.replace(/\.npy$/, '.tokens.npy'), toNpy(tok));
-    } else if (out.endsWith('.safetensors')) {
-      writeFileSync(out, toSafetensors(tok ? [emb, tok] : [emb], { images: JSON.stringify(positionals), weights: values.weights, resolution: String(res) }));
-    } else if (out.endsWith('.json')) {
-      writeFileSync(out, JSON.stringify({ images: positionals, resolution: res, embedding: rows(emb), ...(tok ? { tokens: rows(tok).map((t) => t) } : {}) }));
+      if (tok) writeFileSync(out.replace(/\.npy$/i, '.tokens.npy'), toNpy(tok));
+    } else if (ext === '.safetensors') {
+      writeFileSync(out, toSafetensors(tok ? [emb, tok] : [emb], { images: JSON.stringify(encoded), weights: values.weights!, resolution: String(res) }));
     } else {
-      throw new Error(`--out ${out}: unknown format (use .json, .npy or .safetensors)`);
+      writeFileSync(out, JSON.stringify({ images: encoded, failed: r.failed, resolution: res, embedding: rows(emb), ...(tok ? { tokens: rows(tok) } : {}) }));
     }
   } else {
-    for (const [i, p] of positionals.entries()) {
+    for (const [i, p] of encoded.entries()) {
       const e = emb.data.subarray(i * emb.shape[1]!, (i + 1) * emb.shape[1]!);
       console.log(`${p}: [${Array.from(e.subarray(0, 4), (v) => v.toFixed(4)).join(', ')}, …] (${emb.shape[1]} values)`);
     }
   }
-  console.log(`${r.count} images, ${(r.ms / 1000).toFixed(2)} s, ${((r.count * 1000) / r.ms).toFixed(2)} img/s on ${adapterInfo.description || adapterInfo.vendor} (decoding and preprocessing included)${values.out ? `; wrote ${values.out}` : ''}`);
+  const left = r.failed.length ? `; ${r.failed.length} left out (see above)` : '';
+  console.log(`${r.count} images, ${(r.ms / 1000).toFixed(2)} s, ${((r.count * 1000) / r.ms).toFixed(2)} img/s on ${adapterInfo.description || adapterInfo.vendor} (decoding and preprocessing included)${values.out ? `; wrote ${values.out}` : ''}${left}`);
   model.destroy();
   device.destroy();
-  return 0;
+  return r.failed.length ? 1 : 0;
 }
 
-async function info(): Promise<number> {
+async function info(argv: string[]): Promise<number> {
+  const { values } = parse('info', argv, {});
+  if (values.help) return help('info');
   const d = await requestDevice();
   console.log(JSON.stringify({ adapter: d.adapterInfo, runtime: d.runtime, features: d.features, limits: d.limits }, null, 2));
   d.device.destroy();
   return 0;
 }
 
-const [cmd, ...rest] = process.argv.slice(2);
-const commands: Record<string, (argv: string[]) => Promise<number>> = { verify, info, embed, 'export-onnx': exportOnnxCmd };
-const run = cmd ? commands[cmd] : undefined;
-if (!run) {
-  console.error(USAGE);
-  process.exit(2);
+function help(cmd: string): number {
+  console.log(HELP[cmd]);
+  return 0;
 }
-run(rest).then(
-  (code) => process.exit(code),
-  (e: Error) => {
-    console.error(`wgsl-vit ${cmd}: ${e.message}`);
-    process.exit(1);
-  },
-);
+
+const commands: Record<string, (argv: string[]) => Promise<number>> = { verify, info, embed, 'export-onnx': exportOnnxCmd };
+
+function main(): void {
+  const [cmd, ...rest] = process.argv.slice(2);
+  if (cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    console.log(`${USAGE}\n\n${Object.values(HELP).join('\n\n')}`);
+    process.exit(0);
+  }
+  const run = cmd ? commands[cmd] : undefined;
+  if (!run) {
+    console.error(cmd ? `wgsl-vit: unknown command '${cmd}'\n${USAGE}` : USAGE);
+    process.exit(2);
+  }
+  run(rest).then(
+    (code) => process.exit(code),
+    (e: Error) => {
+      console.error(`wgsl-vit ${cmd}: ${e.message}`);
+      process.exit(e instanceof UsageError ? 2 : 1);
+    },
+  );
+}
+
+/**
+ * Dawn prints two notices ("maxDynamic…BuffersPerPipelineLayout artificially reduced…") from native
+ * code straight to stderr whenever an adapter is created; JavaScript cannot intercept them. The CLI
+ * therefore runs itself as a child and drops exactly those lines from its stderr, passing everything
+ * else (progress bar included) through as it comes.
+ */
+const DAWN_NOTICE = /^Warning: maxDynamic(Uniform|Storage)BuffersPerPipelineLayout artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.\r?$/;
+const PREFIX = 'Warning: maxDynamic';
+
+function runFiltered(): void {
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: ['inherit', 'inherit', 'pipe'], env: { ...process.env, WGSL_VIT_CLI_CHILD: '1' } });
+  let pending = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => {
+    pending += chunk;
+    let nl: number;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      if (!DAWN_NOTICE.test(line)) process.stderr.write(`${line}\n`);
+    }
+    // A partial line is held only while it may still become a notice (the progress bar never does).
+    if (pending && !PREFIX.startsWith(pending.slice(0, PREFIX.length)) && !pending.startsWith(PREFIX)) {
+      process.stderr.write(pending);
+      pending = '';
+    }
+  });
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));
+  child.on('close', (code, signal) => {
+    if (pending) process.stderr.write(pending);
+    process.exit(code ?? (signal ? 1 : 0));
+  });
+}
+
+if (process.env.WGSL_VIT_CLI_CHILD || process.env.WGSL_VIT_DAWN_NOTICES) main();
+else runFiltered();

@@ -6,7 +6,7 @@ import onnxProto from 'onnx-proto';
 import { posembSincos2d } from '../kernels/posemb-sincos.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
 import { architecture, gridOf, type ViTConfig } from '../model/config.js';
-import { ConfigError } from '../errors.js';
+import { CheckpointError, ConfigError } from '../errors.js';
 import { checkLayout, checkRecomputablePositions, sincosTableError } from '../model/weights.js';
 
 const { onnx } = onnxProto as unknown as { onnx: typeof import('onnx-proto').onnx };
@@ -42,7 +42,13 @@ export async function exportOnnx(config: ViTConfig, ckpt: Checkpoint, opts: Onnx
     inits.push({ name, dims: [values.length], dataType: INT64, rawData: new Uint8Array(a.buffer) });
     return name;
   };
-  const weight = async (key: string, dims: number[]) => f32(key, dims, await ckpt.read(prefix + key));
+  const read = async (key: string) => {
+    const data = await ckpt.read(prefix + key);
+    const bad = data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new CheckpointError(ckpt.file, `non-finite value ${data[bad]} at flat index ${bad}: refusing to export`, prefix + key);
+    return data;
+  };
+  const weight = async (key: string, dims: number[]) => f32(key, dims, await read(key));
   const op = (opType: string, inputs: string[], attrs: Record<string, number | number[]> = {}, name = fresh(opType)) => {
     const attribute = Object.entries(attrs).map(([k, v]) =>
       Array.isArray(v) ? { name: k, ints: v, type: onnx.AttributeProto.AttributeType.INTS }
@@ -60,12 +66,12 @@ export async function exportOnnx(config: ViTConfig, ckpt: Checkpoint, opts: Onnx
   // x = conv1(x); x = cat([class_embedding, x]); x = x + positional_embedding
   let x = op('Conv', ['image', await weight('conv1.weight', [W, 3, p, p])], { strides: [p, p], kernel_shape: [p, p] });
   x = op('Transpose', [op('Reshape', [x, i64([B, W, g * g])])], { perm: [0, 2, 1] });
-  const cls = op('Expand', [f32('class_embedding', [1, 1, W], await ckpt.read(prefix + 'class_embedding')), i64([B, 1, W])]);
+  const cls = op('Expand', [f32('class_embedding', [1, 1, W], await read('class_embedding')), i64([B, 1, W])]);
   x = op('Concat', [cls, x], { axis: 1 });
   let pos: string;
   if (S === c.imageSize) pos = await weight('positional_embedding', [N, W]);
   else {
-    checkRecomputablePositions(ckpt.file, sincosTableError(await ckpt.read(prefix + 'positional_embedding'), gridOf(c), W), c, S);
+    checkRecomputablePositions(ckpt.file, sincosTableError(await read('positional_embedding'), gridOf(c), W), c, S);
     pos = f32(`positional_embedding@${S}`, [N, W], posembSincos2d(g, W));
   }
   x = op('Reshape', [op('Add', [x, pos]), i64([B * N, W])]);

@@ -1,0 +1,104 @@
+// The CLI as a user meets it: --help everywhere, numeric options and --out checked up front with
+// the option named (exit 2), a bad image among good ones reported by name without losing the
+// others' results (exit 1), NaN weights refused by export-onnx, a shape mismatch named by verify,
+// and no Dawn limit notices on stderr.
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { compare, readExpected } from '../../src/model/verify.js';
+import { openCheckpoint } from '../../src/weights/index.js';
+import { fixture } from '../helpers/fixtures.js';
+import { ensureBuilt, runCli } from '../helpers/cli.js';
+import { writeSafetensors, type StEntry } from '../helpers/safetensors-writer.js';
+
+beforeAll(ensureBuilt);
+
+const CASE = 'ov1-so14-84-d2';
+const model = ['--weights', fixture(`${CASE}.safetensors`), '--config', fixture(`${CASE}.open_clip_config.json`)];
+const tmp = () => mkdtempSync(join(tmpdir(), 'wgsl-vit-cli-'));
+
+describe('--help', () => {
+  it.each(['verify', 'embed', 'export-onnx', 'info'])('%s --help prints its usage on stdout and exits 0', (cmd) => {
+    const r = runCli([cmd, '--help']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(new RegExp(`^usage: wgsl-vit ${cmd}`));
+    expect(r.err).toBe('');
+  });
+  it('wgsl-vit --help lists every command; no command is a usage error', () => {
+    const r = runCli(['--help']);
+    expect(r.code).toBe(0);
+    for (const cmd of ['verify', 'embed', 'export-onnx', 'info']) expect(r.out).toContain(`usage: wgsl-vit ${cmd}`);
+    expect(runCli([]).code).toBe(2);
+    expect(runCli(['frobnicate']).err).toMatch(/unknown command 'frobnicate'/);
+  });
+});
+
+describe('usage errors name the option (exit 2, before any work)', () => {
+  it.each([
+    [['embed', ...model, '--batch', 'abc', 'a.png'], /--batch must be a positive integer, got 'abc'/],
+    [['embed', ...model, '--resolution', 'abc', 'a.png'], /--resolution must be a positive integer, got 'abc'/],
+    [['embed', ...model, '--max-pixels', '0', 'a.png'], /--max-pixels must be a positive integer, got '0'/],
+    [['embed', ...model, '--resolution', '85', fixture('rocket.png')], /--resolution 85 is not a multiple of the patch size 14/],
+    [['export-onnx', ...model, '--out', '/tmp/m.onnx', '--batch', '0'], /--batch must be a positive integer, got '0'/],
+    [['embed', ...model, '--out', 'embeddings.txt', 'a.png'], /--out embeddings\.txt: unknown format '\.txt' \(use \.json, \.npy, \.safetensors\)/],
+    [['embed', ...model, '--out', '/nonexistent-dir/e.json', 'a.png'], /--out \/nonexistent-dir\/e\.json: the folder \/nonexistent-dir does not exist/],
+    [['embed', ...model, '--out', tmpdir(), 'a.png'], /unknown format '\(none\)'|is a folder/],
+    [['embed', ...model, '--bogus', 'a.png'], /Unknown option '--bogus'/],
+    [['embed', ...model], /no images given/],
+    [['verify'], /--expected is required/],
+  ])('%j', (args, pattern) => {
+    const r = runCli(args as string[]);
+    expect(r.code, r.err).toBe(2);
+    expect(r.err).toMatch(pattern);
+  });
+});
+
+describe('wgsl-vit embed with a bad image among good ones', () => {
+  it('reports it by name, writes the others (equal to PyTorch) and exits 1', async () => {
+    const dir = tmp();
+    const broken = join(dir, 'broken.jpg');
+    writeFileSync(broken, readFileSync(fixture('jpeg/420-q90-97x61.jpg')).subarray(0, 700));
+    const images = [fixture('astronaut.png'), broken, join(dir, 'missing.png'), fixture('chelsea.png'), fixture('coffee.png')];
+    const r = runCli(['embed', ...model, ...images, '--out', join(dir, 'e.json'), '--batch', '2']);
+    expect(r.code, r.err).toBe(1);
+    expect(r.err).toMatch(/left out .*broken\.jpg: JPEG file is truncated/);
+    expect(r.err).toMatch(/left out .*missing\.png: cannot read/);
+    expect(r.out).toMatch(/^3 images, .*; 2 left out \(see above\)$/m);
+    const j = JSON.parse(readFileSync(join(dir, 'e.json'), 'utf8'));
+    expect(j.images).toEqual([images[0], images[3], images[4]]);
+    expect(j.failed.map((f: { index: number }) => f.index)).toEqual([1, 2]);
+    const exp = await readExpected(fixture(`${CASE}.expected.safetensors`));
+    expect(compare('embedding', Float32Array.from(j.embedding.flat()), exp.outputs.embedding!.data).pass).toBe(true);
+  });
+
+  it('prints no Dawn limit notices', () => {
+    const r = runCli(['info']);
+    expect(r.code).toBe(0);
+    expect(r.err).not.toMatch(/artificially reduced/);
+  });
+});
+
+describe('export-onnx and verify', () => {
+  it('export-onnx refuses NaN weights, naming the key, and writes nothing', async () => {
+    const ck = await openCheckpoint(fixture(`${CASE}.safetensors`));
+    const e = new Map<string, StEntry>();
+    for (const [k, t] of ck.tensors) e.set(k, { shape: [...t.shape], data: await ck.read(k) });
+    e.get('visual.transformer.resblocks.1.mlp.c_fc.weight')!.data[3] = NaN;
+    const dir = tmp();
+    writeFileSync(join(dir, 'nan.safetensors'), writeSafetensors(e));
+    const r = runCli(['export-onnx', '--weights', join(dir, 'nan.safetensors'), '--config', fixture(`${CASE}.open_clip_config.json`), '--out', join(dir, 'm.onnx')]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/nan\.safetensors: key 'visual\.transformer\.resblocks\.1\.mlp\.c_fc\.weight': non-finite value NaN at flat index 3: refusing to export/);
+    expect(existsSync(join(dir, 'm.onnx'))).toBe(false);
+  });
+
+  it('verify against an expected file of another model says "shape mismatch" with both shapes', () => {
+    const r = runCli(['verify', '--weights', fixture('ov1-clip-ti16-224-t2.bin'), '--config', fixture('ov1-clip-ti16-224-t2.open_clip_config.json'),
+      '--expected', fixture('ov1-ti16-224-d1.expected.safetensors')]);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^embedding +FAIL: shape mismatch: this model gives \[2, 64\], the expected file has \[2, 192\]$/m);
+    expect(r.out.trim().split('\n').pop()).toMatch(/^\d passed, [1-4] failed$/);
+  });
+});
