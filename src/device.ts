@@ -83,8 +83,10 @@ export async function requestDevice(opts: DeviceOptions = {}): Promise<DeviceInf
   if (!adapter) {
     throw new DeviceError(
       runtime === 'node-dawn'
-        ? 'no WebGPU adapter: Dawn found no usable Vulkan driver. Without a GPU install Mesa lavapipe, mesa-vulkan-drivers >= 23 ' +
-            '(on Debian bookworm from bookworm-backports; wgsl-vit\'s tools/setup-system.sh does this); with a GPU install its Vulkan driver. Set XDG_RUNTIME_DIR.'
+        ? 'no WebGPU adapter: Dawn found no usable Vulkan driver. With a GPU, install its Vulkan driver. Without one, install Mesa lavapipe ' +
+            '(CPU Vulkan) >= 23: `apt-get install mesa-vulkan-drivers libvulkan1` (Debian 13 / Ubuntu 24.04); on Debian 12 bookworm its Mesa 22.3 is too old, ' +
+            'so add `deb http://deb.debian.org/debian bookworm-backports main` to /etc/apt/sources.list.d/ and `apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1`. ' +
+            'XDG_RUNTIME_DIR must be set (wgsl-vit sets /tmp when it is not).'
         : 'no WebGPU adapter was returned by navigator.gpu.requestAdapter()',
     );
   }

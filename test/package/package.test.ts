@@ -1,0 +1,78 @@
+// The package as npm users get it: `npm pack`, the tarball unpacked into a fresh project's
+// node_modules (its declared dependencies linked from this checkout, nothing else), the README's
+// "Install from npm" examples type-checked by tsc with "strict": true and no skipLibCheck, and the
+// kernel example compiled and run on this machine's adapter.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt } from '../helpers/cli.js';
+
+const root = join(import.meta.dirname, '..', '..');
+let project = '';
+let examples: string[] = [];
+
+/** The ```ts blocks of the README's "Install from npm" section. */
+function readmeExamples(): string[] {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const start = readme.indexOf('## Install from npm');
+  const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+  return [...section.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
+}
+
+beforeAll(() => {
+  ensureBuilt();
+  project = mkdtempSync(join(tmpdir(), 'wgsl-vit-user-'));
+  const out = execFileSync('npm', ['pack', '--silent', '--pack-destination', project], { cwd: root, encoding: 'utf8' }).trim().split('\n').pop()!;
+  const modules = join(project, 'node_modules');
+  mkdirSync(modules);
+  execFileSync('tar', ['xzf', join(project, out), '-C', project]);
+  execFileSync('mv', [join(project, 'package'), join(modules, 'wgsl-vit')]);
+  const pkg = JSON.parse(readFileSync(join(modules, 'wgsl-vit', 'package.json'), 'utf8'));
+  for (const dep of [...Object.keys(pkg.dependencies), '@types/node']) {
+    mkdirSync(dirname(join(modules, dep)), { recursive: true });
+    symlinkSync(join(root, 'node_modules', dep), join(modules, dep));
+  }
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ type: 'module', private: true }));
+  writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({
+    compilerOptions: { strict: true, module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', outDir: 'out', skipLibCheck: false },
+    include: ['*.ts'],
+  }));
+  examples = readmeExamples();
+  examples.forEach((code, i) => writeFileSync(join(project, `example${i + 1}.ts`), code));
+}, 120_000);
+
+describe('the packed package in a fresh TypeScript project', () => {
+  it('ships what it needs: LICENSE, third-party notices, compiled code with types, no test files', () => {
+    const files = readdirSync(join(project, 'node_modules', 'wgsl-vit'));
+    expect(files).toEqual(expect.arrayContaining(['LICENSE', 'THIRD_PARTY_NOTICES.md', 'README.md', 'dist', 'package.json']));
+    expect(readFileSync(join(project, 'node_modules', 'wgsl-vit', 'LICENSE'), 'utf8')).toMatch(/Apache License\s+Version 2\.0/);
+    const pkg = JSON.parse(readFileSync(join(project, 'node_modules', 'wgsl-vit', 'package.json'), 'utf8'));
+    expect(pkg.license).toBe('Apache-2.0');
+    expect(pkg.dependencies['@webgpu/types']).toBeDefined();
+  });
+
+  it('the README examples type-check with strict and no skipLibCheck', () => {
+    expect(examples.length).toBeGreaterThanOrEqual(3);
+    const r = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project], { encoding: 'utf8' });
+    expect(r.stdout + r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  it('the kernel example runs and prints gelu(x·wᵀ + b)', () => {
+    const last = examples.length;
+    const r = spawnSync(process.execPath, [join(project, 'out', `example${last}.js`)], { cwd: project, encoding: 'utf8', env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' } });
+    expect(r.status, r.stderr).toBe(0);
+    const gelu = (v: number) => 0.5 * v * (1 + erf(v / Math.SQRT2));
+    const printed = JSON.parse(r.stdout.split('\n')[0]!) as number[];
+    [1.875, 2.875, 3.875].forEach((v, i) => expect(printed[i]).toBeCloseTo(gelu(v), 5));
+  });
+});
+
+/** erf to ~1e-7 (Abramowitz–Stegun 7.1.26 is 1.5e-7; enough for 5 decimals). */
+function erf(x: number): number {
+  const t = 1 / (1 + 0.3275911 * Math.abs(x));
+  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
+  return x < 0 ? -y : y;
+}
