@@ -1,7 +1,7 @@
 // Images in, embeddings out: decode → OpenVision preprocessing → batched forward passes.
 import { concat, type ViTOutputName, type ViTOutputs, type VisionTransformer } from './model/vit.js';
 import { ArgumentError, ImageError } from './errors.js';
-import { decodeImage, normalizeInto, resizeBilinear, type ImageInput, type RgbImage } from './preprocess/index.js';
+import { decodeResized, normalizeBatch, type ImageInput, type RgbImage } from './preprocess/index.js';
 
 export interface EncodeOptions {
   /** Outputs to return (default: embedding only). */
@@ -52,13 +52,12 @@ export async function encodeImages(model: VisionTransformer, images: readonly Im
   const parts: Partial<Record<ViTOutputName, Float32Array[]>> = {};
   const indices: number[] = [];
   const failed: EncodeResult['failed'] = [];
-  const per = 3 * size * size;
   for (let start = 0; start < images.length; start += batchSize) {
     const chunk = images.slice(start, start + batchSize);
     const resized: RgbImage[] = [];
     for (const [j, input] of chunk.entries()) {
       try {
-        resized.push(resizeBilinear(await decodeImage(input, { maxPixels: opts.maxPixels }), size, size));
+        resized.push(await decodeResized(input, size, { maxPixels: opts.maxPixels }));
         indices.push(start + j);
       } catch (e) {
         if (opts.onImageError !== 'skip' || !(e instanceof ImageError)) throw e;
@@ -66,8 +65,7 @@ export async function encodeImages(model: VisionTransformer, images: readonly Im
       }
     }
     if (resized.length > 0) {
-      const pixels = new Float32Array(resized.length * per);
-      resized.forEach((img, b) => normalizeInto(img, pixels, b, { size, mean: model.config.mean, std: model.config.std }));
+      const pixels = normalizeBatch(resized, { size, mean: model.config.mean, std: model.config.std });
       const out: ViTOutputs = await model.forward(pixels, resized.length, { resolution: size, outputs });
       for (const k of outputs) (parts[k] ??= []).push(out[k]!);
     }

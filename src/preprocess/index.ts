@@ -13,7 +13,7 @@ export interface PreprocessOptions extends DecodeOptions {
 }
 
 /** Writes one resized image, normalised, into `out` at image index `b` (CHW planes, float32 math). */
-export function normalizeInto(img: RgbImage, out: Float32Array, b: number, o: PreprocessOptions): void {
+function normalizeInto(img: RgbImage, out: Float32Array, b: number, o: PreprocessOptions): void {
   const S = o.size, plane = S * S;
   for (let c = 0; c < 3; c++) {
     const mean = Math.fround(o.mean[c]!), std = Math.fround(o.std[c]!);
@@ -26,12 +26,21 @@ export function normalizeInto(img: RgbImage, out: Float32Array, b: number, o: Pr
   }
 }
 
+/** One image decoded and squash-resized to S×S (Pillow bilinear): the first two preprocessing steps. */
+export async function decodeResized(input: ImageInput, size: number, opts: DecodeOptions = {}): Promise<RgbImage> {
+  return resizeBilinear(await decodeImage(input, opts), size, size);
+}
+
+/** Normalises resized images into a [B, 3, S, S] batch. */
+export function normalizeBatch(images: readonly RgbImage[], o: PreprocessOptions): Float32Array {
+  const out = new Float32Array(images.length * 3 * o.size * o.size);
+  images.forEach((img, b) => normalizeInto(img, out, b, o));
+  return out;
+}
+
 /** Decodes, resizes and normalises images into a [B, 3, S, S] batch. */
 export async function preprocessImages(images: readonly ImageInput[], o: PreprocessOptions): Promise<Float32Array> {
-  const out = new Float32Array(images.length * 3 * o.size * o.size);
-  for (const [b, input] of images.entries()) {
-    const rgb = await decodeImage(input, o);
-    normalizeInto(resizeBilinear(rgb, o.size, o.size), out, b, o);
-  }
-  return out;
+  const resized: RgbImage[] = [];
+  for (const input of images) resized.push(await decodeResized(input, o.size, o));
+  return normalizeBatch(resized, o);
 }
