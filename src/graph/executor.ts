@@ -61,7 +61,7 @@ export class CompiledGraph {
       else if (t.kind === 'input') buffer = inputs.get(t.name)!.buffer;
       else buffer = params(t);
       if (!buffer) throw new Error(`graph: no buffer for ${t.kind} ${t.name}`);
-      return { buffer, shape: t.shape, dtype: 'f32' };
+      return { buffer, shape: t.shape, dtype: t.dtype };
     };
     try {
       plan.slotBytes.forEach((bytes, i) => {
@@ -96,12 +96,13 @@ export class CompiledGraph {
    * Writes the inputs, records the forward pass into one command buffer, submits, reads back. A
    * WebGPU validation or out-of-memory error raised by this run rejects it (a WebGPUError).
    */
-  async run(inputs: Record<string, Float32Array>, opts: RunOptions = {}): Promise<RunResult> {
+  async run(inputs: Record<string, Float32Array | Uint32Array>, opts: RunOptions = {}): Promise<RunResult> {
     const { device, graph } = this;
     for (const [name, { tensor }] of this.inputs) {
       const data = inputs[name];
       if (!data) throw new Error(`graph: missing input '${name}'`);
-      if (!(data instanceof Float32Array)) throw new Error(`graph: input '${name}' must be a Float32Array, got ${(data as object)?.constructor?.name ?? typeof data}`);
+      const want = tensor.dtype === 'u32' ? Uint32Array : Float32Array;
+      if (!(data instanceof want)) throw new Error(`graph: input '${name}' must be a ${want.name}, got ${(data as object)?.constructor?.name ?? typeof data}`);
       if (data.length !== tensor.bytes / 4) throw new Error(`graph: input '${name}' has ${data.length} values, expected ${tensor.bytes / 4} for shape [${tensor.shape.join(', ')}]`);
     }
     const names = opts.read ?? [...graph.outputs.keys()];
@@ -120,7 +121,7 @@ export class CompiledGraph {
     device.pushErrorScope('validation');
     let validation: Promise<GPUError | null>, oom: Promise<GPUError | null>;
     try {
-      for (const [name, { buffer }] of this.inputs) device.queue.writeBuffer(buffer, 0, inputs[name] as Float32Array<ArrayBuffer>);
+      for (const [name, { buffer }] of this.inputs) device.queue.writeBuffer(buffer, 0, inputs[name] as Float32Array<ArrayBuffer> | Uint32Array<ArrayBuffer>);
       const querySet = profile ? device.createQuerySet({ type: 'timestamp', count: 2 * kernelNodes }) : null;
       if (querySet) transient.push(querySet);
       const encoder = device.createCommandEncoder({ label: 'forward' });

@@ -1,7 +1,7 @@
 // A forward pass as a list of kernel invocations over named tensors. Tensors are inputs (written
 // by the caller each run), params (weights, uploaded once, owned by the model) or activations
 // (placed in reusable buffers by the planner). Nodes run in the order they were added.
-import type { Dispatch, TensorRef } from '../kernels/program.js';
+import { DTYPE_BYTES, type DType, type Dispatch, type TensorRef } from '../kernels/program.js';
 
 export type TensorKind = 'input' | 'param' | 'activation';
 
@@ -11,9 +11,10 @@ export class Tensor {
     readonly name: string,
     readonly shape: readonly number[],
     readonly kind: TensorKind,
+    readonly dtype: DType = 'f32',
   ) {}
   get bytes(): number {
-    return this.shape.reduce((a, b) => a * b, 1) * 4;
+    return this.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[this.dtype];
   }
 }
 
@@ -45,13 +46,14 @@ export class Graph {
   /** Tensors the caller reads back after a run, by name; kept alive to the end. */
   readonly outputs = new Map<string, Tensor>();
 
-  private add(name: string, shape: readonly number[], kind: TensorKind): Tensor {
+  private add(name: string, shape: readonly number[], kind: TensorKind, dtype: DType = 'f32'): Tensor {
     if (!shape.every((d) => Number.isInteger(d) && d > 0)) throw new Error(`graph: tensor ${name} has an invalid shape [${shape.join(', ')}]`);
-    const t = new Tensor(this.tensors.length, name, [...shape], kind);
+    const t = new Tensor(this.tensors.length, name, [...shape], kind, dtype);
     this.tensors.push(t);
     return t;
   }
-  input(name: string, shape: readonly number[]): Tensor { return this.add(name, shape, 'input'); }
+  /** A tensor the caller writes each run: a Float32Array (f32) or a Uint32Array (u32, e.g. token ids). */
+  input(name: string, shape: readonly number[], dtype: DType = 'f32'): Tensor { return this.add(name, shape, 'input', dtype); }
   param(name: string, shape: readonly number[]): Tensor { return this.add(name, shape, 'param'); }
   activation(name: string, shape: readonly number[]): Tensor { return this.add(name, shape, 'activation'); }
 

@@ -1,6 +1,7 @@
 // Graph-level ops: each adds one kernel node and returns its output tensor. These are the only
 // place where graph tensors meet the kernel wrappers of src/kernels.
 import { attention as attentionKernel } from '../kernels/attention.js';
+import { embedding as embeddingKernel } from '../kernels/embedding.js';
 import { gemm, type GemmEpilogue } from '../kernels/gemm.js';
 import { layerNorm as layerNormKernel } from '../kernels/layernorm.js';
 import { meanPool as meanPoolKernel } from '../kernels/mean-pool.js';
@@ -57,12 +58,21 @@ export function sliceTokens(g: Graph, name: string, x: Tensor, from: number): Te
   return y;
 }
 
-/** x[:, 0] of a [B, N, W] tensor (the class token), as a new [B, W] tensor (buffer copies, no kernel). */
-export function classToken(g: Graph, name: string, x: Tensor): Tensor {
+/** x[:, index] of a [B, N, W] tensor (the class token, the last text token), as a new [B, W] tensor (buffer copies, no kernel). */
+export function tokenAt(g: Graph, name: string, x: Tensor, index: number): Tensor {
   const [B, N, W] = x.shape as [number, number, number];
+  if (!Number.isInteger(index) || index < 0 || index >= N) throw new Error(`graph: token ${index} of ${name} is outside 0..${N - 1}`);
   const y = g.activation(name, [B, W]);
-  g.copy(name, x, y, Array.from({ length: B }, (_, b) => ({ src: b * N * W * 4, dst: b * W * 4, bytes: W * 4 })));
+  g.copy(name, x, y, Array.from({ length: B }, (_, b) => ({ src: (b * N + index) * W * 4, dst: b * W * 4, bytes: W * 4 })));
   return y;
+}
+
+/** out[b, t] = table[ids[b, t]] + pos[t]: token embeddings of a [B, T] u32 id tensor. */
+export function embedding(g: Graph, name: string, ids: Tensor, table: Tensor, pos: Tensor): Tensor {
+  const [B, T] = ids.shape as [number, number];
+  const out = g.activation(name, [B, T, table.shape[1]!]);
+  g.kernel(name, [ids, table, pos], [out], (d, r) => embeddingKernel(d, { ids: r(ids), table: r(table), pos: r(pos), out: r(out) }));
+  return out;
 }
 
 /** A snapshot of x at this point of the graph (for debugging outputs such as block0). */

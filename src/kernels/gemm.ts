@@ -6,9 +6,12 @@ import { createDispatch, expectShape, unusedBinding, type Dispatch, type KernelS
 
 export const gemmKernel: KernelSource = { name: 'gemm', wgsl: gemmWgsl };
 
-/** What happens to `x·wᵀ + bias` before it is stored: nothing, exact GELU, or `y += result`. */
-export type GemmEpilogue = 'none' | 'gelu' | 'residual';
-const EPILOGUE_CODE: Record<GemmEpilogue, number> = { none: 0, gelu: 1, residual: 2 };
+/**
+ * What happens to `x·wᵀ + bias` before it is stored: nothing, exact-erf GELU (nn.GELU()), `y +=
+ * result`, or tanh-approximated GELU (nn.GELU(approximate='tanh')).
+ */
+export type GemmEpilogue = 'none' | 'gelu' | 'residual' | 'gelu_tanh';
+const EPILOGUE_CODE: Record<GemmEpilogue, number> = { none: 0, gelu: 1, residual: 2, gelu_tanh: 3 };
 
 export interface GemmArgs {
   /** [..., K] activations; all leading axes are flattened into M rows. */

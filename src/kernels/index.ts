@@ -12,6 +12,7 @@ export {
 export { isCpuAdapter } from './adapter-kind.js';
 export { patchEmbed, patchEmbedKernel, type PatchEmbedArgs } from './patch-embed.js';
 export { meanPool, meanPoolKernel, type MeanPoolArgs } from './mean-pool.js';
+export { embedding, embeddingKernel, type EmbeddingArgs } from './embedding.js';
 export { posembSincos, posembSincos2d, posembOmega, posembSincosKernel, type PosembSincosArgs } from './posemb-sincos.js';
 export {
   createDispatch, pipelineFor, pipelineForAsync, signatureOf, encodeAlone, byteSize, elementCount,

@@ -4,10 +4,10 @@
 import { WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { KernelArgumentError } from '../errors.js';
 
-/** Element types a kernel argument may have. Only f32 is implemented today. */
-export type DType = 'f32';
+/** Element types a kernel argument may have: f32 activations and weights, u32 indices (token ids). */
+export type DType = 'f32' | 'u32';
 
-export const DTYPE_BYTES: Record<DType, number> = { f32: 4 };
+export const DTYPE_BYTES: Record<DType, number> = { f32: 4, u32: 4 };
 
 /** A typed view of (part of) a GPU buffer: what every kernel wrapper takes as an argument. */
 export interface TensorRef {
@@ -214,11 +214,11 @@ export function unusedBinding(device: GPUDevice): TensorRef {
 export const elementCount = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 export const byteSize = (t: { shape: readonly number[]; dtype: DType }): number => elementCount(t.shape) * DTYPE_BYTES[t.dtype];
 
-/** Throws unless `t` has exactly `expected` shape (a `-1` entry matches anything) and dtype f32. */
-export function expectShape(kernel: string, arg: string, t: TensorRef, expected: readonly number[]): void {
+/** Throws unless `t` has exactly `expected` shape (a `-1` entry matches anything) and the dtype (default f32). */
+export function expectShape(kernel: string, arg: string, t: TensorRef, expected: readonly number[], dtype: DType = 'f32'): void {
   const ok = t.shape.length === expected.length && expected.every((d, i) => d === -1 || d === t.shape[i]);
   if (!ok) throw new KernelArgumentError(kernel, arg, `expected shape [${expected.join(', ')}], got [${t.shape.join(', ')}]`);
-  if (t.dtype !== 'f32') throw new KernelArgumentError(kernel, arg, `expected dtype f32, got ${String(t.dtype)}`);
+  if (t.dtype !== dtype) throw new KernelArgumentError(kernel, arg, `expected dtype ${dtype}, got ${String(t.dtype)}`);
 }
 
 /** Throws unless `n` is a positive integer (a size a kernel can work with). */

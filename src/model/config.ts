@@ -207,3 +207,74 @@ export function flopsPerImage(c: ViTConfig, resolution = c.imageSize): number {
   const perBlock = 2 * n * W * 3 * W + 2 * c.heads * n * n * D * 2 + 2 * n * W * W + 2 * 2 * n * W * c.mlpWidth;
   return patch + c.layers * perBlock + 2 * W * c.embedDim;
 }
+
+/** A CLIP text tower (open_clip's TextTransformer as OpenVision 1 configures it). */
+export interface TextConfig {
+  /** Tokens per text (OpenVision: 80). */
+  contextLength: number;
+  /** Rows of token_embedding (OpenVision: 32000). */
+  vocabSize: number;
+  width: number;
+  heads: number;
+  layers: number;
+  mlpWidth: number;
+  eps: number;
+  /** The MLP activation: 'gelu_tanh' (act_kwargs.approximate = 'tanh', OpenVision) or 'gelu' (exact erf). */
+  act: 'gelu' | 'gelu_tanh';
+  /** Output width of text_projection (the shared embedding width E). */
+  embedDim: number;
+}
+
+/**
+ * Reads `model_cfg.text_cfg` of an open_clip JSON config, or returns null when it has none (a
+ * vision-only OpenVision 2 config). Keys that change the forward pass are honoured or refused by
+ * name, as for the vision tower: OpenVision's text tower has no attention mask (no_causal_mask),
+ * pools the last token, projects without bias; other layouts are refused.
+ */
+export function textConfigFromOpenClip(json: unknown, source = 'open_clip_config.json'): TextConfig | null {
+  const root = json as { model_cfg?: { embed_dim?: number; quick_gelu?: unknown; text_cfg?: Record<string, unknown> } };
+  const t = root?.model_cfg?.text_cfg;
+  if (t === undefined || t === null) return null;
+  if (typeof t !== 'object') throw new ConfigError(source, 'model_cfg.text_cfg must be an object');
+  const key = (k: string) => `model_cfg.text_cfg.${k}`;
+  const refuse = (k: string, why: string): never => { throw new ConfigError(source, `${key(k)} = ${JSON.stringify(t[k])}: ${why}`); };
+  const num = (k: string, dflt?: number): number => {
+    const x = t[k] ?? dflt;
+    if (typeof x !== 'number') throw new ConfigError(source, `${key(k)} is missing or not a number`);
+    return x;
+  };
+  if (t.hf_model_name !== undefined && t.hf_model_name !== null) refuse('hf_model_name', 'Hugging Face text towers are not supported');
+  if (t.no_causal_mask !== true) refuse('no_causal_mask', 'only the unmasked text tower (no_causal_mask: true, as OpenVision) is implemented');
+  if ((t.pool_type ?? 'argmax') !== 'last') refuse('pool_type', "only 'last' pooling (OpenVision's) is implemented");
+  if (t.proj_bias === true) refuse('proj_bias', 'a text projection bias is not implemented');
+  if ((t.proj_type ?? 'linear') !== 'linear') refuse('proj_type', "only the 'linear' text projection is implemented");
+  if (t.embed_cls === true) refuse('embed_cls', 'a text class token is not implemented');
+  if (t.ls_init_value !== undefined && t.ls_init_value !== null) refuse('ls_init_value', 'layer scale is not implemented');
+  if (root.model_cfg?.quick_gelu === true) throw new ConfigError(source, 'model_cfg.quick_gelu = true: QuickGELU is not implemented');
+  const act = (t.act_kwargs ?? {}) as Record<string, unknown>;
+  for (const k of Object.keys(act)) if (k !== 'approximate') refuse('act_kwargs', `GELU option '${k}' is not implemented`);
+  if (act.approximate !== undefined && act.approximate !== 'tanh' && act.approximate !== 'none') refuse('act_kwargs', "approximate must be 'tanh' or 'none'");
+  const norm = (t.norm_kwargs ?? {}) as Record<string, unknown>;
+  for (const k of Object.keys(norm)) if (k !== 'eps') refuse('norm_kwargs', `only eps can be set (LayerNorm option '${k}' is not implemented)`);
+  const width = num('width', 512);
+  const heads = num('heads', 8);
+  const c: TextConfig = {
+    contextLength: num('context_length', 77),
+    vocabSize: num('vocab_size', 49408),
+    width,
+    heads,
+    layers: num('layers', 12),
+    mlpWidth: Math.floor(width * num('mlp_ratio', 4)),
+    eps: (norm.eps as number | undefined) ?? 1e-5,
+    act: act.approximate === 'tanh' ? 'gelu_tanh' : 'gelu',
+    embedDim: typeof root.model_cfg?.embed_dim === 'number' ? root.model_cfg.embed_dim : width,
+  };
+  for (const k of ['contextLength', 'vocabSize', 'width', 'heads', 'layers', 'mlpWidth', 'embedDim'] as const) {
+    if (!Number.isInteger(c[k]) || c[k] <= 0) throw new ConfigError(source, `text ${k} must be a positive integer, got ${c[k]}`);
+  }
+  if (width % heads !== 0) throw new ConfigError(source, `text width ${width} is not divisible by heads ${heads}`);
+  const d = width / heads;
+  if (d % 4 !== 0 || d > 128) throw new ConfigError(source, `text head dim ${d} must be a multiple of 4 and at most 128`);
+  if (!(c.eps > 0)) throw new ConfigError(source, `text eps must be positive, got ${c.eps}`);
+  return c;
+}

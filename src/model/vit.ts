@@ -1,13 +1,18 @@
 // The OpenVision vision encoder on WebGPU. `buildViTGraph` mirrors OpenVision's (open_clip layout)
 // VisionTransformer.forward line by line; `VisionTransformer` loads weights and runs batches.
-import { ArgumentError, ConfigError, ModelDestroyedError } from '../errors.js';
+import { ArgumentError, ConfigError } from '../errors.js';
 import { Graph, type Tensor } from '../graph/graph.js';
-import { CompiledGraph, type NodeTiming } from '../graph/executor.js';
+import type { CompiledGraph, NodeTiming } from '../graph/executor.js';
+import { GraphModel } from './tower.js';
 import * as ops from '../graph/ops.js';
 import { posembSincos2d } from '../kernels/posemb-sincos.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
 import { architecture, configFromOpenClip, gridOf, readOpenClipConfig, validateConfig, type ViTConfig } from './config.js';
-import { checkRecomputablePositions, openCheckpoint, sincosTableError, uploadF32, uploadWeights, type GpuWeights, type WeightsInput } from './weights.js';
+import { residualBlock, type Param } from './blocks.js';
+import {
+  checkLayout, checkRecomputablePositions, expectedKeys, gpuShape, openCheckpoint, sincosTableError, uploadF32, uploadWeights, VISION_TRANSPOSED,
+  type GpuWeights, type WeightsInput,
+} from './weights.js';
 
 export type ViTOutputName = 'tokens' | 'pooled' | 'embedding' | 'block0';
 /** Every output `forward` can return. */
@@ -19,40 +24,32 @@ const posKey = (c: ViTConfig, resolution: number) => (resolution === c.imageSize
 /** The forward pass for `batch` images of `resolution`² pixels, as a graph of kernel invocations. */
 export function buildViTGraph(c: ViTConfig, batch: number, resolution: number, outputs: readonly ViTOutputName[]): Graph {
   const g = new Graph();
-  const W = c.width, p = c.patchSize, grid = gridOf(c, resolution), n = 1 + grid * grid;
-  const P = (key: string, shape: number[]): Tensor => g.param(key, shape);
+  const W = c.width, grid = gridOf(c, resolution), n = 1 + grid * grid;
+  const table = { keys: expectedKeys(c), transposed: VISION_TRANSPOSED };
+  const P: Param = (key) => g.param(key, gpuShape(table, key));
   const image = g.input('image', [batch, 3, resolution, resolution]);
-
   const arch = architecture(c);
   // x = conv1(x) (no bias); x = cat([class_embedding, x]); x = x + positional_embedding
-  let x = ops.patchEmbed(g, 'patch_embed', image, P('conv1.weight', [W, 3, p, p]), P('class_embedding', [W]), P(posKey(c, resolution), [n, W]));
+  const pos = resolution === c.imageSize ? P('positional_embedding') : g.param(posKey(c, resolution), [n, W]);
+  let x = ops.patchEmbed(g, 'patch_embed', image, P('conv1.weight'), P('class_embedding'), pos);
   // x = ln_pre(x) (OpenVision has none: no_ln_pre)
-  if (arch.lnPre) x = ops.layerNorm(g, 'ln_pre', x, P('ln_pre.weight', [W]), P('ln_pre.bias', [W]), c.eps);
+  if (arch.lnPre) x = ops.layerNorm(g, 'ln_pre', x, P('ln_pre.weight'), P('ln_pre.bias'), c.eps);
   for (let i = 0; i < c.layers; i++) {
-    const b = `transformer.resblocks.${i}.`;
-    // x = x + attn(ln_1(x))
-    const h = ops.layerNorm(g, `${b}ln_1`, x, P(`${b}ln_1.weight`, [W]), P(`${b}ln_1.bias`, [W]), c.eps);
-    const qkv = ops.linear(g, `${b}attn.in_proj`, h, P(`${b}attn.in_proj_weight`, [3 * W, W]), P(`${b}attn.in_proj_bias`, [3 * W]));
-    const a = ops.attention(g, `${b}attn`, qkv, c.heads);
-    ops.linearAddInto(g, `${b}attn.out_proj`, x, a, P(`${b}attn.out_proj.weight`, [W, W]), P(`${b}attn.out_proj.bias`, [W]));
-    // x = x + mlp(ln_2(x)),  mlp = c_proj(gelu(c_fc(.)))
-    const h2 = ops.layerNorm(g, `${b}ln_2`, x, P(`${b}ln_2.weight`, [W]), P(`${b}ln_2.bias`, [W]), c.eps);
-    const m = ops.linear(g, `${b}mlp.c_fc`, h2, P(`${b}mlp.c_fc.weight`, [c.mlpWidth, W]), P(`${b}mlp.c_fc.bias`, [c.mlpWidth]), 'gelu');
-    ops.linearAddInto(g, `${b}mlp.c_proj`, x, m, P(`${b}mlp.c_proj.weight`, [W, c.mlpWidth]), P(`${b}mlp.c_proj.bias`, [W]));
+    residualBlock(g, P, i, x, { heads: c.heads, eps: c.eps, act: 'gelu' });
     if (i === 0 && outputs.includes('block0')) g.output('block0', ops.snapshot(g, 'block0', x));
   }
   // OpenVision (final_ln_after_pool, pool_type 'avg'): tokens = x[:, 1:]; pooled = ln_post(tokens.mean(1)).
   // final_ln_after_pool false: x = ln_post(x) first, then pool. pool_type 'tok': the class token x[:, 0].
   const wantPooled = outputs.includes('pooled') || outputs.includes('embedding');
-  const lnPost = (t: Tensor, name: string) => ops.layerNorm(g, name, t, P('ln_post.weight', [W]), P('ln_post.bias', [W]), c.eps);
+  const lnPost = (t: Tensor, name: string) => ops.layerNorm(g, name, t, P('ln_post.weight'), P('ln_post.bias'), c.eps);
   const xs = arch.finalLnAfterPool ? x : lnPost(x, 'ln_post');
   if (outputs.includes('tokens')) g.output('tokens', ops.sliceTokens(g, 'tokens', xs, 1));
   if (wantPooled) {
-    const pool = arch.pool === 'avg' ? ops.meanPool(g, 'mean_pool', xs, 1) : ops.classToken(g, 'class_token', xs);
+    const pool = arch.pool === 'avg' ? ops.meanPool(g, 'mean_pool', xs, 1) : ops.tokenAt(g, 'class_token', xs, 0);
     const pooled = arch.finalLnAfterPool ? lnPost(pool, 'ln_post') : pool;
     if (outputs.includes('pooled')) g.output('pooled', pooled);
     // embedding = pooled @ proj
-    if (outputs.includes('embedding')) g.output('embedding', ops.linear(g, 'proj', pooled, P('proj', [c.embedDim, W]), null));
+    if (outputs.includes('embedding')) g.output('embedding', ops.linear(g, 'proj', pooled, P('proj'), null));
   }
   return g;
 }
@@ -92,30 +89,24 @@ export interface LoadOptions {
 
 const DEFAULT_OUTPUTS: readonly ViTOutputName[] = ['tokens', 'pooled', 'embedding'];
 
-export class VisionTransformer {
-  /** Compiled graphs by chunk shape; the promise is stored so that concurrent calls compile once. */
-  private readonly graphs = new Map<string, Promise<CompiledGraph>>();
-  private readonly extraParams = new Map<string, GPUBuffer>();
-  /** forward() calls not yet settled; destroy() frees the GPU memory only once they have. */
-  private inFlight = 0;
-  private destroyed = false;
-  private released = false;
-
+export class VisionTransformer extends GraphModel {
   private constructor(
-    readonly device: GPUDevice,
+    device: GPUDevice,
     readonly config: ViTConfig,
-    private readonly weights: GpuWeights,
-    readonly source: string,
+    weights: GpuWeights,
+    source: string,
     /** Max |difference| of the stored position table to the sin-cos formula (see checkRecomputablePositions). */
     readonly positionTableError: number,
-  ) {}
+  ) {
+    super(device, weights, source);
+  }
 
   /** Loads and checks a checkpoint against its config, and uploads it. */
   static async load(device: GPUDevice, opts: LoadOptions): Promise<VisionTransformer> {
     const config = await resolveConfig(opts.config);
     const ckpt = isCheckpoint(opts.weights) ? opts.weights : await openCheckpoint(opts.weights);
     let posError = Infinity;
-    const weights = await uploadWeights(device, ckpt, config, (k, data) => {
+    const weights = await uploadWeights(device, ckpt, checkLayout(ckpt, config), (k, data) => {
       if (k === 'positional_embedding') posError = sincosTableError(data, gridOf(config), config.width);
     });
     return new VisionTransformer(device, config, weights, ckpt.file, posError);
@@ -135,25 +126,12 @@ export class VisionTransformer {
   /** The compiled graph for one chunk shape (built on first use, then reused, also by concurrent calls). */
   compiled(batch: number, resolution: number, outputs: readonly ViTOutputName[]): Promise<CompiledGraph> {
     this.checkAlive();
-    const key = `${batch}|${resolution}|${[...outputs].sort().join(',')}`;
-    let cg = this.graphs.get(key);
-    if (!cg) {
-      const graph = buildViTGraph(this.config, batch, resolution, outputs);
-      const pk = posKey(this.config, resolution);
-      if (!this.weights.buffers.has(pk) && !this.extraParams.has(pk)) {
-        checkRecomputablePositions(this.source, this.positionTableError, this.config, resolution);
-        this.extraParams.set(pk, uploadF32(this.device, posembSincos2d(gridOf(this.config, resolution), this.config.width), pk));
-      }
-      cg = CompiledGraph.compile(this.device, graph, (t) => this.weights.buffers.get(t.name) ?? this.extraParams.get(t.name)!);
-      // A failed compile is not cached: it destroyed what it made, and the next call tries again.
-      cg.catch(() => this.graphs.delete(key));
-      this.graphs.set(key, cg);
+    const pk = posKey(this.config, resolution);
+    if (!this.weights.buffers.has(pk) && !this.extraParams.has(pk)) {
+      checkRecomputablePositions(this.source, this.positionTableError, this.config, resolution);
+      this.extraParams.set(pk, uploadF32(this.device, posembSincos2d(gridOf(this.config, resolution), this.config.width), pk));
     }
-    return cg;
-  }
-
-  private checkAlive(): void {
-    if (this.destroyed) throw new ModelDestroyedError(this.source, 'this model was destroyed (destroy() was called); load it again to run it');
+    return this.compileCached(`${batch}|${resolution}|${[...outputs].sort().join(',')}`, () => buildViTGraph(this.config, batch, resolution, outputs));
   }
 
   /**
@@ -181,62 +159,35 @@ export class VisionTransformer {
       throw new ArgumentError('forward', 'pixels', `value ${pixels[bad]} at [${b}, ${ch}, ${y}, ${x}] (flat index ${bad}) is not finite`);
     }
     const outputs = opts.outputs ?? DEFAULT_OUTPUTS;
-    if (!Array.isArray(outputs) || outputs.length === 0) throw new ArgumentError('forward', 'outputs', `must be a non-empty array of ${VIT_OUTPUTS.join(', ')}`);
-    for (const o of outputs) {
-      if (!VIT_OUTPUTS.includes(o)) throw new ArgumentError('forward', 'outputs', `unknown output ${JSON.stringify(o)} (known: ${VIT_OUTPUTS.join(', ')})`);
-    }
+    checkOutputs('forward', outputs, VIT_OUTPUTS);
     if (opts.maxBatch !== undefined && !(Number.isInteger(opts.maxBatch) && opts.maxBatch > 0)) {
       throw new ArgumentError('forward', 'maxBatch', `must be a positive integer, got ${String(opts.maxBatch)}`);
     }
     const chunk = Math.max(1, Math.min(opts.maxBatch ?? Infinity, this.maxChunk(res)));
-    const result: ViTOutputs = { chunks: [] };
-    const parts: Record<string, Float32Array[]> = {};
-    this.inFlight++;
-    try {
+    return this.running(async (alive) => {
+      const result: ViTOutputs = { chunks: [] };
+      const parts: Record<string, Float32Array[]> = {};
       for (let start = 0; start < batch; start += chunk) {
         const b = Math.min(chunk, batch - start);
         const cg = await this.compiled(b, res, outputs);
-        this.checkAlive();
+        alive();
         const r = await cg.run({ image: pixels.subarray(start * per, (start + b) * per) }, { profile: opts.profile });
-        this.checkAlive();
+        alive();
         for (const [k, v] of Object.entries(r.outputs)) (parts[k] ??= []).push(v);
         if (r.timings) result.timings = r.timings;
         result.chunks.push(b);
       }
-    } finally {
-      this.inFlight--;
-      if (this.destroyed && this.inFlight === 0) void this.release();
-    }
-    for (const [k, list] of Object.entries(parts)) result[k as ViTOutputName] = concat(list);
-    return result;
+      for (const [k, list] of Object.entries(parts)) result[k as ViTOutputName] = concat(list);
+      return result;
+    });
   }
+}
 
-  /** Bytes of weights held on the GPU (including recomputed position tables). */
-  weightBytes(): number {
-    let n = 0;
-    for (const b of this.weights.buffers.values()) n += b.size;
-    for (const b of this.extraParams.values()) n += b.size;
-    return n;
-  }
-
-  /**
-   * Frees the weights and every compiled graph's buffers. A forward() still running rejects with a
-   * ModelDestroyedError, and the memory is freed once it has stopped using it; any later call throws.
-   */
-  destroy(): void {
-    this.destroyed = true;
-    if (this.inFlight === 0) void this.release();
-  }
-
-  private async release(): Promise<void> {
-    if (this.released) return;
-    this.released = true;
-    const graphs = [...this.graphs.values()];
-    this.graphs.clear();
-    for (const g of await Promise.allSettled(graphs)) if (g.status === 'fulfilled') g.value.destroy();
-    for (const b of this.extraParams.values()) b.destroy();
-    this.extraParams.clear();
-    this.weights.destroy();
+/** Throws unless `outputs` is a non-empty list of known output names. */
+export function checkOutputs(where: string, outputs: readonly string[], known: readonly string[]): void {
+  if (!Array.isArray(outputs) || outputs.length === 0) throw new ArgumentError(where, 'outputs', `must be a non-empty array of ${known.join(', ')}`);
+  for (const o of outputs) {
+    if (!known.includes(o)) throw new ArgumentError(where, 'outputs', `unknown output ${JSON.stringify(o)} (known: ${known.join(', ')})`);
   }
 }
 

@@ -5,7 +5,55 @@ import { posembSincos2d } from '../kernels/posemb-sincos.js';
 import { openCheckpoint } from '../weights/index.js';
 import { isFloatDType, notFloatError, type Checkpoint } from '../weights/checkpoint.js';
 import type { WeightsInput } from '../weights/source.js';
-import { architecture, type ViTConfig } from './config.js';
+import { architecture, type TextConfig, type ViTConfig } from './config.js';
+
+/**
+ * The parameter table of one tower: every checkpoint key (without prefix) with the shape the file
+ * must have, and which keys are stored transposed on the GPU (so that every linear layer takes
+ * PyTorch's [out, in] layout). The graphs take their parameter shapes from here (gpuShape).
+ */
+export interface TowerLayout {
+  readonly tower: 'vision' | 'text';
+  /** 'visual.' or '' for the vision tower; '' for the text tower. */
+  readonly prefix: string;
+  readonly keys: ReadonlyMap<string, readonly number[]>;
+  readonly transposed: ReadonlySet<string>;
+}
+
+/** The shape a parameter has on the GPU: the file's, reversed for the transposed keys. */
+export function gpuShape(layout: Pick<TowerLayout, 'keys' | 'transposed'>, key: string): number[] {
+  const s = layout.keys.get(key);
+  if (!s) throw new Error(`graph: no parameter '${key}' in the ${'tower' in layout ? (layout as TowerLayout).tower : ''} layout`);
+  return layout.transposed.has(key) ? [...s].reverse() : [...s];
+}
+
+/** The residual blocks' keys, as open_clip names them in both towers. */
+function blockKeys(m: Map<string, number[]>, layers: number, W: number, mlp: number): void {
+  for (let i = 0; i < layers; i++) {
+    const b = `transformer.resblocks.${i}.`;
+    m.set(`${b}ln_1.weight`, [W]).set(`${b}ln_1.bias`, [W]);
+    m.set(`${b}attn.in_proj_weight`, [3 * W, W]).set(`${b}attn.in_proj_bias`, [3 * W]);
+    m.set(`${b}attn.out_proj.weight`, [W, W]).set(`${b}attn.out_proj.bias`, [W]);
+    m.set(`${b}ln_2.weight`, [W]).set(`${b}ln_2.bias`, [W]);
+    m.set(`${b}mlp.c_fc.weight`, [mlp, W]).set(`${b}mlp.c_fc.bias`, [mlp]);
+    m.set(`${b}mlp.c_proj.weight`, [W, mlp]).set(`${b}mlp.c_proj.bias`, [W]);
+  }
+}
+
+export const VISION_TRANSPOSED: ReadonlySet<string> = new Set(['proj']);
+export const TEXT_TRANSPOSED: ReadonlySet<string> = new Set(['text_projection']);
+
+/** The text tower's keys (top level of an OpenVision 1 checkpoint). */
+export function expectedTextKeys(t: TextConfig): Map<string, number[]> {
+  const m = new Map<string, number[]>([
+    ['token_embedding.weight', [t.vocabSize, t.width]],
+    ['positional_embedding', [t.contextLength, t.width]],
+  ]);
+  blockKeys(m, t.layers, t.width, t.mlpWidth);
+  m.set('ln_final.weight', [t.width]).set('ln_final.bias', [t.width]);
+  m.set('text_projection', [t.width, t.embedDim]);
+  return m;
+}
 
 /** The checkpoint keys (without prefix) of an encoder, with the shapes the file must have. */
 export function expectedKeys(c: ViTConfig): Map<string, number[]> {
@@ -16,15 +64,7 @@ export function expectedKeys(c: ViTConfig): Map<string, number[]> {
     ['positional_embedding', [1 + g * g, W]],
   ]);
   if (architecture(c).lnPre) m.set('ln_pre.weight', [W]).set('ln_pre.bias', [W]);
-  for (let i = 0; i < c.layers; i++) {
-    const b = `transformer.resblocks.${i}.`;
-    m.set(`${b}ln_1.weight`, [W]).set(`${b}ln_1.bias`, [W]);
-    m.set(`${b}attn.in_proj_weight`, [3 * W, W]).set(`${b}attn.in_proj_bias`, [3 * W]);
-    m.set(`${b}attn.out_proj.weight`, [W, W]).set(`${b}attn.out_proj.bias`, [W]);
-    m.set(`${b}ln_2.weight`, [W]).set(`${b}ln_2.bias`, [W]);
-    m.set(`${b}mlp.c_fc.weight`, [c.mlpWidth, W]).set(`${b}mlp.c_fc.bias`, [c.mlpWidth]);
-    m.set(`${b}mlp.c_proj.weight`, [W, c.mlpWidth]).set(`${b}mlp.c_proj.bias`, [W]);
-  }
+  blockKeys(m, c.layers, W, c.mlpWidth);
   m.set('ln_post.weight', [W]).set('ln_post.bias', [W]);
   m.set('proj', [W, c.embedDim]);
   return m;
@@ -40,23 +80,47 @@ export function detectPrefix(ckpt: Checkpoint): string {
   throw new CheckpointError(ckpt.file, 'missing the patch embedding: neither visual.conv1.weight (OpenVision 1) nor conv1.weight (OpenVision 2) is present', 'visual.conv1.weight');
 }
 
-/** Checks every key and shape against the config, without reading tensor data. */
-export function checkLayout(ckpt: Checkpoint, c: ViTConfig): { prefix: string; keys: Map<string, number[]> } {
-  const prefix = detectPrefix(ckpt);
-  const keys = expectedKeys(c);
+/** Throws unless every key of `keys` is in the file (under `prefix`) with its shape and a float type. */
+function checkKeys(ckpt: Checkpoint, prefix: string, keys: ReadonlyMap<string, readonly number[]>, what: string): void {
   for (const [k, shape] of keys) {
     const t = ckpt.tensors.get(prefix + k);
-    if (!t) throw new CheckpointError(ckpt.file, `missing (the config has ${c.layers} layers, width ${c.width}, patch ${c.patchSize})`, prefix + k);
+    if (!t) throw new CheckpointError(ckpt.file, `missing (${what})`, prefix + k);
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
       throw new CheckpointError(ckpt.file, `shape [${t.shape.join(', ')}] does not match the config's [${shape.join(', ')}]`, prefix + k);
     }
     if (!isFloatDType(t.dtype)) throw notFloatError(ckpt.file, t);
   }
+}
+
+/** Checks every vision key and shape against the config, without reading tensor data. */
+export function checkLayout(ckpt: Checkpoint, c: ViTConfig): TowerLayout {
+  const prefix = detectPrefix(ckpt);
+  const keys = expectedKeys(c);
+  checkKeys(ckpt, prefix, keys, `the config has ${c.layers} layers, width ${c.width}, patch ${c.patchSize}`);
   for (const k of ckpt.tensors.keys()) {
     if (!k.startsWith(prefix)) continue;
     if (!keys.has(k.slice(prefix.length))) throw new CheckpointError(ckpt.file, `unexpected key for an encoder of this config (${architecture(c).lnPre ? '' : 'ln_pre (the config says no_ln_pre), '}attention pooling, layer scale and biases on conv1 are not part of it)`, k);
   }
-  return { prefix, keys };
+  return { tower: 'vision', prefix, keys, transposed: VISION_TRANSPOSED };
+}
+
+/**
+ * Checks the text tower's keys (the top level of an OpenVision 1 file, beside `visual.*` and the
+ * 0-d `logit_scale`). A file without them (OpenVision 2, vision-only) is named as such.
+ */
+export function checkTextLayout(ckpt: Checkpoint, t: TextConfig): TowerLayout {
+  if (!ckpt.tensors.has('token_embedding.weight')) {
+    throw new CheckpointError(ckpt.file, ckpt.tensors.has('conv1.weight')
+      ? 'is a vision-only checkpoint (OpenVision 2 layout): it has no text tower'
+      : 'has no text tower (no token_embedding.weight)', 'token_embedding.weight');
+  }
+  const keys = expectedTextKeys(t);
+  checkKeys(ckpt, '', keys, `the config's text tower has ${t.layers} layers, width ${t.width}, ${t.heads} heads, vocabulary ${t.vocabSize}`);
+  for (const k of ckpt.tensors.keys()) {
+    if (k.startsWith('visual.') || k === 'logit_scale' || keys.has(k)) continue;
+    throw new CheckpointError(ckpt.file, 'unexpected key for the text tower of this config (an attention mask, a projection bias or a class token are not part of it)', k);
+  }
+  return { tower: 'text', prefix: '', keys, transposed: TEXT_TRANSPOSED };
 }
 
 /** The GPU copy of an encoder's weights, by key without prefix; `proj` is stored transposed, [E, W]. */
@@ -65,9 +129,9 @@ export interface GpuWeights {
   destroy(): void;
 }
 
-/** Reads, checks (finite values) and uploads every tensor; on any error, frees what it uploaded. */
-export async function uploadWeights(device: GPUDevice, ckpt: Checkpoint, c: ViTConfig, inspect?: (key: string, data: Float32Array) => void): Promise<GpuWeights> {
-  const { prefix, keys } = checkLayout(ckpt, c);
+/** Reads, checks (finite values) and uploads every tensor of a tower; on any error, frees what it uploaded. */
+export async function uploadWeights(device: GPUDevice, ckpt: Checkpoint, layout: TowerLayout, inspect?: (key: string, data: Float32Array) => void): Promise<GpuWeights> {
+  const { prefix, keys } = layout;
   const buffers = new Map<string, GPUBuffer>();
   const destroy = () => { for (const b of buffers.values()) b.destroy(); buffers.clear(); };
   try {
@@ -77,7 +141,7 @@ export async function uploadWeights(device: GPUDevice, ckpt: Checkpoint, c: ViTC
         if (!Number.isFinite(data[i]!)) throw new CheckpointError(ckpt.file, `non-finite value ${data[i]} at flat index ${i}`, prefix + k);
       }
       inspect?.(k, data);
-      if (k === 'proj') data = transpose(data, c.width, c.embedDim);
+      if (layout.transposed.has(k)) data = transpose(data, keys.get(k)![0]!, keys.get(k)![1]!);
       buffers.set(k, uploadF32(device, data, k));
     }
   } catch (e) {

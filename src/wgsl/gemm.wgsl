@@ -2,7 +2,8 @@
 // x: [M, K] row-major; w: [N, K] (PyTorch's nn.Linear layout, rows are output features);
 // bias: [N]; y: [M, N]. Any M, N, K: tiles are bounds-checked and zero-filled.
 // Epilogues (override EPILOGUE): 0 none, 1 exact-erf GELU, 2 residual accumulate (y += result,
-// in place, as in `x = x + proj(...)`). HAS_BIAS = false skips the bias read.
+// in place, as in `x = x + proj(...)`), 3 tanh-approximated GELU (text towers). HAS_BIAS = false
+// skips the bias read.
 //
 // Tiling (_gemm_tile.wgsl): a workgroup of WG_X × WG_Y invocations computes a BM × BN block of y
 // (8×8 each), walking K BK at a time through workgroup memory. PREFETCH = true loads the next
@@ -38,6 +39,14 @@ fn gelu_erf(v: f32) -> f32 {
   let erfc_z = poly * exp(-z * z);
   let cdf = select(0.5 * erfc_z, 1.0 - 0.5 * erfc_z, v >= 0.0);
   return v * cdf;
+}
+
+// GELU with the tanh approximation, torch.nn.GELU(approximate='tanh'):
+// 0.5·v·(1 + tanh(√(2/π)·(v + 0.044715·v³))). tanh as 1 - 2/(exp(2u) + 1) with u clamped to ±15
+// (tanh(15) = 1 - 2e-13): no inf/inf for large |v|, whatever the platform's tanh does.
+fn gelu_tanh(v: f32) -> f32 {
+  let u = clamp(0.7978845608028654 * (v + 0.044715 * v * v * v), -15.0, 15.0);
+  return 0.5 * v * (2.0 - 2.0 / (exp(2.0 * u) + 1.0));
 }
 
 // x[m .. m+3, k] as a vec4, zero outside [0, M) × [0, K).
@@ -128,6 +137,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: v
       var v = acc[2u * i + j / 4u][j % 4u];
       if (HAS_BIAS) { v += bias[gn]; }
       if (EPILOGUE == 1u) { v = gelu_erf(v); }
+      if (EPILOGUE == 3u) { v = gelu_tanh(v); }
       let o = gm * N + gn;
       if (EPILOGUE == 2u) { v += y[o]; }
       y[o] = v;

@@ -22,7 +22,7 @@ async function checkGemm(M: number, K: number, N: number, epilogue: GemmEpilogue
 describe('gemm', () => {
   // [M, K, N]: not multiples of any tile (64 or 128 rows/columns, k step 8..32), M = 1, odd K (an MLP width of 538 / 1076), B > 1.
   const shapes: [number, number, number][] = [[1, 192, 576], [37, 288, 288], [197, 1076, 193], [64, 16, 64], [5, 538, 144], [130, 7, 3]];
-  const epilogues: GemmEpilogue[] = ['none', 'gelu', 'residual'];
+  const epilogues: GemmEpilogue[] = ['none', 'gelu', 'residual', 'gelu_tanh'];
   for (const [M, K, N] of shapes) {
     for (const epilogue of epilogues) {
       it(`M=${M} K=${K} N=${N} epilogue=${epilogue}`, () => checkGemm(M, K, N, epilogue, M * 7 + K * 13 + N + epilogue.length));
@@ -53,9 +53,22 @@ describe('gemm', () => {
     expect(worstRatio(got, ref.y, (i) => ref.bound[i]!).ratio).toBeLessThanOrEqual(1);
   });
 
+  it('gelu_tanh is the tanh approximation (not erf) and stays finite for large |v|', async () => {
+    // At v = -2.5 the two GELUs differ by ~2.6e-4, far above the bound: an erf GELU fails this test.
+    const device = await testDevice();
+    const vals = new Float32Array([-1e4, -60, -6, -2.5, -1, -0.1, 0, 0.3, 1.7, 4, 60, 1e4]);
+    const y = poisoned(device, [12, 1]);
+    await run(device, gemm(device, {
+      x: upload(device, vals, [12, 1]), w: upload(device, new Float32Array([1]), [1, 1]), bias: null, y, epilogue: 'gelu_tanh',
+    }));
+    const got = await readback(device, y);
+    const ref = gemmRef(vals, 12, 1, [1], 1, null, 'gelu_tanh');
+    expect(worstRatio(got, ref.y, (i) => ref.bound[i]!).ratio).toBeLessThanOrEqual(1);
+  });
+
   // Every tile shape the library can pick, on shapes that are multiples of none of them.
   for (const [tileName, tile] of Object.entries(GEMM_TILES)) {
-    for (const [M, K, N, epilogue] of [[197, 1076, 193, 'residual'], [130, 7, 3, 'gelu'], [1, 200, 300, 'none']] as const) {
+    for (const [M, K, N, epilogue] of [[197, 1076, 193, 'residual'], [130, 7, 3, 'gelu'], [1, 200, 300, 'none'], [37, 64, 70, 'gelu_tanh']] as const) {
       it(`tile ${tileName}: M=${M} K=${K} N=${N} epilogue=${epilogue}`, async () => {
         const device = await testDevice();
         if (tileWorkgroupBytes(tile) > device.limits.maxComputeWorkgroupStorageSize) return; // checked by the error test below

@@ -1,7 +1,7 @@
 // CPU reference (float64) for src/kernels/gemm.ts: y = epilogue(x·wᵀ + b).
-import { gelu, U32 } from './math.js';
+import { gelu, geluTanh, U32 } from './math.js';
 
-export type Epilogue = 'none' | 'gelu' | 'residual';
+export type Epilogue = 'none' | 'gelu' | 'residual' | 'gelu_tanh';
 
 export interface GemmRefResult {
   y: Float64Array;
@@ -44,6 +44,12 @@ export function gemmRefAt(x: ArrayLike<number>, K: number, w: ArrayLike<number>,
   if (epilogue === 'gelu') {
     e = 1.13 * e + 2e-7 * Math.abs(v) + U32 * Math.abs(gelu(v));
     v = gelu(v);
+  }
+  if (epilogue === 'gelu_tanh') {
+    // |d gelu_tanh/dv| ≤ 1.13 carries the dot product's error; the kernel's 1 - 2/(exp(2u) + 1)
+    // has an absolute error of a few ulp of 1 (≤ 4e-7 with exp's own error), times 0.5·|v|.
+    e = 1.13 * e + 2e-7 * Math.abs(v) + U32 * Math.abs(geluTanh(v));
+    v = geluTanh(v);
   }
   if (epilogue === 'residual') {
     const r = yIn![m * N + n]!;

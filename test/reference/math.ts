@@ -23,5 +23,8 @@ export function erf(x: number): number {
 /** Exact GELU, x·Φ(x), as torch.nn.GELU() (approximate='none'). */
 export const gelu = (x: number): number => 0.5 * x * (1 + erf(x / Math.SQRT2));
 
+/** GELU with the tanh approximation, as torch.nn.GELU(approximate='tanh'). */
+export const geluTanh = (x: number): number => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
+
 /** float32 unit roundoff, 2^-24. */
 export const U32 = 2 ** -24;

@@ -1,0 +1,36 @@
+// Token embedding lookup plus learned positions. WGSL: src/wgsl/embedding.wgsl.
+import { embeddingWgsl } from '../wgsl/sources.generated.js';
+import { KernelArgumentError } from '../errors.js';
+import { createDispatch, expectShape, grid2d, type Dispatch, type KernelSource, type TensorRef } from './program.js';
+
+export const embeddingKernel: KernelSource = { name: 'embedding', wgsl: embeddingWgsl };
+
+export interface EmbeddingArgs {
+  /** [B, T] token ids, dtype u32; each must be < vocab (a larger one yields a row of NaN). */
+  ids: TensorRef;
+  /** [vocab, D] embedding table (token_embedding.weight). */
+  table: TensorRef;
+  /** [T, D] position table added to every sequence. */
+  pos: TensorRef;
+  /** [B, T, D] output. */
+  out: TensorRef;
+}
+
+/** out[b, t] = table[ids[b, t]] + pos[t]. */
+export function embedding(device: GPUDevice, a: EmbeddingArgs): Dispatch {
+  const k = embeddingKernel.name;
+  if (a.ids.shape.length !== 2) throw new KernelArgumentError(k, 'ids', `expected [B, T], got [${a.ids.shape.join(', ')}]`);
+  if (a.table.shape.length !== 2) throw new KernelArgumentError(k, 'table', `expected [vocab, D], got [${a.table.shape.join(', ')}]`);
+  const [B, T] = a.ids.shape as [number, number];
+  const [vocab, D] = a.table.shape as [number, number];
+  expectShape(k, 'ids', a.ids, [B, T], 'u32');
+  expectShape(k, 'table', a.table, [vocab, D]);
+  expectShape(k, 'pos', a.pos, [T, D]);
+  expectShape(k, 'out', a.out, [B, T, D]);
+  const [ry, rz] = grid2d(device, k, B * T);
+  return createDispatch(device, embeddingKernel, {
+    uniforms: { rows: B * T, tokens: T, dim: D, vocab },
+    tensors: { ids: a.ids, table: a.table, pos: a.pos, out: a.out },
+    workgroups: [Math.ceil(D / 64), ry, rz],
+  });
+}

@@ -1,0 +1,28 @@
+// The residual attention block both towers are built from: open_clip's ResidualAttentionBlock,
+// pre-norm, `x = x + attn(ln_1(x))`, `x = x + mlp(ln_2(x))` with `mlp = c_proj(act(c_fc(.)))`.
+import type { Graph, Tensor } from '../graph/graph.js';
+import * as ops from '../graph/ops.js';
+
+/** A parameter of the tower by key (without prefix); its shape comes from the tower's table. */
+export type Param = (key: string) => Tensor;
+
+export interface BlockShape {
+  heads: number;
+  eps: number;
+  /** The MLP activation: exact-erf GELU (vision) or tanh GELU (OpenVision's text tower). */
+  act: 'gelu' | 'gelu_tanh';
+}
+
+/** Adds block `i` of a tower to the graph, updating the residual stream `x` in place. */
+export function residualBlock(g: Graph, P: Param, i: number, x: Tensor, s: BlockShape): void {
+  const b = `transformer.resblocks.${i}.`;
+  // x = x + out_proj(attn(ln_1(x)))
+  const h = ops.layerNorm(g, `${b}ln_1`, x, P(`${b}ln_1.weight`), P(`${b}ln_1.bias`), s.eps);
+  const qkv = ops.linear(g, `${b}attn.in_proj`, h, P(`${b}attn.in_proj_weight`), P(`${b}attn.in_proj_bias`));
+  const a = ops.attention(g, `${b}attn`, qkv, s.heads);
+  ops.linearAddInto(g, `${b}attn.out_proj`, x, a, P(`${b}attn.out_proj.weight`), P(`${b}attn.out_proj.bias`));
+  // x = x + c_proj(act(c_fc(ln_2(x))))
+  const h2 = ops.layerNorm(g, `${b}ln_2`, x, P(`${b}ln_2.weight`), P(`${b}ln_2.bias`), s.eps);
+  const m = ops.linear(g, `${b}mlp.c_fc`, h2, P(`${b}mlp.c_fc.weight`), P(`${b}mlp.c_fc.bias`), s.act);
+  ops.linearAddInto(g, `${b}mlp.c_proj`, x, m, P(`${b}mlp.c_proj.weight`), P(`${b}mlp.c_proj.bias`));
+}

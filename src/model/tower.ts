@@ -1,0 +1,76 @@
+// What every model tower shares: its uploaded weights, compiled graphs cached per shape (the
+// promise is cached, so concurrent calls compile once), and a lifetime that destroy() ends safely
+// while calls are still running.
+import { ModelDestroyedError } from '../errors.js';
+import { CompiledGraph } from '../graph/executor.js';
+import type { Graph, Tensor } from '../graph/graph.js';
+import type { GpuWeights } from './weights.js';
+
+export abstract class GraphModel {
+  private readonly graphs = new Map<string, Promise<CompiledGraph>>();
+  /** Parameters made at run time (e.g. a position table recomputed for another resolution). */
+  protected readonly extraParams = new Map<string, GPUBuffer>();
+  /** Calls not yet settled; destroy() frees the GPU memory only once they have. */
+  private inFlight = 0;
+  private destroyed = false;
+  private released = false;
+
+  protected constructor(readonly device: GPUDevice, protected readonly weights: GpuWeights, readonly source: string) {}
+
+  /** The compiled graph for `key`, built by `build` on first use, then reused (also by concurrent calls). */
+  protected compileCached(key: string, build: () => Graph): Promise<CompiledGraph> {
+    this.checkAlive();
+    let cg = this.graphs.get(key);
+    if (!cg) {
+      cg = CompiledGraph.compile(this.device, build(), (t: Tensor) => this.weights.buffers.get(t.name) ?? this.extraParams.get(t.name)!);
+      // A failed compile is not cached: it destroyed what it made, and the next call tries again.
+      cg.catch(() => this.graphs.delete(key));
+      this.graphs.set(key, cg);
+    }
+    return cg;
+  }
+
+  protected checkAlive(): void {
+    if (this.destroyed) throw new ModelDestroyedError(this.source, 'this model was destroyed (destroy() was called); load it again to run it');
+  }
+
+  /** Runs one call's GPU work; a destroy() meanwhile makes it reject, and frees memory once it has stopped. */
+  protected async running<T>(work: (alive: () => void) => Promise<T>): Promise<T> {
+    this.checkAlive();
+    this.inFlight++;
+    try {
+      return await work(() => this.checkAlive());
+    } finally {
+      this.inFlight--;
+      if (this.destroyed && this.inFlight === 0) void this.release();
+    }
+  }
+
+  /** Bytes of weights held on the GPU (including parameters made at run time). */
+  weightBytes(): number {
+    let n = 0;
+    for (const b of this.weights.buffers.values()) n += b.size;
+    for (const b of this.extraParams.values()) n += b.size;
+    return n;
+  }
+
+  /**
+   * Frees the weights and every compiled graph's buffers. A call still running rejects with a
+   * ModelDestroyedError, and the memory is freed once it has stopped using it; any later call throws.
+   */
+  destroy(): void {
+    this.destroyed = true;
+    if (this.inFlight === 0) void this.release();
+  }
+
+  private async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    const graphs = [...this.graphs.values()];
+    this.graphs.clear();
+    for (const g of await Promise.allSettled(graphs)) if (g.status === 'fulfilled') g.value.destroy();
+    for (const b of this.extraParams.values()) b.destroy();
+    this.extraParams.clear();
+    this.weights.destroy();
+  }
+}

@@ -1,0 +1,30 @@
+// Token embedding: out[r, c] = table[ids[r], c] + pos[r % tokens, c]
+// ids: [batch · tokens] u32; table: [vocab, dim]; pos: [tokens, dim]; out: [batch · tokens, dim].
+// An id ≥ vocab writes NaN for its whole row (callers validate ids; a bad one must not pass
+// unnoticed as a plausible vector). One invocation per output element.
+
+struct Params {
+  rows: u32,
+  tokens: u32,
+  dim: u32,
+  vocab: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> ids: array<u32>;
+@group(0) @binding(2) var<storage, read> table: array<f32>;
+@group(0) @binding(3) var<storage, read> pos: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let c = gid.x;
+  let r = gid.y + gid.z * nwg.y;
+  if (c >= params.dim || r >= params.rows) { return; }
+  let id = ids[r];
+  var v = bitcast<f32>(0x7fc00000u | (id & 0u)); // NaN (a runtime value: WGSL refuses a constant NaN)
+  if (id < params.vocab) {
+    v = table[id * params.dim + c] + pos[(r % params.tokens) * params.dim + c];
+  }
+  out[r * params.dim + c] = v;
+}
