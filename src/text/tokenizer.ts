@@ -1,0 +1,201 @@
+// The CLIPS tokenizer of OpenVision 1 (what open_clip's get_tokenizer builds for "openvision"
+// models), importable on its own and without Node APIs, so it runs in browsers too:
+//   1. clean: ftfy.fix_text's default fixes (the ones that apply to text that is not mojibake), then
+//      html.unescape twice, strip, whitespace runs → one space;
+//   2. BERT WordPiece as tokenizers.BertWordPieceTokenizer(vocab, lowercase=True) with
+//      add_special_tokens=False: special-token strings matched whole, BERT normaliser (clean text,
+//      spaces around CJK ideographs, accents stripped after NFD, lowercase), BERT pre-tokeniser
+//      (whitespace, punctuation), greedy longest-match WordPiece with ## continuations;
+//   3. layout, always `contextLength` ids: [bos] + pieces[:L-3] + [eos] + [pad]… + [CLS] last.
+// Written here rather than taken from a library: the WordPiece is ~60 lines and exact against the
+// fixture (34 strings), while the libraries that have one (Transformers.js) are far larger and do
+// not do ftfy's cleaning. HTML entities use the `entities` package (the HTML5 table).
+import { decodeHTML, decodeHTMLStrict } from 'entities';
+
+/** Ids the CLIPS layout uses (the released vocabulary's [PAD], [bos], [eos], [UNK], [CLS]). */
+export const CLIPS_IDS = { pad: 0, bos: 1, eos: 2, unk: 100, cls: 101 } as const;
+const SPECIAL_TOKENS = ['[UNK]', '[SEP]', '[CLS]', '[PAD]', '[MASK]'];
+const MAX_WORD_CHARS = 100;
+
+/** An error in the tokenizer's input or vocabulary; names what is at fault. */
+export class TokenizerError extends Error {
+  constructor(detail: string) {
+    super(detail);
+    this.name = 'TokenizerError';
+  }
+}
+
+// ---- 1. cleaning (ftfy.fix_text defaults, then html.unescape twice) -------------------------------
+
+/** Windows-1252 for C1 controls 0x80–0x9F (ftfy's fix_c1_controls; undefined bytes stay). */
+const CP1252: Record<number, string> = {
+  0x80: '€', 0x82: '‚', 0x83: 'ƒ', 0x84: '„', 0x85: '…', 0x86: '†', 0x87: '‡', 0x88: 'ˆ', 0x89: '‰', 0x8a: 'Š', 0x8b: '‹', 0x8c: 'Œ',
+  0x8e: 'Ž', 0x91: '‘', 0x92: '’', 0x93: '“', 0x94: '”', 0x95: '•', 0x96: '–', 0x97: '—', 0x98: '˜', 0x99: '™', 0x9a: 'š', 0x9b: '›',
+  0x9c: 'œ', 0x9e: 'ž', 0x9f: 'Ÿ',
+};
+/** ftfy's fix_latin_ligatures. */
+const LIGATURES: Record<string, string> = {
+  'Ĳ': 'IJ', 'ĳ': 'ij', 'ŉ': 'ʼn', 'Ǳ': 'DZ', 'ǲ': 'Dz', 'ǳ': 'dz', 'Ǆ': 'DŽ', 'ǅ': 'Dž', 'ǆ': 'dž', 'Ǉ': 'LJ', 'ǈ': 'Lj', 'ǉ': 'lj',
+  'Ǌ': 'NJ', 'ǋ': 'Nj', 'ǌ': 'nj', 'ﬀ': 'ff', 'ﬁ': 'fi', 'ﬂ': 'fl', 'ﬃ': 'ffi', 'ﬄ': 'ffl', 'ﬅ': 'ſt', 'ﬆ': 'st',
+};
+/** Python's str.isspace() characters (what `\s` matches in Python's re for str patterns). */
+const PY_SPACE = '\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+const PY_SPACE_RUN = new RegExp(`[${PY_SPACE}]+`, 'g');
+const PY_STRIP = new RegExp(`^[${PY_SPACE}]+|[${PY_SPACE}]+$`, 'g');
+
+/** The fixes ftfy.fix_text applies by default, in its order, minus mojibake repair. */
+function ftfyFix(text: string): string {
+  let t = text;
+  if (!t.includes('<')) t = decodeHTMLStrict(t); // unescape_html='auto': not when the text has tags
+  t = t.replace(/\x1b\[((?:\d|;)*)([a-zA-Z])/g, ''); // remove_terminal_escapes
+  t = t.replace(/[\x80-\x9f]/g, (c) => CP1252[c.charCodeAt(0)] ?? c); // fix_c1_controls
+  t = t.replace(/[ĲĳŉǱǲǳǄǅǆǇǈǉǊǋǌﬀ-ﬆ]/g, (c) => LIGATURES[c] ?? c); // fix_latin_ligatures
+  t = t.replace(/[\u3000\uff01-\uffef]/g, (c) => (c === '\u3000' ? ' ' : c.normalize('NFKC'))); // fix_character_width
+  t = t.replace(/[\u02bc\u2018-\u201b]/g, "'").replace(/[\u201c-\u201f]/g, '"'); // uncurl_quotes
+  t = t.replace(/\r\n/g, '\n').replace(/[\r\u2028\u2029\u0085]/g, '\n'); // fix_line_breaks
+  t = t.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd'); // fix_surrogates
+  t = t.replace(/[\x00-\x08\x0b\x0e-\x1f\x7f\u206a-\u206f\ufeff\ufff9-\ufffc]/g, ''); // remove_control_chars
+  return t.normalize('NFC');
+}
+
+/** CLIPS's text cleaning: ftfy, html.unescape twice, strip, whitespace runs → one space. */
+export function cleanText(text: string): string {
+  const t = decodeHTML(decodeHTML(ftfyFix(text)));
+  return t.replace(PY_STRIP, '').replace(PY_SPACE_RUN, ' ');
+}
+
+// ---- 2. BERT normaliser, pre-tokeniser and WordPiece -------------------------------------------
+
+const isCjk = (cp: number): boolean =>
+  (cp >= 0x4e00 && cp <= 0x9fff) || (cp >= 0x3400 && cp <= 0x4dbf) || (cp >= 0x20000 && cp <= 0x2a6df) || (cp >= 0x2a700 && cp <= 0x2b73f) ||
+  (cp >= 0x2b740 && cp <= 0x2b81f) || (cp >= 0x2b820 && cp <= 0x2ceaf) || (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0x2f800 && cp <= 0x2fa1f);
+const CONTROL = /\p{C}/u;
+const WHITESPACE = /\p{White_Space}/u;
+const MARK_NONSPACING = /\p{Mn}/gu;
+const PUNCT = /[!-/:-@[-`{-~]|\p{P}/u; // ASCII punctuation (incl. $+<=>^`|~) or Unicode P*
+
+/** tokenizers' BertNormalizer(clean_text, handle_chinese_chars, strip_accents = lowercase = true). */
+function bertNormalize(text: string): string {
+  let out = '';
+  for (const ch of text) {
+    const cp = ch.codePointAt(0)!;
+    if (ch === '\t' || ch === '\n' || ch === '\r' || WHITESPACE.test(ch)) out += ' ';
+    else if (cp === 0 || cp === 0xfffd || CONTROL.test(ch)) continue;
+    else if (isCjk(cp)) out += ` ${ch} `;
+    else out += ch;
+  }
+  return out.normalize('NFD').replace(MARK_NONSPACING, '').toLowerCase();
+}
+
+/** BertPreTokenizer: split on whitespace, every punctuation character its own word. */
+function preTokenize(text: string): string[] {
+  const words: string[] = [];
+  let cur = '';
+  for (const ch of text) {
+    if (WHITESPACE.test(ch)) {
+      if (cur) words.push(cur);
+      cur = '';
+    } else if (PUNCT.test(ch)) {
+      if (cur) words.push(cur);
+      words.push(ch);
+      cur = '';
+    } else cur += ch;
+  }
+  if (cur) words.push(cur);
+  return words;
+}
+
+export interface TokenizerOptions {
+  /** Ids per text (OpenVision: 80, the text tower's context_length). */
+  contextLength?: number;
+}
+
+/** CLIPS tokenizer over a WordPiece vocabulary (vocab.txt: one token per line, id = line index). */
+export class ClipsTokenizer {
+  private readonly ids: Map<string, number>;
+  readonly contextLength: number;
+
+  private constructor(readonly vocab: readonly string[], opts: TokenizerOptions) {
+    this.contextLength = opts.contextLength ?? 80;
+    if (!Number.isInteger(this.contextLength) || this.contextLength < 3) throw new TokenizerError(`contextLength must be an integer ≥ 3, got ${this.contextLength}`);
+    this.ids = new Map(vocab.map((t, i) => [t, i]));
+    const need: [string, number][] = [['[PAD]', CLIPS_IDS.pad], ['[bos]', CLIPS_IDS.bos], ['[eos]', CLIPS_IDS.eos], ['[UNK]', CLIPS_IDS.unk], ['[CLS]', CLIPS_IDS.cls]];
+    for (const [tok, id] of need) {
+      if (vocab[id] !== tok) throw new TokenizerError(`vocabulary: line ${id + 1} must be ${tok} (the CLIPS layout's id ${id}), found ${JSON.stringify(vocab[id] ?? null)}`);
+    }
+  }
+
+  /** From the text of a vocab.txt file. */
+  static fromVocab(text: string, opts: TokenizerOptions = {}): ClipsTokenizer {
+    if (typeof text !== 'string') throw new TokenizerError('vocabulary: expected the text of a vocab.txt file');
+    const lines = text.split('\n');
+    if (lines.at(-1) === '') lines.pop();
+    return new ClipsTokenizer(lines.map((l) => l.replace(/\r$/, '')), opts);
+  }
+
+  /** The released OpenVision 1 vocabulary (BERT base uncased, 30522 tokens, [bos]/[eos] at 1/2), shipped with the package. */
+  static async default(opts: TokenizerOptions = {}): Promise<ClipsTokenizer> {
+    const { clipsVocab } = await import('./vocab.generated.js');
+    return ClipsTokenizer.fromVocab(clipsVocab, opts);
+  }
+
+  get vocabSize(): number {
+    return this.vocab.length;
+  }
+
+  /** WordPiece ids of one text, after cleaning, without the layout. */
+  pieces(text: string): number[] {
+    const out: number[] = [];
+    // Special tokens are matched whole in the cleaned text, before normalisation (case-sensitive).
+    for (const part of cleanText(text).split(/(\[UNK\]|\[SEP\]|\[CLS\]|\[PAD\]|\[MASK\])/)) {
+      if (!part) continue;
+      if (SPECIAL_TOKENS.includes(part)) {
+        out.push(this.ids.get(part) ?? CLIPS_IDS.unk);
+        continue;
+      }
+      for (const word of preTokenize(bertNormalize(part))) out.push(...this.wordPiece(word));
+    }
+    return out;
+  }
+
+  private wordPiece(word: string): number[] {
+    const chars = Array.from(word);
+    if (chars.length > MAX_WORD_CHARS) return [CLIPS_IDS.unk];
+    const out: number[] = [];
+    for (let start = 0; start < chars.length;) {
+      let end = chars.length, id: number | undefined;
+      for (; end > start; end--) {
+        id = this.ids.get((start > 0 ? '##' : '') + chars.slice(start, end).join(''));
+        if (id !== undefined) break;
+      }
+      if (id === undefined) return [CLIPS_IDS.unk]; // no piece matches: the whole word is [UNK]
+      out.push(id);
+      start = end;
+    }
+    return out;
+  }
+
+  /** The `contextLength` ids of one text: [bos] + pieces + [eos], [pad]s, [CLS] at the last position. */
+  encode(text: string): Int32Array {
+    if (typeof text !== 'string') throw new TokenizerError(`expected a string, got ${text === null ? 'null' : typeof text}`);
+    const L = this.contextLength;
+    const ids = new Int32Array(L); // zero-filled: [PAD]
+    const pieces = this.pieces(text).slice(0, L - 3);
+    ids[0] = CLIPS_IDS.bos;
+    ids.set(pieces, 1);
+    ids[1 + pieces.length] = CLIPS_IDS.eos;
+    ids[L - 1] = CLIPS_IDS.cls;
+    return ids;
+  }
+
+  /** [texts.length, contextLength] ids, row-major. */
+  encodeBatch(texts: readonly string[]): Int32Array {
+    if (!Array.isArray(texts)) throw new TokenizerError('expected an array of strings');
+    const out = new Int32Array(texts.length * this.contextLength);
+    texts.forEach((t, i) => {
+      if (typeof t !== 'string') throw new TokenizerError(`text ${i}: expected a string, got ${t === null ? 'null' : typeof t}`);
+      out.set(this.encode(t), i * this.contextLength);
+    });
+    return out;
+  }
+}
