@@ -3,8 +3,8 @@
 // weights ~N(0, 1/fan_in), the fixed sin-cos position table.
 import { posembSincos2d } from '../kernels/posemb-sincos.js';
 import { memoryCheckpoint, type Checkpoint } from '../weights/checkpoint.js';
-import type { ViTConfig } from './config.js';
-import { expectedKeys } from './weights.js';
+import type { TextConfig, ViTConfig } from './config.js';
+import { expectedKeys, expectedTextKeys } from './weights.js';
 
 /** mulberry32: a seeded uniform generator on [0, 1), reproducible across runs and machines. */
 export function seededUniform(seed: number): () => number {
@@ -24,7 +24,17 @@ export function seededNormal(seed: number): () => number {
   return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
 }
 
+/** Seeded random text-tower weights (top-level OpenVision 1 keys): the same statistics as the vision ones. */
+export function randomTextTensors(t: TextConfig, seed: number): Map<string, { shape: number[]; data: Float32Array }> {
+  return randomFor(expectedTextKeys(t), seed, (k) => (k === 'positional_embedding' ? 0.1 : k === 'token_embedding.weight' ? 0.5 : null));
+}
+
 export function randomTensors(c: ViTConfig, seed: number): Map<string, { shape: number[]; data: Float32Array }> {
+  return randomFor(expectedKeys(c), seed, (k) => (k === 'positional_embedding' ? posembSincos2d(c.imageSize / c.patchSize, c.width) : null));
+}
+
+/** LayerNorm scales ~1±0.2, biases ~N(0, 0.05), linear weights ~N(0, 1/fan_in); `special` gives a key's data or a std. */
+function randomFor(keys: Map<string, number[]>, seed: number, special: (key: string) => Float32Array | number | null): Map<string, { shape: number[]; data: Float32Array }> {
   const normal = seededNormal(seed);
   const normals = (n: number, std: number, mean = 0) => {
     const a = new Float32Array(n);
@@ -32,13 +42,15 @@ export function randomTensors(c: ViTConfig, seed: number): Map<string, { shape: 
     return a;
   };
   const out = new Map<string, { shape: number[]; data: Float32Array }>();
-  for (const [k, shape] of expectedKeys(c)) {
+  for (const [k, shape] of keys) {
     const n = shape.reduce((a, b) => a * b, 1);
+    const sp = special(k);
     let data: Float32Array;
-    if (k === 'positional_embedding') data = posembSincos2d(c.imageSize / c.patchSize, c.width);
-    else if (/ln_(\d|pre|post)\.weight/.test(k)) data = normals(n, 0.2, 1);
+    if (sp instanceof Float32Array) data = sp;
+    else if (typeof sp === 'number') data = normals(n, sp);
+    else if (/ln_(\d|pre|post|final)\.weight/.test(k)) data = normals(n, 0.2, 1);
     else if (k.endsWith('bias') || k === 'class_embedding') data = normals(n, 0.05);
-    else data = normals(n, 1 / Math.sqrt(k === 'proj' ? shape[0]! : shape.slice(1).reduce((a, b) => a * b, 1)));
+    else data = normals(n, 1 / Math.sqrt(k === 'proj' || k === 'text_projection' ? shape[0]! : shape.slice(1).reduce((a, b) => a * b, 1)));
     out.set(k, { shape, data });
   }
   return out;

@@ -204,7 +204,7 @@ export function describeValue(x: unknown): string {
   return typeof x === 'object' ? `a ${(x as object).constructor?.name ?? 'object'}` : `a ${typeof x}`;
 }
 
-function isCheckpoint(x: unknown): x is Checkpoint {
+export function isCheckpoint(x: unknown): x is Checkpoint {
   return typeof x === 'object' && x !== null && 'tensors' in x && 'read' in x && 'file' in x;
 }
 

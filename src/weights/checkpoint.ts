@@ -31,6 +31,8 @@ export interface Checkpoint {
   readonly metadata: Readonly<Record<string, string>>;
   /** Reads one tensor, converted to float32. */
   read(key: string): Promise<Float32Array>;
+  /** Reads an integer tensor (safetensors I32, or I64 within int32 range), e.g. an expected file's token ids. */
+  readInt32?(key: string): Promise<Int32Array>;
 }
 
 export const STORED_BYTES: Record<StoredDType, number> = { F32: 4, F16: 2, BF16: 2 };

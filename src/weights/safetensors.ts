@@ -118,5 +118,22 @@ export async function openSafetensors(src: ByteSource): Promise<Checkpoint> {
       const bytes = await readRange(src, dataStart + e.begin, dataStart + e.end);
       return decodeFloats(file, key, e.dtype, bytes, numel(e.shape));
     },
+    async readInt32(key) {
+      const e = tensors.get(key);
+      if (!e) throw new CheckpointError(file, 'no such tensor', key);
+      if (e.dtype !== 'I32' && e.dtype !== 'I64') throw new CheckpointError(file, `stored as ${e.dtype}; expected I32 or I64 integers`, key);
+      const bytes = await readRange(src, dataStart + e.begin, dataStart + e.end);
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      const n = numel(e.shape), out = new Int32Array(n);
+      for (let i = 0; i < n; i++) {
+        if (e.dtype === 'I32') out[i] = view.getInt32(4 * i, true);
+        else {
+          const v = view.getBigInt64(8 * i, true);
+          if (v < -(2n ** 31n) || v >= 2n ** 31n) throw new CheckpointError(file, `value ${v} at flat index ${i} does not fit int32`, key);
+          out[i] = Number(v);
+        }
+      }
+      return out;
+    },
   };
 }

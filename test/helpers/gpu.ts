@@ -1,6 +1,6 @@
 // Test helpers: one Dawn device per test file, upload / readback of f32 tensors.
 import { requestDevice } from '../../src/device.js';
-import type { Dispatch, TensorRef } from '../../src/kernels/program.js';
+import { unusedBinding, type Dispatch, type TensorRef } from '../../src/kernels/program.js';
 import { seededNormal } from '../../src/model/random.js';
 
 let devicePromise: Promise<GPUDevice> | null = null;
@@ -77,9 +77,12 @@ export function worstRatio(got: Float32Array, want: ArrayLike<number>, bound: (i
 
 /**
  * Tracks the GPU buffers created on `device` from now on and which of them are still alive (not
- * destroyed). The buffers stay the device's own objects, so they can be bound as usual.
+ * destroyed). The buffers stay the device's own objects, so they can be bound as usual. The
+ * device's shared 16-byte "unused binding" buffer (program.ts; it lives as long as the device) is
+ * made first, so that it is not counted.
  */
 export function trackBuffers(device: GPUDevice): { live(): number; created(): number; stop(): void } {
+  unusedBinding(device);
   const live = new Set<GPUBuffer>();
   let created = 0;
   const create = device.createBuffer;

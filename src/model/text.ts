@@ -1,0 +1,149 @@
+// The CLIP text tower of OpenVision 1 on WebGPU. `buildTextGraph` mirrors open_clip's
+// CLIP.encode_text as OpenVision configures it (no attention mask, tanh GELU, last-token pooling).
+import { ArgumentError, ConfigError } from '../errors.js';
+import { Graph } from '../graph/graph.js';
+import type { CompiledGraph } from '../graph/executor.js';
+import * as ops from '../graph/ops.js';
+import type { Checkpoint } from '../weights/checkpoint.js';
+import { residualBlock, type Param } from './blocks.js';
+import { textConfigFromOpenClip, type TextConfig } from './config.js';
+import { GraphModel } from './tower.js';
+import { checkOutputs, concat, describeValue, isCheckpoint } from './vit.js';
+import { checkTextLayout, expectedTextKeys, gpuShape, openCheckpoint, TEXT_TRANSPOSED, uploadWeights, type GpuWeights, type WeightsInput } from './weights.js';
+
+export type TextOutputName = 'embedding' | 'pooled' | 'block0';
+/** Every output the text tower can return. */
+export const TEXT_OUTPUTS: readonly TextOutputName[] = ['embedding', 'pooled', 'block0'];
+
+/** The text forward for `batch` texts of `contextLength` ids. */
+export function buildTextGraph(t: TextConfig, batch: number, outputs: readonly TextOutputName[]): Graph {
+  const g = new Graph();
+  const table = { keys: expectedTextKeys(t), transposed: TEXT_TRANSPOSED };
+  const P: Param = (key) => g.param(key, gpuShape(table, key));
+  const ids = g.input('ids', [batch, t.contextLength], 'u32');
+  // x = token_embedding(text) + positional_embedding (no attention mask anywhere: no_causal_mask)
+  const x = ops.embedding(g, 'token_embedding', ids, P('token_embedding.weight'), P('positional_embedding'));
+  for (let i = 0; i < t.layers; i++) {
+    residualBlock(g, P, i, x, { heads: t.heads, eps: t.eps, act: t.act });
+    if (i === 0 && outputs.includes('block0')) g.output('block0', ops.snapshot(g, 'block0', x));
+  }
+  // x = ln_final(x); pooled = x[:, -1] (pool_type 'last'). LayerNorm acts on each token alone, so
+  // normalising only the last token gives the same vector without the other 79 rows.
+  const pooled = ops.layerNorm(g, 'ln_final', ops.tokenAt(g, 'last_token', x, t.contextLength - 1), P('ln_final.weight'), P('ln_final.bias'), t.eps);
+  if (outputs.includes('pooled')) g.output('pooled', pooled);
+  // embedding = pooled @ text_projection
+  if (outputs.includes('embedding')) g.output('embedding', ops.linear(g, 'text_projection', pooled, P('text_projection'), null));
+  return g;
+}
+
+export interface TextForwardOptions {
+  /** Which outputs to compute and return (default: embedding). */
+  outputs?: readonly TextOutputName[];
+  /** Largest chunk per submit (default and upper bound: `maxChunk()`). */
+  maxBatch?: number;
+}
+
+export interface TextOutputs {
+  /** [N, E] text embeddings (projected, not normalised). */
+  embedding?: Float32Array;
+  /** [N, Wt] ln_final of the last token, before the projection. */
+  pooled?: Float32Array;
+  /** [N, T, Wt] hidden state after block 0. */
+  block0?: Float32Array;
+  /** Batch sizes the run was split into. */
+  chunks: number[];
+}
+
+export interface TextLoadOptions {
+  /** The checkpoint (an OpenVision 1 file: text keys at the top level): a path, bytes, a File/Blob, or an opened Checkpoint. */
+  weights: WeightsInput | Checkpoint;
+  /** A TextConfig, or the parsed open_clip_config.json, or (Node) its path. */
+  config: TextConfig | Record<string, unknown> | string;
+}
+
+export class TextTransformer extends GraphModel {
+  private constructor(device: GPUDevice, readonly config: TextConfig, weights: GpuWeights, source: string) {
+    super(device, weights, source);
+  }
+
+  /** Loads and checks the text tower of a checkpoint against its config, and uploads it. */
+  static async load(device: GPUDevice, opts: TextLoadOptions): Promise<TextTransformer> {
+    const config = await resolveTextConfig(opts.config);
+    const ckpt = isCheckpoint(opts.weights) ? opts.weights : await openCheckpoint(opts.weights);
+    const weights = await uploadWeights(device, ckpt, checkTextLayout(ckpt, config));
+    return new TextTransformer(device, config, weights, ckpt.file);
+  }
+
+  /** Texts one submit may hold: every activation must fit the device's buffer limits. */
+  maxChunk(): number {
+    const t = this.config;
+    const perText = 4 * t.contextLength * Math.max(3 * t.width, t.mlpWidth);
+    const limit = Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize);
+    return Math.max(1, Math.floor(limit / perText));
+  }
+
+  compiled(batch: number, outputs: readonly TextOutputName[]): Promise<CompiledGraph> {
+    return this.compileCached(`${batch}|${[...outputs].sort().join(',')}`, () => buildTextGraph(this.config, batch, outputs));
+  }
+
+  /**
+   * Runs the tower on `count` token-id rows ([count, contextLength], e.g. from ClipsTokenizer.encodeBatch).
+   * Every id must be in [0, vocabSize). Larger batches are split into chunks.
+   */
+  async forward(ids: Int32Array | Uint32Array, count: number, opts: TextForwardOptions = {}): Promise<TextOutputs> {
+    this.checkAlive();
+    const t = this.config, T = t.contextLength;
+    if (!Number.isInteger(count) || count <= 0) throw new ArgumentError('text forward', 'count', `must be a positive integer, got ${String(count)}`);
+    if (!(ids instanceof Int32Array || ids instanceof Uint32Array)) {
+      throw new ArgumentError('text forward', 'ids', `must be an Int32Array or Uint32Array [count, ${T}] of token ids, got ${describeValue(ids)}`);
+    }
+    if (ids.length !== count * T) throw new ArgumentError('text forward', 'ids', `has ${ids.length} values; [${count}, ${T}] needs ${count * T}`);
+    for (let i = 0; i < ids.length; i++) {
+      if (ids[i]! < 0 || ids[i]! >= t.vocabSize) {
+        throw new ArgumentError('text forward', 'ids', `id ${ids[i]} at [${Math.floor(i / T)}, ${i % T}] is outside the vocabulary [0, ${t.vocabSize})`);
+      }
+    }
+    const outputs = opts.outputs ?? ['embedding'];
+    checkOutputs('text forward', outputs, TEXT_OUTPUTS);
+    if (opts.maxBatch !== undefined && !(Number.isInteger(opts.maxBatch) && opts.maxBatch > 0)) {
+      throw new ArgumentError('text forward', 'maxBatch', `must be a positive integer, got ${String(opts.maxBatch)}`);
+    }
+    const u32 = new Uint32Array(ids.buffer, ids.byteOffset, ids.length);
+    const chunk = Math.max(1, Math.min(opts.maxBatch ?? Infinity, this.maxChunk()));
+    return this.running(async (alive) => {
+      const result: TextOutputs = { chunks: [] };
+      const parts: Record<string, Float32Array[]> = {};
+      for (let start = 0; start < count; start += chunk) {
+        const b = Math.min(chunk, count - start);
+        const cg = await this.compiled(b, outputs);
+        alive();
+        const r = await cg.run({ ids: u32.subarray(start * T, (start + b) * T) });
+        alive();
+        for (const [k, v] of Object.entries(r.outputs)) (parts[k] ??= []).push(v);
+        result.chunks.push(b);
+      }
+      for (const [k, list] of Object.entries(parts)) result[k as TextOutputName] = concat(list);
+      return result;
+    });
+  }
+}
+
+async function resolveTextConfig(cfg: TextLoadOptions['config']): Promise<TextConfig> {
+  let json: unknown = cfg;
+  let source = 'config';
+  if (typeof cfg === 'string') {
+    const fs = await import('node:fs/promises');
+    source = cfg;
+    try {
+      json = JSON.parse(await fs.readFile(cfg, 'utf8'));
+    } catch (e) {
+      throw new ConfigError(cfg, `cannot read as JSON: ${(e as Error).message}`);
+    }
+  }
+  if (json && typeof json === 'object' && 'model_cfg' in json) {
+    const t = textConfigFromOpenClip(json, source);
+    if (!t) throw new ConfigError(source, 'has no model_cfg.text_cfg: a vision-only (OpenVision 2) config has no text tower');
+    return t;
+  }
+  return cfg as TextConfig;
+}
