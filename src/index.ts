@@ -5,7 +5,10 @@
 //   const { tokens, pooled, embedding } = await model.forward(pixels, batch);
 export { requestDevice, WANTED_FEATURES, type DeviceInfo, type DeviceOptions } from './device.js';
 export { VisionTransformer, buildViTGraph, VIT_OUTPUTS, type ForwardOptions, type LoadOptions, type ViTOutputName, type ViTOutputs } from './model/vit.js';
-export { configFromOpenClip, presetConfig, PRESETS, flopsPerImage, validateConfig, headDim, type ViTConfig } from './model/config.js';
+export { CLIPModel, normalizeRows, softmaxRows, type ClipLoadOptions, type LabelScore, type ZeroShotOptions } from './model/clip.js';
+export { TextTransformer, buildTextGraph, TEXT_OUTPUTS, type TextOutputName, type TextOutputs, type TextForwardOptions, type TextLoadOptions } from './model/text.js';
+export { ClipsTokenizer, cleanText, CLIPS_IDS, TokenizerError, type TokenizerOptions } from './text/tokenizer.js';
+export { configFromOpenClip, textConfigFromOpenClip, architecture, type TextConfig, presetConfig, PRESETS, flopsPerImage, validateConfig, headDim, type ViTConfig } from './model/config.js';
 export { randomCheckpoint } from './model/random.js';
 export { compare, readExpected, TOLERANCE, type Comparison, type ExpectedFile } from './model/verify.js';
 export { openCheckpoint, openSafetensors, openTorchZip, openSource, type Checkpoint, type WeightsInput, type ByteSource } from './weights/index.js';

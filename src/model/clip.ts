@@ -1,0 +1,195 @@
+// OpenVision 1 as a whole CLIP model: both towers from one checkpoint, the CLIPS tokenizer, and
+// the scores OpenVision computes (`exp(logit_scale)` times cosine, softmax over the texts).
+//   const clip = await CLIPModel.load(device, { weights, config });
+//   const [ranked] = await clip.zeroShot(['cat.jpg'], ['cat', 'dog'], { template: 'a photo of a {}.' });
+import { ArgumentError, CheckpointError, ConfigError } from '../errors.js';
+import { encodeImages, type EncodeOptions } from '../encode.js';
+import type { ImageInput } from '../preprocess/index.js';
+import { ClipsTokenizer } from '../text/tokenizer.js';
+import type { Checkpoint } from '../weights/checkpoint.js';
+import { configFromOpenClip, textConfigFromOpenClip } from './config.js';
+import { TextTransformer } from './text.js';
+import { isCheckpoint, VisionTransformer } from './vit.js';
+import { openCheckpoint, type WeightsInput } from './weights.js';
+
+export interface ClipLoadOptions {
+  /** The OpenVision 1 checkpoint (both towers, `logit_scale`): a path, bytes, a File/Blob or an opened Checkpoint. */
+  weights: WeightsInput | Checkpoint;
+  /** The open_clip_config.json: parsed, or (Node) its path. */
+  config: Record<string, unknown> | string;
+  /** The tokenizer: a ClipsTokenizer, or the text of a vocab.txt; default the released CLIPS vocabulary. */
+  vocab?: ClipsTokenizer | string;
+}
+
+/** One label's score for one image: the shape Transformers.js's zero-shot-image-classification returns. */
+export interface LabelScore {
+  label: string;
+  score: number;
+}
+
+export interface ZeroShotOptions extends Pick<EncodeOptions, 'batchSize' | 'maxPixels' | 'resolution' | 'onProgress'> {
+  /** A prompt with `{}` where the label goes (default 'a photo of a {}.'). */
+  template?: string;
+  /** Several prompts: each label's text embedding is the mean of its normalised prompt embeddings, normalised (OpenVision's evaluation). */
+  templates?: readonly string[];
+}
+
+/** L2-normalises each row of a [rows, dim] array (in a new array). */
+export function normalizeRows(a: Float32Array, dim: number): Float32Array {
+  const out = new Float32Array(a.length);
+  for (let r = 0; r < a.length / dim; r++) {
+    let n = 0;
+    for (let i = 0; i < dim; i++) n += a[r * dim + i]! ** 2;
+    const s = 1 / Math.sqrt(n);
+    for (let i = 0; i < dim; i++) out[r * dim + i] = a[r * dim + i]! * s;
+  }
+  return out;
+}
+
+/** Row-wise softmax of a [rows, cols] array. */
+export function softmaxRows(a: Float32Array, cols: number): Float32Array {
+  const out = new Float32Array(a.length);
+  for (let r = 0; r < a.length / cols; r++) {
+    let max = -Infinity, sum = 0;
+    for (let j = 0; j < cols; j++) max = Math.max(max, a[r * cols + j]!);
+    for (let j = 0; j < cols; j++) sum += out[r * cols + j] = Math.exp(a[r * cols + j]! - max);
+    for (let j = 0; j < cols; j++) out[r * cols + j]! /= sum;
+  }
+  return out;
+}
+
+export class CLIPModel {
+  private constructor(
+    readonly vision: VisionTransformer,
+    readonly text: TextTransformer,
+    readonly tokenizer: ClipsTokenizer,
+    /** The checkpoint's `logit_scale` (a log); scores use exp(logitScale). */
+    readonly logitScale: number,
+  ) {}
+
+  /** The shared embedding width E. */
+  get embedDim(): number {
+    return this.vision.config.embedDim;
+  }
+
+  /** Loads both towers of an OpenVision 1 checkpoint; an OpenVision 2 (vision-only) file or config is named as such. */
+  static async load(device: GPUDevice, opts: ClipLoadOptions): Promise<CLIPModel> {
+    let json: unknown = opts.config, source = 'config';
+    if (typeof opts.config === 'string') {
+      const fs = await import('node:fs/promises');
+      source = opts.config;
+      try {
+        json = JSON.parse(await fs.readFile(opts.config, 'utf8'));
+      } catch (e) {
+        throw new ConfigError(opts.config, `cannot read as JSON: ${(e as Error).message}`);
+      }
+    }
+    const visionCfg = configFromOpenClip(json, source);
+    const textCfg = textConfigFromOpenClip(json, source);
+    if (!textCfg) throw new ConfigError(source, 'has no model_cfg.text_cfg: a vision-only (OpenVision 2) model has no text tower, so it cannot be used as CLIP; use VisionTransformer');
+    if (textCfg.embedDim !== visionCfg.embedDim) throw new ConfigError(source, `the towers' embed_dim differ (vision ${visionCfg.embedDim}, text ${textCfg.embedDim})`);
+    const tokenizer = opts.vocab instanceof ClipsTokenizer ? opts.vocab
+      : typeof opts.vocab === 'string' ? ClipsTokenizer.fromVocab(opts.vocab, { contextLength: textCfg.contextLength })
+        : await ClipsTokenizer.default({ contextLength: textCfg.contextLength });
+    if (tokenizer.contextLength !== textCfg.contextLength) {
+      throw new ConfigError(source, `the tokenizer makes ${tokenizer.contextLength} ids per text, the text tower takes ${textCfg.contextLength}`);
+    }
+    if (tokenizer.vocabSize > textCfg.vocabSize) {
+      throw new ConfigError(source, `the vocabulary has ${tokenizer.vocabSize} tokens, more than the text tower's ${textCfg.vocabSize} embedding rows (vocab_size): it is not this model's vocabulary`);
+    }
+    const ckpt = isCheckpoint(opts.weights) ? opts.weights : await openCheckpoint(opts.weights);
+    const ls = ckpt.tensors.get('logit_scale');
+    if (!ls) throw new CheckpointError(ckpt.file, ckpt.tensors.has('token_embedding.weight') ? 'missing' : 'has no text tower and no logit_scale: a vision-only (OpenVision 2) checkpoint cannot be used as CLIP', 'logit_scale');
+    if (ls.shape.length > 1 || ls.shape.reduce((a, b) => a * b, 1) !== 1) throw new CheckpointError(ckpt.file, `expected a scalar, got shape [${ls.shape.join(', ')}]`, 'logit_scale');
+    const [logitScale] = await ckpt.read('logit_scale');
+    if (!Number.isFinite(logitScale!)) throw new CheckpointError(ckpt.file, `non-finite value ${logitScale}`, 'logit_scale');
+    const text = await TextTransformer.load(device, { weights: ckpt, config: textCfg });
+    let vision: VisionTransformer;
+    try {
+      vision = await VisionTransformer.load(device, { weights: ckpt, config: visionCfg });
+    } catch (e) {
+      text.destroy();
+      throw e;
+    }
+    return new CLIPModel(vision, text, tokenizer, logitScale!);
+  }
+
+  /** [N, E] image embeddings (projected, not normalised) of image files, bytes or browser images. */
+  async encodeImages(images: readonly ImageInput[], opts: Omit<EncodeOptions, 'outputs'> = {}): Promise<Float32Array> {
+    return (await encodeImages(this.vision, images, { ...opts, outputs: ['embedding'] })).embedding ?? new Float32Array(0);
+  }
+
+  /** [N, E] text embeddings (projected, not normalised), in batches of `batchSize` (default 64). */
+  async encodeTexts(texts: readonly string[], opts: { batchSize?: number } = {}): Promise<Float32Array> {
+    if (!Array.isArray(texts) || texts.length === 0) throw new ArgumentError('encodeTexts', 'texts', 'must be a non-empty array of strings');
+    texts.forEach((t, i) => {
+      if (typeof t !== 'string') throw new ArgumentError('encodeTexts', 'texts', `item ${i} is ${t === null ? 'null' : typeof t}, not a string`);
+    });
+    const batch = opts.batchSize ?? 64;
+    if (!Number.isInteger(batch) || batch <= 0) throw new ArgumentError('encodeTexts', 'batchSize', `must be a positive integer, got ${batch}`);
+    const out = new Float32Array(texts.length * this.embedDim);
+    for (let s = 0; s < texts.length; s += batch) {
+      const chunk = texts.slice(s, s + batch);
+      const r = await this.text.forward(this.tokenizer.encodeBatch(chunk), chunk.length);
+      out.set(r.embedding!, s * this.embedDim);
+    }
+    return out;
+  }
+
+  /** logits_per_image [I, T] = exp(logit_scale) · cos(image_i, text_j), from unnormalised embeddings. */
+  logits(imageEmbeddings: Float32Array, textEmbeddings: Float32Array): Float32Array {
+    const E = this.embedDim;
+    for (const [name, a] of [['imageEmbeddings', imageEmbeddings], ['textEmbeddings', textEmbeddings]] as const) {
+      if (!(a instanceof Float32Array) || a.length === 0 || a.length % E !== 0) throw new ArgumentError('logits', name, `must be a Float32Array [N, ${E}]`);
+    }
+    const I = imageEmbeddings.length / E, T = textEmbeddings.length / E;
+    const img = normalizeRows(imageEmbeddings, E), txt = normalizeRows(textEmbeddings, E);
+    const scale = Math.exp(this.logitScale);
+    const out = new Float32Array(I * T);
+    for (let i = 0; i < I; i++) for (let j = 0; j < T; j++) {
+      let d = 0;
+      for (let e = 0; e < E; e++) d += img[i * E + e]! * txt[j * E + e]!;
+      out[i * T + j] = scale * d;
+    }
+    return out;
+  }
+
+  /**
+   * Zero-shot classification: for each image, every label with its probability (softmax over the
+   * labels of the scaled cosines), most probable first.
+   */
+  async zeroShot(images: readonly ImageInput[], labels: readonly string[], opts: ZeroShotOptions = {}): Promise<LabelScore[][]> {
+    if (!Array.isArray(images) || images.length === 0) throw new ArgumentError('zeroShot', 'images', 'must be a non-empty array of images');
+    const textEmb = await this.labelEmbeddings(labels, opts.templates ?? [opts.template ?? 'a photo of a {}.']);
+    const imgEmb = await this.encodeImages(images, { batchSize: opts.batchSize, maxPixels: opts.maxPixels, resolution: opts.resolution, onProgress: opts.onProgress });
+    const probs = softmaxRows(this.logits(imgEmb, textEmb), labels.length);
+    return Array.from({ length: images.length }, (_, i) =>
+      labels.map((label, j) => ({ label, score: probs[i * labels.length + j]! })).sort((a, b) => b.score - a.score));
+  }
+
+  /**
+   * [labels, E] label embeddings: each label put into every template, the prompt embeddings
+   * normalised, averaged, normalised again (OpenVision's zero-shot evaluation).
+   */
+  async labelEmbeddings(labels: readonly string[], templates: readonly string[]): Promise<Float32Array> {
+    if (!Array.isArray(labels) || labels.length === 0) throw new ArgumentError('zeroShot', 'labels', 'must be a non-empty array of strings');
+    labels.forEach((l, i) => {
+      if (typeof l !== 'string' || l.trim() === '') throw new ArgumentError('zeroShot', 'labels', `item ${i} is ${typeof l === 'string' ? 'an empty string' : l === null ? 'null' : typeof l}, not a label`);
+    });
+    if (!Array.isArray(templates) || templates.length === 0) throw new ArgumentError('zeroShot', 'templates', 'must be a non-empty array of strings');
+    templates.forEach((t, i) => {
+      if (typeof t !== 'string' || !t.includes('{}')) throw new ArgumentError('zeroShot', 'templates', `item ${i} (${JSON.stringify(t)}) must be a string with {} where the label goes`);
+    });
+    const E = this.embedDim, L = labels.length, K = templates.length;
+    const prompts = labels.flatMap((l) => templates.map((t) => t.replaceAll('{}', l)));
+    const emb = normalizeRows(await this.encodeTexts(prompts), E);
+    const mean = new Float32Array(L * E);
+    for (let l = 0; l < L; l++) for (let k = 0; k < K; k++) for (let e = 0; e < E; e++) mean[l * E + e]! += emb[(l * K + k) * E + e]! / K;
+    return normalizeRows(mean, E);
+  }
+
+  destroy(): void {
+    this.vision.destroy();
+    this.text.destroy();
+  }
+}
