@@ -8,6 +8,8 @@ export interface EncodeOptions {
   outputs?: readonly ViTOutputName[];
   /** Resolution to run at (default: the checkpoint's). */
   resolution?: number;
+  /** With output 'hidden': the block whose output is returned (negative from the end; default -1). */
+  hiddenBlock?: number;
   /** Images decoded and run per forward call (default 32); bounds host memory on long lists. */
   batchSize?: number;
   /** Called after each batch with the number of images done. */
@@ -28,6 +30,9 @@ export interface EncodeResult {
   pooled?: Float32Array;
   /** [N, g², W] */
   tokens?: Float32Array;
+  /** [N, 1 + g², W] after block 0 / after block `hiddenBlock` (when asked for in `outputs`). */
+  block0?: Float32Array;
+  hidden?: Float32Array;
   /** Rows in the outputs: the images encoded. */
   count: number;
   /** For each output row, the index of its image in the input list (differs only when images were skipped). */
@@ -66,14 +71,13 @@ export async function encodeImages(model: VisionTransformer, images: readonly Im
     }
     if (resized.length > 0) {
       const pixels = normalizeBatch(resized, { size, mean: model.config.mean, std: model.config.std });
-      const out: ViTOutputs = await model.forward(pixels, resized.length, { resolution: size, outputs });
+      const out: ViTOutputs = await model.forward(pixels, resized.length, { resolution: size, outputs, hiddenBlock: opts.hiddenBlock });
       for (const k of outputs) (parts[k] ??= []).push(out[k]!);
     }
     opts.onProgress?.(start + chunk.length, images.length);
   }
   const result: EncodeResult = { count: indices.length, indices, failed, ms: 0 };
   for (const [k, list] of Object.entries(parts) as [ViTOutputName, Float32Array[]][]) {
-    if (k === 'block0') continue;
     result[k] = concat(list);
   }
   result.ms = performance.now() - t0;

@@ -14,15 +14,15 @@ import {
   type GpuWeights, type WeightsInput,
 } from './weights.js';
 
-export type ViTOutputName = 'tokens' | 'pooled' | 'embedding' | 'block0';
+export type ViTOutputName = 'tokens' | 'pooled' | 'embedding' | 'block0' | 'hidden';
 /** Every output `forward` can return. */
-export const VIT_OUTPUTS: readonly ViTOutputName[] = ['tokens', 'pooled', 'embedding', 'block0'];
+export const VIT_OUTPUTS: readonly ViTOutputName[] = ['tokens', 'pooled', 'embedding', 'block0', 'hidden'];
 
 /** Name of the position-table param for a resolution: the checkpoint's own, or a recomputed one. */
 const posKey = (c: ViTConfig, resolution: number) => (resolution === c.imageSize ? 'positional_embedding' : `positional_embedding@${resolution}`);
 
 /** The forward pass for `batch` images of `resolution`² pixels, as a graph of kernel invocations. */
-export function buildViTGraph(c: ViTConfig, batch: number, resolution: number, outputs: readonly ViTOutputName[]): Graph {
+export function buildViTGraph(c: ViTConfig, batch: number, resolution: number, outputs: readonly ViTOutputName[], hiddenBlock = c.layers - 1): Graph {
   const g = new Graph();
   const W = c.width, grid = gridOf(c, resolution), n = 1 + grid * grid;
   const table = { keys: expectedKeys(c), transposed: VISION_TRANSPOSED };
@@ -37,6 +37,7 @@ export function buildViTGraph(c: ViTConfig, batch: number, resolution: number, o
   for (let i = 0; i < c.layers; i++) {
     residualBlock(g, P, i, x, { heads: c.heads, eps: c.eps, act: 'gelu' });
     if (i === 0 && outputs.includes('block0')) g.output('block0', ops.snapshot(g, 'block0', x));
+    if (i === hiddenBlock && outputs.includes('hidden')) g.output('hidden', ops.snapshot(g, 'hidden', x));
   }
   // OpenVision (final_ln_after_pool, pool_type 'avg'): tokens = x[:, 1:]; pooled = ln_post(tokens.mean(1)).
   // final_ln_after_pool false: x = ln_post(x) first, then pool. pool_type 'tok': the class token x[:, 0].
@@ -63,6 +64,11 @@ export interface ForwardOptions {
   profile?: boolean;
   /** Largest chunk per submit (default and upper bound: `maxChunk(resolution)`). */
   maxBatch?: number;
+  /**
+   * The block whose output `hidden` returns: 0 … layers-1, or negative from the end (-1 the last,
+   * -2 the second-to-last, what LLaVA-style pipelines take from OpenVision 2). Default -1.
+   */
+  hiddenBlock?: number;
 }
 
 export interface ViTOutputs {
@@ -74,6 +80,8 @@ export interface ViTOutputs {
   embedding?: Float32Array;
   /** [B, 1 + g², W] hidden state after block 0. */
   block0?: Float32Array;
+  /** [B, 1 + g², W] hidden state after block `hiddenBlock` (class token first, before ln_post). */
+  hidden?: Float32Array;
   /** Per-kernel GPU times of the last chunk, when profiled. */
   timings?: NodeTiming[];
   /** Batch sizes the run was split into (one entry unless the batch exceeded device limits). */
@@ -124,14 +132,15 @@ export class VisionTransformer extends GraphModel {
   }
 
   /** The compiled graph for one chunk shape (built on first use, then reused, also by concurrent calls). */
-  compiled(batch: number, resolution: number, outputs: readonly ViTOutputName[]): Promise<CompiledGraph> {
+  compiled(batch: number, resolution: number, outputs: readonly ViTOutputName[], hiddenBlock = this.config.layers - 1): Promise<CompiledGraph> {
     this.checkAlive();
     const pk = posKey(this.config, resolution);
     if (!this.weights.buffers.has(pk) && !this.extraParams.has(pk)) {
       checkRecomputablePositions(this.source, this.positionTableError, this.config, resolution);
       this.extraParams.set(pk, uploadF32(this.device, posembSincos2d(gridOf(this.config, resolution), this.config.width), pk));
     }
-    return this.compileCached(`${batch}|${resolution}|${[...outputs].sort().join(',')}`, () => buildViTGraph(this.config, batch, resolution, outputs));
+    const hb = outputs.includes('hidden') ? hiddenBlock : -1;
+    return this.compileCached(`${batch}|${resolution}|${[...outputs].sort().join(',')}|${hb}`, () => buildViTGraph(this.config, batch, resolution, outputs, hiddenBlock));
   }
 
   /**
@@ -163,13 +172,16 @@ export class VisionTransformer extends GraphModel {
     if (opts.maxBatch !== undefined && !(Number.isInteger(opts.maxBatch) && opts.maxBatch > 0)) {
       throw new ArgumentError('forward', 'maxBatch', `must be a positive integer, got ${String(opts.maxBatch)}`);
     }
+    const L = c.layers, hb = opts.hiddenBlock ?? -1;
+    if (!Number.isInteger(hb) || hb < -L || hb >= L) throw new ArgumentError('forward', 'hiddenBlock', `must be an integer in [${-L}, ${L - 1}] (this model has ${L} blocks), got ${String(hb)}`);
+    const hiddenBlock = hb < 0 ? L + hb : hb;
     const chunk = Math.max(1, Math.min(opts.maxBatch ?? Infinity, this.maxChunk(res)));
     return this.running(async (alive) => {
       const result: ViTOutputs = { chunks: [] };
       const parts: Record<string, Float32Array[]> = {};
       for (let start = 0; start < batch; start += chunk) {
         const b = Math.min(chunk, batch - start);
-        const cg = await this.compiled(b, res, outputs);
+        const cg = await this.compiled(b, res, outputs, hiddenBlock);
         alive();
         const r = await cg.run({ image: pixels.subarray(start * per, (start + b) * per) }, { profile: opts.profile });
         alive();

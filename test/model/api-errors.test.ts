@@ -52,7 +52,7 @@ describe('forward() arguments', () => {
   it('refuses unknown output names, a bad batch and a bad maxBatch', async () => {
     const { exp, model, B } = await load();
     try {
-      await expect(model.forward(exp.input, B, { outputs: ['embedding', 'pooler_output' as never] })).rejects.toThrow(/argument 'outputs': unknown output "pooler_output" \(known: tokens, pooled, embedding, block0\)/);
+      await expect(model.forward(exp.input, B, { outputs: ['embedding', 'pooler_output' as never] })).rejects.toThrow(/argument 'outputs': unknown output "pooler_output" \(known: tokens, pooled, embedding, block0, hidden\)/);
       await expect(model.forward(exp.input, B, { outputs: [] })).rejects.toThrow(/argument 'outputs': must be a non-empty array/);
       await expect(model.forward(exp.input, 1.5)).rejects.toThrow(/argument 'batch': must be a positive integer, got 1.5/);
       await expect(model.forward(exp.input, B, { maxBatch: 0 })).rejects.toThrow(/argument 'maxBatch': must be a positive integer, got 0/);

@@ -19,6 +19,7 @@ export function vitRef(c: RefConfig, w: Map<string, Float32Array>, image: Float3
   let x: Float64Array = patchEmbedRef(image, B, S, get('conv1.weight'), W, c.patchSize, get('class_embedding'), get('positional_embedding')).out;
   if (c.lnPre) x = layerNormRef(x, rows, W, get('ln_pre.weight'), get('ln_pre.bias'), c.eps);
   let block0: Float64Array | null = null;
+  const hidden: Float64Array[] = []; // after each block, [B, N, W]
   for (let i = 0; i < c.layers; i++) {
     const p = `transformer.resblocks.${i}.`;
     const h = layerNormRef(x, rows, W, get(`${p}ln_1.weight`), get(`${p}ln_1.bias`), c.eps);
@@ -29,6 +30,7 @@ export function vitRef(c: RefConfig, w: Map<string, Float32Array>, image: Float3
     const m = gemmRef(h2, rows, W, get(`${p}mlp.c_fc.weight`), c.mlpWidth, get(`${p}mlp.c_fc.bias`), 'gelu').y;
     x = gemmRef(m, rows, c.mlpWidth, get(`${p}mlp.c_proj.weight`), W, get(`${p}mlp.c_proj.bias`), 'residual', x).y;
     if (i === 0) block0 = x.slice();
+    hidden.push(x.slice());
   }
   const after = c.finalLnAfterPool ?? true;
   if (!after) x = layerNormRef(x, rows, W, get('ln_post.weight'), get('ln_post.bias'), c.eps);
@@ -45,5 +47,5 @@ export function vitRef(c: RefConfig, w: Map<string, Float32Array>, image: Float3
   const projT = new Float64Array(W * c.embedDim);
   for (let r = 0; r < W; r++) for (let e = 0; e < c.embedDim; e++) projT[e * W + r] = proj[r * c.embedDim + e]!;
   const embedding = gemmRef(pooled, B, W, projT, c.embedDim, null, 'none').y;
-  return { tokens, pooled, embedding, block0: block0! };
+  return { tokens, pooled, embedding, block0: block0!, hidden };
 }
