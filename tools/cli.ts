@@ -13,11 +13,14 @@ import { compare, readExpected, TOLERANCE } from '../src/model/verify.js';
 const HELP: Record<string, string> = {
   verify: `usage: wgsl-vit verify --expected <NAME.expected.safetensors> [--weights <file.safetensors|.bin>] [--config <open_clip_config.json>]
   Runs the model on the expected file's \`input\` and compares tokens, pooled, embedding (and
-  block0 when present): one row each, then 'N passed, M failed'. An output of another shape than
+  block0 when present): one row each, then 'N passed, M failed'. A CLIP expected file (OpenVision
+  1) also gets a row for each text entry it has: text_ids (exact), text_block0, text_embedding,
+  image_embedding, logits_per_image, probs. An output of another shape than
   the expected one is a failed row ("shape mismatch" with both shapes). Exit status 1 when any
   output is outside tolerance (max abs <= ${TOLERANCE.maxAbs.tokens}, cosine >= ${TOLERANCE.minCosine}).
   --weights/--config default to the files named in the expected file's metadata, beside it.`,
   embed: `usage: wgsl-vit embed --weights <file> --config <open_clip_config.json> IMAGE... [--out FILE] [--tokens] [--batch 32] [--resolution S] [--max-pixels N]
+       wgsl-vit embed --weights <file> --config <open_clip_config.json> --text "a photo of a cat" [--text ...] [--out FILE]
   Decodes (PNG, JPEG: pixels equal Pillow's), preprocesses (squash resize with Pillow's bilinear
   filter, the config's mean/std) and encodes images; prints a summary line (images, time, img/s).
   --out FILE    .json, .npy or .safetensors: embeddings [N, E] (and tokens [N, g², W] with
@@ -25,18 +28,31 @@ const HELP: Record<string, string> = {
   --batch N     images decoded and run per forward call (default 32)
   --resolution S  run at S×S pixels (a multiple of the patch size; default: the checkpoint's)
   --max-pixels N  refuse images larger than N pixels before decoding (default 89478485, Pillow's)
+  --text T      text embeddings [N, E] of an OpenVision 1 (CLIP) checkpoint instead (repeat for several)
   An image that cannot be read or decoded is reported by name on stderr and left out; the others
   are encoded and written (their list is in the output). Exit status: 0 when every image was
   encoded, 1 when any was left out (or nothing could be encoded), 2 for a usage error.`,
   'export-onnx': `usage: wgsl-vit export-onnx --weights <file> --config <open_clip_config.json> --out model.onnx [--batch 1] [--resolution S]
   Writes the encoder as an ONNX model (opset 17, fixed batch and resolution; outputs embedding
   [B, E] and tokens [B, g², W]) for other runtimes. Refuses non-finite weights.`,
+  tokenize: `usage: wgsl-vit tokenize [--json] [--vocab vocab.txt] [--context 80] TEXT...
+  Prints the CLIPS token ids of each text (OpenVision 1's tokenizer: ftfy-style cleaning, BERT
+  WordPiece, [bos] pieces [eos] padding [CLS]): one line of ids per text, or with --json one JSON
+  array of arrays. --vocab: another vocab.txt (default: the released OpenVision 1 vocabulary).`,
+  classify: `usage: wgsl-vit classify --weights <file> --config <open_clip_config.json> --labels "a,b,c" IMAGE... [--template "a photo of a {}."] [--top 5] [--json] [--batch 32]
+  Zero-shot classification with an OpenVision 1 (CLIP) checkpoint: for each image, the labels
+  ranked by probability (softmax over the labels of exp(logit_scale)·cosine). --template may be
+  given several times (prompt ensembling: the label's embedding is the mean of its normalised
+  prompt embeddings). Prints a table, or JSON (per image: [{label, score}], most probable first).
+  Unreadable images are named on stderr and left out (exit status 1 then, as embed).`,
   info: `usage: wgsl-vit info
   Prints the WebGPU adapter, features and limits as JSON.`,
 };
 const USAGE = `usage: wgsl-vit <command> [options]   (wgsl-vit <command> --help for each)
   verify       compare a checkpoint's outputs with a PyTorch expected file
-  embed        images in, embeddings out
+  embed        images (or --text) in, embeddings out
+  classify     zero-shot labels for images (OpenVision 1 CLIP checkpoints)
+  tokenize     CLIPS token ids of texts
   export-onnx  write the encoder as an ONNX model
   info         the WebGPU adapter, features and limits`;
 
@@ -85,32 +101,43 @@ async function verify(argv: string[]): Promise<number> {
     if (!file) throw new UsageError(`${flag} is required (the expected file names none)`);
     if (!existsSync(file)) throw new Error(`${file}: no such file (${flag}${values[flag.slice(2) as 'weights'] ? '' : `, from the expected file's metadata '${named}'`})`);
   }
+  const { CLIP_ENTRIES, compareClip } = await import('../src/model/verify.js');
+  const isClip = CLIP_ENTRIES.some((k) => exp.ckpt.tensors.has(k));
   const { device, adapterInfo } = await requestDevice({ dawnFlags: values.flags ? values.flags.split(',') : [] });
-  const model = await VisionTransformer.load(device, { weights: weights!, config: config! });
+  const { CLIPModel } = await import('../src/model/clip.js');
+  const clip = isClip ? await CLIPModel.load(device, { weights: weights!, config: config! }) : null;
+  const model = clip ? clip.vision : await VisionTransformer.load(device, { weights: weights!, config: config! });
   const [B, , S] = exp.inputShape as [number, number, number];
   const names = (['tokens', 'pooled', 'embedding', 'block0'] as ViTOutputName[]).filter((k) => exp.outputs[k]);
   const c = model.config, g = S / c.patchSize;
   const ours: Record<string, number[]> = { tokens: [B, g * g, c.width], pooled: [B, c.width], embedding: [B, c.embedDim], block0: [B, 1 + g * g, c.width] };
   const t0 = performance.now();
-  const out = await model.forward(exp.input, B, { resolution: S, outputs: names });
+  const out = names.length ? await model.forward(exp.input, B, { resolution: S, outputs: names }) : null;
+  const clipRows = clip ? await compareClip(clip, exp) : [];
   const ms = performance.now() - t0;
   console.log(`adapter: ${[adapterInfo.vendor, adapterInfo.architecture, adapterInfo.description].filter(Boolean).join(' ')}`);
-  console.log(`model: ${weights} (${c.layers} layers, width ${c.width}, patch ${c.patchSize}) at ${S}px, batch ${B}, ${ms.toFixed(0)} ms incl. compilation`);
+  console.log(`model: ${weights} (${c.layers} layers, width ${c.width}, patch ${c.patchSize}${clip ? `; text ${clip.text.config.layers} layers, width ${clip.text.config.width}` : ''}) at ${S}px, batch ${B}, ${ms.toFixed(0)} ms incl. compilation`);
   let passed = 0, failed = 0;
-  console.log(`${'output'.padEnd(10)} ${'max abs err'.padStart(12)} ${'max rel err'.padStart(12)} ${'cosine'.padStart(12)}  result`);
+  const W = 16;
+  console.log(`${'output'.padEnd(W)} ${'max abs err'.padStart(12)} ${'max rel err'.padStart(12)} ${'cosine'.padStart(12)}  result`);
+  const print = (name: string, r: { maxAbs: number; maxRel: number; cosine: number; pass: boolean }, mismatch?: [readonly number[], readonly number[]]) => {
+    if (mismatch) {
+      failed++;
+      console.log(`${name.padEnd(W)} FAIL: shape mismatch: this model gives [${mismatch[0].join(', ')}], the expected file has [${mismatch[1].join(', ')}]`);
+      return;
+    }
+    r.pass ? passed++ : failed++;
+    const cos = Number.isNaN(r.cosine) ? '—' : r.cosine.toFixed(9);
+    console.log(`${name.padEnd(W)} ${r.maxAbs.toExponential(3).padStart(12)} ${r.maxRel.toExponential(3).padStart(12)} ${cos.padStart(12)}  ${r.pass ? 'ok' : 'FAIL'}`);
+  };
   for (const k of names) {
     const want = exp.outputs[k]!;
-    if (out[k]!.length !== want.data.length || ours[k]!.join() !== want.shape.join()) {
-      failed++;
-      console.log(`${k.padEnd(10)} FAIL: shape mismatch: this model gives [${ours[k]!.join(', ')}], the expected file has [${want.shape.join(', ')}]`);
-      continue;
-    }
-    const r = compare(k, out[k]!, want.data);
-    r.pass ? passed++ : failed++;
-    console.log(`${k.padEnd(10)} ${r.maxAbs.toExponential(3).padStart(12)} ${r.maxRel.toExponential(3).padStart(12)} ${r.cosine.toFixed(9).padStart(12)}  ${r.pass ? 'ok' : 'FAIL'}`);
+    if (out![k]!.length !== want.data.length || ours[k]!.join() !== want.shape.join()) print(k, { maxAbs: 0, maxRel: 0, cosine: 0, pass: false }, [ours[k]!, want.shape]);
+    else print(k, compare(k, out![k]!, want.data));
   }
+  for (const r of clipRows) print(r.name === 'text_ids' ? 'text_ids (exact)' : r.name, r, r.shapes);
   console.log(`${passed} passed, ${failed} failed`);
-  model.destroy();
+  (clip ?? model).destroy();
   device.destroy();
   return failed ? 1 : 0;
 }
@@ -137,10 +164,14 @@ async function exportOnnxCmd(argv: string[]): Promise<number> {
 async function embed(argv: string[]): Promise<number> {
   const { values, positionals } = parse('embed', argv, {
     weights: { type: 'string' }, config: { type: 'string' }, out: { type: 'string' }, tokens: { type: 'boolean' }, batch: { type: 'string' },
-    resolution: { type: 'string' }, 'max-pixels': { type: 'string' }, flags: { type: 'string' },
+    resolution: { type: 'string' }, 'max-pixels': { type: 'string' }, flags: { type: 'string' }, text: { type: 'string', multiple: true },
   }, true);
   if (values.help) return help('embed');
   required('embed', values, ['weights', 'config']);
+  if (values.text) {
+    if (positionals.length) throw new UsageError('--text embeds texts; give images in another call');
+    return embedTexts(values.text, values.weights!, values.config!, values.out, values.flags);
+  }
   if (positionals.length === 0) throw new UsageError('no images given (see wgsl-vit embed --help)');
   const batch = intOption('batch', values.batch) ?? 32;
   const resolution = intOption('resolution', values.resolution);
@@ -195,6 +226,102 @@ async function embed(argv: string[]): Promise<number> {
   return r.failed.length ? 1 : 0;
 }
 
+async function embedTexts(texts: string[], weights: string, config: string, out: string | undefined, flags: string | undefined): Promise<number> {
+  if (out) checkOut(out, ['.json', '.npy', '.safetensors']);
+  const { CLIPModel } = await import('../src/model/clip.js');
+  const { toNpy, toSafetensors, rows } = await import('../src/io/writers.js');
+  const { writeFileSync } = await import('node:fs');
+  const { device } = await requestDevice({ dawnFlags: flags ? flags.split(',') : [] });
+  const clip = await CLIPModel.load(device, { weights, config });
+  const t0 = performance.now();
+  const emb = { name: 'text_embedding', shape: [texts.length, clip.embedDim], data: await clip.encodeTexts(texts) };
+  const ms = performance.now() - t0;
+  if (out) {
+    const ext = extname(out).toLowerCase();
+    if (ext === '.npy') writeFileSync(out, toNpy(emb));
+    else if (ext === '.safetensors') writeFileSync(out, toSafetensors([emb], { texts: JSON.stringify(texts), weights }));
+    else writeFileSync(out, JSON.stringify({ texts, text_embedding: rows(emb) }));
+  } else {
+    for (const [i, t] of texts.entries()) {
+      const e = emb.data.subarray(i * clip.embedDim, (i + 1) * clip.embedDim);
+      console.log(`${JSON.stringify(t)}: [${Array.from(e.subarray(0, 4), (v) => v.toFixed(4)).join(', ')}, …] (${clip.embedDim} values)`);
+    }
+  }
+  console.log(`${texts.length} texts, ${(ms / 1000).toFixed(2)} s${out ? `; wrote ${out}` : ''}`);
+  clip.destroy();
+  device.destroy();
+  return 0;
+}
+
+async function tokenize(argv: string[]): Promise<number> {
+  const { values, positionals } = parse('tokenize', argv, { json: { type: 'boolean' }, vocab: { type: 'string' }, context: { type: 'string' } }, true);
+  if (values.help) return help('tokenize');
+  if (positionals.length === 0) throw new UsageError('no texts given (see wgsl-vit tokenize --help)');
+  const contextLength = intOption('context', values.context);
+  const { ClipsTokenizer } = await import('../src/text/tokenizer.js');
+  let tok;
+  if (values.vocab) {
+    const { readFileSync } = await import('node:fs');
+    let text: string;
+    try {
+      text = readFileSync(values.vocab, 'utf8');
+    } catch (e) {
+      throw new Error(`${values.vocab}: cannot read: ${(e as Error).message}`);
+    }
+    tok = ClipsTokenizer.fromVocab(text, { contextLength });
+  } else tok = await ClipsTokenizer.default({ contextLength });
+  const rows = positionals.map((t) => Array.from(tok.encode(t)));
+  console.log(values.json ? JSON.stringify(rows) : rows.map((r) => r.join(' ')).join('\n'));
+  return 0;
+}
+
+async function classify(argv: string[]): Promise<number> {
+  const { values, positionals } = parse('classify', argv, {
+    weights: { type: 'string' }, config: { type: 'string' }, labels: { type: 'string' }, template: { type: 'string', multiple: true },
+    top: { type: 'string' }, json: { type: 'boolean' }, batch: { type: 'string' }, 'max-pixels': { type: 'string' }, flags: { type: 'string' },
+  }, true);
+  if (values.help) return help('classify');
+  required('classify', values, ['weights', 'config', 'labels']);
+  if (positionals.length === 0) throw new UsageError('no images given (see wgsl-vit classify --help)');
+  const labels = values.labels!.split(',').map((l) => l.trim()).filter(Boolean);
+  if (labels.length === 0) throw new UsageError('--labels has no labels (give them comma-separated: --labels "cat,dog")');
+  const templates = values.template ?? ['a photo of a {}.'];
+  for (const t of templates) if (!t.includes('{}')) throw new UsageError(`--template ${JSON.stringify(t)} has no {} where the label goes`);
+  const top = intOption('top', values.top) ?? 5;
+  const batch = intOption('batch', values.batch) ?? 32;
+  const maxPixels = intOption('max-pixels', values['max-pixels']);
+  const { CLIPModel, softmaxRows } = await import('../src/model/clip.js');
+  const { encodeImages } = await import('../src/encode.js');
+  const { default: cliProgress } = await import('cli-progress');
+  const { device } = await requestDevice({ dawnFlags: values.flags ? values.flags.split(',') : [] });
+  const clip = await CLIPModel.load(device, { weights: values.weights!, config: values.config! });
+  const t0 = performance.now();
+  const textEmb = await clip.labelEmbeddings(labels, templates);
+  const bar = positionals.length > 1 ? new cliProgress.SingleBar({ format: 'classifying [{bar}] {value}/{total} images | {eta_formatted} left', stream: process.stderr }, cliProgress.Presets.shades_classic) : null;
+  bar?.start(positionals.length, 0);
+  const r = await encodeImages(clip.vision, positionals, { batchSize: batch, maxPixels, onImageError: 'skip', onProgress: (d) => bar?.update(d) });
+  bar?.stop();
+  for (const f of r.failed) console.error(`wgsl-vit classify: left out ${f.message}`);
+  const ms = performance.now() - t0;
+  const L = labels.length;
+  const probs = r.count ? softmaxRows(clip.logits(r.embedding!, textEmb), L) : new Float32Array(0);
+  const results = r.indices.map((idx, i) => ({
+    image: positionals[idx]!,
+    labels: labels.map((label, j) => ({ label, score: probs[i * L + j]! })).sort((a, b) => b.score - a.score).slice(0, top),
+  }));
+  if (values.json) console.log(JSON.stringify(results));
+  else {
+    for (const { image, labels: ranked } of results) {
+      console.log(image);
+      for (const { label, score } of ranked) console.log(`  ${(100 * score).toFixed(2).padStart(6)}%  ${'█'.repeat(Math.round(score * 20)).padEnd(20)}  ${label}`);
+    }
+    console.error(`${r.count} images × ${L} labels (${templates.length} template${templates.length > 1 ? 's' : ''}), ${(ms / 1000).toFixed(2)} s`);
+  }
+  clip.destroy();
+  device.destroy();
+  return r.failed.length || r.count === 0 ? 1 : 0;
+}
+
 async function info(argv: string[]): Promise<number> {
   const { values } = parse('info', argv, {});
   if (values.help) return help('info');
@@ -209,7 +336,7 @@ function help(cmd: string): number {
   return 0;
 }
 
-const commands: Record<string, (argv: string[]) => Promise<number>> = { verify, info, embed, 'export-onnx': exportOnnxCmd };
+const commands: Record<string, (argv: string[]) => Promise<number>> = { verify, info, embed, classify, tokenize, 'export-onnx': exportOnnxCmd };
 
 function main(): void {
   const [cmd, ...rest] = process.argv.slice(2);

@@ -5,6 +5,7 @@ import { openCheckpoint } from '../weights/index.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
 import type { WeightsInput } from '../weights/source.js';
 import type { ViTOutputName } from './vit.js';
+import { softmaxRows, type CLIPModel } from './clip.js';
 
 /**
  * float32 acceptance thresholds against a float64 reference. Per-kernel errors are bounded by
@@ -14,8 +15,20 @@ import type { ViTOutputName } from './vit.js';
  * relative error of ~4e-3 in norm, again far above rounding and far below a wrong model.
  */
 export const TOLERANCE = {
-  maxAbs: { tokens: 2e-3, block0: 2e-3, pooled: 2e-3, embedding: 2e-3 } as Record<ViTOutputName, number>,
+  maxAbs: { tokens: 2e-3, block0: 2e-3, pooled: 2e-3, embedding: 2e-3, hidden: 2e-3 } as Record<ViTOutputName, number>,
   minCosine: 0.99999,
+} as const;
+
+/**
+ * CLIP rows of an expected file. Text-tower outputs and image embeddings take the vision bounds
+ * above. logits_per_image = exp(logit_scale)·cos: a cosine off by ≤ 2e-5 (the float32 error
+ * through both towers, measured ≤ 3e-6) moves a logit by ≤ 2e-5·exp(logit_scale). probs are in
+ * [0, 1]; such logit errors move them by ≤ 1e-4. text_ids must be equal.
+ */
+export const CLIP_TOLERANCE = {
+  embeddings: { maxAbs: 2e-3, minCosine: 0.99999 },
+  logitsPerScale: 2e-5,
+  probs: 1e-4,
 } as const;
 
 export interface Comparison {
@@ -24,10 +37,14 @@ export interface Comparison {
   maxRel: number;
   cosine: number;
   pass: boolean;
+  /** Set when the two arrays differ in length (the shapes cannot agree). */
+  lengthMismatch?: boolean;
 }
 
-export function compare(name: ViTOutputName, got: Float32Array, want: Float32Array): Comparison {
-  if (got.length !== want.length) return { name, maxAbs: Infinity, maxRel: Infinity, cosine: NaN, pass: false };
+/** Compares an output with its reference under the output's tolerance (or the one given). */
+export function compare(name: ViTOutputName | string, got: ArrayLike<number>, want: ArrayLike<number>,
+  tol: { maxAbs: number; minCosine: number } = { maxAbs: TOLERANCE.maxAbs[name as ViTOutputName] ?? TOLERANCE.maxAbs.tokens, minCosine: TOLERANCE.minCosine }): Comparison {
+  if (got.length !== want.length) return { name, maxAbs: Infinity, maxRel: Infinity, cosine: NaN, pass: false, lengthMismatch: true };
   let maxAbs = 0, maxRel = 0, dot = 0, ng = 0, nw = 0, bad = false;
   for (let i = 0; i < want.length; i++) {
     const g = got[i]!, w = want[i]!;
@@ -38,7 +55,7 @@ export function compare(name: ViTOutputName, got: Float32Array, want: Float32Arr
     dot += g * w; ng += g * g; nw += w * w;
   }
   const cosine = dot / Math.sqrt(ng * nw);
-  const pass = !bad && maxAbs <= TOLERANCE.maxAbs[name] && cosine >= TOLERANCE.minCosine;
+  const pass = !bad && maxAbs <= tol.maxAbs && cosine >= tol.minCosine;
   return { name, maxAbs: bad ? Infinity : maxAbs, maxRel, cosine, pass };
 }
 
@@ -73,4 +90,66 @@ export async function readExpected(input: WeightsInput, name?: string): Promise<
   }
   if (meta.resolution === undefined) meta.resolution = inp.shape[2];
   return { ckpt, meta, input: await ckpt.read('input'), inputShape: [...inp.shape], outputs };
+}
+
+/** The text entries an expected file may hold (OpenVision 1 CLIP fixtures). */
+export const CLIP_ENTRIES = ['text_ids', 'text_block0', 'text_embedding', 'image_embedding', 'logits_per_image', 'probs'] as const;
+
+export interface ClipRow extends Comparison {
+  /** Shapes, ours and the file's, when they differ. */
+  shapes?: [number[], number[]];
+}
+
+/**
+ * Runs a CLIP model on an expected file's `input` and texts and compares every CLIP entry the file
+ * has: text_ids (the tokenizer on `meta.texts`, exact), text_block0 / text_embedding (the text tower
+ * on the file's ids), image_embedding, logits_per_image and probs (over the first `meta.prompts` texts).
+ */
+export async function compareClip(clip: CLIPModel, exp: ExpectedFile): Promise<ClipRow[]> {
+  const { ckpt } = exp;
+  const has = (k: string) => ckpt.tensors.has(k);
+  const shape = (k: string) => [...ckpt.tensors.get(k)!.shape];
+  const rows: ClipRow[] = [];
+  const E = clip.embedDim, T = clip.text.config.contextLength;
+  const row = (name: string, got: ArrayLike<number>, ours: number[], tol: { maxAbs: number; minCosine: number }) => {
+    const want = shape(name);
+    if (ours.join() !== want.join()) return rows.push({ name, maxAbs: Infinity, maxRel: Infinity, cosine: NaN, pass: false, lengthMismatch: true, shapes: [ours, want] });
+    return wantData(name).then((w) => rows.push(compare(name, got, w, tol)));
+  };
+  const wantData = (k: string) => ckpt.read(k);
+  const meta = exp.meta as { texts?: string[]; prompts?: number };
+  let ids: Int32Array | null = null;
+  if (has('text_ids')) {
+    ids = await ckpt.readInt32!('text_ids');
+    const n = shape('text_ids')[0]!;
+    if (!Array.isArray(meta.texts) || meta.texts.length !== n) throw new CheckpointError(ckpt.file, `text_ids has ${n} rows but __metadata__.meta.texts lists ${meta.texts?.length ?? 'no'} texts`, 'text_ids');
+    const mine = clip.tokenizer.encodeBatch(meta.texts);
+    if (mine.length !== ids.length) rows.push({ name: 'text_ids', maxAbs: Infinity, maxRel: Infinity, cosine: NaN, pass: false, lengthMismatch: true, shapes: [[n, T], shape('text_ids')] });
+    else {
+      let diff = 0;
+      for (let i = 0; i < ids.length; i++) if (mine[i] !== ids[i]) diff++;
+      rows.push({ name: 'text_ids', maxAbs: diff, maxRel: diff / ids.length, cosine: diff ? NaN : 1, pass: diff === 0 });
+    }
+  }
+  if (ids && (has('text_block0') || has('text_embedding'))) {
+    const n = ids.length / T;
+    if (Number.isInteger(n)) {
+      const out = await clip.text.forward(ids, n, { outputs: ['block0', 'embedding'] });
+      if (has('text_block0')) await row('text_block0', out.block0!, [n, T, clip.text.config.width], CLIP_TOLERANCE.embeddings);
+      if (has('text_embedding')) await row('text_embedding', out.embedding!, [n, E], CLIP_TOLERANCE.embeddings);
+    }
+  }
+  if (has('image_embedding') || has('logits_per_image') || has('probs')) {
+    const B = exp.inputShape[0]!;
+    const img = (await clip.vision.forward(exp.input, B, { resolution: exp.inputShape[2], outputs: ['embedding'] })).embedding!;
+    if (has('image_embedding')) await row('image_embedding', img, [B, E], CLIP_TOLERANCE.embeddings);
+    if ((has('logits_per_image') || has('probs')) && Array.isArray(meta.texts)) {
+      const P = meta.prompts ?? meta.texts.length;
+      const logits = clip.logits(img, await clip.encodeTexts(meta.texts.slice(0, P)));
+      const scale = Math.exp(clip.logitScale);
+      if (has('logits_per_image')) await row('logits_per_image', logits, [B, P], { maxAbs: CLIP_TOLERANCE.logitsPerScale * scale, minCosine: TOLERANCE.minCosine });
+      if (has('probs')) await row('probs', softmaxRows(logits, P), [B, P], { maxAbs: CLIP_TOLERANCE.probs, minCosine: TOLERANCE.minCosine });
+    }
+  }
+  return rows;
 }

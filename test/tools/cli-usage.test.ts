@@ -20,7 +20,7 @@ const model = ['--weights', fixture(`${CASE}.safetensors`), '--config', fixture(
 const tmp = () => mkdtempSync(join(tmpdir(), 'wgsl-vit-cli-'));
 
 describe('--help', () => {
-  it.each(['verify', 'embed', 'export-onnx', 'info'])('%s --help prints its usage on stdout and exits 0', (cmd) => {
+  it.each(['verify', 'embed', 'export-onnx', 'info', 'classify', 'tokenize'])('%s --help prints its usage on stdout and exits 0', (cmd) => {
     const r = runCli([cmd, '--help']);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(new RegExp(`^usage: wgsl-vit ${cmd}`));
@@ -29,7 +29,7 @@ describe('--help', () => {
   it('wgsl-vit --help lists every command; no command is a usage error', () => {
     const r = runCli(['--help']);
     expect(r.code).toBe(0);
-    for (const cmd of ['verify', 'embed', 'export-onnx', 'info']) expect(r.out).toContain(`usage: wgsl-vit ${cmd}`);
+    for (const cmd of ['verify', 'embed', 'export-onnx', 'info', 'classify', 'tokenize']) expect(r.out).toContain(`usage: wgsl-vit ${cmd}`);
     expect(runCli([]).code).toBe(2);
     expect(runCli(['frobnicate']).err).toMatch(/unknown command 'frobnicate'/);
   });
@@ -100,5 +100,58 @@ describe('export-onnx and verify', () => {
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/^embedding +FAIL: shape mismatch: this model gives \[2, 64\], the expected file has \[2, 192\]$/m);
     expect(r.out.trim().split('\n').pop()).toMatch(/^\d passed, [1-4] failed$/);
+  });
+});
+
+describe('text and CLIP commands', () => {
+  const CLIP = 'ov1-clip-ti16-224-t2';
+  const clipModel = ['--weights', fixture(`${CLIP}.bin`), '--config', fixture(`${CLIP}.open_clip_config.json`)];
+  const tokCases = () => (JSON.parse(readFileSync(fixture('clips-tokenizer.expected.json'), 'utf8')) as { cases: { text: string; ids: number[] }[] }).cases;
+
+  it('tokenize prints the 80 ids per text (plain and --json), equal to the fixture', () => {
+    const cases = tokCases().slice(0, 6);
+    const j = runCli(['tokenize', '--json', ...cases.map((c) => c.text)]);
+    expect(j.code, j.err).toBe(0);
+    expect(JSON.parse(j.out)).toEqual(cases.map((c) => c.ids));
+    const plain = runCli(['tokenize', cases[0]!.text]);
+    expect(plain.out.trim()).toBe(cases[0]!.ids.join(' '));
+    expect(runCli(['tokenize']).code).toBe(2);
+  });
+
+  it('verify on a CLIP expected file reports every text row and passes', () => {
+    const r = runCli(['verify', '--expected', fixture(`${CLIP}.expected.safetensors`)]);
+    expect(r.code, r.out + r.err).toBe(0);
+    for (const k of ['text_ids \\(exact\\)', 'text_block0', 'text_embedding', 'image_embedding', 'logits_per_image', 'probs']) expect(r.out).toMatch(new RegExp(`^${k} .* ok$`, 'm'));
+    expect(r.out.trim().split('\n').pop()).toBe('6 passed, 0 failed');
+  });
+
+  it('classify --json ranks the labels as PyTorch\'s probs do', async () => {
+    const exp = await readExpected(fixture(`${CLIP}.expected.safetensors`));
+    const meta = exp.meta as unknown as { labels: string[]; images: string[] };
+    const probs = await exp.ckpt.read('probs');
+    const r = runCli(['classify', ...clipModel, '--labels', meta.labels.join(','), '--json', '--top', '5', ...meta.images.map((i) => fixture(`${i}.png`))]);
+    expect(r.code, r.err).toBe(0);
+    const got = JSON.parse(r.out) as { image: string; labels: { label: string; score: number }[] }[];
+    expect(got.length).toBe(4);
+    got.forEach((g, i) => {
+      const want = meta.labels.map((label, j) => ({ label, score: probs[i * 5 + j]! })).sort((a, b) => b.score - a.score);
+      expect(g.labels.map((x) => x.label)).toEqual(want.map((x) => x.label));
+      g.labels.forEach((x, j) => expect(Math.abs(x.score - want[j]!.score)).toBeLessThan(1e-4));
+    });
+    expect(runCli(['classify', ...clipModel, '--labels', ' , ', fixture('rocket.png')]).err).toMatch(/--labels has no labels/);
+    expect(runCli(['classify', ...clipModel, '--labels', 'a,b', '--template', 'no slot', fixture('rocket.png')]).err).toMatch(/--template "no slot" has no \{\}/);
+  });
+
+  it('embed --text writes text embeddings; a vision-only checkpoint is named', () => {
+    const dir = tmp();
+    const r = runCli(['embed', ...clipModel, '--text', 'a photo of a cat.', '--text', 'a dog', '--out', join(dir, 't.json')]);
+    expect(r.code, r.err).toBe(0);
+    const j = JSON.parse(readFileSync(join(dir, 't.json'), 'utf8'));
+    expect(j.texts).toEqual(['a photo of a cat.', 'a dog']);
+    expect(j.text_embedding.length).toBe(2);
+    expect(j.text_embedding[0].length).toBe(64);
+    const ov2 = runCli(['embed', '--weights', fixture('ov2-h14-224-d1.safetensors'), '--config', fixture('ov2-h14-224-d1.open_clip_config.json'), '--text', 'a cat']);
+    expect(ov2.code).toBe(1);
+    expect(ov2.err).toMatch(/vision-only \(OpenVision 2\) model has no text tower/);
   });
 });
