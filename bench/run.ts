@@ -15,6 +15,7 @@ import { VisionTransformer } from '../src/model/vit.js';
 import { exportOnnx } from '../src/onnx/export.js';
 import { openCheckpoint, type Checkpoint } from '../src/weights/index.js';
 import { runOrtWebGpu } from './peers/ort-web.js';
+import { clipMarkdown, clipTerminalRow, runClipRows } from './clip.js';
 import { vitRef } from '../test/reference/vit.js';
 import { SUITES, type BenchRow } from './suites.js';
 import { ROOT, gitCommit, resultStem, vendorTag } from './env.js';
@@ -34,11 +35,12 @@ const { values: args } = parseArgs({
     flags: { type: 'string' },
     peer: { type: 'string', default: 'ort-webgpu' },
     torch: { type: 'string' },
+    clip: { type: 'string', default: 'yes' },
     help: { type: 'boolean' },
   },
 });
 if (args.help) {
-  console.log(`npm run bench -- [--suite default|full] [--rows "b-16@224x32,l-14@224x1/L2,..."] [--iters N] [--warmup N] [--flags dawn,toggles] [--peer ort-webgpu|none] [--torch pytorch.json (bench/peers/pytorch_vit.py)]`);
+  console.log(`npm run bench -- [--suite default|full] [--rows "b-16@224x32,l-14@224x1/L2,..."] [--iters N] [--warmup N] [--flags dawn,toggles] [--peer ort-webgpu|none] [--torch pytorch.json (bench/peers/pytorch_vit.py)] [--clip yes|no (text tower and zero-shot rows)]`);
   process.exit(0);
 }
 
@@ -207,15 +209,19 @@ async function main() {
       results.push({ label: row.model, error: (e as Error).message } as RowResult);
     }
   }
+  // Text tower and zero-shot rows (OpenVision 1 as CLIP), unless --clip no or rows were picked.
+  const clipRows = args.clip !== 'no' && !args.rows ? await runClipRows(+args.iters!, +args.warmup!, flags) : [];
+  for (const r of clipRows) console.log(clipTerminalRow(r));
   mkdirSync(args.out!, { recursive: true });
   const stem = resultStem(env.date, adapter.vendor);
   const json = join(args.out!, `${stem}.json`);
-  const md = markdownTable(env, results);
-  writeFileSync(json, JSON.stringify({ env, rows: results }, null, 2));
+  const md = markdownTable(env, results) + clipMarkdown(clipRows);
+  writeFileSync(json, JSON.stringify({ env, rows: results, clipRows }, null, 2));
   writeFileSync(join(args.out!, `${stem}.md`), md);
   writeFileSync(join(args.out!, `latest-${vendorTag(adapter.vendor)}.md`), md);
-  const bad = results.filter((r) => !r.ok).length;
-  console.log(`\nwrote ${json} and .md; ${results.length - bad} rows correct, ${bad} flagged`);
+  const bad = results.filter((r) => !r.ok).length + clipRows.filter((r) => !r.ok).length;
+  const total = results.length + clipRows.length;
+  console.log(`\nwrote ${json} and .md; ${total - bad} rows correct, ${bad} flagged`);
   process.exit(bad ? 1 : 0);
 }
 
