@@ -18,4 +18,4 @@ export { CompiledGraph, type RunOptions, type RunResult, type NodeTiming } from 
 export { planBuffers, type BufferPlan } from './graph/planner.js';
 export { KernelArgumentError, CheckpointError, ConfigError, DeviceError, ImageError, ArgumentError, ModelDestroyedError, WebGPUError } from './errors.js';
 export { encodeImages, type EncodeOptions, type EncodeResult } from './encode.js';
-export { preprocessImages, decodeImage, resizeBilinear, DEFAULT_MAX_PIXELS, type ImageInput, type RgbImage, type PreprocessOptions, type DecodeOptions } from './preprocess/index.js';
+export { preprocessImages, decodeImage, decodeResized, normalizeBatch, resizeBilinear, DEFAULT_MAX_PIXELS, type ImageInput, type RgbImage, type PreprocessOptions, type DecodeOptions } from './preprocess/index.js';

@@ -1,9 +1,23 @@
-// The demo page: load a checkpoint and an image chosen by the user, show the embedding and timing.
+// The demo page: a checkpoint, its config and an image chosen by the user → the image, the ranked
+// labels as bars (OpenVision 1: zero-shot with its text tower), the timings, and a patch-similarity
+// map (click a patch: every patch is shaded by the cosine of its token to the clicked one).
 // window.wgslVit holds the last result (or error) for the page test (test/web/page.test.ts).
-import { encodeImages, requestDevice, VisionTransformer, type DeviceInfo } from '../src/index.js';
+import {
+  CLIPModel, decodeResized, normalizeBatch, requestDevice, softmaxRows, VisionTransformer, type DeviceInfo, type LabelScore, type RgbImage,
+} from '../src/index.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const state: { result?: { embedding: number[]; ms: number; loadMs: number }; error?: string; adapter?: string; ready: boolean } = { ready: false };
+interface PageResult {
+  embedding: number[];
+  ranked?: LabelScore[];
+  ms: number;
+  loadMs: number;
+  textMs?: number;
+  grid: number;
+  selected: number;
+  similarity: number[];
+}
+const state: { result?: PageResult; error?: string; adapter?: string; ready: boolean } = { ready: false };
 (window as unknown as { wgslVit: typeof state }).wgslVit = state;
 
 function fail(message: string) {
@@ -28,39 +42,127 @@ async function checkAdapter() {
   }
 }
 
-$<HTMLInputElement>('image').addEventListener('change', () => {
-  const f = $<HTMLInputElement>('image').files?.[0];
-  if (f) $<HTMLImageElement>('preview').src = URL.createObjectURL(f);
-});
+/** Cosine of every token of `tokens` [n, W] to token `k`. */
+function similarities(tokens: Float32Array, n: number, W: number, k: number): number[] {
+  const norm = (i: number) => Math.hypot(...tokens.subarray(i * W, (i + 1) * W));
+  const nk = norm(k);
+  return Array.from({ length: n }, (_, i) => {
+    let d = 0;
+    for (let c = 0; c < W; c++) d += tokens[i * W + c]! * tokens[k * W + c]!;
+    return d / (norm(i) * nk);
+  });
+}
+
+/** The resized image, darkened where a patch's token is unlike the selected one's (its own scale: min..max). */
+function drawMap(img: RgbImage, grid: number, sim: number[], selected: number) {
+  const canvas = $<HTMLCanvasElement>('map');
+  canvas.width = img.width;
+  canvas.height = img.height;
+  const ctx = canvas.getContext('2d')!;
+  const rgba = new ImageData(img.width, img.height);
+  for (let i = 0; i < img.width * img.height; i++) rgba.data.set([img.data[3 * i]!, img.data[3 * i + 1]!, img.data[3 * i + 2]!, 255], 4 * i);
+  ctx.putImageData(rgba, 0, 0);
+  const p = img.width / grid, lo = Math.min(...sim), hi = Math.max(...sim);
+  for (let i = 0; i < sim.length; i++) {
+    const s = hi > lo ? (sim[i]! - lo) / (hi - lo) : 1;
+    ctx.fillStyle = `rgba(0, 0, 30, ${(0.85 * (1 - s)).toFixed(3)})`;
+    ctx.fillRect((i % grid) * p, Math.floor(i / grid) * p, p, p);
+  }
+  ctx.strokeStyle = '#ff8c00';
+  ctx.lineWidth = Math.max(1, p / 8);
+  ctx.strokeRect((selected % grid) * p, Math.floor(selected / grid) * p, p, p);
+}
+
+function drawRanked(ranked: LabelScore[]) {
+  const box = $('ranked');
+  box.replaceChildren(...ranked.map(({ label, score }) => {
+    const row = document.createElement('div');
+    row.className = 'row';
+    const name = document.createElement('span');
+    name.textContent = label;
+    const track = document.createElement('div');
+    track.className = 'track';
+    const bar = document.createElement('div');
+    bar.className = 'bar';
+    bar.style.width = `${(100 * score).toFixed(1)}%`;
+    track.append(bar);
+    const pct = document.createElement('span');
+    pct.className = 'pct';
+    pct.textContent = `${(100 * score).toFixed(1)}%`;
+    row.append(name, track, pct);
+    return row;
+  }));
+}
+
+let clickHandler: ((ev: MouseEvent) => void) | null = null;
 
 $('run').addEventListener('click', async () => {
   state.error = undefined;
   state.result = undefined;
   $('error').textContent = '';
   $('output').hidden = true;
+  $('results').hidden = true;
   const weights = $<HTMLInputElement>('weights').files?.[0];
-  const config = $<HTMLInputElement>('config').files?.[0];
+  const configFile = $<HTMLInputElement>('config').files?.[0];
   const image = $<HTMLInputElement>('image').files?.[0];
-  if (!weights || !config || !image) return fail('Choose a checkpoint, its open_clip_config.json and an image.');
-  let model: VisionTransformer | null = null;
+  if (!weights || !configFile || !image) return fail('Choose a checkpoint, its open_clip_config.json and an image.');
+  let clip: CLIPModel | null = null, vision: VisionTransformer | null = null;
   try {
     const { device } = await getDevice();
+    const config = JSON.parse(await configFile.text());
+    const hasText = !!config?.model_cfg?.text_cfg;
     $('status').textContent = `loading ${weights.name} …`;
     let t = performance.now();
-    model = await VisionTransformer.load(device, { weights, config: JSON.parse(await config.text()) });
+    if (hasText) clip = await CLIPModel.load(device, { weights, config });
+    vision = clip ? clip.vision : await VisionTransformer.load(device, { weights, config });
     const loadMs = performance.now() - t;
     $('status').textContent = 'encoding …';
-    const r = await encodeImages(model, [image]);
-    const e = Array.from(r.embedding!);
+    t = performance.now();
+    const c = vision.config, S = c.imageSize, grid = S / c.patchSize;
+    const img = await decodeResized(image, S);
+    const out = await vision.forward(normalizeBatch([img], { size: S, mean: c.mean, std: c.std }), 1, { outputs: ['tokens', 'embedding'] });
+    const ms = performance.now() - t;
+    let ranked: LabelScore[] | undefined, textMs: number | undefined;
+    if (clip) {
+      const labels = $<HTMLInputElement>('labels').value.split(',').map((l) => l.trim()).filter(Boolean);
+      t = performance.now();
+      const textEmb = await clip.labelEmbeddings(labels, [$<HTMLInputElement>('template').value]);
+      const probs = softmaxRows(clip.logits(out.embedding!, textEmb), labels.length);
+      textMs = performance.now() - t;
+      ranked = labels.map((label, j) => ({ label, score: probs[j]! })).sort((a, b) => b.score - a.score);
+      drawRanked(ranked);
+    } else {
+      $('ranked').textContent = 'A vision-only checkpoint (OpenVision 2): no text tower, so no labels to rank.';
+    }
+    const tokens = out.tokens!, n = grid * grid, W = c.width;
+    const select = (k: number) => {
+      const similarity = similarities(tokens, n, W, k);
+      drawMap(img, grid, similarity, k);
+      state.result = { ...state.result!, selected: k, similarity };
+    };
+    const e = Array.from(out.embedding!);
+    state.result = { embedding: e, ranked, ms, loadMs, textMs, grid, selected: 0, similarity: [] };
+    select(Math.floor(grid / 2) * grid + Math.floor(grid / 2));
+    const canvas = $<HTMLCanvasElement>('map');
+    if (clickHandler) canvas.removeEventListener('click', clickHandler);
+    clickHandler = (ev: MouseEvent) => {
+      const r = canvas.getBoundingClientRect();
+      const col = Math.min(grid - 1, Math.floor(((ev.clientX - r.left) / r.width) * grid));
+      const row = Math.min(grid - 1, Math.floor(((ev.clientY - r.top) / r.height) * grid));
+      select(row * grid + col);
+    };
+    canvas.addEventListener('click', clickHandler);
+    $('results').hidden = false;
     const norm = Math.sqrt(e.reduce((a, v) => a + v * v, 0));
-    state.result = { embedding: e, ms: r.ms, loadMs };
-    $('status').textContent = `loaded in ${loadMs.toFixed(0)} ms; encoded in ${r.ms.toFixed(0)} ms (decode, preprocess, first forward incl. pipeline creation)`;
+    $('status').textContent = `loaded in ${loadMs.toFixed(0)} ms; encoded in ${ms.toFixed(0)} ms (decode, preprocess, first forward incl. pipeline creation)` +
+      (textMs !== undefined ? `; labels in ${textMs.toFixed(0)} ms (text tower)` : '');
     $('output').textContent = `embedding [${e.length}], ‖e‖ = ${norm.toFixed(4)}\n[${e.map((v) => v.toFixed(5)).join(', ')}]`;
     $('output').hidden = false;
   } catch (err) {
     fail((err as Error).message);
   } finally {
-    model?.destroy();
+    // The map keeps the tokens on the CPU; the GPU memory is freed right away.
+    clip ? clip.destroy() : vision?.destroy();
   }
 });
 

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
+import { PNG } from 'pngjs';
 import { compare, readExpected } from '../../src/model/verify.js';
 import { fixture } from '../helpers/fixtures.js';
 
@@ -75,6 +76,61 @@ describe('demo page (headless Chromium)', () => {
     const c = compare('embedding', Float32Array.from(state.result.embedding), exp.outputs.embedding!.data);
     expect(c.pass, `browser embedding: max abs ${c.maxAbs}, cosine ${c.cosine}`).toBe(true);
     expect(await page.textContent('#status')).toMatch(/encoded in \d+ ms/);
+    expect(await page.textContent('#ranked')).toMatch(/vision-only checkpoint \(OpenVision 2\): no text tower/);
     if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT, fullPage: true });
+  });
+
+  it('OpenVision 1 (CLIP): ranks typed labels as PyTorch does, draws the bars, and a patch map that follows clicks', async () => {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 1000 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(url);
+    await page.waitForFunction(() => (window as any).wgslVit?.ready === true, undefined, { timeout: 60_000 });
+    const adapter = await page.evaluate(() => (window as any).wgslVit.adapter as string | undefined);
+    const name = 'ov1-clip-ti16-224-t2';
+    const exp = await readExpected(fixture(`${name}.expected.safetensors`));
+    const meta = exp.meta as unknown as { labels: string[]; template: string; images: string[] };
+    const probs = await exp.ckpt.read('probs');
+    await page.setInputFiles('#weights', fixture(`${name}.bin`));
+    await page.setInputFiles('#config', fixture(`${name}.open_clip_config.json`));
+    await page.setInputFiles('#image', fixture('rocket.png'));
+    await page.fill('#labels', meta.labels.join(', '));
+    await page.fill('#template', meta.template);
+    await page.click('#run');
+    await page.waitForFunction(() => { const s = (window as any).wgslVit; return !!(s.result || s.error); }, undefined, { timeout: 120_000 });
+    const state = await page.evaluate(() => (window as any).wgslVit);
+    expect(errors).toEqual([]);
+    if (!adapter) {
+      expect(state.error).toMatch(/WebGPU is not available here/);
+      return;
+    }
+    expect(state.error, state.error).toBeUndefined();
+    // rocket is image 3 of the fixture: the page's probabilities are PyTorch's
+    const i = meta.images.indexOf('rocket');
+    const want = meta.labels.map((label, j) => ({ label, score: probs[i * 5 + j]! })).sort((a, b) => b.score - a.score);
+    expect(state.result.ranked.map((r: { label: string }) => r.label)).toEqual(want.map((r) => r.label));
+    state.result.ranked.forEach((r: { score: number }, j: number) => expect(Math.abs(r.score - want[j]!.score)).toBeLessThan(1e-4));
+    expect(await page.locator('#ranked .row').count()).toBe(5);
+    expect(await page.textContent('#status')).toMatch(/labels in \d+ ms \(text tower\)/);
+    // the map: 14×14 patches, the selected one most similar to itself; a click moves the selection
+    expect(state.result.grid).toBe(14);
+    expect(state.result.similarity.length).toBe(196);
+    expect(state.result.similarity[state.result.selected]).toBeCloseTo(1, 5);
+    const box = (await page.locator('#map').boundingBox())!;
+    await page.mouse.click(box.x + 3, box.y + 3);
+    const after = await page.evaluate(() => (window as any).wgslVit.result);
+    expect(after.selected).toBe(0);
+    expect(after.similarity[0]).toBeCloseTo(1, 5);
+    expect(after.similarity.some((v: number) => v < 0.99)).toBe(true);
+    // what a person sees: the map region is an image (not blank), shaded darker away from the selected patch
+    const shot = PNG.sync.read(await page.locator('#results').screenshot());
+    const lum = (x: number, y: number) => { const o = 4 * (y * shot.width + x); return (shot.data[o]! + shot.data[o + 1]! + shot.data[o + 2]!) / 3; };
+    const px: number[] = [];
+    for (let y = 0; y < Math.min(shot.height, 300); y += 3) for (let x = 0; x < Math.min(shot.width, 300); x += 3) px.push(lum(x, y));
+    const mean = px.reduce((a, b) => a + b, 0) / px.length;
+    const sd = Math.sqrt(px.reduce((a, b) => a + (b - mean) ** 2, 0) / px.length);
+    expect(sd, 'pixel spread of the rendered map').toBeGreaterThan(20);
+    if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT.replace(/\.png$/, '-clip.png'), fullPage: true });
+    await page.close();
   });
 });
