@@ -13,12 +13,12 @@ const root = join(import.meta.dirname, '..', '..');
 let project = '';
 let examples: string[] = [];
 
-/** The ```ts blocks of the README's "Install from npm" section. */
+/** The README's opening example (zero-shot) and the ```ts blocks of its "Install from npm" section. */
 function readmeExamples(): string[] {
   const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const blocks = (text: string) => [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
   const start = readme.indexOf('## Install from npm');
-  const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
-  return [...section.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  return [blocks(readme.slice(0, readme.indexOf('\n## ')))[0]!, ...blocks(readme.slice(start, readme.indexOf('\n## ', start + 1)))];
 }
 
 beforeAll(() => {
@@ -54,7 +54,8 @@ describe('the packed package in a fresh TypeScript project', () => {
   });
 
   it('the README examples type-check with strict and no skipLibCheck', () => {
-    expect(examples.length).toBeGreaterThanOrEqual(3);
+    expect(examples.length).toBeGreaterThanOrEqual(4);
+    expect(examples[0]).toContain('zeroShot');
     const r = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project], { encoding: 'utf8' });
     expect(r.stdout + r.stderr).toBe('');
     expect(r.status).toBe(0);
