@@ -122,7 +122,7 @@ function attentionSampleError(got: Float32Array, qkv: Float32Array, B: number, N
 
 interface Row { kernel: string; shape: string; tile?: string; ms: number; rate: number; unit: 'GFLOP/s' | 'GB/s'; check?: string }
 const rows: Row[] = [];
-const iters = +args.iters!;
+const iters = +args.iters;
 const adapterLine = [adapterInfo.vendor, adapterInfo.architecture, adapterInfo.description].filter(Boolean).join(' ');
 console.log(`adapter: ${adapterLine}; ${timestamps ? 'timestamp-query' : 'wall time'}; median of ${iters}`);
 const want = (name: string) => !args.only || args.only.split(',').some((o) => name.startsWith(o));

@@ -48,7 +48,7 @@ export function markdownTable(env: { date: string; commit: string; adapter: Reco
   const withTorch = rows.some((r) => r.torch);
   const torchCell = (r: RowResult) => (withTorch ? (r.torch ? ` ${r.torch.imagesPerSec.toFixed(1)} img/s (×${(r.imagesPerSec / r.torch.imagesPerSec).toFixed(2)}) |` : ' — |') : '');
   const lines = [
-    `Adapter: ${[a.vendor, a.architecture, a.description].filter(Boolean).join(' ')} · machine: ${env.machine.cpu} ×${env.machine.cores} · commit ${env.commit} · ${env.date}`,
+    `Adapter: ${[a.vendor, a.architecture, a.description].filter(Boolean).join(' ')} · machine: ${String(env.machine.cpu)} ×${String(env.machine.cores)} · commit ${env.commit} · ${env.date}`,
     `Peer: ${rows.find((r) => r.peer)?.peer?.name ?? 'none'} running the same weights exported to ONNX (src/onnx/export.ts), timed the same way (session.run with outputs on the CPU); ×N = our img/s over the peer's.`,
     `Timing: median of ${env.iters} fenced forward passes after ${env.warmup} warm-up (input upload + forward + embedding readback); GPU ms from timestamp queries (one pass per kernel) where available.`,
     ...(withTorch ? [`PyTorch: fp32 eager, TF32 off, on ${rows.find((r) => r.torch)!.torch!.device} (bench/peers/pytorch_vit.py, same session); ×N = our img/s over PyTorch's.`] : []),

@@ -94,7 +94,7 @@ async function prepare(row: BenchRow): Promise<Prepared> {
   return {
     label, config, resolution: res, batch: row.batch, pixels,
     load: (device) => VisionTransformer.load(device, { weights: randomCheckpoint(config, 1), config }),
-    checkpoint: async () => randomCheckpoint(config, 1),
+    checkpoint: () => Promise.resolve(randomCheckpoint(config, 1)),
     check: (out) => {
       // float64 CPU reference on image 0: the whole model when affordable, else block 0 only.
       const full = flopsPerImage(config, res) <= FULL_REFERENCE_FLOPS;
@@ -173,7 +173,7 @@ async function runRow(p: Prepared, iters: number, warmup: number, flags: string[
 }
 
 async function main() {
-  const rows = args.rows ? parseRows(args.rows) : SUITES[args.suite!];
+  const rows = args.rows ? parseRows(args.rows) : SUITES[args.suite];
   if (!rows) throw new Error(`unknown suite '${args.suite}' (have: ${Object.keys(SUITES).join(', ')})`);
   const flags = args.flags ? args.flags.split(',') : [];
   const probe = await requestDevice({ dawnFlags: flags });
@@ -183,7 +183,7 @@ async function main() {
     commit: gitCommit(),
     machine: { hostname: hostname(), cpu: cpus()[0]?.model ?? '?', cores: cpus().length, memGiB: +(totalmem() / 2 ** 30).toFixed(1), node: process.version, platform: process.platform },
     adapter, features: [...probe.adapter.features].sort(), grantedFeatures: probe.features, limits: probe.limits, dawnFlags: flags,
-    iters: +args.iters!, warmup: +args.warmup!,
+    iters: +args.iters, warmup: +args.warmup,
   };
   probe.device.destroy();
   console.log(`wgsl-vit bench: ${rows.length} rows on ${[adapter.vendor, adapter.architecture, adapter.description].filter(Boolean).join(' ')} (commit ${env.commit})`);
@@ -197,8 +197,8 @@ async function main() {
     else console.log(`  running ${what}`);
     try {
       const p = await prepare(row);
-      const r = await runRow(p, +args.iters!, +args.warmup!, flags);
-      if (args.peer === 'ort-webgpu') r.peer = await runPeer(p, r.embeddingForPeer!, +args.iters!, +args.warmup!, flags);
+      const r = await runRow(p, +args.iters, +args.warmup, flags);
+      if (args.peer === 'ort-webgpu') r.peer = await runPeer(p, r.embeddingForPeer!, +args.iters, +args.warmup, flags);
       const t = torch && !row.layers ? torch.rows.find((x) => x.model === row.model && x.batch === row.batch && x.resolution === p.resolution) : undefined;
       if (t) r.torch = { device: torch!.device, imagesPerSec: t.imagesPerSec };
       delete r.embeddingForPeer;
@@ -210,15 +210,15 @@ async function main() {
     }
   }
   // Text tower and zero-shot rows (OpenVision 1 as CLIP), unless --clip no or rows were picked.
-  const clipRows = args.clip !== 'no' && !args.rows ? await runClipRows(+args.iters!, +args.warmup!, flags) : [];
+  const clipRows = args.clip !== 'no' && !args.rows ? await runClipRows(+args.iters, +args.warmup, flags) : [];
   for (const r of clipRows) console.log(clipTerminalRow(r));
-  mkdirSync(args.out!, { recursive: true });
+  mkdirSync(args.out, { recursive: true });
   const stem = resultStem(env.date, adapter.vendor);
-  const json = join(args.out!, `${stem}.json`);
+  const json = join(args.out, `${stem}.json`);
   const md = markdownTable(env, results) + clipMarkdown(clipRows);
   writeFileSync(json, JSON.stringify({ env, rows: results, clipRows }, null, 2));
-  writeFileSync(join(args.out!, `${stem}.md`), md);
-  writeFileSync(join(args.out!, `latest-${vendorTag(adapter.vendor)}.md`), md);
+  writeFileSync(join(args.out, `${stem}.md`), md);
+  writeFileSync(join(args.out, `latest-${vendorTag(adapter.vendor)}.md`), md);
   const bad = results.filter((r) => !r.ok).length + clipRows.filter((r) => !r.ok).length;
   const total = results.length + clipRows.length;
   console.log(`\nwrote ${json} and .md; ${total - bad} rows correct, ${bad} flagged`);

@@ -70,8 +70,8 @@ export async function requestDevice(opts: DeviceOptions = {}): Promise<DeviceInf
   if (opts.gpu) {
     gpu = opts.gpu;
     runtime = 'custom';
-  } else if (typeof navigator !== 'undefined' && (navigator as Navigator).gpu) {
-    gpu = (navigator as Navigator).gpu;
+  } else if (typeof navigator !== 'undefined' && (navigator).gpu) {
+    gpu = (navigator).gpu;
     runtime = 'browser';
   } else if (isNode) {
     gpu = await nodeGpu(opts.dawnFlags ?? []);

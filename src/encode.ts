@@ -1,5 +1,5 @@
 // Images in, embeddings out: decode → OpenVision preprocessing → batched forward passes.
-import { concat, type ViTOutputName, type ViTOutputs, type VisionTransformer } from './model/vit.js';
+import { concat, isList, type ViTOutputName, type ViTOutputs, type VisionTransformer } from './model/vit.js';
 import { ArgumentError, ImageError } from './errors.js';
 import { decodeResized, normalizeBatch, type ImageInput, type RgbImage } from './preprocess/index.js';
 
@@ -49,7 +49,7 @@ export async function encodeImages(model: VisionTransformer, images: readonly Im
   const size = opts.resolution ?? model.config.imageSize;
   const outputs = opts.outputs ?? ['embedding'];
   const batchSize = opts.batchSize ?? 32;
-  if (!Array.isArray(images)) throw new ArgumentError('encodeImages', 'images', 'must be an array of images');
+  if (!isList(images)) throw new ArgumentError('encodeImages', 'images', 'must be an array of images');
   if (!Number.isInteger(batchSize) || batchSize <= 0) throw new ArgumentError('encodeImages', 'batchSize', `must be a positive integer, got ${batchSize}`);
   if (opts.onImageError !== undefined && opts.onImageError !== 'throw' && opts.onImageError !== 'skip') {
     throw new ArgumentError('encodeImages', 'onImageError', `must be 'throw' or 'skip', got ${String(opts.onImageError)}`);

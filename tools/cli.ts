@@ -126,7 +126,8 @@ async function verify(argv: string[]): Promise<number> {
       console.log(`${name.padEnd(W)} FAIL: shape mismatch: this model gives [${mismatch[0].join(', ')}], the expected file has [${mismatch[1].join(', ')}]`);
       return;
     }
-    r.pass ? passed++ : failed++;
+    if (r.pass) passed++;
+    else failed++;
     const cos = Number.isNaN(r.cosine) ? '—' : r.cosine.toFixed(9);
     console.log(`${name.padEnd(W)} ${r.maxAbs.toExponential(3).padStart(12)} ${r.maxRel.toExponential(3).padStart(12)} ${cos.padStart(12)}  ${r.pass ? 'ok' : 'FAIL'}`);
   };
@@ -266,7 +267,7 @@ async function tokenize(argv: string[]): Promise<number> {
     try {
       text = readFileSync(values.vocab, 'utf8');
     } catch (e) {
-      throw new Error(`${values.vocab}: cannot read: ${(e as Error).message}`);
+      throw new Error(`${values.vocab}: cannot read: ${(e as Error).message}`, { cause: e });
     }
     tok = ClipsTokenizer.fromVocab(text, { contextLength });
   } else tok = await ClipsTokenizer.default({ contextLength });

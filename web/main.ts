@@ -96,7 +96,7 @@ function drawRanked(ranked: LabelScore[]) {
 
 let clickHandler: ((ev: MouseEvent) => void) | null = null;
 
-$('run').addEventListener('click', async () => {
+async function run(): Promise<void> {
   state.error = undefined;
   state.result = undefined;
   $('error').textContent = '';
@@ -109,8 +109,8 @@ $('run').addEventListener('click', async () => {
   let clip: CLIPModel | null = null, vision: VisionTransformer | null = null;
   try {
     const { device } = await getDevice();
-    const config = JSON.parse(await configFile.text());
-    const hasText = !!config?.model_cfg?.text_cfg;
+    const config = JSON.parse(await configFile.text()) as Record<string, unknown> & { model_cfg?: { text_cfg?: unknown } };
+    const hasText = !!config.model_cfg?.text_cfg;
     $('status').textContent = `loading ${weights.name} …`;
     let t = performance.now();
     if (hasText) clip = await CLIPModel.load(device, { weights, config });
@@ -162,8 +162,10 @@ $('run').addEventListener('click', async () => {
     fail((err as Error).message);
   } finally {
     // The map keeps the tokens on the CPU; the GPU memory is freed right away.
-    clip ? clip.destroy() : vision?.destroy();
+    if (clip) clip.destroy();
+    else vision?.destroy();
   }
-});
+}
 
+$('run').addEventListener('click', () => void run());
 void checkAdapter();

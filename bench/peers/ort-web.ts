@@ -16,6 +16,7 @@ async function loadOrt(flags: string[]): Promise<Ort> {
     const gpu = await nodeGpu(flags);
     (globalThis as { navigator?: unknown }).navigator ??= { gpu };
     const proto = (globalThis as unknown as { GPUQueue: { prototype: GPUQueue } }).GPUQueue.prototype;
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- patched below and called with .call(this)
     const write = proto.writeBuffer;
     proto.writeBuffer = function (this: GPUQueue, buffer: GPUBuffer, offset: number, data: BufferSource, dataOffset?: number, size?: number) {
       const view = data as ArrayBufferView;
@@ -25,7 +26,7 @@ async function loadOrt(flags: string[]): Promise<Ort> {
         const bpe = (data as unknown as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT ?? 1;
         return write.call(this, buffer, offset, copy, dataOffset === undefined ? undefined : dataOffset * bpe, size === undefined ? undefined : size * bpe);
       }
-      return write.call(this, buffer, offset, data as GPUAllowSharedBufferSource, dataOffset, size);
+      return write.call(this, buffer, offset, data, dataOffset, size);
     };
     const require = createRequire(import.meta.url);
     const dist = dirname(require.resolve('onnxruntime-web')); // …/onnxruntime-web/dist

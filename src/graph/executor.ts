@@ -77,7 +77,7 @@ export class CompiledGraph {
       }
       for (const n of graph.nodes) dispatches.push(n.type === 'kernel' ? n.bind(device, resolve) : null);
       // Every pipeline the graph needs, compiled concurrently (createComputePipelineAsync).
-      await Promise.all(dispatches.map((d) => d?.prepare?.()));
+      await Promise.all(dispatches.map(async (d) => d?.prepare?.()));
     } catch (e) {
       thrown = e;
     }
@@ -86,7 +86,7 @@ export class CompiledGraph {
     if (thrown || validation || oom) {
       for (const d of dispatches) d?.destroy();
       for (const b of created) b.destroy();
-      if (thrown) throw thrown;
+      if (thrown) throw thrown instanceof Error ? thrown : new Error(`graph: ${JSON.stringify(thrown)}`);
       throw new Error(`graph: WebGPU ${oom ? 'out-of-memory' : 'validation'} error while building the pass: ${(oom ?? validation)!.message}`);
     }
     return new CompiledGraph(device, graph, plan, slots, inputs, dispatches, resolve);
@@ -179,7 +179,7 @@ export class CompiledGraph {
         throw new WebGPUError(`graph: WebGPU ${kind} error during the run: ${error.message}`);
       }
       const failed = reads.find((r) => r.status === 'rejected');
-      if (failed) throw failed.reason;
+      if (failed) throw failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason));
       const result: RunResult = { outputs };
       if (queryRead) {
         await queryRead.mapAsync(GPUMapMode.READ);

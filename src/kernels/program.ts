@@ -1,7 +1,7 @@
 // The machinery every kernel wrapper shares: reflection of a WGSL source (bindings and the uniform
 // struct come from the shader itself, never from a second table), pipeline caching by
 // (device, kernel, specialisation), argument checks, and the `Dispatch` a wrapper returns.
-import { WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
+import { ResourceType, WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { KernelArgumentError } from '../errors.js';
 
 /** Element types a kernel argument may have: f32 activations and weights, u32 indices (token ids). */
@@ -73,7 +73,7 @@ export function signatureOf(src: KernelSource): KernelSignature {
     for (const b of bindings ?? []) {
       if (!b) continue;
       if (group !== 0) throw new Error(`kernel ${src.name}: binding ${b.name} is in group ${group}; kernels use group 0 only`);
-      if (b.resourceType === 0) {
+      if (b.resourceType === ResourceType.Uniform) {
         if (uniform) throw new Error(`kernel ${src.name}: more than one uniform binding`);
         const members = (b.type as { members?: { name: string; offset: number; type: { name: string } }[] }).members ?? [];
         uniform = {
@@ -86,7 +86,7 @@ export function signatureOf(src: KernelSource): KernelSignature {
             return { name: m.name, offset: m.offset, type: m.type.name as UniformScalar };
           }),
         };
-      } else if (b.resourceType === 1) {
+      } else if (b.resourceType === ResourceType.Storage) {
         storage.push({ name: b.name, binding: b.binding, writable: b.access === 'read_write' });
       } else {
         throw new Error(`kernel ${src.name}: binding ${b.name} is not a buffer`);

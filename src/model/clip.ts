@@ -9,7 +9,7 @@ import { ClipsTokenizer } from '../text/tokenizer.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
 import { configFromOpenClip, textConfigFromOpenClip } from './config.js';
 import { TextTransformer } from './text.js';
-import { isCheckpoint, VisionTransformer } from './vit.js';
+import { isCheckpoint, isList, VisionTransformer } from './vit.js';
 import { openCheckpoint, type WeightsInput } from './weights.js';
 
 export interface ClipLoadOptions {
@@ -121,7 +121,7 @@ export class CLIPModel {
 
   /** [N, E] text embeddings (projected, not normalised), in batches of `batchSize` (default 64). */
   async encodeTexts(texts: readonly string[], opts: { batchSize?: number } = {}): Promise<Float32Array> {
-    if (!Array.isArray(texts) || texts.length === 0) throw new ArgumentError('encodeTexts', 'texts', 'must be a non-empty array of strings');
+    if (!isList(texts) || texts.length === 0) throw new ArgumentError('encodeTexts', 'texts', 'must be a non-empty array of strings');
     texts.forEach((t, i) => {
       if (typeof t !== 'string') throw new ArgumentError('encodeTexts', 'texts', `item ${i} is ${t === null ? 'null' : typeof t}, not a string`);
     });
@@ -159,7 +159,7 @@ export class CLIPModel {
    * labels of the scaled cosines), most probable first.
    */
   async zeroShot(images: readonly ImageInput[], labels: readonly string[], opts: ZeroShotOptions = {}): Promise<LabelScore[][]> {
-    if (!Array.isArray(images) || images.length === 0) throw new ArgumentError('zeroShot', 'images', 'must be a non-empty array of images');
+    if (!isList(images) || images.length === 0) throw new ArgumentError('zeroShot', 'images', 'must be a non-empty array of images');
     const textEmb = await this.labelEmbeddings(labels, opts.templates ?? [opts.template ?? 'a photo of a {}.']);
     const imgEmb = await this.encodeImages(images, { batchSize: opts.batchSize, maxPixels: opts.maxPixels, resolution: opts.resolution, onProgress: opts.onProgress });
     const probs = softmaxRows(this.logits(imgEmb, textEmb), labels.length);
@@ -172,11 +172,11 @@ export class CLIPModel {
    * normalised, averaged, normalised again (OpenVision's zero-shot evaluation).
    */
   async labelEmbeddings(labels: readonly string[], templates: readonly string[]): Promise<Float32Array> {
-    if (!Array.isArray(labels) || labels.length === 0) throw new ArgumentError('zeroShot', 'labels', 'must be a non-empty array of strings');
+    if (!isList(labels) || labels.length === 0) throw new ArgumentError('zeroShot', 'labels', 'must be a non-empty array of strings');
     labels.forEach((l, i) => {
       if (typeof l !== 'string' || l.trim() === '') throw new ArgumentError('zeroShot', 'labels', `item ${i} is ${typeof l === 'string' ? 'an empty string' : l === null ? 'null' : typeof l}, not a label`);
     });
-    if (!Array.isArray(templates) || templates.length === 0) throw new ArgumentError('zeroShot', 'templates', 'must be a non-empty array of strings');
+    if (!isList(templates) || templates.length === 0) throw new ArgumentError('zeroShot', 'templates', 'must be a non-empty array of strings');
     templates.forEach((t, i) => {
       if (typeof t !== 'string' || !t.includes('{}')) throw new ArgumentError('zeroShot', 'templates', `item ${i} (${JSON.stringify(t)}) must be a string with {} where the label goes`);
     });

@@ -127,7 +127,7 @@ export function configFromOpenClip(json: unknown, source = 'open_clip_config.jso
 
   // What the kernels do not implement: refused by name rather than run silently wrong.
   if (root.model_cfg?.quick_gelu === true) refuse('model_cfg.quick_gelu', 'QuickGELU is not implemented for the vision tower (only exact-erf GELU, nn.GELU())');
-  if (v.act_kwargs !== undefined && v.act_kwargs !== null && Object.keys(v.act_kwargs as object).length > 0) {
+  if (v.act_kwargs !== undefined && v.act_kwargs !== null && Object.keys(v.act_kwargs).length > 0) {
     refuse(key('act_kwargs'), 'only the default exact-erf GELU (nn.GELU()) is implemented for the vision tower');
   }
   const norm = (v.norm_kwargs ?? {}) as Record<string, unknown>;
@@ -162,7 +162,7 @@ export function configFromOpenClip(json: unknown, source = 'open_clip_config.jso
     heads: width / headWidth,
     mlpWidth: Math.floor(width * mlpRatio),
     embedDim: typeof root.model_cfg?.embed_dim === 'number' ? root.model_cfg.embed_dim : width,
-    eps: (norm.eps as number | undefined) ?? 1e-5,
+    eps: (norm.eps) ?? 1e-5,
     mean: (pre.mean as [number, number, number]) ?? IMAGENET_MEAN,
     std: (pre.std as [number, number, number]) ?? IMAGENET_STD,
     lnPre: !flag('no_ln_pre', false),

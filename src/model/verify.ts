@@ -42,7 +42,7 @@ export interface Comparison {
 }
 
 /** Compares an output with its reference under the output's tolerance (or the one given). */
-export function compare(name: ViTOutputName | string, got: ArrayLike<number>, want: ArrayLike<number>,
+export function compare(name: string, got: ArrayLike<number>, want: ArrayLike<number>,
   tol: { maxAbs: number; minCosine: number } = { maxAbs: TOLERANCE.maxAbs[name as ViTOutputName] ?? TOLERANCE.maxAbs.tokens, minCosine: TOLERANCE.minCosine }): Comparison {
   if (got.length !== want.length) return { name, maxAbs: Infinity, maxRel: Infinity, cosine: NaN, pass: false, lengthMismatch: true };
   let maxAbs = 0, maxRel = 0, dot = 0, ng = 0, nw = 0, bad = false;
@@ -73,7 +73,7 @@ export async function readExpected(input: WeightsInput, name?: string): Promise<
   let meta: ExpectedFile['meta'] = {};
   if (ckpt.metadata.meta) {
     try {
-      meta = JSON.parse(ckpt.metadata.meta);
+      meta = JSON.parse(ckpt.metadata.meta) as ExpectedFile['meta'];
     } catch (e) {
       throw new CheckpointError(ckpt.file, `__metadata__.meta is not JSON: ${(e as Error).message}`);
     }

@@ -195,9 +195,12 @@ export class VisionTransformer extends GraphModel {
   }
 }
 
+/** Array.isArray that keeps the element type (the built-in narrows a readonly T[] to any[]). */
+export const isList = <T>(x: readonly T[]): x is readonly T[] => Array.isArray(x);
+
 /** Throws unless `outputs` is a non-empty list of known output names. */
 export function checkOutputs(where: string, outputs: readonly string[], known: readonly string[]): void {
-  if (!Array.isArray(outputs) || outputs.length === 0) throw new ArgumentError(where, 'outputs', `must be a non-empty array of ${known.join(', ')}`);
+  if (!isList(outputs) || outputs.length === 0) throw new ArgumentError(where, 'outputs', `must be a non-empty array of ${known.join(', ')}`);
   for (const o of outputs) {
     if (!known.includes(o)) throw new ArgumentError(where, 'outputs', `unknown output ${JSON.stringify(o)} (known: ${known.join(', ')})`);
   }
@@ -213,7 +216,7 @@ export function describeValue(x: unknown): string {
   if (x === null || x === undefined) return String(x);
   if (Array.isArray(x)) return `a plain Array of ${x.length}`;
   if (ArrayBuffer.isView(x)) return `a ${x.constructor.name}${'length' in x ? ` of ${(x as { length: number }).length}` : ''}`;
-  return typeof x === 'object' ? `a ${(x as object).constructor?.name ?? 'object'}` : `a ${typeof x}`;
+  return typeof x === 'object' ? `a ${(x).constructor?.name ?? 'object'}` : `a ${typeof x}`;
 }
 
 export function isCheckpoint(x: unknown): x is Checkpoint {

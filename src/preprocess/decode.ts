@@ -120,5 +120,5 @@ export async function decodeImage(input: ImageInput, opts: DecodeOptions = {}): 
 function describe(x: unknown): string {
   if (x === null) return 'null';
   if (typeof x !== 'object') return typeof x;
-  return (x as object).constructor?.name ?? 'object';
+  return (x).constructor?.name ?? 'object';
 }

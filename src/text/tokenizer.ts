@@ -47,6 +47,7 @@ const PY_STRIP = new RegExp(`^[${PY_SPACE}]+|[${PY_SPACE}]+$`, 'g');
 function ftfyFix(text: string): string {
   let t = text;
   if (!t.includes('<')) t = decodeHTMLStrict(t); // unescape_html='auto': not when the text has tags
+  // eslint-disable-next-line no-control-regex -- ftfy's remove_terminal_escapes matches the ESC control character
   t = t.replace(/\x1b\[((?:\d|;)*)([a-zA-Z])/g, ''); // remove_terminal_escapes
   t = t.replace(/[\x80-\x9f]/g, (c) => CP1252[c.charCodeAt(0)] ?? c); // fix_c1_controls
   t = t.replace(/[ĲĳŉǱǲǳǄǅǆǇǈǉǊǋǌﬀ-ﬆ]/g, (c) => LIGATURES[c] ?? c); // fix_latin_ligatures
@@ -54,6 +55,7 @@ function ftfyFix(text: string): string {
   t = t.replace(/[\u02bc\u2018-\u201b]/g, "'").replace(/[\u201c-\u201f]/g, '"'); // uncurl_quotes
   t = t.replace(/\r\n/g, '\n').replace(/[\r\u2028\u2029\u0085]/g, '\n'); // fix_line_breaks
   t = t.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd'); // fix_surrogates
+  // eslint-disable-next-line no-control-regex -- ftfy's remove_control_chars removes exactly these
   t = t.replace(/[\x00-\x08\x0b\x0e-\x1f\x7f\u206a-\u206f\ufeff\ufff9-\ufffc]/g, ''); // remove_control_chars
   return t.normalize('NFC');
 }

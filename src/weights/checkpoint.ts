@@ -11,7 +11,7 @@ export interface StoredTensor {
    * that is listed but cannot be read as floats; such tensors (text-tower ids, masks) are skipped
    * unless the model needs them, in which case the layout check names them.
    */
-  readonly dtype: StoredDType | string;
+  readonly dtype: string;
   readonly shape: readonly number[];
 }
 
@@ -78,10 +78,10 @@ export function memoryCheckpoint(tensors: ReadonlyMap<string, { shape: readonly 
     format: 'safetensors',
     tensors: meta,
     metadata: {},
-    async read(key) {
+    read(key) {
       const t = tensors.get(key);
-      if (!t) throw new CheckpointError(file, 'no such tensor', key);
-      return t.data.slice();
+      if (!t) return Promise.reject(new CheckpointError(file, 'no such tensor', key));
+      return Promise.resolve(t.data.slice());
     },
   };
 }

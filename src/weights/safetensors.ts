@@ -54,7 +54,7 @@ export async function openSafetensors(src: ByteSource): Promise<Checkpoint> {
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(await readRange(src, 8, 8 + headerLen));
-    header = JSON.parse(text);
+    header = JSON.parse(text) as Record<string, unknown>;
   } catch (e) {
     throw new CheckpointError(file, `header is not valid UTF-8 JSON: ${(e as Error).message}`);
   }

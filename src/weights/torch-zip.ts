@@ -26,7 +26,7 @@ function className(x: unknown): string {
   return typeof x === 'function' ? 'an unknown class' : JSON.stringify(x);
 }
 
-interface StorageRef { readonly kind: 'storage'; readonly dtype: StoredDType | string; readonly key: string; readonly numel: number }
+interface StorageRef { readonly kind: 'storage'; readonly dtype: string; readonly key: string; readonly numel: number }
 interface TensorRefInfo extends StoredTensor { readonly storage: StorageRef; readonly offset: number; readonly contiguous: boolean }
 
 class StorageType {

@@ -15,7 +15,7 @@ export function upload(device: GPUDevice, data: Float32Array, shape: number[]): 
     size: Math.max(16, Math.ceil(data.byteLength / 4) * 4),
     usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
   });
-  device.queue.writeBuffer(buffer, 0, data);
+  device.queue.writeBuffer(buffer, 0, data as Float32Array<ArrayBuffer>);
   return { buffer, shape, dtype: 'f32' };
 }
 
@@ -85,13 +85,13 @@ export function trackBuffers(device: GPUDevice): { live(): number; created(): nu
   unusedBinding(device);
   const live = new Set<GPUBuffer>();
   let created = 0;
-  const create = device.createBuffer;
-  let proto: { destroy(this: GPUBuffer): void } | null = null;
+  const create = device.createBuffer.bind(device);
+  let proto: { destroy: (this: GPUBuffer) => void } | null = null;
   let destroy: ((this: GPUBuffer) => void) | null = null;
   device.createBuffer = function (this: GPUDevice, desc: GPUBufferDescriptor) {
-    const b = create.call(this, desc);
+    const b = create(desc);
     if (!proto) {
-      proto = Object.getPrototypeOf(b) as { destroy(this: GPUBuffer): void };
+      proto = Object.getPrototypeOf(b) as { destroy: (this: GPUBuffer) => void };
       destroy = proto.destroy;
       proto.destroy = function (this: GPUBuffer) {
         live.delete(this);

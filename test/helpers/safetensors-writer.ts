@@ -5,7 +5,7 @@ export interface StEntry { shape: number[]; data: Float32Array | Uint8Array; dty
  * `mutate` edits the header object before it is written; `editJson` edits its text (for what an
  * object cannot hold, such as a duplicate key); `trailing` bytes are appended after the data.
  */
-export function writeSafetensors(entries: Map<string, StEntry>, mutate?: (header: Record<string, any>) => void, editJson?: (json: string) => string, trailing = 0): Uint8Array {
+export function writeSafetensors(entries: Map<string, StEntry>, mutate?: (header: Record<string, any>) => void, editJson?: (json: string) => string, trailing = 0): Uint8Array<ArrayBuffer> {
   const header: Record<string, any> = {};
   let offset = 0;
   for (const [k, e] of entries) {

@@ -26,7 +26,7 @@ describe.each(Object.keys(ATTENTION_VARIANTS) as AttentionVariant[])('attention 
 
   it('stays finite with large scores (softmax is max-subtracted)', async () => {
     const device = await testDevice();
-    const B = 1, N = 40, heads = 1, D = 64, W = 64;
+    const B = 1, N = 40, heads = 1, W = 64;
     const qkv = rng(3).normals(B * N * 3 * W, 30);
     const out = poisoned(device, [B, N, W]);
     await run(device, attention(device, { qkv: upload(device, qkv, [B, N, 3 * W]), out, heads, variant }));

@@ -45,10 +45,10 @@ async function countingDevice() {
       return typeof v === 'function' ? v.bind(target) : v;
     },
   });
-  return { device: proxy as GPUDevice, stats };
+  return { device: proxy, stats };
 }
 
-async function expectLoadError(weights: Uint8Array, pattern: RegExp, type: Function = CheckpointError) {
+async function expectLoadError(weights: Uint8Array, pattern: RegExp, type: abstract new (...args: never[]) => Error = CheckpointError) {
   const { device, stats } = await countingDevice();
   const err = await VisionTransformer.load(device, { weights, config: config() }).then(() => null, (e) => e);
   expect(err).toBeInstanceOf(type);

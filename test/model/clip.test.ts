@@ -84,7 +84,7 @@ describe('CLIPModel.load refuses what does not fit, leaving nothing on the GPU',
     for (const [k, t] of ck.tensors) m.set(k, { shape: [...t.shape], data: await ck.read(k) });
     return m;
   }
-  async function expectLoadError(opts: Parameters<typeof CLIPModel.load>[1], type: Function, pattern: RegExp) {
+  async function expectLoadError(opts: Parameters<typeof CLIPModel.load>[1], type: abstract new (...args: never[]) => Error, pattern: RegExp) {
     const device = await testDevice();
     const track = trackBuffers(device);
     try {

@@ -49,7 +49,7 @@ describe('usage errors name the option (exit 2, before any work)', () => {
     [['embed', ...model], /no images given/],
     [['verify'], /--expected is required/],
   ])('%j', (args, pattern) => {
-    const r = runCli(args as string[]);
+    const r = runCli(args);
     expect(r.code, r.err).toBe(2);
     expect(r.err).toMatch(pattern);
   });
