@@ -30,7 +30,11 @@ const FIXTURE = 'ov1-clip-ti16-224-t2';
 const fixture = (f: string) => join(ROOT, 'test', 'fixtures', f);
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
 
-async function timed(iters: number, warmup: number, call: () => Promise<unknown>): Promise<{ first: number; median: number }> {
+async function timed(
+  iters: number,
+  warmup: number,
+  call: () => Promise<unknown>,
+): Promise<{ first: number; median: number }> {
   let t = performance.now();
   await call();
   const first = performance.now() - t;
@@ -45,7 +49,17 @@ async function timed(iters: number, warmup: number, call: () => Promise<unknown>
 }
 
 /** OpenVision-B's text tower shape (width 512, 8 heads × 64, MLP 2048, 80 tokens), random weights, first `layers` blocks. */
-const B_TEXT = (layers: number): TextConfig => ({ contextLength: 80, vocabSize: 32000, width: 512, heads: 8, layers, mlpWidth: 2048, eps: 1e-6, act: 'gelu_tanh', embedDim: 512 });
+const B_TEXT = (layers: number): TextConfig => ({
+  contextLength: 80,
+  vocabSize: 32000,
+  width: 512,
+  heads: 8,
+  layers,
+  mlpWidth: 2048,
+  eps: 1e-6,
+  act: 'gelu_tanh',
+  embedDim: 512,
+});
 
 export async function runClipRows(iters: number, warmup: number, flags: string[]): Promise<ClipRowResult[]> {
   const out: ClipRowResult[] = [];
@@ -55,16 +69,34 @@ export async function runClipRows(iters: number, warmup: number, flags: string[]
   const fixtureEmb = await exp.ckpt.read('text_embedding');
   const probs = await exp.ckpt.read('probs');
 
-  const textRow = async (label: string, load: (d: GPUDevice) => Promise<TextTransformer>, batch: number, check: (m: TextTransformer) => Promise<[string, Comparison]>) => {
+  const textRow = async (
+    label: string,
+    load: (d: GPUDevice) => Promise<TextTransformer>,
+    batch: number,
+    check: (m: TextTransformer) => Promise<[string, Comparison]>,
+  ) => {
     const { device } = await requestDevice({ dawnFlags: flags });
     try {
       const m = await load(device);
       const T = m.config.contextLength;
-      const ids = Int32Array.from({ length: batch * T }, (_, i) => fixtureIds[i % fixtureIds.length]! % m.config.vocabSize);
+      const ids = Int32Array.from(
+        { length: batch * T },
+        (_, i) => fixtureIds[i % fixtureIds.length]! % m.config.vocabSize,
+      );
       const t = await timed(iters, warmup, () => m.forward(ids, batch));
       const [reference, comparison] = await check(m);
       m.destroy();
-      out.push({ label, kind: 'text tower', batch, perSec: (batch * 1000) / t.median, msPerCall: t.median, firstRunMs: t.first, reference, comparison, ok: comparison.pass });
+      out.push({
+        label,
+        kind: 'text tower',
+        batch,
+        perSec: (batch * 1000) / t.median,
+        msPerCall: t.median,
+        firstRunMs: t.first,
+        reference,
+        comparison,
+        ok: comparison.pass,
+      });
     } catch (e) {
       out.push({ label, kind: 'text tower', batch, error: (e as Error).message } as ClipRowResult);
     } finally {
@@ -73,25 +105,47 @@ export async function runClipRows(iters: number, warmup: number, flags: string[]
   };
   // The fixture's text tower, checked against PyTorch's text_embedding of its 8 texts.
   for (const batch of [1, 32]) {
-    await textRow(`${FIXTURE} text (fixture)`, (d) => TextTransformer.load(d, { weights: fixture(`${FIXTURE}.bin`), config: fixture(`${FIXTURE}.open_clip_config.json`) }), batch,
-      async (m) => ['PyTorch fixture, 8 texts', compare('embedding', (await m.forward(fixtureIds, 8)).embedding!, fixtureEmb)]);
+    await textRow(
+      `${FIXTURE} text (fixture)`,
+      (d) =>
+        TextTransformer.load(d, {
+          weights: fixture(`${FIXTURE}.bin`),
+          config: fixture(`${FIXTURE}.open_clip_config.json`),
+        }),
+      batch,
+      async (m) => [
+        'PyTorch fixture, 8 texts',
+        compare('embedding', (await m.forward(fixtureIds, 8)).embedding!, fixtureEmb),
+      ],
+    );
   }
   // OpenVision-B's text tower shape, 2 of 12 blocks (a CPU adapter's minutes), against the float64 reference on text 0.
   for (const batch of [1, 32]) {
     const cfg = B_TEXT(2);
     const tensors = randomTextTensors(cfg, 512);
-    await textRow('b text tower (2 of 12 blocks)', (d) => TextTransformer.load(d, { weights: memoryCheckpoint(tensors, 'random-b-text'), config: cfg }), batch, async (m) => {
-      const ids = fixtureIds.subarray(0, 80);
-      const ref = textRef(cfg, new Map([...tensors].map(([k, v]) => [k, v.data])), ids, 1);
-      return ['CPU float64, text 0', compare('embedding', (await m.forward(ids, 1)).embedding!, Float32Array.from(ref.embedding))];
-    });
+    await textRow(
+      'b text tower (2 of 12 blocks)',
+      (d) => TextTransformer.load(d, { weights: memoryCheckpoint(tensors, 'random-b-text'), config: cfg }),
+      batch,
+      async (m) => {
+        const ids = fixtureIds.subarray(0, 80);
+        const ref = textRef(cfg, new Map([...tensors].map(([k, v]) => [k, v.data])), ids, 1);
+        return [
+          'CPU float64, text 0',
+          compare('embedding', (await m.forward(ids, 1)).embedding!, Float32Array.from(ref.embedding)),
+        ];
+      },
+    );
   }
   // Zero-shot end to end: 4 image files + 5 labels → probabilities (both towers, decoding included).
   {
     const label = `${FIXTURE} zero-shot, 4 images × 5 labels`;
     const { device } = await requestDevice({ dawnFlags: flags });
     try {
-      const clip = await CLIPModel.load(device, { weights: fixture(`${FIXTURE}.bin`), config: fixture(`${FIXTURE}.open_clip_config.json`) });
+      const clip = await CLIPModel.load(device, {
+        weights: fixture(`${FIXTURE}.bin`),
+        config: fixture(`${FIXTURE}.open_clip_config.json`),
+      });
       const images = meta.images.map((i) => fixture(`${i}.png`));
       const call = () => clip.zeroShot(images, meta.labels, { template: meta.template });
       const t = await timed(iters, warmup, call);
@@ -99,7 +153,17 @@ export async function runClipRows(iters: number, warmup: number, flags: string[]
       const got = ranked.flatMap((r) => meta.labels.map((l) => r.find((x) => x.label === l)!.score));
       const comparison = compare('probs', Float32Array.from(got), probs, { maxAbs: 1e-4, minCosine: 0.99999 });
       clip.destroy();
-      out.push({ label, kind: 'zero-shot', batch: 4, perSec: (4 * 1000) / t.median, msPerCall: t.median, firstRunMs: t.first, reference: 'PyTorch fixture probs', comparison, ok: comparison.pass });
+      out.push({
+        label,
+        kind: 'zero-shot',
+        batch: 4,
+        perSec: (4 * 1000) / t.median,
+        msPerCall: t.median,
+        firstRunMs: t.first,
+        reference: 'PyTorch fixture probs',
+        comparison,
+        ok: comparison.pass,
+      });
     } catch (e) {
       out.push({ label, kind: 'zero-shot', batch: 4, error: (e as Error).message } as ClipRowResult);
     } finally {
@@ -119,14 +183,19 @@ export function clipMarkdown(rows: ClipRowResult[]): string {
   if (!rows.length) return '';
   const lines = [
     '',
-    'Text tower and zero-shot (OpenVision 1 as CLIP): texts/s at 80 tokens; zero-shot = image files + labels → probabilities, decoding, both towers and the labels\' text embeddings included.',
+    "Text tower and zero-shot (OpenVision 1 as CLIP): texts/s at 80 tokens; zero-shot = image files + labels → probabilities, decoding, both towers and the labels' text embeddings included.",
     '',
     '| row | batch | throughput | ms/call | first run ms | reference | max abs err | cosine | ok |',
     '|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
-    if (r.error) { lines.push(`| ${r.label} | ${r.batch} | | | | | | | ERROR: ${r.error} |`); continue; }
-    lines.push(`| ${r.label} | ${r.batch} | ${r.perSec.toFixed(2)} ${r.kind === 'text tower' ? 'texts/s' : 'img/s'} | ${r.msPerCall.toFixed(1)} | ${r.firstRunMs.toFixed(0)} | ${r.reference} | ${r.comparison.maxAbs.toExponential(1)} | ${r.comparison.cosine.toFixed(7)} | ${r.ok ? 'yes' : '**WRONG**'} |`);
+    if (r.error) {
+      lines.push(`| ${r.label} | ${r.batch} | | | | | | | ERROR: ${r.error} |`);
+      continue;
+    }
+    lines.push(
+      `| ${r.label} | ${r.batch} | ${r.perSec.toFixed(2)} ${r.kind === 'text tower' ? 'texts/s' : 'img/s'} | ${r.msPerCall.toFixed(1)} | ${r.firstRunMs.toFixed(0)} | ${r.reference} | ${r.comparison.maxAbs.toExponential(1)} | ${r.comparison.cosine.toFixed(7)} | ${r.ok ? 'yes' : '**WRONG**'} |`,
+    );
   }
   return lines.join('\n') + '\n';
 }

@@ -9,8 +9,15 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** Short commit of the checkout, '+dirty' when tracked files differ from it; 'unknown' outside git. */
 export function gitCommit(): string {
   try {
-    const head = execSync('git rev-parse --short HEAD', { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
-    const dirty = execSync('git status --porcelain --untracked-files=no', { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    const head = execSync('git rev-parse --short HEAD', { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
+    const dirty = execSync('git status --porcelain --untracked-files=no', {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
+      .toString()
+      .trim();
     return head + (dirty ? '+dirty' : '');
   } catch {
     return 'unknown';

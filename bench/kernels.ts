@@ -39,7 +39,10 @@ function data(n: number, scale = 1): Float32Array<ArrayBuffer> {
 }
 function tensor(shape: number[], values?: Float32Array<ArrayBuffer>): TensorRef {
   const n = shape.reduce((a, b) => a * b, 1);
-  const buffer = device.createBuffer({ size: Math.max(16, n * 4), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC });
+  const buffer = device.createBuffer({
+    size: Math.max(16, n * 4),
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
+  });
   device.queue.writeBuffer(buffer, 0, values ?? data(n));
   return { buffer, shape, dtype: 'f32' };
 }
@@ -67,15 +70,24 @@ async function runOnce(d: Dispatch): Promise<void> {
 async function time(d: Dispatch, iters: number): Promise<number> {
   const times: number[] = [];
   const qs = timestamps ? device.createQuerySet({ type: 'timestamp', count: 2 }) : null;
-  const res = timestamps ? device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC }) : null;
+  const res = timestamps
+    ? device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC })
+    : null;
   for (let i = 0; i < iters + 1; i++) {
     const enc = device.createCommandEncoder();
-    const readBuf = timestamps ? device.createBuffer({ size: 16, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ }) : null;
+    const readBuf = timestamps
+      ? device.createBuffer({ size: 16, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ })
+      : null;
     const t0 = performance.now();
-    const pass = enc.beginComputePass(qs ? { timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {});
+    const pass = enc.beginComputePass(
+      qs ? { timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {},
+    );
     d.encode(pass);
     pass.end();
-    if (qs && res && readBuf) { enc.resolveQuerySet(qs, 0, 2, res, 0); enc.copyBufferToBuffer(res, 0, readBuf, 0, 16); }
+    if (qs && res && readBuf) {
+      enc.resolveQuerySet(qs, 0, 2, res, 0);
+      enc.copyBufferToBuffer(res, 0, readBuf, 0, 16);
+    }
     device.queue.submit([enc.finish()]);
     await device.queue.onSubmittedWorkDone();
     let ms = performance.now() - t0;
@@ -98,10 +110,21 @@ async function time(d: Dispatch, iters: number): Promise<number> {
 // since the full references would take minutes at these sizes. Error measure: |got − want| / (|want| + 1).
 
 /** Worst error over 256 sampled outputs of y = epilogue(x·wᵀ + b) (+ y0). */
-function gemmSampleError(got: Float32Array, x: Float32Array, w: Float32Array, b: Float32Array, y0: Float32Array, M: number, K: number, N: number, epilogue: GemmEpilogue): number {
+function gemmSampleError(
+  got: Float32Array,
+  x: Float32Array,
+  w: Float32Array,
+  b: Float32Array,
+  y0: Float32Array,
+  M: number,
+  K: number,
+  N: number,
+  epilogue: GemmEpilogue,
+): number {
   let worst = 0;
   for (let s = 0; s < 256; s++) {
-    const m = (s * 7919) % M, n = (s * 104729 + 13) % N;
+    const m = (s * 7919) % M,
+      n = (s * 104729 + 13) % N;
     const want = gemmRefAt(x, K, w, N, b, epilogue, y0, m, n).y;
     worst = Math.max(worst, Math.abs(got[m * N + n]! - want) / (Math.abs(want) + 1));
   }
@@ -109,18 +132,36 @@ function gemmSampleError(got: Float32Array, x: Float32Array, w: Float32Array, b:
 }
 
 /** Worst error over 64 sampled (batch, query, head) rows. */
-function attentionSampleError(got: Float32Array, qkv: Float32Array, B: number, N: number, heads: number, D: number): number {
+function attentionSampleError(
+  got: Float32Array,
+  qkv: Float32Array,
+  B: number,
+  N: number,
+  heads: number,
+  D: number,
+): number {
   const W = heads * D;
   let worst = 0;
   for (let s = 0; s < 64; s++) {
-    const b = s % B, q = (s * 7919) % N, h = (s * 31) % heads;
+    const b = s % B,
+      q = (s * 7919) % N,
+      h = (s * 31) % heads;
     const want = attentionRefRow(qkv, N, W, heads, b, h, q).out;
-    for (let d = 0; d < D; d++) worst = Math.max(worst, Math.abs(got[(b * N + q) * W + h * D + d]! - want[d]!) / (Math.abs(want[d]!) + 1));
+    for (let d = 0; d < D; d++)
+      worst = Math.max(worst, Math.abs(got[(b * N + q) * W + h * D + d]! - want[d]!) / (Math.abs(want[d]!) + 1));
   }
   return worst;
 }
 
-interface Row { kernel: string; shape: string; tile?: string; ms: number; rate: number; unit: 'GFLOP/s' | 'GB/s'; check?: string }
+interface Row {
+  kernel: string;
+  shape: string;
+  tile?: string;
+  ms: number;
+  rate: number;
+  unit: 'GFLOP/s' | 'GB/s';
+  check?: string;
+}
 const rows: Row[] = [];
 const iters = +args.iters;
 const adapterLine = [adapterInfo.vendor, adapterInfo.architecture, adapterInfo.description].filter(Boolean).join(' ');
@@ -132,16 +173,34 @@ let wrong = 0;
  * rounding over K ≤ 4096 terms (GEMM) or ≤ 785 keys (attention) stays ~1e-6 off, while a tiling bug
  * (a missed or doubled k-slice or key block, a wrong column, mask or rescale) is off by O(1).
  */
-async function record(kernel: string, shape: string, label: string, d: Dispatch, err: number, flops: number): Promise<void> {
+async function record(
+  kernel: string,
+  shape: string,
+  label: string,
+  d: Dispatch,
+  err: number,
+  flops: number,
+): Promise<void> {
   const ok = err <= 1e-4;
   if (!ok) wrong++;
   const ms = await time(d, iters);
-  const r: Row = { kernel, shape, tile: label, ms, rate: flops / ms / 1e6, unit: 'GFLOP/s', check: `${ok ? 'ok' : 'WRONG'} (${err.toExponential(1)})` };
+  const r: Row = {
+    kernel,
+    shape,
+    tile: label,
+    ms,
+    rate: flops / ms / 1e6,
+    unit: 'GFLOP/s',
+    check: `${ok ? 'ok' : 'WRONG'} (${err.toExponential(1)})`,
+  };
   rows.push(r);
   print(r);
   d.destroy();
 }
-const print = (r: Row) => console.log(`${`${r.kernel} ${r.shape}`.padEnd(44)} ${(r.tile ?? '').padEnd(11)} ${r.ms.toFixed(3).padStart(10)} ms ${r.rate.toFixed(r.unit === 'GB/s' ? 2 : 1).padStart(9)} ${r.unit}${r.check ? `  ${r.check}` : ''}`);
+const print = (r: Row) =>
+  console.log(
+    `${`${r.kernel} ${r.shape}`.padEnd(44)} ${(r.tile ?? '').padEnd(11)} ${r.ms.toFixed(3).padStart(10)} ms ${r.rate.toFixed(r.unit === 'GB/s' ? 2 : 1).padStart(9)} ${r.unit}${r.check ? `  ${r.check}` : ''}`,
+  );
 
 // Tiles to time: the device's per-shape default (below), a list of names, or every tile it can run.
 let tiles: (GemmTile | null)[] = [null];
@@ -155,7 +214,13 @@ else if (args.tiles) {
 }
 tiles = tiles.filter((t) => {
   if (!t) return true;
-  try { checkTile(device, 'gemm', t); return true; } catch (e) { console.log(`tile ${tileName(t)} skipped: ${(e as Error).message}`); return false; }
+  try {
+    checkTile(device, 'gemm', t);
+    return true;
+  } catch (e) {
+    console.log(`tile ${tileName(t)} skipped: ${(e as Error).message}`);
+    return false;
+  }
 });
 
 // gemm at ViT shapes: [label, M, K, N, epilogue] (M = tokens × batch). 12608×768→3072 is the
@@ -177,11 +242,23 @@ const gemmShapes: [string, number, number, number, GemmEpilogue][] = [
 ];
 for (const [name, M, K, N, epilogue] of gemmShapes) {
   if (!want(`gemm ${name}`)) continue;
-  if (2 * M * N * K > 10e9 && isCpuAdapter(device) && !args.big) { console.log(`gemm ${name}: skipped on a CPU adapter (--big runs it)`); continue; }
+  if (2 * M * N * K > 10e9 && isCpuAdapter(device) && !args.big) {
+    console.log(`gemm ${name}: skipped on a CPU adapter (--big runs it)`);
+    continue;
+  }
   const bytes = 4 * Math.max(M * N, M * K, N * K);
-  if (bytes > device.limits.maxStorageBufferBindingSize) { console.log(`gemm ${name}: skipped, ${bytes} bytes > maxStorageBufferBindingSize`); continue; }
-  const xv = data(M * K), wv = data(N * K, 1 / Math.sqrt(K)), bv = data(N, 0.5), y0 = data(M * N);
-  const x = tensor([M, K], xv), w = tensor([N, K], wv), bias = tensor([N], bv), y = tensor([M, N], y0);
+  if (bytes > device.limits.maxStorageBufferBindingSize) {
+    console.log(`gemm ${name}: skipped, ${bytes} bytes > maxStorageBufferBindingSize`);
+    continue;
+  }
+  const xv = data(M * K),
+    wv = data(N * K, 1 / Math.sqrt(K)),
+    bv = data(N, 0.5),
+    y0 = data(M * N);
+  const x = tensor([M, K], xv),
+    w = tensor([N, K], wv),
+    bias = tensor([N], bv),
+    y = tensor([M, N], y0);
   const defaultTile = gemmTileFor(device, { m: M, n: N });
   for (const tile of tiles.map((t) => t ?? defaultTile)) {
     const d = gemm(device, { x, w, bias, y, epilogue, tile });
@@ -194,27 +271,58 @@ for (const [name, M, K, N, epilogue] of gemmShapes) {
 }
 // Attention variants to time: the device's default, a list, or all; each checked on sampled rows.
 const defaultVariant = attentionVariantFor(device);
-const variants: AttentionVariant[] = args.variants === 'all' ? (Object.keys(ATTENTION_VARIANTS) as AttentionVariant[])
-  : args.variants ? (args.variants.split(',') as AttentionVariant[]) : [defaultVariant];
-const attentionShapes = [['ti 1×197 3×64', 1, 197, 3, 64], ['b8 1×785 12×64', 1, 785, 12, 64], ['b8 32×785 12×64', 32, 785, 12, 64], ['b 32×197 12×64', 32, 197, 12, 64], ['h 1×257 16×80', 1, 257, 16, 80], ['so400m 32×257 16×72', 32, 257, 16, 72]] as const;
+const variants: AttentionVariant[] =
+  args.variants === 'all'
+    ? (Object.keys(ATTENTION_VARIANTS) as AttentionVariant[])
+    : args.variants
+      ? (args.variants.split(',') as AttentionVariant[])
+      : [defaultVariant];
+const attentionShapes = [
+  ['ti 1×197 3×64', 1, 197, 3, 64],
+  ['b8 1×785 12×64', 1, 785, 12, 64],
+  ['b8 32×785 12×64', 32, 785, 12, 64],
+  ['b 32×197 12×64', 32, 197, 12, 64],
+  ['h 1×257 16×80', 1, 257, 16, 80],
+  ['so400m 32×257 16×72', 32, 257, 16, 72],
+] as const;
 for (const [name, B, N, heads, D] of attentionShapes) {
   if (!want(`attention ${name}`)) continue;
   const W = heads * D;
-  if (4 * B * N * 3 * W > device.limits.maxStorageBufferBindingSize) { console.log(`attention ${name}: skipped, over maxStorageBufferBindingSize`); continue; }
+  if (4 * B * N * 3 * W > device.limits.maxStorageBufferBindingSize) {
+    console.log(`attention ${name}: skipped, over maxStorageBufferBindingSize`);
+    continue;
+  }
   const qv = data(B * N * 3 * W);
-  const qkv = tensor([B, N, 3 * W], qv), out = tensor([B, N, W]);
+  const qkv = tensor([B, N, 3 * W], qv),
+    out = tensor([B, N, W]);
   for (const variant of variants) {
     const d = attention(device, { qkv, out, heads, variant });
     await runOnce(d);
     const err = attentionSampleError(await read(out), qv, B, N, heads, D);
-    await record('attention', name, variant + (variant === defaultVariant ? '*' : ''), d, err, 4 * B * heads * N * N * D);
+    await record(
+      'attention',
+      name,
+      variant + (variant === defaultVariant ? '*' : ''),
+      d,
+      err,
+      4 * B * heads * N * N * D,
+    );
   }
   qkv.buffer.destroy();
   out.buffer.destroy();
 }
-for (const [name, rowsN, dim] of [['197×192', 197, 192], ['1576×768', 1576, 768]] as const) {
+for (const [name, rowsN, dim] of [
+  ['197×192', 197, 192],
+  ['1576×768', 1576, 768],
+] as const) {
   if (!want(`layernorm ${name}`)) continue;
-  const d = layerNorm(device, { x: tensor([rowsN, dim]), gamma: tensor([dim]), beta: tensor([dim]), y: tensor([rowsN, dim]), eps: 1e-6 });
+  const d = layerNorm(device, {
+    x: tensor([rowsN, dim]),
+    gamma: tensor([dim]),
+    beta: tensor([dim]),
+    y: tensor([rowsN, dim]),
+    eps: 1e-6,
+  });
   const ms = await time(d, iters);
   const r: Row = { kernel: 'layernorm', shape: name, ms, rate: (8 * rowsN * dim) / ms / 1e6, unit: 'GB/s' };
   rows.push(r);
@@ -225,14 +333,24 @@ if (args.out) {
   const commit = gitCommit();
   mkdirSync(args.out, { recursive: true });
   const base = join(args.out, `kernels-${resultStem(new Date().toISOString(), adapterInfo.vendor)}`);
-  writeFileSync(`${base}.json`, JSON.stringify({ adapter: adapterInfo, features, timing: timestamps ? 'timestamp-query' : 'wall', iters, commit, rows }, null, 2));
+  writeFileSync(
+    `${base}.json`,
+    JSON.stringify(
+      { adapter: adapterInfo, features, timing: timestamps ? 'timestamp-query' : 'wall', iters, commit, rows },
+      null,
+      2,
+    ),
+  );
   const md = [
     `Adapter: ${adapterLine} · commit ${commit} · ${new Date().toISOString()}`,
     `Timing: median of ${iters} single-dispatch passes after a warm-up, ${timestamps ? 'GPU timestamps' : 'fenced wall time'}. Tile / variant * = what this adapter picks for that shape (gemmTileFor, attentionVariantFor). Checks: 256 sampled GEMM outputs / 64 sampled attention rows vs float64, |err| / (|want| + 1) ≤ 1e-4.`,
     '',
     '| kernel | shape | tile / variant | ms | rate | check |',
     '|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.kernel} | ${r.shape} | ${r.tile ?? '—'} | ${r.ms.toFixed(3)} | ${r.rate.toFixed(r.unit === 'GB/s' ? 2 : 1)} ${r.unit} | ${r.check ?? '—'} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.kernel} | ${r.shape} | ${r.tile ?? '—'} | ${r.ms.toFixed(3)} | ${r.rate.toFixed(r.unit === 'GB/s' ? 2 : 1)} ${r.unit} | ${r.check ?? '—'} |`,
+    ),
     '',
   ].join('\n');
   writeFileSync(`${base}.md`, md);

@@ -4,15 +4,38 @@ import type { Comparison } from '../src/model/verify.js';
 export interface RowResult {
   label: string;
   error?: string;
-  patch: number; resolution: number; batch: number; layers: number; width: number;
-  msPerBatch: number; msMin: number; msMax: number; iters: number;
-  imagesPerSec: number; msPerImage: number; gflops: number;
-  gpuMs: number | null; gpuTiming: string; perKernelMs: Record<string, number>;
+  patch: number;
+  resolution: number;
+  batch: number;
+  layers: number;
+  width: number;
+  msPerBatch: number;
+  msMin: number;
+  msMax: number;
+  iters: number;
+  imagesPerSec: number;
+  msPerImage: number;
+  gflops: number;
+  gpuMs: number | null;
+  gpuTiming: string;
+  perKernelMs: Record<string, number>;
   firstRunMs: number;
-  plannedActivationBytes: number; unplannedActivationBytes: number; weightBytes: number; gpuBytes: number;
-  reference: string; comparisons: Comparison[]; ok: boolean;
+  plannedActivationBytes: number;
+  unplannedActivationBytes: number;
+  weightBytes: number;
+  gpuBytes: number;
+  reference: string;
+  comparisons: Comparison[];
+  ok: boolean;
   /** The same model in a peer runtime on the same adapter (null when not run). */
-  peer: { name: string; msPerBatch?: number; imagesPerSec?: number; firstRunMs?: number; agreement?: Comparison; error?: string } | null;
+  peer: {
+    name: string;
+    msPerBatch?: number;
+    imagesPerSec?: number;
+    firstRunMs?: number;
+    agreement?: Comparison;
+    error?: string;
+  } | null;
   embeddingForPeer?: Float32Array;
   /** PyTorch fp32 eager (TF32 off) on the same GPU, from bench/peers/pytorch_vit.py (absent when not run). */
   torch?: { device: string; imagesPerSec: number };
@@ -32,7 +55,11 @@ const cos = (r: RowResult) => {
 };
 const topKernels = (r: RowResult) => {
   const total = Object.values(r.perKernelMs).reduce((a, b) => a + b, 0);
-  return Object.entries(r.perKernelMs).sort((a, b) => b[1] - a[1]).slice(0, 3).map(([k, v]) => `${k} ${((100 * v) / total).toFixed(0)}%`).join(', ');
+  return Object.entries(r.perKernelMs)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 3)
+    .map(([k, v]) => `${k} ${((100 * v) / total).toFixed(0)}%`)
+    .join(', ');
 };
 
 export function terminalHeader(): string {
@@ -43,22 +70,46 @@ export function terminalRow(r: RowResult): string {
   return `${r.label.padEnd(34)} ${String(r.patch).padStart(2)} ${String(r.resolution).padStart(4)} ${String(r.batch).padStart(3)} ${r.imagesPerSec.toFixed(2).padStart(9)} ${r.msPerImage.toFixed(1).padStart(9)} ${r.gflops.toFixed(1).padStart(8)} ${r.firstRunMs.toFixed(0).padStart(9)} ${worst(r).toExponential(1).padStart(9)}  ${(r.ok ? 'ok' : 'WRONG').padEnd(5)}  ${r.peer?.imagesPerSec ? r.peer.imagesPerSec.toFixed(2).padStart(10) + ' ' + (r.imagesPerSec / r.peer.imagesPerSec).toFixed(2).padStart(9) : r.peer?.error ? 'peer failed: ' + r.peer.error.slice(0, 60) : ''}`;
 }
 
-export function markdownTable(env: { date: string; commit: string; adapter: Record<string, string>; machine: Record<string, unknown>; iters: number; warmup: number }, rows: RowResult[]): string {
+export function markdownTable(
+  env: {
+    date: string;
+    commit: string;
+    adapter: Record<string, string>;
+    machine: Record<string, unknown>;
+    iters: number;
+    warmup: number;
+  },
+  rows: RowResult[],
+): string {
   const a = env.adapter;
   const withTorch = rows.some((r) => r.torch);
-  const torchCell = (r: RowResult) => (withTorch ? (r.torch ? ` ${r.torch.imagesPerSec.toFixed(1)} img/s (×${(r.imagesPerSec / r.torch.imagesPerSec).toFixed(2)}) |` : ' — |') : '');
+  const torchCell = (r: RowResult) =>
+    withTorch
+      ? r.torch
+        ? ` ${r.torch.imagesPerSec.toFixed(1)} img/s (×${(r.imagesPerSec / r.torch.imagesPerSec).toFixed(2)}) |`
+        : ' — |'
+      : '';
   const lines = [
     `Adapter: ${[a.vendor, a.architecture, a.description].filter(Boolean).join(' ')} · machine: ${String(env.machine.cpu)} ×${String(env.machine.cores)} · commit ${env.commit} · ${env.date}`,
     `Peer: ${rows.find((r) => r.peer)?.peer?.name ?? 'none'} running the same weights exported to ONNX (src/onnx/export.ts), timed the same way (session.run with outputs on the CPU); ×N = our img/s over the peer's.`,
     `Timing: median of ${env.iters} fenced forward passes after ${env.warmup} warm-up (input upload + forward + embedding readback); GPU ms from timestamp queries (one pass per kernel) where available.`,
-    ...(withTorch ? [`PyTorch: fp32 eager, TF32 off, on ${rows.find((r) => r.torch)!.torch!.device} (bench/peers/pytorch_vit.py, same session); ×N = our img/s over PyTorch's.`] : []),
+    ...(withTorch
+      ? [
+          `PyTorch: fp32 eager, TF32 off, on ${rows.find((r) => r.torch)!.torch!.device} (bench/peers/pytorch_vit.py, same session); ×N = our img/s over PyTorch's.`,
+        ]
+      : []),
     '',
     `| model | patch | res | batch | img/s | ms/img | GFLOP/s | GPU ms/batch | first run ms | act. MiB (planned / unplanned) | weights MiB | top kernels | reference | max abs err | emb. cosine | ok | peer (same adapter, same model) | peer vs ours, emb. max abs |${withTorch ? ' PyTorch fp32 (same GPU) |' : ''}`,
     `|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|${withTorch ? '---|' : ''}`,
   ];
   for (const r of rows) {
-    if (r.error) { lines.push(`| ${r.label} | | | | | | | | | | | | | | | ERROR: ${r.error} |`); continue; }
-    lines.push(`| ${r.label} | ${r.patch} | ${r.resolution} | ${r.batch} | ${r.imagesPerSec.toFixed(2)} | ${r.msPerImage.toFixed(1)} | ${r.gflops.toFixed(1)} | ${r.gpuMs === null ? 'n/a' : r.gpuMs.toFixed(1)} | ${r.firstRunMs.toFixed(0)} | ${mib(r.plannedActivationBytes)} / ${mib(r.unplannedActivationBytes)} | ${mib(r.weightBytes)} | ${topKernels(r)} | ${r.reference} | ${worst(r).toExponential(1)} | ${cos(r)} | ${r.ok ? 'yes' : '**WRONG**'} | ${peerCell(r)} | ${r.peer?.agreement ? r.peer.agreement.maxAbs.toExponential(1) : '—'} |${torchCell(r)}`);
+    if (r.error) {
+      lines.push(`| ${r.label} | | | | | | | | | | | | | | | ERROR: ${r.error} |`);
+      continue;
+    }
+    lines.push(
+      `| ${r.label} | ${r.patch} | ${r.resolution} | ${r.batch} | ${r.imagesPerSec.toFixed(2)} | ${r.msPerImage.toFixed(1)} | ${r.gflops.toFixed(1)} | ${r.gpuMs === null ? 'n/a' : r.gpuMs.toFixed(1)} | ${r.firstRunMs.toFixed(0)} | ${mib(r.plannedActivationBytes)} / ${mib(r.unplannedActivationBytes)} | ${mib(r.weightBytes)} | ${topKernels(r)} | ${r.reference} | ${worst(r).toExponential(1)} | ${cos(r)} | ${r.ok ? 'yes' : '**WRONG**'} | ${peerCell(r)} | ${r.peer?.agreement ? r.peer.agreement.maxAbs.toExponential(1) : '—'} |${torchCell(r)}`,
+    );
   }
   return lines.join('\n') + '\n';
 }

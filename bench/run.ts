@@ -40,7 +40,9 @@ const { values: args } = parseArgs({
   },
 });
 if (args.help) {
-  console.log(`npm run bench -- [--suite default|full] [--rows "b-16@224x32,l-14@224x1/L2,..."] [--iters N] [--warmup N] [--flags dawn,toggles] [--peer ort-webgpu|none] [--torch pytorch.json (bench/peers/pytorch_vit.py)] [--clip yes|no (text tower and zero-shot rows)]`);
+  console.log(
+    `npm run bench -- [--suite default|full] [--rows "b-16@224x32,l-14@224x1/L2,..."] [--iters N] [--warmup N] [--flags dawn,toggles] [--peer ort-webgpu|none] [--torch pytorch.json (bench/peers/pytorch_vit.py)] [--clip yes|no (text tower and zero-shot rows)]`,
+  );
   process.exit(0);
 }
 
@@ -48,11 +50,19 @@ function parseRows(spec: string): BenchRow[] {
   return spec.split(',').map((s) => {
     const m = /^([\w:-]+?)(?:@(\d+))?(?:x(\d+))?(?:\/L(\d+))?$/.exec(s.trim());
     if (!m) throw new Error(`--rows: cannot parse '${s}' (model@resolution x batch, e.g. b-16@224x32)`);
-    return { model: m[1]!, resolution: m[2] ? +m[2] : undefined, batch: m[3] ? +m[3] : 1, layers: m[4] ? +m[4] : undefined };
+    return {
+      model: m[1]!,
+      resolution: m[2] ? +m[2] : undefined,
+      batch: m[3] ? +m[3] : 1,
+      layers: m[4] ? +m[4] : undefined,
+    };
   });
 }
 
-const median = (a: number[]) => { const s = [...a].sort((x, y) => x - y); return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
+const median = (a: number[]) => {
+  const s = [...a].sort((x, y) => x - y);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
 
 interface Prepared {
   label: string;
@@ -75,12 +85,18 @@ async function prepare(row: BenchRow): Promise<Prepared> {
     const [B, , S] = exp.inputShape as [number, number, number];
     if (row.batch !== B) throw new Error(`${row.model}: the fixture has batch ${B}`);
     return {
-      label: `${name} (fixture)`, config, resolution: S, batch: B, pixels: exp.input,
+      label: `${name} (fixture)`,
+      config,
+      resolution: S,
+      batch: B,
+      pixels: exp.input,
       load: (device) => VisionTransformer.load(device, { weights: join(FIXTURES, exp.meta.weights!), config }),
       checkpoint: () => openCheckpoint(join(FIXTURES, exp.meta.weights!)),
       check: (out) => ({
         reference: 'PyTorch fixture',
-        comparisons: (['tokens', 'pooled', 'embedding', 'block0'] as const).filter((k) => exp.outputs[k]).map((k) => compare(k, out[k]!, exp.outputs[k]!.data)),
+        comparisons: (['tokens', 'pooled', 'embedding', 'block0'] as const)
+          .filter((k) => exp.outputs[k])
+          .map((k) => compare(k, out[k]!, exp.outputs[k]!.data)),
       }),
     };
   }
@@ -92,7 +108,11 @@ async function prepare(row: BenchRow): Promise<Prepared> {
   for (let i = 0; i < pixels.length; i++) pixels[i] = normal();
   const label = `${row.model}${config.layers < base.layers ? ` (${config.layers} of ${base.layers} blocks)` : ''}`;
   return {
-    label, config, resolution: res, batch: row.batch, pixels,
+    label,
+    config,
+    resolution: res,
+    batch: row.batch,
+    pixels,
     load: (device) => VisionTransformer.load(device, { weights: randomCheckpoint(config, 1), config }),
     checkpoint: () => Promise.resolve(randomCheckpoint(config, 1)),
     check: (out) => {
@@ -102,24 +122,39 @@ async function prepare(row: BenchRow): Promise<Prepared> {
       // The same random tensors the model was loaded with (seed 1; a shallower config draws a prefix of them).
       const weights = new Map([...randomTensors(refCfg, 1)].map(([k, v]) => [k, v.data]));
       const ref = vitRef(refCfg, weights, pixels.subarray(0, 3 * res * res), 1, res);
-      const g = res / config.patchSize, n = 1 + g * g, W = config.width;
+      const g = res / config.patchSize,
+        n = 1 + g * g,
+        W = config.width;
       const comparisons = [compare('block0', out.block0!.subarray(0, n * W), Float32Array.from(ref.block0))];
       if (full) {
         comparisons.push(compare('tokens', out.tokens!.subarray(0, (n - 1) * W), Float32Array.from(ref.tokens)));
-        comparisons.push(compare('embedding', out.embedding!.subarray(0, config.embedDim), Float32Array.from(ref.embedding)));
+        comparisons.push(
+          compare('embedding', out.embedding!.subarray(0, config.embedDim), Float32Array.from(ref.embedding)),
+        );
       }
       return { comparisons, reference: full ? 'CPU float64, image 0' : 'CPU float64, image 0, block 0' };
     },
   };
 }
 
-
 /** Runs the same model in the peer runtime; its embedding is compared with ours (and the reference when the row has one). */
-async function runPeer(p: Prepared, ours: Float32Array, iters: number, warmup: number, flags: string[]): Promise<RowResult['peer']> {
+async function runPeer(
+  p: Prepared,
+  ours: Float32Array,
+  iters: number,
+  warmup: number,
+  flags: string[],
+): Promise<RowResult['peer']> {
   try {
     const onnx = await exportOnnx(p.config, await p.checkpoint(), { batch: p.batch, resolution: p.resolution });
     const r = await runOrtWebGpu(onnx, p.pixels, [p.batch, 3, p.resolution, p.resolution], iters, warmup, flags);
-    return { name: r.name, msPerBatch: r.msPerBatch, imagesPerSec: (p.batch * 1000) / r.msPerBatch, firstRunMs: r.firstRunMs, agreement: compare('embedding', r.embedding, ours) };
+    return {
+      name: r.name,
+      msPerBatch: r.msPerBatch,
+      imagesPerSec: (p.batch * 1000) / r.msPerBatch,
+      firstRunMs: r.firstRunMs,
+      agreement: compare('embedding', r.embedding, ours),
+    };
   } catch (e) {
     return { name: 'ORT Web WebGPU EP', error: (e as Error).message.split('\n')[0]!.slice(0, 200) };
   }
@@ -148,7 +183,10 @@ async function runRow(p: Prepared, iters: number, warmup: number, flags: string[
     for (const tm of prof.timings ?? []) perKernel[tm.kernel] = (perKernel[tm.kernel] ?? 0) + tm.ms;
     const gpuMs = prof.timings ? Object.values(perKernel).reduce((a, b) => a + b, 0) : null;
     // Correctness on this row's own shapes: a run that also returns tokens and block 0.
-    const checked = await model.forward(p.pixels, p.batch, { resolution: p.resolution, outputs: ['tokens', 'pooled', 'embedding', 'block0'] });
+    const checked = await model.forward(p.pixels, p.batch, {
+      resolution: p.resolution,
+      outputs: ['tokens', 'pooled', 'embedding', 'block0'],
+    });
     const { comparisons, reference } = p.check(checked);
     const oursEmbedding = checked.embedding!;
     const cg = await model.compiled(Math.min(p.batch, model.maxChunk(p.resolution)), p.resolution, outputs);
@@ -156,15 +194,35 @@ async function runRow(p: Prepared, iters: number, warmup: number, flags: string[
     const ms = median(times);
     const flops = flopsPerImage(p.config, p.resolution) * p.batch;
     return {
-      label: p.label, patch: p.config.patchSize, resolution: p.resolution, batch: p.batch, layers: p.config.layers, width: p.config.width,
-      msPerBatch: ms, msMin: Math.min(...times), msMax: Math.max(...times), iters,
-      imagesPerSec: (p.batch * 1000) / ms, msPerImage: ms / p.batch, gflops: flops / ms / 1e6,
-      gpuMs, gpuTiming: gpuMs === null ? 'fenced wall time only (no timestamp-query)' : 'timestamp-query, one pass per kernel',
-      perKernelMs: perKernel, firstRunMs: firstMs,
-      plannedActivationBytes: cg.plan.plannedBytes, unplannedActivationBytes: cg.plan.unplannedBytes, weightBytes,
-      gpuBytes: weightBytes + cg.plan.plannedBytes + 4 * 3 * p.resolution * p.resolution * Math.min(p.batch, model.maxChunk(p.resolution)),
-      reference, comparisons, ok: comparisons.every((c) => c.pass),
-      peer: null, embeddingForPeer: oursEmbedding,
+      label: p.label,
+      patch: p.config.patchSize,
+      resolution: p.resolution,
+      batch: p.batch,
+      layers: p.config.layers,
+      width: p.config.width,
+      msPerBatch: ms,
+      msMin: Math.min(...times),
+      msMax: Math.max(...times),
+      iters,
+      imagesPerSec: (p.batch * 1000) / ms,
+      msPerImage: ms / p.batch,
+      gflops: flops / ms / 1e6,
+      gpuMs,
+      gpuTiming: gpuMs === null ? 'fenced wall time only (no timestamp-query)' : 'timestamp-query, one pass per kernel',
+      perKernelMs: perKernel,
+      firstRunMs: firstMs,
+      plannedActivationBytes: cg.plan.plannedBytes,
+      unplannedActivationBytes: cg.plan.unplannedBytes,
+      weightBytes,
+      gpuBytes:
+        weightBytes +
+        cg.plan.plannedBytes +
+        4 * 3 * p.resolution * p.resolution * Math.min(p.batch, model.maxChunk(p.resolution)),
+      reference,
+      comparisons,
+      ok: comparisons.every((c) => c.pass),
+      peer: null,
+      embeddingForPeer: oursEmbedding,
     };
   } finally {
     model.destroy();
@@ -181,15 +239,34 @@ async function main() {
   const env = {
     date: new Date().toISOString(),
     commit: gitCommit(),
-    machine: { hostname: hostname(), cpu: cpus()[0]?.model ?? '?', cores: cpus().length, memGiB: +(totalmem() / 2 ** 30).toFixed(1), node: process.version, platform: process.platform },
-    adapter, features: [...probe.adapter.features].sort(), grantedFeatures: probe.features, limits: probe.limits, dawnFlags: flags,
-    iters: +args.iters, warmup: +args.warmup,
+    machine: {
+      hostname: hostname(),
+      cpu: cpus()[0]?.model ?? '?',
+      cores: cpus().length,
+      memGiB: +(totalmem() / 2 ** 30).toFixed(1),
+      node: process.version,
+      platform: process.platform,
+    },
+    adapter,
+    features: [...probe.adapter.features].sort(),
+    grantedFeatures: probe.features,
+    limits: probe.limits,
+    dawnFlags: flags,
+    iters: +args.iters,
+    warmup: +args.warmup,
   };
   probe.device.destroy();
-  console.log(`wgsl-vit bench: ${rows.length} rows on ${[adapter.vendor, adapter.architecture, adapter.description].filter(Boolean).join(' ')} (commit ${env.commit})`);
+  console.log(
+    `wgsl-vit bench: ${rows.length} rows on ${[adapter.vendor, adapter.architecture, adapter.description].filter(Boolean).join(' ')} (commit ${env.commit})`,
+  );
   console.log(terminalHeader());
   // PyTorch img/s measured on this GPU by bench/peers/pytorch_vit.py (bench/gpu-run.sh), per row.
-  const torch = args.torch ? (JSON.parse(readFileSync(args.torch, 'utf8')) as { device: string; rows: { model: string; resolution: number; batch: number; imagesPerSec: number }[] }) : null;
+  const torch = args.torch
+    ? (JSON.parse(readFileSync(args.torch, 'utf8')) as {
+        device: string;
+        rows: { model: string; resolution: number; batch: number; imagesPerSec: number }[];
+      })
+    : null;
   const results: RowResult[] = [];
   for (const [i, row] of rows.entries()) {
     const what = `[${i + 1}/${rows.length}] ${row.model}${row.resolution ? `@${row.resolution}` : ''} x${row.batch}${row.layers ? ` (${row.layers} blocks)` : ''}`;
@@ -199,7 +276,10 @@ async function main() {
       const p = await prepare(row);
       const r = await runRow(p, +args.iters, +args.warmup, flags);
       if (args.peer === 'ort-webgpu') r.peer = await runPeer(p, r.embeddingForPeer!, +args.iters, +args.warmup, flags);
-      const t = torch && !row.layers ? torch.rows.find((x) => x.model === row.model && x.batch === row.batch && x.resolution === p.resolution) : undefined;
+      const t =
+        torch && !row.layers
+          ? torch.rows.find((x) => x.model === row.model && x.batch === row.batch && x.resolution === p.resolution)
+          : undefined;
       if (t) r.torch = { device: torch!.device, imagesPerSec: t.imagesPerSec };
       delete r.embeddingForPeer;
       results.push(r);

@@ -2,7 +2,11 @@
 import { DeviceError } from './errors.js';
 
 /** Optional features the kernels can use when the adapter has them. */
-export const WANTED_FEATURES: readonly GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'] as GPUFeatureName[];
+export const WANTED_FEATURES: readonly GPUFeatureName[] = [
+  'shader-f16',
+  'subgroups',
+  'timestamp-query',
+] as GPUFeatureName[];
 
 /** Limits raised to the adapter's maximum when it offers more than the default. */
 const WANTED_LIMITS = [
@@ -50,10 +54,13 @@ export async function nodeGpu(flags: string[] = []): Promise<GPU> {
   try {
     mod = (await import('webgpu')) as unknown as typeof mod;
   } catch (e) {
-    throw new DeviceError(`could not load the 'webgpu' package (Dawn for Node.js): ${(e as Error).message}. Run \`npm install webgpu\`.`);
+    throw new DeviceError(
+      `could not load the 'webgpu' package (Dawn for Node.js): ${(e as Error).message}. Run \`npm install webgpu\`.`,
+    );
   }
   // The kernels use GPUBufferUsage / GPUShaderStage / GPUMapMode globals, as in a browser.
-  for (const [k, v] of Object.entries(mod.globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+  for (const [k, v] of Object.entries(mod.globals))
+    if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
   const gpu = mod.create(flags);
   nodeGpus.set(key, gpu);
   return gpu;
@@ -70,14 +77,16 @@ export async function requestDevice(opts: DeviceOptions = {}): Promise<DeviceInf
   if (opts.gpu) {
     gpu = opts.gpu;
     runtime = 'custom';
-  } else if (typeof navigator !== 'undefined' && (navigator).gpu) {
-    gpu = (navigator).gpu;
+  } else if (typeof navigator !== 'undefined' && navigator.gpu) {
+    gpu = navigator.gpu;
     runtime = 'browser';
   } else if (isNode) {
     gpu = await nodeGpu(opts.dawnFlags ?? []);
     runtime = 'node-dawn';
   } else {
-    throw new DeviceError('WebGPU is not available: this browser has no navigator.gpu (try a current Chrome/Edge, or enable WebGPU).');
+    throw new DeviceError(
+      'WebGPU is not available: this browser has no navigator.gpu (try a current Chrome/Edge, or enable WebGPU).',
+    );
   }
   const adapter = await gpu.requestAdapter(opts.powerPreference ? { powerPreference: opts.powerPreference } : {});
   if (!adapter) {

@@ -44,15 +44,24 @@ export interface EncodeResult {
 }
 
 /** Decodes, preprocesses (squash resize, PIL bilinear, mean/std of the config) and encodes images. */
-export async function encodeImages(model: VisionTransformer, images: readonly ImageInput[], opts: EncodeOptions = {}): Promise<EncodeResult> {
+export async function encodeImages(
+  model: VisionTransformer,
+  images: readonly ImageInput[],
+  opts: EncodeOptions = {},
+): Promise<EncodeResult> {
   const t0 = performance.now();
   const size = opts.resolution ?? model.config.imageSize;
   const outputs = opts.outputs ?? ['embedding'];
   const batchSize = opts.batchSize ?? 32;
   if (!isList(images)) throw new ArgumentError('encodeImages', 'images', 'must be an array of images');
-  if (!Number.isInteger(batchSize) || batchSize <= 0) throw new ArgumentError('encodeImages', 'batchSize', `must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize <= 0)
+    throw new ArgumentError('encodeImages', 'batchSize', `must be a positive integer, got ${batchSize}`);
   if (opts.onImageError !== undefined && opts.onImageError !== 'throw' && opts.onImageError !== 'skip') {
-    throw new ArgumentError('encodeImages', 'onImageError', `must be 'throw' or 'skip', got ${String(opts.onImageError)}`);
+    throw new ArgumentError(
+      'encodeImages',
+      'onImageError',
+      `must be 'throw' or 'skip', got ${String(opts.onImageError)}`,
+    );
   }
   const parts: Partial<Record<ViTOutputName, Float32Array[]>> = {};
   const indices: number[] = [];
@@ -71,7 +80,11 @@ export async function encodeImages(model: VisionTransformer, images: readonly Im
     }
     if (resized.length > 0) {
       const pixels = normalizeBatch(resized, { size, mean: model.config.mean, std: model.config.std });
-      const out: ViTOutputs = await model.forward(pixels, resized.length, { resolution: size, outputs, hiddenBlock: opts.hiddenBlock });
+      const out: ViTOutputs = await model.forward(pixels, resized.length, {
+        resolution: size,
+        outputs,
+        hiddenBlock: opts.hiddenBlock,
+      });
       for (const k of outputs) (parts[k] ??= []).push(out[k]!);
     }
     opts.onProgress?.(start + chunk.length, images.length);

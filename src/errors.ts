@@ -2,7 +2,11 @@
 
 /** A kernel was given a bad argument (shape, dtype, buffer size, device limit). Nothing was dispatched. */
 export class KernelArgumentError extends Error {
-  constructor(readonly kernel: string, readonly argument: string, detail: string) {
+  constructor(
+    readonly kernel: string,
+    readonly argument: string,
+    detail: string,
+  ) {
     super(`${kernel}: argument '${argument}': ${detail}`);
     this.name = 'KernelArgumentError';
   }
@@ -10,7 +14,11 @@ export class KernelArgumentError extends Error {
 
 /** A weights or expected-outputs file is malformed, truncated, or does not fit the model. */
 export class CheckpointError extends Error {
-  constructor(readonly file: string, detail: string, readonly key?: string) {
+  constructor(
+    readonly file: string,
+    detail: string,
+    readonly key?: string,
+  ) {
     super(`${file}${key ? `: key '${key}'` : ''}: ${detail}`);
     this.name = 'CheckpointError';
   }
@@ -18,7 +26,10 @@ export class CheckpointError extends Error {
 
 /** A model configuration is invalid or unsupported (e.g. resolution not divisible by the patch size). */
 export class ConfigError extends Error {
-  constructor(readonly source: string, detail: string) {
+  constructor(
+    readonly source: string,
+    detail: string,
+  ) {
     super(`${source}: ${detail}`);
     this.name = 'ConfigError';
   }
@@ -34,7 +45,10 @@ export class DeviceError extends Error {
 
 /** An image could not be read or decoded, or is too large to decode safely. Names the image. */
 export class ImageError extends Error {
-  constructor(readonly image: string, detail: string) {
+  constructor(
+    readonly image: string,
+    detail: string,
+  ) {
     super(`${image}: ${detail}`);
     this.name = 'ImageError';
   }
@@ -42,7 +56,11 @@ export class ImageError extends Error {
 
 /** A call to the public API got an argument of the wrong type or value. Names the argument. */
 export class ArgumentError extends Error {
-  constructor(readonly where: string, readonly argument: string, detail: string) {
+  constructor(
+    readonly where: string,
+    readonly argument: string,
+    detail: string,
+  ) {
     super(`${where}: argument '${argument}': ${detail}`);
     this.name = 'ArgumentError';
   }
@@ -50,7 +68,10 @@ export class ArgumentError extends Error {
 
 /** A model was used after destroy(), or destroyed while a call was running. */
 export class ModelDestroyedError extends Error {
-  constructor(readonly source: string, detail: string) {
+  constructor(
+    readonly source: string,
+    detail: string,
+  ) {
     super(`${source}: ${detail}`);
     this.name = 'ModelDestroyedError';
   }

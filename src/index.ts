@@ -4,18 +4,80 @@
 //   const model = await VisionTransformer.load(device, { weights, config });
 //   const { tokens, pooled, embedding } = await model.forward(pixels, batch);
 export { requestDevice, WANTED_FEATURES, type DeviceInfo, type DeviceOptions } from './device.js';
-export { VisionTransformer, buildViTGraph, VIT_OUTPUTS, type ForwardOptions, type LoadOptions, type ViTOutputName, type ViTOutputs } from './model/vit.js';
-export { CLIPModel, normalizeRows, softmaxRows, type ClipLoadOptions, type LabelScore, type ZeroShotOptions } from './model/clip.js';
-export { TextTransformer, buildTextGraph, TEXT_OUTPUTS, type TextOutputName, type TextOutputs, type TextForwardOptions, type TextLoadOptions } from './model/text.js';
+export {
+  VisionTransformer,
+  buildViTGraph,
+  VIT_OUTPUTS,
+  type ForwardOptions,
+  type LoadOptions,
+  type ViTOutputName,
+  type ViTOutputs,
+} from './model/vit.js';
+export {
+  CLIPModel,
+  normalizeRows,
+  softmaxRows,
+  type ClipLoadOptions,
+  type LabelScore,
+  type ZeroShotOptions,
+} from './model/clip.js';
+export {
+  TextTransformer,
+  buildTextGraph,
+  TEXT_OUTPUTS,
+  type TextOutputName,
+  type TextOutputs,
+  type TextForwardOptions,
+  type TextLoadOptions,
+} from './model/text.js';
 export { ClipsTokenizer, cleanText, CLIPS_IDS, TokenizerError, type TokenizerOptions } from './text/tokenizer.js';
-export { configFromOpenClip, textConfigFromOpenClip, architecture, type TextConfig, presetConfig, PRESETS, flopsPerImage, validateConfig, headDim, type ViTConfig } from './model/config.js';
+export {
+  configFromOpenClip,
+  textConfigFromOpenClip,
+  architecture,
+  type TextConfig,
+  presetConfig,
+  PRESETS,
+  flopsPerImage,
+  validateConfig,
+  headDim,
+  type ViTConfig,
+} from './model/config.js';
 export { randomCheckpoint } from './model/random.js';
 export { compare, readExpected, TOLERANCE, type Comparison, type ExpectedFile } from './model/verify.js';
-export { openCheckpoint, openSafetensors, openTorchZip, openSource, type Checkpoint, type WeightsInput, type ByteSource } from './weights/index.js';
+export {
+  openCheckpoint,
+  openSafetensors,
+  openTorchZip,
+  openSource,
+  type Checkpoint,
+  type WeightsInput,
+  type ByteSource,
+} from './weights/index.js';
 export { memoryCheckpoint } from './weights/checkpoint.js';
 export { Graph, Tensor } from './graph/graph.js';
 export { CompiledGraph, type RunOptions, type RunResult, type NodeTiming } from './graph/executor.js';
 export { planBuffers, type BufferPlan } from './graph/planner.js';
-export { KernelArgumentError, CheckpointError, ConfigError, DeviceError, ImageError, ArgumentError, ModelDestroyedError, WebGPUError } from './errors.js';
+export {
+  KernelArgumentError,
+  CheckpointError,
+  ConfigError,
+  DeviceError,
+  ImageError,
+  ArgumentError,
+  ModelDestroyedError,
+  WebGPUError,
+} from './errors.js';
 export { encodeImages, type EncodeOptions, type EncodeResult } from './encode.js';
-export { preprocessImages, decodeImage, decodeResized, normalizeBatch, resizeBilinear, DEFAULT_MAX_PIXELS, type ImageInput, type RgbImage, type PreprocessOptions, type DecodeOptions } from './preprocess/index.js';
+export {
+  preprocessImages,
+  decodeImage,
+  decodeResized,
+  normalizeBatch,
+  resizeBilinear,
+  DEFAULT_MAX_PIXELS,
+  type ImageInput,
+  type RgbImage,
+  type PreprocessOptions,
+  type DecodeOptions,
+} from './preprocess/index.js';

@@ -59,9 +59,19 @@ const USAGE = `usage: wgsl-vit <command> [options]   (wgsl-vit <command> --help 
 /** A mistake in the command line: exit status 2, with the message (and no stack). */
 class UsageError extends Error {}
 
-function parse<T extends NonNullable<ParseArgsConfig['options']>>(cmd: string, argv: string[], options: T, positionals = false) {
+function parse<T extends NonNullable<ParseArgsConfig['options']>>(
+  cmd: string,
+  argv: string[],
+  options: T,
+  positionals = false,
+) {
   try {
-    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: positionals, strict: true });
+    return parseArgs({
+      args: argv,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: positionals,
+      strict: true,
+    });
   } catch (e) {
     throw new UsageError(`${(e as Error).message} (see wgsl-vit ${cmd} --help)`);
   }
@@ -71,35 +81,52 @@ function parse<T extends NonNullable<ParseArgsConfig['options']>>(cmd: string, a
 function intOption(name: string, raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
   const v = Number(raw);
-  if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(v) || v <= 0) throw new UsageError(`--${name} must be a positive integer, got '${raw}'`);
+  if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(v) || v <= 0)
+    throw new UsageError(`--${name} must be a positive integer, got '${raw}'`);
   return v;
 }
 
 function required(cmd: string, values: Record<string, unknown>, names: string[]): void {
   const missing = names.filter((n) => values[n] === undefined);
-  if (missing.length) throw new UsageError(`${missing.map((n) => `--${n}`).join(', ')} ${missing.length > 1 ? 'are' : 'is'} required (see wgsl-vit ${cmd} --help)`);
+  if (missing.length)
+    throw new UsageError(
+      `${missing.map((n) => `--${n}`).join(', ')} ${missing.length > 1 ? 'are' : 'is'} required (see wgsl-vit ${cmd} --help)`,
+    );
 }
 
 /** An output path: a known extension, in a folder that exists, and not itself a folder. */
 function checkOut(path: string, extensions: string[]): void {
   const ext = extname(path).toLowerCase();
-  if (!extensions.includes(ext)) throw new UsageError(`--out ${path}: unknown format '${ext || '(none)'}' (use ${extensions.join(', ')})`);
+  if (!extensions.includes(ext))
+    throw new UsageError(`--out ${path}: unknown format '${ext || '(none)'}' (use ${extensions.join(', ')})`);
   const dir = dirname(resolve(path));
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--out ${path}: the folder ${dir} does not exist`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new UsageError(`--out ${path}: the folder ${dir} does not exist`);
   if (existsSync(path) && statSync(path).isDirectory()) throw new UsageError(`--out ${path}: is a folder`);
 }
 
 async function verify(argv: string[]): Promise<number> {
-  const { values } = parse('verify', argv, { weights: { type: 'string' }, config: { type: 'string' }, expected: { type: 'string' }, flags: { type: 'string' } });
+  const { values } = parse('verify', argv, {
+    weights: { type: 'string' },
+    config: { type: 'string' },
+    expected: { type: 'string' },
+    flags: { type: 'string' },
+  });
   if (values.help) return help('verify');
   required('verify', values, ['expected']);
   const exp = await readExpected(values.expected!);
   const near = (f?: string) => (f ? join(dirname(values.expected!), basename(f)) : undefined);
   const weights = values.weights ?? near(exp.meta.weights);
   const config = values.config ?? near(exp.meta.config);
-  for (const [flag, file, named] of [['--weights', weights, exp.meta.weights], ['--config', config, exp.meta.config]] as const) {
+  for (const [flag, file, named] of [
+    ['--weights', weights, exp.meta.weights],
+    ['--config', config, exp.meta.config],
+  ] as const) {
     if (!file) throw new UsageError(`${flag} is required (the expected file names none)`);
-    if (!existsSync(file)) throw new Error(`${file}: no such file (${flag}${values[flag.slice(2) as 'weights'] ? '' : `, from the expected file's metadata '${named}'`})`);
+    if (!existsSync(file))
+      throw new Error(
+        `${file}: no such file (${flag}${values[flag.slice(2) as 'weights'] ? '' : `, from the expected file's metadata '${named}'`})`,
+      );
   }
   const { CLIP_ENTRIES, compareClip } = await import('../src/model/verify.js');
   const isClip = CLIP_ENTRIES.some((k) => exp.ckpt.tensors.has(k));
@@ -109,31 +136,53 @@ async function verify(argv: string[]): Promise<number> {
   const model = clip ? clip.vision : await VisionTransformer.load(device, { weights: weights!, config: config! });
   const [B, , S] = exp.inputShape as [number, number, number];
   const names = (['tokens', 'pooled', 'embedding', 'block0'] as ViTOutputName[]).filter((k) => exp.outputs[k]);
-  const c = model.config, g = S / c.patchSize;
-  const ours: Record<string, number[]> = { tokens: [B, g * g, c.width], pooled: [B, c.width], embedding: [B, c.embedDim], block0: [B, 1 + g * g, c.width] };
+  const c = model.config,
+    g = S / c.patchSize;
+  const ours: Record<string, number[]> = {
+    tokens: [B, g * g, c.width],
+    pooled: [B, c.width],
+    embedding: [B, c.embedDim],
+    block0: [B, 1 + g * g, c.width],
+  };
   const t0 = performance.now();
   const out = names.length ? await model.forward(exp.input, B, { resolution: S, outputs: names }) : null;
   const clipRows = clip ? await compareClip(clip, exp) : [];
   const ms = performance.now() - t0;
-  console.log(`adapter: ${[adapterInfo.vendor, adapterInfo.architecture, adapterInfo.description].filter(Boolean).join(' ')}`);
-  console.log(`model: ${weights} (${c.layers} layers, width ${c.width}, patch ${c.patchSize}${clip ? `; text ${clip.text.config.layers} layers, width ${clip.text.config.width}` : ''}) at ${S}px, batch ${B}, ${ms.toFixed(0)} ms incl. compilation`);
-  let passed = 0, failed = 0;
+  console.log(
+    `adapter: ${[adapterInfo.vendor, adapterInfo.architecture, adapterInfo.description].filter(Boolean).join(' ')}`,
+  );
+  console.log(
+    `model: ${weights} (${c.layers} layers, width ${c.width}, patch ${c.patchSize}${clip ? `; text ${clip.text.config.layers} layers, width ${clip.text.config.width}` : ''}) at ${S}px, batch ${B}, ${ms.toFixed(0)} ms incl. compilation`,
+  );
+  let passed = 0,
+    failed = 0;
   const W = 16;
-  console.log(`${'output'.padEnd(W)} ${'max abs err'.padStart(12)} ${'max rel err'.padStart(12)} ${'cosine'.padStart(12)}  result`);
-  const print = (name: string, r: { maxAbs: number; maxRel: number; cosine: number; pass: boolean }, mismatch?: [readonly number[], readonly number[]]) => {
+  console.log(
+    `${'output'.padEnd(W)} ${'max abs err'.padStart(12)} ${'max rel err'.padStart(12)} ${'cosine'.padStart(12)}  result`,
+  );
+  const print = (
+    name: string,
+    r: { maxAbs: number; maxRel: number; cosine: number; pass: boolean },
+    mismatch?: [readonly number[], readonly number[]],
+  ) => {
     if (mismatch) {
       failed++;
-      console.log(`${name.padEnd(W)} FAIL: shape mismatch: this model gives [${mismatch[0].join(', ')}], the expected file has [${mismatch[1].join(', ')}]`);
+      console.log(
+        `${name.padEnd(W)} FAIL: shape mismatch: this model gives [${mismatch[0].join(', ')}], the expected file has [${mismatch[1].join(', ')}]`,
+      );
       return;
     }
     if (r.pass) passed++;
     else failed++;
     const cos = Number.isNaN(r.cosine) ? '—' : r.cosine.toFixed(9);
-    console.log(`${name.padEnd(W)} ${r.maxAbs.toExponential(3).padStart(12)} ${r.maxRel.toExponential(3).padStart(12)} ${cos.padStart(12)}  ${r.pass ? 'ok' : 'FAIL'}`);
+    console.log(
+      `${name.padEnd(W)} ${r.maxAbs.toExponential(3).padStart(12)} ${r.maxRel.toExponential(3).padStart(12)} ${cos.padStart(12)}  ${r.pass ? 'ok' : 'FAIL'}`,
+    );
   };
   for (const k of names) {
     const want = exp.outputs[k]!;
-    if (out![k]!.length !== want.data.length || ours[k]!.join() !== want.shape.join()) print(k, { maxAbs: 0, maxRel: 0, cosine: 0, pass: false }, [ours[k]!, want.shape]);
+    if (out![k]!.length !== want.data.length || ours[k]!.join() !== want.shape.join())
+      print(k, { maxAbs: 0, maxRel: 0, cosine: 0, pass: false }, [ours[k]!, want.shape]);
     else print(k, compare(k, out![k]!, want.data));
   }
   for (const r of clipRows) print(r.name === 'text_ids' ? 'text_ids (exact)' : r.name, r, r.shapes);
@@ -144,7 +193,13 @@ async function verify(argv: string[]): Promise<number> {
 }
 
 async function exportOnnxCmd(argv: string[]): Promise<number> {
-  const { values } = parse('export-onnx', argv, { weights: { type: 'string' }, config: { type: 'string' }, out: { type: 'string' }, batch: { type: 'string' }, resolution: { type: 'string' } });
+  const { values } = parse('export-onnx', argv, {
+    weights: { type: 'string' },
+    config: { type: 'string' },
+    out: { type: 'string' },
+    batch: { type: 'string' },
+    resolution: { type: 'string' },
+  });
   if (values.help) return help('export-onnx');
   required('export-onnx', values, ['weights', 'config', 'out']);
   const batch = intOption('batch', values.batch) ?? 1;
@@ -155,7 +210,8 @@ async function exportOnnxCmd(argv: string[]): Promise<number> {
   const { readOpenClipConfig } = await import('../src/model/config.js');
   const { writeFileSync } = await import('node:fs');
   const config = await readOpenClipConfig(values.config!);
-  if (resolution !== undefined && resolution % config.patchSize !== 0) throw new UsageError(`--resolution ${resolution} is not a multiple of the patch size ${config.patchSize}`);
+  if (resolution !== undefined && resolution % config.patchSize !== 0)
+    throw new UsageError(`--resolution ${resolution} is not a multiple of the patch size ${config.patchSize}`);
   const bytes = await exportOnnx(config, await openCheckpoint(values.weights!), { batch, resolution });
   writeFileSync(values.out!, bytes);
   console.log(`wrote ${values.out} (${(bytes.length / 2 ** 20).toFixed(1)} MiB)`);
@@ -163,10 +219,22 @@ async function exportOnnxCmd(argv: string[]): Promise<number> {
 }
 
 async function embed(argv: string[]): Promise<number> {
-  const { values, positionals } = parse('embed', argv, {
-    weights: { type: 'string' }, config: { type: 'string' }, out: { type: 'string' }, tokens: { type: 'boolean' }, batch: { type: 'string' },
-    resolution: { type: 'string' }, 'max-pixels': { type: 'string' }, flags: { type: 'string' }, text: { type: 'string', multiple: true },
-  }, true);
+  const { values, positionals } = parse(
+    'embed',
+    argv,
+    {
+      weights: { type: 'string' },
+      config: { type: 'string' },
+      out: { type: 'string' },
+      tokens: { type: 'boolean' },
+      batch: { type: 'string' },
+      resolution: { type: 'string' },
+      'max-pixels': { type: 'string' },
+      flags: { type: 'string' },
+      text: { type: 'string', multiple: true },
+    },
+    true,
+  );
   if (values.help) return help('embed');
   required('embed', values, ['weights', 'config']);
   if (values.text) {
@@ -185,11 +253,26 @@ async function embed(argv: string[]): Promise<number> {
   const { device, adapterInfo } = await requestDevice({ dawnFlags: values.flags ? values.flags.split(',') : [] });
   const model = await VisionTransformer.load(device, { weights: values.weights!, config: values.config! });
   const res = resolution ?? model.config.imageSize;
-  if (res % model.config.patchSize !== 0) throw new UsageError(`--resolution ${res} is not a multiple of the patch size ${model.config.patchSize}`);
-  const bar = positionals.length > 1 ? new cliProgress.SingleBar({ format: 'encoding [{bar}] {value}/{total} images | {eta_formatted} left', stream: process.stderr, noTTYOutput: false }, cliProgress.Presets.shades_classic) : null;
+  if (res % model.config.patchSize !== 0)
+    throw new UsageError(`--resolution ${res} is not a multiple of the patch size ${model.config.patchSize}`);
+  const bar =
+    positionals.length > 1
+      ? new cliProgress.SingleBar(
+          {
+            format: 'encoding [{bar}] {value}/{total} images | {eta_formatted} left',
+            stream: process.stderr,
+            noTTYOutput: false,
+          },
+          cliProgress.Presets.shades_classic,
+        )
+      : null;
   bar?.start(positionals.length, 0);
   const r = await encodeImages(model, positionals, {
-    resolution: res, batchSize: batch, maxPixels, outputs: values.tokens ? ['embedding', 'tokens'] : ['embedding'], onImageError: 'skip',
+    resolution: res,
+    batchSize: batch,
+    maxPixels,
+    outputs: values.tokens ? ['embedding', 'tokens'] : ['embedding'],
+    onImageError: 'skip',
     onProgress: (done) => bar?.update(done),
   });
   bar?.stop();
@@ -205,29 +288,56 @@ async function embed(argv: string[]): Promise<number> {
   const emb = { name: 'embedding', shape: [r.count, model.config.embedDim], data: r.embedding! };
   const tok = r.tokens ? { name: 'tokens', shape: [r.count, g * g, model.config.width], data: r.tokens } : null;
   if (values.out) {
-    const out = values.out, ext = extname(out).toLowerCase();
+    const out = values.out,
+      ext = extname(out).toLowerCase();
     if (ext === '.npy') {
       writeFileSync(out, toNpy(emb));
       if (tok) writeFileSync(out.replace(/\.npy$/i, '.tokens.npy'), toNpy(tok));
     } else if (ext === '.safetensors') {
-      writeFileSync(out, toSafetensors(tok ? [emb, tok] : [emb], { images: JSON.stringify(encoded), weights: values.weights!, resolution: String(res) }));
+      writeFileSync(
+        out,
+        toSafetensors(tok ? [emb, tok] : [emb], {
+          images: JSON.stringify(encoded),
+          weights: values.weights!,
+          resolution: String(res),
+        }),
+      );
     } else {
-      writeFileSync(out, JSON.stringify({ images: encoded, failed: r.failed, resolution: res, embedding: rows(emb), ...(tok ? { tokens: rows(tok) } : {}) }));
+      writeFileSync(
+        out,
+        JSON.stringify({
+          images: encoded,
+          failed: r.failed,
+          resolution: res,
+          embedding: rows(emb),
+          ...(tok ? { tokens: rows(tok) } : {}),
+        }),
+      );
     }
   } else {
     for (const [i, p] of encoded.entries()) {
       const e = emb.data.subarray(i * emb.shape[1]!, (i + 1) * emb.shape[1]!);
-      console.log(`${p}: [${Array.from(e.subarray(0, 4), (v) => v.toFixed(4)).join(', ')}, …] (${emb.shape[1]} values)`);
+      console.log(
+        `${p}: [${Array.from(e.subarray(0, 4), (v) => v.toFixed(4)).join(', ')}, …] (${emb.shape[1]} values)`,
+      );
     }
   }
   const left = r.failed.length ? `; ${r.failed.length} left out (see above)` : '';
-  console.log(`${r.count} images, ${(r.ms / 1000).toFixed(2)} s, ${((r.count * 1000) / r.ms).toFixed(2)} img/s on ${adapterInfo.description || adapterInfo.vendor} (decoding and preprocessing included)${values.out ? `; wrote ${values.out}` : ''}${left}`);
+  console.log(
+    `${r.count} images, ${(r.ms / 1000).toFixed(2)} s, ${((r.count * 1000) / r.ms).toFixed(2)} img/s on ${adapterInfo.description || adapterInfo.vendor} (decoding and preprocessing included)${values.out ? `; wrote ${values.out}` : ''}${left}`,
+  );
   model.destroy();
   device.destroy();
   return r.failed.length ? 1 : 0;
 }
 
-async function embedTexts(texts: string[], weights: string, config: string, out: string | undefined, flags: string | undefined): Promise<number> {
+async function embedTexts(
+  texts: string[],
+  weights: string,
+  config: string,
+  out: string | undefined,
+  flags: string | undefined,
+): Promise<number> {
   if (out) checkOut(out, ['.json', '.npy', '.safetensors']);
   const { CLIPModel } = await import('../src/model/clip.js');
   const { toNpy, toSafetensors, rows } = await import('../src/io/writers.js');
@@ -240,12 +350,15 @@ async function embedTexts(texts: string[], weights: string, config: string, out:
   if (out) {
     const ext = extname(out).toLowerCase();
     if (ext === '.npy') writeFileSync(out, toNpy(emb));
-    else if (ext === '.safetensors') writeFileSync(out, toSafetensors([emb], { texts: JSON.stringify(texts), weights }));
+    else if (ext === '.safetensors')
+      writeFileSync(out, toSafetensors([emb], { texts: JSON.stringify(texts), weights }));
     else writeFileSync(out, JSON.stringify({ texts, text_embedding: rows(emb) }));
   } else {
     for (const [i, t] of texts.entries()) {
       const e = emb.data.subarray(i * clip.embedDim, (i + 1) * clip.embedDim);
-      console.log(`${JSON.stringify(t)}: [${Array.from(e.subarray(0, 4), (v) => v.toFixed(4)).join(', ')}, …] (${clip.embedDim} values)`);
+      console.log(
+        `${JSON.stringify(t)}: [${Array.from(e.subarray(0, 4), (v) => v.toFixed(4)).join(', ')}, …] (${clip.embedDim} values)`,
+      );
     }
   }
   console.log(`${texts.length} texts, ${(ms / 1000).toFixed(2)} s${out ? `; wrote ${out}` : ''}`);
@@ -255,7 +368,12 @@ async function embedTexts(texts: string[], weights: string, config: string, out:
 }
 
 async function tokenize(argv: string[]): Promise<number> {
-  const { values, positionals } = parse('tokenize', argv, { json: { type: 'boolean' }, vocab: { type: 'string' }, context: { type: 'string' } }, true);
+  const { values, positionals } = parse(
+    'tokenize',
+    argv,
+    { json: { type: 'boolean' }, vocab: { type: 'string' }, context: { type: 'string' } },
+    true,
+  );
   if (values.help) return help('tokenize');
   if (positionals.length === 0) throw new UsageError('no texts given (see wgsl-vit tokenize --help)');
   const contextLength = intOption('context', values.context);
@@ -277,17 +395,34 @@ async function tokenize(argv: string[]): Promise<number> {
 }
 
 async function classify(argv: string[]): Promise<number> {
-  const { values, positionals } = parse('classify', argv, {
-    weights: { type: 'string' }, config: { type: 'string' }, labels: { type: 'string' }, template: { type: 'string', multiple: true },
-    top: { type: 'string' }, json: { type: 'boolean' }, batch: { type: 'string' }, 'max-pixels': { type: 'string' }, flags: { type: 'string' },
-  }, true);
+  const { values, positionals } = parse(
+    'classify',
+    argv,
+    {
+      weights: { type: 'string' },
+      config: { type: 'string' },
+      labels: { type: 'string' },
+      template: { type: 'string', multiple: true },
+      top: { type: 'string' },
+      json: { type: 'boolean' },
+      batch: { type: 'string' },
+      'max-pixels': { type: 'string' },
+      flags: { type: 'string' },
+    },
+    true,
+  );
   if (values.help) return help('classify');
   required('classify', values, ['weights', 'config', 'labels']);
   if (positionals.length === 0) throw new UsageError('no images given (see wgsl-vit classify --help)');
-  const labels = values.labels!.split(',').map((l) => l.trim()).filter(Boolean);
-  if (labels.length === 0) throw new UsageError('--labels has no labels (give them comma-separated: --labels "cat,dog")');
+  const labels = values
+    .labels!.split(',')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  if (labels.length === 0)
+    throw new UsageError('--labels has no labels (give them comma-separated: --labels "cat,dog")');
   const templates = values.template ?? ['a photo of a {}.'];
-  for (const t of templates) if (!t.includes('{}')) throw new UsageError(`--template ${JSON.stringify(t)} has no {} where the label goes`);
+  for (const t of templates)
+    if (!t.includes('{}')) throw new UsageError(`--template ${JSON.stringify(t)} has no {} where the label goes`);
   const top = intOption('top', values.top) ?? 5;
   const batch = intOption('batch', values.batch) ?? 32;
   const maxPixels = intOption('max-pixels', values['max-pixels']);
@@ -298,9 +433,20 @@ async function classify(argv: string[]): Promise<number> {
   const clip = await CLIPModel.load(device, { weights: values.weights!, config: values.config! });
   const t0 = performance.now();
   const textEmb = await clip.labelEmbeddings(labels, templates);
-  const bar = positionals.length > 1 ? new cliProgress.SingleBar({ format: 'classifying [{bar}] {value}/{total} images | {eta_formatted} left', stream: process.stderr }, cliProgress.Presets.shades_classic) : null;
+  const bar =
+    positionals.length > 1
+      ? new cliProgress.SingleBar(
+          { format: 'classifying [{bar}] {value}/{total} images | {eta_formatted} left', stream: process.stderr },
+          cliProgress.Presets.shades_classic,
+        )
+      : null;
   bar?.start(positionals.length, 0);
-  const r = await encodeImages(clip.vision, positionals, { batchSize: batch, maxPixels, onImageError: 'skip', onProgress: (d) => bar?.update(d) });
+  const r = await encodeImages(clip.vision, positionals, {
+    batchSize: batch,
+    maxPixels,
+    onImageError: 'skip',
+    onProgress: (d) => bar?.update(d),
+  });
   bar?.stop();
   for (const f of r.failed) console.error(`wgsl-vit classify: left out ${f.message}`);
   const ms = performance.now() - t0;
@@ -308,15 +454,23 @@ async function classify(argv: string[]): Promise<number> {
   const probs = r.count ? softmaxRows(clip.logits(r.embedding!, textEmb), L) : new Float32Array(0);
   const results = r.indices.map((idx, i) => ({
     image: positionals[idx]!,
-    labels: labels.map((label, j) => ({ label, score: probs[i * L + j]! })).sort((a, b) => b.score - a.score).slice(0, top),
+    labels: labels
+      .map((label, j) => ({ label, score: probs[i * L + j]! }))
+      .sort((a, b) => b.score - a.score)
+      .slice(0, top),
   }));
   if (values.json) console.log(JSON.stringify(results));
   else {
     for (const { image, labels: ranked } of results) {
       console.log(image);
-      for (const { label, score } of ranked) console.log(`  ${(100 * score).toFixed(2).padStart(6)}%  ${'█'.repeat(Math.round(score * 20)).padEnd(20)}  ${label}`);
+      for (const { label, score } of ranked)
+        console.log(
+          `  ${(100 * score).toFixed(2).padStart(6)}%  ${'█'.repeat(Math.round(score * 20)).padEnd(20)}  ${label}`,
+        );
     }
-    console.error(`${r.count} images × ${L} labels (${templates.length} template${templates.length > 1 ? 's' : ''}), ${(ms / 1000).toFixed(2)} s`);
+    console.error(
+      `${r.count} images × ${L} labels (${templates.length} template${templates.length > 1 ? 's' : ''}), ${(ms / 1000).toFixed(2)} s`,
+    );
   }
   clip.destroy();
   device.destroy();
@@ -327,7 +481,9 @@ async function info(argv: string[]): Promise<number> {
   const { values } = parse('info', argv, {});
   if (values.help) return help('info');
   const d = await requestDevice();
-  console.log(JSON.stringify({ adapter: d.adapterInfo, runtime: d.runtime, features: d.features, limits: d.limits }, null, 2));
+  console.log(
+    JSON.stringify({ adapter: d.adapterInfo, runtime: d.runtime, features: d.features, limits: d.limits }, null, 2),
+  );
   d.device.destroy();
   return 0;
 }
@@ -337,7 +493,14 @@ function help(cmd: string): number {
   return 0;
 }
 
-const commands: Record<string, (argv: string[]) => Promise<number>> = { verify, info, embed, classify, tokenize, 'export-onnx': exportOnnxCmd };
+const commands: Record<string, (argv: string[]) => Promise<number>> = {
+  verify,
+  info,
+  embed,
+  classify,
+  tokenize,
+  'export-onnx': exportOnnxCmd,
+};
 
 function main(): void {
   const [cmd, ...rest] = process.argv.slice(2);
@@ -365,11 +528,15 @@ function main(): void {
  * therefore runs itself as a child and drops exactly those lines from its stderr, passing everything
  * else (progress bar included) through as it comes.
  */
-const DAWN_NOTICE = /^Warning: maxDynamic(Uniform|Storage)BuffersPerPipelineLayout artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.\r?$/;
+const DAWN_NOTICE =
+  /^Warning: maxDynamic(Uniform|Storage)BuffersPerPipelineLayout artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.\r?$/;
 const PREFIX = 'Warning: maxDynamic';
 
 function runFiltered(): void {
-  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: ['inherit', 'inherit', 'pipe'], env: { ...process.env, WGSL_VIT_CLI_CHILD: '1' } });
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: ['inherit', 'inherit', 'pipe'],
+    env: { ...process.env, WGSL_VIT_CLI_CHILD: '1' },
+  });
   let pending = '';
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (chunk: string) => {

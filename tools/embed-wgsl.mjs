@@ -8,7 +8,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'wgsl');
-const files = readdirSync(dir).filter((f) => f.endsWith('.wgsl') && !f.startsWith('_')).sort();
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith('.wgsl') && !f.startsWith('_'))
+  .sort();
 const expand = (f, seen = []) => {
   if (seen.includes(f)) throw new Error(`embed-wgsl: include cycle ${[...seen, f].join(' -> ')}`);
   return readFileSync(join(dir, f), 'utf8').replace(/^\/\/!include (\S+)$/gm, (_, inc) => {

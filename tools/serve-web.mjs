@@ -9,7 +9,10 @@ const types = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '
 
 export function serve(port = Number(process.env.PORT ?? 8080)) {
   const server = createServer(async (req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
+    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)).replace(
+      /^(\.\.[/\\])+/,
+      '',
+    );
     const file = join(dir, path === '/' ? 'index.html' : path);
     try {
       const body = await readFile(file);

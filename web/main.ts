@@ -3,7 +3,15 @@
 // map (click a patch: every patch is shaded by the cosine of its token to the clicked one).
 // window.wgslVit holds the last result (or error) for the page test (test/web/page.test.ts).
 import {
-  CLIPModel, decodeResized, normalizeBatch, requestDevice, softmaxRows, VisionTransformer, type DeviceInfo, type LabelScore, type RgbImage,
+  CLIPModel,
+  decodeResized,
+  normalizeBatch,
+  requestDevice,
+  softmaxRows,
+  VisionTransformer,
+  type DeviceInfo,
+  type LabelScore,
+  type RgbImage,
 } from '../src/index.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -32,7 +40,9 @@ const getDevice = () => (devicePromise ??= requestDevice());
 async function checkAdapter() {
   try {
     const d = await getDevice();
-    state.adapter = [d.adapterInfo.vendor, d.adapterInfo.architecture, d.adapterInfo.description].filter(Boolean).join(' ') || 'unnamed adapter';
+    state.adapter =
+      [d.adapterInfo.vendor, d.adapterInfo.architecture, d.adapterInfo.description].filter(Boolean).join(' ') ||
+      'unnamed adapter';
     $('adapter').textContent = `WebGPU adapter: ${state.adapter} (features: ${d.features.join(', ') || 'none'})`;
   } catch (e) {
     $('adapter').textContent = 'WebGPU adapter: none';
@@ -60,9 +70,12 @@ function drawMap(img: RgbImage, grid: number, sim: number[], selected: number) {
   canvas.height = img.height;
   const ctx = canvas.getContext('2d')!;
   const rgba = new ImageData(img.width, img.height);
-  for (let i = 0; i < img.width * img.height; i++) rgba.data.set([img.data[3 * i]!, img.data[3 * i + 1]!, img.data[3 * i + 2]!, 255], 4 * i);
+  for (let i = 0; i < img.width * img.height; i++)
+    rgba.data.set([img.data[3 * i]!, img.data[3 * i + 1]!, img.data[3 * i + 2]!, 255], 4 * i);
   ctx.putImageData(rgba, 0, 0);
-  const p = img.width / grid, lo = Math.min(...sim), hi = Math.max(...sim);
+  const p = img.width / grid,
+    lo = Math.min(...sim),
+    hi = Math.max(...sim);
   for (let i = 0; i < sim.length; i++) {
     const s = hi > lo ? (sim[i]! - lo) / (hi - lo) : 1;
     ctx.fillStyle = `rgba(0, 0, 30, ${(0.85 * (1 - s)).toFixed(3)})`;
@@ -75,23 +88,25 @@ function drawMap(img: RgbImage, grid: number, sim: number[], selected: number) {
 
 function drawRanked(ranked: LabelScore[]) {
   const box = $('ranked');
-  box.replaceChildren(...ranked.map(({ label, score }) => {
-    const row = document.createElement('div');
-    row.className = 'row';
-    const name = document.createElement('span');
-    name.textContent = label;
-    const track = document.createElement('div');
-    track.className = 'track';
-    const bar = document.createElement('div');
-    bar.className = 'bar';
-    bar.style.width = `${(100 * score).toFixed(1)}%`;
-    track.append(bar);
-    const pct = document.createElement('span');
-    pct.className = 'pct';
-    pct.textContent = `${(100 * score).toFixed(1)}%`;
-    row.append(name, track, pct);
-    return row;
-  }));
+  box.replaceChildren(
+    ...ranked.map(({ label, score }) => {
+      const row = document.createElement('div');
+      row.className = 'row';
+      const name = document.createElement('span');
+      name.textContent = label;
+      const track = document.createElement('div');
+      track.className = 'track';
+      const bar = document.createElement('div');
+      bar.className = 'bar';
+      bar.style.width = `${(100 * score).toFixed(1)}%`;
+      track.append(bar);
+      const pct = document.createElement('span');
+      pct.className = 'pct';
+      pct.textContent = `${(100 * score).toFixed(1)}%`;
+      row.append(name, track, pct);
+      return row;
+    }),
+  );
 }
 
 let clickHandler: ((ev: MouseEvent) => void) | null = null;
@@ -106,10 +121,13 @@ async function run(): Promise<void> {
   const configFile = $<HTMLInputElement>('config').files?.[0];
   const image = $<HTMLInputElement>('image').files?.[0];
   if (!weights || !configFile || !image) return fail('Choose a checkpoint, its open_clip_config.json and an image.');
-  let clip: CLIPModel | null = null, vision: VisionTransformer | null = null;
+  let clip: CLIPModel | null = null,
+    vision: VisionTransformer | null = null;
   try {
     const { device } = await getDevice();
-    const config = JSON.parse(await configFile.text()) as Record<string, unknown> & { model_cfg?: { text_cfg?: unknown } };
+    const config = JSON.parse(await configFile.text()) as Record<string, unknown> & {
+      model_cfg?: { text_cfg?: unknown };
+    };
     const hasText = !!config.model_cfg?.text_cfg;
     $('status').textContent = `loading ${weights.name} …`;
     let t = performance.now();
@@ -118,13 +136,20 @@ async function run(): Promise<void> {
     const loadMs = performance.now() - t;
     $('status').textContent = 'encoding …';
     t = performance.now();
-    const c = vision.config, S = c.imageSize, grid = S / c.patchSize;
+    const c = vision.config,
+      S = c.imageSize,
+      grid = S / c.patchSize;
     const img = await decodeResized(image, S);
-    const out = await vision.forward(normalizeBatch([img], { size: S, mean: c.mean, std: c.std }), 1, { outputs: ['tokens', 'embedding'] });
+    const out = await vision.forward(normalizeBatch([img], { size: S, mean: c.mean, std: c.std }), 1, {
+      outputs: ['tokens', 'embedding'],
+    });
     const ms = performance.now() - t;
     let ranked: LabelScore[] | undefined, textMs: number | undefined;
     if (clip) {
-      const labels = $<HTMLInputElement>('labels').value.split(',').map((l) => l.trim()).filter(Boolean);
+      const labels = $<HTMLInputElement>('labels')
+        .value.split(',')
+        .map((l) => l.trim())
+        .filter(Boolean);
       t = performance.now();
       const textEmb = await clip.labelEmbeddings(labels, [$<HTMLInputElement>('template').value]);
       const probs = softmaxRows(clip.logits(out.embedding!, textEmb), labels.length);
@@ -134,7 +159,9 @@ async function run(): Promise<void> {
     } else {
       $('ranked').textContent = 'A vision-only checkpoint (OpenVision 2): no text tower, so no labels to rank.';
     }
-    const tokens = out.tokens!, n = grid * grid, W = c.width;
+    const tokens = out.tokens!,
+      n = grid * grid,
+      W = c.width;
     const select = (k: number) => {
       const similarity = similarities(tokens, n, W, k);
       drawMap(img, grid, similarity, k);
@@ -154,9 +181,11 @@ async function run(): Promise<void> {
     canvas.addEventListener('click', clickHandler);
     $('results').hidden = false;
     const norm = Math.sqrt(e.reduce((a, v) => a + v * v, 0));
-    $('status').textContent = `loaded in ${loadMs.toFixed(0)} ms; encoded in ${ms.toFixed(0)} ms (decode, preprocess, first forward incl. pipeline creation)` +
+    $('status').textContent =
+      `loaded in ${loadMs.toFixed(0)} ms; encoded in ${ms.toFixed(0)} ms (decode, preprocess, first forward incl. pipeline creation)` +
       (textMs !== undefined ? `; labels in ${textMs.toFixed(0)} ms (text tower)` : '');
-    $('output').textContent = `embedding [${e.length}], ‖e‖ = ${norm.toFixed(4)}\n[${e.map((v) => v.toFixed(5)).join(', ')}]`;
+    $('output').textContent =
+      `embedding [${e.length}], ‖e‖ = ${norm.toFixed(4)}\n[${e.map((v) => v.toFixed(5)).join(', ')}]`;
     $('output').hidden = false;
   } catch (err) {
     fail((err as Error).message);

@@ -18,13 +18,27 @@ async function loadOrt(flags: string[]): Promise<Ort> {
     const proto = (globalThis as unknown as { GPUQueue: { prototype: GPUQueue } }).GPUQueue.prototype;
     // eslint-disable-next-line @typescript-eslint/unbound-method -- patched below and called with .call(this)
     const write = proto.writeBuffer;
-    proto.writeBuffer = function (this: GPUQueue, buffer: GPUBuffer, offset: number, data: BufferSource, dataOffset?: number, size?: number) {
+    proto.writeBuffer = function (
+      this: GPUQueue,
+      buffer: GPUBuffer,
+      offset: number,
+      data: BufferSource,
+      dataOffset?: number,
+      size?: number,
+    ) {
       const view = data as ArrayBufferView;
       if (view.buffer instanceof SharedArrayBuffer) {
         const copy = new Uint8Array(view.byteLength);
         copy.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
         const bpe = (data as unknown as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT ?? 1;
-        return write.call(this, buffer, offset, copy, dataOffset === undefined ? undefined : dataOffset * bpe, size === undefined ? undefined : size * bpe);
+        return write.call(
+          this,
+          buffer,
+          offset,
+          copy,
+          dataOffset === undefined ? undefined : dataOffset * bpe,
+          size === undefined ? undefined : size * bpe,
+        );
       }
       return write.call(this, buffer, offset, data, dataOffset, size);
     };
@@ -47,10 +61,20 @@ export interface PeerRun {
 }
 
 /** Creates a session on a device of its own (same adapter), times `iters` runs after `warmup`. */
-export async function runOrtWebGpu(model: Uint8Array, pixels: Float32Array, shape: number[], iters: number, warmup: number, flags: string[] = []): Promise<PeerRun> {
+export async function runOrtWebGpu(
+  model: Uint8Array,
+  pixels: Float32Array,
+  shape: number[],
+  iters: number,
+  warmup: number,
+  flags: string[] = [],
+): Promise<PeerRun> {
   const ort = await loadOrt(flags);
   let t = performance.now();
-  const session = await ort.InferenceSession.create(model, { executionProviders: ['webgpu'], graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(model, {
+    executionProviders: ['webgpu'],
+    graphOptimizationLevel: 'all',
+  });
   const feeds = { image: new ort.Tensor('float32', pixels, shape) };
   let out = await session.run(feeds, ['embedding']);
   const firstRunMs = performance.now() - t;

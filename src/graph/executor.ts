@@ -46,7 +46,10 @@ export class CompiledGraph {
     const plan = planBuffers(graph);
     const maxBuffer = device.limits.maxBufferSize;
     for (const b of plan.slotBytes) {
-      if (b > maxBuffer) throw new Error(`graph: an activation of ${b} bytes exceeds the device's maxBufferSize ${maxBuffer}; use a smaller batch`);
+      if (b > maxBuffer)
+        throw new Error(
+          `graph: an activation of ${b} bytes exceeds the device's maxBufferSize ${maxBuffer}; use a smaller batch`,
+        );
     }
     const created: GPUBuffer[] = [];
     const dispatches: (Dispatch | null)[] = [];
@@ -87,7 +90,9 @@ export class CompiledGraph {
       for (const d of dispatches) d?.destroy();
       for (const b of created) b.destroy();
       if (thrown) throw thrown instanceof Error ? thrown : new Error(`graph: ${JSON.stringify(thrown)}`);
-      throw new Error(`graph: WebGPU ${oom ? 'out-of-memory' : 'validation'} error while building the pass: ${(oom ?? validation)!.message}`);
+      throw new Error(
+        `graph: WebGPU ${oom ? 'out-of-memory' : 'validation'} error while building the pass: ${(oom ?? validation)!.message}`,
+      );
     }
     return new CompiledGraph(device, graph, plan, slots, inputs, dispatches, resolve);
   }
@@ -102,12 +107,19 @@ export class CompiledGraph {
       const data = inputs[name];
       if (!data) throw new Error(`graph: missing input '${name}'`);
       const want = tensor.dtype === 'u32' ? Uint32Array : Float32Array;
-      if (!(data instanceof want)) throw new Error(`graph: input '${name}' must be a ${want.name}, got ${(data as object)?.constructor?.name ?? typeof data}`);
-      if (data.length !== tensor.bytes / 4) throw new Error(`graph: input '${name}' has ${data.length} values, expected ${tensor.bytes / 4} for shape [${tensor.shape.join(', ')}]`);
+      if (!(data instanceof want))
+        throw new Error(
+          `graph: input '${name}' must be a ${want.name}, got ${(data as object)?.constructor?.name ?? typeof data}`,
+        );
+      if (data.length !== tensor.bytes / 4)
+        throw new Error(
+          `graph: input '${name}' has ${data.length} values, expected ${tensor.bytes / 4} for shape [${tensor.shape.join(', ')}]`,
+        );
     }
     const names = opts.read ?? [...graph.outputs.keys()];
     for (const name of names) {
-      if (!graph.outputs.has(name)) throw new Error(`graph: no output '${name}' (has: ${[...graph.outputs.keys()].join(', ')})`);
+      if (!graph.outputs.has(name))
+        throw new Error(`graph: no output '${name}' (has: ${[...graph.outputs.keys()].join(', ')})`);
     }
     const profile = !!opts.profile && device.features.has('timestamp-query');
     const kernelNodes = graph.nodes.filter((n) => n.type === 'kernel').length;
@@ -121,7 +133,8 @@ export class CompiledGraph {
     device.pushErrorScope('validation');
     let validation: Promise<GPUError | null>, oom: Promise<GPUError | null>;
     try {
-      for (const [name, { buffer }] of this.inputs) device.queue.writeBuffer(buffer, 0, inputs[name] as Float32Array<ArrayBuffer> | Uint32Array<ArrayBuffer>);
+      for (const [name, { buffer }] of this.inputs)
+        device.queue.writeBuffer(buffer, 0, inputs[name] as Float32Array<ArrayBuffer> | Uint32Array<ArrayBuffer>);
       const querySet = profile ? device.createQuerySet({ type: 'timestamp', count: 2 * kernelNodes }) : null;
       if (querySet) transient.push(querySet);
       const encoder = device.createCommandEncoder({ label: 'forward' });
@@ -130,13 +143,17 @@ export class CompiledGraph {
         if (n.type === 'copy') {
           pass?.end();
           pass = null;
-          const from = this.resolve(n.reads[0]).buffer, to = this.resolve(n.writes[0]).buffer;
+          const from = this.resolve(n.reads[0]).buffer,
+            to = this.resolve(n.writes[0]).buffer;
           for (const r of n.regions) encoder.copyBufferToBuffer(from, r.src, to, r.dst, r.bytes);
           return;
         }
         if (querySet) {
           const q = 2 * timed.length;
-          const p = encoder.beginComputePass({ label: n.name, timestampWrites: { querySet, beginningOfPassWriteIndex: q, endOfPassWriteIndex: q + 1 } });
+          const p = encoder.beginComputePass({
+            label: n.name,
+            timestampWrites: { querySet, beginningOfPassWriteIndex: q, endOfPassWriteIndex: q + 1 },
+          });
           timed.push({ node: n.name, kernel: this.dispatches[i]!.kernel });
           this.dispatches[i]!.encode(p);
           p.end();
@@ -148,14 +165,24 @@ export class CompiledGraph {
       (pass as GPUComputePassEncoder | null)?.end();
       for (const name of names) {
         const t = graph.outputs.get(name)!;
-        const s = device.createBuffer({ label: `read ${name}`, size: t.bytes, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
+        const s = device.createBuffer({
+          label: `read ${name}`,
+          size: t.bytes,
+          usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
+        });
         transient.push(s);
         encoder.copyBufferToBuffer(this.resolve(t).buffer, 0, s, 0, t.bytes);
         staging.push([name, s]);
       }
       if (querySet) {
-        const resolveBuf = device.createBuffer({ size: 16 * kernelNodes, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-        queryRead = device.createBuffer({ size: 16 * kernelNodes, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
+        const resolveBuf = device.createBuffer({
+          size: 16 * kernelNodes,
+          usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+        });
+        queryRead = device.createBuffer({
+          size: 16 * kernelNodes,
+          usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
+        });
         transient.push(resolveBuf, queryRead);
         encoder.resolveQuerySet(querySet, 0, 2 * kernelNodes, resolveBuf, 0);
         encoder.copyBufferToBuffer(resolveBuf, 0, queryRead, 0, 16 * kernelNodes);
@@ -168,14 +195,19 @@ export class CompiledGraph {
 
     try {
       const outputs: Record<string, Float32Array> = {};
-      const reads = await Promise.allSettled(staging.map(async ([name, s]) => {
-        await s.mapAsync(GPUMapMode.READ);
-        outputs[name] = new Float32Array(s.getMappedRange().slice(0));
-      }));
+      const reads = await Promise.allSettled(
+        staging.map(async ([name, s]) => {
+          await s.mapAsync(GPUMapMode.READ);
+          outputs[name] = new Float32Array(s.getMappedRange().slice(0));
+        }),
+      );
       if (staging.length === 0) await device.queue.onSubmittedWorkDone();
       const error = (await validation) ?? (await oom);
       if (error) {
-        const kind = typeof GPUOutOfMemoryError !== 'undefined' && error instanceof GPUOutOfMemoryError ? 'out-of-memory' : 'validation';
+        const kind =
+          typeof GPUOutOfMemoryError !== 'undefined' && error instanceof GPUOutOfMemoryError
+            ? 'out-of-memory'
+            : 'validation';
         throw new WebGPUError(`graph: WebGPU ${kind} error during the run: ${error.message}`);
       }
       const failed = reads.find((r) => r.status === 'rejected');

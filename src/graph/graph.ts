@@ -47,22 +47,30 @@ export class Graph {
   readonly outputs = new Map<string, Tensor>();
 
   private add(name: string, shape: readonly number[], kind: TensorKind, dtype: DType = 'f32'): Tensor {
-    if (!shape.every((d) => Number.isInteger(d) && d > 0)) throw new Error(`graph: tensor ${name} has an invalid shape [${shape.join(', ')}]`);
+    if (!shape.every((d) => Number.isInteger(d) && d > 0))
+      throw new Error(`graph: tensor ${name} has an invalid shape [${shape.join(', ')}]`);
     const t = new Tensor(this.tensors.length, name, [...shape], kind, dtype);
     this.tensors.push(t);
     return t;
   }
   /** A tensor the caller writes each run: a Float32Array (f32) or a Uint32Array (u32, e.g. token ids). */
-  input(name: string, shape: readonly number[], dtype: DType = 'f32'): Tensor { return this.add(name, shape, 'input', dtype); }
-  param(name: string, shape: readonly number[]): Tensor { return this.add(name, shape, 'param'); }
-  activation(name: string, shape: readonly number[]): Tensor { return this.add(name, shape, 'activation'); }
+  input(name: string, shape: readonly number[], dtype: DType = 'f32'): Tensor {
+    return this.add(name, shape, 'input', dtype);
+  }
+  param(name: string, shape: readonly number[]): Tensor {
+    return this.add(name, shape, 'param');
+  }
+  activation(name: string, shape: readonly number[]): Tensor {
+    return this.add(name, shape, 'activation');
+  }
 
   kernel(name: string, reads: Tensor[], writes: Tensor[], bind: KernelNode['bind']): void {
     this.nodes.push({ type: 'kernel', name, reads, writes, bind });
   }
   copy(name: string, from: Tensor, to: Tensor, regions: CopyNode['regions']): void {
     for (const r of regions) {
-      if (r.src + r.bytes > from.bytes || r.dst + r.bytes > to.bytes) throw new Error(`graph: copy ${name} is out of range`);
+      if (r.src + r.bytes > from.bytes || r.dst + r.bytes > to.bytes)
+        throw new Error(`graph: copy ${name} is out of range`);
     }
     this.nodes.push({ type: 'copy', name, reads: [from], writes: [to], regions });
   }

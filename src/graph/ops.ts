@@ -12,26 +12,40 @@ export function patchEmbed(g: Graph, name: string, image: Tensor, weight: Tensor
   const [B] = image.shape as [number];
   const out = g.activation(name, [B, pos.shape[0]!, weight.shape[0]!]);
   g.kernel(name, [image, weight, cls, pos], [out], (d, r) =>
-    patchEmbedKernel(d, { image: r(image), weight: r(weight), cls: r(cls), pos: r(pos), out: r(out) }));
+    patchEmbedKernel(d, { image: r(image), weight: r(weight), cls: r(cls), pos: r(pos), out: r(out) }),
+  );
   return out;
 }
 
 export function layerNorm(g: Graph, name: string, x: Tensor, gamma: Tensor, beta: Tensor, eps: number): Tensor {
   const y = g.activation(name, x.shape);
-  g.kernel(name, [x, gamma, beta], [y], (d, r) => layerNormKernel(d, { x: r(x), gamma: r(gamma), beta: r(beta), y: r(y), eps }));
+  g.kernel(name, [x, gamma, beta], [y], (d, r) =>
+    layerNormKernel(d, { x: r(x), gamma: r(gamma), beta: r(beta), y: r(y), eps }),
+  );
   return y;
 }
 
 /** y = act(x·wᵀ + b), a new tensor. */
-export function linear(g: Graph, name: string, x: Tensor, w: Tensor, b: Tensor | null, epilogue: Exclude<GemmEpilogue, 'residual'> = 'none'): Tensor {
+export function linear(
+  g: Graph,
+  name: string,
+  x: Tensor,
+  w: Tensor,
+  b: Tensor | null,
+  epilogue: Exclude<GemmEpilogue, 'residual'> = 'none',
+): Tensor {
   const y = g.activation(name, [...x.shape.slice(0, -1), w.shape[0]!]);
-  g.kernel(name, b ? [x, w, b] : [x, w], [y], (d, r) => gemm(d, { x: r(x), w: r(w), bias: b ? r(b) : null, y: r(y), epilogue }));
+  g.kernel(name, b ? [x, w, b] : [x, w], [y], (d, r) =>
+    gemm(d, { x: r(x), w: r(w), bias: b ? r(b) : null, y: r(y), epilogue }),
+  );
   return y;
 }
 
 /** residual += x·wᵀ + b, in place; returns `residual`. */
 export function linearAddInto(g: Graph, name: string, residual: Tensor, x: Tensor, w: Tensor, b: Tensor): Tensor {
-  g.kernel(name, [x, w, b, residual], [residual], (d, r) => gemm(d, { x: r(x), w: r(w), bias: r(b), y: r(residual), epilogue: 'residual' }));
+  g.kernel(name, [x, w, b, residual], [residual], (d, r) =>
+    gemm(d, { x: r(x), w: r(w), bias: r(b), y: r(residual), epilogue: 'residual' }),
+  );
   return residual;
 }
 
@@ -53,7 +67,11 @@ export function meanPool(g: Graph, name: string, x: Tensor, skip: number): Tenso
 export function sliceTokens(g: Graph, name: string, x: Tensor, from: number): Tensor {
   const [B, N, W] = x.shape as [number, number, number];
   const y = g.activation(name, [B, N - from, W]);
-  const regions = Array.from({ length: B }, (_, b) => ({ src: (b * N + from) * W * 4, dst: b * (N - from) * W * 4, bytes: (N - from) * W * 4 }));
+  const regions = Array.from({ length: B }, (_, b) => ({
+    src: (b * N + from) * W * 4,
+    dst: b * (N - from) * W * 4,
+    bytes: (N - from) * W * 4,
+  }));
   g.copy(name, x, y, regions);
   return y;
 }
@@ -61,9 +79,15 @@ export function sliceTokens(g: Graph, name: string, x: Tensor, from: number): Te
 /** x[:, index] of a [B, N, W] tensor (the class token, the last text token), as a new [B, W] tensor (buffer copies, no kernel). */
 export function tokenAt(g: Graph, name: string, x: Tensor, index: number): Tensor {
   const [B, N, W] = x.shape as [number, number, number];
-  if (!Number.isInteger(index) || index < 0 || index >= N) throw new Error(`graph: token ${index} of ${name} is outside 0..${N - 1}`);
+  if (!Number.isInteger(index) || index < 0 || index >= N)
+    throw new Error(`graph: token ${index} of ${name} is outside 0..${N - 1}`);
   const y = g.activation(name, [B, W]);
-  g.copy(name, x, y, Array.from({ length: B }, (_, b) => ({ src: (b * N + index) * W * 4, dst: b * W * 4, bytes: W * 4 })));
+  g.copy(
+    name,
+    x,
+    y,
+    Array.from({ length: B }, (_, b) => ({ src: (b * N + index) * W * 4, dst: b * W * 4, bytes: W * 4 })),
+  );
   return y;
 }
 
@@ -71,7 +95,9 @@ export function tokenAt(g: Graph, name: string, x: Tensor, index: number): Tenso
 export function embedding(g: Graph, name: string, ids: Tensor, table: Tensor, pos: Tensor): Tensor {
   const [B, T] = ids.shape as [number, number];
   const out = g.activation(name, [B, T, table.shape[1]!]);
-  g.kernel(name, [ids, table, pos], [out], (d, r) => embeddingKernel(d, { ids: r(ids), table: r(table), pos: r(pos), out: r(out) }));
+  g.kernel(name, [ids, table, pos], [out], (d, r) =>
+    embeddingKernel(d, { ids: r(ids), table: r(table), pos: r(pos), out: r(out) }),
+  );
   return out;
 }
 

@@ -3,5 +3,7 @@
 /** Whether the device is a CPU implementation of WebGPU (Mesa lavapipe/llvmpipe, SwiftShader). */
 export function isCpuAdapter(device: GPUDevice): boolean {
   const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
-  return /software|cpu|swiftshader|llvmpipe|lavapipe/i.test(`${info?.architecture ?? ''} ${info?.description ?? ''} ${info?.device ?? ''}`);
+  return /software|cpu|swiftshader|llvmpipe|lavapipe/i.test(
+    `${info?.architecture ?? ''} ${info?.description ?? ''} ${info?.device ?? ''}`,
+  );
 }

@@ -23,7 +23,12 @@ export const ATTENTION_MAX_HEAD_DIM = 128;
 /** The variant's kernel and query block; a KernelArgumentError for a name that is not one. */
 function variantSpec(v: AttentionVariant): (typeof ATTENTION_VARIANTS)[AttentionVariant] {
   const spec = Object.hasOwn(ATTENTION_VARIANTS, v) ? ATTENTION_VARIANTS[v] : undefined;
-  if (!spec) throw new KernelArgumentError('attention', 'variant', `unknown variant '${String(v)}' (have: ${Object.keys(ATTENTION_VARIANTS).join(', ')})`);
+  if (!spec)
+    throw new KernelArgumentError(
+      'attention',
+      'variant',
+      `unknown variant '${String(v)}' (have: ${Object.keys(ATTENTION_VARIANTS).join(', ')})`,
+    );
   return spec;
 }
 
@@ -66,7 +71,8 @@ export interface AttentionArgs {
 /** out = concat_h softmax(q_h k_hᵀ · scale) v_h. Any N; head_dim = W / heads, a multiple of 4, ≤ 128. */
 export function attention(device: GPUDevice, a: AttentionArgs): Dispatch {
   const k = attentionKernel.name;
-  if (a.qkv.shape.length !== 3) throw new KernelArgumentError(k, 'qkv', `expected [B, N, 3W], got [${a.qkv.shape.join(', ')}]`);
+  if (a.qkv.shape.length !== 3)
+    throw new KernelArgumentError(k, 'qkv', `expected [B, N, 3W], got [${a.qkv.shape.join(', ')}]`);
   const [B, N, W3] = a.qkv.shape as [number, number, number];
   if (W3 % 3 !== 0) throw new KernelArgumentError(k, 'qkv', `last axis ${W3} is not 3 × width`);
   const W = W3 / 3;
@@ -75,7 +81,11 @@ export function attention(device: GPUDevice, a: AttentionArgs): Dispatch {
   }
   const D = W / a.heads;
   if (D % 4 !== 0 || D > ATTENTION_MAX_HEAD_DIM) {
-    throw new KernelArgumentError(k, 'heads', `head dim ${D} must be a multiple of 4 and at most ${ATTENTION_MAX_HEAD_DIM}`);
+    throw new KernelArgumentError(
+      k,
+      'heads',
+      `head dim ${D} must be a multiple of 4 and at most ${ATTENTION_MAX_HEAD_DIM}`,
+    );
   }
   expectShape(k, 'qkv', a.qkv, [B, N, W3]);
   expectShape(k, 'out', a.out, [B, N, W]);

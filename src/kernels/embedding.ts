@@ -19,8 +19,10 @@ export interface EmbeddingArgs {
 /** out[b, t] = table[ids[b, t]] + pos[t]. */
 export function embedding(device: GPUDevice, a: EmbeddingArgs): Dispatch {
   const k = embeddingKernel.name;
-  if (a.ids.shape.length !== 2) throw new KernelArgumentError(k, 'ids', `expected [B, T], got [${a.ids.shape.join(', ')}]`);
-  if (a.table.shape.length !== 2) throw new KernelArgumentError(k, 'table', `expected [vocab, D], got [${a.table.shape.join(', ')}]`);
+  if (a.ids.shape.length !== 2)
+    throw new KernelArgumentError(k, 'ids', `expected [B, T], got [${a.ids.shape.join(', ')}]`);
+  if (a.table.shape.length !== 2)
+    throw new KernelArgumentError(k, 'table', `expected [vocab, D], got [${a.table.shape.join(', ')}]`);
   const [B, T] = a.ids.shape as [number, number];
   const [vocab, D] = a.table.shape as [number, number];
   expectShape(k, 'ids', a.ids, [B, T], 'u32');

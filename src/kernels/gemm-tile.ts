@@ -59,22 +59,42 @@ export function tileName(t: GemmTile): string {
 export function checkTile(device: GPUDevice, kernel: string, t: GemmTile): void {
   const ok = (v: number) => Number.isInteger(v) && v > 0;
   if (!ok(t.wgX) || !ok(t.wgY) || !ok(t.bk)) {
-    throw new KernelArgumentError(kernel, 'tile', `invalid tile ${JSON.stringify(t)}: wgX, wgY, bk must be positive integers`);
+    throw new KernelArgumentError(
+      kernel,
+      'tile',
+      `invalid tile ${JSON.stringify(t)}: wgX, wgY, bk must be positive integers`,
+    );
   }
   const l = device.limits;
-  if (t.wgX * t.wgY > l.maxComputeInvocationsPerWorkgroup || t.wgX > l.maxComputeWorkgroupSizeX || t.wgY > l.maxComputeWorkgroupSizeY) {
-    throw new KernelArgumentError(kernel, 'tile', `tile ${tileName(t)} needs ${t.wgX}×${t.wgY} invocations, over this device's workgroup limits`);
+  if (
+    t.wgX * t.wgY > l.maxComputeInvocationsPerWorkgroup ||
+    t.wgX > l.maxComputeWorkgroupSizeX ||
+    t.wgY > l.maxComputeWorkgroupSizeY
+  ) {
+    throw new KernelArgumentError(
+      kernel,
+      'tile',
+      `tile ${tileName(t)} needs ${t.wgX}×${t.wgY} invocations, over this device's workgroup limits`,
+    );
   }
   if (t.prefetch) {
     const wg = t.wgX * t.wgY;
     const perInvocation = Math.max(Math.ceil((8 * t.wgY * t.bk) / 4 / wg), Math.ceil((8 * t.wgX * t.bk) / 4 / wg));
     if (perInvocation > 8) {
-      throw new KernelArgumentError(kernel, 'tile', `tile ${tileName(t)} would prefetch ${perInvocation} vec4s per invocation per k-step (at most 8)`);
+      throw new KernelArgumentError(
+        kernel,
+        'tile',
+        `tile ${tileName(t)} would prefetch ${perInvocation} vec4s per invocation per k-step (at most 8)`,
+      );
     }
   }
   const bytes = tileWorkgroupBytes(t);
   if (bytes > l.maxComputeWorkgroupStorageSize) {
-    throw new KernelArgumentError(kernel, 'tile', `tile ${tileName(t)} needs ${bytes} bytes of workgroup memory, over maxComputeWorkgroupStorageSize ${l.maxComputeWorkgroupStorageSize}`);
+    throw new KernelArgumentError(
+      kernel,
+      'tile',
+      `tile ${tileName(t)} needs ${bytes} bytes of workgroup memory, over maxComputeWorkgroupStorageSize ${l.maxComputeWorkgroupStorageSize}`,
+    );
   }
 }
 
@@ -120,16 +140,26 @@ function policyFor(device: GPUDevice): TilePolicy {
     // removed): 128×128 k16 1.08–1.13, 128×64 k16 ~1.05. GPU speeds: assumed, not yet measured
     // (larger blocks read less per FMA); the GPU run's tile sweep is meant to replace them.
     const table: [string, number][] = cpu
-      ? [['128x128k16', 1.1], ['128x64k16', 1.05], ['64x64k32', 1]]
-      : [['128x128k8', 1.25], ['128x64k16', 1.1], ['64x64k32', 1]];
-    const candidates = table.map(([n, speed]) => ({ tile: GEMM_TILES[n]!, speed })).filter(({ tile }) => {
-      try {
-        checkTile(device, 'gemm', tile);
-        return true;
-      } catch {
-        return false;
-      }
-    });
+      ? [
+          ['128x128k16', 1.1],
+          ['128x64k16', 1.05],
+          ['64x64k32', 1],
+        ]
+      : [
+          ['128x128k8', 1.25],
+          ['128x64k16', 1.1],
+          ['64x64k32', 1],
+        ];
+    const candidates = table
+      .map(([n, speed]) => ({ tile: GEMM_TILES[n]!, speed }))
+      .filter(({ tile }) => {
+        try {
+          checkTile(device, 'gemm', tile);
+          return true;
+        } catch {
+          return false;
+        }
+      });
     p = { candidates, minWorkgroups: cpu ? 8 : 256 };
     policies.set(device, p);
   }
@@ -155,7 +185,8 @@ export function gemmTileFor(device: GPUDevice, shape?: { m: number; n: number })
   let best: { tile: GemmTile; cost: number } | null = null;
   for (const { tile, speed } of candidates) {
     const b = tileBlock(tile);
-    const rows = Math.ceil(shape.m / b.m), cols = Math.ceil(shape.n / b.n);
+    const rows = Math.ceil(shape.m / b.m),
+      cols = Math.ceil(shape.n / b.n);
     if (rows * cols < minWorkgroups) continue;
     const cost = (rows * b.m * cols * b.n) / speed;
     if (!best || cost < best.cost) best = { tile, cost };

@@ -2,7 +2,14 @@
 import { gemmWgsl } from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
 import { tileLaunch, type GemmTile } from './gemm-tile.js';
-import { createDispatch, expectShape, unusedBinding, type Dispatch, type KernelSource, type TensorRef } from './program.js';
+import {
+  createDispatch,
+  expectShape,
+  unusedBinding,
+  type Dispatch,
+  type KernelSource,
+  type TensorRef,
+} from './program.js';
 
 export const gemmKernel: KernelSource = { name: 'gemm', wgsl: gemmWgsl };
 
@@ -31,11 +38,16 @@ export interface GemmArgs {
 export function gemm(device: GPUDevice, a: GemmArgs): Dispatch {
   const k = gemmKernel.name;
   const epilogue = a.epilogue ?? 'none';
-  if (!(epilogue in EPILOGUE_CODE)) throw new KernelArgumentError(k, 'epilogue', `unknown epilogue '${String(epilogue)}'`);
+  if (!(epilogue in EPILOGUE_CODE))
+    throw new KernelArgumentError(k, 'epilogue', `unknown epilogue '${String(epilogue)}'`);
   if (a.w.shape.length !== 2) throw new KernelArgumentError(k, 'w', `expected [N, K], got [${a.w.shape.join(', ')}]`);
   const [N, K] = a.w.shape as [number, number];
   if (a.x.shape.length < 1 || a.x.shape[a.x.shape.length - 1] !== K) {
-    throw new KernelArgumentError(k, 'x', `expected [..., ${K}] to match w [${N}, ${K}], got [${a.x.shape.join(', ')}]`);
+    throw new KernelArgumentError(
+      k,
+      'x',
+      `expected [..., ${K}] to match w [${N}, ${K}], got [${a.x.shape.join(', ')}]`,
+    );
   }
   const lead = a.x.shape.slice(0, -1);
   const M = lead.reduce((p, d) => p * d, 1);
@@ -45,7 +57,12 @@ export function gemm(device: GPUDevice, a: GemmArgs): Dispatch {
   expectShape(k, 'y', a.y, [...lead, N]);
   const launch = tileLaunch(device, k, a.tile, M, N);
   return createDispatch(device, gemmKernel, {
-    overrides: { EPILOGUE: EPILOGUE_CODE[epilogue], HAS_BIAS: a.bias !== null, ...launch.overrides, PREFETCH: launch.tile.prefetch ?? false },
+    overrides: {
+      EPILOGUE: EPILOGUE_CODE[epilogue],
+      HAS_BIAS: a.bias !== null,
+      ...launch.overrides,
+      PREFETCH: launch.tile.prefetch ?? false,
+    },
     uniforms: { M, N, K },
     tensors: { x: a.x, w: a.w, bias: a.bias ?? unusedBinding(device), y: a.y },
     workgroups: launch.workgroups,

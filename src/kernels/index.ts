@@ -4,18 +4,51 @@
 // caller records into its own compute pass (`d.encode(pass)`).
 export { layerNorm, layerNormKernel, type LayerNormArgs } from './layernorm.js';
 export { gemm, gemmKernel, type GemmArgs, type GemmEpilogue } from './gemm.js';
-export { GEMM_TILES, gemmTileFor, setGemmTile, checkTile, tileBlock, tileLaunch, tileName, tileWorkgroupBytes, type GemmTile } from './gemm-tile.js';
 export {
-  attention, attentionKernel, attentionTiledKernel, attentionVariantFor, setAttentionVariant, ATTENTION_VARIANTS, ATTENTION_MAX_HEAD_DIM,
-  type AttentionArgs, type AttentionVariant,
+  GEMM_TILES,
+  gemmTileFor,
+  setGemmTile,
+  checkTile,
+  tileBlock,
+  tileLaunch,
+  tileName,
+  tileWorkgroupBytes,
+  type GemmTile,
+} from './gemm-tile.js';
+export {
+  attention,
+  attentionKernel,
+  attentionTiledKernel,
+  attentionVariantFor,
+  setAttentionVariant,
+  ATTENTION_VARIANTS,
+  ATTENTION_MAX_HEAD_DIM,
+  type AttentionArgs,
+  type AttentionVariant,
 } from './attention.js';
 export { isCpuAdapter } from './adapter-kind.js';
 export { patchEmbed, patchEmbedKernel, type PatchEmbedArgs } from './patch-embed.js';
 export { meanPool, meanPoolKernel, type MeanPoolArgs } from './mean-pool.js';
 export { embedding, embeddingKernel, type EmbeddingArgs } from './embedding.js';
-export { posembSincos, posembSincos2d, posembOmega, posembSincosKernel, type PosembSincosArgs } from './posemb-sincos.js';
 export {
-  createDispatch, pipelineFor, pipelineForAsync, signatureOf, encodeAlone, byteSize, elementCount,
-  type Dispatch, type TensorRef, type DType, type KernelSource, type KernelSignature,
+  posembSincos,
+  posembSincos2d,
+  posembOmega,
+  posembSincosKernel,
+  type PosembSincosArgs,
+} from './posemb-sincos.js';
+export {
+  createDispatch,
+  pipelineFor,
+  pipelineForAsync,
+  signatureOf,
+  encodeAlone,
+  byteSize,
+  elementCount,
+  type Dispatch,
+  type TensorRef,
+  type DType,
+  type KernelSource,
+  type KernelSignature,
 } from './program.js';
 export { KernelArgumentError } from '../errors.js';

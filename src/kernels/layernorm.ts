@@ -28,7 +28,8 @@ export function layerNorm(device: GPUDevice, a: LayerNormArgs): Dispatch {
   expectShape(k, 'gamma', a.gamma, [dim]);
   expectShape(k, 'beta', a.beta, [dim]);
   expectShape(k, 'y', a.y, a.x.shape);
-  if (!(a.eps >= 0 && Number.isFinite(a.eps))) throw new KernelArgumentError(k, 'eps', `must be a finite non-negative number, got ${a.eps}`);
+  if (!(a.eps >= 0 && Number.isFinite(a.eps)))
+    throw new KernelArgumentError(k, 'eps', `must be a finite non-negative number, got ${a.eps}`);
   return createDispatch(device, layerNormKernel, {
     uniforms: { rows, dim, eps: a.eps },
     tensors: { x: a.x, gamma: a.gamma, beta: a.beta, y: a.y },

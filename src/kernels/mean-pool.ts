@@ -17,11 +17,13 @@ export interface MeanPoolArgs {
 /** y[b] = mean(x[b, skip:]). */
 export function meanPool(device: GPUDevice, a: MeanPoolArgs): Dispatch {
   const k = meanPoolKernel.name;
-  if (a.x.shape.length !== 3) throw new KernelArgumentError(k, 'x', `expected [B, rows, dim], got [${a.x.shape.join(', ')}]`);
+  if (a.x.shape.length !== 3)
+    throw new KernelArgumentError(k, 'x', `expected [B, rows, dim], got [${a.x.shape.join(', ')}]`);
   const [batch, rows, dim] = a.x.shape as [number, number, number];
   expectShape(k, 'x', a.x, [batch, rows, dim]);
   expectShape(k, 'y', a.y, [batch, dim]);
-  if (!Number.isInteger(a.skip) || a.skip < 0 || a.skip >= rows) throw new KernelArgumentError(k, 'skip', `must be an integer in 0..${rows - 1}, got ${a.skip}`);
+  if (!Number.isInteger(a.skip) || a.skip < 0 || a.skip >= rows)
+    throw new KernelArgumentError(k, 'skip', `must be an integer in 0..${rows - 1}, got ${a.skip}`);
   return createDispatch(device, meanPoolKernel, {
     uniforms: { batch, rows, dim, skip: a.skip },
     tensors: { x: a.x, y: a.y },

@@ -8,7 +8,8 @@ export const posembSincosKernel: KernelSource = { name: 'posemb_sincos', wgsl: p
 
 /** ω_i = 1 / 10000^(i/(q−1)), i = 0..q−1, q = dim/4, each rounded to float32 as OpenVision does. */
 export function posembOmega(dim: number): Float32Array {
-  if (!Number.isInteger(dim) || dim % 4 !== 0 || dim < 8) throw new KernelArgumentError('posemb_sincos', 'dim', `must be a multiple of 4 and ≥ 8, got ${dim}`);
+  if (!Number.isInteger(dim) || dim % 4 !== 0 || dim < 8)
+    throw new KernelArgumentError('posemb_sincos', 'dim', `must be a multiple of 4 and ≥ 8, got ${dim}`);
   const q = dim / 4;
   const omega = new Float32Array(q);
   for (let i = 0; i < q; i++) omega[i] = 1 / Math.pow(10000, Math.fround(i / (q - 1)));
@@ -20,7 +21,8 @@ export function posembOmega(dim: number): Float32Array {
  * [sin(c·ω), cos(c·ω), sin(r·ω), cos(r·ω)]. The angle is the float32 product, as in float32 JAX.
  */
 export function posembSincos2d(grid: number, dim: number): Float32Array {
-  if (!Number.isInteger(grid) || grid <= 0) throw new KernelArgumentError('posemb_sincos', 'grid', `must be a positive integer, got ${grid}`);
+  if (!Number.isInteger(grid) || grid <= 0)
+    throw new KernelArgumentError('posemb_sincos', 'grid', `must be a positive integer, got ${grid}`);
   const omega = posembOmega(dim);
   const q = dim / 4;
   const out = new Float32Array((1 + grid * grid) * dim);
@@ -28,7 +30,8 @@ export function posembSincos2d(grid: number, dim: number): Float32Array {
     for (let c = 0; c < grid; c++) {
       const o = (1 + r * grid + c) * dim;
       for (let i = 0; i < q; i++) {
-        const ac = Math.fround(c * omega[i]!), ar = Math.fround(r * omega[i]!);
+        const ac = Math.fround(c * omega[i]!),
+          ar = Math.fround(r * omega[i]!);
         out[o + i] = Math.sin(ac);
         out[o + q + i] = Math.cos(ac);
         out[o + 2 * q + i] = Math.sin(ar);
@@ -50,8 +53,10 @@ export interface PosembSincosArgs {
 /** Fills `out` with the table on the GPU. */
 export function posembSincos(device: GPUDevice, a: PosembSincosArgs): Dispatch {
   const k = posembSincosKernel.name;
-  if (!Number.isInteger(a.grid) || a.grid <= 0) throw new KernelArgumentError(k, 'grid', `must be a positive integer, got ${a.grid}`);
-  if (a.out.shape.length !== 2) throw new KernelArgumentError(k, 'out', `expected [1 + grid², dim], got [${a.out.shape.join(', ')}]`);
+  if (!Number.isInteger(a.grid) || a.grid <= 0)
+    throw new KernelArgumentError(k, 'grid', `must be a positive integer, got ${a.grid}`);
+  if (a.out.shape.length !== 2)
+    throw new KernelArgumentError(k, 'out', `expected [1 + grid², dim], got [${a.out.shape.join(', ')}]`);
   const dim = a.out.shape[1]!;
   if (dim % 4 !== 0 || dim < 8) throw new KernelArgumentError(k, 'out', `dim ${dim} must be a multiple of 4 and ≥ 8`);
   expectShape(k, 'out', a.out, [1 + a.grid * a.grid, dim]);

@@ -72,16 +72,20 @@ export function signatureOf(src: KernelSource): KernelSignature {
   for (const [group, bindings] of r.getBindGroups().entries()) {
     for (const b of bindings ?? []) {
       if (!b) continue;
-      if (group !== 0) throw new Error(`kernel ${src.name}: binding ${b.name} is in group ${group}; kernels use group 0 only`);
+      if (group !== 0)
+        throw new Error(`kernel ${src.name}: binding ${b.name} is in group ${group}; kernels use group 0 only`);
       if (b.resourceType === ResourceType.Uniform) {
         if (uniform) throw new Error(`kernel ${src.name}: more than one uniform binding`);
-        const members = (b.type as { members?: { name: string; offset: number; type: { name: string } }[] }).members ?? [];
+        const members =
+          (b.type as { members?: { name: string; offset: number; type: { name: string } }[] }).members ?? [];
         uniform = {
           binding: b.binding,
           size: Math.max(16, Math.ceil(b.size / 16) * 16),
           members: members.map((m) => {
             if (!['u32', 'i32', 'f32'].includes(m.type.name)) {
-              throw new Error(`kernel ${src.name}: uniform member ${m.name} has type ${m.type.name}; only u32/i32/f32 scalars are supported`);
+              throw new Error(
+                `kernel ${src.name}: uniform member ${m.name} has type ${m.type.name}; only u32/i32/f32 scalars are supported`,
+              );
             }
             return { name: m.name, offset: m.offset, type: m.type.name as UniformScalar };
           }),
@@ -128,7 +132,8 @@ function bindGroupLayout(device: GPUDevice, src: KernelSource): GPUBindGroupLayo
       visibility: GPUShaderStage.COMPUTE,
       buffer: { type: s.writable ? 'storage' : 'read-only-storage' },
     }));
-    if (sig.uniform) entries.push({ binding: sig.uniform.binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } });
+    if (sig.uniform)
+      entries.push({ binding: sig.uniform.binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } });
     layout = device.createBindGroupLayout({ label: src.name, entries });
     cache.layouts.set(src.name, layout);
   }
@@ -138,12 +143,18 @@ function bindGroupLayout(device: GPUDevice, src: KernelSource): GPUBindGroupLayo
 function pipelineKey(src: KernelSource, overrides: Overrides): string {
   const sig = signatureOf(src);
   for (const k of Object.keys(overrides)) {
-    if (!sig.overrides.includes(k)) throw new Error(`kernel ${src.name}: unknown override constant ${k} (has: ${sig.overrides.join(', ')})`);
+    if (!sig.overrides.includes(k))
+      throw new Error(`kernel ${src.name}: unknown override constant ${k} (has: ${sig.overrides.join(', ')})`);
   }
   return `${src.name}|${JSON.stringify(Object.entries(overrides).sort())}`;
 }
 
-function pipelineDescriptor(device: GPUDevice, src: KernelSource, overrides: Overrides, key: string): GPUComputePipelineDescriptor {
+function pipelineDescriptor(
+  device: GPUDevice,
+  src: KernelSource,
+  overrides: Overrides,
+  key: string,
+): GPUComputePipelineDescriptor {
   const cache = cacheFor(device);
   let module = cache.modules.get(src.name);
   if (!module) {
@@ -179,7 +190,11 @@ export function pipelineFor(device: GPUDevice, src: KernelSource, overrides: Ove
  * same key, so a graph's pipelines compile side by side. Rejects with the implementation's
  * GPUPipelineError (the message names the kernel and key) when the pipeline cannot be created.
  */
-export function pipelineForAsync(device: GPUDevice, src: KernelSource, overrides: Overrides = {}): Promise<GPUComputePipeline> {
+export function pipelineForAsync(
+  device: GPUDevice,
+  src: KernelSource,
+  overrides: Overrides = {},
+): Promise<GPUComputePipeline> {
   const key = pipelineKey(src, overrides);
   const cache = cacheFor(device);
   const done = cache.pipelines.get(key);
@@ -194,7 +209,9 @@ export function pipelineForAsync(device: GPUDevice, src: KernelSource, overrides
       },
       (e: unknown) => {
         cache.pending.delete(key);
-        throw new Error(`kernel ${src.name}: could not create its pipeline (${key}): ${(e as Error).message ?? String(e)}`);
+        throw new Error(
+          `kernel ${src.name}: could not create its pipeline (${key}): ${(e as Error).message ?? String(e)}`,
+        );
       },
     );
     cache.pending.set(key, pending);
@@ -212,18 +229,27 @@ export function unusedBinding(device: GPUDevice): TensorRef {
 }
 
 export const elementCount = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
-export const byteSize = (t: { shape: readonly number[]; dtype: DType }): number => elementCount(t.shape) * DTYPE_BYTES[t.dtype];
+export const byteSize = (t: { shape: readonly number[]; dtype: DType }): number =>
+  elementCount(t.shape) * DTYPE_BYTES[t.dtype];
 
 /** Throws unless `t` has exactly `expected` shape (a `-1` entry matches anything) and the dtype (default f32). */
-export function expectShape(kernel: string, arg: string, t: TensorRef, expected: readonly number[], dtype: DType = 'f32'): void {
+export function expectShape(
+  kernel: string,
+  arg: string,
+  t: TensorRef,
+  expected: readonly number[],
+  dtype: DType = 'f32',
+): void {
   const ok = t.shape.length === expected.length && expected.every((d, i) => d === -1 || d === t.shape[i]);
-  if (!ok) throw new KernelArgumentError(kernel, arg, `expected shape [${expected.join(', ')}], got [${t.shape.join(', ')}]`);
+  if (!ok)
+    throw new KernelArgumentError(kernel, arg, `expected shape [${expected.join(', ')}], got [${t.shape.join(', ')}]`);
   if (t.dtype !== dtype) throw new KernelArgumentError(kernel, arg, `expected dtype ${dtype}, got ${String(t.dtype)}`);
 }
 
 /** Throws unless `n` is a positive integer (a size a kernel can work with). */
 export function expectPositiveInt(kernel: string, arg: string, n: number): void {
-  if (!Number.isInteger(n) || n <= 0) throw new KernelArgumentError(kernel, arg, `must be a positive integer, got ${n}`);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new KernelArgumentError(kernel, arg, `must be a positive integer, got ${n}`);
 }
 
 /** Splits `n` workgroups into an (x, y) grid within maxComputeWorkgroupsPerDimension. */
@@ -254,29 +280,52 @@ export function createDispatch(device: GPUDevice, src: KernelSource, spec: Dispa
     if (!spec.tensors[s.name]) throw new KernelArgumentError(src.name, s.name, 'missing tensor argument');
   }
   for (const g of given) {
-    if (!sig.storage.some((s) => s.name === g)) throw new KernelArgumentError(src.name, g, `not a binding of this kernel (has: ${sig.storage.map((s) => s.name).join(', ')})`);
+    if (!sig.storage.some((s) => s.name === g))
+      throw new KernelArgumentError(
+        src.name,
+        g,
+        `not a binding of this kernel (has: ${sig.storage.map((s) => s.name).join(', ')})`,
+      );
   }
   for (const s of sig.storage) {
     const t = spec.tensors[s.name]!;
     const offset = t.offset ?? 0;
     const bytes = byteSize(t);
     if (offset % limits.minStorageBufferOffsetAlignment !== 0) {
-      throw new KernelArgumentError(src.name, s.name, `offset ${offset} is not a multiple of minStorageBufferOffsetAlignment ${limits.minStorageBufferOffsetAlignment}`);
+      throw new KernelArgumentError(
+        src.name,
+        s.name,
+        `offset ${offset} is not a multiple of minStorageBufferOffsetAlignment ${limits.minStorageBufferOffsetAlignment}`,
+      );
     }
     if (offset + bytes > t.buffer.size) {
-      throw new KernelArgumentError(src.name, s.name, `buffer of ${t.buffer.size} bytes is too small for shape [${t.shape.join(', ')}] at offset ${offset} (needs ${offset + bytes})`);
+      throw new KernelArgumentError(
+        src.name,
+        s.name,
+        `buffer of ${t.buffer.size} bytes is too small for shape [${t.shape.join(', ')}] at offset ${offset} (needs ${offset + bytes})`,
+      );
     }
     if (bytes > limits.maxStorageBufferBindingSize) {
-      throw new KernelArgumentError(src.name, s.name, `${bytes} bytes exceeds the device's maxStorageBufferBindingSize ${limits.maxStorageBufferBindingSize}`);
+      throw new KernelArgumentError(
+        src.name,
+        s.name,
+        `${bytes} bytes exceeds the device's maxStorageBufferBindingSize ${limits.maxStorageBufferBindingSize}`,
+      );
     }
     const usage = t.buffer.usage;
-    if ((usage & GPUBufferUsage.STORAGE) === 0) throw new KernelArgumentError(src.name, s.name, 'buffer was not created with STORAGE usage');
+    if ((usage & GPUBufferUsage.STORAGE) === 0)
+      throw new KernelArgumentError(src.name, s.name, 'buffer was not created with STORAGE usage');
   }
   for (let i = 0; i < sig.storage.length; i++) {
     for (let j = i + 1; j < sig.storage.length; j++) {
-      const a = sig.storage[i]!, b = sig.storage[j]!;
+      const a = sig.storage[i]!,
+        b = sig.storage[j]!;
       if ((a.writable || b.writable) && spec.tensors[a.name]!.buffer === spec.tensors[b.name]!.buffer) {
-        throw new KernelArgumentError(src.name, `${a.name}/${b.name}`, 'a written tensor shares its buffer with another argument');
+        throw new KernelArgumentError(
+          src.name,
+          `${a.name}/${b.name}`,
+          'a written tensor shares its buffer with another argument',
+        );
       }
     }
   }
@@ -285,7 +334,11 @@ export function createDispatch(device: GPUDevice, src: KernelSource, spec: Dispa
   const [wx, wy = 1, wz = 1] = spec.workgroups;
   for (const w of [wx, wy, wz]) {
     if (!Number.isInteger(w) || w < 0 || w > limits.maxComputeWorkgroupsPerDimension) {
-      throw new KernelArgumentError(src.name, 'shape', `workgroup count ${w} outside 0..${limits.maxComputeWorkgroupsPerDimension}`);
+      throw new KernelArgumentError(
+        src.name,
+        'shape',
+        `workgroup count ${w} outside 0..${limits.maxComputeWorkgroupsPerDimension}`,
+      );
     }
   }
   let uniformBuffer: GPUBuffer | null = null;
@@ -298,16 +351,24 @@ export function createDispatch(device: GPUDevice, src: KernelSource, spec: Dispa
       if (v === undefined) throw new KernelArgumentError(src.name, m.name, 'missing uniform value');
       if (m.type === 'f32') view.setFloat32(m.offset, v, true);
       else {
-        const lo = m.type === 'u32' ? 0 : -(2 ** 31), hi = m.type === 'u32' ? 2 ** 32 - 1 : 2 ** 31 - 1;
-        if (!Number.isInteger(v) || v < lo || v > hi) throw new KernelArgumentError(src.name, m.name, `${v} is not a valid ${m.type}`);
+        const lo = m.type === 'u32' ? 0 : -(2 ** 31),
+          hi = m.type === 'u32' ? 2 ** 32 - 1 : 2 ** 31 - 1;
+        if (!Number.isInteger(v) || v < lo || v > hi)
+          throw new KernelArgumentError(src.name, m.name, `${v} is not a valid ${m.type}`);
         if (m.type === 'u32') view.setUint32(m.offset, v, true);
         else view.setInt32(m.offset, v, true);
       }
     }
     for (const k of Object.keys(values)) {
-      if (!sig.uniform.members.some((m) => m.name === k)) throw new KernelArgumentError(src.name, k, 'not a uniform of this kernel');
+      if (!sig.uniform.members.some((m) => m.name === k))
+        throw new KernelArgumentError(src.name, k, 'not a uniform of this kernel');
     }
-    uniformBuffer = device.createBuffer({ label: `${src.name} uniforms`, size: sig.uniform.size, usage: GPUBufferUsage.UNIFORM, mappedAtCreation: true });
+    uniformBuffer = device.createBuffer({
+      label: `${src.name} uniforms`,
+      size: sig.uniform.size,
+      usage: GPUBufferUsage.UNIFORM,
+      mappedAtCreation: true,
+    });
     new Uint8Array(uniformBuffer.getMappedRange()).set(new Uint8Array(data));
     uniformBuffer.unmap();
   }

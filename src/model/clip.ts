@@ -50,7 +50,8 @@ export function normalizeRows(a: Float32Array, dim: number): Float32Array {
 export function softmaxRows(a: Float32Array, cols: number): Float32Array {
   const out = new Float32Array(a.length);
   for (let r = 0; r < a.length / cols; r++) {
-    let max = -Infinity, sum = 0;
+    let max = -Infinity,
+      sum = 0;
     for (let j = 0; j < cols; j++) max = Math.max(max, a[r * cols + j]!);
     for (let j = 0; j < cols; j++) sum += out[r * cols + j] = Math.exp(a[r * cols + j]! - max);
     for (let j = 0; j < cols; j++) out[r * cols + j]! /= sum;
@@ -74,7 +75,8 @@ export class CLIPModel {
 
   /** Loads both towers of an OpenVision 1 checkpoint; an OpenVision 2 (vision-only) file or config is named as such. */
   static async load(device: GPUDevice, opts: ClipLoadOptions): Promise<CLIPModel> {
-    let json: unknown = opts.config, source = 'config';
+    let json: unknown = opts.config,
+      source = 'config';
     if (typeof opts.config === 'string') {
       const fs = await import('node:fs/promises');
       source = opts.config;
@@ -86,23 +88,49 @@ export class CLIPModel {
     }
     const visionCfg = configFromOpenClip(json, source);
     const textCfg = textConfigFromOpenClip(json, source);
-    if (!textCfg) throw new ConfigError(source, 'has no model_cfg.text_cfg: a vision-only (OpenVision 2) model has no text tower, so it cannot be used as CLIP; use VisionTransformer');
-    if (textCfg.embedDim !== visionCfg.embedDim) throw new ConfigError(source, `the towers' embed_dim differ (vision ${visionCfg.embedDim}, text ${textCfg.embedDim})`);
-    const tokenizer = opts.vocab instanceof ClipsTokenizer ? opts.vocab
-      : typeof opts.vocab === 'string' ? ClipsTokenizer.fromVocab(opts.vocab, { contextLength: textCfg.contextLength })
-        : await ClipsTokenizer.default({ contextLength: textCfg.contextLength });
+    if (!textCfg)
+      throw new ConfigError(
+        source,
+        'has no model_cfg.text_cfg: a vision-only (OpenVision 2) model has no text tower, so it cannot be used as CLIP; use VisionTransformer',
+      );
+    if (textCfg.embedDim !== visionCfg.embedDim)
+      throw new ConfigError(
+        source,
+        `the towers' embed_dim differ (vision ${visionCfg.embedDim}, text ${textCfg.embedDim})`,
+      );
+    const tokenizer =
+      opts.vocab instanceof ClipsTokenizer
+        ? opts.vocab
+        : typeof opts.vocab === 'string'
+          ? ClipsTokenizer.fromVocab(opts.vocab, { contextLength: textCfg.contextLength })
+          : await ClipsTokenizer.default({ contextLength: textCfg.contextLength });
     if (tokenizer.contextLength !== textCfg.contextLength) {
-      throw new ConfigError(source, `the tokenizer makes ${tokenizer.contextLength} ids per text, the text tower takes ${textCfg.contextLength}`);
+      throw new ConfigError(
+        source,
+        `the tokenizer makes ${tokenizer.contextLength} ids per text, the text tower takes ${textCfg.contextLength}`,
+      );
     }
     if (tokenizer.vocabSize > textCfg.vocabSize) {
-      throw new ConfigError(source, `the vocabulary has ${tokenizer.vocabSize} tokens, more than the text tower's ${textCfg.vocabSize} embedding rows (vocab_size): it is not this model's vocabulary`);
+      throw new ConfigError(
+        source,
+        `the vocabulary has ${tokenizer.vocabSize} tokens, more than the text tower's ${textCfg.vocabSize} embedding rows (vocab_size): it is not this model's vocabulary`,
+      );
     }
     const ckpt = isCheckpoint(opts.weights) ? opts.weights : await openCheckpoint(opts.weights);
     const ls = ckpt.tensors.get('logit_scale');
-    if (!ls) throw new CheckpointError(ckpt.file, ckpt.tensors.has('token_embedding.weight') ? 'missing' : 'has no text tower and no logit_scale: a vision-only (OpenVision 2) checkpoint cannot be used as CLIP', 'logit_scale');
-    if (ls.shape.length > 1 || ls.shape.reduce((a, b) => a * b, 1) !== 1) throw new CheckpointError(ckpt.file, `expected a scalar, got shape [${ls.shape.join(', ')}]`, 'logit_scale');
+    if (!ls)
+      throw new CheckpointError(
+        ckpt.file,
+        ckpt.tensors.has('token_embedding.weight')
+          ? 'missing'
+          : 'has no text tower and no logit_scale: a vision-only (OpenVision 2) checkpoint cannot be used as CLIP',
+        'logit_scale',
+      );
+    if (ls.shape.length > 1 || ls.shape.reduce((a, b) => a * b, 1) !== 1)
+      throw new CheckpointError(ckpt.file, `expected a scalar, got shape [${ls.shape.join(', ')}]`, 'logit_scale');
     const [logitScale] = await ckpt.read('logit_scale');
-    if (!Number.isFinite(logitScale!)) throw new CheckpointError(ckpt.file, `non-finite value ${logitScale}`, 'logit_scale');
+    if (!Number.isFinite(logitScale!))
+      throw new CheckpointError(ckpt.file, `non-finite value ${logitScale}`, 'logit_scale');
     const text = await TextTransformer.load(device, { weights: ckpt, config: textCfg });
     let vision: VisionTransformer;
     try {
@@ -116,17 +144,22 @@ export class CLIPModel {
 
   /** [N, E] image embeddings (projected, not normalised) of image files, bytes or browser images. */
   async encodeImages(images: readonly ImageInput[], opts: Omit<EncodeOptions, 'outputs'> = {}): Promise<Float32Array> {
-    return (await encodeImages(this.vision, images, { ...opts, outputs: ['embedding'] })).embedding ?? new Float32Array(0);
+    return (
+      (await encodeImages(this.vision, images, { ...opts, outputs: ['embedding'] })).embedding ?? new Float32Array(0)
+    );
   }
 
   /** [N, E] text embeddings (projected, not normalised), in batches of `batchSize` (default 64). */
   async encodeTexts(texts: readonly string[], opts: { batchSize?: number } = {}): Promise<Float32Array> {
-    if (!isList(texts) || texts.length === 0) throw new ArgumentError('encodeTexts', 'texts', 'must be a non-empty array of strings');
+    if (!isList(texts) || texts.length === 0)
+      throw new ArgumentError('encodeTexts', 'texts', 'must be a non-empty array of strings');
     texts.forEach((t, i) => {
-      if (typeof t !== 'string') throw new ArgumentError('encodeTexts', 'texts', `item ${i} is ${t === null ? 'null' : typeof t}, not a string`);
+      if (typeof t !== 'string')
+        throw new ArgumentError('encodeTexts', 'texts', `item ${i} is ${t === null ? 'null' : typeof t}, not a string`);
     });
     const batch = opts.batchSize ?? 64;
-    if (!Number.isInteger(batch) || batch <= 0) throw new ArgumentError('encodeTexts', 'batchSize', `must be a positive integer, got ${batch}`);
+    if (!Number.isInteger(batch) || batch <= 0)
+      throw new ArgumentError('encodeTexts', 'batchSize', `must be a positive integer, got ${batch}`);
     const out = new Float32Array(texts.length * this.embedDim);
     for (let s = 0; s < texts.length; s += batch) {
       const chunk = texts.slice(s, s + batch);
@@ -139,18 +172,25 @@ export class CLIPModel {
   /** logits_per_image [I, T] = exp(logit_scale) · cos(image_i, text_j), from unnormalised embeddings. */
   logits(imageEmbeddings: Float32Array, textEmbeddings: Float32Array): Float32Array {
     const E = this.embedDim;
-    for (const [name, a] of [['imageEmbeddings', imageEmbeddings], ['textEmbeddings', textEmbeddings]] as const) {
-      if (!(a instanceof Float32Array) || a.length === 0 || a.length % E !== 0) throw new ArgumentError('logits', name, `must be a Float32Array [N, ${E}]`);
+    for (const [name, a] of [
+      ['imageEmbeddings', imageEmbeddings],
+      ['textEmbeddings', textEmbeddings],
+    ] as const) {
+      if (!(a instanceof Float32Array) || a.length === 0 || a.length % E !== 0)
+        throw new ArgumentError('logits', name, `must be a Float32Array [N, ${E}]`);
     }
-    const I = imageEmbeddings.length / E, T = textEmbeddings.length / E;
-    const img = normalizeRows(imageEmbeddings, E), txt = normalizeRows(textEmbeddings, E);
+    const I = imageEmbeddings.length / E,
+      T = textEmbeddings.length / E;
+    const img = normalizeRows(imageEmbeddings, E),
+      txt = normalizeRows(textEmbeddings, E);
     const scale = Math.exp(this.logitScale);
     const out = new Float32Array(I * T);
-    for (let i = 0; i < I; i++) for (let j = 0; j < T; j++) {
-      let d = 0;
-      for (let e = 0; e < E; e++) d += img[i * E + e]! * txt[j * E + e]!;
-      out[i * T + j] = scale * d;
-    }
+    for (let i = 0; i < I; i++)
+      for (let j = 0; j < T; j++) {
+        let d = 0;
+        for (let e = 0; e < E; e++) d += img[i * E + e]! * txt[j * E + e]!;
+        out[i * T + j] = scale * d;
+      }
     return out;
   }
 
@@ -158,13 +198,24 @@ export class CLIPModel {
    * Zero-shot classification: for each image, every label with its probability (softmax over the
    * labels of the scaled cosines), most probable first.
    */
-  async zeroShot(images: readonly ImageInput[], labels: readonly string[], opts: ZeroShotOptions = {}): Promise<LabelScore[][]> {
-    if (!isList(images) || images.length === 0) throw new ArgumentError('zeroShot', 'images', 'must be a non-empty array of images');
+  async zeroShot(
+    images: readonly ImageInput[],
+    labels: readonly string[],
+    opts: ZeroShotOptions = {},
+  ): Promise<LabelScore[][]> {
+    if (!isList(images) || images.length === 0)
+      throw new ArgumentError('zeroShot', 'images', 'must be a non-empty array of images');
     const textEmb = await this.labelEmbeddings(labels, opts.templates ?? [opts.template ?? 'a photo of a {}.']);
-    const imgEmb = await this.encodeImages(images, { batchSize: opts.batchSize, maxPixels: opts.maxPixels, resolution: opts.resolution, onProgress: opts.onProgress });
+    const imgEmb = await this.encodeImages(images, {
+      batchSize: opts.batchSize,
+      maxPixels: opts.maxPixels,
+      resolution: opts.resolution,
+      onProgress: opts.onProgress,
+    });
     const probs = softmaxRows(this.logits(imgEmb, textEmb), labels.length);
     return Array.from({ length: images.length }, (_, i) =>
-      labels.map((label, j) => ({ label, score: probs[i * labels.length + j]! })).sort((a, b) => b.score - a.score));
+      labels.map((label, j) => ({ label, score: probs[i * labels.length + j]! })).sort((a, b) => b.score - a.score),
+    );
   }
 
   /**
@@ -172,19 +223,34 @@ export class CLIPModel {
    * normalised, averaged, normalised again (OpenVision's zero-shot evaluation).
    */
   async labelEmbeddings(labels: readonly string[], templates: readonly string[]): Promise<Float32Array> {
-    if (!isList(labels) || labels.length === 0) throw new ArgumentError('zeroShot', 'labels', 'must be a non-empty array of strings');
+    if (!isList(labels) || labels.length === 0)
+      throw new ArgumentError('zeroShot', 'labels', 'must be a non-empty array of strings');
     labels.forEach((l, i) => {
-      if (typeof l !== 'string' || l.trim() === '') throw new ArgumentError('zeroShot', 'labels', `item ${i} is ${typeof l === 'string' ? 'an empty string' : l === null ? 'null' : typeof l}, not a label`);
+      if (typeof l !== 'string' || l.trim() === '')
+        throw new ArgumentError(
+          'zeroShot',
+          'labels',
+          `item ${i} is ${typeof l === 'string' ? 'an empty string' : l === null ? 'null' : typeof l}, not a label`,
+        );
     });
-    if (!isList(templates) || templates.length === 0) throw new ArgumentError('zeroShot', 'templates', 'must be a non-empty array of strings');
+    if (!isList(templates) || templates.length === 0)
+      throw new ArgumentError('zeroShot', 'templates', 'must be a non-empty array of strings');
     templates.forEach((t, i) => {
-      if (typeof t !== 'string' || !t.includes('{}')) throw new ArgumentError('zeroShot', 'templates', `item ${i} (${JSON.stringify(t)}) must be a string with {} where the label goes`);
+      if (typeof t !== 'string' || !t.includes('{}'))
+        throw new ArgumentError(
+          'zeroShot',
+          'templates',
+          `item ${i} (${JSON.stringify(t)}) must be a string with {} where the label goes`,
+        );
     });
-    const E = this.embedDim, L = labels.length, K = templates.length;
+    const E = this.embedDim,
+      L = labels.length,
+      K = templates.length;
     const prompts = labels.flatMap((l) => templates.map((t) => t.replaceAll('{}', l)));
     const emb = normalizeRows(await this.encodeTexts(prompts), E);
     const mean = new Float32Array(L * E);
-    for (let l = 0; l < L; l++) for (let k = 0; k < K; k++) for (let e = 0; e < E; e++) mean[l * E + e]! += emb[(l * K + k) * E + e]! / K;
+    for (let l = 0; l < L; l++)
+      for (let k = 0; k < K; k++) for (let e = 0; e < E; e++) mean[l * E + e]! += emb[(l * K + k) * E + e]! / K;
     return normalizeRows(mean, E);
   }
 

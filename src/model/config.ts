@@ -51,8 +51,10 @@ export function validateConfig(c: ViTConfig, source: string): ViTConfig {
   if (c.width % c.heads !== 0) throw new ConfigError(source, `width ${c.width} is not divisible by heads ${c.heads}`);
   const d = c.width / c.heads;
   if (d % 4 !== 0 || d > 128) throw new ConfigError(source, `head dim ${d} must be a multiple of 4 and at most 128`);
-  if (c.width % 4 !== 0) throw new ConfigError(source, `width ${c.width} must be a multiple of 4 (sin-cos position table)`);
-  if (c.imageSize % c.patchSize !== 0) throw new ConfigError(source, `image_size ${c.imageSize} is not divisible by patch_size ${c.patchSize}`);
+  if (c.width % 4 !== 0)
+    throw new ConfigError(source, `width ${c.width} must be a multiple of 4 (sin-cos position table)`);
+  if (c.imageSize % c.patchSize !== 0)
+    throw new ConfigError(source, `image_size ${c.imageSize} is not divisible by patch_size ${c.patchSize}`);
   if (!(c.eps > 0)) throw new ConfigError(source, `eps must be positive, got ${c.eps}`);
   for (const k of ['mean', 'std'] as const) {
     const v = c[k] as unknown;
@@ -60,11 +62,14 @@ export function validateConfig(c: ViTConfig, source: string): ViTConfig {
       throw new ConfigError(source, `${k} must be 3 finite numbers (one per RGB channel), got ${JSON.stringify(v)}`);
     }
   }
-  if (c.std.some((x) => x === 0)) throw new ConfigError(source, `std ${JSON.stringify(c.std)} has a zero: normalising would divide by zero`);
+  if (c.std.some((x) => x === 0))
+    throw new ConfigError(source, `std ${JSON.stringify(c.std)} has a zero: normalising would divide by zero`);
   for (const k of ['lnPre', 'finalLnAfterPool'] as const) {
-    if (c[k] !== undefined && typeof c[k] !== 'boolean') throw new ConfigError(source, `${k} must be a boolean, got ${JSON.stringify(c[k])}`);
+    if (c[k] !== undefined && typeof c[k] !== 'boolean')
+      throw new ConfigError(source, `${k} must be a boolean, got ${JSON.stringify(c[k])}`);
   }
-  if (c.pool !== undefined && c.pool !== 'avg' && c.pool !== 'tok') throw new ConfigError(source, `pool must be 'avg' or 'tok', got ${JSON.stringify(c.pool)}`);
+  if (c.pool !== undefined && c.pool !== 'avg' && c.pool !== 'tok')
+    throw new ConfigError(source, `pool must be 'avg' or 'tok', got ${JSON.stringify(c.pool)}`);
   return c;
 }
 
@@ -93,12 +98,18 @@ export async function readOpenClipConfig(path: string): Promise<ViTConfig> {
  * false, norm_kwargs.eps: 1e-5, nn.LayerNorm's), or refused with a ConfigError naming it.
  */
 export function configFromOpenClip(json: unknown, source = 'open_clip_config.json'): ViTConfig {
-  const root = json as { model_cfg?: { embed_dim?: number; quick_gelu?: unknown; vision_cfg?: Record<string, unknown> }; preprocess_cfg?: Record<string, unknown> };
+  const root = json as {
+    model_cfg?: { embed_dim?: number; quick_gelu?: unknown; vision_cfg?: Record<string, unknown> };
+    preprocess_cfg?: Record<string, unknown>;
+  };
   const v = root?.model_cfg?.vision_cfg;
   if (!v || typeof v !== 'object') throw new ConfigError(source, 'no model_cfg.vision_cfg');
   const key = (k: string) => `model_cfg.vision_cfg.${k}`;
   const refuse = (k: string, why: string): never => {
-    throw new ConfigError(source, `${k} = ${JSON.stringify(k.startsWith('model_cfg.vision_cfg.') ? v[k.slice(21)] : root.model_cfg?.quick_gelu)}: ${why}`);
+    throw new ConfigError(
+      source,
+      `${k} = ${JSON.stringify(k.startsWith('model_cfg.vision_cfg.') ? v[k.slice(21)] : root.model_cfg?.quick_gelu)}: ${why}`,
+    );
   };
   const need = (k: string): number => {
     const x = v[k];
@@ -108,7 +119,8 @@ export function configFromOpenClip(json: unknown, source = 'open_clip_config.jso
   const flag = (k: string, dflt: boolean): boolean => {
     const x = v[k];
     if (x === undefined || x === null) return dflt;
-    if (typeof x !== 'boolean') throw new ConfigError(source, `${key(k)} must be true or false, got ${JSON.stringify(x)}`);
+    if (typeof x !== 'boolean')
+      throw new ConfigError(source, `${key(k)} must be true or false, got ${JSON.stringify(x)}`);
     return x;
   };
   /** image_size / patch_size: a number, or a square [h, w] pair. */
@@ -116,7 +128,8 @@ export function configFromOpenClip(json: unknown, source = 'open_clip_config.jso
     const x = v[k];
     if (typeof x === 'number') return x;
     if (Array.isArray(x) && x.length === 2 && x.every((d) => typeof d === 'number')) {
-      if (x[0] !== x[1]) refuse(key(k), 'non-square sizes are not supported (the kernels assume a square image and patch)');
+      if (x[0] !== x[1])
+        refuse(key(k), 'non-square sizes are not supported (the kernels assume a square image and patch)');
       return x[0] as number;
     }
     throw new ConfigError(source, `${key(k)} is missing or not a number or [h, w] pair`);
@@ -126,53 +139,94 @@ export function configFromOpenClip(json: unknown, source = 'open_clip_config.jso
   const mlpRatio = v.mlp_ratio === undefined ? 4 : need('mlp_ratio');
 
   // What the kernels do not implement: refused by name rather than run silently wrong.
-  if (root.model_cfg?.quick_gelu === true) refuse('model_cfg.quick_gelu', 'QuickGELU is not implemented for the vision tower (only exact-erf GELU, nn.GELU())');
+  if (root.model_cfg?.quick_gelu === true)
+    refuse(
+      'model_cfg.quick_gelu',
+      'QuickGELU is not implemented for the vision tower (only exact-erf GELU, nn.GELU())',
+    );
   if (v.act_kwargs !== undefined && v.act_kwargs !== null && Object.keys(v.act_kwargs).length > 0) {
     refuse(key('act_kwargs'), 'only the default exact-erf GELU (nn.GELU()) is implemented for the vision tower');
   }
   const norm = (v.norm_kwargs ?? {}) as Record<string, unknown>;
-  if (typeof norm !== 'object' || Array.isArray(norm)) throw new ConfigError(source, `${key('norm_kwargs')} must be an object`);
-  for (const k of Object.keys(norm)) if (k !== 'eps') refuse(key('norm_kwargs'), `only eps can be set (LayerNorm option '${k}' is not implemented)`);
-  if (norm.eps !== undefined && typeof norm.eps !== 'number') throw new ConfigError(source, `${key('norm_kwargs.eps')} must be a number`);
-  if (v.ls_init_value !== undefined && v.ls_init_value !== null) refuse(key('ls_init_value'), 'layer scale is not implemented');
+  if (typeof norm !== 'object' || Array.isArray(norm))
+    throw new ConfigError(source, `${key('norm_kwargs')} must be an object`);
+  for (const k of Object.keys(norm))
+    if (k !== 'eps') refuse(key('norm_kwargs'), `only eps can be set (LayerNorm option '${k}' is not implemented)`);
+  if (norm.eps !== undefined && typeof norm.eps !== 'number')
+    throw new ConfigError(source, `${key('norm_kwargs.eps')} must be a number`);
+  if (v.ls_init_value !== undefined && v.ls_init_value !== null)
+    refuse(key('ls_init_value'), 'layer scale is not implemented');
   if (v.attentional_pool === true) refuse(key('attentional_pool'), 'attention pooling is not implemented');
   if (v.pos_embed_type !== undefined && v.pos_embed_type !== 'learnable' && v.pos_embed_type !== 'sin_cos_2d') {
-    refuse(key('pos_embed_type'), "only a position table stored in the checkpoint ('learnable' or 'sin_cos_2d') is implemented");
+    refuse(
+      key('pos_embed_type'),
+      "only a position table stored in the checkpoint ('learnable' or 'sin_cos_2d') is implemented",
+    );
   }
   for (const k of ['qk_norm', 'scaled_cosine_attn', 'scale_heads', 'scale_attn_inner', 'scale_attn', 'scale_fc']) {
     if (v[k] === true) refuse(key(k), 'this attention-block variant is not implemented');
   }
-  if (v.block_type !== undefined && v.block_type !== null && v.block_type !== 'default') refuse(key('block_type'), "only the default residual attention block is implemented");
-  if (v.timm_model_name !== undefined && v.timm_model_name !== null) refuse(key('timm_model_name'), 'timm vision towers are not supported');
+  if (v.block_type !== undefined && v.block_type !== null && v.block_type !== 'default')
+    refuse(key('block_type'), 'only the default residual attention block is implemented');
+  if (v.timm_model_name !== undefined && v.timm_model_name !== null)
+    refuse(key('timm_model_name'), 'timm vision towers are not supported');
   const pool = (v.pool_type ?? 'tok') as 'avg' | 'tok';
   if (pool !== 'avg' && pool !== 'tok') refuse(key('pool_type'), "only 'avg' and 'tok' pooling are implemented");
 
   const pre = root.preprocess_cfg ?? {};
   for (const k of ['mean', 'std'] as const) {
     const x = pre[k];
-    if (x !== undefined && !(Array.isArray(x) && x.length === 3 && x.every((e) => typeof e === 'number' && Number.isFinite(e)))) {
-      throw new ConfigError(source, `preprocess_cfg.${k} must be 3 finite numbers (one per RGB channel), got ${JSON.stringify(x)}`);
+    if (
+      x !== undefined &&
+      !(Array.isArray(x) && x.length === 3 && x.every((e) => typeof e === 'number' && Number.isFinite(e)))
+    ) {
+      throw new ConfigError(
+        source,
+        `preprocess_cfg.${k} must be 3 finite numbers (one per RGB channel), got ${JSON.stringify(x)}`,
+      );
     }
   }
-  return validateConfig({
-    imageSize: side('image_size'),
-    patchSize: side('patch_size'),
-    width,
-    layers: need('layers'),
-    heads: width / headWidth,
-    mlpWidth: Math.floor(width * mlpRatio),
-    embedDim: typeof root.model_cfg?.embed_dim === 'number' ? root.model_cfg.embed_dim : width,
-    eps: (norm.eps) ?? 1e-5,
-    mean: (pre.mean as [number, number, number]) ?? IMAGENET_MEAN,
-    std: (pre.std as [number, number, number]) ?? IMAGENET_STD,
-    lnPre: !flag('no_ln_pre', false),
-    pool,
-    finalLnAfterPool: flag('final_ln_after_pool', false),
-  }, source);
+  return validateConfig(
+    {
+      imageSize: side('image_size'),
+      patchSize: side('patch_size'),
+      width,
+      layers: need('layers'),
+      heads: width / headWidth,
+      mlpWidth: Math.floor(width * mlpRatio),
+      embedDim: typeof root.model_cfg?.embed_dim === 'number' ? root.model_cfg.embed_dim : width,
+      eps: norm.eps ?? 1e-5,
+      mean: (pre.mean as [number, number, number]) ?? IMAGENET_MEAN,
+      std: (pre.std as [number, number, number]) ?? IMAGENET_STD,
+      lnPre: !flag('no_ln_pre', false),
+      pool,
+      finalLnAfterPool: flag('final_ln_after_pool', false),
+    },
+    source,
+  );
 }
 
-function preset(width: number, layers: number, heads: number, mlpWidth: number, patchSize: number, imageSize: number, embedDim: number): ViTConfig {
-  return { imageSize, patchSize, width, layers, heads, mlpWidth, embedDim, eps: 1e-6, mean: IMAGENET_MEAN, std: IMAGENET_STD };
+function preset(
+  width: number,
+  layers: number,
+  heads: number,
+  mlpWidth: number,
+  patchSize: number,
+  imageSize: number,
+  embedDim: number,
+): ViTConfig {
+  return {
+    imageSize,
+    patchSize,
+    width,
+    layers,
+    heads,
+    mlpWidth,
+    embedDim,
+    eps: 1e-6,
+    mean: IMAGENET_MEAN,
+    std: IMAGENET_STD,
+  };
 }
 
 /**
@@ -202,7 +256,10 @@ export function presetConfig(name: string, imageSize?: number): ViTConfig {
 
 /** Multiply-adds ×2 of one forward pass per image at `resolution` (what GFLOP/s figures count). */
 export function flopsPerImage(c: ViTConfig, resolution = c.imageSize): number {
-  const g = gridOf(c, resolution), n = 1 + g * g, W = c.width, D = headDim(c);
+  const g = gridOf(c, resolution),
+    n = 1 + g * g,
+    W = c.width,
+    D = headDim(c);
   const patch = 2 * g * g * 3 * c.patchSize ** 2 * W;
   const perBlock = 2 * n * W * 3 * W + 2 * c.heads * n * n * D * 2 + 2 * n * W * W + 2 * 2 * n * W * c.mlpWidth;
   return patch + c.layers * perBlock + 2 * W * c.embedDim;
@@ -237,25 +294,34 @@ export function textConfigFromOpenClip(json: unknown, source = 'open_clip_config
   if (t === undefined || t === null) return null;
   if (typeof t !== 'object') throw new ConfigError(source, 'model_cfg.text_cfg must be an object');
   const key = (k: string) => `model_cfg.text_cfg.${k}`;
-  const refuse = (k: string, why: string): never => { throw new ConfigError(source, `${key(k)} = ${JSON.stringify(t[k])}: ${why}`); };
+  const refuse = (k: string, why: string): never => {
+    throw new ConfigError(source, `${key(k)} = ${JSON.stringify(t[k])}: ${why}`);
+  };
   const num = (k: string, dflt?: number): number => {
     const x = t[k] ?? dflt;
     if (typeof x !== 'number') throw new ConfigError(source, `${key(k)} is missing or not a number`);
     return x;
   };
-  if (t.hf_model_name !== undefined && t.hf_model_name !== null) refuse('hf_model_name', 'Hugging Face text towers are not supported');
-  if (t.no_causal_mask !== true) refuse('no_causal_mask', 'only the unmasked text tower (no_causal_mask: true, as OpenVision) is implemented');
+  if (t.hf_model_name !== undefined && t.hf_model_name !== null)
+    refuse('hf_model_name', 'Hugging Face text towers are not supported');
+  if (t.no_causal_mask !== true)
+    refuse('no_causal_mask', 'only the unmasked text tower (no_causal_mask: true, as OpenVision) is implemented');
   if ((t.pool_type ?? 'argmax') !== 'last') refuse('pool_type', "only 'last' pooling (OpenVision's) is implemented");
   if (t.proj_bias === true) refuse('proj_bias', 'a text projection bias is not implemented');
   if ((t.proj_type ?? 'linear') !== 'linear') refuse('proj_type', "only the 'linear' text projection is implemented");
   if (t.embed_cls === true) refuse('embed_cls', 'a text class token is not implemented');
-  if (t.ls_init_value !== undefined && t.ls_init_value !== null) refuse('ls_init_value', 'layer scale is not implemented');
-  if (root.model_cfg?.quick_gelu === true) throw new ConfigError(source, 'model_cfg.quick_gelu = true: QuickGELU is not implemented');
+  if (t.ls_init_value !== undefined && t.ls_init_value !== null)
+    refuse('ls_init_value', 'layer scale is not implemented');
+  if (root.model_cfg?.quick_gelu === true)
+    throw new ConfigError(source, 'model_cfg.quick_gelu = true: QuickGELU is not implemented');
   const act = (t.act_kwargs ?? {}) as Record<string, unknown>;
-  for (const k of Object.keys(act)) if (k !== 'approximate') refuse('act_kwargs', `GELU option '${k}' is not implemented`);
-  if (act.approximate !== undefined && act.approximate !== 'tanh' && act.approximate !== 'none') refuse('act_kwargs', "approximate must be 'tanh' or 'none'");
+  for (const k of Object.keys(act))
+    if (k !== 'approximate') refuse('act_kwargs', `GELU option '${k}' is not implemented`);
+  if (act.approximate !== undefined && act.approximate !== 'tanh' && act.approximate !== 'none')
+    refuse('act_kwargs', "approximate must be 'tanh' or 'none'");
   const norm = (t.norm_kwargs ?? {}) as Record<string, unknown>;
-  for (const k of Object.keys(norm)) if (k !== 'eps') refuse('norm_kwargs', `only eps can be set (LayerNorm option '${k}' is not implemented)`);
+  for (const k of Object.keys(norm))
+    if (k !== 'eps') refuse('norm_kwargs', `only eps can be set (LayerNorm option '${k}' is not implemented)`);
   const width = num('width', 512);
   const heads = num('heads', 8);
   const c: TextConfig = {
@@ -270,11 +336,13 @@ export function textConfigFromOpenClip(json: unknown, source = 'open_clip_config
     embedDim: typeof root.model_cfg?.embed_dim === 'number' ? root.model_cfg.embed_dim : width,
   };
   for (const k of ['contextLength', 'vocabSize', 'width', 'heads', 'layers', 'mlpWidth', 'embedDim'] as const) {
-    if (!Number.isInteger(c[k]) || c[k] <= 0) throw new ConfigError(source, `text ${k} must be a positive integer, got ${c[k]}`);
+    if (!Number.isInteger(c[k]) || c[k] <= 0)
+      throw new ConfigError(source, `text ${k} must be a positive integer, got ${c[k]}`);
   }
   if (width % heads !== 0) throw new ConfigError(source, `text width ${width} is not divisible by heads ${heads}`);
   const d = width / heads;
-  if (d % 4 !== 0 || d > 128) throw new ConfigError(source, `text head dim ${d} must be a multiple of 4 and at most 128`);
+  if (d % 4 !== 0 || d > 128)
+    throw new ConfigError(source, `text head dim ${d} must be a multiple of 4 and at most 128`);
   if (!(c.eps > 0)) throw new ConfigError(source, `text eps must be positive, got ${c.eps}`);
   return c;
 }

@@ -26,15 +26,23 @@ export function seededNormal(seed: number): () => number {
 
 /** Seeded random text-tower weights (top-level OpenVision 1 keys): the same statistics as the vision ones. */
 export function randomTextTensors(t: TextConfig, seed: number): Map<string, { shape: number[]; data: Float32Array }> {
-  return randomFor(expectedTextKeys(t), seed, (k) => (k === 'positional_embedding' ? 0.1 : k === 'token_embedding.weight' ? 0.5 : null));
+  return randomFor(expectedTextKeys(t), seed, (k) =>
+    k === 'positional_embedding' ? 0.1 : k === 'token_embedding.weight' ? 0.5 : null,
+  );
 }
 
 export function randomTensors(c: ViTConfig, seed: number): Map<string, { shape: number[]; data: Float32Array }> {
-  return randomFor(expectedKeys(c), seed, (k) => (k === 'positional_embedding' ? posembSincos2d(c.imageSize / c.patchSize, c.width) : null));
+  return randomFor(expectedKeys(c), seed, (k) =>
+    k === 'positional_embedding' ? posembSincos2d(c.imageSize / c.patchSize, c.width) : null,
+  );
 }
 
 /** LayerNorm scales ~1±0.2, biases ~N(0, 0.05), linear weights ~N(0, 1/fan_in); `special` gives a key's data or a std. */
-function randomFor(keys: Map<string, number[]>, seed: number, special: (key: string) => Float32Array | number | null): Map<string, { shape: number[]; data: Float32Array }> {
+function randomFor(
+  keys: Map<string, number[]>,
+  seed: number,
+  special: (key: string) => Float32Array | number | null,
+): Map<string, { shape: number[]; data: Float32Array }> {
   const normal = seededNormal(seed);
   const normals = (n: number, std: number, mean = 0) => {
     const a = new Float32Array(n);
@@ -50,7 +58,11 @@ function randomFor(keys: Map<string, number[]>, seed: number, special: (key: str
     else if (typeof sp === 'number') data = normals(n, sp);
     else if (/ln_(\d|pre|post|final)\.weight/.test(k)) data = normals(n, 0.2, 1);
     else if (k.endsWith('bias') || k === 'class_embedding') data = normals(n, 0.05);
-    else data = normals(n, 1 / Math.sqrt(k === 'proj' || k === 'text_projection' ? shape[0]! : shape.slice(1).reduce((a, b) => a * b, 1)));
+    else
+      data = normals(
+        n,
+        1 / Math.sqrt(k === 'proj' || k === 'text_projection' ? shape[0]! : shape.slice(1).reduce((a, b) => a * b, 1)),
+      );
     out.set(k, { shape, data });
   }
   return out;

@@ -9,7 +9,16 @@ import { residualBlock, type Param } from './blocks.js';
 import { textConfigFromOpenClip, type TextConfig } from './config.js';
 import { GraphModel } from './tower.js';
 import { checkOutputs, concat, describeValue, isCheckpoint } from './vit.js';
-import { checkTextLayout, expectedTextKeys, gpuShape, openCheckpoint, TEXT_TRANSPOSED, uploadWeights, type GpuWeights, type WeightsInput } from './weights.js';
+import {
+  checkTextLayout,
+  expectedTextKeys,
+  gpuShape,
+  openCheckpoint,
+  TEXT_TRANSPOSED,
+  uploadWeights,
+  type GpuWeights,
+  type WeightsInput,
+} from './weights.js';
 
 export type TextOutputName = 'embedding' | 'pooled' | 'block0';
 /** Every output the text tower can return. */
@@ -29,10 +38,18 @@ export function buildTextGraph(t: TextConfig, batch: number, outputs: readonly T
   }
   // x = ln_final(x); pooled = x[:, -1] (pool_type 'last'). LayerNorm acts on each token alone, so
   // normalising only the last token gives the same vector without the other 79 rows.
-  const pooled = ops.layerNorm(g, 'ln_final', ops.tokenAt(g, 'last_token', x, t.contextLength - 1), P('ln_final.weight'), P('ln_final.bias'), t.eps);
+  const pooled = ops.layerNorm(
+    g,
+    'ln_final',
+    ops.tokenAt(g, 'last_token', x, t.contextLength - 1),
+    P('ln_final.weight'),
+    P('ln_final.bias'),
+    t.eps,
+  );
   if (outputs.includes('pooled')) g.output('pooled', pooled);
   // embedding = pooled @ text_projection
-  if (outputs.includes('embedding')) g.output('embedding', ops.linear(g, 'text_projection', pooled, P('text_projection'), null));
+  if (outputs.includes('embedding'))
+    g.output('embedding', ops.linear(g, 'text_projection', pooled, P('text_projection'), null));
   return g;
 }
 
@@ -62,7 +79,12 @@ export interface TextLoadOptions {
 }
 
 export class TextTransformer extends GraphModel {
-  private constructor(device: GPUDevice, readonly config: TextConfig, weights: GpuWeights, source: string) {
+  private constructor(
+    device: GPUDevice,
+    readonly config: TextConfig,
+    weights: GpuWeights,
+    source: string,
+  ) {
     super(device, weights, source);
   }
 
@@ -83,7 +105,9 @@ export class TextTransformer extends GraphModel {
   }
 
   compiled(batch: number, outputs: readonly TextOutputName[]): Promise<CompiledGraph> {
-    return this.compileCached(`${batch}|${[...outputs].sort().join(',')}`, () => buildTextGraph(this.config, batch, outputs));
+    return this.compileCached(`${batch}|${[...outputs].sort().join(',')}`, () =>
+      buildTextGraph(this.config, batch, outputs),
+    );
   }
 
   /**
@@ -92,15 +116,26 @@ export class TextTransformer extends GraphModel {
    */
   async forward(ids: Int32Array | Uint32Array, count: number, opts: TextForwardOptions = {}): Promise<TextOutputs> {
     this.checkAlive();
-    const t = this.config, T = t.contextLength;
-    if (!Number.isInteger(count) || count <= 0) throw new ArgumentError('text forward', 'count', `must be a positive integer, got ${String(count)}`);
+    const t = this.config,
+      T = t.contextLength;
+    if (!Number.isInteger(count) || count <= 0)
+      throw new ArgumentError('text forward', 'count', `must be a positive integer, got ${String(count)}`);
     if (!(ids instanceof Int32Array || ids instanceof Uint32Array)) {
-      throw new ArgumentError('text forward', 'ids', `must be an Int32Array or Uint32Array [count, ${T}] of token ids, got ${describeValue(ids)}`);
+      throw new ArgumentError(
+        'text forward',
+        'ids',
+        `must be an Int32Array or Uint32Array [count, ${T}] of token ids, got ${describeValue(ids)}`,
+      );
     }
-    if (ids.length !== count * T) throw new ArgumentError('text forward', 'ids', `has ${ids.length} values; [${count}, ${T}] needs ${count * T}`);
+    if (ids.length !== count * T)
+      throw new ArgumentError('text forward', 'ids', `has ${ids.length} values; [${count}, ${T}] needs ${count * T}`);
     for (let i = 0; i < ids.length; i++) {
       if (ids[i]! < 0 || ids[i]! >= t.vocabSize) {
-        throw new ArgumentError('text forward', 'ids', `id ${ids[i]} at [${Math.floor(i / T)}, ${i % T}] is outside the vocabulary [0, ${t.vocabSize})`);
+        throw new ArgumentError(
+          'text forward',
+          'ids',
+          `id ${ids[i]} at [${Math.floor(i / T)}, ${i % T}] is outside the vocabulary [0, ${t.vocabSize})`,
+        );
       }
     }
     const outputs = opts.outputs ?? ['embedding'];
@@ -142,7 +177,8 @@ async function resolveTextConfig(cfg: TextLoadOptions['config']): Promise<TextCo
   }
   if (json && typeof json === 'object' && 'model_cfg' in json) {
     const t = textConfigFromOpenClip(json, source);
-    if (!t) throw new ConfigError(source, 'has no model_cfg.text_cfg: a vision-only (OpenVision 2) config has no text tower');
+    if (!t)
+      throw new ConfigError(source, 'has no model_cfg.text_cfg: a vision-only (OpenVision 2) config has no text tower');
     return t;
   }
   return cfg as TextConfig;

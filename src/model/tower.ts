@@ -15,14 +15,22 @@ export abstract class GraphModel {
   private destroyed = false;
   private released = false;
 
-  protected constructor(readonly device: GPUDevice, protected readonly weights: GpuWeights, readonly source: string) {}
+  protected constructor(
+    readonly device: GPUDevice,
+    protected readonly weights: GpuWeights,
+    readonly source: string,
+  ) {}
 
   /** The compiled graph for `key`, built by `build` on first use, then reused (also by concurrent calls). */
   protected compileCached(key: string, build: () => Graph): Promise<CompiledGraph> {
     this.checkAlive();
     let cg = this.graphs.get(key);
     if (!cg) {
-      cg = CompiledGraph.compile(this.device, build(), (t: Tensor) => this.weights.buffers.get(t.name) ?? this.extraParams.get(t.name)!);
+      cg = CompiledGraph.compile(
+        this.device,
+        build(),
+        (t: Tensor) => this.weights.buffers.get(t.name) ?? this.extraParams.get(t.name)!,
+      );
       // A failed compile is not cached: it destroyed what it made, and the next call tries again.
       cg.catch(() => this.graphs.delete(key));
       this.graphs.set(key, cg);
@@ -31,7 +39,11 @@ export abstract class GraphModel {
   }
 
   protected checkAlive(): void {
-    if (this.destroyed) throw new ModelDestroyedError(this.source, 'this model was destroyed (destroy() was called); load it again to run it');
+    if (this.destroyed)
+      throw new ModelDestroyedError(
+        this.source,
+        'this model was destroyed (destroy() was called); load it again to run it',
+      );
   }
 
   /** Runs one call's GPU work; a destroy() meanwhile makes it reject, and frees memory once it has stopped. */

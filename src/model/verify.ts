@@ -42,17 +42,33 @@ export interface Comparison {
 }
 
 /** Compares an output with its reference under the output's tolerance (or the one given). */
-export function compare(name: string, got: ArrayLike<number>, want: ArrayLike<number>,
-  tol: { maxAbs: number; minCosine: number } = { maxAbs: TOLERANCE.maxAbs[name as ViTOutputName] ?? TOLERANCE.maxAbs.tokens, minCosine: TOLERANCE.minCosine }): Comparison {
-  if (got.length !== want.length) return { name, maxAbs: Infinity, maxRel: Infinity, cosine: NaN, pass: false, lengthMismatch: true };
-  let maxAbs = 0, maxRel = 0, dot = 0, ng = 0, nw = 0, bad = false;
+export function compare(
+  name: string,
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  tol: { maxAbs: number; minCosine: number } = {
+    maxAbs: TOLERANCE.maxAbs[name as ViTOutputName] ?? TOLERANCE.maxAbs.tokens,
+    minCosine: TOLERANCE.minCosine,
+  },
+): Comparison {
+  if (got.length !== want.length)
+    return { name, maxAbs: Infinity, maxRel: Infinity, cosine: NaN, pass: false, lengthMismatch: true };
+  let maxAbs = 0,
+    maxRel = 0,
+    dot = 0,
+    ng = 0,
+    nw = 0,
+    bad = false;
   for (let i = 0; i < want.length; i++) {
-    const g = got[i]!, w = want[i]!;
+    const g = got[i]!,
+      w = want[i]!;
     if (!Number.isFinite(g)) bad = true;
     const e = Math.abs(g - w);
     maxAbs = Math.max(maxAbs, e);
     maxRel = Math.max(maxRel, e / Math.max(Math.abs(w), 1e-6));
-    dot += g * w; ng += g * g; nw += w * w;
+    dot += g * w;
+    ng += g * g;
+    nw += w * w;
   }
   const cosine = dot / Math.sqrt(ng * nw);
   const pass = !bad && maxAbs <= tol.maxAbs && cosine >= tol.minCosine;
@@ -93,7 +109,14 @@ export async function readExpected(input: WeightsInput, name?: string): Promise<
 }
 
 /** The text entries an expected file may hold (OpenVision 1 CLIP fixtures). */
-export const CLIP_ENTRIES = ['text_ids', 'text_block0', 'text_embedding', 'image_embedding', 'logits_per_image', 'probs'] as const;
+export const CLIP_ENTRIES = [
+  'text_ids',
+  'text_block0',
+  'text_embedding',
+  'image_embedding',
+  'logits_per_image',
+  'probs',
+] as const;
 
 export interface ClipRow extends Comparison {
   /** Shapes, ours and the file's, when they differ. */
@@ -110,10 +133,20 @@ export async function compareClip(clip: CLIPModel, exp: ExpectedFile): Promise<C
   const has = (k: string) => ckpt.tensors.has(k);
   const shape = (k: string) => [...ckpt.tensors.get(k)!.shape];
   const rows: ClipRow[] = [];
-  const E = clip.embedDim, T = clip.text.config.contextLength;
+  const E = clip.embedDim,
+    T = clip.text.config.contextLength;
   const row = (name: string, got: ArrayLike<number>, ours: number[], tol: { maxAbs: number; minCosine: number }) => {
     const want = shape(name);
-    if (ours.join() !== want.join()) return rows.push({ name, maxAbs: Infinity, maxRel: Infinity, cosine: NaN, pass: false, lengthMismatch: true, shapes: [ours, want] });
+    if (ours.join() !== want.join())
+      return rows.push({
+        name,
+        maxAbs: Infinity,
+        maxRel: Infinity,
+        cosine: NaN,
+        pass: false,
+        lengthMismatch: true,
+        shapes: [ours, want],
+      });
     return wantData(name).then((w) => rows.push(compare(name, got, w, tol)));
   };
   const wantData = (k: string) => ckpt.read(k);
@@ -122,33 +155,63 @@ export async function compareClip(clip: CLIPModel, exp: ExpectedFile): Promise<C
   if (has('text_ids')) {
     ids = await ckpt.readInt32!('text_ids');
     const n = shape('text_ids')[0]!;
-    if (!Array.isArray(meta.texts) || meta.texts.length !== n) throw new CheckpointError(ckpt.file, `text_ids has ${n} rows but __metadata__.meta.texts lists ${meta.texts?.length ?? 'no'} texts`, 'text_ids');
+    if (!Array.isArray(meta.texts) || meta.texts.length !== n)
+      throw new CheckpointError(
+        ckpt.file,
+        `text_ids has ${n} rows but __metadata__.meta.texts lists ${meta.texts?.length ?? 'no'} texts`,
+        'text_ids',
+      );
     const mine = clip.tokenizer.encodeBatch(meta.texts);
-    if (mine.length !== ids.length) rows.push({ name: 'text_ids', maxAbs: Infinity, maxRel: Infinity, cosine: NaN, pass: false, lengthMismatch: true, shapes: [[n, T], shape('text_ids')] });
+    if (mine.length !== ids.length)
+      rows.push({
+        name: 'text_ids',
+        maxAbs: Infinity,
+        maxRel: Infinity,
+        cosine: NaN,
+        pass: false,
+        lengthMismatch: true,
+        shapes: [[n, T], shape('text_ids')],
+      });
     else {
       let diff = 0;
       for (let i = 0; i < ids.length; i++) if (mine[i] !== ids[i]) diff++;
-      rows.push({ name: 'text_ids', maxAbs: diff, maxRel: diff / ids.length, cosine: diff ? NaN : 1, pass: diff === 0 });
+      rows.push({
+        name: 'text_ids',
+        maxAbs: diff,
+        maxRel: diff / ids.length,
+        cosine: diff ? NaN : 1,
+        pass: diff === 0,
+      });
     }
   }
   if (ids && (has('text_block0') || has('text_embedding'))) {
     const n = ids.length / T;
     if (Number.isInteger(n)) {
       const out = await clip.text.forward(ids, n, { outputs: ['block0', 'embedding'] });
-      if (has('text_block0')) await row('text_block0', out.block0!, [n, T, clip.text.config.width], CLIP_TOLERANCE.embeddings);
+      if (has('text_block0'))
+        await row('text_block0', out.block0!, [n, T, clip.text.config.width], CLIP_TOLERANCE.embeddings);
       if (has('text_embedding')) await row('text_embedding', out.embedding!, [n, E], CLIP_TOLERANCE.embeddings);
     }
   }
   if (has('image_embedding') || has('logits_per_image') || has('probs')) {
     const B = exp.inputShape[0]!;
-    const img = (await clip.vision.forward(exp.input, B, { resolution: exp.inputShape[2], outputs: ['embedding'] })).embedding!;
+    const img = (await clip.vision.forward(exp.input, B, { resolution: exp.inputShape[2], outputs: ['embedding'] }))
+      .embedding!;
     if (has('image_embedding')) await row('image_embedding', img, [B, E], CLIP_TOLERANCE.embeddings);
     if ((has('logits_per_image') || has('probs')) && Array.isArray(meta.texts)) {
       const P = meta.prompts ?? meta.texts.length;
       const logits = clip.logits(img, await clip.encodeTexts(meta.texts.slice(0, P)));
       const scale = Math.exp(clip.logitScale);
-      if (has('logits_per_image')) await row('logits_per_image', logits, [B, P], { maxAbs: CLIP_TOLERANCE.logitsPerScale * scale, minCosine: TOLERANCE.minCosine });
-      if (has('probs')) await row('probs', softmaxRows(logits, P), [B, P], { maxAbs: CLIP_TOLERANCE.probs, minCosine: TOLERANCE.minCosine });
+      if (has('logits_per_image'))
+        await row('logits_per_image', logits, [B, P], {
+          maxAbs: CLIP_TOLERANCE.logitsPerScale * scale,
+          minCosine: TOLERANCE.minCosine,
+        });
+      if (has('probs'))
+        await row('probs', softmaxRows(logits, P), [B, P], {
+          maxAbs: CLIP_TOLERANCE.probs,
+          minCosine: TOLERANCE.minCosine,
+        });
     }
   }
   return rows;

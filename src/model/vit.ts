@@ -7,11 +7,27 @@ import { GraphModel } from './tower.js';
 import * as ops from '../graph/ops.js';
 import { posembSincos2d } from '../kernels/posemb-sincos.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
-import { architecture, configFromOpenClip, gridOf, readOpenClipConfig, validateConfig, type ViTConfig } from './config.js';
+import {
+  architecture,
+  configFromOpenClip,
+  gridOf,
+  readOpenClipConfig,
+  validateConfig,
+  type ViTConfig,
+} from './config.js';
 import { residualBlock, type Param } from './blocks.js';
 import {
-  checkLayout, checkRecomputablePositions, expectedKeys, gpuShape, openCheckpoint, sincosTableError, uploadF32, uploadWeights, VISION_TRANSPOSED,
-  type GpuWeights, type WeightsInput,
+  checkLayout,
+  checkRecomputablePositions,
+  expectedKeys,
+  gpuShape,
+  openCheckpoint,
+  sincosTableError,
+  uploadF32,
+  uploadWeights,
+  VISION_TRANSPOSED,
+  type GpuWeights,
+  type WeightsInput,
 } from './weights.js';
 
 export type ViTOutputName = 'tokens' | 'pooled' | 'embedding' | 'block0' | 'hidden';
@@ -19,12 +35,21 @@ export type ViTOutputName = 'tokens' | 'pooled' | 'embedding' | 'block0' | 'hidd
 export const VIT_OUTPUTS: readonly ViTOutputName[] = ['tokens', 'pooled', 'embedding', 'block0', 'hidden'];
 
 /** Name of the position-table param for a resolution: the checkpoint's own, or a recomputed one. */
-const posKey = (c: ViTConfig, resolution: number) => (resolution === c.imageSize ? 'positional_embedding' : `positional_embedding@${resolution}`);
+const posKey = (c: ViTConfig, resolution: number) =>
+  resolution === c.imageSize ? 'positional_embedding' : `positional_embedding@${resolution}`;
 
 /** The forward pass for `batch` images of `resolution`² pixels, as a graph of kernel invocations. */
-export function buildViTGraph(c: ViTConfig, batch: number, resolution: number, outputs: readonly ViTOutputName[], hiddenBlock = c.layers - 1): Graph {
+export function buildViTGraph(
+  c: ViTConfig,
+  batch: number,
+  resolution: number,
+  outputs: readonly ViTOutputName[],
+  hiddenBlock = c.layers - 1,
+): Graph {
   const g = new Graph();
-  const W = c.width, grid = gridOf(c, resolution), n = 1 + grid * grid;
+  const W = c.width,
+    grid = gridOf(c, resolution),
+    n = 1 + grid * grid;
   const table = { keys: expectedKeys(c), transposed: VISION_TRANSPOSED };
   const P: Param = (key) => g.param(key, gpuShape(table, key));
   const image = g.input('image', [batch, 3, resolution, resolution]);
@@ -125,22 +150,34 @@ export class VisionTransformer extends GraphModel {
    * maxStorageBufferBindingSize and maxBufferSize. Larger batches are split into chunks of this size.
    */
   maxChunk(resolution = this.config.imageSize): number {
-    const c = this.config, grid = gridOf(c, resolution), n = 1 + grid * grid;
+    const c = this.config,
+      grid = gridOf(c, resolution),
+      n = 1 + grid * grid;
     const perImage = 4 * Math.max(3 * resolution * resolution, n * 3 * c.width, n * c.mlpWidth);
     const limit = Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize);
     return Math.max(1, Math.floor(limit / perImage));
   }
 
   /** The compiled graph for one chunk shape (built on first use, then reused, also by concurrent calls). */
-  compiled(batch: number, resolution: number, outputs: readonly ViTOutputName[], hiddenBlock = this.config.layers - 1): Promise<CompiledGraph> {
+  compiled(
+    batch: number,
+    resolution: number,
+    outputs: readonly ViTOutputName[],
+    hiddenBlock = this.config.layers - 1,
+  ): Promise<CompiledGraph> {
     this.checkAlive();
     const pk = posKey(this.config, resolution);
     if (!this.weights.buffers.has(pk) && !this.extraParams.has(pk)) {
       checkRecomputablePositions(this.source, this.positionTableError, this.config, resolution);
-      this.extraParams.set(pk, uploadF32(this.device, posembSincos2d(gridOf(this.config, resolution), this.config.width), pk));
+      this.extraParams.set(
+        pk,
+        uploadF32(this.device, posembSincos2d(gridOf(this.config, resolution), this.config.width), pk),
+      );
     }
     const hb = outputs.includes('hidden') ? hiddenBlock : -1;
-    return this.compileCached(`${batch}|${resolution}|${[...outputs].sort().join(',')}|${hb}`, () => buildViTGraph(this.config, batch, resolution, outputs, hiddenBlock));
+    return this.compileCached(`${batch}|${resolution}|${[...outputs].sort().join(',')}|${hb}`, () =>
+      buildViTGraph(this.config, batch, resolution, outputs, hiddenBlock),
+    );
   }
 
   /**
@@ -152,28 +189,53 @@ export class VisionTransformer extends GraphModel {
     const c = this.config;
     const res = opts.resolution ?? c.imageSize;
     if (!Number.isInteger(res) || res <= 0 || res % c.patchSize !== 0) {
-      throw new ConfigError(this.source, `resolution ${res} is not a positive multiple of the patch size ${c.patchSize}`);
+      throw new ConfigError(
+        this.source,
+        `resolution ${res} is not a positive multiple of the patch size ${c.patchSize}`,
+      );
     }
-    if (!Number.isInteger(batch) || batch <= 0) throw new ArgumentError('forward', 'batch', `must be a positive integer, got ${String(batch)}`);
+    if (!Number.isInteger(batch) || batch <= 0)
+      throw new ArgumentError('forward', 'batch', `must be a positive integer, got ${String(batch)}`);
     if (!(pixels instanceof Float32Array)) {
-      throw new ArgumentError('forward', 'pixels', `must be a Float32Array [B, 3, S, S] of preprocessed values, got ${describeValue(pixels)} (use preprocessImages() or new Float32Array(...))`);
+      throw new ArgumentError(
+        'forward',
+        'pixels',
+        `must be a Float32Array [B, 3, S, S] of preprocessed values, got ${describeValue(pixels)} (use preprocessImages() or new Float32Array(...))`,
+      );
     }
     const per = 3 * res * res;
     if (pixels.length !== batch * per) {
-      throw new ArgumentError('forward', 'pixels', `has ${pixels.length} values; [${batch}, 3, ${res}, ${res}] needs ${batch * per}`);
+      throw new ArgumentError(
+        'forward',
+        'pixels',
+        `has ${pixels.length} values; [${batch}, 3, ${res}, ${res}] needs ${batch * per}`,
+      );
     }
     const bad = firstNonFinite(pixels);
     if (bad >= 0) {
-      const b = Math.floor(bad / per), ch = Math.floor((bad % per) / (res * res)), y = Math.floor((bad % (res * res)) / res), x = bad % res;
-      throw new ArgumentError('forward', 'pixels', `value ${pixels[bad]} at [${b}, ${ch}, ${y}, ${x}] (flat index ${bad}) is not finite`);
+      const b = Math.floor(bad / per),
+        ch = Math.floor((bad % per) / (res * res)),
+        y = Math.floor((bad % (res * res)) / res),
+        x = bad % res;
+      throw new ArgumentError(
+        'forward',
+        'pixels',
+        `value ${pixels[bad]} at [${b}, ${ch}, ${y}, ${x}] (flat index ${bad}) is not finite`,
+      );
     }
     const outputs = opts.outputs ?? DEFAULT_OUTPUTS;
     checkOutputs('forward', outputs, VIT_OUTPUTS);
     if (opts.maxBatch !== undefined && !(Number.isInteger(opts.maxBatch) && opts.maxBatch > 0)) {
       throw new ArgumentError('forward', 'maxBatch', `must be a positive integer, got ${String(opts.maxBatch)}`);
     }
-    const L = c.layers, hb = opts.hiddenBlock ?? -1;
-    if (!Number.isInteger(hb) || hb < -L || hb >= L) throw new ArgumentError('forward', 'hiddenBlock', `must be an integer in [${-L}, ${L - 1}] (this model has ${L} blocks), got ${String(hb)}`);
+    const L = c.layers,
+      hb = opts.hiddenBlock ?? -1;
+    if (!Number.isInteger(hb) || hb < -L || hb >= L)
+      throw new ArgumentError(
+        'forward',
+        'hiddenBlock',
+        `must be an integer in [${-L}, ${L - 1}] (this model has ${L} blocks), got ${String(hb)}`,
+      );
     const hiddenBlock = hb < 0 ? L + hb : hb;
     const chunk = Math.max(1, Math.min(opts.maxBatch ?? Infinity, this.maxChunk(res)));
     return this.running(async (alive) => {
@@ -200,9 +262,11 @@ export const isList = <T>(x: readonly T[]): x is readonly T[] => Array.isArray(x
 
 /** Throws unless `outputs` is a non-empty list of known output names. */
 export function checkOutputs(where: string, outputs: readonly string[], known: readonly string[]): void {
-  if (!isList(outputs) || outputs.length === 0) throw new ArgumentError(where, 'outputs', `must be a non-empty array of ${known.join(', ')}`);
+  if (!isList(outputs) || outputs.length === 0)
+    throw new ArgumentError(where, 'outputs', `must be a non-empty array of ${known.join(', ')}`);
   for (const o of outputs) {
-    if (!known.includes(o)) throw new ArgumentError(where, 'outputs', `unknown output ${JSON.stringify(o)} (known: ${known.join(', ')})`);
+    if (!known.includes(o))
+      throw new ArgumentError(where, 'outputs', `unknown output ${JSON.stringify(o)} (known: ${known.join(', ')})`);
   }
 }
 
@@ -215,8 +279,9 @@ function firstNonFinite(a: Float32Array): number {
 export function describeValue(x: unknown): string {
   if (x === null || x === undefined) return String(x);
   if (Array.isArray(x)) return `a plain Array of ${x.length}`;
-  if (ArrayBuffer.isView(x)) return `a ${x.constructor.name}${'length' in x ? ` of ${(x as { length: number }).length}` : ''}`;
-  return typeof x === 'object' ? `a ${(x).constructor?.name ?? 'object'}` : `a ${typeof x}`;
+  if (ArrayBuffer.isView(x))
+    return `a ${x.constructor.name}${'length' in x ? ` of ${(x as { length: number }).length}` : ''}`;
+  return typeof x === 'object' ? `a ${x.constructor?.name ?? 'object'}` : `a ${typeof x}`;
 }
 
 export function isCheckpoint(x: unknown): x is Checkpoint {
@@ -234,6 +299,9 @@ export function concat(parts: Float32Array[]): Float32Array {
   if (parts.length === 1) return parts[0]!;
   const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
   let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }

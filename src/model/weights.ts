@@ -23,7 +23,10 @@ export interface TowerLayout {
 /** The shape a parameter has on the GPU: the file's, reversed for the transposed keys. */
 export function gpuShape(layout: Pick<TowerLayout, 'keys' | 'transposed'>, key: string): number[] {
   const s = layout.keys.get(key);
-  if (!s) throw new Error(`graph: no parameter '${key}' in the ${'tower' in layout ? (layout as TowerLayout).tower : ''} layout`);
+  if (!s)
+    throw new Error(
+      `graph: no parameter '${key}' in the ${'tower' in layout ? (layout as TowerLayout).tower : ''} layout`,
+    );
   return layout.transposed.has(key) ? [...s].reverse() : [...s];
 }
 
@@ -57,7 +60,9 @@ export function expectedTextKeys(t: TextConfig): Map<string, number[]> {
 
 /** The checkpoint keys (without prefix) of an encoder, with the shapes the file must have. */
 export function expectedKeys(c: ViTConfig): Map<string, number[]> {
-  const W = c.width, p = c.patchSize, g = c.imageSize / p;
+  const W = c.width,
+    p = c.patchSize,
+    g = c.imageSize / p;
   const m = new Map<string, number[]>([
     ['conv1.weight', [W, 3, p, p]],
     ['class_embedding', [W]],
@@ -77,7 +82,11 @@ export function expectedKeys(c: ViTConfig): Map<string, number[]> {
 export function detectPrefix(ckpt: Checkpoint): string {
   if (ckpt.tensors.has('visual.conv1.weight')) return 'visual.';
   if (ckpt.tensors.has('conv1.weight')) return '';
-  throw new CheckpointError(ckpt.file, 'missing the patch embedding: neither visual.conv1.weight (OpenVision 1) nor conv1.weight (OpenVision 2) is present', 'visual.conv1.weight');
+  throw new CheckpointError(
+    ckpt.file,
+    'missing the patch embedding: neither visual.conv1.weight (OpenVision 1) nor conv1.weight (OpenVision 2) is present',
+    'visual.conv1.weight',
+  );
 }
 
 /** Throws unless every key of `keys` is in the file (under `prefix`) with its shape and a float type. */
@@ -86,7 +95,11 @@ function checkKeys(ckpt: Checkpoint, prefix: string, keys: ReadonlyMap<string, r
     const t = ckpt.tensors.get(prefix + k);
     if (!t) throw new CheckpointError(ckpt.file, `missing (${what})`, prefix + k);
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-      throw new CheckpointError(ckpt.file, `shape [${t.shape.join(', ')}] does not match the config's [${shape.join(', ')}]`, prefix + k);
+      throw new CheckpointError(
+        ckpt.file,
+        `shape [${t.shape.join(', ')}] does not match the config's [${shape.join(', ')}]`,
+        prefix + k,
+      );
     }
     if (!isFloatDType(t.dtype)) throw notFloatError(ckpt.file, t);
   }
@@ -99,7 +112,12 @@ export function checkLayout(ckpt: Checkpoint, c: ViTConfig): TowerLayout {
   checkKeys(ckpt, prefix, keys, `the config has ${c.layers} layers, width ${c.width}, patch ${c.patchSize}`);
   for (const k of ckpt.tensors.keys()) {
     if (!k.startsWith(prefix)) continue;
-    if (!keys.has(k.slice(prefix.length))) throw new CheckpointError(ckpt.file, `unexpected key for an encoder of this config (${architecture(c).lnPre ? '' : 'ln_pre (the config says no_ln_pre), '}attention pooling, layer scale and biases on conv1 are not part of it)`, k);
+    if (!keys.has(k.slice(prefix.length)))
+      throw new CheckpointError(
+        ckpt.file,
+        `unexpected key for an encoder of this config (${architecture(c).lnPre ? '' : 'ln_pre (the config says no_ln_pre), '}attention pooling, layer scale and biases on conv1 are not part of it)`,
+        k,
+      );
   }
   return { tower: 'vision', prefix, keys, transposed: VISION_TRANSPOSED };
 }
@@ -110,15 +128,28 @@ export function checkLayout(ckpt: Checkpoint, c: ViTConfig): TowerLayout {
  */
 export function checkTextLayout(ckpt: Checkpoint, t: TextConfig): TowerLayout {
   if (!ckpt.tensors.has('token_embedding.weight')) {
-    throw new CheckpointError(ckpt.file, ckpt.tensors.has('conv1.weight')
-      ? 'is a vision-only checkpoint (OpenVision 2 layout): it has no text tower'
-      : 'has no text tower (no token_embedding.weight)', 'token_embedding.weight');
+    throw new CheckpointError(
+      ckpt.file,
+      ckpt.tensors.has('conv1.weight')
+        ? 'is a vision-only checkpoint (OpenVision 2 layout): it has no text tower'
+        : 'has no text tower (no token_embedding.weight)',
+      'token_embedding.weight',
+    );
   }
   const keys = expectedTextKeys(t);
-  checkKeys(ckpt, '', keys, `the config's text tower has ${t.layers} layers, width ${t.width}, ${t.heads} heads, vocabulary ${t.vocabSize}`);
+  checkKeys(
+    ckpt,
+    '',
+    keys,
+    `the config's text tower has ${t.layers} layers, width ${t.width}, ${t.heads} heads, vocabulary ${t.vocabSize}`,
+  );
   for (const k of ckpt.tensors.keys()) {
     if (k.startsWith('visual.') || k === 'logit_scale' || keys.has(k)) continue;
-    throw new CheckpointError(ckpt.file, 'unexpected key for the text tower of this config (an attention mask, a projection bias or a class token are not part of it)', k);
+    throw new CheckpointError(
+      ckpt.file,
+      'unexpected key for the text tower of this config (an attention mask, a projection bias or a class token are not part of it)',
+      k,
+    );
   }
   return { tower: 'text', prefix: '', keys, transposed: TEXT_TRANSPOSED };
 }
@@ -130,15 +161,24 @@ export interface GpuWeights {
 }
 
 /** Reads, checks (finite values) and uploads every tensor of a tower; on any error, frees what it uploaded. */
-export async function uploadWeights(device: GPUDevice, ckpt: Checkpoint, layout: TowerLayout, inspect?: (key: string, data: Float32Array) => void): Promise<GpuWeights> {
+export async function uploadWeights(
+  device: GPUDevice,
+  ckpt: Checkpoint,
+  layout: TowerLayout,
+  inspect?: (key: string, data: Float32Array) => void,
+): Promise<GpuWeights> {
   const { prefix, keys } = layout;
   const buffers = new Map<string, GPUBuffer>();
-  const destroy = () => { for (const b of buffers.values()) b.destroy(); buffers.clear(); };
+  const destroy = () => {
+    for (const b of buffers.values()) b.destroy();
+    buffers.clear();
+  };
   try {
     for (const k of keys.keys()) {
       let data = await ckpt.read(prefix + k);
       for (let i = 0; i < data.length; i++) {
-        if (!Number.isFinite(data[i]!)) throw new CheckpointError(ckpt.file, `non-finite value ${data[i]} at flat index ${i}`, prefix + k);
+        if (!Number.isFinite(data[i]!))
+          throw new CheckpointError(ckpt.file, `non-finite value ${data[i]} at flat index ${i}`, prefix + k);
       }
       inspect?.(k, data);
       if (layout.transposed.has(k)) data = transpose(data, keys.get(k)![0]!, keys.get(k)![1]!);
@@ -152,7 +192,12 @@ export async function uploadWeights(device: GPUDevice, ckpt: Checkpoint, layout:
 }
 
 export function uploadF32(device: GPUDevice, data: Float32Array, label: string): GPUBuffer {
-  const b = device.createBuffer({ label, size: Math.max(16, data.byteLength), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, mappedAtCreation: true });
+  const b = device.createBuffer({
+    label,
+    size: Math.max(16, data.byteLength),
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+    mappedAtCreation: true,
+  });
   new Float32Array(b.getMappedRange(0, data.byteLength)).set(data);
   b.unmap();
   return b;
@@ -187,8 +232,11 @@ export function sincosTableError(table: Float32Array, grid: number, width: numbe
 /** Throws unless the stored table is the sin-cos formula, before one is recomputed for `resolution`. */
 export function checkRecomputablePositions(source: string, error: number, c: ViTConfig, resolution: number): void {
   if (!(error <= SINCOS_TABLE_TOLERANCE)) {
-    throw new ConfigError(source, `cannot run at resolution ${resolution}: the checkpoint's positional_embedding is not the fixed 2-D sin-cos table ` +
-      `(max |difference| ${error.toExponential(2)} > ${SINCOS_TABLE_TOLERANCE}), so it cannot be recomputed for a ${resolution / c.patchSize}² grid; ` +
-      `run at ${c.imageSize} (its own grid)`);
+    throw new ConfigError(
+      source,
+      `cannot run at resolution ${resolution}: the checkpoint's positional_embedding is not the fixed 2-D sin-cos table ` +
+        `(max |difference| ${error.toExponential(2)} > ${SINCOS_TABLE_TOLERANCE}), so it cannot be recomputed for a ${resolution / c.patchSize}² grid; ` +
+        `run at ${c.imageSize} (its own grid)`,
+    );
   }
 }

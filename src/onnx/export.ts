@@ -13,7 +13,8 @@ import { checkLayout, checkRecomputablePositions, sincosTableError } from '../mo
 const { onnx } = onnxProto as unknown as { onnx: typeof import('onnx-proto').onnx };
 type NodeProto = import('onnx-proto').onnx.INodeProto;
 type TensorProto = import('onnx-proto').onnx.ITensorProto;
-const FLOAT = 1, INT64 = 7;
+const FLOAT = 1,
+  INT64 = 7;
 
 export interface OnnxExportOptions {
   batch: number;
@@ -22,11 +23,21 @@ export interface OnnxExportOptions {
 
 /** Returns the serialized ModelProto. Weights are read from the checkpoint and embedded. */
 export async function exportOnnx(config: ViTConfig, ckpt: Checkpoint, opts: OnnxExportOptions): Promise<Uint8Array> {
-  const c = config, B = opts.batch, S = opts.resolution ?? c.imageSize;
-  const W = c.width, H = c.heads, D = W / H, p = c.patchSize, g = gridOf(c, S), N = 1 + g * g;
+  const c = config,
+    B = opts.batch,
+    S = opts.resolution ?? c.imageSize;
+  const W = c.width,
+    H = c.heads,
+    D = W / H,
+    p = c.patchSize,
+    g = gridOf(c, S),
+    N = 1 + g * g;
   const arch = architecture(c);
   if (arch.lnPre || arch.pool !== 'avg' || !arch.finalLnAfterPool) {
-    throw new ConfigError('exportOnnx', `only OpenVision's architecture is exported (no ln_pre, pool_type 'avg', final_ln_after_pool); this config has ${JSON.stringify(arch)}`);
+    throw new ConfigError(
+      'exportOnnx',
+      `only OpenVision's architecture is exported (no ln_pre, pool_type 'avg', final_ln_after_pool); this config has ${JSON.stringify(arch)}`,
+    );
   }
   const { prefix } = checkLayout(ckpt, c);
   const nodes: NodeProto[] = [];
@@ -46,20 +57,36 @@ export async function exportOnnx(config: ViTConfig, ckpt: Checkpoint, opts: Onnx
   const read = async (key: string) => {
     const data = await ckpt.read(prefix + key);
     const bad = data.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) throw new CheckpointError(ckpt.file, `non-finite value ${data[bad]} at flat index ${bad}: refusing to export`, prefix + key);
+    if (bad >= 0)
+      throw new CheckpointError(
+        ckpt.file,
+        `non-finite value ${data[bad]} at flat index ${bad}: refusing to export`,
+        prefix + key,
+      );
     return data;
   };
   const weight = async (key: string, dims: number[]) => f32(key, dims, await read(key));
-  const op = (opType: string, inputs: string[], attrs: Record<string, number | number[]> = {}, name = fresh(opType)) => {
+  const op = (
+    opType: string,
+    inputs: string[],
+    attrs: Record<string, number | number[]> = {},
+    name = fresh(opType),
+  ) => {
     const attribute = Object.entries(attrs).map(([k, v]) =>
-      Array.isArray(v) ? { name: k, ints: v, type: onnx.AttributeProto.AttributeType.INTS }
-        : Number.isInteger(v) && k !== 'epsilon' && k !== 'alpha' ? { name: k, i: v, type: onnx.AttributeProto.AttributeType.INT }
-          : { name: k, f: v, type: onnx.AttributeProto.AttributeType.FLOAT });
+      Array.isArray(v)
+        ? { name: k, ints: v, type: onnx.AttributeProto.AttributeType.INTS }
+        : Number.isInteger(v) && k !== 'epsilon' && k !== 'alpha'
+          ? { name: k, i: v, type: onnx.AttributeProto.AttributeType.INT }
+          : { name: k, f: v, type: onnx.AttributeProto.AttributeType.FLOAT },
+    );
     nodes.push({ opType, input: inputs, output: [name], name, attribute });
     return name;
   };
   const layerNorm = async (x: string, key: string) =>
-    op('LayerNormalization', [x, await weight(`${key}.weight`, [W]), await weight(`${key}.bias`, [W])], { axis: -1, epsilon: c.eps });
+    op('LayerNormalization', [x, await weight(`${key}.weight`, [W]), await weight(`${key}.bias`, [W])], {
+      axis: -1,
+      epsilon: c.eps,
+    });
   // y = x·wᵀ + b with w in PyTorch's [out, in] layout (Gemm, transB = 1) on [rows, in] activations.
   const linear = async (x: string, wKey: string, bKey: string, out: number, inp: number) =>
     op('Gemm', [x, await weight(wKey, [out, inp]), await weight(bKey, [out])], { transB: 1 });
@@ -78,14 +105,34 @@ export async function exportOnnx(config: ViTConfig, ckpt: Checkpoint, opts: Onnx
   x = op('Reshape', [op('Add', [x, pos]), i64([B * N, W])]);
 
   const scale = f32('attn_scale', [], new Float32Array([1 / Math.sqrt(D)]));
-  const half = f32('half', [], new Float32Array([0.5])), one = f32('one', [], new Float32Array([1])), rsqrt2 = f32('rsqrt2', [], new Float32Array([Math.SQRT1_2]));
+  const half = f32('half', [], new Float32Array([0.5])),
+    one = f32('one', [], new Float32Array([1])),
+    rsqrt2 = f32('rsqrt2', [], new Float32Array([Math.SQRT1_2]));
   for (let i = 0; i < c.layers; i++) {
     const b = `transformer.resblocks.${i}.`;
     // x = x + out_proj(MHA(ln_1(x)))
-    const qkv = await linear(await layerNorm(x, `${b}ln_1`), `${b}attn.in_proj_weight`, `${b}attn.in_proj_bias`, 3 * W, W);
+    const qkv = await linear(
+      await layerNorm(x, `${b}ln_1`),
+      `${b}attn.in_proj_weight`,
+      `${b}attn.in_proj_bias`,
+      3 * W,
+      W,
+    );
     const heads = op('Transpose', [op('Reshape', [qkv, i64([B, N, 3, H, D])])], { perm: [2, 0, 3, 1, 4] }); // [3, B, H, N, D]
     const [q, k, v] = [0, 1, 2].map((j) => op('Gather', [heads, i64([j])], { axis: 0 }));
-    const s = op('Softmax', [op('Mul', [op('MatMul', [op('Squeeze', [q!, i64([0])]), op('Transpose', [op('Squeeze', [k!, i64([0])])], { perm: [0, 1, 3, 2] })]), scale])], { axis: -1 });
+    const s = op(
+      'Softmax',
+      [
+        op('Mul', [
+          op('MatMul', [
+            op('Squeeze', [q!, i64([0])]),
+            op('Transpose', [op('Squeeze', [k!, i64([0])])], { perm: [0, 1, 3, 2] }),
+          ]),
+          scale,
+        ]),
+      ],
+      { axis: -1 },
+    );
     const o = op('MatMul', [s, op('Squeeze', [v!, i64([0])])]); // [B, H, N, D]
     const merged = op('Reshape', [op('Transpose', [o], { perm: [0, 2, 1, 3] }), i64([B * N, W])]);
     x = op('Add', [x, await linear(merged, `${b}attn.out_proj.weight`, `${b}attn.out_proj.bias`, W, W)]);
@@ -99,7 +146,8 @@ export async function exportOnnx(config: ViTConfig, ckpt: Checkpoint, opts: Onnx
   op('MatMul', [pooled, await weight('proj', [W, c.embedDim])], {}, 'embedding');
 
   const valueInfo = (name: string, dims: number[]) => ({
-    name, type: { tensorType: { elemType: FLOAT, shape: { dim: dims.map((d) => ({ dimValue: d })) } } },
+    name,
+    type: { tensorType: { elemType: FLOAT, shape: { dim: dims.map((d) => ({ dimValue: d })) } } },
   });
   const model = onnx.ModelProto.create({
     irVersion: 8,

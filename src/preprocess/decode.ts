@@ -37,7 +37,8 @@ const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 
 /** Width and height from a PNG's IHDR chunk (bytes 16..24), before decoding. */
 function pngSize(b: Uint8Array, name: string): [number, number] {
-  if (b.length < 24 || String.fromCharCode(b[12]!, b[13]!, b[14]!, b[15]!) !== 'IHDR') throw new ImageError(name, 'PNG has no IHDR chunk (truncated?)');
+  if (b.length < 24 || String.fromCharCode(b[12]!, b[13]!, b[14]!, b[15]!) !== 'IHDR')
+    throw new ImageError(name, 'PNG has no IHDR chunk (truncated?)');
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   return [v.getUint32(16), v.getUint32(20)];
 }
@@ -58,7 +59,8 @@ async function decodeBytes(bytes: Uint8Array, name: string, maxPixels: number): 
     return rgbaToRgb(png.width, png.height, png.data);
   }
   // Other formats (WebP, GIF, …) only where a browser decodes them; Pillow parity is not claimed.
-  if (!isNode && typeof createImageBitmap === 'function') return decodeInBrowser(new Blob([bytes as Uint8Array<ArrayBuffer>]), name, maxPixels);
+  if (!isNode && typeof createImageBitmap === 'function')
+    return decodeInBrowser(new Blob([bytes as Uint8Array<ArrayBuffer>]), name, maxPixels);
   throw new ImageError(name, 'not a PNG or JPEG file');
 }
 
@@ -95,7 +97,8 @@ export async function decodeImage(input: ImageInput, opts: DecodeOptions = {}): 
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
   if (!(maxPixels > 0)) throw new ImageError('decodeImage', `maxPixels must be a positive number, got ${maxPixels}`);
   if (typeof input === 'string') {
-    if (!isNode) throw new ImageError(input, 'a path can be read only in Node; pass a File, Blob or bytes in a browser');
+    if (!isNode)
+      throw new ImageError(input, 'a path can be read only in Node; pass a File, Blob or bytes in a browser');
     const { readFile } = await import('node:fs/promises');
     let bytes: Uint8Array;
     try {
@@ -110,15 +113,29 @@ export async function decodeImage(input: ImageInput, opts: DecodeOptions = {}): 
   if (typeof Blob !== 'undefined' && input instanceof Blob) {
     return decodeBytes(new Uint8Array(await input.arrayBuffer()), (input as File).name || '<blob>', maxPixels);
   }
-  if (typeof ImageData !== 'undefined' && input instanceof ImageData) return rgbaToRgb(input.width, input.height, input.data);
+  if (typeof ImageData !== 'undefined' && input instanceof ImageData)
+    return rgbaToRgb(input.width, input.height, input.data);
   if (typeof ImageBitmap !== 'undefined' && input instanceof ImageBitmap) return bitmapToRgb(input, '<ImageBitmap>');
   const rgb = input as RgbImage;
-  if (rgb && typeof rgb === 'object' && rgb.data instanceof Uint8Array && Number.isInteger(rgb.width) && Number.isInteger(rgb.height) && rgb.width > 0 && rgb.height > 0 && rgb.data.length === rgb.width * rgb.height * 3) return rgb;
-  throw new ImageError('decodeImage', `unsupported input ${describe(input)} (a path, PNG/JPEG bytes, a Blob/File, ImageData, ImageBitmap or {width, height, data: RGB bytes})`);
+  if (
+    rgb &&
+    typeof rgb === 'object' &&
+    rgb.data instanceof Uint8Array &&
+    Number.isInteger(rgb.width) &&
+    Number.isInteger(rgb.height) &&
+    rgb.width > 0 &&
+    rgb.height > 0 &&
+    rgb.data.length === rgb.width * rgb.height * 3
+  )
+    return rgb;
+  throw new ImageError(
+    'decodeImage',
+    `unsupported input ${describe(input)} (a path, PNG/JPEG bytes, a Blob/File, ImageData, ImageBitmap or {width, height, data: RGB bytes})`,
+  );
 }
 
 function describe(x: unknown): string {
   if (x === null) return 'null';
   if (typeof x !== 'object') return typeof x;
-  return (x).constructor?.name ?? 'object';
+  return x.constructor?.name ?? 'object';
 }

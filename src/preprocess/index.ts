@@ -14,9 +14,11 @@ export interface PreprocessOptions extends DecodeOptions {
 
 /** Writes one resized image, normalised, into `out` at image index `b` (CHW planes, float32 math). */
 function normalizeInto(img: RgbImage, out: Float32Array, b: number, o: PreprocessOptions): void {
-  const S = o.size, plane = S * S;
+  const S = o.size,
+    plane = S * S;
   for (let c = 0; c < 3; c++) {
-    const mean = Math.fround(o.mean[c]!), std = Math.fround(o.std[c]!);
+    const mean = Math.fround(o.mean[c]!),
+      std = Math.fround(o.std[c]!);
     const base = (b * 3 + c) * plane;
     for (let i = 0; i < plane; i++) {
       // torchvision: x / 255 in float32, then (x - mean) / std in float32.

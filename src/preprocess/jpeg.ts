@@ -14,7 +14,9 @@ import type { RgbImage } from './resize.js';
 
 // TurboJPEG constants (turbojpeg.h).
 const TJCS = ['RGB', 'YCbCr', 'GRAY', 'CMYK', 'YCCK'] as const;
-const TJPF_RGB = 0, TJPF_GRAY = 6, TJPF_CMYK = 11;
+const TJPF_RGB = 0,
+  TJPF_GRAY = 6,
+  TJPF_CMYK = 11;
 
 interface TurboJpeg {
   memory: WebAssembly.Memory;
@@ -22,8 +24,26 @@ interface TurboJpeg {
   free(p: number): void;
   tjInitDecompress(): number;
   tjDestroy(h: number): number;
-  tjDecompressHeader3(h: number, src: number, len: number, w: number, hgt: number, subsamp: number, colorspace: number): number;
-  tjDecompress2(h: number, src: number, len: number, dst: number, w: number, pitch: number, hgt: number, pf: number, flags: number): number;
+  tjDecompressHeader3(
+    h: number,
+    src: number,
+    len: number,
+    w: number,
+    hgt: number,
+    subsamp: number,
+    colorspace: number,
+  ): number;
+  tjDecompress2(
+    h: number,
+    src: number,
+    len: number,
+    dst: number,
+    w: number,
+    pitch: number,
+    hgt: number,
+    pf: number,
+    flags: number,
+  ): number;
 }
 
 class LibjpegError extends Error {}
@@ -31,9 +51,18 @@ class LibjpegError extends Error {}
 const imports = {
   // libjpeg's error_exit longjmps back to TurboJPEG's setjmp; this build has no setjmp support, so
   // the jump becomes an exception and the instance is discarded.
-  env: { setjmp: () => 0, longjmp: () => { throw new LibjpegError('corrupt or unsupported JPEG data'); } },
+  env: {
+    setjmp: () => 0,
+    longjmp: () => {
+      throw new LibjpegError('corrupt or unsupported JPEG data');
+    },
+  },
   wasi_snapshot_preview1: {
-    environ_sizes_get: () => 0, environ_get: () => 0, proc_exit: () => 0, fd_close: () => 0, fd_seek: () => 0,
+    environ_sizes_get: () => 0,
+    environ_get: () => 0,
+    proc_exit: () => 0,
+    fd_close: () => 0,
+    fd_seek: () => 0,
     fd_write: () => 0, // libjpeg's default message output (warnings); warnings are not errors here
   },
 };
@@ -67,7 +96,12 @@ export async function decodeJpeg(bytes: Uint8Array, name: string, maxPixels: num
     if (tj.tjDecompressHeader3(handle, src, bytes.length, meta, meta + 4, meta + 8, meta + 12) !== 0) {
       throw new ImageError(name, 'not a decodable JPEG (bad header)');
     }
-    const [width, height, , cs] = new Int32Array(tj.memory.buffer, meta, 4) as unknown as [number, number, number, number];
+    const [width, height, , cs] = new Int32Array(tj.memory.buffer, meta, 4) as unknown as [
+      number,
+      number,
+      number,
+      number,
+    ];
     const colorspace = TJCS[cs];
     if (!colorspace) throw new ImageError(name, `JPEG colour space ${cs} is not supported`);
     checkPixels(name, 'JPEG', width, height, maxPixels);
@@ -79,7 +113,10 @@ export async function decodeJpeg(bytes: Uint8Array, name: string, maxPixels: num
     // A non-zero return without an exception is a libjpeg warning; the image was decoded. Pillow
     // accepts warnings (e.g. "extraneous bytes before marker", common in camera files) but refuses
     // a file that ends before its last scan does ("image file is truncated"); so does this.
-    if (tj.tjDecompress2(handle, src, bytes.length, dst, width, width * channels, height, format, 0) !== 0 && !hasEndOfImage(bytes)) {
+    if (
+      tj.tjDecompress2(handle, src, bytes.length, dst, width, width * channels, height, format, 0) !== 0 &&
+      !hasEndOfImage(bytes)
+    ) {
       throw new ImageError(name, 'JPEG file is truncated (its last scan has no end-of-image marker)');
     }
     return toRgb(new Uint8Array(tj.memory.buffer, dst, width * height * channels), width, height, channels);
@@ -94,7 +131,11 @@ export async function decodeJpeg(bytes: Uint8Array, name: string, maxPixels: num
 /** Whether an EOI marker (FF D9) follows the last start-of-scan (FF DA); neither occurs inside entropy-coded data. */
 function hasEndOfImage(b: Uint8Array): boolean {
   let sos = -1;
-  for (let i = b.length - 2; i >= 0; i--) if (b[i] === 0xff && b[i + 1] === 0xda) { sos = i; break; }
+  for (let i = b.length - 2; i >= 0; i--)
+    if (b[i] === 0xff && b[i + 1] === 0xda) {
+      sos = i;
+      break;
+    }
   if (sos < 0) return false;
   for (let i = sos + 2; i < b.length - 1; i++) if (b[i] === 0xff && b[i + 1] === 0xd9) return true;
   return false;
@@ -128,6 +169,9 @@ function toRgb(px: Uint8Array, width: number, height: number, channels: number):
 export function checkPixels(name: string, format: string, width: number, height: number, maxPixels: number): void {
   if (width <= 0 || height <= 0) throw new ImageError(name, `${format} claims an empty size ${width}×${height}`);
   if (width * height > maxPixels) {
-    throw new ImageError(name, `${format} of ${width}×${height} = ${width * height} pixels exceeds the limit of ${maxPixels} pixels (option maxPixels)`);
+    throw new ImageError(
+      name,
+      `${format} of ${width}×${height} = ${width * height} pixels exceeds the limit of ${maxPixels} pixels (option maxPixels)`,
+    );
   }
 }

@@ -16,7 +16,7 @@ const PRECISION_BITS = 32 - 8 - 2;
 interface Coeffs {
   ksize: number;
   bounds: Int32Array; // per output: xmin, count
-  kk: Int32Array;     // per output: ksize fixed-point weights
+  kk: Int32Array; // per output: ksize fixed-point weights
 }
 
 function precompute(inSize: number, outSize: number): Coeffs {
@@ -41,7 +41,8 @@ function precompute(inSize: number, outSize: number): Coeffs {
     }
     for (let x = 0; x < ksize; x++) {
       const v = x < xmax && ww !== 0 ? k[x]! / ww : 0;
-      kk[xx * ksize + x] = v < 0 ? Math.trunc(-0.5 + v * (1 << PRECISION_BITS)) : Math.trunc(0.5 + v * (1 << PRECISION_BITS));
+      kk[xx * ksize + x] =
+        v < 0 ? Math.trunc(-0.5 + v * (1 << PRECISION_BITS)) : Math.trunc(0.5 + v * (1 << PRECISION_BITS));
     }
     bounds[2 * xx] = xmin;
     bounds[2 * xx + 1] = xmax;
@@ -59,15 +60,28 @@ const clip8 = (v: number): number => {
  * vertical one) of `inLen` pixels becomes `outLen` pixels. Strides are in bytes of the interleaved
  * RGB arrays; `lineStep`/`pixStep` address the input, `outLineStep`/`outPixStep` the output.
  */
-function pass(src: Uint8Array, dst: Uint8Array, lines: number, inLen: number, outLen: number,
-  lineStep: number, pixStep: number, outLineStep: number, outPixStep: number): void {
+function pass(
+  src: Uint8Array,
+  dst: Uint8Array,
+  lines: number,
+  inLen: number,
+  outLen: number,
+  lineStep: number,
+  pixStep: number,
+  outLineStep: number,
+  outPixStep: number,
+): void {
   const { ksize, bounds, kk } = precompute(inLen, outLen);
   for (let line = 0; line < lines; line++) {
     for (let xx = 0; xx < outLen; xx++) {
-      const xmin = bounds[2 * xx]!, n = bounds[2 * xx + 1]!;
-      let r = 1 << (PRECISION_BITS - 1), g = r, b = r;
+      const xmin = bounds[2 * xx]!,
+        n = bounds[2 * xx + 1]!;
+      let r = 1 << (PRECISION_BITS - 1),
+        g = r,
+        b = r;
       for (let x = 0; x < n; x++) {
-        const w = kk[xx * ksize + x]!, p = line * lineStep + (x + xmin) * pixStep;
+        const w = kk[xx * ksize + x]!,
+          p = line * lineStep + (x + xmin) * pixStep;
         r += src[p]! * w;
         g += src[p + 1]! * w;
         b += src[p + 2]! * w;

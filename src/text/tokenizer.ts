@@ -29,14 +29,58 @@ export class TokenizerError extends Error {
 
 /** Windows-1252 for C1 controls 0x80–0x9F (ftfy's fix_c1_controls; undefined bytes stay). */
 const CP1252: Record<number, string> = {
-  0x80: '€', 0x82: '‚', 0x83: 'ƒ', 0x84: '„', 0x85: '…', 0x86: '†', 0x87: '‡', 0x88: 'ˆ', 0x89: '‰', 0x8a: 'Š', 0x8b: '‹', 0x8c: 'Œ',
-  0x8e: 'Ž', 0x91: '‘', 0x92: '’', 0x93: '“', 0x94: '”', 0x95: '•', 0x96: '–', 0x97: '—', 0x98: '˜', 0x99: '™', 0x9a: 'š', 0x9b: '›',
-  0x9c: 'œ', 0x9e: 'ž', 0x9f: 'Ÿ',
+  0x80: '€',
+  0x82: '‚',
+  0x83: 'ƒ',
+  0x84: '„',
+  0x85: '…',
+  0x86: '†',
+  0x87: '‡',
+  0x88: 'ˆ',
+  0x89: '‰',
+  0x8a: 'Š',
+  0x8b: '‹',
+  0x8c: 'Œ',
+  0x8e: 'Ž',
+  0x91: '‘',
+  0x92: '’',
+  0x93: '“',
+  0x94: '”',
+  0x95: '•',
+  0x96: '–',
+  0x97: '—',
+  0x98: '˜',
+  0x99: '™',
+  0x9a: 'š',
+  0x9b: '›',
+  0x9c: 'œ',
+  0x9e: 'ž',
+  0x9f: 'Ÿ',
 };
 /** ftfy's fix_latin_ligatures. */
 const LIGATURES: Record<string, string> = {
-  'Ĳ': 'IJ', 'ĳ': 'ij', 'ŉ': 'ʼn', 'Ǳ': 'DZ', 'ǲ': 'Dz', 'ǳ': 'dz', 'Ǆ': 'DŽ', 'ǅ': 'Dž', 'ǆ': 'dž', 'Ǉ': 'LJ', 'ǈ': 'Lj', 'ǉ': 'lj',
-  'Ǌ': 'NJ', 'ǋ': 'Nj', 'ǌ': 'nj', 'ﬀ': 'ff', 'ﬁ': 'fi', 'ﬂ': 'fl', 'ﬃ': 'ffi', 'ﬄ': 'ffl', 'ﬅ': 'ſt', 'ﬆ': 'st',
+  Ĳ: 'IJ',
+  ĳ: 'ij',
+  ŉ: 'ʼn',
+  Ǳ: 'DZ',
+  ǲ: 'Dz',
+  ǳ: 'dz',
+  Ǆ: 'DŽ',
+  ǅ: 'Dž',
+  ǆ: 'dž',
+  Ǉ: 'LJ',
+  ǈ: 'Lj',
+  ǉ: 'lj',
+  Ǌ: 'NJ',
+  ǋ: 'Nj',
+  ǌ: 'nj',
+  ﬀ: 'ff',
+  ﬁ: 'fi',
+  ﬂ: 'fl',
+  ﬃ: 'ffi',
+  ﬄ: 'ffl',
+  ﬅ: 'ſt',
+  ﬆ: 'st',
 };
 /** Python's str.isspace() characters (what `\s` matches in Python's re for str patterns). */
 const PY_SPACE = '\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
@@ -69,8 +113,14 @@ export function cleanText(text: string): string {
 // ---- 2. BERT normaliser, pre-tokeniser and WordPiece -------------------------------------------
 
 const isCjk = (cp: number): boolean =>
-  (cp >= 0x4e00 && cp <= 0x9fff) || (cp >= 0x3400 && cp <= 0x4dbf) || (cp >= 0x20000 && cp <= 0x2a6df) || (cp >= 0x2a700 && cp <= 0x2b73f) ||
-  (cp >= 0x2b740 && cp <= 0x2b81f) || (cp >= 0x2b820 && cp <= 0x2ceaf) || (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0x2f800 && cp <= 0x2fa1f);
+  (cp >= 0x4e00 && cp <= 0x9fff) ||
+  (cp >= 0x3400 && cp <= 0x4dbf) ||
+  (cp >= 0x20000 && cp <= 0x2a6df) ||
+  (cp >= 0x2a700 && cp <= 0x2b73f) ||
+  (cp >= 0x2b740 && cp <= 0x2b81f) ||
+  (cp >= 0x2b820 && cp <= 0x2ceaf) ||
+  (cp >= 0xf900 && cp <= 0xfaff) ||
+  (cp >= 0x2f800 && cp <= 0x2fa1f);
 const CONTROL = /\p{C}/u;
 const WHITESPACE = /\p{White_Space}/u;
 const MARK_NONSPACING = /\p{Mn}/gu;
@@ -117,13 +167,26 @@ export class ClipsTokenizer {
   private readonly ids: Map<string, number>;
   readonly contextLength: number;
 
-  private constructor(readonly vocab: readonly string[], opts: TokenizerOptions) {
+  private constructor(
+    readonly vocab: readonly string[],
+    opts: TokenizerOptions,
+  ) {
     this.contextLength = opts.contextLength ?? 80;
-    if (!Number.isInteger(this.contextLength) || this.contextLength < 3) throw new TokenizerError(`contextLength must be an integer ≥ 3, got ${this.contextLength}`);
+    if (!Number.isInteger(this.contextLength) || this.contextLength < 3)
+      throw new TokenizerError(`contextLength must be an integer ≥ 3, got ${this.contextLength}`);
     this.ids = new Map(vocab.map((t, i) => [t, i]));
-    const need: [string, number][] = [['[PAD]', CLIPS_IDS.pad], ['[bos]', CLIPS_IDS.bos], ['[eos]', CLIPS_IDS.eos], ['[UNK]', CLIPS_IDS.unk], ['[CLS]', CLIPS_IDS.cls]];
+    const need: [string, number][] = [
+      ['[PAD]', CLIPS_IDS.pad],
+      ['[bos]', CLIPS_IDS.bos],
+      ['[eos]', CLIPS_IDS.eos],
+      ['[UNK]', CLIPS_IDS.unk],
+      ['[CLS]', CLIPS_IDS.cls],
+    ];
     for (const [tok, id] of need) {
-      if (vocab[id] !== tok) throw new TokenizerError(`vocabulary: line ${id + 1} must be ${tok} (the CLIPS layout's id ${id}), found ${JSON.stringify(vocab[id] ?? null)}`);
+      if (vocab[id] !== tok)
+        throw new TokenizerError(
+          `vocabulary: line ${id + 1} must be ${tok} (the CLIPS layout's id ${id}), found ${JSON.stringify(vocab[id] ?? null)}`,
+        );
     }
   }
 
@@ -132,7 +195,10 @@ export class ClipsTokenizer {
     if (typeof text !== 'string') throw new TokenizerError('vocabulary: expected the text of a vocab.txt file');
     const lines = text.split('\n');
     if (lines.at(-1) === '') lines.pop();
-    return new ClipsTokenizer(lines.map((l) => l.replace(/\r$/, '')), opts);
+    return new ClipsTokenizer(
+      lines.map((l) => l.replace(/\r$/, '')),
+      opts,
+    );
   }
 
   /** The released OpenVision 1 vocabulary (BERT base uncased, 30522 tokens, [bos]/[eos] at 1/2), shipped with the package. */
@@ -165,7 +231,8 @@ export class ClipsTokenizer {
     if (chars.length > MAX_WORD_CHARS) return [CLIPS_IDS.unk];
     const out: number[] = [];
     for (let start = 0; start < chars.length;) {
-      let end = chars.length, id: number | undefined;
+      let end = chars.length,
+        id: number | undefined;
       for (; end > start; end--) {
         id = this.ids.get((start > 0 ? '##' : '') + chars.slice(start, end).join(''));
         if (id !== undefined) break;
@@ -179,7 +246,8 @@ export class ClipsTokenizer {
 
   /** The `contextLength` ids of one text: [bos] + pieces + [eos], [pad]s, [CLS] at the last position. */
   encode(text: string): Int32Array {
-    if (typeof text !== 'string') throw new TokenizerError(`expected a string, got ${text === null ? 'null' : typeof text}`);
+    if (typeof text !== 'string')
+      throw new TokenizerError(`expected a string, got ${text === null ? 'null' : typeof text}`);
     const L = this.contextLength;
     const ids = new Int32Array(L); // zero-filled: [PAD]
     const pieces = this.pieces(text).slice(0, L - 3);
@@ -195,7 +263,8 @@ export class ClipsTokenizer {
     if (!Array.isArray(texts)) throw new TokenizerError('expected an array of strings');
     const out = new Int32Array(texts.length * this.contextLength);
     texts.forEach((t, i) => {
-      if (typeof t !== 'string') throw new TokenizerError(`text ${i}: expected a string, got ${t === null ? 'null' : typeof t}`);
+      if (typeof t !== 'string')
+        throw new TokenizerError(`text ${i}: expected a string, got ${t === null ? 'null' : typeof t}`);
       out.set(this.encode(t), i * this.contextLength);
     });
     return out;

@@ -19,7 +19,11 @@ export const isFloatDType = (d: string): d is StoredDType => d === 'F32' || d ==
 
 /** The error for a tensor whose storage type is not one of the float types. */
 export function notFloatError(file: string, t: StoredTensor): CheckpointError {
-  return new CheckpointError(file, `stored as ${t.dtype}, which is not a float type; only float32, float16 and bfloat16 tensors can be read`, t.key);
+  return new CheckpointError(
+    file,
+    `stored as ${t.dtype}, which is not a float type; only float32, float16 and bfloat16 tensors can be read`,
+    t.key,
+  );
 }
 
 export interface Checkpoint {
@@ -38,9 +42,19 @@ export interface Checkpoint {
 export const STORED_BYTES: Record<StoredDType, number> = { F32: 4, F16: 2, BF16: 2 };
 
 /** Decodes little-endian F32 / F16 / BF16 bytes into a new Float32Array. */
-export function decodeFloats(file: string, key: string, dtype: StoredDType, bytes: Uint8Array, count: number): Float32Array {
+export function decodeFloats(
+  file: string,
+  key: string,
+  dtype: StoredDType,
+  bytes: Uint8Array,
+  count: number,
+): Float32Array {
   if (bytes.byteLength !== count * STORED_BYTES[dtype]) {
-    throw new CheckpointError(file, `expected ${count * STORED_BYTES[dtype]} bytes of ${dtype} data, found ${bytes.byteLength}`, key);
+    throw new CheckpointError(
+      file,
+      `expected ${count * STORED_BYTES[dtype]} bytes of ${dtype} data, found ${bytes.byteLength}`,
+      key,
+    );
   }
   const out = new Float32Array(count);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -67,10 +81,14 @@ function halfToFloat(h: number): number {
 export const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
 /** A checkpoint held in memory (tensors already float32), e.g. weights made by a program. */
-export function memoryCheckpoint(tensors: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>, file = '<memory>'): Checkpoint {
+export function memoryCheckpoint(
+  tensors: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>,
+  file = '<memory>',
+): Checkpoint {
   const meta = new Map<string, StoredTensor>();
   for (const [key, t] of tensors) {
-    if (t.data.length !== numel(t.shape)) throw new CheckpointError(file, `has ${t.data.length} values for shape [${t.shape.join(', ')}]`, key);
+    if (t.data.length !== numel(t.shape))
+      throw new CheckpointError(file, `has ${t.data.length} values for shape [${t.shape.join(', ')}]`, key);
     meta.set(key, { key, dtype: 'F32', shape: t.shape });
   }
   return {

@@ -12,7 +12,21 @@ const MAX_HEADER = 100 * 1024 * 1024;
 
 /** Bytes per element of every dtype the safetensors format defines (F32/F16/BF16 can be read). */
 const DTYPE_BYTES: Record<string, number> = {
-  BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, I16: 2, U16: 2, F16: 2, BF16: 2, I32: 4, U32: 4, F32: 4, F64: 8, I64: 8, U64: 8,
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E5M2: 1,
+  F8_E4M3: 1,
+  I16: 2,
+  U16: 2,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  U32: 4,
+  F32: 4,
+  F64: 8,
+  I64: 8,
+  U64: 8,
 };
 
 /** The first key that occurs twice at the top level of a JSON object text (JSON.parse keeps the last silently). */
@@ -44,11 +58,15 @@ interface Entry extends StoredTensor {
 export async function openSafetensors(src: ByteSource): Promise<Checkpoint> {
   const file = src.name;
   const size = src.blob.size;
-  if (size < 8) throw new CheckpointError(file, `not a safetensors file: ${size} bytes, shorter than the 8-byte header length`);
+  if (size < 8)
+    throw new CheckpointError(file, `not a safetensors file: ${size} bytes, shorter than the 8-byte header length`);
   const lenBytes = await readRange(src, 0, 8);
   const headerLen = Number(new DataView(lenBytes.buffer).getBigUint64(0, true));
   if (headerLen > MAX_HEADER || 8 + headerLen > size) {
-    throw new CheckpointError(file, `header length ${headerLen} does not fit the file of ${size} bytes (truncated or not safetensors)`);
+    throw new CheckpointError(
+      file,
+      `header length ${headerLen} does not fit the file of ${size} bytes (truncated or not safetensors)`,
+    );
   }
   let header: Record<string, unknown>;
   let text: string;
@@ -58,7 +76,8 @@ export async function openSafetensors(src: ByteSource): Promise<Checkpoint> {
   } catch (e) {
     throw new CheckpointError(file, `header is not valid UTF-8 JSON: ${(e as Error).message}`);
   }
-  if (typeof header !== 'object' || header === null || Array.isArray(header) || !text.startsWith('{')) throw new CheckpointError(file, 'header is not a JSON object starting with \'{\'');
+  if (typeof header !== 'object' || header === null || Array.isArray(header) || !text.startsWith('{'))
+    throw new CheckpointError(file, "header is not a JSON object starting with '{'");
   const dup = duplicateTopLevelKey(text);
   if (dup !== null) throw new CheckpointError(file, 'appears twice in the header', dup);
   const dataStart = 8 + headerLen;
@@ -67,8 +86,16 @@ export async function openSafetensors(src: ByteSource): Promise<Checkpoint> {
   let metadata: Record<string, string> = {};
   for (const [key, raw] of Object.entries(header)) {
     if (key === '__metadata__') {
-      if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || !Object.values(raw).every((x) => typeof x === 'string')) {
-        throw new CheckpointError(file, `__metadata__ must map strings to strings, got ${JSON.stringify(raw).slice(0, 200)}`);
+      if (
+        typeof raw !== 'object' ||
+        raw === null ||
+        Array.isArray(raw) ||
+        !Object.values(raw).every((x) => typeof x === 'string')
+      ) {
+        throw new CheckpointError(
+          file,
+          `__metadata__ must map strings to strings, got ${JSON.stringify(raw).slice(0, 200)}`,
+        );
       }
       metadata = raw as Record<string, string>;
       continue;
@@ -76,7 +103,11 @@ export async function openSafetensors(src: ByteSource): Promise<Checkpoint> {
     const v = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof v !== 'object' || v === null) throw new CheckpointError(file, 'header entry is not an object', key);
     if (typeof v.dtype !== 'string' || !(v.dtype in DTYPE_BYTES)) {
-      throw new CheckpointError(file, `dtype ${JSON.stringify(v.dtype)} is not a safetensors dtype (${Object.keys(DTYPE_BYTES).join(', ')})`, key);
+      throw new CheckpointError(
+        file,
+        `dtype ${JSON.stringify(v.dtype)} is not a safetensors dtype (${Object.keys(DTYPE_BYTES).join(', ')})`,
+        key,
+      );
     }
     const dtype = v.dtype;
     if (!Array.isArray(v.shape) || !v.shape.every((d) => Number.isInteger(d) && d >= 0)) {
@@ -84,16 +115,29 @@ export async function openSafetensors(src: ByteSource): Promise<Checkpoint> {
     }
     const shape = v.shape as number[];
     const off = v.data_offsets;
-    if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isInteger(d) && d >= 0) || off[0] > off[1]) {
+    if (
+      !Array.isArray(off) ||
+      off.length !== 2 ||
+      !off.every((d) => Number.isInteger(d) && d >= 0) ||
+      off[0] > off[1]
+    ) {
       throw new CheckpointError(file, `data_offsets ${JSON.stringify(off)} is not [begin, end]`, key);
     }
     const [begin, end] = off as [number, number];
     const want = numel(shape) * DTYPE_BYTES[dtype]!;
     if (end - begin !== want) {
-      throw new CheckpointError(file, `data_offsets [${begin}, ${end}] hold ${end - begin} bytes but shape [${shape.join(', ')}] of ${dtype} needs ${want}`, key);
+      throw new CheckpointError(
+        file,
+        `data_offsets [${begin}, ${end}] hold ${end - begin} bytes but shape [${shape.join(', ')}] of ${dtype} needs ${want}`,
+        key,
+      );
     }
     if (end > dataSize) {
-      throw new CheckpointError(file, `data ends at byte ${dataStart + end} but the file has ${size} bytes (truncated?)`, key);
+      throw new CheckpointError(
+        file,
+        `data ends at byte ${dataStart + end} but the file has ${size} bytes (truncated?)`,
+        key,
+      );
     }
     tensors.set(key, { key, dtype, shape, begin, end });
   }
@@ -101,11 +145,21 @@ export async function openSafetensors(src: ByteSource): Promise<Checkpoint> {
   let at = 0;
   for (const [i, t] of sorted.entries()) {
     const prev = i > 0 ? `the end of '${sorted[i - 1]!.key}'` : 'the start of the data';
-    if (t.begin < at) throw new CheckpointError(file, `data [${t.begin}, ${t.end}] overlaps ${prev} (byte ${at})`, t.key);
-    if (t.begin > at) throw new CheckpointError(file, `data starts at byte ${t.begin} of the data section, leaving a gap after ${prev} (byte ${at})`, t.key);
+    if (t.begin < at)
+      throw new CheckpointError(file, `data [${t.begin}, ${t.end}] overlaps ${prev} (byte ${at})`, t.key);
+    if (t.begin > at)
+      throw new CheckpointError(
+        file,
+        `data starts at byte ${t.begin} of the data section, leaving a gap after ${prev} (byte ${at})`,
+        t.key,
+      );
     at = t.end;
   }
-  if (at !== dataSize) throw new CheckpointError(file, `${dataSize - at} bytes after the last tensor's data: the header does not describe the whole file`);
+  if (at !== dataSize)
+    throw new CheckpointError(
+      file,
+      `${dataSize - at} bytes after the last tensor's data: the header does not describe the whole file`,
+    );
   return {
     file,
     format: 'safetensors',
@@ -121,15 +175,18 @@ export async function openSafetensors(src: ByteSource): Promise<Checkpoint> {
     async readInt32(key) {
       const e = tensors.get(key);
       if (!e) throw new CheckpointError(file, 'no such tensor', key);
-      if (e.dtype !== 'I32' && e.dtype !== 'I64') throw new CheckpointError(file, `stored as ${e.dtype}; expected I32 or I64 integers`, key);
+      if (e.dtype !== 'I32' && e.dtype !== 'I64')
+        throw new CheckpointError(file, `stored as ${e.dtype}; expected I32 or I64 integers`, key);
       const bytes = await readRange(src, dataStart + e.begin, dataStart + e.end);
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      const n = numel(e.shape), out = new Int32Array(n);
+      const n = numel(e.shape),
+        out = new Int32Array(n);
       for (let i = 0; i < n; i++) {
         if (e.dtype === 'I32') out[i] = view.getInt32(4 * i, true);
         else {
           const v = view.getBigInt64(8 * i, true);
-          if (v < -(2n ** 31n) || v >= 2n ** 31n) throw new CheckpointError(file, `value ${v} at flat index ${i} does not fit int32`, key);
+          if (v < -(2n ** 31n) || v >= 2n ** 31n)
+            throw new CheckpointError(file, `value ${v} at flat index ${i} does not fit int32`, key);
           out[i] = Number(v);
         }
       }

@@ -22,19 +22,28 @@ export async function openSource(input: WeightsInput, name?: string): Promise<By
       const code = (e as NodeJS.ErrnoException).code;
       throw new CheckpointError(file, code === 'ENOENT' ? 'no such file' : `cannot open: ${(e as Error).message}`);
     }
-    if (stat.isDirectory()) throw new CheckpointError(file, 'is a directory; expected a checkpoint file (open_clip_pytorch_model.bin or a .safetensors file)');
-    if (!stat.isFile()) throw new CheckpointError(file, 'is not a regular file; expected a checkpoint file (.bin or .safetensors)');
+    if (stat.isDirectory())
+      throw new CheckpointError(
+        file,
+        'is a directory; expected a checkpoint file (open_clip_pytorch_model.bin or a .safetensors file)',
+      );
+    if (!stat.isFile())
+      throw new CheckpointError(file, 'is not a regular file; expected a checkpoint file (.bin or .safetensors)');
     try {
       return { name: file, blob: await fs.openAsBlob(input) };
     } catch (e) {
       throw new CheckpointError(file, `cannot open: ${(e as Error).message}`);
     }
   }
-  if (input instanceof Uint8Array) return { name: name ?? '<bytes>', blob: new Blob([input as Uint8Array<ArrayBuffer>]) };
+  if (input instanceof Uint8Array)
+    return { name: name ?? '<bytes>', blob: new Blob([input as Uint8Array<ArrayBuffer>]) };
   if (input instanceof ArrayBuffer) return { name: name ?? '<bytes>', blob: new Blob([input]) };
   if (input instanceof Blob) return { name: name ?? ((input as File).name || '<blob>'), blob: input };
   if (input && typeof input === 'object' && 'blob' in input && input.blob instanceof Blob) return input;
-  throw new CheckpointError(name ?? 'weights', `unsupported input ${input === null ? 'null' : typeof input === 'object' ? (input as object).constructor?.name : typeof input} (a path, bytes, a Blob/File or a ByteSource)`);
+  throw new CheckpointError(
+    name ?? 'weights',
+    `unsupported input ${input === null ? 'null' : typeof input === 'object' ? (input as object).constructor?.name : typeof input} (a path, bytes, a Blob/File or a ByteSource)`,
+  );
 }
 
 export async function readRange(src: ByteSource, begin: number, end: number): Promise<Uint8Array> {

@@ -5,18 +5,39 @@
 import * as zip from '@zip.js/zip.js';
 import { NameRegistry, Parser } from 'pickleparser';
 import { CheckpointError } from '../errors.js';
-import { decodeFloats, isFloatDType, notFloatError, numel, STORED_BYTES, type Checkpoint, type StoredDType, type StoredTensor } from './checkpoint.js';
+import {
+  decodeFloats,
+  isFloatDType,
+  notFloatError,
+  numel,
+  STORED_BYTES,
+  type Checkpoint,
+  type StoredDType,
+  type StoredTensor,
+} from './checkpoint.js';
 import type { ByteSource } from './source.js';
 
 zip.configure({ useWebWorkers: false });
 
-const STORAGE_DTYPES: Record<string, StoredDType> = { FloatStorage: 'F32', HalfStorage: 'F16', BFloat16Storage: 'BF16' };
+const STORAGE_DTYPES: Record<string, StoredDType> = {
+  FloatStorage: 'F32',
+  HalfStorage: 'F16',
+  BFloat16Storage: 'BF16',
+};
 /** Bytes per element of torch's other storage types: listed (e.g. text-tower ids), not readable as floats. */
 const OTHER_STORAGE_BYTES: Record<string, number> = {
-  DoubleStorage: 8, LongStorage: 8, IntStorage: 4, ShortStorage: 2, CharStorage: 1, ByteStorage: 1, BoolStorage: 1,
-  ComplexFloatStorage: 8, ComplexDoubleStorage: 16,
+  DoubleStorage: 8,
+  LongStorage: 8,
+  IntStorage: 4,
+  ShortStorage: 2,
+  CharStorage: 1,
+  ByteStorage: 1,
+  BoolStorage: 1,
+  ComplexFloatStorage: 8,
+  ComplexDoubleStorage: 16,
 };
-const elementBytes = (dtype: string): number | undefined => (isFloatDType(dtype) ? STORED_BYTES[dtype] : OTHER_STORAGE_BYTES[dtype.replace(/^torch\./, '')]);
+const elementBytes = (dtype: string): number | undefined =>
+  isFloatDType(dtype) ? STORED_BYTES[dtype] : OTHER_STORAGE_BYTES[dtype.replace(/^torch\./, '')];
 
 /** Names an unpickled class: ours (StorageType) or one pickleparser made up for an unknown global. */
 function className(x: unknown): string {
@@ -26,8 +47,17 @@ function className(x: unknown): string {
   return typeof x === 'function' ? 'an unknown class' : JSON.stringify(x);
 }
 
-interface StorageRef { readonly kind: 'storage'; readonly dtype: string; readonly key: string; readonly numel: number }
-interface TensorRefInfo extends StoredTensor { readonly storage: StorageRef; readonly offset: number; readonly contiguous: boolean }
+interface StorageRef {
+  readonly kind: 'storage';
+  readonly dtype: string;
+  readonly key: string;
+  readonly numel: number;
+}
+interface TensorRefInfo extends StoredTensor {
+  readonly storage: StorageRef;
+  readonly offset: number;
+  readonly contiguous: boolean;
+}
 
 class StorageType {
   constructor(readonly name: string) {}
@@ -43,7 +73,11 @@ export async function openTorchZip(src: ByteSource): Promise<Checkpoint> {
     throw new CheckpointError(file, `not a readable torch zip archive: ${(e as Error).message}`);
   }
   const pklEntry = entries.find((e) => /^[^/]+\/data\.pkl$/.test(e.filename));
-  if (!pklEntry || pklEntry.directory) throw new CheckpointError(file, 'no <archive>/data.pkl inside: not a torch.save file (legacy non-zip torch files are not supported)');
+  if (!pklEntry || pklEntry.directory)
+    throw new CheckpointError(
+      file,
+      'no <archive>/data.pkl inside: not a torch.save file (legacy non-zip torch files are not supported)',
+    );
   const prefix = pklEntry.filename.slice(0, -'data.pkl'.length);
   const byName = new Map(entries.map((e) => [e.filename, e]));
   const readEntry = async (e: zip.Entry): Promise<Uint8Array> => {
@@ -52,13 +86,22 @@ export async function openTorchZip(src: ByteSource): Promise<Checkpoint> {
       return await (e as zip.FileEntry).getData(new zip.Uint8ArrayWriter(), { checkCrc32: true });
     } catch (err) {
       const m = (err as Error).message;
-      throw new CheckpointError(file, m === zip.ERR_INVALID_CRC32 ? `archive entry ${e.filename} fails its CRC-32 check: the file is corrupt` : `cannot read archive entry ${e.filename}: ${m}`);
+      throw new CheckpointError(
+        file,
+        m === zip.ERR_INVALID_CRC32
+          ? `archive entry ${e.filename} fails its CRC-32 check: the file is corrupt`
+          : `cannot read archive entry ${e.filename}: ${m}`,
+      );
     }
   };
 
   const registry = new NameRegistry();
   registry.register('collections', 'OrderedDict', () => new Map());
-  registry.register('torch._utils', '_rebuild_tensor_v2', (storage: StorageRef, offset: number, size: number[], stride: number[]) => ({ storage, offset, size, stride }));
+  registry.register(
+    'torch._utils',
+    '_rebuild_tensor_v2',
+    (storage: StorageRef, offset: number, size: number[], stride: number[]) => ({ storage, offset, size, stride }),
+  );
   registry.register('torch._utils', '_rebuild_parameter', (t: unknown) => t);
   for (const name of [...Object.keys(STORAGE_DTYPES), ...Object.keys(OTHER_STORAGE_BYTES)]) {
     registry.register('torch', name, new StorageType(name) as never);
@@ -69,9 +112,15 @@ export async function openTorchZip(src: ByteSource): Promise<Checkpoint> {
     persistentResolver: {
       resolve(pid: unknown): StorageRef {
         const p = pid as [string, StorageType, string, string, number];
-        if (!Array.isArray(p) || p[0] !== 'storage') throw new CheckpointError(file, `unexpected persistent id ${JSON.stringify(p)} in data.pkl`);
+        if (!Array.isArray(p) || p[0] !== 'storage')
+          throw new CheckpointError(file, `unexpected persistent id ${JSON.stringify(p)} in data.pkl`);
         const type = className(p[1]);
-        return { kind: 'storage', dtype: STORAGE_DTYPES[type] ?? (type in OTHER_STORAGE_BYTES ? `torch.${type}` : type), key: String(p[2]), numel: Number(p[4]) };
+        return {
+          kind: 'storage',
+          dtype: STORAGE_DTYPES[type] ?? (type in OTHER_STORAGE_BYTES ? `torch.${type}` : type),
+          key: String(p[2]),
+          numel: Number(p[4]),
+        };
       },
     },
   });
@@ -82,8 +131,10 @@ export async function openTorchZip(src: ByteSource): Promise<Checkpoint> {
     if (e instanceof CheckpointError) throw e;
     throw new CheckpointError(file, `data.pkl cannot be unpickled: ${(e as Error).message}`);
   }
-  if (root instanceof Map && root.has('state_dict') && root.get('state_dict') instanceof Map) root = root.get('state_dict');
-  if (!(root instanceof Map)) throw new CheckpointError(file, 'data.pkl does not hold a state dict (a mapping of names to tensors)');
+  if (root instanceof Map && root.has('state_dict') && root.get('state_dict') instanceof Map)
+    root = root.get('state_dict');
+  if (!(root instanceof Map))
+    throw new CheckpointError(file, 'data.pkl does not hold a state dict (a mapping of names to tensors)');
 
   const tensors = new Map<string, TensorRefInfo>();
   for (const [key, value] of root as Map<string, unknown>) {
@@ -99,13 +150,22 @@ export async function openTorchZip(src: ByteSource): Promise<Checkpoint> {
     }
     const offset = Number(t.offset ?? 0);
     if (offset + numel(size) > t.storage.numel) {
-      throw new CheckpointError(file, `tensor of [${size.join(', ')}] at offset ${offset} overruns its storage of ${t.storage.numel} elements`, key);
+      throw new CheckpointError(
+        file,
+        `tensor of [${size.join(', ')}] at offset ${offset} overruns its storage of ${t.storage.numel} elements`,
+        key,
+      );
     }
     const entry = byName.get(`${prefix}data/${t.storage.key}`);
-    if (!entry) throw new CheckpointError(file, `storage ${prefix}data/${t.storage.key} is missing from the archive`, key);
+    if (!entry)
+      throw new CheckpointError(file, `storage ${prefix}data/${t.storage.key} is missing from the archive`, key);
     const bytes = elementBytes(dtype);
     if (bytes !== undefined && entry.uncompressedSize !== t.storage.numel * bytes) {
-      throw new CheckpointError(file, `storage ${entry.filename} holds ${entry.uncompressedSize} bytes, expected ${t.storage.numel * bytes}`, key);
+      throw new CheckpointError(
+        file,
+        `storage ${entry.filename} holds ${entry.uncompressedSize} bytes, expected ${t.storage.numel * bytes}`,
+        key,
+      );
     }
     tensors.set(key, { key, dtype, shape: size, storage: t.storage, offset, contiguous });
   }
@@ -118,10 +178,21 @@ export async function openTorchZip(src: ByteSource): Promise<Checkpoint> {
       const t = tensors.get(key);
       if (!t) throw new CheckpointError(file, 'no such tensor', key);
       if (!isFloatDType(t.dtype)) throw notFloatError(file, t);
-      if (!t.contiguous) throw new CheckpointError(file, `non-contiguous tensor of [${t.shape.join(', ')}] is not supported (save it with .contiguous())`, key);
+      if (!t.contiguous)
+        throw new CheckpointError(
+          file,
+          `non-contiguous tensor of [${t.shape.join(', ')}] is not supported (save it with .contiguous())`,
+          key,
+        );
       const bytes = await readEntry(byName.get(`${prefix}data/${t.storage.key}`)!);
       const b = STORED_BYTES[t.dtype];
-      return decodeFloats(file, key, t.dtype, bytes.subarray(t.offset * b, (t.offset + numel(t.shape)) * b), numel(t.shape));
+      return decodeFloats(
+        file,
+        key,
+        t.dtype,
+        bytes.subarray(t.offset * b, (t.offset + numel(t.shape)) * b),
+        numel(t.shape),
+      );
     },
   };
 }

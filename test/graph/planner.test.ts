@@ -4,7 +4,9 @@ import { planBuffers } from '../../src/graph/planner.js';
 import { buildViTGraph } from '../../src/model/vit.js';
 import { presetConfig } from '../../src/model/config.js';
 
-const noop = () => { throw new Error('not bound in planner tests'); };
+const noop = () => {
+  throw new Error('not bound in planner tests');
+};
 
 describe('buffer planner', () => {
   it('reuses the buffer of a tensor that is dead, never one that is live', () => {
@@ -13,9 +15,9 @@ describe('buffer planner', () => {
     const a = g.activation('a', [4]);
     g.kernel('k1', [x], [a], noop);
     const b = g.activation('b', [4]);
-    g.kernel('k2', [a], [b], noop);   // a dies here: b must not share a's buffer (k2 reads a)
+    g.kernel('k2', [a], [b], noop); // a dies here: b must not share a's buffer (k2 reads a)
     const c = g.activation('c', [4]);
-    g.kernel('k3', [b], [c], noop);   // a's buffer is free: c takes it
+    g.kernel('k3', [b], [c], noop); // a's buffer is free: c takes it
     g.output('c', c);
     const plan = planBuffers(g);
     expect(plan.slotOf.get(a)).not.toBe(plan.slotOf.get(b));
@@ -47,7 +49,9 @@ describe('buffer planner', () => {
     expect(deep.plannedBytes).toBe(shallow.plannedBytes);
     // x, the MLP hidden state (largest), qkv / attention out, and small tensors: far below one buffer each.
     expect(deep.plannedBytes).toBeLessThan(deep.unplannedBytes / 10);
-    const n = 197, W = 768, B = 8;
+    const n = 197,
+      W = 768,
+      B = 8;
     expect(deep.plannedBytes).toBeGreaterThanOrEqual(4 * B * n * (W + 4 * W)); // x and the MLP hidden live together
   });
 });

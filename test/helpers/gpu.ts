@@ -65,12 +65,20 @@ export function rng(seed: number) {
 }
 
 /** Max over elements of |got - want| / bound, where bound[i] is the allowed error; NaN counts as ∞. */
-export function worstRatio(got: Float32Array, want: ArrayLike<number>, bound: (i: number) => number): { ratio: number; index: number } {
-  let ratio = 0, index = -1;
+export function worstRatio(
+  got: Float32Array,
+  want: ArrayLike<number>,
+  bound: (i: number) => number,
+): { ratio: number; index: number } {
+  let ratio = 0,
+    index = -1;
   for (let i = 0; i < want.length; i++) {
     const e = Math.abs(got[i]! - want[i]!);
     const r = Number.isNaN(e) ? Infinity : e / bound(i);
-    if (r > ratio) { ratio = r; index = i; }
+    if (r > ratio) {
+      ratio = r;
+      index = i;
+    }
   }
   return { ratio, index };
 }

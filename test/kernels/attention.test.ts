@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { attention, attentionVariantFor, setAttentionVariant, ATTENTION_VARIANTS, type AttentionVariant } from '../../src/kernels/attention.js';
+import {
+  attention,
+  attentionVariantFor,
+  setAttentionVariant,
+  ATTENTION_VARIANTS,
+  type AttentionVariant,
+} from '../../src/kernels/attention.js';
 import { attentionRef } from '../reference/attention.js';
 import { poisoned, readback, rng, run, testDevice, upload, worstRatio } from '../helpers/gpu.js';
 
@@ -8,7 +14,13 @@ describe.each(Object.keys(ATTENTION_VARIANTS) as AttentionVariant[])('attention 
   // 8 and 128 (the smallest and largest allowed); N = 1, and N not a multiple of any query or key
   // block (64/16 broadcast, 32/32 tiled).
   const cases: [number, number, number, number][] = [
-    [2, 37, 3, 64], [1, 1, 2, 64], [2, 197, 2, 72], [1, 257, 2, 80], [1, 401, 1, 88], [3, 17, 4, 8], [1, 70, 1, 128],
+    [2, 37, 3, 64],
+    [1, 1, 2, 64],
+    [2, 197, 2, 72],
+    [1, 257, 2, 80],
+    [1, 401, 1, 88],
+    [3, 17, 4, 8],
+    [1, 70, 1, 128],
   ];
   it.each(cases)('B=%i N=%i heads=%i head_dim=%i', async (B, N, heads, D) => {
     const device = await testDevice();
@@ -26,7 +38,10 @@ describe.each(Object.keys(ATTENTION_VARIANTS) as AttentionVariant[])('attention 
 
   it('stays finite with large scores (softmax is max-subtracted)', async () => {
     const device = await testDevice();
-    const B = 1, N = 40, heads = 1, W = 64;
+    const B = 1,
+      N = 40,
+      heads = 1,
+      W = 64;
     const qkv = rng(3).normals(B * N * 3 * W, 30);
     const out = poisoned(device, [B, N, W]);
     await run(device, attention(device, { qkv: upload(device, qkv, [B, N, 3 * W]), out, heads, variant }));

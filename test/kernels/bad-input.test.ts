@@ -1,16 +1,27 @@
 // Bad arguments give a KernelArgumentError naming the kernel and the argument, before anything
 // is created or dispatched.
 import { describe, expect, it } from 'vitest';
-import { attention, gemm, layerNorm, meanPool, patchEmbed, posembSincos, KernelArgumentError } from '../../src/kernels/index.js';
+import {
+  attention,
+  gemm,
+  layerNorm,
+  meanPool,
+  patchEmbed,
+  posembSincos,
+  KernelArgumentError,
+} from '../../src/kernels/index.js';
 import type { TensorRef } from '../../src/kernels/program.js';
 import { testDevice, upload } from '../helpers/gpu.js';
 
-const f = (device: GPUDevice, shape: number[]): TensorRef => upload(device, new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
+const f = (device: GPUDevice, shape: number[]): TensorRef =>
+  upload(device, new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
 
 describe('kernel argument checks', () => {
   it('gemm: K mismatch names x', async () => {
     const d = await testDevice();
-    expect(() => gemm(d, { x: f(d, [4, 8]), w: f(d, [3, 9]), bias: null, y: f(d, [4, 3]) })).toThrow(/gemm: argument 'x': expected \[\.\.\., 9\]/);
+    expect(() => gemm(d, { x: f(d, [4, 8]), w: f(d, [3, 9]), bias: null, y: f(d, [4, 3]) })).toThrow(
+      /gemm: argument 'x': expected \[\.\.\., 9\]/,
+    );
   });
   it('gemm: wrong output shape names y', async () => {
     const d = await testDevice();
@@ -18,17 +29,23 @@ describe('kernel argument checks', () => {
   });
   it('gemm: bias of the wrong length', async () => {
     const d = await testDevice();
-    expect(() => gemm(d, { x: f(d, [4, 8]), w: f(d, [3, 8]), bias: f(d, [4]), y: f(d, [4, 3]) })).toThrow(/argument 'bias'/);
+    expect(() => gemm(d, { x: f(d, [4, 8]), w: f(d, [3, 8]), bias: f(d, [4]), y: f(d, [4, 3]) })).toThrow(
+      /argument 'bias'/,
+    );
   });
   it('a wrong dtype is refused', async () => {
     const d = await testDevice();
     const x = { ...f(d, [4, 8]), dtype: 'f16' as unknown as 'f32' };
-    expect(() => gemm(d, { x, w: f(d, [3, 8]), bias: null, y: f(d, [4, 3]) })).toThrow(/argument 'x': expected dtype f32, got f16/);
+    expect(() => gemm(d, { x, w: f(d, [3, 8]), bias: null, y: f(d, [4, 3]) })).toThrow(
+      /argument 'x': expected dtype f32, got f16/,
+    );
   });
   it('a buffer smaller than its shape says so', async () => {
     const d = await testDevice();
     const small = { ...f(d, [2, 8]), shape: [4, 8] };
-    expect(() => layerNorm(d, { x: small, gamma: f(d, [8]), beta: f(d, [8]), y: f(d, [4, 8]), eps: 1e-6 })).toThrow(/argument 'x': buffer of 64 bytes is too small/);
+    expect(() => layerNorm(d, { x: small, gamma: f(d, [8]), beta: f(d, [8]), y: f(d, [4, 8]), eps: 1e-6 })).toThrow(
+      /argument 'x': buffer of 64 bytes is too small/,
+    );
   });
   it('an output aliasing an input is refused', async () => {
     const d = await testDevice();
@@ -41,27 +58,47 @@ describe('kernel argument checks', () => {
     const rows = Math.floor(max / 4 / 1024) + 1;
     const huge = { buffer: f(d, [4]).buffer, shape: [rows, 1024], dtype: 'f32' as const };
     // Either limit can trip first; both name the argument.
-    expect(() => layerNorm(d, { x: huge, gamma: f(d, [1024]), beta: f(d, [1024]), y: huge, eps: 1e-6 })).toThrow(/layernorm: argument 'x'/);
+    expect(() => layerNorm(d, { x: huge, gamma: f(d, [1024]), beta: f(d, [1024]), y: huge, eps: 1e-6 })).toThrow(
+      /layernorm: argument 'x'/,
+    );
   });
   it('layernorm: gamma of the wrong size', async () => {
     const d = await testDevice();
-    expect(() => layerNorm(d, { x: f(d, [4, 8]), gamma: f(d, [7]), beta: f(d, [8]), y: f(d, [4, 8]), eps: 1e-6 })).toThrow(/argument 'gamma'/);
+    expect(() =>
+      layerNorm(d, { x: f(d, [4, 8]), gamma: f(d, [7]), beta: f(d, [8]), y: f(d, [4, 8]), eps: 1e-6 }),
+    ).toThrow(/argument 'gamma'/);
   });
   it('attention: heads that do not divide the width, and unsupported head dims', async () => {
     const d = await testDevice();
-    expect(() => attention(d, { qkv: f(d, [1, 5, 3 * 64]), out: f(d, [1, 5, 64]), heads: 3 })).toThrow(/argument 'heads'/);
+    expect(() => attention(d, { qkv: f(d, [1, 5, 3 * 64]), out: f(d, [1, 5, 64]), heads: 3 })).toThrow(
+      /argument 'heads'/,
+    );
     expect(() => attention(d, { qkv: f(d, [1, 5, 3 * 66]), out: f(d, [1, 5, 66]), heads: 1 })).toThrow(/head dim 66/);
     expect(() => attention(d, { qkv: f(d, [1, 5, 100]), out: f(d, [1, 5, 64]), heads: 1 })).toThrow(/argument 'qkv'/);
   });
   it('patch_embed: a resolution not divisible by the patch size', async () => {
     const d = await testDevice();
-    expect(() => patchEmbed(d, { image: f(d, [1, 3, 30, 30]), weight: f(d, [8, 3, 16, 16]), cls: f(d, [8]), pos: f(d, [2, 8]), out: f(d, [1, 2, 8]) }))
-      .toThrow(/argument 'image': resolution 30 is not divisible by the patch size 16/);
+    expect(() =>
+      patchEmbed(d, {
+        image: f(d, [1, 3, 30, 30]),
+        weight: f(d, [8, 3, 16, 16]),
+        cls: f(d, [8]),
+        pos: f(d, [2, 8]),
+        out: f(d, [1, 2, 8]),
+      }),
+    ).toThrow(/argument 'image': resolution 30 is not divisible by the patch size 16/);
   });
   it('patch_embed: a position table for another grid', async () => {
     const d = await testDevice();
-    expect(() => patchEmbed(d, { image: f(d, [1, 3, 32, 32]), weight: f(d, [8, 3, 16, 16]), cls: f(d, [8]), pos: f(d, [10, 8]), out: f(d, [1, 5, 8]) }))
-      .toThrow(/argument 'pos': expected shape \[5, 8\]/);
+    expect(() =>
+      patchEmbed(d, {
+        image: f(d, [1, 3, 32, 32]),
+        weight: f(d, [8, 3, 16, 16]),
+        cls: f(d, [8]),
+        pos: f(d, [10, 8]),
+        out: f(d, [1, 5, 8]),
+      }),
+    ).toThrow(/argument 'pos': expected shape \[5, 8\]/);
   });
   it('mean_pool: skip out of range; posemb: bad grid', async () => {
     const d = await testDevice();

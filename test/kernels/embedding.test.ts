@@ -4,22 +4,39 @@ import { embeddingRef } from '../reference/embedding.js';
 import { poisoned, readback, rng, run, testDevice, upload, worstRatio } from '../helpers/gpu.js';
 
 function uploadIds(device: GPUDevice, ids: Uint32Array<ArrayBuffer>, shape: number[]) {
-  const buffer = device.createBuffer({ size: Math.max(16, ids.byteLength), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+  const buffer = device.createBuffer({
+    size: Math.max(16, ids.byteLength),
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+  });
   device.queue.writeBuffer(buffer, 0, ids);
   return { buffer, shape, dtype: 'u32' as const };
 }
 
 describe('embedding', () => {
   // [B, T, vocab, D]: D not a multiple of the 64-wide workgroup, B > 1, the text towers' T = 80.
-  const cases: [number, number, number, number][] = [[1, 80, 1000, 64], [3, 80, 32000, 72], [2, 7, 50, 130], [1, 1, 3, 5]];
+  const cases: [number, number, number, number][] = [
+    [1, 80, 1000, 64],
+    [3, 80, 32000, 72],
+    [2, 7, 50, 130],
+    [1, 1, 3, 5],
+  ];
   it.each(cases)('B=%i T=%i vocab=%i D=%i', async (B, T, vocab, D) => {
     const device = await testDevice();
     const r = rng(B * 31 + T + D);
-    const table = r.normals(vocab * D), pos = r.normals(T * D, 0.1);
+    const table = r.normals(vocab * D),
+      pos = r.normals(T * D, 0.1);
     const ids = Uint32Array.from({ length: B * T }, (_, i) => (i * 7919 + 13) % vocab);
     ids[0] = vocab - 1; // the last row of the table
     const out = poisoned(device, [B, T, D]);
-    await run(device, embedding(device, { ids: uploadIds(device, ids, [B, T]), table: upload(device, table, [vocab, D]), pos: upload(device, pos, [T, D]), out }));
+    await run(
+      device,
+      embedding(device, {
+        ids: uploadIds(device, ids, [B, T]),
+        table: upload(device, table, [vocab, D]),
+        pos: upload(device, pos, [T, D]),
+        out,
+      }),
+    );
     const got = await readback(device, out);
     const ref = embeddingRef(ids, B, T, table, vocab, D, pos);
     expect(worstRatio(got, ref.out, (i) => ref.bound[i]!).ratio).toBeLessThanOrEqual(1);
@@ -28,7 +45,19 @@ describe('embedding', () => {
   it('an id outside the vocabulary gives a NaN row, never another row', async () => {
     const device = await testDevice();
     const out = poisoned(device, [1, 2, 4]);
-    await run(device, embedding(device, { ids: uploadIds(device, Uint32Array.from([1, 9]), [1, 2]), table: upload(device, Float32Array.from({ length: 12 }, (_, i) => i), [3, 4]), pos: upload(device, new Float32Array(8), [2, 4]), out }));
+    await run(
+      device,
+      embedding(device, {
+        ids: uploadIds(device, Uint32Array.from([1, 9]), [1, 2]),
+        table: upload(
+          device,
+          Float32Array.from({ length: 12 }, (_, i) => i),
+          [3, 4],
+        ),
+        pos: upload(device, new Float32Array(8), [2, 4]),
+        out,
+      }),
+    );
     const got = Array.from(await readback(device, out));
     expect(got.slice(0, 4)).toEqual([4, 5, 6, 7]);
     expect(got.slice(4).every(Number.isNaN)).toBe(true);
@@ -37,9 +66,21 @@ describe('embedding', () => {
   it('refuses f32 ids and mismatched shapes, naming the argument', async () => {
     const device = await testDevice();
     const t = upload(device, new Float32Array(12), [3, 4]);
-    expect(() => embedding(device, { ids: upload(device, new Float32Array(2), [1, 2]), table: t, pos: upload(device, new Float32Array(8), [2, 4]), out: poisoned(device, [1, 2, 4]) }))
-      .toThrow(/embedding: argument 'ids': expected dtype u32, got f32/);
-    expect(() => embedding(device, { ids: uploadIds(device, new Uint32Array(2), [1, 2]), table: t, pos: upload(device, new Float32Array(12), [3, 4]), out: poisoned(device, [1, 2, 4]) }))
-      .toThrow(/embedding: argument 'pos': expected shape \[2, 4\], got \[3, 4\]/);
+    expect(() =>
+      embedding(device, {
+        ids: upload(device, new Float32Array(2), [1, 2]),
+        table: t,
+        pos: upload(device, new Float32Array(8), [2, 4]),
+        out: poisoned(device, [1, 2, 4]),
+      }),
+    ).toThrow(/embedding: argument 'ids': expected dtype u32, got f32/);
+    expect(() =>
+      embedding(device, {
+        ids: uploadIds(device, new Uint32Array(2), [1, 2]),
+        table: t,
+        pos: upload(device, new Float32Array(12), [3, 4]),
+        out: poisoned(device, [1, 2, 4]),
+      }),
+    ).toThrow(/embedding: argument 'pos': expected shape \[2, 4\], got \[3, 4\]/);
   });
 });

@@ -1,18 +1,44 @@
 import { describe, expect, it } from 'vitest';
 import { gemm, type GemmEpilogue } from '../../src/kernels/gemm.js';
-import { GEMM_TILES, checkTile, gemmTileFor, setGemmTile, tileWorkgroupBytes, type GemmTile } from '../../src/kernels/gemm-tile.js';
+import {
+  GEMM_TILES,
+  checkTile,
+  gemmTileFor,
+  setGemmTile,
+  tileWorkgroupBytes,
+  type GemmTile,
+} from '../../src/kernels/gemm-tile.js';
 import { KernelArgumentError } from '../../src/errors.js';
 import { gemmRef } from '../reference/gemm.js';
 import { poisoned, readback, rng, run, testDevice, upload, worstRatio } from '../helpers/gpu.js';
 
 /** Runs one gemm on seeded data and checks every element against the float64 reference's bound. */
-async function checkGemm(M: number, K: number, N: number, epilogue: GemmEpilogue, seed: number, tile?: GemmTile): Promise<void> {
+async function checkGemm(
+  M: number,
+  K: number,
+  N: number,
+  epilogue: GemmEpilogue,
+  seed: number,
+  tile?: GemmTile,
+): Promise<void> {
   const device = await testDevice();
   const r = rng(seed);
-  const x = r.normals(M * K), w = r.normals(N * K, 1 / Math.sqrt(K)), b = r.normals(N, 0.5);
+  const x = r.normals(M * K),
+    w = r.normals(N * K, 1 / Math.sqrt(K)),
+    b = r.normals(N, 0.5);
   const y0 = r.normals(M * N);
   const y = epilogue === 'residual' ? upload(device, y0, [M, N]) : poisoned(device, [M, N]);
-  await run(device, gemm(device, { x: upload(device, x, [M, K]), w: upload(device, w, [N, K]), bias: upload(device, b, [N]), y, epilogue, tile }));
+  await run(
+    device,
+    gemm(device, {
+      x: upload(device, x, [M, K]),
+      w: upload(device, w, [N, K]),
+      bias: upload(device, b, [N]),
+      y,
+      epilogue,
+      tile,
+    }),
+  );
   const got = await readback(device, y);
   const ref = gemmRef(x, M, K, w, N, b, epilogue, y0);
   const { ratio, index } = worstRatio(got, ref.y, (i) => ref.bound[i]!);
@@ -21,20 +47,32 @@ async function checkGemm(M: number, K: number, N: number, epilogue: GemmEpilogue
 
 describe('gemm', () => {
   // [M, K, N]: not multiples of any tile (64 or 128 rows/columns, k step 8..32), M = 1, odd K (an MLP width of 538 / 1076), B > 1.
-  const shapes: [number, number, number][] = [[1, 192, 576], [37, 288, 288], [197, 1076, 193], [64, 16, 64], [5, 538, 144], [130, 7, 3]];
+  const shapes: [number, number, number][] = [
+    [1, 192, 576],
+    [37, 288, 288],
+    [197, 1076, 193],
+    [64, 16, 64],
+    [5, 538, 144],
+    [130, 7, 3],
+  ];
   const epilogues: GemmEpilogue[] = ['none', 'gelu', 'residual', 'gelu_tanh'];
   for (const [M, K, N] of shapes) {
     for (const epilogue of epilogues) {
-      it(`M=${M} K=${K} N=${N} epilogue=${epilogue}`, () => checkGemm(M, K, N, epilogue, M * 7 + K * 13 + N + epilogue.length));
+      it(`M=${M} K=${K} N=${N} epilogue=${epilogue}`, () =>
+        checkGemm(M, K, N, epilogue, M * 7 + K * 13 + N + epilogue.length));
     }
   }
 
   it('without bias, with a batch axis ([B, N, K] · [E, K]ᵀ)', async () => {
     const device = await testDevice();
     const r = rng(11);
-    const x = r.normals(3 * 10 * 40), w = r.normals(24 * 40);
+    const x = r.normals(3 * 10 * 40),
+      w = r.normals(24 * 40);
     const y = poisoned(device, [3, 10, 24]);
-    await run(device, gemm(device, { x: upload(device, x, [3, 10, 40]), w: upload(device, w, [24, 40]), bias: null, y }));
+    await run(
+      device,
+      gemm(device, { x: upload(device, x, [3, 10, 40]), w: upload(device, w, [24, 40]), bias: null, y }),
+    );
     const got = await readback(device, y);
     const ref = gemmRef(x, 30, 40, w, 24, null, 'none');
     expect(worstRatio(got, ref.y, (i) => ref.bound[i]!).ratio).toBeLessThanOrEqual(1);
@@ -45,9 +83,16 @@ describe('gemm', () => {
     const device = await testDevice();
     const vals = new Float32Array([-6, -2.5, -1, -0.1, 0, 0.3, 1.7, 4]);
     const y = poisoned(device, [8, 1]);
-    await run(device, gemm(device, {
-      x: upload(device, vals, [8, 1]), w: upload(device, new Float32Array([1]), [1, 1]), bias: null, y, epilogue: 'gelu',
-    }));
+    await run(
+      device,
+      gemm(device, {
+        x: upload(device, vals, [8, 1]),
+        w: upload(device, new Float32Array([1]), [1, 1]),
+        bias: null,
+        y,
+        epilogue: 'gelu',
+      }),
+    );
     const got = await readback(device, y);
     const ref = gemmRef(vals, 8, 1, [1], 1, null, 'gelu');
     expect(worstRatio(got, ref.y, (i) => ref.bound[i]!).ratio).toBeLessThanOrEqual(1);
@@ -58,9 +103,16 @@ describe('gemm', () => {
     const device = await testDevice();
     const vals = new Float32Array([-1e4, -60, -6, -2.5, -1, -0.1, 0, 0.3, 1.7, 4, 60, 1e4]);
     const y = poisoned(device, [12, 1]);
-    await run(device, gemm(device, {
-      x: upload(device, vals, [12, 1]), w: upload(device, new Float32Array([1]), [1, 1]), bias: null, y, epilogue: 'gelu_tanh',
-    }));
+    await run(
+      device,
+      gemm(device, {
+        x: upload(device, vals, [12, 1]),
+        w: upload(device, new Float32Array([1]), [1, 1]),
+        bias: null,
+        y,
+        epilogue: 'gelu_tanh',
+      }),
+    );
     const got = await readback(device, y);
     const ref = gemmRef(vals, 12, 1, [1], 1, null, 'gelu_tanh');
     expect(worstRatio(got, ref.y, (i) => ref.bound[i]!).ratio).toBeLessThanOrEqual(1);
@@ -68,7 +120,12 @@ describe('gemm', () => {
 
   // Every tile shape the library can pick, on shapes that are multiples of none of them.
   for (const [tileName, tile] of Object.entries(GEMM_TILES)) {
-    for (const [M, K, N, epilogue] of [[197, 1076, 193, 'residual'], [130, 7, 3, 'gelu'], [1, 200, 300, 'none'], [37, 64, 70, 'gelu_tanh']] as const) {
+    for (const [M, K, N, epilogue] of [
+      [197, 1076, 193, 'residual'],
+      [130, 7, 3, 'gelu'],
+      [1, 200, 300, 'none'],
+      [37, 64, 70, 'gelu_tanh'],
+    ] as const) {
       it(`tile ${tileName}: M=${M} K=${K} N=${N} epilogue=${epilogue}`, async () => {
         const device = await testDevice();
         if (tileWorkgroupBytes(tile) > device.limits.maxComputeWorkgroupStorageSize) return; // checked by the error test below
@@ -79,11 +136,22 @@ describe('gemm', () => {
 
   it('a tile over the device limits is refused, naming the tile and the limit', async () => {
     const device = await testDevice();
-    const args = { x: upload(device, new Float32Array(4), [1, 4]), w: upload(device, new Float32Array(4), [1, 4]), bias: null, y: poisoned(device, [1, 1]) };
-    expect(() => gemm(device, { ...args, tile: { wgX: 64, wgY: 64, bk: 8 } })).toThrow(/tile 512x512k8 needs 64×64 invocations/);
-    expect(() => gemm(device, { ...args, tile: { wgX: 16, wgY: 16, bk: 512 } })).toThrow(/maxComputeWorkgroupStorageSize/);
+    const args = {
+      x: upload(device, new Float32Array(4), [1, 4]),
+      w: upload(device, new Float32Array(4), [1, 4]),
+      bias: null,
+      y: poisoned(device, [1, 1]),
+    };
+    expect(() => gemm(device, { ...args, tile: { wgX: 64, wgY: 64, bk: 8 } })).toThrow(
+      /tile 512x512k8 needs 64×64 invocations/,
+    );
+    expect(() => gemm(device, { ...args, tile: { wgX: 16, wgY: 16, bk: 512 } })).toThrow(
+      /maxComputeWorkgroupStorageSize/,
+    );
     expect(() => gemm(device, { ...args, tile: { wgX: 0, wgY: 8, bk: 8 } })).toThrow(KernelArgumentError);
-    expect(() => gemm(device, { ...args, tile: { wgX: 4, wgY: 4, bk: 64, prefetch: true } })).toThrow(/32x32k64p would prefetch 32 vec4s/);
+    expect(() => gemm(device, { ...args, tile: { wgX: 4, wgY: 4, bk: 64, prefetch: true } })).toThrow(
+      /32x32k64p would prefetch 32 vec4s/,
+    );
   });
 });
 

@@ -11,13 +11,22 @@ const angleBound = (grid: number, dim: number) => (i: number) => {
   const col = i % dim;
   const row = Math.floor(i / dim);
   if (row === 0) return 1e-30;
-  const p = row - 1, q = dim / 4, part = Math.floor(col / q);
+  const p = row - 1,
+    q = dim / 4,
+    part = Math.floor(col / q);
   const pos = part < 2 ? p % grid : Math.floor(p / grid);
   return 3 * U * pos + 2 * U + 2e-7;
 };
 
 describe('posemb_sincos', () => {
-  const cases: [number, number][] = [[14, 192], [21, 192], [20, 192], [6, 144], [16, 160], [56, 64]];
+  const cases: [number, number][] = [
+    [14, 192],
+    [21, 192],
+    [20, 192],
+    [6, 144],
+    [16, 160],
+    [56, 64],
+  ];
   it.each(cases)('CPU table, grid=%i dim=%i, matches the formula', (grid, dim) => {
     const got = posembSincos2d(grid, dim);
     const want = posembRef(grid, dim);

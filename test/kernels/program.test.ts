@@ -9,16 +9,28 @@ describe('program', () => {
   it('prepare() creates one pipeline per key, shared by concurrent callers, and the prepared dispatch computes the same result', async () => {
     const device = await testDevice();
     const r = rng(5);
-    const M = 9, K = 12, N = 5;
-    const x = r.normals(M * K), w = r.normals(N * K);
+    const M = 9,
+      K = 12,
+      N = 5;
+    const x = r.normals(M * K),
+      w = r.normals(N * K);
     const tile = { wgX: 4, wgY: 4, bk: 4 }; // a key no other test uses, so this test creates it
     const make = () => {
       const y = poisoned(device, [M, N]);
-      return { y, d: gemm(device, { x: upload(device, x, [M, K]), w: upload(device, w, [N, K]), bias: null, y, tile }) };
+      return {
+        y,
+        d: gemm(device, { x: upload(device, x, [M, K]), w: upload(device, w, [N, K]), bias: null, y, tile }),
+      };
     };
-    const a = make(), b = make();
+    const a = make(),
+      b = make();
     const overrides = { EPILOGUE: 0, HAS_BIAS: false, WG_X: 4, WG_Y: 4, BK: 4, PREFETCH: false };
-    const [p1, p2] = await Promise.all([pipelineForAsync(device, gemmKernel, overrides), pipelineForAsync(device, gemmKernel, overrides), a.d.prepare!(), b.d.prepare!()]);
+    const [p1, p2] = await Promise.all([
+      pipelineForAsync(device, gemmKernel, overrides),
+      pipelineForAsync(device, gemmKernel, overrides),
+      a.d.prepare!(),
+      b.d.prepare!(),
+    ]);
     expect(p1).toBe(p2);
     expect(pipelineFor(device, gemmKernel, overrides)).toBe(p1);
     await run(device, a.d);
@@ -30,14 +42,21 @@ describe('program', () => {
   it('a pipeline the device refuses rejects prepare() with a message naming the kernel', async () => {
     const device = await testDevice();
     // 2048 invocations along x: over maxComputeWorkgroupSizeX, caught only when the pipeline is made.
-    await expect(pipelineForAsync(device, gemmKernel, { WG_X: 2048, WG_Y: 1, BK: 8 })).rejects.toThrow(/kernel gemm: could not create its pipeline/);
+    await expect(pipelineForAsync(device, gemmKernel, { WG_X: 2048, WG_Y: 1, BK: 8 })).rejects.toThrow(
+      /kernel gemm: could not create its pipeline/,
+    );
   });
 
   it('an unknown override constant is refused before anything is created', async () => {
     const device = await testDevice();
     const t = upload(device, new Float32Array(4), [1, 4]);
-    expect(() => createDispatch(device, gemmKernel, {
-      overrides: { TILE: 3 }, uniforms: { M: 1, N: 1, K: 4 }, tensors: { x: t, w: t, bias: t, y: poisoned(device, [1, 1]) }, workgroups: [1],
-    })).toThrow(/unknown override constant TILE/);
+    expect(() =>
+      createDispatch(device, gemmKernel, {
+        overrides: { TILE: 3 },
+        uniforms: { M: 1, N: 1, K: 4 },
+        tensors: { x: t, w: t, bias: t, y: poisoned(device, [1, 1]) },
+        workgroups: [1],
+      }),
+    ).toThrow(/unknown override constant TILE/);
   });
 });

@@ -14,7 +14,10 @@ import { testDevice, trackBuffers } from '../helpers/gpu.js';
 const CASE = 'ov1-so14-84-d2';
 const load = async () => {
   const exp = await readExpected(fixture(`${CASE}.expected.safetensors`));
-  const model = await VisionTransformer.load(await testDevice(), { weights: fixture(`${CASE}.safetensors`), config: fixture(`${CASE}.open_clip_config.json`) });
+  const model = await VisionTransformer.load(await testDevice(), {
+    weights: fixture(`${CASE}.safetensors`),
+    config: fixture(`${CASE}.open_clip_config.json`),
+  });
   return { exp, model, B: exp.inputShape[0]! };
 };
 
@@ -23,9 +26,16 @@ describe('forward() arguments', () => {
     const { exp, model, B } = await load();
     try {
       for (const bad of [Float64Array.from(exp.input), Array.from(exp.input), Uint8Array.from(exp.input)]) {
-        const err = await model.forward(bad as never, B).then(() => null, (e) => e);
+        const err = await model.forward(bad as never, B).then(
+          () => null,
+          (e) => e,
+        );
         expect(err).toBeInstanceOf(ArgumentError);
-        expect(err.message).toMatch(new RegExp(`forward: argument 'pixels': must be a Float32Array .*got a (Float64Array|plain Array|Uint8Array) of ${exp.input.length}`));
+        expect(err.message).toMatch(
+          new RegExp(
+            `forward: argument 'pixels': must be a Float32Array .*got a (Float64Array|plain Array|Uint8Array) of ${exp.input.length}`,
+          ),
+        );
       }
       // and the right call after the refused ones returns this input's outputs, not stale ones
       const out = await model.forward(exp.input, B, { outputs: ['embedding'] });
@@ -40,9 +50,12 @@ describe('forward() arguments', () => {
     try {
       for (const v of [NaN, Infinity, -Infinity]) {
         const px = exp.input.slice();
-        const S = exp.inputShape[2]!, at = 1 * 3 * S * S + 2 * S * S + 5 * S + 7;
+        const S = exp.inputShape[2]!,
+          at = 1 * 3 * S * S + 2 * S * S + 5 * S + 7;
         px[at] = v;
-        await expect(model.forward(px, B)).rejects.toThrow(new RegExp(`argument 'pixels': value ${v} at \\[1, 2, 5, 7\\] \\(flat index ${at}\\) is not finite`));
+        await expect(model.forward(px, B)).rejects.toThrow(
+          new RegExp(`argument 'pixels': value ${v} at \\[1, 2, 5, 7\\] \\(flat index ${at}\\) is not finite`),
+        );
       }
     } finally {
       model.destroy();
@@ -52,10 +65,18 @@ describe('forward() arguments', () => {
   it('refuses unknown output names, a bad batch and a bad maxBatch', async () => {
     const { exp, model, B } = await load();
     try {
-      await expect(model.forward(exp.input, B, { outputs: ['embedding', 'pooler_output' as never] })).rejects.toThrow(/argument 'outputs': unknown output "pooler_output" \(known: tokens, pooled, embedding, block0, hidden\)/);
-      await expect(model.forward(exp.input, B, { outputs: [] })).rejects.toThrow(/argument 'outputs': must be a non-empty array/);
-      await expect(model.forward(exp.input, 1.5)).rejects.toThrow(/argument 'batch': must be a positive integer, got 1.5/);
-      await expect(model.forward(exp.input, B, { maxBatch: 0 })).rejects.toThrow(/argument 'maxBatch': must be a positive integer, got 0/);
+      await expect(model.forward(exp.input, B, { outputs: ['embedding', 'pooler_output' as never] })).rejects.toThrow(
+        /argument 'outputs': unknown output "pooler_output" \(known: tokens, pooled, embedding, block0, hidden\)/,
+      );
+      await expect(model.forward(exp.input, B, { outputs: [] })).rejects.toThrow(
+        /argument 'outputs': must be a non-empty array/,
+      );
+      await expect(model.forward(exp.input, 1.5)).rejects.toThrow(
+        /argument 'batch': must be a positive integer, got 1.5/,
+      );
+      await expect(model.forward(exp.input, B, { maxBatch: 0 })).rejects.toThrow(
+        /argument 'maxBatch': must be a positive integer, got 0/,
+      );
     } finally {
       model.destroy();
     }
@@ -66,9 +87,14 @@ describe('destroy()', () => {
   it('forward() after destroy() throws ModelDestroyedError naming the model', async () => {
     const { exp, model, B } = await load();
     model.destroy();
-    const err = await model.forward(exp.input, B).then(() => null, (e) => e);
+    const err = await model.forward(exp.input, B).then(
+      () => null,
+      (e) => e,
+    );
     expect(err).toBeInstanceOf(ModelDestroyedError);
-    expect(err.message).toMatch(/ov1-so14-84-d2\.safetensors: this model was destroyed \(destroy\(\) was called\); load it again/);
+    expect(err.message).toMatch(
+      /ov1-so14-84-d2\.safetensors: this model was destroyed \(destroy\(\) was called\); load it again/,
+    );
   });
 
   it('destroy() while forward() runs: the run rejects, and every buffer is freed once it has stopped', async () => {
@@ -114,7 +140,9 @@ describe('a WebGPU error during a run rejects that run', () => {
     try {
       const cg = await model.compiled(B, exp.inputShape[2]!, ['embedding']);
       (cg as unknown as { slots: GPUBuffer[] }).slots[0]!.destroy();
-      await expect(model.forward(exp.input, B, { outputs: ['embedding'] })).rejects.toThrow(/WebGPU validation error during the run/);
+      await expect(model.forward(exp.input, B, { outputs: ['embedding'] })).rejects.toThrow(
+        /WebGPU validation error during the run/,
+      );
     } finally {
       model.destroy();
     }
@@ -135,6 +163,8 @@ describe('preprocessing constants in configs', () => {
     expect(() => configFromOpenClip(cfg, 'cfg.json')).toThrow(pattern);
   });
   it('a ViTConfig with an Infinity std is refused', () => {
-    expect(() => validateConfig({ ...presetConfig('ti-16'), std: [1, Infinity, 1] }, 'cfg')).toThrow(/std must be 3 finite numbers/);
+    expect(() => validateConfig({ ...presetConfig('ti-16'), std: [1, Infinity, 1] }, 'cfg')).toThrow(
+      /std must be 3 finite numbers/,
+    );
   });
 });

@@ -9,7 +9,10 @@ describe('batching', () => {
   it('a batch split into chunks of 2 equals the batch in one submit, image by image', async () => {
     const device = await testDevice();
     const exp = await readExpected(fixture('ov1-so14-84-d2.expected.safetensors'));
-    const model = await VisionTransformer.load(device, { weights: fixture('ov1-so14-84-d2.safetensors'), config: fixture('ov1-so14-84-d2.open_clip_config.json') });
+    const model = await VisionTransformer.load(device, {
+      weights: fixture('ov1-so14-84-d2.safetensors'),
+      config: fixture('ov1-so14-84-d2.open_clip_config.json'),
+    });
     const whole = await model.forward(exp.input, 3);
     const split = await model.forward(exp.input, 3, { maxBatch: 2 });
     expect(whole.chunks).toEqual([3]);

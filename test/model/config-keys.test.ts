@@ -39,8 +39,12 @@ async function weights(lnPre: boolean): Promise<Map<string, { shape: number[]; d
 async function checkAgainstReference(cfg: ViTConfig) {
   const exp = await readExpected(fixture(`${CASE}.expected.safetensors`));
   const w = await weights(!!cfg.lnPre);
-  const B = exp.inputShape[0]!, S = exp.inputShape[2]!;
-  const model = await VisionTransformer.load(await testDevice(), { weights: memoryCheckpoint(w, 'variant'), config: cfg });
+  const B = exp.inputShape[0]!,
+    S = exp.inputShape[2]!;
+  const model = await VisionTransformer.load(await testDevice(), {
+    weights: memoryCheckpoint(w, 'variant'),
+    config: cfg,
+  });
   try {
     const out = await model.forward(exp.input, B, { outputs: ['tokens', 'pooled', 'embedding'] });
     const ref = vitRef(cfg, new Map([...w].map(([k, v]) => [k, v.data])), exp.input, B, S);
@@ -55,49 +59,154 @@ async function checkAgainstReference(cfg: ViTConfig) {
 }
 
 describe('honoured keys (against the float64 reference)', () => {
-  it('OpenVision\'s own values are read as such', () => {
+  it("OpenVision's own values are read as such", () => {
     const c = configFromOpenClip(baseJson());
     expect([c.lnPre, c.pool, c.finalLnAfterPool, c.eps]).toEqual([false, 'avg', true, 1e-6]);
   });
 
   it.each([
-    ['no_ln_pre: false (an ln_pre LayerNorm)', (v: Record<string, unknown>) => { v.no_ln_pre = false; }, { lnPre: true }],
-    ["pool_type: 'tok' (pooled from the class token)", (v: Record<string, unknown>) => { v.pool_type = 'tok'; }, { pool: 'tok' }],
-    ['final_ln_after_pool: false (ln_post on every token, then the mean)', (v: Record<string, unknown>) => { v.final_ln_after_pool = false; }, { finalLnAfterPool: false }],
-    ["pool_type 'tok' with final_ln_after_pool false", (v: Record<string, unknown>) => { v.pool_type = 'tok'; v.final_ln_after_pool = false; }, { pool: 'tok', finalLnAfterPool: false }],
-    ['norm_kwargs.eps: 1e-3', (v: Record<string, unknown>) => { v.norm_kwargs = { eps: 1e-3 }; }, { eps: 1e-3 }],
+    [
+      'no_ln_pre: false (an ln_pre LayerNorm)',
+      (v: Record<string, unknown>) => {
+        v.no_ln_pre = false;
+      },
+      { lnPre: true },
+    ],
+    [
+      "pool_type: 'tok' (pooled from the class token)",
+      (v: Record<string, unknown>) => {
+        v.pool_type = 'tok';
+      },
+      { pool: 'tok' },
+    ],
+    [
+      'final_ln_after_pool: false (ln_post on every token, then the mean)',
+      (v: Record<string, unknown>) => {
+        v.final_ln_after_pool = false;
+      },
+      { finalLnAfterPool: false },
+    ],
+    [
+      "pool_type 'tok' with final_ln_after_pool false",
+      (v: Record<string, unknown>) => {
+        v.pool_type = 'tok';
+        v.final_ln_after_pool = false;
+      },
+      { pool: 'tok', finalLnAfterPool: false },
+    ],
+    [
+      'norm_kwargs.eps: 1e-3',
+      (v: Record<string, unknown>) => {
+        v.norm_kwargs = { eps: 1e-3 };
+      },
+      { eps: 1e-3 },
+    ],
   ] as const)('%s', async (_, edit, expected) => {
     const cfg = configFromOpenClip(withVision(edit));
     expect(cfg).toMatchObject(expected);
     await checkAgainstReference(cfg);
   });
 
-  it('absent keys take open_clip\'s defaults: ln_pre, class-token pooling, ln_post first, eps 1e-5', async () => {
-    const cfg = configFromOpenClip(withVision((v) => { delete v.no_ln_pre; delete v.pool_type; delete v.final_ln_after_pool; delete v.norm_kwargs; }));
+  it("absent keys take open_clip's defaults: ln_pre, class-token pooling, ln_post first, eps 1e-5", async () => {
+    const cfg = configFromOpenClip(
+      withVision((v) => {
+        delete v.no_ln_pre;
+        delete v.pool_type;
+        delete v.final_ln_after_pool;
+        delete v.norm_kwargs;
+      }),
+    );
     expect([cfg.lnPre, cfg.pool, cfg.finalLnAfterPool, cfg.eps]).toEqual([true, 'tok', false, 1e-5]);
     await checkAgainstReference(cfg);
     // and the OpenVision checkpoint, which has no ln_pre, is refused for such a config by key
-    await expect(VisionTransformer.load(await testDevice(), { weights: fixture(`${CASE}.safetensors`), config: cfg })).rejects.toThrow(/key 'visual\.ln_pre\.weight': missing/);
+    await expect(
+      VisionTransformer.load(await testDevice(), { weights: fixture(`${CASE}.safetensors`), config: cfg }),
+    ).rejects.toThrow(/key 'visual\.ln_pre\.weight': missing/);
   });
 
   it('list-valued square image_size / patch_size equal the scalar ones', () => {
-    const c = configFromOpenClip(withVision((v) => { v.image_size = [224, 224]; v.patch_size = [16, 16]; }));
+    const c = configFromOpenClip(
+      withVision((v) => {
+        v.image_size = [224, 224];
+        v.patch_size = [16, 16];
+      }),
+    );
     expect([c.imageSize, c.patchSize]).toEqual([224, 16]);
   });
 });
 
 describe('refused keys (named in the error)', () => {
   it.each([
-    ['act_kwargs (tanh GELU)', (v: Record<string, unknown>) => { v.act_kwargs = { approximate: 'tanh' }; }, /model_cfg\.vision_cfg\.act_kwargs = \{"approximate":"tanh"\}: only the default exact-erf GELU/],
-    ['non-square image_size', (v: Record<string, unknown>) => { v.image_size = [224, 192]; }, /model_cfg\.vision_cfg\.image_size = \[224,192\]: non-square sizes are not supported/],
-    ['non-square patch_size', (v: Record<string, unknown>) => { v.patch_size = [16, 8]; }, /model_cfg\.vision_cfg\.patch_size = \[16,8\]: non-square/],
-    ["pool_type 'none'", (v: Record<string, unknown>) => { v.pool_type = 'none'; }, /model_cfg\.vision_cfg\.pool_type = "none": only 'avg' and 'tok'/],
-    ['ls_init_value', (v: Record<string, unknown>) => { v.ls_init_value = 1e-5; }, /model_cfg\.vision_cfg\.ls_init_value = 0\.00001: layer scale is not implemented/],
-    ['attentional_pool', (v: Record<string, unknown>) => { v.attentional_pool = true; }, /model_cfg\.vision_cfg\.attentional_pool = true/],
-    ['qk_norm', (v: Record<string, unknown>) => { v.qk_norm = true; }, /model_cfg\.vision_cfg\.qk_norm = true/],
-    ['pos_embed_type rope', (v: Record<string, unknown>) => { v.pos_embed_type = 'rope'; }, /model_cfg\.vision_cfg\.pos_embed_type = "rope"/],
-    ['norm_kwargs other than eps', (v: Record<string, unknown>) => { v.norm_kwargs = { eps: 1e-6, elementwise_affine: false }; }, /model_cfg\.vision_cfg\.norm_kwargs = .*only eps can be set \(LayerNorm option 'elementwise_affine'/],
-    ['no_ln_pre not a boolean', (v: Record<string, unknown>) => { v.no_ln_pre = 'yes'; }, /model_cfg\.vision_cfg\.no_ln_pre must be true or false/],
+    [
+      'act_kwargs (tanh GELU)',
+      (v: Record<string, unknown>) => {
+        v.act_kwargs = { approximate: 'tanh' };
+      },
+      /model_cfg\.vision_cfg\.act_kwargs = \{"approximate":"tanh"\}: only the default exact-erf GELU/,
+    ],
+    [
+      'non-square image_size',
+      (v: Record<string, unknown>) => {
+        v.image_size = [224, 192];
+      },
+      /model_cfg\.vision_cfg\.image_size = \[224,192\]: non-square sizes are not supported/,
+    ],
+    [
+      'non-square patch_size',
+      (v: Record<string, unknown>) => {
+        v.patch_size = [16, 8];
+      },
+      /model_cfg\.vision_cfg\.patch_size = \[16,8\]: non-square/,
+    ],
+    [
+      "pool_type 'none'",
+      (v: Record<string, unknown>) => {
+        v.pool_type = 'none';
+      },
+      /model_cfg\.vision_cfg\.pool_type = "none": only 'avg' and 'tok'/,
+    ],
+    [
+      'ls_init_value',
+      (v: Record<string, unknown>) => {
+        v.ls_init_value = 1e-5;
+      },
+      /model_cfg\.vision_cfg\.ls_init_value = 0\.00001: layer scale is not implemented/,
+    ],
+    [
+      'attentional_pool',
+      (v: Record<string, unknown>) => {
+        v.attentional_pool = true;
+      },
+      /model_cfg\.vision_cfg\.attentional_pool = true/,
+    ],
+    [
+      'qk_norm',
+      (v: Record<string, unknown>) => {
+        v.qk_norm = true;
+      },
+      /model_cfg\.vision_cfg\.qk_norm = true/,
+    ],
+    [
+      'pos_embed_type rope',
+      (v: Record<string, unknown>) => {
+        v.pos_embed_type = 'rope';
+      },
+      /model_cfg\.vision_cfg\.pos_embed_type = "rope"/,
+    ],
+    [
+      'norm_kwargs other than eps',
+      (v: Record<string, unknown>) => {
+        v.norm_kwargs = { eps: 1e-6, elementwise_affine: false };
+      },
+      /model_cfg\.vision_cfg\.norm_kwargs = .*only eps can be set \(LayerNorm option 'elementwise_affine'/,
+    ],
+    [
+      'no_ln_pre not a boolean',
+      (v: Record<string, unknown>) => {
+        v.no_ln_pre = 'yes';
+      },
+      /model_cfg\.vision_cfg\.no_ln_pre must be true or false/,
+    ],
   ] as const)('%s', (_, edit, pattern) => {
     const j = withVision(edit);
     expect(() => configFromOpenClip(j, 'cfg.json')).toThrow(ConfigError);
@@ -105,7 +214,17 @@ describe('refused keys (named in the error)', () => {
   });
 
   it('model_cfg.quick_gelu', () => {
-    expect(() => configFromOpenClip(withVision(() => {}, (j) => { j.model_cfg.quick_gelu = true; }), 'cfg.json')).toThrow(/cfg\.json: model_cfg\.quick_gelu = true: QuickGELU is not implemented/);
+    expect(() =>
+      configFromOpenClip(
+        withVision(
+          () => {},
+          (j) => {
+            j.model_cfg.quick_gelu = true;
+          },
+        ),
+        'cfg.json',
+      ),
+    ).toThrow(/cfg\.json: model_cfg\.quick_gelu = true: QuickGELU is not implemented/);
   });
 });
 
@@ -113,27 +232,44 @@ describe('position table at another resolution', () => {
   it('a stored table that is not the sin-cos formula runs at its own grid and is refused at another, with the difference', async () => {
     const w = await weights(false);
     w.get('positional_embedding')!.data[5 * 192 + 3]! += 0.01;
-    const model = await VisionTransformer.load(await testDevice(), { weights: memoryCheckpoint(w, 'learned-pos'), config: configFromOpenClip(baseJson()) });
+    const model = await VisionTransformer.load(await testDevice(), {
+      weights: memoryCheckpoint(w, 'learned-pos'),
+      config: configFromOpenClip(baseJson()),
+    });
     try {
       expect(model.positionTableError).toBeCloseTo(0.01, 5);
       await model.forward(new Float32Array(3 * 224 * 224), 1, { outputs: ['pooled'] });
       await expect(model.forward(new Float32Array(3 * 336 * 336), 1, { resolution: 336 })).rejects.toThrow(
-        /learned-pos: cannot run at resolution 336: the checkpoint's positional_embedding is not the fixed 2-D sin-cos table \(max \|difference\| 1\.00e-2 > 0\.0001\)/);
+        /learned-pos: cannot run at resolution 336: the checkpoint's positional_embedding is not the fixed 2-D sin-cos table \(max \|difference\| 1\.00e-2 > 0\.0001\)/,
+      );
     } finally {
       model.destroy();
     }
   });
 
-  it('the fixtures\' tables are the formula (so they are recomputed, as ov1-ti16-336-d1 checks)', async () => {
-    const model = await VisionTransformer.load(await testDevice(), { weights: fixture(`${CASE}.safetensors`), config: fixture(`${CASE}.open_clip_config.json`) });
+  it("the fixtures' tables are the formula (so they are recomputed, as ov1-ti16-336-d1 checks)", async () => {
+    const model = await VisionTransformer.load(await testDevice(), {
+      weights: fixture(`${CASE}.safetensors`),
+      config: fixture(`${CASE}.open_clip_config.json`),
+    });
     expect(model.positionTableError).toBeLessThan(1e-6);
     model.destroy();
   });
 });
 
 describe('presets', () => {
-  it("embed_dim matches the released OpenVision configs", () => {
-    const want: Record<string, number> = { 'ti-16': 192, 'ti-8': 192, 's-16': 384, 's-8': 384, 'b-16': 512, 'b-8': 512, 'l-14': 768, 'so400m-14': 1152, 'h-14': 1024 };
+  it('embed_dim matches the released OpenVision configs', () => {
+    const want: Record<string, number> = {
+      'ti-16': 192,
+      'ti-8': 192,
+      's-16': 384,
+      's-8': 384,
+      'b-16': 512,
+      'b-8': 512,
+      'l-14': 768,
+      'so400m-14': 1152,
+      'h-14': 1024,
+    };
     for (const [k, e] of Object.entries(want)) expect(PRESETS[k]!.embedDim, k).toBe(e);
   });
 });

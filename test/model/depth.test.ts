@@ -14,21 +14,31 @@ describe('full-depth ViT-Ti/16 (12 blocks, random weights)', () => {
     const device = await testDevice();
     const cfg = presetConfig('ti-16');
     const weights = randomWeights(cfg, 1234);
-    const B = 1, S = 224;
+    const B = 1,
+      S = 224;
     const image = rng(99).normals(B * 3 * S * S);
-    const model = await VisionTransformer.load(device, { weights: memoryCheckpoint(weights, 'random-ti16'), config: cfg });
+    const model = await VisionTransformer.load(device, {
+      weights: memoryCheckpoint(weights, 'random-ti16'),
+      config: cfg,
+    });
     const out = await model.forward(image, B, { outputs: ['tokens', 'pooled', 'embedding', 'block0'] });
     // any block's hidden state, by index or from the end (LLaVA-style pipelines take -2)
     const inner = await model.forward(image, B, { outputs: ['hidden'], hiddenBlock: -2 });
     const fifth = await model.forward(image, B, { outputs: ['hidden', 'block0'], hiddenBlock: 4 });
-    await expect(model.forward(image, B, { outputs: ['hidden'], hiddenBlock: 12 })).rejects.toThrow(/argument 'hiddenBlock': must be an integer in \[-12, 11\] \(this model has 12 blocks\), got 12/);
+    await expect(model.forward(image, B, { outputs: ['hidden'], hiddenBlock: 12 })).rejects.toThrow(
+      /argument 'hiddenBlock': must be an integer in \[-12, 11\] \(this model has 12 blocks\), got 12/,
+    );
     model.destroy();
     const ref = vitRef(cfg, new Map([...weights].map(([k, v]) => [k, v.data])), image, B, S);
     for (const k of ['tokens', 'pooled', 'embedding', 'block0'] as const) {
       const c = compare(k, out[k]!, Float32Array.from(ref[k]));
       expect(c.pass, `${k}: max abs ${c.maxAbs}, cosine ${c.cosine}`).toBe(true);
     }
-    for (const [got, block] of [[inner.hidden!, 10], [fifth.hidden!, 4], [fifth.block0!, 0]] as const) {
+    for (const [got, block] of [
+      [inner.hidden!, 10],
+      [fifth.hidden!, 4],
+      [fifth.block0!, 0],
+    ] as const) {
       const c = compare('block0', got, Float32Array.from(ref.hidden[block]!));
       expect(c.pass, `hidden after block ${block}: max abs ${c.maxAbs}`).toBe(true);
     }

@@ -12,10 +12,16 @@ describe('OpenVision reference fixtures', () => {
   it.each(CASES)('%s matches PyTorch (tokens, pooled, embedding, block0)', async (name) => {
     const device = await testDevice();
     const exp = await readExpected(fixture(`${name}.expected.safetensors`));
-    const model = await VisionTransformer.load(device, { weights: fixture(exp.meta.weights!), config: fixture(exp.meta.config!) });
+    const model = await VisionTransformer.load(device, {
+      weights: fixture(exp.meta.weights!),
+      config: fixture(exp.meta.config!),
+    });
     models.push(model);
     const [B, , S] = exp.inputShape as [number, number, number];
-    const out = await model.forward(exp.input, B, { resolution: S, outputs: ['tokens', 'pooled', 'embedding', 'block0'] });
+    const out = await model.forward(exp.input, B, {
+      resolution: S,
+      outputs: ['tokens', 'pooled', 'embedding', 'block0'],
+    });
     for (const k of ['tokens', 'pooled', 'embedding', 'block0'] as const) {
       const want = exp.outputs[k]!;
       const c = compare(k, out[k]!, want.data);

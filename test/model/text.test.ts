@@ -21,11 +21,17 @@ async function fixtureData() {
   const exp = await readExpected(fixture(`${CASE}.expected.safetensors`));
   const ids = await exp.ckpt.readInt32!('text_ids');
   const read = (k: string) => exp.ckpt.read(k);
-  return { exp, ids, block0: await read('text_block0'), embedding: await read('text_embedding'), meta: exp.meta as { texts: string[] } };
+  return {
+    exp,
+    ids,
+    block0: await read('text_block0'),
+    embedding: await read('text_embedding'),
+    meta: exp.meta as { texts: string[] },
+  };
 }
 
 describe('text tower', () => {
-  it('the tokenizer gives the fixture\'s text_ids for its texts', async () => {
+  it("the tokenizer gives the fixture's text_ids for its texts", async () => {
     const { ids, meta } = await fixtureData();
     expect(Array.from((await ClipsTokenizer.default()).encodeBatch(meta.texts))).toEqual(Array.from(ids));
   });
@@ -35,11 +41,27 @@ describe('text tower', () => {
     const device = await testDevice();
     const track = trackBuffers(device);
     try {
-      const m = await TextTransformer.load(device, { weights: fixture(`${CASE}.bin`), config: fixture(`${CASE}.open_clip_config.json`) });
-      expect(m.config).toMatchObject({ width: 64, heads: 1, layers: 2, mlpWidth: 256, contextLength: 80, vocabSize: 32000, act: 'gelu_tanh', eps: 1e-6, embedDim: 64 });
+      const m = await TextTransformer.load(device, {
+        weights: fixture(`${CASE}.bin`),
+        config: fixture(`${CASE}.open_clip_config.json`),
+      });
+      expect(m.config).toMatchObject({
+        width: 64,
+        heads: 1,
+        layers: 2,
+        mlpWidth: 256,
+        contextLength: 80,
+        vocabSize: 32000,
+        act: 'gelu_tanh',
+        eps: 1e-6,
+        embedDim: 64,
+      });
       const out = await m.forward(ids, 8, { outputs: ['block0', 'embedding'], maxBatch: 3 });
       expect(out.chunks).toEqual([3, 3, 2]);
-      for (const [k, want] of [['block0', block0], ['embedding', embedding]] as const) {
+      for (const [k, want] of [
+        ['block0', block0],
+        ['embedding', embedding],
+      ] as const) {
         const c = compare(k, out[k]!, want);
         expect(c.pass, `${k}: max abs ${c.maxAbs}, cosine ${c.cosine}`).toBe(true);
       }
@@ -63,15 +85,57 @@ describe('text tower', () => {
   });
 
   const configs: [string, TextConfig][] = [
-    ['width 128, 2 heads × 64, tanh GELU, 2 blocks', { contextLength: 80, vocabSize: 1000, width: 128, heads: 2, layers: 2, mlpWidth: 512, eps: 1e-6, act: 'gelu_tanh', embedDim: 96 }],
-    ['width 144, 2 heads × 72, erf GELU', { contextLength: 80, vocabSize: 500, width: 144, heads: 2, layers: 1, mlpWidth: 538, eps: 1e-5, act: 'gelu', embedDim: 144 }],
-    ['width 72, 1 head × 72, context 17', { contextLength: 17, vocabSize: 300, width: 72, heads: 1, layers: 1, mlpWidth: 288, eps: 1e-6, act: 'gelu_tanh', embedDim: 40 }],
+    [
+      'width 128, 2 heads × 64, tanh GELU, 2 blocks',
+      {
+        contextLength: 80,
+        vocabSize: 1000,
+        width: 128,
+        heads: 2,
+        layers: 2,
+        mlpWidth: 512,
+        eps: 1e-6,
+        act: 'gelu_tanh',
+        embedDim: 96,
+      },
+    ],
+    [
+      'width 144, 2 heads × 72, erf GELU',
+      {
+        contextLength: 80,
+        vocabSize: 500,
+        width: 144,
+        heads: 2,
+        layers: 1,
+        mlpWidth: 538,
+        eps: 1e-5,
+        act: 'gelu',
+        embedDim: 144,
+      },
+    ],
+    [
+      'width 72, 1 head × 72, context 17',
+      {
+        contextLength: 17,
+        vocabSize: 300,
+        width: 72,
+        heads: 1,
+        layers: 1,
+        mlpWidth: 288,
+        eps: 1e-6,
+        act: 'gelu_tanh',
+        embedDim: 40,
+      },
+    ],
   ];
   it.each(configs)('random weights, %s, batch 3: matches the float64 reference', async (_, t) => {
     const tensors = randomTextTensors(t, t.width + t.layers);
     const B = 3;
     const ids = Int32Array.from({ length: B * t.contextLength }, (_, i) => (i * 7919 + 3) % t.vocabSize);
-    const m = await TextTransformer.load(await testDevice(), { weights: memoryCheckpoint(tensors, 'random-text'), config: t });
+    const m = await TextTransformer.load(await testDevice(), {
+      weights: memoryCheckpoint(tensors, 'random-text'),
+      config: t,
+    });
     try {
       const out = await m.forward(ids, B, { outputs: ['block0', 'pooled', 'embedding'] });
       const ref = textRef(t, new Map([...tensors].map(([k, v]) => [k, v.data])), ids, B);
@@ -86,15 +150,24 @@ describe('text tower', () => {
 
   it('refuses ids outside the vocabulary, the wrong array type and unknown outputs, naming them', async () => {
     const t = configs[2]![1];
-    const m = await TextTransformer.load(await testDevice(), { weights: memoryCheckpoint(randomTextTensors(t, 1), 'random-text'), config: t });
+    const m = await TextTransformer.load(await testDevice(), {
+      weights: memoryCheckpoint(randomTextTensors(t, 1), 'random-text'),
+      config: t,
+    });
     try {
       const ids = new Int32Array(17);
       ids[5] = 300;
-      await expect(m.forward(ids, 1)).rejects.toThrow(/argument 'ids': id 300 at \[0, 5\] is outside the vocabulary \[0, 300\)/);
+      await expect(m.forward(ids, 1)).rejects.toThrow(
+        /argument 'ids': id 300 at \[0, 5\] is outside the vocabulary \[0, 300\)/,
+      );
       ids[5] = -1;
       await expect(m.forward(ids, 1)).rejects.toThrow(/id -1 at \[0, 5\]/);
-      await expect(m.forward(new Float32Array(17) as never, 1)).rejects.toThrow(/argument 'ids': must be an Int32Array or Uint32Array \[count, 17\]/);
-      await expect(m.forward(new Int32Array(17), 1, { outputs: ['tokens' as never] })).rejects.toThrow(/argument 'outputs': unknown output "tokens"/);
+      await expect(m.forward(new Float32Array(17) as never, 1)).rejects.toThrow(
+        /argument 'ids': must be an Int32Array or Uint32Array \[count, 17\]/,
+      );
+      await expect(m.forward(new Int32Array(17), 1, { outputs: ['tokens' as never] })).rejects.toThrow(
+        /argument 'outputs': unknown output "tokens"/,
+      );
     } finally {
       m.destroy();
     }

@@ -18,13 +18,19 @@ function readmeExamples(): string[] {
   const readme = readFileSync(join(root, 'README.md'), 'utf8');
   const blocks = (text: string) => [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
   const start = readme.indexOf('## Install from npm');
-  return [blocks(readme.slice(0, readme.indexOf('\n## ')))[0]!, ...blocks(readme.slice(start, readme.indexOf('\n## ', start + 1)))];
+  return [
+    blocks(readme.slice(0, readme.indexOf('\n## ')))[0]!,
+    ...blocks(readme.slice(start, readme.indexOf('\n## ', start + 1))),
+  ];
 }
 
 beforeAll(() => {
   ensureBuilt();
   project = mkdtempSync(join(tmpdir(), 'wgsl-vit-user-'));
-  const out = execFileSync('npm', ['pack', '--silent', '--pack-destination', project], { cwd: root, encoding: 'utf8' }).trim().split('\n').pop()!;
+  const out = execFileSync('npm', ['pack', '--silent', '--pack-destination', project], { cwd: root, encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .pop()!;
   const modules = join(project, 'node_modules');
   mkdirSync(modules);
   execFileSync('tar', ['xzf', join(project, out), '-C', project]);
@@ -35,10 +41,20 @@ beforeAll(() => {
     symlinkSync(join(root, 'node_modules', dep), join(modules, dep));
   }
   writeFileSync(join(project, 'package.json'), JSON.stringify({ type: 'module', private: true }));
-  writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({
-    compilerOptions: { strict: true, module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', outDir: 'out', skipLibCheck: false },
-    include: ['*.ts'],
-  }));
+  writeFileSync(
+    join(project, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        strict: true,
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        target: 'ES2022',
+        outDir: 'out',
+        skipLibCheck: false,
+      },
+      include: ['*.ts'],
+    }),
+  );
   examples = readmeExamples();
   examples.forEach((code, i) => writeFileSync(join(project, `example${i + 1}.ts`), code));
 }, 120_000);
@@ -46,8 +62,12 @@ beforeAll(() => {
 describe('the packed package in a fresh TypeScript project', () => {
   it('ships what it needs: LICENSE, third-party notices, compiled code with types, no test files', () => {
     const files = readdirSync(join(project, 'node_modules', 'wgsl-vit'));
-    expect(files).toEqual(expect.arrayContaining(['LICENSE', 'THIRD_PARTY_NOTICES.md', 'README.md', 'dist', 'package.json']));
-    expect(readFileSync(join(project, 'node_modules', 'wgsl-vit', 'LICENSE'), 'utf8')).toMatch(/Apache License\s+Version 2\.0/);
+    expect(files).toEqual(
+      expect.arrayContaining(['LICENSE', 'THIRD_PARTY_NOTICES.md', 'README.md', 'dist', 'package.json']),
+    );
+    expect(readFileSync(join(project, 'node_modules', 'wgsl-vit', 'LICENSE'), 'utf8')).toMatch(
+      /Apache License\s+Version 2\.0/,
+    );
     const pkg = JSON.parse(readFileSync(join(project, 'node_modules', 'wgsl-vit', 'package.json'), 'utf8'));
     expect(pkg.license).toBe('Apache-2.0');
     expect(pkg.dependencies['@webgpu/types']).toBeDefined();
@@ -56,14 +76,20 @@ describe('the packed package in a fresh TypeScript project', () => {
   it('the README examples type-check with strict and no skipLibCheck', () => {
     expect(examples.length).toBeGreaterThanOrEqual(4);
     expect(examples[0]).toContain('zeroShot');
-    const r = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project], {
+      encoding: 'utf8',
+    });
     expect(r.stdout + r.stderr).toBe('');
     expect(r.status).toBe(0);
   });
 
   it('the kernel example runs and prints gelu(x·wᵀ + b)', () => {
     const last = examples.length;
-    const r = spawnSync(process.execPath, [join(project, 'out', `example${last}.js`)], { cwd: project, encoding: 'utf8', env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' } });
+    const r = spawnSync(process.execPath, [join(project, 'out', `example${last}.js`)], {
+      cwd: project,
+      encoding: 'utf8',
+      env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
+    });
     expect(r.status, r.stderr).toBe(0);
     const gelu = (v: number) => 0.5 * v * (1 + erf(v / Math.SQRT2));
     const printed = JSON.parse(r.stdout.split('\n')[0]!) as number[];
@@ -74,6 +100,8 @@ describe('the packed package in a fresh TypeScript project', () => {
 /** erf to ~1e-7 (Abramowitz–Stegun 7.1.26 is 1.5e-7; enough for 5 decimals). */
 function erf(x: number): number {
   const t = 1 / (1 + 0.3275911 * Math.abs(x));
-  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
+  const y =
+    1 -
+    ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
   return x < 0 ? -y : y;
 }

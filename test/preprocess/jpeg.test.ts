@@ -10,7 +10,14 @@ import { decodeImage, DEFAULT_MAX_PIXELS } from '../../src/preprocess/index.js';
 import { ImageError } from '../../src/errors.js';
 import { fixture } from '../helpers/fixtures.js';
 
-interface Case { name: string; width: number; height: number; mode: string; pixels: boolean; sha256: string }
+interface Case {
+  name: string;
+  width: number;
+  height: number;
+  mode: string;
+  pixels: boolean;
+  sha256: string;
+}
 const { cases } = JSON.parse(readFileSync(fixture('jpeg/cases.json'), 'utf8')) as { cases: Case[] };
 const jpegBytes = (name: string) => new Uint8Array(readFileSync(fixture(`jpeg/${name}.jpg`)));
 
@@ -30,7 +37,8 @@ function maxDiff(a: Uint8Array, b: Uint8Array): number {
 describe('JPEG decoding equals Pillow', () => {
   it('covers every kind the issue lists', () => {
     const names = cases.map((c) => c.name).join(' ');
-    for (const kind of ['420-q90', '420-q75', '422', '444', 'progressive', 'gray', 'cmyk', '17x23', '1600x1200']) expect(names).toContain(kind);
+    for (const kind of ['420-q90', '420-q75', '422', '444', 'progressive', 'gray', 'cmyk', '17x23', '1600x1200'])
+      expect(names).toContain(kind);
   });
 
   it.each(cases.map((c) => [c.name, c] as const))('%s', async (_, c) => {
@@ -49,7 +57,9 @@ describe('JPEG decoding equals Pillow', () => {
   it('refuses truncated and corrupt files, naming them (Pillow: "image file is truncated")', async () => {
     const b = jpegBytes('progressive-420-q85-83x59');
     for (const n of [b.length - 2, Math.floor(b.length / 2), 300, 40]) {
-      await expect(decodeImage(b.subarray(0, n)), `first ${n} bytes`).rejects.toThrow(/<bytes>: (JPEG file is truncated|corrupt)/);
+      await expect(decodeImage(b.subarray(0, n)), `first ${n} bytes`).rejects.toThrow(
+        /<bytes>: (JPEG file is truncated|corrupt)/,
+      );
     }
     const garbled = b.slice();
     for (let i = 200; i < 260; i++) garbled[i] = (i * 37) & 255;
@@ -60,21 +70,29 @@ describe('JPEG decoding equals Pillow', () => {
 });
 
 describe('pixel limit (checked from the header, before decoding)', () => {
-  it('defaults to Pillow\'s MAX_IMAGE_PIXELS', () => expect(DEFAULT_MAX_PIXELS).toBe(89_478_485));
+  it("defaults to Pillow's MAX_IMAGE_PIXELS", () => expect(DEFAULT_MAX_PIXELS).toBe(89_478_485));
 
   it('refuses a small PNG that claims 20000×20000', async () => {
     const png = new Uint8Array(readFileSync(fixture('rocket.png')));
     const v = new DataView(png.buffer, png.byteOffset);
     v.setUint32(16, 20000);
     v.setUint32(20, 20000);
-    await expect(decodeImage(png)).rejects.toThrow(/PNG of 20000×20000 = 400000000 pixels exceeds the limit of 89478485 pixels/);
+    await expect(decodeImage(png)).rejects.toThrow(
+      /PNG of 20000×20000 = 400000000 pixels exceeds the limit of 89478485 pixels/,
+    );
   });
 
   it('applies the same configurable limit to JPEG and PNG', async () => {
-    await expect(decodeImage(jpegBytes('420-q75-1600x1200'), { maxPixels: 1_000_000 })).rejects.toThrow(/JPEG of 1600×1200 = 1920000 pixels exceeds the limit of 1000000/);
-    await expect(decodeImage(fixture('rocket.png'), { maxPixels: 1000 })).rejects.toThrow(/rocket\.png: PNG of \d+×\d+ = \d+ pixels exceeds the limit of 1000/);
+    await expect(decodeImage(jpegBytes('420-q75-1600x1200'), { maxPixels: 1_000_000 })).rejects.toThrow(
+      /JPEG of 1600×1200 = 1920000 pixels exceeds the limit of 1000000/,
+    );
+    await expect(decodeImage(fixture('rocket.png'), { maxPixels: 1000 })).rejects.toThrow(
+      /rocket\.png: PNG of \d+×\d+ = \d+ pixels exceeds the limit of 1000/,
+    );
     expect((await decodeImage(jpegBytes('420-q75-1600x1200'), { maxPixels: 1600 * 1200 })).width).toBe(1600);
-    await expect(decodeImage(fixture('rocket.png'), { maxPixels: 0 })).rejects.toThrow(/maxPixels must be a positive number/);
+    await expect(decodeImage(fixture('rocket.png'), { maxPixels: 0 })).rejects.toThrow(
+      /maxPixels must be a positive number/,
+    );
   });
 
   it('names unsupported inputs', async () => {

@@ -5,7 +5,8 @@ import { preprocessImages, resizeBilinear } from '../../src/preprocess/index.js'
 import { readExpected } from '../../src/model/verify.js';
 import { CASES, fixture } from '../helpers/fixtures.js';
 
-const MEAN = [0.485, 0.456, 0.406] as const, STD = [0.229, 0.224, 0.225] as const;
+const MEAN = [0.485, 0.456, 0.406] as const,
+  STD = [0.229, 0.224, 0.225] as const;
 
 describe('preprocessing', () => {
   it.each(CASES)('%s: decoded, resized and normalised images equal the fixture input', async (name) => {
@@ -23,7 +24,11 @@ describe('preprocessing', () => {
   });
 
   it('upscaling and identity sizes (no antialias branch; copy when the size is unchanged)', () => {
-    const img = { width: 3, height: 2, data: Uint8Array.from([0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120, 130, 140, 150, 160, 170]) };
+    const img = {
+      width: 3,
+      height: 2,
+      data: Uint8Array.from([0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120, 130, 140, 150, 160, 170]),
+    };
     expect(resizeBilinear(img, 3, 2).data).toEqual(img.data);
     const up = resizeBilinear(img, 6, 4);
     expect(up.width).toBe(6);
@@ -33,7 +38,11 @@ describe('preprocessing', () => {
   });
 
   it('names a file it cannot read or decode', async () => {
-    await expect(preprocessImages(['/nonexistent.png'], { size: 16, mean: MEAN, std: STD })).rejects.toThrow(/\/nonexistent\.png: cannot read/);
-    await expect(preprocessImages([fixture('ov1-ti16-224-d1.open_clip_config.json')], { size: 16, mean: MEAN, std: STD })).rejects.toThrow(/open_clip_config\.json: not a PNG or JPEG file/);
+    await expect(preprocessImages(['/nonexistent.png'], { size: 16, mean: MEAN, std: STD })).rejects.toThrow(
+      /\/nonexistent\.png: cannot read/,
+    );
+    await expect(
+      preprocessImages([fixture('ov1-ti16-224-d1.open_clip_config.json')], { size: 16, mean: MEAN, std: STD }),
+    ).rejects.toThrow(/open_clip_config\.json: not a PNG or JPEG file/);
   });
 });

@@ -25,18 +25,29 @@ export function attentionRef(qkv: ArrayLike<number>, B: number, N: number, W: nu
 }
 
 /** One row of attentionRef: head h of query i in batch b (D values and their bounds). */
-export function attentionRefRow(qkv: ArrayLike<number>, N: number, W: number, heads: number, b: number, h: number, i: number, scale?: number) {
+export function attentionRefRow(
+  qkv: ArrayLike<number>,
+  N: number,
+  W: number,
+  heads: number,
+  b: number,
+  h: number,
+  i: number,
+  scale?: number,
+) {
   const D = W / heads;
   const sc = scale ?? 1 / Math.sqrt(D);
   const row = 3 * W;
   const s = new Float64Array(N);
-  const out = new Float64Array(D), bound = new Float64Array(D);
+  const out = new Float64Array(D),
+    bound = new Float64Array(D);
   const qo = (b * N + i) * row + h * D;
   let max = -Infinity;
   let maxDelta = 0;
   for (let j = 0; j < N; j++) {
     const ko = (b * N + j) * row + W + h * D;
-    let dot = 0, mag = 0;
+    let dot = 0,
+      mag = 0;
     for (let d = 0; d < D; d++) {
       dot += qkv[qo + d]! * qkv[ko + d]!;
       mag += Math.abs(qkv[qo + d]! * qkv[ko + d]!);
@@ -46,9 +57,13 @@ export function attentionRefRow(qkv: ArrayLike<number>, N: number, W: number, he
     maxDelta = Math.max(maxDelta, (D + 2) * U32 * sc * mag);
   }
   let l = 0;
-  for (let j = 0; j < N; j++) { s[j] = Math.exp(s[j]! - max); l += s[j]!; }
+  for (let j = 0; j < N; j++) {
+    s[j] = Math.exp(s[j]! - max);
+    l += s[j]!;
+  }
   for (let d = 0; d < D; d++) {
-    let acc = 0, mag = 0;
+    let acc = 0,
+      mag = 0;
     for (let j = 0; j < N; j++) {
       const v = qkv[(b * N + j) * row + 2 * W + h * D + d]!;
       acc += s[j]! * v;

@@ -2,10 +2,20 @@
 import { U32 } from './math.js';
 
 /** ids [B·T] → [B, T, D]; bound: one float32 addition, u·|sum|. Ids ≥ vocab give NaN rows. */
-export function embeddingRef(ids: ArrayLike<number>, B: number, T: number, table: ArrayLike<number>, vocab: number, D: number, pos: ArrayLike<number>) {
-  const out = new Float64Array(B * T * D), bound = new Float64Array(B * T * D);
+export function embeddingRef(
+  ids: ArrayLike<number>,
+  B: number,
+  T: number,
+  table: ArrayLike<number>,
+  vocab: number,
+  D: number,
+  pos: ArrayLike<number>,
+) {
+  const out = new Float64Array(B * T * D),
+    bound = new Float64Array(B * T * D);
   for (let r = 0; r < B * T; r++) {
-    const id = ids[r]!, t = r % T;
+    const id = ids[r]!,
+      t = r % T;
     for (let c = 0; c < D; c++) {
       const v = id < vocab ? table[id * D + c]! + pos[t * D + c]! : NaN;
       out[r * D + c] = v;

@@ -15,8 +15,16 @@ export interface GemmRefResult {
  * 1.13-Lipschitz and its erfc approximation (A&S 7.1.26, 1.5e-7) plus exp() add ≲ 2e-7·|v|;
  * the residual add adds u·|result|. A wrong index or a missing k-term errs by ~Σ|x w|/K, far more.
  */
-export function gemmRef(x: ArrayLike<number>, M: number, K: number, w: ArrayLike<number>, N: number,
-  bias: ArrayLike<number> | null, epilogue: Epilogue, yIn?: ArrayLike<number>): GemmRefResult {
+export function gemmRef(
+  x: ArrayLike<number>,
+  M: number,
+  K: number,
+  w: ArrayLike<number>,
+  N: number,
+  bias: ArrayLike<number> | null,
+  epilogue: Epilogue,
+  yIn?: ArrayLike<number>,
+): GemmRefResult {
   const y = new Float64Array(M * N);
   const bound = new Float64Array(M * N);
   for (let m = 0; m < M; m++) {
@@ -30,9 +38,19 @@ export function gemmRef(x: ArrayLike<number>, M: number, K: number, w: ArrayLike
 }
 
 /** One element (m, n) of gemmRef: its value and its bound (see above). */
-export function gemmRefAt(x: ArrayLike<number>, K: number, w: ArrayLike<number>, N: number, bias: ArrayLike<number> | null,
-  epilogue: Epilogue, yIn: ArrayLike<number> | undefined, m: number, n: number): { y: number; bound: number } {
-  let acc = 0, mag = 0;
+export function gemmRefAt(
+  x: ArrayLike<number>,
+  K: number,
+  w: ArrayLike<number>,
+  N: number,
+  bias: ArrayLike<number> | null,
+  epilogue: Epilogue,
+  yIn: ArrayLike<number> | undefined,
+  m: number,
+  n: number,
+): { y: number; bound: number } {
+  let acc = 0,
+    mag = 0;
   for (let k = 0; k < K; k++) {
     const p = x[m * K + k]! * w[n * K + k]!;
     acc += p;

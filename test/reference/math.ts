@@ -4,7 +4,8 @@
 export function erf(x: number): number {
   const ax = Math.abs(x);
   if (ax < 2.5) {
-    let term = x, sum = x;
+    let term = x,
+      sum = x;
     for (let n = 1; n < 200; n++) {
       term *= (-x * x) / n;
       const t = term / (2 * n + 1);
@@ -24,7 +25,8 @@ export function erf(x: number): number {
 export const gelu = (x: number): number => 0.5 * x * (1 + erf(x / Math.SQRT2));
 
 /** GELU with the tanh approximation, as torch.nn.GELU(approximate='tanh'). */
-export const geluTanh = (x: number): number => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
+export const geluTanh = (x: number): number =>
+  0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
 
 /** float32 unit roundoff, 2^-24. */
 export const U32 = 2 ** -24;

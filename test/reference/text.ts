@@ -6,13 +6,37 @@ import { embeddingRef } from './embedding.js';
 import { gemmRef } from './gemm.js';
 import { layerNormRef } from './layernorm.js';
 
-export interface TextRefConfig { width: number; layers: number; heads: number; mlpWidth: number; contextLength: number; vocabSize: number; embedDim: number; eps: number; act: 'gelu' | 'gelu_tanh' }
+export interface TextRefConfig {
+  width: number;
+  layers: number;
+  heads: number;
+  mlpWidth: number;
+  contextLength: number;
+  vocabSize: number;
+  embedDim: number;
+  eps: number;
+  act: 'gelu' | 'gelu_tanh';
+}
 
 /** weights: open_clip keys (top level); text_projection is [W, E] as in the checkpoint. ids: [B, T]. */
 export function textRef(c: TextRefConfig, w: Map<string, Float32Array>, ids: ArrayLike<number>, B: number) {
-  const W = c.width, T = c.contextLength, rows = B * T;
-  const get = (k: string) => { const t = w.get(k); if (!t) throw new Error(`reference: missing ${k}`); return t; };
-  let x: Float64Array = embeddingRef(ids, B, T, get('token_embedding.weight'), c.vocabSize, W, get('positional_embedding')).out;
+  const W = c.width,
+    T = c.contextLength,
+    rows = B * T;
+  const get = (k: string) => {
+    const t = w.get(k);
+    if (!t) throw new Error(`reference: missing ${k}`);
+    return t;
+  };
+  let x: Float64Array = embeddingRef(
+    ids,
+    B,
+    T,
+    get('token_embedding.weight'),
+    c.vocabSize,
+    W,
+    get('positional_embedding'),
+  ).out;
   let block0: Float64Array | null = null;
   for (let i = 0; i < c.layers; i++) {
     const p = `transformer.resblocks.${i}.`;

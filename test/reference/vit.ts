@@ -7,16 +7,40 @@ import { meanPoolRef } from './mean-pool.js';
 import { patchEmbedRef } from './patch-embed.js';
 
 export interface RefConfig {
-  width: number; layers: number; heads: number; mlpWidth: number; patchSize: number; embedDim: number; eps: number;
+  width: number;
+  layers: number;
+  heads: number;
+  mlpWidth: number;
+  patchSize: number;
+  embedDim: number;
+  eps: number;
   /** open_clip's switches (defaults: OpenVision's): ln_pre, pooling from the mean or the class token, ln_post before or after pooling. */
-  lnPre?: boolean; pool?: 'avg' | 'tok'; finalLnAfterPool?: boolean;
+  lnPre?: boolean;
+  pool?: 'avg' | 'tok';
+  finalLnAfterPool?: boolean;
 }
 
 /** weights: open_clip keys without prefix; proj is [W, E] as in the checkpoint. */
 export function vitRef(c: RefConfig, w: Map<string, Float32Array>, image: Float32Array, B: number, S: number) {
-  const W = c.width, g = S / c.patchSize, N = 1 + g * g, rows = B * N;
-  const get = (k: string) => { const t = w.get(k); if (!t) throw new Error(`reference: missing ${k}`); return t; };
-  let x: Float64Array = patchEmbedRef(image, B, S, get('conv1.weight'), W, c.patchSize, get('class_embedding'), get('positional_embedding')).out;
+  const W = c.width,
+    g = S / c.patchSize,
+    N = 1 + g * g,
+    rows = B * N;
+  const get = (k: string) => {
+    const t = w.get(k);
+    if (!t) throw new Error(`reference: missing ${k}`);
+    return t;
+  };
+  let x: Float64Array = patchEmbedRef(
+    image,
+    B,
+    S,
+    get('conv1.weight'),
+    W,
+    c.patchSize,
+    get('class_embedding'),
+    get('positional_embedding'),
+  ).out;
   if (c.lnPre) x = layerNormRef(x, rows, W, get('ln_pre.weight'), get('ln_pre.bias'), c.eps);
   let block0: Float64Array | null = null;
   const hidden: Float64Array[] = []; // after each block, [B, N, W]

@@ -20,16 +20,20 @@ const model = ['--weights', fixture(`${CASE}.safetensors`), '--config', fixture(
 const tmp = () => mkdtempSync(join(tmpdir(), 'wgsl-vit-cli-'));
 
 describe('--help', () => {
-  it.each(['verify', 'embed', 'export-onnx', 'info', 'classify', 'tokenize'])('%s --help prints its usage on stdout and exits 0', (cmd) => {
-    const r = runCli([cmd, '--help']);
-    expect(r.code).toBe(0);
-    expect(r.out).toMatch(new RegExp(`^usage: wgsl-vit ${cmd}`));
-    expect(r.err).toBe('');
-  });
+  it.each(['verify', 'embed', 'export-onnx', 'info', 'classify', 'tokenize'])(
+    '%s --help prints its usage on stdout and exits 0',
+    (cmd) => {
+      const r = runCli([cmd, '--help']);
+      expect(r.code).toBe(0);
+      expect(r.out).toMatch(new RegExp(`^usage: wgsl-vit ${cmd}`));
+      expect(r.err).toBe('');
+    },
+  );
   it('wgsl-vit --help lists every command; no command is a usage error', () => {
     const r = runCli(['--help']);
     expect(r.code).toBe(0);
-    for (const cmd of ['verify', 'embed', 'export-onnx', 'info', 'classify', 'tokenize']) expect(r.out).toContain(`usage: wgsl-vit ${cmd}`);
+    for (const cmd of ['verify', 'embed', 'export-onnx', 'info', 'classify', 'tokenize'])
+      expect(r.out).toContain(`usage: wgsl-vit ${cmd}`);
     expect(runCli([]).code).toBe(2);
     expect(runCli(['frobnicate']).err).toMatch(/unknown command 'frobnicate'/);
   });
@@ -40,10 +44,19 @@ describe('usage errors name the option (exit 2, before any work)', () => {
     [['embed', ...model, '--batch', 'abc', 'a.png'], /--batch must be a positive integer, got 'abc'/],
     [['embed', ...model, '--resolution', 'abc', 'a.png'], /--resolution must be a positive integer, got 'abc'/],
     [['embed', ...model, '--max-pixels', '0', 'a.png'], /--max-pixels must be a positive integer, got '0'/],
-    [['embed', ...model, '--resolution', '85', fixture('rocket.png')], /--resolution 85 is not a multiple of the patch size 14/],
+    [
+      ['embed', ...model, '--resolution', '85', fixture('rocket.png')],
+      /--resolution 85 is not a multiple of the patch size 14/,
+    ],
     [['export-onnx', ...model, '--out', '/tmp/m.onnx', '--batch', '0'], /--batch must be a positive integer, got '0'/],
-    [['embed', ...model, '--out', 'embeddings.txt', 'a.png'], /--out embeddings\.txt: unknown format '\.txt' \(use \.json, \.npy, \.safetensors\)/],
-    [['embed', ...model, '--out', '/nonexistent-dir/e.json', 'a.png'], /--out \/nonexistent-dir\/e\.json: the folder \/nonexistent-dir does not exist/],
+    [
+      ['embed', ...model, '--out', 'embeddings.txt', 'a.png'],
+      /--out embeddings\.txt: unknown format '\.txt' \(use \.json, \.npy, \.safetensors\)/,
+    ],
+    [
+      ['embed', ...model, '--out', '/nonexistent-dir/e.json', 'a.png'],
+      /--out \/nonexistent-dir\/e\.json: the folder \/nonexistent-dir does not exist/,
+    ],
     [['embed', ...model, '--out', tmpdir(), 'a.png'], /unknown format '\(none\)'|is a folder/],
     [['embed', ...model, '--bogus', 'a.png'], /Unknown option '--bogus'/],
     [['embed', ...model], /no images given/],
@@ -60,7 +73,13 @@ describe('wgsl-vit embed with a bad image among good ones', () => {
     const dir = tmp();
     const broken = join(dir, 'broken.jpg');
     writeFileSync(broken, readFileSync(fixture('jpeg/420-q90-97x61.jpg')).subarray(0, 700));
-    const images = [fixture('astronaut.png'), broken, join(dir, 'missing.png'), fixture('chelsea.png'), fixture('coffee.png')];
+    const images = [
+      fixture('astronaut.png'),
+      broken,
+      join(dir, 'missing.png'),
+      fixture('chelsea.png'),
+      fixture('coffee.png'),
+    ];
     const r = runCli(['embed', ...model, ...images, '--out', join(dir, 'e.json'), '--batch', '2']);
     expect(r.code, r.err).toBe(1);
     expect(r.err).toMatch(/left out .*broken\.jpg: JPEG file is truncated/);
@@ -88,17 +107,36 @@ describe('export-onnx and verify', () => {
     e.get('visual.transformer.resblocks.1.mlp.c_fc.weight')!.data[3] = NaN;
     const dir = tmp();
     writeFileSync(join(dir, 'nan.safetensors'), writeSafetensors(e));
-    const r = runCli(['export-onnx', '--weights', join(dir, 'nan.safetensors'), '--config', fixture(`${CASE}.open_clip_config.json`), '--out', join(dir, 'm.onnx')]);
+    const r = runCli([
+      'export-onnx',
+      '--weights',
+      join(dir, 'nan.safetensors'),
+      '--config',
+      fixture(`${CASE}.open_clip_config.json`),
+      '--out',
+      join(dir, 'm.onnx'),
+    ]);
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/nan\.safetensors: key 'visual\.transformer\.resblocks\.1\.mlp\.c_fc\.weight': non-finite value NaN at flat index 3: refusing to export/);
+    expect(r.err).toMatch(
+      /nan\.safetensors: key 'visual\.transformer\.resblocks\.1\.mlp\.c_fc\.weight': non-finite value NaN at flat index 3: refusing to export/,
+    );
     expect(existsSync(join(dir, 'm.onnx'))).toBe(false);
   });
 
   it('verify against an expected file of another model says "shape mismatch" with both shapes', () => {
-    const r = runCli(['verify', '--weights', fixture('ov1-clip-ti16-224-t2.bin'), '--config', fixture('ov1-clip-ti16-224-t2.open_clip_config.json'),
-      '--expected', fixture('ov1-ti16-224-d1.expected.safetensors')]);
+    const r = runCli([
+      'verify',
+      '--weights',
+      fixture('ov1-clip-ti16-224-t2.bin'),
+      '--config',
+      fixture('ov1-clip-ti16-224-t2.open_clip_config.json'),
+      '--expected',
+      fixture('ov1-ti16-224-d1.expected.safetensors'),
+    ]);
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/^embedding +FAIL: shape mismatch: this model gives \[2, 64\], the expected file has \[2, 192\]$/m);
+    expect(r.out).toMatch(
+      /^embedding +FAIL: shape mismatch: this model gives \[2, 64\], the expected file has \[2, 192\]$/m,
+    );
     expect(r.out.trim().split('\n').pop()).toMatch(/^\d passed, [1-4] failed$/);
   });
 });
@@ -106,7 +144,12 @@ describe('export-onnx and verify', () => {
 describe('text and CLIP commands', () => {
   const CLIP = 'ov1-clip-ti16-224-t2';
   const clipModel = ['--weights', fixture(`${CLIP}.bin`), '--config', fixture(`${CLIP}.open_clip_config.json`)];
-  const tokCases = () => (JSON.parse(readFileSync(fixture('clips-tokenizer.expected.json'), 'utf8')) as { cases: { text: string; ids: number[] }[] }).cases;
+  const tokCases = () =>
+    (
+      JSON.parse(readFileSync(fixture('clips-tokenizer.expected.json'), 'utf8')) as {
+        cases: { text: string; ids: number[] }[];
+      }
+    ).cases;
 
   it('tokenize prints the 80 ids per text (plain and --json), equal to the fixture', () => {
     const cases = tokCases().slice(0, 6);
@@ -121,36 +164,76 @@ describe('text and CLIP commands', () => {
   it('verify on a CLIP expected file reports every text row and passes', () => {
     const r = runCli(['verify', '--expected', fixture(`${CLIP}.expected.safetensors`)]);
     expect(r.code, r.out + r.err).toBe(0);
-    for (const k of ['text_ids \\(exact\\)', 'text_block0', 'text_embedding', 'image_embedding', 'logits_per_image', 'probs']) expect(r.out).toMatch(new RegExp(`^${k} .* ok$`, 'm'));
+    for (const k of [
+      'text_ids \\(exact\\)',
+      'text_block0',
+      'text_embedding',
+      'image_embedding',
+      'logits_per_image',
+      'probs',
+    ])
+      expect(r.out).toMatch(new RegExp(`^${k} .* ok$`, 'm'));
     expect(r.out.trim().split('\n').pop()).toBe('6 passed, 0 failed');
   });
 
-  it('classify --json ranks the labels as PyTorch\'s probs do', async () => {
+  it("classify --json ranks the labels as PyTorch's probs do", async () => {
     const exp = await readExpected(fixture(`${CLIP}.expected.safetensors`));
     const meta = exp.meta as unknown as { labels: string[]; images: string[] };
     const probs = await exp.ckpt.read('probs');
-    const r = runCli(['classify', ...clipModel, '--labels', meta.labels.join(','), '--json', '--top', '5', ...meta.images.map((i) => fixture(`${i}.png`))]);
+    const r = runCli([
+      'classify',
+      ...clipModel,
+      '--labels',
+      meta.labels.join(','),
+      '--json',
+      '--top',
+      '5',
+      ...meta.images.map((i) => fixture(`${i}.png`)),
+    ]);
     expect(r.code, r.err).toBe(0);
     const got = JSON.parse(r.out) as { image: string; labels: { label: string; score: number }[] }[];
     expect(got.length).toBe(4);
     got.forEach((g, i) => {
-      const want = meta.labels.map((label, j) => ({ label, score: probs[i * 5 + j]! })).sort((a, b) => b.score - a.score);
+      const want = meta.labels
+        .map((label, j) => ({ label, score: probs[i * 5 + j]! }))
+        .sort((a, b) => b.score - a.score);
       expect(g.labels.map((x) => x.label)).toEqual(want.map((x) => x.label));
       g.labels.forEach((x, j) => expect(Math.abs(x.score - want[j]!.score)).toBeLessThan(1e-4));
     });
-    expect(runCli(['classify', ...clipModel, '--labels', ' , ', fixture('rocket.png')]).err).toMatch(/--labels has no labels/);
-    expect(runCli(['classify', ...clipModel, '--labels', 'a,b', '--template', 'no slot', fixture('rocket.png')]).err).toMatch(/--template "no slot" has no \{\}/);
+    expect(runCli(['classify', ...clipModel, '--labels', ' , ', fixture('rocket.png')]).err).toMatch(
+      /--labels has no labels/,
+    );
+    expect(
+      runCli(['classify', ...clipModel, '--labels', 'a,b', '--template', 'no slot', fixture('rocket.png')]).err,
+    ).toMatch(/--template "no slot" has no \{\}/);
   });
 
   it('embed --text writes text embeddings; a vision-only checkpoint is named', () => {
     const dir = tmp();
-    const r = runCli(['embed', ...clipModel, '--text', 'a photo of a cat.', '--text', 'a dog', '--out', join(dir, 't.json')]);
+    const r = runCli([
+      'embed',
+      ...clipModel,
+      '--text',
+      'a photo of a cat.',
+      '--text',
+      'a dog',
+      '--out',
+      join(dir, 't.json'),
+    ]);
     expect(r.code, r.err).toBe(0);
     const j = JSON.parse(readFileSync(join(dir, 't.json'), 'utf8'));
     expect(j.texts).toEqual(['a photo of a cat.', 'a dog']);
     expect(j.text_embedding.length).toBe(2);
     expect(j.text_embedding[0].length).toBe(64);
-    const ov2 = runCli(['embed', '--weights', fixture('ov2-h14-224-d1.safetensors'), '--config', fixture('ov2-h14-224-d1.open_clip_config.json'), '--text', 'a cat']);
+    const ov2 = runCli([
+      'embed',
+      '--weights',
+      fixture('ov2-h14-224-d1.safetensors'),
+      '--config',
+      fixture('ov2-h14-224-d1.open_clip_config.json'),
+      '--text',
+      'a cat',
+    ]);
     expect(ov2.code).toBe(1);
     expect(ov2.err).toMatch(/vision-only \(OpenVision 2\) model has no text tower/);
   });

@@ -13,7 +13,15 @@ beforeAll(ensureBuilt);
 const CASE = 'ov1-so14-84-d2';
 function embed(extra: string[]) {
   const images = ['astronaut', 'chelsea', 'coffee'].map((i) => fixture(`${i}.png`));
-  return runCli(['embed', '--weights', fixture(`${CASE}.safetensors`), '--config', fixture(`${CASE}.open_clip_config.json`), ...images, ...extra]);
+  return runCli([
+    'embed',
+    '--weights',
+    fixture(`${CASE}.safetensors`),
+    '--config',
+    fixture(`${CASE}.open_clip_config.json`),
+    ...images,
+    ...extra,
+  ]);
 }
 
 describe('wgsl-vit embed', () => {
@@ -35,7 +43,9 @@ describe('wgsl-vit embed', () => {
     const npy = readFileSync(join(dir, 'e.npy'));
     expect(npy.subarray(0, 6).toString('latin1')).toBe('\x93NUMPY');
     const hlen = npy.readUInt16LE(8);
-    expect(npy.subarray(10, 10 + hlen).toString()).toMatch(/'descr': '<f4', 'fortran_order': False, 'shape': \(3, 144\)/);
+    expect(npy.subarray(10, 10 + hlen).toString()).toMatch(
+      /'descr': '<f4', 'fortran_order': False, 'shape': \(3, 144\)/,
+    );
     expect((10 + hlen) % 64).toBe(0);
     expect(npy.length).toBe(10 + hlen + 3 * 144 * 4);
     expect(embed(['--out', join(dir, 'e.json')]).code).toBe(0);
@@ -47,7 +57,14 @@ describe('wgsl-vit embed', () => {
   });
 
   it('names an image it cannot read', () => {
-    const r = runCli(['embed', '--weights', fixture(`${CASE}.safetensors`), '--config', fixture(`${CASE}.open_clip_config.json`), '/nope.jpg']);
+    const r = runCli([
+      'embed',
+      '--weights',
+      fixture(`${CASE}.safetensors`),
+      '--config',
+      fixture(`${CASE}.open_clip_config.json`),
+      '/nope.jpg',
+    ]);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/\/nope\.jpg: cannot read/);
   });

@@ -14,7 +14,14 @@ describe('wgsl-vit verify', () => {
   it.each(CASES)('%s passes with explicit --weights/--config', (name) => {
     const exp = fixture(`${name}.expected.safetensors`);
     const weightsCase = name === 'ov1-ti16-336-d1' ? 'ov1-ti16-224-d1' : name;
-    const r = verify(['--weights', fixture(`${weightsCase}.safetensors`), '--config', fixture(`${weightsCase}.open_clip_config.json`), '--expected', exp]);
+    const r = verify([
+      '--weights',
+      fixture(`${weightsCase}.safetensors`),
+      '--config',
+      fixture(`${weightsCase}.open_clip_config.json`),
+      '--expected',
+      exp,
+    ]);
     expect(r.code, r.out + r.err).toBe(0);
     for (const k of ['tokens', 'pooled', 'embedding', 'block0']) expect(r.out).toMatch(new RegExp(`^${k} .* ok$`, 'm'));
     expect(r.out.trim().split('\n').pop()).toBe('4 passed, 0 failed');
@@ -39,7 +46,14 @@ describe('wgsl-vit verify', () => {
   });
 
   it('names the missing file', () => {
-    const r = verify(['--weights', '/nonexistent/w.safetensors', '--config', fixture('ov1-ti16-224-d1.open_clip_config.json'), '--expected', fixture('ov1-ti16-224-d1.expected.safetensors')]);
+    const r = verify([
+      '--weights',
+      '/nonexistent/w.safetensors',
+      '--config',
+      fixture('ov1-ti16-224-d1.open_clip_config.json'),
+      '--expected',
+      fixture('ov1-ti16-224-d1.expected.safetensors'),
+    ]);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/\/nonexistent\/w\.safetensors/);
   });

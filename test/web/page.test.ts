@@ -19,15 +19,27 @@ let browser: Browser;
 let url: string;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: run \`npm run setup\` (installs Debian's chromium) or set CHROMIUM_PATH`);
-  if (!existsSync(join(root, 'dist', 'web', 'app.js'))) execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore' });
+  if (!existsSync(CHROMIUM))
+    throw new Error(`${CHROMIUM} not found: run \`npm run setup\` (installs Debian's chromium) or set CHROMIUM_PATH`);
+  if (!existsSync(join(root, 'dist', 'web', 'app.js')))
+    execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore' });
   const { serve } = await import(join(root, 'tools', 'serve-web.mjs'));
   server = await serve(0);
   url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--enable-unsafe-webgpu', '--enable-features=Vulkan',
-      '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--enable-unsafe-webgpu',
+      '--enable-features=Vulkan',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 });
 
@@ -39,7 +51,9 @@ afterAll(async () => {
 describe('demo page (headless Chromium)', () => {
   it('says so when the browser has no WebGPU, and asks for missing files', async () => {
     const page = await browser.newPage();
-    await page.addInitScript(() => { Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }); });
+    await page.addInitScript(() => {
+      Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined });
+    });
     await page.goto(url);
     await page.waitForFunction(() => (window as any).wgslVit?.ready === true);
     expect(await page.textContent('#adapter')).toBe('WebGPU adapter: none');
@@ -61,7 +75,14 @@ describe('demo page (headless Chromium)', () => {
     await page.setInputFiles('#config', fixture(`${name}.open_clip_config.json`));
     await page.setInputFiles('#image', fixture('rocket.png'));
     await page.click('#run');
-    await page.waitForFunction(() => { const s = (window as any).wgslVit; return !!(s.result || s.error); }, undefined, { timeout: 120_000 });
+    await page.waitForFunction(
+      () => {
+        const s = (window as any).wgslVit;
+        return !!(s.result || s.error);
+      },
+      undefined,
+      { timeout: 120_000 },
+    );
     const state = await page.evaluate(() => (window as any).wgslVit);
     expect(errors).toEqual([]);
     if (!adapter) {
@@ -97,7 +118,14 @@ describe('demo page (headless Chromium)', () => {
     await page.fill('#labels', meta.labels.join(', '));
     await page.fill('#template', meta.template);
     await page.click('#run');
-    await page.waitForFunction(() => { const s = (window as any).wgslVit; return !!(s.result || s.error); }, undefined, { timeout: 120_000 });
+    await page.waitForFunction(
+      () => {
+        const s = (window as any).wgslVit;
+        return !!(s.result || s.error);
+      },
+      undefined,
+      { timeout: 120_000 },
+    );
     const state = await page.evaluate(() => (window as any).wgslVit);
     expect(errors).toEqual([]);
     if (!adapter) {
@@ -109,7 +137,9 @@ describe('demo page (headless Chromium)', () => {
     const i = meta.images.indexOf('rocket');
     const want = meta.labels.map((label, j) => ({ label, score: probs[i * 5 + j]! })).sort((a, b) => b.score - a.score);
     expect(state.result.ranked.map((r: { label: string }) => r.label)).toEqual(want.map((r) => r.label));
-    state.result.ranked.forEach((r: { score: number }, j: number) => expect(Math.abs(r.score - want[j]!.score)).toBeLessThan(1e-4));
+    state.result.ranked.forEach((r: { score: number }, j: number) =>
+      expect(Math.abs(r.score - want[j]!.score)).toBeLessThan(1e-4),
+    );
     expect(await page.locator('#ranked .row').count()).toBe(5);
     expect(await page.textContent('#status')).toMatch(/labels in \d+ ms \(text tower\)/);
     // the map: 14×14 patches, the selected one most similar to itself; a click moves the selection
@@ -124,13 +154,18 @@ describe('demo page (headless Chromium)', () => {
     expect(after.similarity.some((v: number) => v < 0.99)).toBe(true);
     // what a person sees: the map region is an image (not blank), shaded darker away from the selected patch
     const shot = PNG.sync.read(await page.locator('#results').screenshot());
-    const lum = (x: number, y: number) => { const o = 4 * (y * shot.width + x); return (shot.data[o]! + shot.data[o + 1]! + shot.data[o + 2]!) / 3; };
+    const lum = (x: number, y: number) => {
+      const o = 4 * (y * shot.width + x);
+      return (shot.data[o]! + shot.data[o + 1]! + shot.data[o + 2]!) / 3;
+    };
     const px: number[] = [];
-    for (let y = 0; y < Math.min(shot.height, 300); y += 3) for (let x = 0; x < Math.min(shot.width, 300); x += 3) px.push(lum(x, y));
+    for (let y = 0; y < Math.min(shot.height, 300); y += 3)
+      for (let x = 0; x < Math.min(shot.width, 300); x += 3) px.push(lum(x, y));
     const mean = px.reduce((a, b) => a + b, 0) / px.length;
     const sd = Math.sqrt(px.reduce((a, b) => a + (b - mean) ** 2, 0) / px.length);
     expect(sd, 'pixel spread of the rendered map').toBeGreaterThan(20);
-    if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT.replace(/\.png$/, '-clip.png'), fullPage: true });
+    if (process.env.SCREENSHOT)
+      await page.screenshot({ path: process.env.SCREENSHOT.replace(/\.png$/, '-clip.png'), fullPage: true });
     await page.close();
   });
 });

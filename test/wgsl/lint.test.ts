@@ -37,7 +37,8 @@ describe('WGSL sources', () => {
   });
 
   it('the rule catches the pattern it is meant to catch', () => {
-    const src = 'fn f() {\n  var ok: f32;\n  for (var i = 0u; i < 3u; i++) {\n    var a: array<vec4f, 4>;\n    var b = 0.0;\n    if (true) { var c: u32; }\n  }\n}\n';
+    const src =
+      'fn f() {\n  var ok: f32;\n  for (var i = 0u; i < 3u; i++) {\n    var a: array<vec4f, 4>;\n    var b = 0.0;\n    if (true) { var c: u32; }\n  }\n}\n';
     expect(uninitialisedLoopVars(src)).toEqual([4, 6]);
   });
 });
