@@ -66,6 +66,11 @@ export interface AttentionArgs {
   scale?: number;
   /** Kernel variant; defaults to attentionVariantFor(device). */
   variant?: AttentionVariant;
+  /**
+   * Test build of the 'tiled' variant: invocations take each other's rows, so that its workgroup
+   * exchanges cross the lockstep groups of CPU adapters and a missing barrier shows (slower; tests only).
+   */
+  permuteLanes?: boolean;
 }
 
 /** out = concat_h softmax(q_h k_hᵀ · scale) v_h. Any N; head_dim = W / heads, a multiple of 4, ≤ 128. */
@@ -90,9 +95,12 @@ export function attention(device: GPUDevice, a: AttentionArgs): Dispatch {
   expectShape(k, 'qkv', a.qkv, [B, N, W3]);
   expectShape(k, 'out', a.out, [B, N, W]);
   const v = variantSpec(a.variant ?? attentionVariantFor(device));
+  if (a.permuteLanes && v.kernel !== attentionTiledKernel) {
+    throw new KernelArgumentError(k, 'permuteLanes', "only the 'tiled' variant has a permuted test build");
+  }
   const scale = a.scale ?? 1 / Math.sqrt(D);
   return createDispatch(device, v.kernel, {
-    overrides: { HEAD_DIM: D },
+    overrides: a.permuteLanes ? { HEAD_DIM: D, PERMUTE_LANES: true } : { HEAD_DIM: D },
     uniforms: { tokens: N, heads: a.heads, scale },
     tensors: { qkv: a.qkv, out: a.out },
     workgroups: [Math.ceil(N / v.queryBlock), a.heads, B],

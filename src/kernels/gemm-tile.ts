@@ -173,8 +173,8 @@ function policyFor(device: GPUDevice): TilePolicy {
  * 257-row output in 128-row blocks computes 384 rows) over the tile's relative speed.
  * - CPU adapters: 128×128 k16, 128×64 k16, 64×64 k32 (lavapipe: 128×128 k16 is 8–14% faster per
  *   output than 64×64 k32 on the ViT-B MLP GEMMs).
- * - Other adapters: 128×128 k8 (16 KiB of workgroup memory, 256 invocations), 128×64 k16, 64×64
- *   k32, with assumed speeds 1.25 / 1.1 / 1: not yet measured on a GPU.
+ * - Other adapters: 128×128 k8 (8,448 B of workgroup memory, tileWorkgroupBytes; 256 invocations),
+ *   128×64 k16, 64×64 k32, with assumed speeds 1.25 / 1.1 / 1: not yet measured on a GPU.
  */
 export function gemmTileFor(device: GPUDevice, shape?: { m: number; n: number }): GemmTile {
   const set = forced.get(device);

@@ -10,12 +10,17 @@
 //     invocation rescales its own running sums, so no row sum is reduced until the end;
 //  3. values: P goes through workgroup memory, transposed, and the invocation accumulates output
 //     columns (vec4) tx, tx+8, … of its 4 queries: per key, 1 + CI vec4 loads feed 4·CI vec4 FMAs.
+// Every workgroup exchange (red, Ps) is between invocations of one ty row. CPU adapters run the 8
+// invocations of a row in lockstep, so there a missing barrier would go unseen; PERMUTE_LANES = true
+// (a test build) swaps the roles of x and y so that the same exchanges cross lockstep groups, and
+// the tests run the whole matrix that way too. It is a constant: false costs nothing.
 // Loop trip counts are runtime values or small constants, so the shader compiles quickly even on
 // CPU (LLVM) adapters. Workgroup grid: (ceil(N / BQ), heads, B). D = HEAD_DIM: a multiple of 4,
 // at most 128.
 
 //!include _attention_io.wgsl
 override CI: u32 = (D4 + 7u) / 8u;      // output vec4 columns per invocation; derived
+override PERMUTE_LANES: bool = false;    // test build: tx/ty from local y/x (see above)
 const BQ: u32 = 32u;
 const BKV: u32 = 32u;
 const NEG: f32 = -3.0e38;
@@ -27,8 +32,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: v
   let N = params.tokens;
   let b = wid.z;
   let h = wid.y;
-  let tx = lid3.x;
-  let ty = lid3.y;
+  let tx = select(lid3.x, lid3.y, PERMUTE_LANES);
+  let ty = select(lid3.y, lid3.x, PERMUTE_LANES);
   let W4 = params.heads * D4;
   let row4 = 3u * W4;
   let head4 = h * D4;
@@ -114,7 +119,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: v
         }
       }
     }
-    workgroupBarrier();
+    // No barrier at the end of the block: the next block writes red only after every invocation
+    // passed this block's second barrier (all red reads done), and writes Ps only after its first
+    // barrier, which no invocation reaches before finishing its P·V loop here.
   }
 
   // Row sums: add the 8 invocations' partials (all scaled to the same final max).

@@ -9,7 +9,17 @@ import {
 import { attentionRef } from '../reference/attention.js';
 import { poisoned, readback, rng, run, testDevice, upload, worstRatio } from '../helpers/gpu.js';
 
-describe.each(Object.keys(ATTENTION_VARIANTS) as AttentionVariant[])('attention (%s)', (variant) => {
+// Each variant, and the tiled one's test build whose workgroup exchanges cross lockstep groups (on
+// CPU adapters the only way a missing barrier in it changes a result).
+const builds: [string, AttentionVariant, boolean][] = [
+  ...(Object.keys(ATTENTION_VARIANTS) as AttentionVariant[]).map((v): [string, AttentionVariant, boolean] => [
+    v,
+    v,
+    false,
+  ]),
+  ['tiled, lanes permuted', 'tiled', true],
+];
+describe.each(builds)('attention (%s)', (_, variant, permuteLanes) => {
   // [B, N, heads, head_dim]: the family's head dims 64 (Ti..L), 72 (So400m), 80 (H), 88 (g), and
   // 8 and 128 (the smallest and largest allowed); N = 1, and N not a multiple of any query or key
   // block (64/16 broadcast, 32/32 tiled).
@@ -29,7 +39,10 @@ describe.each(Object.keys(ATTENTION_VARIANTS) as AttentionVariant[])('attention 
     // q and k with std 1 give scores of std ~1 after scaling: a peaked but not one-hot softmax.
     const qkv = r.normals(B * N * 3 * W);
     const out = poisoned(device, [B, N, W]);
-    await run(device, attention(device, { qkv: upload(device, qkv, [B, N, 3 * W]), out, heads, variant }));
+    await run(
+      device,
+      attention(device, { qkv: upload(device, qkv, [B, N, 3 * W]), out, heads, variant, permuteLanes }),
+    );
     const got = await readback(device, out);
     const ref = attentionRef(qkv, B, N, W, heads);
     const { ratio, index } = worstRatio(got, ref.out, (i) => ref.bound[i]!);
@@ -44,7 +57,10 @@ describe.each(Object.keys(ATTENTION_VARIANTS) as AttentionVariant[])('attention 
       W = 64;
     const qkv = rng(3).normals(B * N * 3 * W, 30);
     const out = poisoned(device, [B, N, W]);
-    await run(device, attention(device, { qkv: upload(device, qkv, [B, N, 3 * W]), out, heads, variant }));
+    await run(
+      device,
+      attention(device, { qkv: upload(device, qkv, [B, N, 3 * W]), out, heads, variant, permuteLanes }),
+    );
     const got = await readback(device, out);
     const ref = attentionRef(qkv, B, N, W, heads);
     expect(got.every(Number.isFinite)).toBe(true);
