@@ -5,7 +5,7 @@
 import { attentionWgsl, attentionTiledWgsl } from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
 import { isCpuAdapter } from './adapter-kind.js';
-import { createDispatch, expectShape, type Dispatch, type KernelSource, type TensorRef } from './program.js';
+import { createDispatch, expectShape, wgslConst, type Dispatch, type KernelSource, type TensorRef } from './program.js';
 
 export const attentionKernel: KernelSource = { name: 'attention', wgsl: attentionWgsl };
 export const attentionTiledKernel: KernelSource = { name: 'attention_tiled', wgsl: attentionTiledWgsl };
@@ -13,12 +13,19 @@ export const attentionTiledKernel: KernelSource = { name: 'attention_tiled', wgs
 export type AttentionVariant = 'broadcast' | 'tiled';
 /** Each variant's kernel and its queries per workgroup (BQ in the WGSL). */
 export const ATTENTION_VARIANTS: Readonly<Record<AttentionVariant, { kernel: KernelSource; queryBlock: number }>> = {
-  broadcast: { kernel: attentionKernel, queryBlock: 64 },
-  tiled: { kernel: attentionTiledKernel, queryBlock: 32 },
+  broadcast: { kernel: attentionKernel, queryBlock: wgslConst(attentionKernel, 'BQ') },
+  tiled: { kernel: attentionTiledKernel, queryBlock: wgslConst(attentionTiledKernel, 'BQ') },
 };
 
-/** Largest head dimension either variant holds (4 × MAX_D4 in attention.wgsl; 16 acc vec4s in attention_tiled.wgsl). */
-export const ATTENTION_MAX_HEAD_DIM = 128;
+/**
+ * Largest head dimension both variants hold, from their WGSL: 4 × MAX_D4 (attention.wgsl keeps a
+ * query and an accumulator of MAX_D4 vec4s) and 4 × 8 × MAX_CI (attention_tiled.wgsl: 8 lanes ×
+ * MAX_CI vec4 columns).
+ */
+export const ATTENTION_MAX_HEAD_DIM = Math.min(
+  4 * wgslConst(attentionKernel, 'MAX_D4'),
+  4 * 8 * wgslConst(attentionTiledKernel, 'MAX_CI'),
+);
 
 /** The variant's kernel and query block; a KernelArgumentError for a name that is not one. */
 function variantSpec(v: AttentionVariant): (typeof ATTENTION_VARIANTS)[AttentionVariant] {
@@ -73,7 +80,7 @@ export interface AttentionArgs {
   permuteLanes?: boolean;
 }
 
-/** out = concat_h softmax(q_h k_hᵀ · scale) v_h. Any N; head_dim = W / heads, a multiple of 4, ≤ 128. */
+/** out = concat_h softmax(q_h k_hᵀ · scale) v_h. Any N; head_dim = W / heads, a multiple of 4, ≤ ATTENTION_MAX_HEAD_DIM (128). */
 export function attention(device: GPUDevice, a: AttentionArgs): Dispatch {
   const k = attentionKernel.name;
   if (a.qkv.shape.length !== 3)

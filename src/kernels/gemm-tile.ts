@@ -2,6 +2,8 @@
 // and patch_embed kernels, and the choice of one per device.
 import { KernelArgumentError } from '../errors.js';
 import { isCpuAdapter } from './adapter-kind.js';
+import { wgslConst } from './program.js';
+import { gemmWgsl } from '../wgsl/sources.generated.js';
 
 /**
  * One workgroup tile: wgX × wgY invocations, 8×8 outputs each, so the block of the output is
@@ -39,14 +41,22 @@ export const GEMM_TILES: Readonly<Record<string, GemmTile>> = {
   '128x256k8': { wgX: 32, wgY: 16, bk: 8 },
 };
 
+// Read from the GEMM's WGSL (_gemm_tile.wgsl, gemm.wgsl), not restated.
+const GEMM_WGSL = { name: 'gemm', wgsl: gemmWgsl };
+/** Output rows (and columns) per invocation: the 8×8 register block of _gemm_tile.wgsl. */
+const PER_INVOCATION = wgslConst(GEMM_WGSL, 'PER_INVOCATION');
+/** Most vec4s of x (or w) one invocation may prefetch per k-step (gemm.wgsl's register arrays). */
+const MAX_PF = wgslConst(GEMM_WGSL, 'MAX_PF');
+
 /** Rows and columns of the output one workgroup computes. */
 export function tileBlock(t: GemmTile): { m: number; n: number } {
-  return { m: 8 * t.wgY, n: 8 * t.wgX };
+  return { m: PER_INVOCATION * t.wgY, n: PER_INVOCATION * t.wgX };
 }
 
 /** Bytes of workgroup memory the tile needs (both k-major staging arrays, one vec4 of padding per k-row). */
 export function tileWorkgroupBytes(t: GemmTile): number {
-  return 16 * t.bk * (2 * t.wgY + 1 + 2 * t.wgX + 1);
+  const { m, n } = tileBlock(t);
+  return 16 * t.bk * (m / 4 + 1 + n / 4 + 1);
 }
 
 /** Name of a tile, as in GEMM_TILES ('128x64k16' = 128 rows × 64 columns, k step 16; 'p': prefetch). */
@@ -79,12 +89,13 @@ export function checkTile(device: GPUDevice, kernel: string, t: GemmTile): void 
   }
   if (t.prefetch) {
     const wg = t.wgX * t.wgY;
-    const perInvocation = Math.max(Math.ceil((8 * t.wgY * t.bk) / 4 / wg), Math.ceil((8 * t.wgX * t.bk) / 4 / wg));
-    if (perInvocation > 8) {
+    const { m, n } = tileBlock(t);
+    const perInvocation = Math.max(Math.ceil((m * t.bk) / 4 / wg), Math.ceil((n * t.bk) / 4 / wg));
+    if (perInvocation > MAX_PF) {
       throw new KernelArgumentError(
         kernel,
         'tile',
-        `tile ${tileName(t)} would prefetch ${perInvocation} vec4s per invocation per k-step (at most 8)`,
+        `tile ${tileName(t)} would prefetch ${perInvocation} vec4s per invocation per k-step (at most ${MAX_PF})`,
       );
     }
   }

@@ -6,6 +6,7 @@ import {
   createDispatch,
   expectShape,
   unusedBinding,
+  wgslConst,
   type Dispatch,
   type KernelSource,
   type TensorRef,
@@ -18,7 +19,13 @@ export const gemmKernel: KernelSource = { name: 'gemm', wgsl: gemmWgsl };
  * result`, or tanh-approximated GELU (nn.GELU(approximate='tanh')).
  */
 export type GemmEpilogue = 'none' | 'gelu' | 'residual' | 'gelu_tanh';
-const EPILOGUE_CODE: Record<GemmEpilogue, number> = { none: 0, gelu: 1, residual: 2, gelu_tanh: 3 };
+/** Each epilogue's EPILOGUE override value, as gemm.wgsl declares it. */
+const EPILOGUE_CODE: Record<GemmEpilogue, number> = {
+  none: wgslConst(gemmKernel, 'EPILOGUE_NONE'),
+  gelu: wgslConst(gemmKernel, 'EPILOGUE_GELU'),
+  residual: wgslConst(gemmKernel, 'EPILOGUE_RESIDUAL'),
+  gelu_tanh: wgslConst(gemmKernel, 'EPILOGUE_GELU_TANH'),
+};
 
 export interface GemmArgs {
   /** [..., K] activations; all leading axes are flattened into M rows. */

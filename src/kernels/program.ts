@@ -229,6 +229,16 @@ export function unusedBinding(device: GPUDevice): TensorRef {
 }
 
 export const elementCount = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/**
+ * The value of a module-scope `const NAME: u32 = <n>u;` in a kernel's WGSL: numbers the host must
+ * agree with (block sizes, limits, epilogue codes) are read from the shader, not restated.
+ */
+export function wgslConst(src: KernelSource, name: string): number {
+  const m = new RegExp(`^const ${name}\\s*(?::\\s*u32)?\\s*=\\s*(\\d+)u?\\s*;`, 'm').exec(src.wgsl);
+  if (!m) throw new Error(`kernel ${src.name}: no 'const ${name}: u32 = …;' in its WGSL`);
+  return Number(m[1]);
+}
 export const byteSize = (t: { shape: readonly number[]; dtype: DType }): number =>
   elementCount(t.shape) * DTYPE_BYTES[t.dtype];
 

@@ -1,5 +1,6 @@
 // ViT configuration: from an open_clip_config.json, or a preset of the OpenVision family.
 import { ConfigError } from '../errors.js';
+import { ATTENTION_MAX_HEAD_DIM } from '../kernels/attention.js';
 
 export interface ViTConfig {
   /** Resolution the checkpoint was trained at (its position table's grid). */
@@ -50,7 +51,9 @@ export function validateConfig(c: ViTConfig, source: string): ViTConfig {
   }
   if (c.width % c.heads !== 0) throw new ConfigError(source, `width ${c.width} is not divisible by heads ${c.heads}`);
   const d = c.width / c.heads;
-  if (d % 4 !== 0 || d > 128) throw new ConfigError(source, `head dim ${d} must be a multiple of 4 and at most 128`);
+  if (d % 4 !== 0 || d > ATTENTION_MAX_HEAD_DIM) {
+    throw new ConfigError(source, `head dim ${d} must be a multiple of 4 and at most ${ATTENTION_MAX_HEAD_DIM}`);
+  }
   if (c.width % 4 !== 0)
     throw new ConfigError(source, `width ${c.width} must be a multiple of 4 (sin-cos position table)`);
   if (c.imageSize % c.patchSize !== 0)
@@ -341,8 +344,9 @@ export function textConfigFromOpenClip(json: unknown, source = 'open_clip_config
   }
   if (width % heads !== 0) throw new ConfigError(source, `text width ${width} is not divisible by heads ${heads}`);
   const d = width / heads;
-  if (d % 4 !== 0 || d > 128)
-    throw new ConfigError(source, `text head dim ${d} must be a multiple of 4 and at most 128`);
+  if (d % 4 !== 0 || d > ATTENTION_MAX_HEAD_DIM) {
+    throw new ConfigError(source, `text head dim ${d} must be a multiple of 4 and at most ${ATTENTION_MAX_HEAD_DIM}`);
+  }
   if (!(c.eps > 0)) throw new ConfigError(source, `text eps must be positive, got ${c.eps}`);
   return c;
 }

@@ -13,8 +13,9 @@ override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;
 override BK: u32 = 32u;
 override WG: u32 = WG_X * WG_Y;
-override BM: u32 = 8u * WG_Y;
-override BN: u32 = 8u * WG_X;
+const PER_INVOCATION: u32 = 8u;   // rows and columns of y per invocation (acc: 8×8); the host reads it
+override BM: u32 = PER_INVOCATION * WG_Y;
+override BN: u32 = PER_INVOCATION * WG_X;
 // One vec4 of padding per k-row spreads the stores of consecutive k over banks.
 override AS_STRIDE: u32 = 2u * WG_Y + 1u;
 override BS_STRIDE: u32 = 2u * WG_X + 1u;

@@ -22,6 +22,7 @@
 override CI: u32 = (D4 + 7u) / 8u;      // output vec4 columns per invocation; derived
 override PERMUTE_LANES: bool = false;    // test build: tx/ty from local y/x (see above)
 const BQ: u32 = 32u;
+const MAX_CI: u32 = 4u;                 // acc holds 4 rows × MAX_CI vec4 columns: D4 ≤ 8·MAX_CI
 const BKV: u32 = 32u;
 const NEG: f32 = -3.0e38;
 var<workgroup> Ps: array<vec4f, BKV * 8u>;   // Ps[j·8 + ty] = p of queries 4·ty .. 4·ty+3 at key j
@@ -46,7 +47,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: v
 
   var m = vec4f(NEG);      // running max of rows 0..3
   var l = vec4f(0.0);      // running sum of this invocation's keys, rows 0..3
-  var acc: array<vec4f, 16>;   // acc[4·r + i]: row r, output column vec4 tx + 8·i
+  var acc: array<vec4f, 4u * MAX_CI>;   // acc[MAX_CI·r + i]: row r, output column vec4 tx + 8·i
 
   for (var kv0 = 0u; kv0 < N; kv0 += BKV) {
     let k0 = kv0 + 4u * tx;
@@ -98,9 +99,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: v
     Ps[(j0 + 3u) * 8u + ty] = vec4f(p0.w, p1.w, p2.w, p3.w);
     for (var i = 0u; i < CI; i++) {
       acc[i] *= corr.x;
-      acc[4u + i] *= corr.y;
-      acc[8u + i] *= corr.z;
-      acc[12u + i] *= corr.w;
+      acc[MAX_CI + i] *= corr.y;
+      acc[2u * MAX_CI + i] *= corr.z;
+      acc[3u * MAX_CI + i] *= corr.w;
     }
     workgroupBarrier();
 
@@ -113,9 +114,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: v
         if (c < D4) {
           let v = qkv[vrow + c];
           acc[i] = fma(vec4f(p.x), v, acc[i]);
-          acc[4u + i] = fma(vec4f(p.y), v, acc[4u + i]);
-          acc[8u + i] = fma(vec4f(p.z), v, acc[8u + i]);
-          acc[12u + i] = fma(vec4f(p.w), v, acc[12u + i]);
+          acc[MAX_CI + i] = fma(vec4f(p.y), v, acc[MAX_CI + i]);
+          acc[2u * MAX_CI + i] = fma(vec4f(p.z), v, acc[2u * MAX_CI + i]);
+          acc[3u * MAX_CI + i] = fma(vec4f(p.w), v, acc[3u * MAX_CI + i]);
         }
       }
     }
@@ -136,7 +137,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: v
     let o = (b * N + q) * W4 + head4;
     for (var i = 0u; i < CI; i++) {
       let c = tx + 8u * i;
-      if (c < D4) { out[o + c] = acc[4u * r + i] * inv[r]; }
+      if (c < D4) { out[o + c] = acc[MAX_CI * r + i] * inv[r]; }
     }
   }
 }

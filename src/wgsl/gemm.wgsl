@@ -23,6 +23,11 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 override EPILOGUE: u32 = 0u;
+// The epilogue codes (the host reads them from here, src/kernels/gemm.ts).
+const EPILOGUE_NONE: u32 = 0u;
+const EPILOGUE_GELU: u32 = 1u;
+const EPILOGUE_RESIDUAL: u32 = 2u;
+const EPILOGUE_GELU_TANH: u32 = 3u;
 override HAS_BIAS: bool = true;
 override PREFETCH: bool = false;
 //!include _gemm_tile.wgsl
@@ -136,10 +141,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: v
       if (gn >= N) { continue; }
       var v = acc[2u * i + j / 4u][j % 4u];
       if (HAS_BIAS) { v += bias[gn]; }
-      if (EPILOGUE == 1u) { v = gelu_erf(v); }
-      if (EPILOGUE == 3u) { v = gelu_tanh(v); }
+      if (EPILOGUE == EPILOGUE_GELU) { v = gelu_erf(v); }
+      if (EPILOGUE == EPILOGUE_GELU_TANH) { v = gelu_tanh(v); }
       let o = gm * N + gn;
-      if (EPILOGUE == 2u) { v += y[o]; }
+      if (EPILOGUE == EPILOGUE_RESIDUAL) { v += y[o]; }
       y[o] = v;
     }
   }

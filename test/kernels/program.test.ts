@@ -60,3 +60,16 @@ describe('program', () => {
     ).toThrow(/unknown override constant TILE/);
   });
 });
+
+describe('wgslConst: numbers the host shares with a shader are read from the WGSL', () => {
+  it('reads module-scope u32 constants and names the kernel when one is missing', async () => {
+    const { wgslConst } = await import('../../src/kernels/program.js');
+    const { gemmKernel } = await import('../../src/kernels/gemm.js');
+    const { ATTENTION_MAX_HEAD_DIM, ATTENTION_VARIANTS } = await import('../../src/kernels/attention.js');
+    expect(wgslConst(gemmKernel, 'EPILOGUE_GELU_TANH')).toBe(3);
+    expect(wgslConst(gemmKernel, 'PER_INVOCATION')).toBe(8);
+    expect(ATTENTION_MAX_HEAD_DIM).toBe(128);
+    expect([ATTENTION_VARIANTS.broadcast.queryBlock, ATTENTION_VARIANTS.tiled.queryBlock]).toEqual([64, 32]);
+    expect(() => wgslConst(gemmKernel, 'NOPE')).toThrow(/kernel gemm: no 'const NOPE: u32 = …;' in its WGSL/);
+  });
+});
