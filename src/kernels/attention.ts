@@ -53,9 +53,9 @@ export function setAttentionVariant(device: GPUDevice, v: AttentionVariant | nul
 
 /**
  * The variant for `device`: the one set with setAttentionVariant, else 'tiled' on CPU adapters and
- * 'broadcast' elsewhere. On lavapipe (`npm run bench:kernels -- --only attention --variants all`)
- * 'tiled' is 1.5–1.8× faster and, with a cold shader cache, compiles in ~1.5 s where 'broadcast'
- * takes ~7 s (head dim 64) to ~40 s (128). On GPUs 'broadcast' reads each key once per workgroup from workgroup memory
+ * 'broadcast' elsewhere. On lavapipe 'tiled' is the faster one and compiles in a fraction of the
+ * time with a cold shader cache (bench/results/kernels-2026-11-23T10-55-28-101Z-mesa.md; `npm run bench:kernels -- --only attention --variants all`
+ * times both on any adapter). On GPUs 'broadcast' reads each key once per workgroup from workgroup memory
  * (shared by 64 queries) where 'tiled' reads keys from global memory per invocation; not yet
  * measured on a GPU: the kernel benchmark times both.
  */

@@ -23,8 +23,8 @@ export interface GemmTile {
 
 /**
  * The tiles worth trying (`npm run bench:kernels -- --tiles all` times each on this adapter). The
- * `p` (prefetch) tiles are 4–12% slower than their plain twins on lavapipe, which has no
- * asynchronous loads to overlap; they are here for GPUs.
+ * `p` (prefetch) tiles are slower than their plain twins on lavapipe, which has no asynchronous
+ * loads to overlap (bench/results/kernels-2026-11-23T10-55-28-101Z-mesa.md); they are here for GPUs.
  */
 export const GEMM_TILES: Readonly<Record<string, GemmTile>> = {
   '64x64k32': { wgX: 8, wgY: 8, bk: 32 },
@@ -147,9 +147,9 @@ function policyFor(device: GPUDevice): TilePolicy {
   let p = policies.get(device);
   if (!p) {
     const cpu = isCpuAdapter(device);
-    // CPU speeds: lavapipe, `npm run bench:kernels -- --tiles all` (per output element, padding
-    // removed): 128×128 k16 1.08–1.13, 128×64 k16 ~1.05. GPU speeds: assumed, not yet measured
-    // (larger blocks read less per FMA); the GPU run's tile sweep is meant to replace them.
+    // CPU speeds: lavapipe's per-output throughput relative to 64×64 k32, from the tile sweep
+    // (bench/results/kernels-2026-11-23T10-55-28-101Z-mesa.md). GPU speeds: assumed, not yet measured (larger blocks read less per FMA); the GPU
+    // run's tile sweep is meant to replace them.
     const table: [string, number][] = cpu
       ? [
           ['128x128k16', 1.1],
@@ -182,8 +182,8 @@ function policyFor(device: GPUDevice): TilePolicy {
  * candidates that give enough workgroups to fill the device (CPU adapters ≥ 8, GPUs ≥ 256; the
  * smallest tile when none does), the one with the least estimated time: padded output area (a
  * 257-row output in 128-row blocks computes 384 rows) over the tile's relative speed.
- * - CPU adapters: 128×128 k16, 128×64 k16, 64×64 k32 (lavapipe: 128×128 k16 is 8–14% faster per
- *   output than 64×64 k32 on the ViT-B MLP GEMMs).
+ * - CPU adapters: 128×128 k16, 128×64 k16, 64×64 k32 (the fastest per output on lavapipe's ViT-B
+ *   MLP GEMMs: bench/results/kernels-2026-11-23T10-55-28-101Z-mesa.md).
  * - Other adapters: 128×128 k8 (8,448 B of workgroup memory, tileWorkgroupBytes; 256 invocations),
  *   128×64 k16, 64×64 k32, with assumed speeds 1.25 / 1.1 / 1: not yet measured on a GPU.
  */

@@ -1,5 +1,7 @@
 // OpenVision's fixed 2-D sin-cos position table, on the GPU (WGSL: src/wgsl/posemb_sincos.wgsl)
-// or on the CPU (`posembSincos2d`), for any grid.
+// or on the CPU (`posembSincos2d`), for any grid. The model uses the CPU table (once per
+// resolution, (1 + g²)·W values); the GPU kernel is exported on purpose, for kernel users who build
+// the table where their pass runs, and is tested against the same reference.
 import { posembSincosWgsl } from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
 import { createDispatch, expectShape, type Dispatch, type KernelSource, type TensorRef } from './program.js';

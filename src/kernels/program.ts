@@ -406,7 +406,10 @@ export function createDispatch(device: GPUDevice, src: KernelSource, spec: Dispa
   };
 }
 
-/** Records one dispatch into its own compute pass on `encoder` (convenience for one-off use). */
+/**
+ * Records one dispatch into its own compute pass on `encoder`: a convenience exported for kernel
+ * users running a single kernel (the model records all of its dispatches into shared passes).
+ */
 export function encodeAlone(encoder: GPUCommandEncoder, d: Dispatch): void {
   const pass = encoder.beginComputePass({ label: d.kernel });
   d.encode(pass);

@@ -73,3 +73,23 @@ describe('wgslConst: numbers the host shares with a shader are read from the WGS
     expect(() => wgslConst(gemmKernel, 'NOPE')).toThrow(/kernel gemm: no 'const NOPE: u32 = …;' in its WGSL/);
   });
 });
+
+describe('encodeAlone', () => {
+  it('records one dispatch in its own pass (mean_pool of a 1×2×4 tensor)', async () => {
+    const { encodeAlone } = await import('../../src/kernels/program.js');
+    const { meanPool } = await import('../../src/kernels/mean-pool.js');
+    const { poisoned, readback, testDevice, upload } = await import('../helpers/gpu.js');
+    const device = await testDevice();
+    const y = poisoned(device, [1, 4]);
+    const d = meanPool(device, {
+      x: upload(device, Float32Array.from([9, 9, 9, 9, 1, 2, 3, 4]), [1, 2, 4]),
+      y,
+      skip: 1,
+    });
+    const enc = device.createCommandEncoder();
+    encodeAlone(enc, d);
+    device.queue.submit([enc.finish()]);
+    expect(Array.from(await readback(device, y))).toEqual([1, 2, 3, 4]);
+    d.destroy();
+  });
+});
