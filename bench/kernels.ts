@@ -13,6 +13,7 @@ import { layerNorm } from '../src/kernels/layernorm.js';
 import { isCpuAdapter } from '../src/kernels/adapter-kind.js';
 import type { Dispatch, TensorRef } from '../src/kernels/program.js';
 import { seededNormal } from '../src/model/random.js';
+import { elementCount } from '../src/shape.js';
 import { attentionRefRow } from '../test/reference/attention.js';
 import { gemmRefAt } from '../test/reference/gemm.js';
 import { gitCommit, resultStem } from './env.js';
@@ -38,7 +39,7 @@ function data(n: number, scale = 1): Float32Array<ArrayBuffer> {
   return d;
 }
 function tensor(shape: number[], values?: Float32Array<ArrayBuffer>): TensorRef {
-  const n = shape.reduce((a, b) => a * b, 1);
+  const n = elementCount(shape);
   const buffer = device.createBuffer({
     size: Math.max(16, n * 4),
     usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,

@@ -1,6 +1,7 @@
 // A forward pass as a list of kernel invocations over named tensors. Tensors are inputs (written
 // by the caller each run), params (weights, uploaded once, owned by the model) or activations
 // (placed in reusable buffers by the planner). Nodes run in the order they were added.
+import { elementCount } from '../shape.js';
 import { DTYPE_BYTES, type DType, type Dispatch, type TensorRef } from '../kernels/program.js';
 
 export type TensorKind = 'input' | 'param' | 'activation';
@@ -14,7 +15,7 @@ export class Tensor {
     readonly dtype: DType = 'f32',
   ) {}
   get bytes(): number {
-    return this.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[this.dtype];
+    return elementCount(this.shape) * DTYPE_BYTES[this.dtype];
   }
 }
 

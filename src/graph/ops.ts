@@ -1,18 +1,19 @@
 // Graph-level ops: each adds one kernel node and returns its output tensor. These are the only
 // place where graph tensors meet the kernel wrappers of src/kernels.
-import { attention as attentionKernel } from '../kernels/attention.js';
-import { embedding as embeddingKernel } from '../kernels/embedding.js';
+import { attention as attentionDispatch } from '../kernels/attention.js';
+import { embedding as embeddingDispatch } from '../kernels/embedding.js';
 import { gemm, type GemmEpilogue } from '../kernels/gemm.js';
-import { layerNorm as layerNormKernel } from '../kernels/layernorm.js';
-import { meanPool as meanPoolKernel } from '../kernels/mean-pool.js';
-import { patchEmbed as patchEmbedKernel } from '../kernels/patch-embed.js';
+import { layerNorm as layerNormDispatch } from '../kernels/layernorm.js';
+import { meanPool as meanPoolDispatch } from '../kernels/mean-pool.js';
+import { patchEmbed as patchEmbedDispatch } from '../kernels/patch-embed.js';
+import { DTYPE_BYTES } from '../kernels/program.js';
 import type { Graph, Tensor } from './graph.js';
 
 export function patchEmbed(g: Graph, name: string, image: Tensor, weight: Tensor, cls: Tensor, pos: Tensor): Tensor {
   const [B] = image.shape as [number];
   const out = g.activation(name, [B, pos.shape[0]!, weight.shape[0]!]);
   g.kernel(name, [image, weight, cls, pos], [out], (d, r) =>
-    patchEmbedKernel(d, { image: r(image), weight: r(weight), cls: r(cls), pos: r(pos), out: r(out) }),
+    patchEmbedDispatch(d, { image: r(image), weight: r(weight), cls: r(cls), pos: r(pos), out: r(out) }),
   );
   return out;
 }
@@ -20,7 +21,7 @@ export function patchEmbed(g: Graph, name: string, image: Tensor, weight: Tensor
 export function layerNorm(g: Graph, name: string, x: Tensor, gamma: Tensor, beta: Tensor, eps: number): Tensor {
   const y = g.activation(name, x.shape);
   g.kernel(name, [x, gamma, beta], [y], (d, r) =>
-    layerNormKernel(d, { x: r(x), gamma: r(gamma), beta: r(beta), y: r(y), eps }),
+    layerNormDispatch(d, { x: r(x), gamma: r(gamma), beta: r(beta), y: r(y), eps }),
   );
   return y;
 }
@@ -52,25 +53,26 @@ export function linearAddInto(g: Graph, name: string, residual: Tensor, x: Tenso
 export function attention(g: Graph, name: string, qkv: Tensor, heads: number): Tensor {
   const [B, N, W3] = qkv.shape as [number, number, number];
   const out = g.activation(name, [B, N, W3 / 3]);
-  g.kernel(name, [qkv], [out], (d, r) => attentionKernel(d, { qkv: r(qkv), out: r(out), heads }));
+  g.kernel(name, [qkv], [out], (d, r) => attentionDispatch(d, { qkv: r(qkv), out: r(out), heads }));
   return out;
 }
 
 export function meanPool(g: Graph, name: string, x: Tensor, skip: number): Tensor {
   const [B, , W] = x.shape as [number, number, number];
   const y = g.activation(name, [B, W]);
-  g.kernel(name, [x], [y], (d, r) => meanPoolKernel(d, { x: r(x), y: r(y), skip }));
+  g.kernel(name, [x], [y], (d, r) => meanPoolDispatch(d, { x: r(x), y: r(y), skip }));
   return y;
 }
 
 /** x[:, from:] of a [B, N, W] tensor, as a new [B, N - from, W] tensor (buffer copies, no kernel). */
 export function sliceTokens(g: Graph, name: string, x: Tensor, from: number): Tensor {
   const [B, N, W] = x.shape as [number, number, number];
+  const e = DTYPE_BYTES[x.dtype];
   const y = g.activation(name, [B, N - from, W]);
   const regions = Array.from({ length: B }, (_, b) => ({
-    src: (b * N + from) * W * 4,
-    dst: b * (N - from) * W * 4,
-    bytes: (N - from) * W * 4,
+    src: (b * N + from) * W * e,
+    dst: b * (N - from) * W * e,
+    bytes: (N - from) * W * e,
   }));
   g.copy(name, x, y, regions);
   return y;
@@ -81,12 +83,13 @@ export function tokenAt(g: Graph, name: string, x: Tensor, index: number): Tenso
   const [B, N, W] = x.shape as [number, number, number];
   if (!Number.isInteger(index) || index < 0 || index >= N)
     throw new Error(`graph: token ${index} of ${name} is outside 0..${N - 1}`);
+  const e = DTYPE_BYTES[x.dtype];
   const y = g.activation(name, [B, W]);
   g.copy(
     name,
     x,
     y,
-    Array.from({ length: B }, (_, b) => ({ src: (b * N + index) * W * 4, dst: b * W * 4, bytes: W * 4 })),
+    Array.from({ length: B }, (_, b) => ({ src: (b * N + index) * W * e, dst: b * W * e, bytes: W * e })),
   );
   return y;
 }
@@ -96,7 +99,7 @@ export function embedding(g: Graph, name: string, ids: Tensor, table: Tensor, po
   const [B, T] = ids.shape as [number, number];
   const out = g.activation(name, [B, T, table.shape[1]!]);
   g.kernel(name, [ids, table, pos], [out], (d, r) =>
-    embeddingKernel(d, { ids: r(ids), table: r(table), pos: r(pos), out: r(out) }),
+    embeddingDispatch(d, { ids: r(ids), table: r(table), pos: r(pos), out: r(out) }),
   );
   return out;
 }

@@ -1,29 +1,31 @@
 // Fused multi-head attention (online softmax, no N×N scores in memory), in two variants with one
-// contract: 'broadcast' (src/wgsl/attention.wgsl: one invocation per query, keys and values
+// contract: 'broadcast' (src/wgsl/attention_broadcast.wgsl: one invocation per query, keys and values
 // broadcast from workgroup memory) and 'tiled' (src/wgsl/attention_tiled.wgsl: 4 queries × 4 keys
 // per invocation, register-tiled like the GEMM).
-import { attentionWgsl, attentionTiledWgsl } from '../wgsl/sources.generated.js';
+import { attentionBroadcastWgsl, attentionTiledWgsl } from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
 import { isCpuAdapter } from './adapter-kind.js';
 import { createDispatch, expectShape, wgslConst, type Dispatch, type KernelSource, type TensorRef } from './program.js';
 
-export const attentionKernel: KernelSource = { name: 'attention', wgsl: attentionWgsl };
+export const attentionBroadcastKernel: KernelSource = { name: 'attention_broadcast', wgsl: attentionBroadcastWgsl };
+/** @deprecated The 'broadcast' variant's kernel is `attentionBroadcastKernel` (named 'attention_broadcast', like its WGSL). */
+export const attentionKernel: KernelSource = attentionBroadcastKernel;
 export const attentionTiledKernel: KernelSource = { name: 'attention_tiled', wgsl: attentionTiledWgsl };
 
 export type AttentionVariant = 'broadcast' | 'tiled';
 /** Each variant's kernel and its queries per workgroup (BQ in the WGSL). */
 export const ATTENTION_VARIANTS: Readonly<Record<AttentionVariant, { kernel: KernelSource; queryBlock: number }>> = {
-  broadcast: { kernel: attentionKernel, queryBlock: wgslConst(attentionKernel, 'BQ') },
+  broadcast: { kernel: attentionBroadcastKernel, queryBlock: wgslConst(attentionBroadcastKernel, 'BQ') },
   tiled: { kernel: attentionTiledKernel, queryBlock: wgslConst(attentionTiledKernel, 'BQ') },
 };
 
 /**
- * Largest head dimension both variants hold, from their WGSL: 4 × MAX_D4 (attention.wgsl keeps a
+ * Largest head dimension both variants hold, from their WGSL: 4 × MAX_D4 (attention_broadcast.wgsl keeps a
  * query and an accumulator of MAX_D4 vec4s) and 4 × 8 × MAX_CI (attention_tiled.wgsl: 8 lanes ×
  * MAX_CI vec4 columns).
  */
 export const ATTENTION_MAX_HEAD_DIM = Math.min(
-  4 * wgslConst(attentionKernel, 'MAX_D4'),
+  4 * wgslConst(attentionBroadcastKernel, 'MAX_D4'),
   4 * 8 * wgslConst(attentionTiledKernel, 'MAX_CI'),
 );
 
@@ -82,7 +84,7 @@ export interface AttentionArgs {
 
 /** out = concat_h softmax(q_h k_hᵀ · scale) v_h. Any N; head_dim = W / heads, a multiple of 4, ≤ ATTENTION_MAX_HEAD_DIM (128). */
 export function attention(device: GPUDevice, a: AttentionArgs): Dispatch {
-  const k = attentionKernel.name;
+  const k = 'attention'; // the op's name in errors; its variants' kernels are attention_broadcast / attention_tiled
   if (a.qkv.shape.length !== 3)
     throw new KernelArgumentError(k, 'qkv', `expected [B, N, 3W], got [${a.qkv.shape.join(', ')}]`);
   const [B, N, W3] = a.qkv.shape as [number, number, number];

@@ -5,6 +5,7 @@ import { tileLaunch, type GemmTile } from './gemm-tile.js';
 import {
   createDispatch,
   expectShape,
+  elementCount,
   unusedBinding,
   wgslConst,
   type Dispatch,
@@ -42,36 +43,37 @@ export interface GemmArgs {
 }
 
 /** y = epilogue(x·wᵀ + bias). Any M, N, K (no multiple-of-tile requirement). */
-export function gemm(device: GPUDevice, a: GemmArgs): Dispatch {
-  const k = gemmKernel.name;
-  const epilogue = a.epilogue ?? 'none';
+export function gemm(device: GPUDevice, args: GemmArgs): Dispatch {
+  const kernel = gemmKernel.name; // `kernel` for names, K for the reduction dimension
+  const epilogue = args.epilogue ?? 'none';
   if (!(epilogue in EPILOGUE_CODE))
-    throw new KernelArgumentError(k, 'epilogue', `unknown epilogue '${String(epilogue)}'`);
-  if (a.w.shape.length !== 2) throw new KernelArgumentError(k, 'w', `expected [N, K], got [${a.w.shape.join(', ')}]`);
-  const [N, K] = a.w.shape as [number, number];
-  if (a.x.shape.length < 1 || a.x.shape[a.x.shape.length - 1] !== K) {
+    throw new KernelArgumentError(kernel, 'epilogue', `unknown epilogue '${String(epilogue)}'`);
+  if (args.w.shape.length !== 2)
+    throw new KernelArgumentError(kernel, 'w', `expected [N, K], got [${args.w.shape.join(', ')}]`);
+  const [N, K] = args.w.shape as [number, number];
+  if (args.x.shape.length < 1 || args.x.shape[args.x.shape.length - 1] !== K) {
     throw new KernelArgumentError(
-      k,
+      kernel,
       'x',
-      `expected [..., ${K}] to match w [${N}, ${K}], got [${a.x.shape.join(', ')}]`,
+      `expected [..., ${K}] to match w [${N}, ${K}], got [${args.x.shape.join(', ')}]`,
     );
   }
-  const lead = a.x.shape.slice(0, -1);
-  const M = lead.reduce((p, d) => p * d, 1);
-  expectShape(k, 'x', a.x, a.x.shape);
-  expectShape(k, 'w', a.w, [N, K]);
-  if (a.bias) expectShape(k, 'bias', a.bias, [N]);
-  expectShape(k, 'y', a.y, [...lead, N]);
-  const launch = tileLaunch(device, k, a.tile, M, N);
+  const lead = args.x.shape.slice(0, -1);
+  const M = elementCount(lead);
+  expectShape(kernel, 'x', args.x, args.x.shape);
+  expectShape(kernel, 'w', args.w, [N, K]);
+  if (args.bias) expectShape(kernel, 'bias', args.bias, [N]);
+  expectShape(kernel, 'y', args.y, [...lead, N]);
+  const launch = tileLaunch(device, kernel, args.tile, M, N);
   return createDispatch(device, gemmKernel, {
     overrides: {
       EPILOGUE: EPILOGUE_CODE[epilogue],
-      HAS_BIAS: a.bias !== null,
+      HAS_BIAS: args.bias !== null,
       ...launch.overrides,
       PREFETCH: launch.tile.prefetch ?? false,
     },
     uniforms: { M, N, K },
-    tensors: { x: a.x, w: a.w, bias: a.bias ?? unusedBinding(device), y: a.y },
+    tensors: { x: args.x, w: args.w, bias: args.bias ?? unusedBinding(device), y: args.y },
     workgroups: launch.workgroups,
   });
 }

@@ -18,6 +18,7 @@ export {
 export {
   attention,
   attentionKernel,
+  attentionBroadcastKernel,
   attentionTiledKernel,
   attentionVariantFor,
   setAttentionVariant,

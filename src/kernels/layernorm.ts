@@ -1,7 +1,15 @@
 // LayerNorm over the last dimension. WGSL: src/wgsl/layernorm.wgsl.
 import { layernormWgsl } from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
-import { createDispatch, expectShape, grid2d, type Dispatch, type KernelSource, type TensorRef } from './program.js';
+import {
+  createDispatch,
+  elementCount,
+  expectShape,
+  grid2d,
+  type Dispatch,
+  type KernelSource,
+  type TensorRef,
+} from './program.js';
 
 export const layerNormKernel: KernelSource = { name: 'layernorm', wgsl: layernormWgsl };
 
@@ -23,7 +31,7 @@ export function layerNorm(device: GPUDevice, a: LayerNormArgs): Dispatch {
   const k = layerNormKernel.name;
   if (a.x.shape.length < 1) throw new KernelArgumentError(k, 'x', 'needs at least one dimension');
   const dim = a.x.shape[a.x.shape.length - 1]!;
-  const rows = a.x.shape.slice(0, -1).reduce((p, d) => p * d, 1);
+  const rows = elementCount(a.x.shape.slice(0, -1));
   expectShape(k, 'x', a.x, a.x.shape);
   expectShape(k, 'gamma', a.gamma, [dim]);
   expectShape(k, 'beta', a.beta, [dim]);

@@ -49,7 +49,7 @@ export function patchEmbed(device: GPUDevice, a: PatchEmbedArgs): Dispatch {
   const launch = tileLaunch(device, k, a.tile, B * g * g, W);
   return createDispatch(device, patchEmbedKernel, {
     overrides: launch.overrides,
-    uniforms: { batch: B, image: S, patch_size: p, grid: g, dim: W },
+    uniforms: { batch: B, image_size: S, patch_size: p, grid: g, dim: W },
     tensors: { image: a.image, w: a.weight, cls: a.cls, pos: a.pos, out: a.out },
     workgroups: launch.workgroups,
   });

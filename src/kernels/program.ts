@@ -3,6 +3,7 @@
 // (device, kernel, specialisation), argument checks, and the `Dispatch` a wrapper returns.
 import { ResourceType, WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { KernelArgumentError } from '../errors.js';
+import { elementCount } from '../shape.js';
 
 /** Element types a kernel argument may have: f32 activations and weights, u32 indices (token ids). */
 export type DType = 'f32' | 'u32';
@@ -228,7 +229,7 @@ export function unusedBinding(device: GPUDevice): TensorRef {
   return { buffer: cache.dummy, shape: [4], dtype: 'f32' };
 }
 
-export const elementCount = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+export { elementCount };
 
 /**
  * The value of a module-scope `const NAME: u32 = <n>u;` in a kernel's WGSL: numbers the host must

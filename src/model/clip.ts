@@ -2,6 +2,7 @@
 // the scores OpenVision computes (`exp(logit_scale)` times cosine, softmax over the texts).
 //   const clip = await CLIPModel.load(device, { weights, config });
 //   const [ranked] = await clip.zeroShot(['cat.jpg'], ['cat', 'dog'], { template: 'a photo of a {}.' });
+import { elementCount } from '../shape.js';
 import { ArgumentError, CheckpointError, ConfigError } from '../errors.js';
 import { encodeImages, type EncodeOptions } from '../encode.js';
 import type { ImageInput } from '../preprocess/index.js';
@@ -10,7 +11,7 @@ import type { Checkpoint } from '../weights/checkpoint.js';
 import { configFromOpenClip, textConfigFromOpenClip } from './config.js';
 import { TextTransformer } from './text.js';
 import { isCheckpoint, isList, VisionTransformer } from './vit.js';
-import { openCheckpoint, type WeightsInput } from './weights.js';
+import { openCheckpoint, type WeightsInput } from './parameters.js';
 
 export interface ClipLoadOptions {
   /** The OpenVision 1 checkpoint (both towers, `logit_scale`): a path, bytes, a File/Blob or an opened Checkpoint. */
@@ -126,7 +127,7 @@ export class CLIPModel {
           : 'has no text tower and no logit_scale: a vision-only (OpenVision 2) checkpoint cannot be used as CLIP',
         'logit_scale',
       );
-    if (ls.shape.length > 1 || ls.shape.reduce((a, b) => a * b, 1) !== 1)
+    if (ls.shape.length > 1 || elementCount(ls.shape) !== 1)
       throw new CheckpointError(ckpt.file, `expected a scalar, got shape [${ls.shape.join(', ')}]`, 'logit_scale');
     const [logitScale] = await ckpt.read('logit_scale');
     if (!Number.isFinite(logitScale!))

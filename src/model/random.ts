@@ -1,10 +1,11 @@
 // Seeded random weights in the OpenVision checkpoint layout, for benchmarks and tests that need a
 // model of a given shape without a download: LayerNorm scales ~1±0.2, every bias non-zero, linear
 // weights ~N(0, 1/fan_in), the fixed sin-cos position table.
+import { elementCount } from '../shape.js';
 import { posembSincos2d } from '../kernels/posemb-sincos.js';
 import { memoryCheckpoint, type Checkpoint } from '../weights/checkpoint.js';
 import type { TextConfig, ViTConfig } from './config.js';
-import { expectedKeys, expectedTextKeys } from './weights.js';
+import { expectedKeys, expectedTextKeys } from './parameters.js';
 
 /** mulberry32: a seeded uniform generator on [0, 1), reproducible across runs and machines. */
 export function seededUniform(seed: number): () => number {
@@ -51,7 +52,7 @@ function randomFor(
   };
   const out = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const [k, shape] of keys) {
-    const n = shape.reduce((a, b) => a * b, 1);
+    const n = elementCount(shape);
     const sp = special(k);
     let data: Float32Array;
     if (sp instanceof Float32Array) data = sp;
@@ -61,7 +62,7 @@ function randomFor(
     else
       data = normals(
         n,
-        1 / Math.sqrt(k === 'proj' || k === 'text_projection' ? shape[0]! : shape.slice(1).reduce((a, b) => a * b, 1)),
+        1 / Math.sqrt(k === 'proj' || k === 'text_projection' ? shape[0]! : elementCount(shape.slice(1))),
       );
     out.set(k, { shape, data });
   }

@@ -4,6 +4,7 @@ import { ArgumentError, ConfigError } from '../errors.js';
 import { Graph } from '../graph/graph.js';
 import type { CompiledGraph } from '../graph/executor.js';
 import * as ops from '../graph/ops.js';
+import { DTYPE_BYTES } from '../kernels/program.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
 import { residualBlock, type Param } from './blocks.js';
 import { textConfigFromOpenClip, type TextConfig } from './config.js';
@@ -18,7 +19,7 @@ import {
   uploadWeights,
   type GpuWeights,
   type WeightsInput,
-} from './weights.js';
+} from './parameters.js';
 
 export type TextOutputName = 'embedding' | 'pooled' | 'block0';
 /** Every output the text tower can return. */
@@ -99,7 +100,7 @@ export class TextTransformer extends GraphModel {
   /** Texts one submit may hold: every activation must fit the device's buffer limits. */
   maxChunk(): number {
     const t = this.config;
-    const perText = 4 * t.contextLength * Math.max(3 * t.width, t.mlpWidth);
+    const perText = DTYPE_BYTES.f32 * t.contextLength * Math.max(3 * t.width, t.mlpWidth);
     const limit = Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize);
     return Math.max(1, Math.floor(limit / perText));
   }

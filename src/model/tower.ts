@@ -4,7 +4,7 @@
 import { ModelDestroyedError } from '../errors.js';
 import { CompiledGraph } from '../graph/executor.js';
 import type { Graph, Tensor } from '../graph/graph.js';
-import type { GpuWeights } from './weights.js';
+import type { GpuWeights } from './parameters.js';
 
 export abstract class GraphModel {
   private readonly graphs = new Map<string, Promise<CompiledGraph>>();

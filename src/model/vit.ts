@@ -5,6 +5,7 @@ import { Graph, type Tensor } from '../graph/graph.js';
 import type { CompiledGraph, NodeTiming } from '../graph/executor.js';
 import { GraphModel } from './tower.js';
 import * as ops from '../graph/ops.js';
+import { DTYPE_BYTES } from '../kernels/program.js';
 import { posembSincos2d } from '../kernels/posemb-sincos.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
 import {
@@ -28,7 +29,7 @@ import {
   VISION_TRANSPOSED,
   type GpuWeights,
   type WeightsInput,
-} from './weights.js';
+} from './parameters.js';
 
 export type ViTOutputName = 'tokens' | 'pooled' | 'embedding' | 'block0' | 'hidden';
 /** Every output `forward` can return. */
@@ -153,7 +154,7 @@ export class VisionTransformer extends GraphModel {
     const c = this.config,
       grid = gridOf(c, resolution),
       n = 1 + grid * grid;
-    const perImage = 4 * Math.max(3 * resolution * resolution, n * 3 * c.width, n * c.mlpWidth);
+    const perImage = DTYPE_BYTES.f32 * Math.max(3 * resolution * resolution, n * 3 * c.width, n * c.mlpWidth);
     const limit = Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize);
     return Math.max(1, Math.floor(limit / perImage));
   }

@@ -8,7 +8,7 @@ import { posembSincos2d } from '../kernels/posemb-sincos.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
 import { architecture, gridOf, type ViTConfig } from '../model/config.js';
 import { CheckpointError, ConfigError } from '../errors.js';
-import { checkLayout, checkRecomputablePositions, sincosTableError } from '../model/weights.js';
+import { checkLayout, checkRecomputablePositions, sincosTableError } from '../model/parameters.js';
 
 const { onnx } = onnxProto as unknown as { onnx: typeof import('onnx-proto').onnx };
 type NodeProto = import('onnx-proto').onnx.INodeProto;

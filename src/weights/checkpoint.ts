@@ -1,5 +1,6 @@
 // A checkpoint file as a set of named float tensors, whatever its container (safetensors, torch zip).
 import { CheckpointError } from '../errors.js';
+import { elementCount } from '../shape.js';
 
 /** Float storage types a checkpoint tensor can be read from (converted to float32). */
 export type StoredDType = 'F32' | 'F16' | 'BF16';
@@ -78,8 +79,6 @@ function halfToFloat(h: number): number {
   return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
-export const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
-
 /** A checkpoint held in memory (tensors already float32), e.g. weights made by a program. */
 export function memoryCheckpoint(
   tensors: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>,
@@ -87,7 +86,7 @@ export function memoryCheckpoint(
 ): Checkpoint {
   const meta = new Map<string, StoredTensor>();
   for (const [key, t] of tensors) {
-    if (t.data.length !== numel(t.shape))
+    if (t.data.length !== elementCount(t.shape))
       throw new CheckpointError(file, `has ${t.data.length} values for shape [${t.shape.join(', ')}]`, key);
     meta.set(key, { key, dtype: 'F32', shape: t.shape });
   }

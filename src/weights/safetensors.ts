@@ -5,7 +5,8 @@
 // '{', no duplicate keys, string-to-string `__metadata__`, known dtypes, and tensor data that
 // tiles the data section exactly (no gaps, no overlaps, no trailing bytes).
 import { CheckpointError } from '../errors.js';
-import { decodeFloats, isFloatDType, notFloatError, numel, type Checkpoint, type StoredTensor } from './checkpoint.js';
+import { elementCount } from '../shape.js';
+import { decodeFloats, isFloatDType, notFloatError, type Checkpoint, type StoredTensor } from './checkpoint.js';
 import { readRange, type ByteSource } from './source.js';
 
 const MAX_HEADER = 100 * 1024 * 1024;
@@ -124,7 +125,7 @@ export async function openSafetensors(src: ByteSource): Promise<Checkpoint> {
       throw new CheckpointError(file, `data_offsets ${JSON.stringify(off)} is not [begin, end]`, key);
     }
     const [begin, end] = off as [number, number];
-    const want = numel(shape) * DTYPE_BYTES[dtype]!;
+    const want = elementCount(shape) * DTYPE_BYTES[dtype]!;
     if (end - begin !== want) {
       throw new CheckpointError(
         file,
@@ -170,7 +171,7 @@ export async function openSafetensors(src: ByteSource): Promise<Checkpoint> {
       if (!e) throw new CheckpointError(file, 'no such tensor', key);
       if (!isFloatDType(e.dtype)) throw notFloatError(file, e);
       const bytes = await readRange(src, dataStart + e.begin, dataStart + e.end);
-      return decodeFloats(file, key, e.dtype, bytes, numel(e.shape));
+      return decodeFloats(file, key, e.dtype, bytes, elementCount(e.shape));
     },
     async readInt32(key) {
       const e = tensors.get(key);
@@ -179,7 +180,7 @@ export async function openSafetensors(src: ByteSource): Promise<Checkpoint> {
         throw new CheckpointError(file, `stored as ${e.dtype}; expected I32 or I64 integers`, key);
       const bytes = await readRange(src, dataStart + e.begin, dataStart + e.end);
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      const n = numel(e.shape),
+      const n = elementCount(e.shape),
         out = new Int32Array(n);
       for (let i = 0; i < n; i++) {
         if (e.dtype === 'I32') out[i] = view.getInt32(4 * i, true);

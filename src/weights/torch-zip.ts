@@ -5,11 +5,11 @@
 import * as zip from '@zip.js/zip.js';
 import { NameRegistry, Parser } from 'pickleparser';
 import { CheckpointError } from '../errors.js';
+import { elementCount } from '../shape.js';
 import {
   decodeFloats,
   isFloatDType,
   notFloatError,
-  numel,
   STORED_BYTES,
   type Checkpoint,
   type StoredDType,
@@ -149,7 +149,7 @@ export async function openTorchZip(src: ByteSource): Promise<Checkpoint> {
       expect *= size[i]!;
     }
     const offset = Number(t.offset ?? 0);
-    if (offset + numel(size) > t.storage.numel) {
+    if (offset + elementCount(size) > t.storage.numel) {
       throw new CheckpointError(
         file,
         `tensor of [${size.join(', ')}] at offset ${offset} overruns its storage of ${t.storage.numel} elements`,
@@ -190,8 +190,8 @@ export async function openTorchZip(src: ByteSource): Promise<Checkpoint> {
         file,
         key,
         t.dtype,
-        bytes.subarray(t.offset * b, (t.offset + numel(t.shape)) * b),
-        numel(t.shape),
+        bytes.subarray(t.offset * b, (t.offset + elementCount(t.shape)) * b),
+        elementCount(t.shape),
       );
     },
   };

@@ -1,4 +1,4 @@
-// The bindings both attention variants share (included by attention.wgsl and attention_tiled.wgsl):
+// The bindings both attention variants share (included by attention_broadcast.wgsl and attention_tiled.wgsl):
 //   qkv: [B, N, 3W] as vec4s, q | k | v along the last axis, head h at columns h*D .. h*D+D-1 of each;
 //   out: [B, N, W] as vec4s;  W = heads * D, D = HEAD_DIM (a multiple of 4).
 

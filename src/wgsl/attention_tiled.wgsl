@@ -1,4 +1,4 @@
-// Fused multi-head self-attention, register-tiled: the same contract as attention.wgsl (packed
+// Fused multi-head self-attention, register-tiled: the same contract as attention_broadcast.wgsl (packed
 // qkv in, [B, N, W] out, online softmax, no N×N scores in memory), organised like a GEMM.
 //   qkv: [B, N, 3W] with q | k | v along the last axis, head h at columns h*D .. h*D+D-1 of each;
 //   out: [B, N, W];  W = heads * D;  out = softmax(q k^T * scale) v per (batch, head).

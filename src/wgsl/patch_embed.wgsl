@@ -9,7 +9,7 @@
 
 struct Params {
   batch: u32,
-  image: u32,
+  image_size: u32,
   patch_size: u32,
   grid: u32,
   dim: u32,
@@ -29,7 +29,7 @@ fn patch_value(m: u32, k: u32, M: u32, K: u32) -> f32 {
   if (m >= M || k >= K) { return 0.0; }
   let p = params.patch_size;
   let g = params.grid;
-  let S = params.image;
+  let S = params.image_size;
   let b = m / (g * g);
   let t = m % (g * g);
   let c = k / (p * p);

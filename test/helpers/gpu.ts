@@ -1,5 +1,6 @@
 // Test helpers: one Dawn device per test file, upload / readback of f32 tensors.
 import { requestDevice } from '../../src/device.js';
+import { elementCount } from '../../src/shape.js';
 import { unusedBinding, type Dispatch, type TensorRef } from '../../src/kernels/program.js';
 import { seededNormal } from '../../src/model/random.js';
 
@@ -21,7 +22,7 @@ export function upload(device: GPUDevice, data: Float32Array, shape: number[]): 
 
 /** An output tensor filled with NaN so that any element the kernel fails to write shows up. */
 export function poisoned(device: GPUDevice, shape: number[]): TensorRef {
-  const n = shape.reduce((a, b) => a * b, 1);
+  const n = elementCount(shape);
   return upload(device, new Float32Array(n).fill(NaN), shape);
 }
 
@@ -39,7 +40,7 @@ export async function run(device: GPUDevice, ...dispatches: Dispatch[]): Promise
 }
 
 export async function readback(device: GPUDevice, t: TensorRef): Promise<Float32Array> {
-  const n = t.shape.reduce((a, b) => a * b, 1);
+  const n = elementCount(t.shape);
   const staging = device.createBuffer({ size: n * 4, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
   const enc = device.createCommandEncoder();
   enc.copyBufferToBuffer(t.buffer, t.offset ?? 0, staging, 0, n * 4);

@@ -11,10 +11,11 @@ import {
   KernelArgumentError,
 } from '../../src/kernels/index.js';
 import type { TensorRef } from '../../src/kernels/program.js';
+import { elementCount } from '../../src/shape.js';
 import { testDevice, upload } from '../helpers/gpu.js';
 
 const f = (device: GPUDevice, shape: number[]): TensorRef =>
-  upload(device, new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
+  upload(device, new Float32Array(elementCount(shape)), shape);
 
 describe('kernel argument checks', () => {
   it('gemm: K mismatch names x', async () => {
