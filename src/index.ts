@@ -55,7 +55,7 @@ export {
   type ByteSource,
 } from './weights/index.js';
 export { memoryCheckpoint } from './weights/checkpoint.js';
-export { Graph, Tensor } from './graph/graph.js';
+export { Graph, Tensor, type KernelChoices } from './graph/graph.js';
 export { CompiledGraph, type RunOptions, type RunResult, type NodeTiming } from './graph/executor.js';
 export { planBuffers, type BufferPlan } from './graph/planner.js';
 export {

@@ -2,6 +2,8 @@
 // by the caller each run), params (weights, uploaded once, owned by the model) or activations
 // (placed in reusable buffers by the planner). Nodes run in the order they were added.
 import { elementCount } from '../shape.js';
+import type { AttentionVariant } from '../kernels/attention.js';
+import type { GemmTile } from '../kernels/gemm-tile.js';
 import { DTYPE_BYTES, type DType, type Dispatch, type TensorRef } from '../kernels/program.js';
 
 export type TensorKind = 'input' | 'param' | 'activation';
@@ -41,7 +43,18 @@ export interface CopyNode {
 
 export type GraphNode = KernelNode | CopyNode;
 
+/**
+ * Kernel choices a model makes for all of its nodes (instead of per-device globals): the GEMM tile
+ * (GEMMs and the patch embedding) and the attention variant. Absent: each kernel's per-adapter default.
+ */
+export interface KernelChoices {
+  gemmTile?: GemmTile;
+  attentionVariant?: AttentionVariant;
+}
+
 export class Graph {
+  constructor(readonly kernels: KernelChoices = {}) {}
+
   readonly tensors: Tensor[] = [];
   readonly nodes: GraphNode[] = [];
   /** Tensors the caller reads back after a run, by name; kept alive to the end. */

@@ -13,7 +13,14 @@ export function patchEmbed(g: Graph, name: string, image: Tensor, weight: Tensor
   const [B] = image.shape as [number];
   const out = g.activation(name, [B, pos.shape[0]!, weight.shape[0]!]);
   g.kernel(name, [image, weight, cls, pos], [out], (d, r) =>
-    patchEmbedDispatch(d, { image: r(image), weight: r(weight), cls: r(cls), pos: r(pos), out: r(out) }),
+    patchEmbedDispatch(d, {
+      image: r(image),
+      weight: r(weight),
+      cls: r(cls),
+      pos: r(pos),
+      out: r(out),
+      tile: g.kernels.gemmTile,
+    }),
   );
   return out;
 }
@@ -37,7 +44,7 @@ export function linear(
 ): Tensor {
   const y = g.activation(name, [...x.shape.slice(0, -1), w.shape[0]!]);
   g.kernel(name, b ? [x, w, b] : [x, w], [y], (d, r) =>
-    gemm(d, { x: r(x), w: r(w), bias: b ? r(b) : null, y: r(y), epilogue }),
+    gemm(d, { x: r(x), w: r(w), bias: b ? r(b) : null, y: r(y), epilogue, tile: g.kernels.gemmTile }),
   );
   return y;
 }
@@ -45,7 +52,7 @@ export function linear(
 /** residual += x·wᵀ + b, in place; returns `residual`. */
 export function linearAddInto(g: Graph, name: string, residual: Tensor, x: Tensor, w: Tensor, b: Tensor): Tensor {
   g.kernel(name, [x, w, b, residual], [residual], (d, r) =>
-    gemm(d, { x: r(x), w: r(w), bias: r(b), y: r(residual), epilogue: 'residual' }),
+    gemm(d, { x: r(x), w: r(w), bias: r(b), y: r(residual), epilogue: 'residual', tile: g.kernels.gemmTile }),
   );
   return residual;
 }
@@ -53,7 +60,9 @@ export function linearAddInto(g: Graph, name: string, residual: Tensor, x: Tenso
 export function attention(g: Graph, name: string, qkv: Tensor, heads: number): Tensor {
   const [B, N, W3] = qkv.shape as [number, number, number];
   const out = g.activation(name, [B, N, W3 / 3]);
-  g.kernel(name, [qkv], [out], (d, r) => attentionDispatch(d, { qkv: r(qkv), out: r(out), heads }));
+  g.kernel(name, [qkv], [out], (d, r) =>
+    attentionDispatch(d, { qkv: r(qkv), out: r(out), heads, variant: g.kernels.attentionVariant }),
+  );
   return out;
 }
 

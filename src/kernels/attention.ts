@@ -43,7 +43,10 @@ function variantSpec(v: AttentionVariant): (typeof ATTENTION_VARIANTS)[Attention
 
 const forced = new WeakMap<GPUDevice, AttentionVariant>();
 
-/** Makes attention use `v` on `device` (null: back to the per-adapter choice). */
+/**
+ * Makes attention use `v` on `device` (null: back to the per-adapter choice).
+ * @deprecated A device-wide hidden setting: pass `variant` to a kernel call, or `kernels: { attentionVariant }` to a model's load.
+ */
 export function setAttentionVariant(device: GPUDevice, v: AttentionVariant | null): void {
   if (v === null) {
     forced.delete(device);

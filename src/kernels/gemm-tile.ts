@@ -126,7 +126,10 @@ export function tileLaunch(device: GPUDevice, kernel: string, tile: GemmTile | u
 
 const forced = new WeakMap<GPUDevice, GemmTile>();
 
-/** Makes the gemm and patch_embed kernels use tile `t` on `device` for every shape (null: back to the per-shape choice). */
+/**
+ * Makes the gemm and patch_embed kernels use tile `t` on `device` for every shape (null: back to the per-shape choice).
+ * @deprecated A device-wide hidden setting: pass `tile` to a kernel call, or `kernels: { gemmTile }` to a model's load.
+ */
 export function setGemmTile(device: GPUDevice, t: GemmTile | null): void {
   if (t === null) {
     forced.delete(device);

@@ -6,6 +6,7 @@ import { elementCount } from '../shape.js';
 import { ArgumentError, CheckpointError, ConfigError } from '../errors.js';
 import { encodeImages, type EncodeOptions } from '../encode.js';
 import type { ImageInput } from '../preprocess/index.js';
+import type { KernelChoices } from '../graph/graph.js';
 import { ClipsTokenizer } from '../text/tokenizer.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
 import { configFromOpenClip, textConfigFromOpenClip } from './config.js';
@@ -20,6 +21,8 @@ export interface ClipLoadOptions {
   config: Record<string, unknown> | string;
   /** The tokenizer: a ClipsTokenizer, or the text of a vocab.txt; default the released CLIPS vocabulary. */
   vocab?: ClipsTokenizer | string;
+  /** Kernel choices for both towers (as VisionTransformer's LoadOptions.kernels). */
+  kernels?: KernelChoices;
 }
 
 /** One label's score for one image: the shape Transformers.js's zero-shot-image-classification returns. */
@@ -132,10 +135,10 @@ export class CLIPModel {
     const [logitScale] = await ckpt.read('logit_scale');
     if (!Number.isFinite(logitScale!))
       throw new CheckpointError(ckpt.file, `non-finite value ${logitScale}`, 'logit_scale');
-    const text = await TextTransformer.load(device, { weights: ckpt, config: textCfg });
+    const text = await TextTransformer.load(device, { weights: ckpt, config: textCfg, kernels: opts.kernels });
     let vision: VisionTransformer;
     try {
-      vision = await VisionTransformer.load(device, { weights: ckpt, config: visionCfg });
+      vision = await VisionTransformer.load(device, { weights: ckpt, config: visionCfg, kernels: opts.kernels });
     } catch (e) {
       text.destroy();
       throw e;

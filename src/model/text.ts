@@ -1,7 +1,7 @@
 // The CLIP text tower of OpenVision 1 on WebGPU. `buildTextGraph` mirrors open_clip's
 // CLIP.encode_text as OpenVision configures it (no attention mask, tanh GELU, last-token pooling).
 import { ArgumentError, ConfigError } from '../errors.js';
-import { Graph } from '../graph/graph.js';
+import { Graph, type KernelChoices } from '../graph/graph.js';
 import type { CompiledGraph } from '../graph/executor.js';
 import * as ops from '../graph/ops.js';
 import { DTYPE_BYTES } from '../kernels/program.js';
@@ -9,7 +9,7 @@ import type { Checkpoint } from '../weights/checkpoint.js';
 import { residualBlock, type Param } from './blocks.js';
 import { textConfigFromOpenClip, type TextConfig } from './config.js';
 import { GraphModel } from './tower.js';
-import { checkOutputs, concat, describeValue, isCheckpoint } from './vit.js';
+import { checkKernelChoices, checkOutputs, concat, describeValue, isCheckpoint } from './vit.js';
 import {
   checkTextLayout,
   expectedTextKeys,
@@ -26,8 +26,13 @@ export type TextOutputName = 'embedding' | 'pooled' | 'block0';
 export const TEXT_OUTPUTS: readonly TextOutputName[] = ['embedding', 'pooled', 'block0'];
 
 /** The text forward for `batch` texts of `contextLength` ids. */
-export function buildTextGraph(t: TextConfig, batch: number, outputs: readonly TextOutputName[]): Graph {
-  const g = new Graph();
+export function buildTextGraph(
+  t: TextConfig,
+  batch: number,
+  outputs: readonly TextOutputName[],
+  kernels: KernelChoices = {},
+): Graph {
+  const g = new Graph(kernels);
   const table = { keys: expectedTextKeys(t), transposed: TEXT_TRANSPOSED };
   const P: Param = (key) => g.param(key, gpuShape(table, key));
   const ids = g.input('ids', [batch, t.contextLength], 'u32');
@@ -77,6 +82,8 @@ export interface TextLoadOptions {
   weights: WeightsInput | Checkpoint;
   /** A TextConfig, or the parsed open_clip_config.json, or (Node) its path. */
   config: TextConfig | Record<string, unknown> | string;
+  /** Kernel choices for every node (as VisionTransformer's LoadOptions.kernels). */
+  kernels?: KernelChoices;
 }
 
 export class TextTransformer extends GraphModel {
@@ -85,6 +92,8 @@ export class TextTransformer extends GraphModel {
     readonly config: TextConfig,
     weights: GpuWeights,
     source: string,
+    /** The kernel choices this tower's graphs are built with (TextLoadOptions.kernels). */
+    readonly kernels: KernelChoices,
   ) {
     super(device, weights, source);
   }
@@ -92,9 +101,10 @@ export class TextTransformer extends GraphModel {
   /** Loads and checks the text tower of a checkpoint against its config, and uploads it. */
   static async load(device: GPUDevice, opts: TextLoadOptions): Promise<TextTransformer> {
     const config = await resolveTextConfig(opts.config);
+    const kernels = checkKernelChoices(device, opts.kernels);
     const ckpt = isCheckpoint(opts.weights) ? opts.weights : await openCheckpoint(opts.weights);
     const weights = await uploadWeights(device, ckpt, checkTextLayout(ckpt, config));
-    return new TextTransformer(device, config, weights, ckpt.file);
+    return new TextTransformer(device, config, weights, ckpt.file, kernels);
   }
 
   /** Texts one submit may hold: every activation must fit the device's buffer limits. */
@@ -107,7 +117,7 @@ export class TextTransformer extends GraphModel {
 
   compiled(batch: number, outputs: readonly TextOutputName[]): Promise<CompiledGraph> {
     return this.compileCached(`${batch}|${[...outputs].sort().join(',')}`, () =>
-      buildTextGraph(this.config, batch, outputs),
+      buildTextGraph(this.config, batch, outputs, this.kernels),
     );
   }
 

@@ -1,12 +1,14 @@
 // The OpenVision vision encoder on WebGPU. `buildViTGraph` mirrors OpenVision's (open_clip layout)
 // VisionTransformer.forward line by line; `VisionTransformer` loads weights and runs batches.
 import { ArgumentError, ConfigError } from '../errors.js';
-import { Graph, type Tensor } from '../graph/graph.js';
+import { Graph, type KernelChoices, type Tensor } from '../graph/graph.js';
 import type { CompiledGraph, NodeTiming } from '../graph/executor.js';
 import { GraphModel } from './tower.js';
 import * as ops from '../graph/ops.js';
 import { DTYPE_BYTES } from '../kernels/program.js';
 import { posembSincos2d } from '../kernels/posemb-sincos.js';
+import { ATTENTION_VARIANTS } from '../kernels/attention.js';
+import { checkTile } from '../kernels/gemm-tile.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
 import {
   architecture,
@@ -46,8 +48,9 @@ export function buildViTGraph(
   resolution: number,
   outputs: readonly ViTOutputName[],
   hiddenBlock = c.layers - 1,
+  kernels: KernelChoices = {},
 ): Graph {
-  const g = new Graph();
+  const g = new Graph(kernels);
   const W = c.width,
     grid = gridOf(c, resolution),
     n = 1 + grid * grid;
@@ -119,6 +122,11 @@ export interface LoadOptions {
   weights: WeightsInput | Checkpoint;
   /** A ViTConfig, or the parsed open_clip_config.json, or (Node) its path. */
   config: ViTConfig | Record<string, unknown> | string;
+  /**
+   * Kernel choices for every node of this model (default: each kernel's per-adapter choice, see
+   * gemmTileFor / attentionVariantFor), e.g. `{ gemmTile: GEMM_TILES['128x64k16'], attentionVariant: 'broadcast' }`.
+   */
+  kernels?: KernelChoices;
 }
 
 const DEFAULT_OUTPUTS: readonly ViTOutputName[] = ['tokens', 'pooled', 'embedding'];
@@ -131,6 +139,8 @@ export class VisionTransformer extends GraphModel {
     source: string,
     /** Max |difference| of the stored position table to the sin-cos formula (see checkRecomputablePositions). */
     readonly positionTableError: number,
+    /** The kernel choices this model's graphs are built with (LoadOptions.kernels). */
+    readonly kernels: KernelChoices,
   ) {
     super(device, weights, source);
   }
@@ -138,12 +148,13 @@ export class VisionTransformer extends GraphModel {
   /** Loads and checks a checkpoint against its config, and uploads it. */
   static async load(device: GPUDevice, opts: LoadOptions): Promise<VisionTransformer> {
     const config = await resolveConfig(opts.config);
+    const kernels = checkKernelChoices(device, opts.kernels);
     const ckpt = isCheckpoint(opts.weights) ? opts.weights : await openCheckpoint(opts.weights);
     let posError = Infinity;
     const weights = await uploadWeights(device, ckpt, checkLayout(ckpt, config), (k, data) => {
       if (k === 'positional_embedding') posError = sincosTableError(data, gridOf(config), config.width);
     });
-    return new VisionTransformer(device, config, weights, ckpt.file, posError);
+    return new VisionTransformer(device, config, weights, ckpt.file, posError, kernels);
   }
 
   /**
@@ -177,7 +188,7 @@ export class VisionTransformer extends GraphModel {
     }
     const hb = outputs.includes('hidden') ? hiddenBlock : -1;
     return this.compileCached(`${batch}|${resolution}|${[...outputs].sort().join(',')}|${hb}`, () =>
-      buildViTGraph(this.config, batch, resolution, outputs, hiddenBlock),
+      buildViTGraph(this.config, batch, resolution, outputs, hiddenBlock, this.kernels),
     );
   }
 
@@ -260,6 +271,19 @@ export class VisionTransformer extends GraphModel {
 
 /** Array.isArray that keeps the element type (the built-in narrows a readonly T[] to any[]). */
 export const isList = <T>(x: readonly T[]): x is readonly T[] => Array.isArray(x);
+
+/** Validates kernel choices up front (an unknown variant or a tile the device cannot run is refused at load). */
+export function checkKernelChoices(device: GPUDevice, k: KernelChoices = {}): KernelChoices {
+  if (k.attentionVariant !== undefined && !Object.hasOwn(ATTENTION_VARIANTS, k.attentionVariant)) {
+    throw new ArgumentError(
+      'load',
+      'kernels.attentionVariant',
+      `unknown variant ${JSON.stringify(k.attentionVariant)} (have: ${Object.keys(ATTENTION_VARIANTS).join(', ')})`,
+    );
+  }
+  if (k.gemmTile !== undefined) checkTile(device, 'load', k.gemmTile);
+  return { ...k };
+}
 
 /** Throws unless `outputs` is a non-empty list of known output names. */
 export function checkOutputs(where: string, outputs: readonly string[], known: readonly string[]): void {

@@ -168,3 +168,50 @@ describe('preprocessing constants in configs', () => {
     );
   });
 });
+
+describe('kernel choices are load options, not device-wide globals', () => {
+  it('a model loaded with kernels: { attentionVariant, gemmTile } runs those kernels and gives the same answers', async () => {
+    const { GEMM_TILES } = await import('../../src/kernels/gemm-tile.js');
+    const { attentionVariantFor } = await import('../../src/kernels/attention.js');
+    const device = await testDevice();
+    const other = attentionVariantFor(device) === 'tiled' ? 'broadcast' : 'tiled';
+    const exp = await readExpected(fixture(`${CASE}.expected.safetensors`));
+    const opts = { weights: fixture(`${CASE}.safetensors`), config: fixture(`${CASE}.open_clip_config.json`) };
+    const chosen = await VisionTransformer.load(device, {
+      ...opts,
+      kernels: { attentionVariant: other, gemmTile: GEMM_TILES['64x64k32'] },
+    });
+    const plain = await VisionTransformer.load(device, opts);
+    try {
+      const B = exp.inputShape[0]!;
+      const a = await chosen.forward(exp.input, B, { outputs: ['embedding'], profile: true });
+      const b = await plain.forward(exp.input, B, { outputs: ['embedding'], profile: true });
+      expect(compare('embedding', a.embedding!, exp.outputs.embedding!.data).pass).toBe(true);
+      const kernels = (r: typeof a) => new Set((r.timings ?? []).map((t) => t.kernel));
+      if (a.timings) {
+        expect(kernels(a).has(`attention_${other}`)).toBe(true);
+        expect(kernels(b).has(`attention_${other}`)).toBe(false); // the other model, same device: untouched
+      }
+    } finally {
+      chosen.destroy();
+      plain.destroy();
+    }
+  });
+
+  it('an unknown variant or a tile the device cannot run is refused at load, leaving nothing on the GPU', async () => {
+    const opts = { weights: fixture(`${CASE}.safetensors`), config: fixture(`${CASE}.open_clip_config.json`) };
+    const device = await testDevice();
+    const track = trackBuffers(device);
+    try {
+      await expect(
+        VisionTransformer.load(device, { ...opts, kernels: { attentionVariant: 'fast' as never } }),
+      ).rejects.toThrow(/load: argument 'kernels\.attentionVariant': unknown variant "fast"/);
+      await expect(
+        VisionTransformer.load(device, { ...opts, kernels: { gemmTile: { wgX: 64, wgY: 64, bk: 8 } } }),
+      ).rejects.toThrow(/tile 512x512k8 needs 64×64 invocations/);
+      expect(track.live()).toBe(0);
+    } finally {
+      track.stop();
+    }
+  });
+});
