@@ -10,12 +10,18 @@ import { attention, attentionVariantFor, ATTENTION_VARIANTS, type AttentionVaria
 import { gemm, type GemmEpilogue } from '../src/kernels/gemm.js';
 import { GEMM_TILES, checkTile, gemmTileFor, tileName, type GemmTile } from '../src/kernels/gemm-tile.js';
 import { layerNorm } from '../src/kernels/layernorm.js';
+import { meanPool } from '../src/kernels/mean-pool.js';
+import { patchEmbed } from '../src/kernels/patch-embed.js';
 import { isCpuAdapter } from '../src/kernels/adapter-kind.js';
 import type { Dispatch, TensorRef } from '../src/kernels/program.js';
+import { readTensor, runDispatches, timeDispatch, uploadTensor } from '../src/kernels/harness.js';
 import { seededNormal } from '../src/model/random.js';
 import { elementCount } from '../src/shape.js';
 import { attentionRefRow } from '../test/reference/attention.js';
 import { gemmRefAt } from '../test/reference/gemm.js';
+import { layerNormBound, layerNormRef } from '../test/reference/layernorm.js';
+import { meanPoolRef } from '../test/reference/mean-pool.js';
+import { patchEmbedRef } from '../test/reference/patch-embed.js';
 import { gitCommit, resultStem } from './env.js';
 
 const { values: args } = parseArgs({
@@ -38,74 +44,11 @@ function data(n: number, scale = 1): Float32Array<ArrayBuffer> {
   for (let i = 0; i < n; i++) d[i] = normal() * scale;
   return d;
 }
-function tensor(shape: number[], values?: Float32Array<ArrayBuffer>): TensorRef {
-  const n = elementCount(shape);
-  const buffer = device.createBuffer({
-    size: Math.max(16, n * 4),
-    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
-  });
-  device.queue.writeBuffer(buffer, 0, values ?? data(n));
-  return { buffer, shape, dtype: 'f32' };
-}
-async function read(t: TensorRef): Promise<Float32Array> {
-  const size = t.buffer.size;
-  const staging = device.createBuffer({ size, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
-  const enc = device.createCommandEncoder();
-  enc.copyBufferToBuffer(t.buffer, 0, staging, 0, size);
-  device.queue.submit([enc.finish()]);
-  await staging.mapAsync(GPUMapMode.READ);
-  const out = new Float32Array(staging.getMappedRange().slice(0));
-  staging.destroy();
-  return out;
-}
-async function runOnce(d: Dispatch): Promise<void> {
-  const enc = device.createCommandEncoder();
-  const pass = enc.beginComputePass();
-  d.encode(pass);
-  pass.end();
-  device.queue.submit([enc.finish()]);
-  await device.queue.onSubmittedWorkDone();
-}
-
-/** Median GPU ms of one dispatch over `iters` runs (one pass each), after one warm-up. */
-async function time(d: Dispatch, iters: number): Promise<number> {
-  const times: number[] = [];
-  const qs = timestamps ? device.createQuerySet({ type: 'timestamp', count: 2 }) : null;
-  const res = timestamps
-    ? device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC })
-    : null;
-  for (let i = 0; i < iters + 1; i++) {
-    const enc = device.createCommandEncoder();
-    const readBuf = timestamps
-      ? device.createBuffer({ size: 16, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ })
-      : null;
-    const t0 = performance.now();
-    const pass = enc.beginComputePass(
-      qs ? { timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {},
-    );
-    d.encode(pass);
-    pass.end();
-    if (qs && res && readBuf) {
-      enc.resolveQuerySet(qs, 0, 2, res, 0);
-      enc.copyBufferToBuffer(res, 0, readBuf, 0, 16);
-    }
-    device.queue.submit([enc.finish()]);
-    await device.queue.onSubmittedWorkDone();
-    let ms = performance.now() - t0;
-    if (readBuf) {
-      await readBuf.mapAsync(GPUMapMode.READ);
-      const ts = new BigUint64Array(readBuf.getMappedRange());
-      ms = Number(ts[1]! - ts[0]!) / 1e6;
-      readBuf.unmap();
-      readBuf.destroy();
-    }
-    if (i > 0) times.push(ms);
-  }
-  qs?.destroy();
-  res?.destroy();
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]!;
-}
+const tensor = (shape: number[], values?: Float32Array<ArrayBuffer>): TensorRef =>
+  uploadTensor(device, values ?? data(elementCount(shape)), shape);
+const read = (t: TensorRef): Promise<Float32Array> => readTensor(device, t);
+const runOnce = (d: Dispatch): Promise<void> => runDispatches(device, d);
+const time = async (d: Dispatch, n: number): Promise<number> => (await timeDispatch(device, d, n)).ms;
 
 // Sampled checks: the float64 references of the tests (test/reference), at a few hundred places,
 // since the full references would take minutes at these sizes. Error measure: |got − want| / (|want| + 1).
@@ -181,8 +124,10 @@ async function record(
   d: Dispatch,
   err: number,
   flops: number,
+  unit: Row['unit'] = 'GFLOP/s',
+  check?: { ok: boolean; text: string },
 ): Promise<void> {
-  const ok = err <= 1e-4;
+  const ok = check ? check.ok : err <= 1e-4;
   if (!ok) wrong++;
   const ms = await time(d, iters);
   const r: Row = {
@@ -191,8 +136,8 @@ async function record(
     tile: label,
     ms,
     rate: flops / ms / 1e6,
-    unit: 'GFLOP/s',
-    check: `${ok ? 'ok' : 'WRONG'} (${err.toExponential(1)})`,
+    unit,
+    check: `${ok ? 'ok' : 'WRONG'} (${check ? check.text : err.toExponential(1)})`,
   };
   rows.push(r);
   print(r);
@@ -312,22 +257,78 @@ for (const [name, B, N, heads, D] of attentionShapes) {
   qkv.buffer.destroy();
   out.buffer.destroy();
 }
+// The smaller kernels, checked in full against their float64 references (worst |err| / bound ≤ 1,
+// the tests' criterion); rates in GB/s of the bytes each must move at least.
+const fullCheck = (got: Float32Array, want: ArrayLike<number>, bound: ArrayLike<number>) => {
+  let worst = 0;
+  for (let i = 0; i < want.length; i++)
+    worst = Math.max(worst, Number.isNaN(got[i]!) ? Infinity : Math.abs(got[i]! - want[i]!) / bound[i]!);
+  return { ok: worst <= 1, text: `${worst.toFixed(2)} of bound` };
+};
 for (const [name, rowsN, dim] of [
   ['197×192', 197, 192],
   ['1576×768', 1576, 768],
 ] as const) {
   if (!want(`layernorm ${name}`)) continue;
+  const xv = data(rowsN * dim),
+    gv = data(dim, 0.2),
+    bv = data(dim, 0.1);
+  const y = tensor([rowsN, dim]);
   const d = layerNorm(device, {
-    x: tensor([rowsN, dim]),
-    gamma: tensor([dim]),
-    beta: tensor([dim]),
-    y: tensor([rowsN, dim]),
+    x: tensor([rowsN, dim], xv),
+    gamma: tensor([dim], gv),
+    beta: tensor([dim], bv),
+    y,
     eps: 1e-6,
   });
-  const ms = await time(d, iters);
-  const r: Row = { kernel: 'layernorm', shape: name, ms, rate: (8 * rowsN * dim) / ms / 1e6, unit: 'GB/s' };
-  rows.push(r);
-  print(r);
+  await runOnce(d);
+  const ref = { y: layerNormRef(xv, rowsN, dim, gv, bv, 1e-6), bound: layerNormBound(xv, rowsN, dim, gv, bv, 1e-6) };
+  await record('layernorm', name, '', d, 0, 8 * rowsN * dim, 'GB/s', fullCheck(await read(y), ref.y, ref.bound));
+}
+for (const [name, B, S, p, W] of [
+  ['b16 1×224', 1, 224, 16, 768],
+  ['b8 1×224', 1, 224, 8, 768],
+  ['so14 1×224', 1, 224, 14, 1152],
+] as const) {
+  if (!want(`patch_embed ${name}`)) continue;
+  const g = S / p,
+    n = 1 + g * g;
+  const iv = data(B * 3 * S * S),
+    wv = data(W * 3 * p * p, 1 / Math.sqrt(3 * p * p)),
+    cv = data(W),
+    pv = data(n * W, 0.1);
+  const out = tensor([B, n, W]);
+  const d = patchEmbed(device, {
+    image: tensor([B, 3, S, S], iv),
+    weight: tensor([W, 3, p, p], wv),
+    cls: tensor([W], cv),
+    pos: tensor([n, W], pv),
+    out,
+  });
+  await runOnce(d);
+  const ref = patchEmbedRef(iv, B, S, wv, W, p, cv, pv);
+  await record(
+    'patch_embed',
+    name,
+    '',
+    d,
+    0,
+    2 * B * g * g * 3 * p * p * W,
+    'GFLOP/s',
+    fullCheck(await read(out), ref.out, ref.bound),
+  );
+}
+for (const [name, B, rowsN, dim] of [
+  ['b16 32×197×768', 32, 197, 768],
+  ['b8 1×785×768', 1, 785, 768],
+] as const) {
+  if (!want(`mean_pool ${name}`)) continue;
+  const xv = data(B * rowsN * dim);
+  const y = tensor([B, dim]);
+  const d = meanPool(device, { x: tensor([B, rowsN, dim], xv), y, skip: 1 });
+  await runOnce(d);
+  const ref = meanPoolRef(xv, B, rowsN, dim, 1);
+  await record('mean_pool', name, '', d, 0, 4 * B * rowsN * dim, 'GB/s', fullCheck(await read(y), ref.y, ref.bound));
 }
 
 if (args.out) {

@@ -52,4 +52,5 @@ export {
   type KernelSource,
   type KernelSignature,
 } from './program.js';
+export { uploadTensor, poisonedTensor, readTensor, runDispatches, timeDispatch } from './harness.js';
 export { KernelArgumentError } from '../errors.js';

@@ -1,6 +1,6 @@
 // Test helpers: one Dawn device per test file, upload / readback of f32 tensors.
 import { requestDevice } from '../../src/device.js';
-import { elementCount } from '../../src/shape.js';
+import { poisonedTensor, readTensor, runDispatches, uploadTensor } from '../../src/kernels/harness.js';
 import { unusedBinding, type Dispatch, type TensorRef } from '../../src/kernels/program.js';
 import { seededNormal } from '../../src/model/random.js';
 
@@ -11,46 +11,13 @@ export function testDevice(): Promise<GPUDevice> {
   return devicePromise;
 }
 
-export function upload(device: GPUDevice, data: Float32Array, shape: number[]): TensorRef {
-  const buffer = device.createBuffer({
-    size: Math.max(16, Math.ceil(data.byteLength / 4) * 4),
-    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
-  });
-  device.queue.writeBuffer(buffer, 0, data as Float32Array<ArrayBuffer>);
-  return { buffer, shape, dtype: 'f32' };
-}
-
-/** An output tensor filled with NaN so that any element the kernel fails to write shows up. */
-export function poisoned(device: GPUDevice, shape: number[]): TensorRef {
-  const n = elementCount(shape);
-  return upload(device, new Float32Array(n).fill(NaN), shape);
-}
-
-/** Encodes the dispatches into one pass and waits; any WebGPU validation error fails the test. */
-export async function run(device: GPUDevice, ...dispatches: Dispatch[]): Promise<void> {
-  device.pushErrorScope('validation');
-  const enc = device.createCommandEncoder();
-  const pass = enc.beginComputePass();
-  for (const d of dispatches) d.encode(pass);
-  pass.end();
-  device.queue.submit([enc.finish()]);
-  await device.queue.onSubmittedWorkDone();
-  const err = await device.popErrorScope();
-  if (err) throw new Error(`WebGPU validation error: ${err.message}`);
-}
-
-export async function readback(device: GPUDevice, t: TensorRef): Promise<Float32Array> {
-  const n = elementCount(t.shape);
-  const staging = device.createBuffer({ size: n * 4, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
-  const enc = device.createCommandEncoder();
-  enc.copyBufferToBuffer(t.buffer, t.offset ?? 0, staging, 0, n * 4);
-  device.queue.submit([enc.finish()]);
-  await staging.mapAsync(GPUMapMode.READ);
-  const out = new Float32Array(staging.getMappedRange().slice(0));
-  staging.unmap();
-  staging.destroy();
-  return out;
-}
+// Upload, NaN-poisoned outputs, run and readback: the harness the kernel benchmark uses too.
+export const upload = (device: GPUDevice, data: Float32Array, shape: number[]): TensorRef =>
+  uploadTensor(device, data, shape);
+export const poisoned = (device: GPUDevice, shape: number[]): TensorRef => poisonedTensor(device, shape);
+export const run = (device: GPUDevice, ...dispatches: Dispatch[]): Promise<void> =>
+  runDispatches(device, ...dispatches);
+export const readback = (device: GPUDevice, t: TensorRef): Promise<Float32Array> => readTensor(device, t);
 
 /** Seeded random numbers (src/model/random.ts): tests are reproducible. */
 export function rng(seed: number) {
