@@ -3,7 +3,7 @@
 // into one command encoder and one submit.
 import { WebGPUError } from '../errors.js';
 import type { Dispatch, TensorRef } from '../kernels/program.js';
-import type { Graph, GraphNode, Tensor } from './graph.js';
+import type { CopyNode, Graph, Tensor } from './graph.js';
 import { planBuffers, type BufferPlan } from './planner.js';
 
 export interface RunOptions {
@@ -138,31 +138,8 @@ export class CompiledGraph {
       const querySet = profile ? device.createQuerySet({ type: 'timestamp', count: 2 * kernelNodes }) : null;
       if (querySet) transient.push(querySet);
       const encoder = device.createCommandEncoder({ label: 'forward' });
-      let pass: GPUComputePassEncoder | null = null;
-      graph.nodes.forEach((n: GraphNode, i) => {
-        if (n.type === 'copy') {
-          pass?.end();
-          pass = null;
-          const from = this.resolve(n.reads[0]).buffer,
-            to = this.resolve(n.writes[0]).buffer;
-          for (const r of n.regions) encoder.copyBufferToBuffer(from, r.src, to, r.dst, r.bytes);
-          return;
-        }
-        if (querySet) {
-          const q = 2 * timed.length;
-          const p = encoder.beginComputePass({
-            label: n.name,
-            timestampWrites: { querySet, beginningOfPassWriteIndex: q, endOfPassWriteIndex: q + 1 },
-          });
-          timed.push({ node: n.name, kernel: this.dispatches[i]!.kernel });
-          this.dispatches[i]!.encode(p);
-          p.end();
-        } else {
-          pass ??= encoder.beginComputePass({ label: 'forward' });
-          this.dispatches[i]!.encode(pass);
-        }
-      });
-      (pass as GPUComputePassEncoder | null)?.end();
+      if (querySet) this.recordProfiled(encoder, querySet, timed);
+      else this.record(encoder);
       for (const name of names) {
         const t = graph.outputs.get(name)!;
         const s = device.createBuffer({
@@ -222,6 +199,47 @@ export class CompiledGraph {
     } finally {
       for (const t of transient) t.destroy();
     }
+  }
+
+  /** The forward pass: consecutive kernel nodes share one compute pass; copies go between passes. */
+  private record(encoder: GPUCommandEncoder): void {
+    let pass: GPUComputePassEncoder | null = null;
+    this.graph.nodes.forEach((n, i) => {
+      if (n.type === 'copy') {
+        pass?.end();
+        pass = null;
+        this.recordCopy(encoder, n);
+        return;
+      }
+      pass ??= encoder.beginComputePass({ label: 'forward' });
+      this.dispatches[i]!.encode(pass);
+    });
+    (pass as GPUComputePassEncoder | null)?.end();
+  }
+
+  /** The same pass with one compute pass per kernel node, timed by a pair of timestamp queries each. */
+  private recordProfiled(
+    encoder: GPUCommandEncoder,
+    querySet: GPUQuerySet,
+    timed: { node: string; kernel: string }[],
+  ): void {
+    this.graph.nodes.forEach((n, i) => {
+      if (n.type === 'copy') return this.recordCopy(encoder, n);
+      const q = 2 * timed.length;
+      const p = encoder.beginComputePass({
+        label: n.name,
+        timestampWrites: { querySet, beginningOfPassWriteIndex: q, endOfPassWriteIndex: q + 1 },
+      });
+      timed.push({ node: n.name, kernel: this.dispatches[i]!.kernel });
+      this.dispatches[i]!.encode(p);
+      p.end();
+    });
+  }
+
+  private recordCopy(encoder: GPUCommandEncoder, n: CopyNode): void {
+    const from = this.resolve(n.reads[0]).buffer,
+      to = this.resolve(n.writes[0]).buffer;
+    for (const r of n.regions) encoder.copyBufferToBuffer(from, r.src, to, r.dst, r.bytes);
   }
 
   /** Frees the activation and input buffers and the dispatches' uniforms (params belong to the caller). */

@@ -1,0 +1,37 @@
+// Argument checks every kernel wrapper uses: shapes, dtypes, sizes and workgroup grids, each failure
+// a KernelArgumentError naming the kernel and argument.
+import { KernelArgumentError } from '../errors.js';
+import { elementCount } from '../shape.js';
+import { DTYPE_BYTES, type DType, type TensorRef } from './types.js';
+
+export const byteSize = (t: { shape: readonly number[]; dtype: DType }): number =>
+  elementCount(t.shape) * DTYPE_BYTES[t.dtype];
+
+/** Throws unless `t` has exactly `expected` shape (a `-1` entry matches anything) and the dtype (default f32). */
+export function expectShape(
+  kernel: string,
+  arg: string,
+  t: TensorRef,
+  expected: readonly number[],
+  dtype: DType = 'f32',
+): void {
+  const ok = t.shape.length === expected.length && expected.every((d, i) => d === -1 || d === t.shape[i]);
+  if (!ok)
+    throw new KernelArgumentError(kernel, arg, `expected shape [${expected.join(', ')}], got [${t.shape.join(', ')}]`);
+  if (t.dtype !== dtype) throw new KernelArgumentError(kernel, arg, `expected dtype ${dtype}, got ${String(t.dtype)}`);
+}
+
+/** Throws unless `n` is a positive integer (a size a kernel can work with). */
+export function expectPositiveInt(kernel: string, arg: string, n: number): void {
+  if (!Number.isInteger(n) || n <= 0)
+    throw new KernelArgumentError(kernel, arg, `must be a positive integer, got ${n}`);
+}
+
+/** Splits `n` workgroups into an (x, y) grid within maxComputeWorkgroupsPerDimension. */
+export function grid2d(device: GPUDevice, kernel: string, n: number): [number, number] {
+  const max = device.limits.maxComputeWorkgroupsPerDimension;
+  if (n <= max) return [n, 1];
+  const y = Math.ceil(n / max);
+  if (y > max) throw new KernelArgumentError(kernel, 'shape', `needs ${n} workgroups, over the device limit ${max}²`);
+  return [Math.ceil(n / y), y];
+}

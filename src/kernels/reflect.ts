@@ -1,0 +1,56 @@
+// Reflection of a kernel's WGSL: its bindings and uniform struct (wgsl_reflect) and the constants
+// the host must agree with. Bindings and uniform layouts come from the shader, never a second table.
+import { ResourceType, WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
+import type { KernelSignature, KernelSource, StorageBinding, UniformLayout, UniformScalar } from './types.js';
+
+const signatures = new Map<string, KernelSignature>();
+
+/** Reflects a kernel's WGSL once: group 0 holds at most one uniform struct and any storage arrays. */
+export function signatureOf(src: KernelSource): KernelSignature {
+  const cached = signatures.get(src.name);
+  if (cached) return cached;
+  const r = new WgslReflect(src.wgsl);
+  const storage: StorageBinding[] = [];
+  let uniform: UniformLayout | null = null;
+  for (const [group, bindings] of r.getBindGroups().entries()) {
+    for (const b of bindings ?? []) {
+      if (!b) continue;
+      if (group !== 0)
+        throw new Error(`kernel ${src.name}: binding ${b.name} is in group ${group}; kernels use group 0 only`);
+      if (b.resourceType === ResourceType.Uniform) {
+        if (uniform) throw new Error(`kernel ${src.name}: more than one uniform binding`);
+        const members =
+          (b.type as { members?: { name: string; offset: number; type: { name: string } }[] }).members ?? [];
+        uniform = {
+          binding: b.binding,
+          size: Math.max(16, Math.ceil(b.size / 16) * 16),
+          members: members.map((m) => {
+            if (!['u32', 'i32', 'f32'].includes(m.type.name)) {
+              throw new Error(
+                `kernel ${src.name}: uniform member ${m.name} has type ${m.type.name}; only u32/i32/f32 scalars are supported`,
+              );
+            }
+            return { name: m.name, offset: m.offset, type: m.type.name as UniformScalar };
+          }),
+        };
+      } else if (b.resourceType === ResourceType.Storage) {
+        storage.push({ name: b.name, binding: b.binding, writable: b.access === 'read_write' });
+      } else {
+        throw new Error(`kernel ${src.name}: binding ${b.name} is not a buffer`);
+      }
+    }
+  }
+  const sig: KernelSignature = { storage, uniform, overrides: r.overrides.map((o) => o.name) };
+  signatures.set(src.name, sig);
+  return sig;
+}
+
+/**
+ * The value of a module-scope `const NAME: u32 = <n>u;` in a kernel's WGSL: numbers the host must
+ * agree with (block sizes, limits, epilogue codes) are read from the shader, not restated.
+ */
+export function wgslConst(src: KernelSource, name: string): number {
+  const m = new RegExp(`^const ${name}\\s*(?::\\s*u32)?\\s*=\\s*(\\d+)u?\\s*;`, 'm').exec(src.wgsl);
+  if (!m) throw new Error(`kernel ${src.name}: no 'const ${name}: u32 = …;' in its WGSL`);
+  return Number(m[1]);
+}
