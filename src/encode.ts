@@ -1,5 +1,6 @@
 // Images in, embeddings out: decode → OpenVision preprocessing → batched forward passes.
-import { concat, isList, type ViTOutputName, type ViTOutputs, type VisionTransformer } from './model/vit.js';
+import { concat, isList } from './model/arguments.js';
+import type { ViTOutputName, ViTOutputs, VisionTransformer } from './model/vit.js';
 import { ArgumentError, ImageError } from './errors.js';
 import { decodeResized, normalizeBatch, type ImageInput, type RgbImage } from './preprocess/index.js';
 

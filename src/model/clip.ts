@@ -11,7 +11,8 @@ import { ClipsTokenizer } from '../text/tokenizer.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
 import { configFromOpenClip, textConfigFromOpenClip } from './config.js';
 import { TextTransformer } from './text.js';
-import { isCheckpoint, isList, VisionTransformer } from './vit.js';
+import { isCheckpoint, isList } from './arguments.js';
+import { VisionTransformer } from './vit.js';
 import { openCheckpoint, type WeightsInput } from './parameters.js';
 
 export interface ClipLoadOptions {

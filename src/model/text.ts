@@ -9,7 +9,7 @@ import type { Checkpoint } from '../weights/checkpoint.js';
 import { residualBlock, type Param } from './blocks.js';
 import { textConfigFromOpenClip, type TextConfig } from './config.js';
 import { GraphModel } from './tower.js';
-import { checkKernelChoices, checkOutputs, concat, describeValue, isCheckpoint } from './vit.js';
+import { checkKernelChoices, checkOutputs, concat, describeValue, isCheckpoint } from './arguments.js';
 import {
   checkTextLayout,
   expectedTextKeys,

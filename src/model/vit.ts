@@ -4,12 +4,11 @@ import { ArgumentError, ConfigError } from '../errors.js';
 import { Graph, type KernelChoices, type Tensor } from '../graph/graph.js';
 import type { CompiledGraph, NodeTiming } from '../graph/executor.js';
 import { GraphModel } from './tower.js';
+import type { Checkpoint } from '../weights/checkpoint.js';
+import { checkKernelChoices, checkOutputs, concat, describeValue, isCheckpoint } from './arguments.js';
 import * as ops from '../graph/ops.js';
 import { DTYPE_BYTES } from '../kernels/program.js';
 import { posembSincos2d } from '../kernels/posemb-sincos.js';
-import { ATTENTION_VARIANTS } from '../kernels/attention.js';
-import { checkTile } from '../kernels/gemm-tile.js';
-import type { Checkpoint } from '../weights/checkpoint.js';
 import {
   architecture,
   configFromOpenClip,
@@ -269,64 +268,13 @@ export class VisionTransformer extends GraphModel {
   }
 }
 
-/** Array.isArray that keeps the element type (the built-in narrows a readonly T[] to any[]). */
-export const isList = <T>(x: readonly T[]): x is readonly T[] => Array.isArray(x);
-
-/** Validates kernel choices up front (an unknown variant or a tile the device cannot run is refused at load). */
-export function checkKernelChoices(device: GPUDevice, k: KernelChoices = {}): KernelChoices {
-  if (k.attentionVariant !== undefined && !Object.hasOwn(ATTENTION_VARIANTS, k.attentionVariant)) {
-    throw new ArgumentError(
-      'load',
-      'kernels.attentionVariant',
-      `unknown variant ${JSON.stringify(k.attentionVariant)} (have: ${Object.keys(ATTENTION_VARIANTS).join(', ')})`,
-    );
-  }
-  if (k.gemmTile !== undefined) checkTile(device, 'load', k.gemmTile);
-  return { ...k };
-}
-
-/** Throws unless `outputs` is a non-empty list of known output names. */
-export function checkOutputs(where: string, outputs: readonly string[], known: readonly string[]): void {
-  if (!isList(outputs) || outputs.length === 0)
-    throw new ArgumentError(where, 'outputs', `must be a non-empty array of ${known.join(', ')}`);
-  for (const o of outputs) {
-    if (!known.includes(o))
-      throw new ArgumentError(where, 'outputs', `unknown output ${JSON.stringify(o)} (known: ${known.join(', ')})`);
-  }
-}
-
 function firstNonFinite(a: Float32Array): number {
   for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return i;
   return -1;
-}
-
-/** A short description of a value for error messages: its type and length. */
-export function describeValue(x: unknown): string {
-  if (x === null || x === undefined) return String(x);
-  if (Array.isArray(x)) return `a plain Array of ${x.length}`;
-  if (ArrayBuffer.isView(x))
-    return `a ${x.constructor.name}${'length' in x ? ` of ${(x as { length: number }).length}` : ''}`;
-  return typeof x === 'object' ? `a ${x.constructor?.name ?? 'object'}` : `a ${typeof x}`;
-}
-
-export function isCheckpoint(x: unknown): x is Checkpoint {
-  return typeof x === 'object' && x !== null && 'tensors' in x && 'read' in x && 'file' in x;
 }
 
 async function resolveConfig(cfg: LoadOptions['config']): Promise<ViTConfig> {
   if (typeof cfg === 'string') return readOpenClipConfig(cfg);
   if ('model_cfg' in cfg) return configFromOpenClip(cfg);
   return validateConfig(cfg as ViTConfig, 'config');
-}
-
-/** Concatenates float arrays (returns the only part itself when there is one). */
-export function concat(parts: Float32Array[]): Float32Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
