@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { requestDevice } from '../src/device.js';
 import { attention, attentionVariantFor, ATTENTION_VARIANTS, type AttentionVariant } from '../src/kernels/attention.js';
-import { gemm, type GemmEpilogue } from '../src/kernels/gemm.js';
+import { canRunSubgroupGemm, gemm, gemmVariantFor, type GemmEpilogue } from '../src/kernels/gemm.js';
 import { GEMM_TILES, checkTile, gemmTileFor, tileName, type GemmTile } from '../src/kernels/gemm-tile.js';
 import { layerNorm } from '../src/kernels/layernorm.js';
 import { meanPool } from '../src/kernels/mean-pool.js';
@@ -169,6 +169,7 @@ tiles = tiles.filter((t) => {
   }
 });
 
+const defaultVariantGemm = gemmVariantFor(device);
 // gemm at ViT shapes: [label, M, K, N, epilogue] (M = tokens × batch). 12608×768→3072 is the
 // issue's target shape; the batch-32 rows are the GPU suite's own GEMMs (B/16 and L/14 at 224).
 // Rows over 10 GFLOP are skipped on CPU adapters unless --big (they take minutes per tile there).
@@ -211,7 +212,21 @@ for (const [name, M, K, N, epilogue] of gemmShapes) {
     device.queue.writeBuffer(y.buffer, 0, y0);
     await runOnce(d);
     const err = gemmSampleError(await read(y), xv, wv, bv, y0, M, K, N, epilogue);
-    await record('gemm', name, tileName(tile) + (tile === defaultTile ? '*' : ''), d, err, 2 * M * N * K);
+    await record(
+      'gemm',
+      name,
+      tileName(tile) + (tile === defaultTile && defaultVariantGemm === 'tiled' ? '*' : ''),
+      d,
+      err,
+      2 * M * N * K,
+    );
+  }
+  if (canRunSubgroupGemm(device)) {
+    const d = gemm(device, { x, w, bias, y, epilogue, variant: 'subgroup' });
+    device.queue.writeBuffer(y.buffer, 0, y0);
+    await runOnce(d);
+    const err = gemmSampleError(await read(y), xv, wv, bv, y0, M, K, N, epilogue);
+    await record('gemm', name, 'subgroup' + (defaultVariantGemm === 'subgroup' ? '*' : ''), d, err, 2 * M * N * K);
   }
   for (const t of [x, w, bias, y]) t.buffer.destroy();
 }

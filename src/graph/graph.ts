@@ -4,6 +4,7 @@
 import { elementCount } from '../shape.js';
 import type { AttentionVariant } from '../kernels/attention.js';
 import type { GemmTile } from '../kernels/gemm-tile.js';
+import type { GemmVariant } from '../kernels/gemm.js';
 import { DTYPE_BYTES, type DType, type Dispatch, type TensorRef } from '../kernels/program.js';
 
 export type TensorKind = 'input' | 'param' | 'activation';
@@ -48,6 +49,8 @@ export type GraphNode = KernelNode | CopyNode;
  * (GEMMs and the patch embedding) and the attention variant. Absent: each kernel's per-adapter default.
  */
 export interface KernelChoices {
+  /** The GEMM variant ('tiled' or 'subgroup', gemm.ts); 'subgroup' is used only where K % 4 == 0. */
+  gemmVariant?: GemmVariant;
   gemmTile?: GemmTile;
   attentionVariant?: AttentionVariant;
 }

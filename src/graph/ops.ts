@@ -33,6 +33,10 @@ export function layerNorm(g: Graph, name: string, x: Tensor, gamma: Tensor, beta
   return y;
 }
 
+/** The model's GEMM variant for weight `w` [N, K]: 'subgroup' needs K % 4 == 0 (else the kernel's default). */
+const gemmVariant = (g: Graph, w: Tensor) =>
+  g.kernels.gemmVariant === 'subgroup' && w.shape[1]! % 4 !== 0 ? undefined : g.kernels.gemmVariant;
+
 /** y = act(x·wᵀ + b), a new tensor. */
 export function linear(
   g: Graph,
@@ -44,7 +48,15 @@ export function linear(
 ): Tensor {
   const y = g.activation(name, [...x.shape.slice(0, -1), w.shape[0]!]);
   g.kernel(name, b ? [x, w, b] : [x, w], [y], (d, r) =>
-    gemm(d, { x: r(x), w: r(w), bias: b ? r(b) : null, y: r(y), epilogue, tile: g.kernels.gemmTile }),
+    gemm(d, {
+      x: r(x),
+      w: r(w),
+      bias: b ? r(b) : null,
+      y: r(y),
+      epilogue,
+      tile: g.kernels.gemmTile,
+      variant: gemmVariant(g, w),
+    }),
   );
   return y;
 }
@@ -52,7 +64,15 @@ export function linear(
 /** residual += x·wᵀ + b, in place; returns `residual`. */
 export function linearAddInto(g: Graph, name: string, residual: Tensor, x: Tensor, w: Tensor, b: Tensor): Tensor {
   g.kernel(name, [x, w, b, residual], [residual], (d, r) =>
-    gemm(d, { x: r(x), w: r(w), bias: r(b), y: r(residual), epilogue: 'residual', tile: g.kernels.gemmTile }),
+    gemm(d, {
+      x: r(x),
+      w: r(w),
+      bias: r(b),
+      y: r(residual),
+      epilogue: 'residual',
+      tile: g.kernels.gemmTile,
+      variant: gemmVariant(g, w),
+    }),
   );
   return residual;
 }

@@ -1,6 +1,9 @@
-// Linear layer with fused epilogues. WGSL: src/wgsl/gemm.wgsl.
-import { gemmWgsl } from '../wgsl/sources.generated.js';
+// Linear layer with fused epilogues, in two variants with one contract: 'tiled' (src/wgsl/gemm.wgsl,
+// workgroup-memory tiles, for GPUs) and 'subgroup' (src/wgsl/gemm_subgroup.wgsl: one 8-lane
+// subgroup per workgroup sharing x by subgroupBroadcast, for CPU adapters).
+import { gemmSubgroupWgsl, gemmWgsl } from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
+import { isCpuAdapter } from './adapter-kind.js';
 import { tileLaunch, type GemmTile } from './gemm-tile.js';
 import {
   createDispatch,
@@ -14,6 +17,28 @@ import {
 } from './program.js';
 
 export const gemmKernel: KernelSource = { name: 'gemm', wgsl: gemmWgsl };
+export const gemmSubgroupKernel: KernelSource = { name: 'gemm_subgroup', wgsl: gemmSubgroupWgsl };
+
+export type GemmVariant = 'tiled' | 'subgroup';
+export const GEMM_VARIANTS: readonly GemmVariant[] = ['tiled', 'subgroup'];
+/** Rows and columns of y one 'subgroup' workgroup computes (MR, NB in its WGSL). */
+const SUBGROUP_BLOCK = { m: wgslConst(gemmSubgroupKernel, 'MR'), n: wgslConst(gemmSubgroupKernel, 'NB') };
+
+/** Whether the device can run the 'subgroup' variant: the subgroups feature with exactly 8 lanes. */
+export function canRunSubgroupGemm(device: GPUDevice): boolean {
+  const info = (
+    device as GPUDevice & { adapterInfo?: GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number } }
+  ).adapterInfo;
+  return device.features.has('subgroups') && info?.subgroupMinSize === 8 && info?.subgroupMaxSize === 8;
+}
+
+/**
+ * The variant for `device`: 'subgroup' on CPU adapters that can run it (lavapipe:
+ * bench/results/kernels-*.md), 'tiled' elsewhere (a workgroup of 8 starves a GPU).
+ */
+export function gemmVariantFor(device: GPUDevice): GemmVariant {
+  return isCpuAdapter(device) && canRunSubgroupGemm(device) ? 'subgroup' : 'tiled';
+}
 
 /**
  * What happens to `x·wᵀ + bias` before it is stored: nothing, exact-erf GELU (nn.GELU()), `y +=
@@ -38,8 +63,10 @@ export interface GemmArgs {
   /** [..., N] output with x's leading axes. With 'residual' it is also read (y += x·wᵀ + b). */
   y: TensorRef;
   epilogue?: GemmEpilogue;
-  /** Workgroup tile (gemm-tile.ts); defaults to gemmTileFor(device, { m: M, n: N }). */
+  /** Workgroup tile of the 'tiled' variant (gemm-tile.ts); defaults to gemmTileFor(device, { m: M, n: N }). */
   tile?: GemmTile;
+  /** Kernel variant; defaults to 'tiled' when a tile is given or K % 4 != 0, else gemmVariantFor(device). */
+  variant?: GemmVariant;
 }
 
 /** y = epilogue(x·wᵀ + bias). Any M, N, K (no multiple-of-tile requirement). */
@@ -64,6 +91,36 @@ export function gemm(device: GPUDevice, args: GemmArgs): Dispatch {
   expectShape(kernel, 'w', args.w, [N, K]);
   if (args.bias) expectShape(kernel, 'bias', args.bias, [N]);
   expectShape(kernel, 'y', args.y, [...lead, N]);
+  // 'subgroup' reads w as vec4s along K: K must be a multiple of 4, else the default is 'tiled'.
+  const variant = args.variant ?? (args.tile || K % 4 !== 0 ? 'tiled' : gemmVariantFor(device));
+  if (!GEMM_VARIANTS.includes(variant)) {
+    throw new KernelArgumentError(
+      kernel,
+      'variant',
+      `unknown variant '${String(variant)}' (have: ${GEMM_VARIANTS.join(', ')})`,
+    );
+  }
+  const tensors = { x: args.x, w: args.w, bias: args.bias ?? unusedBinding(device), y: args.y };
+  if (variant === 'subgroup') {
+    if (args.tile) throw new KernelArgumentError(kernel, 'tile', "a tile is for the 'tiled' variant only");
+    if (K % 4 !== 0)
+      throw new KernelArgumentError(kernel, 'w', `the 'subgroup' variant needs K % 4 == 0, got K = ${K}`);
+    if (!canRunSubgroupGemm(device)) {
+      throw new KernelArgumentError(
+        kernel,
+        'variant',
+        "'subgroup' needs the subgroups feature with a subgroup size of exactly 8",
+      );
+    }
+    const wx = Math.ceil(N / SUBGROUP_BLOCK.n),
+      wy = Math.ceil(M / SUBGROUP_BLOCK.m);
+    return createDispatch(device, gemmSubgroupKernel, {
+      overrides: { EPILOGUE: EPILOGUE_CODE[epilogue], HAS_BIAS: args.bias !== null },
+      uniforms: { M, N, K },
+      tensors,
+      workgroups: [wx, wy],
+    });
+  }
   const launch = tileLaunch(device, kernel, args.tile, M, N);
   return createDispatch(device, gemmKernel, {
     overrides: {
@@ -73,7 +130,7 @@ export function gemm(device: GPUDevice, args: GemmArgs): Dispatch {
       PREFETCH: launch.tile.prefetch ?? false,
     },
     uniforms: { M, N, K },
-    tensors: { x: args.x, w: args.w, bias: args.bias ?? unusedBinding(device), y: args.y },
+    tensors,
     workgroups: launch.workgroups,
   });
 }

@@ -3,7 +3,17 @@
 // Each wrapper checks shapes against the kernel's shape rules, then returns a `Dispatch` that the
 // caller records into its own compute pass (`d.encode(pass)`).
 export { layerNorm, layerNormKernel, type LayerNormArgs } from './layernorm.js';
-export { gemm, gemmKernel, type GemmArgs, type GemmEpilogue } from './gemm.js';
+export {
+  gemm,
+  gemmKernel,
+  gemmSubgroupKernel,
+  gemmVariantFor,
+  canRunSubgroupGemm,
+  GEMM_VARIANTS,
+  type GemmArgs,
+  type GemmEpilogue,
+  type GemmVariant,
+} from './gemm.js';
 export {
   GEMM_TILES,
   gemmTileFor,

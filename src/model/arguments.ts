@@ -4,6 +4,7 @@ import { ArgumentError } from '../errors.js';
 import type { KernelChoices } from '../graph/graph.js';
 import { ATTENTION_VARIANTS } from '../kernels/attention.js';
 import { checkTile } from '../kernels/gemm-tile.js';
+import { canRunSubgroupGemm, GEMM_VARIANTS } from '../kernels/gemm.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
 
 /** Array.isArray that keeps the element type (the built-in narrows a readonly T[] to any[]). */
@@ -19,6 +20,20 @@ export function checkKernelChoices(device: GPUDevice, k: KernelChoices = {}): Ke
     );
   }
   if (k.gemmTile !== undefined) checkTile(device, 'load', k.gemmTile);
+  if (k.gemmVariant !== undefined && !GEMM_VARIANTS.includes(k.gemmVariant)) {
+    throw new ArgumentError(
+      'load',
+      'kernels.gemmVariant',
+      `unknown variant ${JSON.stringify(k.gemmVariant)} (have: ${GEMM_VARIANTS.join(', ')})`,
+    );
+  }
+  if (k.gemmVariant === 'subgroup' && !canRunSubgroupGemm(device)) {
+    throw new ArgumentError(
+      'load',
+      'kernels.gemmVariant',
+      "'subgroup' needs the subgroups feature with a subgroup size of exactly 8",
+    );
+  }
   return { ...k };
 }
 

@@ -10,49 +10,15 @@
 // k-step's tiles from global memory into registers while the current one is multiplied (register
 // double buffering), then stores them to workgroup memory.
 
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
+//!include _gemm_io.wgsl
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-
-override EPILOGUE: u32 = 0u;
-// The epilogue codes (the host reads them from here, src/kernels/gemm.ts).
-const EPILOGUE_NONE: u32 = 0u;
-const EPILOGUE_GELU: u32 = 1u;
-const EPILOGUE_RESIDUAL: u32 = 2u;
-const EPILOGUE_GELU_TANH: u32 = 3u;
-override HAS_BIAS: bool = true;
 override PREFETCH: bool = false;
 //!include _gemm_tile.wgsl
 // vec4s of x and of w one invocation stages per k-step (derived; at most MAX_PF, checked by the host).
 override XL: u32 = (BM * BK / 4u + WG - 1u) / WG;
 override WL: u32 = (BN * BK / 4u + WG - 1u) / WG;
 const MAX_PF: u32 = 8u;
-
-// erfc(|z|) by Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7); GELU from it without cancellation.
-fn gelu_erf(v: f32) -> f32 {
-  let z = abs(v) * 0.7071067811865476;
-  let t = 1.0 / (1.0 + 0.3275911 * z);
-  let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-  let erfc_z = poly * exp(-z * z);
-  let cdf = select(0.5 * erfc_z, 1.0 - 0.5 * erfc_z, v >= 0.0);
-  return v * cdf;
-}
-
-// GELU with the tanh approximation, torch.nn.GELU(approximate='tanh'):
-// 0.5·v·(1 + tanh(√(2/π)·(v + 0.044715·v³))). tanh as 1 - 2/(exp(2u) + 1) with u clamped to ±15
-// (tanh(15) = 1 - 2e-13): no inf/inf for large |v|, whatever the platform's tanh does.
-fn gelu_tanh(v: f32) -> f32 {
-  let u = clamp(0.7978845608028654 * (v + 0.044715 * v * v * v), -15.0, 15.0);
-  return 0.5 * v * (2.0 - 2.0 / (exp(2.0 * u) + 1.0));
-}
 
 // x[m .. m+3, k] as a vec4, zero outside [0, M) × [0, K).
 fn load_x4(m: u32, k: u32, M: u32, K: u32) -> vec4f {
@@ -139,13 +105,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: v
     for (var j = 0u; j < 8u; j++) {
       let gn = n0 + tile_col(tx, j);
       if (gn >= N) { continue; }
-      var v = acc[2u * i + j / 4u][j % 4u];
-      if (HAS_BIAS) { v += bias[gn]; }
-      if (EPILOGUE == EPILOGUE_GELU) { v = gelu_erf(v); }
-      if (EPILOGUE == EPILOGUE_GELU_TANH) { v = gelu_tanh(v); }
-      let o = gm * N + gn;
-      if (EPILOGUE == EPILOGUE_RESIDUAL) { v += y[o]; }
-      y[o] = v;
+      store_out(gm, gn, N, acc[2u * i + j / 4u][j % 4u]);
     }
   }
 }

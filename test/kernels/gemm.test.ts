@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { gemm, type GemmEpilogue } from '../../src/kernels/gemm.js';
+import {
+  canRunSubgroupGemm,
+  gemm,
+  gemmVariantFor,
+  type GemmEpilogue,
+  type GemmVariant,
+} from '../../src/kernels/gemm.js';
 import {
   GEMM_TILES,
   checkTile,
@@ -20,6 +26,7 @@ async function checkGemm(
   epilogue: GemmEpilogue,
   seed: number,
   tile?: GemmTile,
+  variant?: GemmVariant,
 ): Promise<void> {
   const device = await testDevice();
   const r = rng(seed);
@@ -37,6 +44,7 @@ async function checkGemm(
       y,
       epilogue,
       tile,
+      variant,
     }),
   );
   const got = await readback(device, y);
@@ -44,6 +52,55 @@ async function checkGemm(
   const { ratio, index } = worstRatio(got, ref.y, (i) => ref.bound[i]!);
   expect(ratio, `worst at ${index}: got ${got[index]}, want ${ref.y[index]}`).toBeLessThanOrEqual(1);
 }
+
+// The 'subgroup' variant (CPU adapters with 8-lane subgroups) over the same shapes and epilogues,
+// plus shapes around its 16 × 32 block and 8-step k loop.
+describe('gemm (subgroup variant)', () => {
+  // K a multiple of 4 (w is read as vec4s along K; K = 4 and 12 end mid k-step); M, N anything.
+  const shapes: [number, number, number][] = [
+    [1, 192, 576],
+    [37, 288, 288],
+    [197, 1076, 193],
+    [5, 536, 144],
+    [130, 4, 3],
+    [16, 8, 32],
+    [17, 12, 33],
+    [197, 20, 5],
+  ];
+  const epilogues: GemmEpilogue[] = ['none', 'gelu', 'residual', 'gelu_tanh'];
+  for (const [M, K, N] of shapes) {
+    for (const epilogue of epilogues) {
+      it(`M=${M} K=${K} N=${N} epilogue=${epilogue}`, async () => {
+        const device = await testDevice();
+        if (!canRunSubgroupGemm(device))
+          return console.log('no 8-lane subgroups on this adapter: subgroup variant not run');
+        await checkGemm(M, K, N, epilogue, M * 7 + K * 13 + N + epilogue.length + 1, undefined, 'subgroup');
+      });
+    }
+  }
+  it('is what CPU adapters with 8-lane subgroups pick, and refuses a tile or a device it cannot run on', async () => {
+    const device = await testDevice();
+    const f = (shape: number[]) => upload(device, new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
+    expect(() =>
+      gemm(device, { x: f([2, 4]), w: f([3, 4]), bias: null, y: f([2, 3]), variant: 'fast' as never }),
+    ).toThrow(/unknown variant 'fast'/);
+    if (!canRunSubgroupGemm(device)) return;
+    expect(gemmVariantFor(device)).toBe('subgroup');
+    expect(() => gemm(device, { x: f([2, 6]), w: f([3, 6]), bias: null, y: f([2, 3]), variant: 'subgroup' })).toThrow(
+      /'subgroup' variant needs K % 4 == 0, got K = 6/,
+    );
+    expect(() =>
+      gemm(device, {
+        x: f([2, 4]),
+        w: f([3, 4]),
+        bias: null,
+        y: f([2, 3]),
+        variant: 'subgroup',
+        tile: GEMM_TILES['64x64k32'],
+      }),
+    ).toThrow(/a tile is for the 'tiled' variant only/);
+  });
+});
 
 describe('gemm', () => {
   // [M, K, N]: not multiples of any tile (64 or 128 rows/columns, k step 8..32), M = 1, odd K (an MLP width of 538 / 1076), B > 1.
@@ -59,7 +116,7 @@ describe('gemm', () => {
   for (const [M, K, N] of shapes) {
     for (const epilogue of epilogues) {
       it(`M=${M} K=${K} N=${N} epilogue=${epilogue}`, () =>
-        checkGemm(M, K, N, epilogue, M * 7 + K * 13 + N + epilogue.length));
+        checkGemm(M, K, N, epilogue, M * 7 + K * 13 + N + epilogue.length, undefined, 'tiled'));
     }
   }
 

@@ -1,0 +1,50 @@
+// What both GEMM variants share (included by gemm.wgsl and gemm_subgroup.wgsl): the bindings
+//   bias: [N], y: [M, N] (f32, row-major) — each variant declares x: [M, K] and w: [N, K] (nn.Linear
+//   layout) itself, as it reads them;
+// the epilogue codes and functions, and the store.
+
+struct Params {
+  M: u32,
+  N: u32,
+  K: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+
+override EPILOGUE: u32 = 0u;
+// The epilogue codes (the host reads them from here, src/kernels/gemm.ts).
+const EPILOGUE_NONE: u32 = 0u;
+const EPILOGUE_GELU: u32 = 1u;
+const EPILOGUE_RESIDUAL: u32 = 2u;
+const EPILOGUE_GELU_TANH: u32 = 3u;
+override HAS_BIAS: bool = true;
+// erfc(|z|) by Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7); GELU from it without cancellation.
+fn gelu_erf(v: f32) -> f32 {
+  let z = abs(v) * 0.7071067811865476;
+  let t = 1.0 / (1.0 + 0.3275911 * z);
+  let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+  let erfc_z = poly * exp(-z * z);
+  let cdf = select(0.5 * erfc_z, 1.0 - 0.5 * erfc_z, v >= 0.0);
+  return v * cdf;
+}
+
+// GELU with the tanh approximation, torch.nn.GELU(approximate='tanh'):
+// 0.5·v·(1 + tanh(√(2/π)·(v + 0.044715·v³))). tanh as 1 - 2/(exp(2u) + 1) with u clamped to ±15
+// (tanh(15) = 1 - 2e-13): no inf/inf for large |v|, whatever the platform's tanh does.
+fn gelu_tanh(v: f32) -> f32 {
+  let u = clamp(0.7978845608028654 * (v + 0.044715 * v * v * v), -15.0, 15.0);
+  return 0.5 * v * (2.0 - 2.0 / (exp(2.0 * u) + 1.0));
+}
+
+// y[gm, gn] = epilogue(v + bias[gn]): the store both GEMM variants end with.
+fn store_out(gm: u32, gn: u32, N: u32, acc_v: f32) {
+  var v = acc_v;
+  if (HAS_BIAS) { v += bias[gn]; }
+  if (EPILOGUE == EPILOGUE_GELU) { v = gelu_erf(v); }
+  if (EPILOGUE == EPILOGUE_GELU_TANH) { v = gelu_tanh(v); }
+  let o = gm * N + gn;
+  if (EPILOGUE == EPILOGUE_RESIDUAL) { v += y[o]; }
+  y[o] = v;
+}

@@ -1,0 +1,81 @@
+enable subgroups;
+// Linear layer for CPU adapters (Mesa llvmpipe): y[m, n] = epilogue( sum_k x[m, k] * w[n, k] + bias[n] ),
+// the same contract as gemm.wgsl, written for how llvmpipe runs WGSL (shared/notes/lavapipe.md):
+// every storage load costs ~9 instructions per lane whatever its pattern, so the kernel maximises
+// multiply-adds per loaded element and shares values between lanes with constant-lane
+// subgroupBroadcast (one vector permute) instead of workgroup memory and barriers.
+//   A workgroup is one subgroup of 8 lanes (the host checks the adapter's subgroup size is 8) and
+// computes an MR × NB block of y: lane l owns columns n0 + 4l .. n0 + 4l + 3 (a vec4 accumulator
+// per row). Per step of 8 k: lane l loads x[m0 + r, k0 + l] for the MR rows (each row's 8 values
+// spread over the 8 lanes) and its 4 columns × 8 k of w; then every lane takes row r's value at k0 +
+// kk from lane kk by broadcast. MR scalar + 8 vec4 loads feed 32·MR multiply-adds per lane. w is
+// read as vec4s along k, so K must be a multiple of 4 (the host picks the tiled variant otherwise).
+// Loads outside [0, M) × [0, K) or [0, N) × [0, K) read a clamped address and are replaced by 0.
+
+//!include _gemm_io.wgsl
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<vec4f>;   // [N, K / 4]: K % 4 == 0 (the host checks)
+const MR: u32 = 16u;    // rows of y per workgroup
+const NB: u32 = 32u;    // columns of y per workgroup: 4 per lane
+
+@compute @workgroup_size(8)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
+  let M = params.M;
+  let N = params.N;
+  let K = params.K;
+  let m0 = wid.y * MR;
+  let c0 = wid.x * NB + 4u * lane;   // this lane's first column
+  var acc = array<vec4f, MR>();
+
+  for (var k0 = 0u; k0 < K; k0 += 8u) {
+    // x[m0 + r, k0 + lane] for every row r of the block.
+    let kl = k0 + lane;
+    let klc = min(kl, K - 1u);
+    var xv = array<f32, MR>();
+    for (var r = 0u; r < MR; r++) {
+      let m = m0 + r;
+      xv[r] = select(0.0, x[min(m, M - 1u) * K + klc], kl < K && m < M);
+    }
+    // w[c0 .. c0+3, k0 .. k0+7]: two vec4 loads along k per column (zero past K or N), then the
+    // per-k vec4s of the 4 columns.
+    let K4 = K / 4u;
+    let q0 = k0 / 4u;
+    let q1 = q0 + 1u;
+    let c = vec4u(c0, c0 + 1u, c0 + 2u, c0 + 3u);
+    let cc = min(c, vec4u(N - 1u));
+    let lo = vec4<bool>(c < vec4u(N)) & vec4<bool>(q0 < K4);
+    let hi = vec4<bool>(c < vec4u(N)) & vec4<bool>(q1 < K4);
+    let a0 = select(vec4f(0.0), w[cc.x * K4 + min(q0, K4 - 1u)], lo.x);
+    let a1 = select(vec4f(0.0), w[cc.x * K4 + min(q1, K4 - 1u)], hi.x);
+    let b0 = select(vec4f(0.0), w[cc.y * K4 + min(q0, K4 - 1u)], lo.y);
+    let b1 = select(vec4f(0.0), w[cc.y * K4 + min(q1, K4 - 1u)], hi.y);
+    let d0 = select(vec4f(0.0), w[cc.z * K4 + min(q0, K4 - 1u)], lo.z);
+    let d1 = select(vec4f(0.0), w[cc.z * K4 + min(q1, K4 - 1u)], hi.z);
+    let e0 = select(vec4f(0.0), w[cc.w * K4 + min(q0, K4 - 1u)], lo.w);
+    let e1 = select(vec4f(0.0), w[cc.w * K4 + min(q1, K4 - 1u)], hi.w);
+    var wv = array<vec4f, 8>(
+      vec4f(a0.x, b0.x, d0.x, e0.x), vec4f(a0.y, b0.y, d0.y, e0.y), vec4f(a0.z, b0.z, d0.z, e0.z), vec4f(a0.w, b0.w, d0.w, e0.w),
+      vec4f(a1.x, b1.x, d1.x, e1.x), vec4f(a1.y, b1.y, d1.y, e1.y), vec4f(a1.z, b1.z, d1.z, e1.z), vec4f(a1.w, b1.w, d1.w, e1.w));
+    for (var r = 0u; r < MR; r++) {
+      let xr = xv[r];
+      var a = acc[r];
+      a += subgroupBroadcast(xr, 0u) * wv[0];
+      a += subgroupBroadcast(xr, 1u) * wv[1];
+      a += subgroupBroadcast(xr, 2u) * wv[2];
+      a += subgroupBroadcast(xr, 3u) * wv[3];
+      a += subgroupBroadcast(xr, 4u) * wv[4];
+      a += subgroupBroadcast(xr, 5u) * wv[5];
+      a += subgroupBroadcast(xr, 6u) * wv[6];
+      a += subgroupBroadcast(xr, 7u) * wv[7];
+      acc[r] = a;
+    }
+  }
+
+  for (var r = 0u; r < MR; r++) {
+    let gm = m0 + r;
+    if (gm >= M) { break; }
+    for (var c = 0u; c < 4u; c++) {
+      if (c0 + c < N) { store_out(gm, c0 + c, N, acc[r][c]); }
+    }
+  }
+}
