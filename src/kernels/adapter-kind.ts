@@ -7,3 +7,11 @@ export function isCpuAdapter(device: GPUDevice): boolean {
     `${info?.architecture ?? ''} ${info?.description ?? ''} ${info?.device ?? ''}`,
   );
 }
+
+/** Whether the device has the subgroups feature with exactly 8 lanes (what the CPU-adapter kernels assume). */
+export function hasSubgroupsOf8(device: GPUDevice): boolean {
+  const info = (
+    device as GPUDevice & { adapterInfo?: GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number } }
+  ).adapterInfo;
+  return device.features.has('subgroups') && info?.subgroupMinSize === 8 && info?.subgroupMaxSize === 8;
+}

@@ -1,10 +1,11 @@
-// Fused multi-head attention (online softmax, no N×N scores in memory), in two variants with one
+// Fused multi-head attention (online softmax, no N×N scores in memory), in three variants with one
 // contract: 'broadcast' (src/wgsl/attention_broadcast.wgsl: one invocation per query, keys and values
-// broadcast from workgroup memory) and 'tiled' (src/wgsl/attention_tiled.wgsl: 4 queries × 4 keys
-// per invocation, register-tiled like the GEMM).
-import { attentionBroadcastWgsl, attentionTiledWgsl } from '../wgsl/sources.generated.js';
+// broadcast from workgroup memory), 'tiled' (src/wgsl/attention_tiled.wgsl: 4 queries × 4 keys
+// per invocation, register-tiled like the GEMM) and 'subgroup' (src/wgsl/attention_subgroup.wgsl:
+// one 8-lane subgroup per 16 queries, values shared by subgroupBroadcast; CPU adapters).
+import { attentionBroadcastWgsl, attentionSubgroupWgsl, attentionTiledWgsl } from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
-import { isCpuAdapter } from './adapter-kind.js';
+import { hasSubgroupsOf8, isCpuAdapter } from './adapter-kind.js';
 import { createDispatch, expectShape, wgslConst, type Dispatch, type KernelSource, type TensorRef } from './program.js';
 
 export const attentionBroadcastKernel: KernelSource = { name: 'attention_broadcast', wgsl: attentionBroadcastWgsl };
@@ -12,11 +13,14 @@ export const attentionBroadcastKernel: KernelSource = { name: 'attention_broadca
 export const attentionKernel: KernelSource = attentionBroadcastKernel;
 export const attentionTiledKernel: KernelSource = { name: 'attention_tiled', wgsl: attentionTiledWgsl };
 
-export type AttentionVariant = 'broadcast' | 'tiled';
+export const attentionSubgroupKernel: KernelSource = { name: 'attention_subgroup', wgsl: attentionSubgroupWgsl };
+
+export type AttentionVariant = 'broadcast' | 'tiled' | 'subgroup';
 /** Each variant's kernel and its queries per workgroup (BQ in the WGSL). */
 export const ATTENTION_VARIANTS: Readonly<Record<AttentionVariant, { kernel: KernelSource; queryBlock: number }>> = {
   broadcast: { kernel: attentionBroadcastKernel, queryBlock: wgslConst(attentionBroadcastKernel, 'BQ') },
   tiled: { kernel: attentionTiledKernel, queryBlock: wgslConst(attentionTiledKernel, 'BQ') },
+  subgroup: { kernel: attentionSubgroupKernel, queryBlock: wgslConst(attentionSubgroupKernel, 'QB') },
 };
 
 /**
@@ -27,6 +31,7 @@ export const ATTENTION_VARIANTS: Readonly<Record<AttentionVariant, { kernel: Ker
 export const ATTENTION_MAX_HEAD_DIM = Math.min(
   4 * wgslConst(attentionBroadcastKernel, 'MAX_D4'),
   4 * 8 * wgslConst(attentionTiledKernel, 'MAX_CI'),
+  4 * 8 * wgslConst(attentionSubgroupKernel, 'MAX_SLOTS'),
 );
 
 /** The variant's kernel and query block; a KernelArgumentError for a name that is not one. */
@@ -57,15 +62,15 @@ export function setAttentionVariant(device: GPUDevice, v: AttentionVariant | nul
 }
 
 /**
- * The variant for `device`: the one set with setAttentionVariant, else 'tiled' on CPU adapters and
- * 'broadcast' elsewhere. On lavapipe 'tiled' is the faster one and compiles in a fraction of the
- * time with a cold shader cache (bench/results/kernels-2026-11-23T10-55-28-101Z-mesa.md; `npm run bench:kernels -- --only attention --variants all`
- * times both on any adapter). On GPUs 'broadcast' reads each key once per workgroup from workgroup memory
- * (shared by 64 queries) where 'tiled' reads keys from global memory per invocation; not yet
- * measured on a GPU: the kernel benchmark times both.
+ * The variant for `device`: the one set with setAttentionVariant, else on CPU adapters 'subgroup'
+ * (8-lane subgroups) or 'tiled', and 'broadcast' elsewhere. On lavapipe 'subgroup' is the fastest,
+ * then 'tiled' (bench/results/; `npm run bench:kernels -- --only attention --variants all` times
+ * them on any adapter). On GPUs 'broadcast' reads each key once per workgroup from workgroup memory
+ * (shared by 64 queries) where 'tiled' reads keys from global memory per invocation and 'subgroup'
+ * runs workgroups of 8; not yet measured on a GPU.
  */
 export function attentionVariantFor(device: GPUDevice): AttentionVariant {
-  return forced.get(device) ?? (isCpuAdapter(device) ? 'tiled' : 'broadcast');
+  return forced.get(device) ?? (isCpuAdapter(device) ? (hasSubgroupsOf8(device) ? 'subgroup' : 'tiled') : 'broadcast');
 }
 
 export interface AttentionArgs {
@@ -107,6 +112,13 @@ export function attention(device: GPUDevice, a: AttentionArgs): Dispatch {
   expectShape(k, 'qkv', a.qkv, [B, N, W3]);
   expectShape(k, 'out', a.out, [B, N, W]);
   const v = variantSpec(a.variant ?? attentionVariantFor(device));
+  if (v.kernel === attentionSubgroupKernel && !hasSubgroupsOf8(device)) {
+    throw new KernelArgumentError(
+      k,
+      'variant',
+      "'subgroup' needs the subgroups feature with a subgroup size of exactly 8",
+    );
+  }
   if (a.permuteLanes && v.kernel !== attentionTiledKernel) {
     throw new KernelArgumentError(k, 'permuteLanes', "only the 'tiled' variant has a permuted test build");
   }

@@ -3,7 +3,7 @@
 // subgroup per workgroup sharing x by subgroupBroadcast, for CPU adapters).
 import { gemmSubgroupWgsl, gemmWgsl } from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
-import { isCpuAdapter } from './adapter-kind.js';
+import { hasSubgroupsOf8, isCpuAdapter } from './adapter-kind.js';
 import { tileLaunch, type GemmTile } from './gemm-tile.js';
 import {
   createDispatch,
@@ -25,12 +25,7 @@ export const GEMM_VARIANTS: readonly GemmVariant[] = ['tiled', 'subgroup'];
 const SUBGROUP_BLOCK = { m: wgslConst(gemmSubgroupKernel, 'MR'), n: wgslConst(gemmSubgroupKernel, 'NB') };
 
 /** Whether the device can run the 'subgroup' variant: the subgroups feature with exactly 8 lanes. */
-export function canRunSubgroupGemm(device: GPUDevice): boolean {
-  const info = (
-    device as GPUDevice & { adapterInfo?: GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number } }
-  ).adapterInfo;
-  return device.features.has('subgroups') && info?.subgroupMinSize === 8 && info?.subgroupMaxSize === 8;
-}
+export const canRunSubgroupGemm = hasSubgroupsOf8;
 
 /**
  * The variant for `device`: 'subgroup' on CPU adapters that can run it (lavapipe:

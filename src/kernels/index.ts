@@ -30,6 +30,7 @@ export {
   attentionKernel,
   attentionBroadcastKernel,
   attentionTiledKernel,
+  attentionSubgroupKernel,
   attentionVariantFor,
   setAttentionVariant,
   ATTENTION_VARIANTS,
