@@ -92,10 +92,9 @@ export class TextTransformer extends GraphModel {
     readonly config: TextConfig,
     weights: GpuWeights,
     source: string,
-    /** The kernel choices this tower's graphs are built with (TextLoadOptions.kernels). */
-    readonly kernels: KernelChoices,
+    kernels: KernelChoices,
   ) {
-    super(device, weights, source);
+    super(device, weights, source, kernels);
   }
 
   /** Loads and checks the text tower of a checkpoint against its config, and uploads it. */

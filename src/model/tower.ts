@@ -3,7 +3,7 @@
 // while calls are still running.
 import { ModelDestroyedError } from '../errors.js';
 import { CompiledGraph } from '../graph/executor.js';
-import type { Graph, Tensor } from '../graph/graph.js';
+import type { Graph, KernelChoices, Tensor } from '../graph/graph.js';
 import type { GpuWeights } from './parameters.js';
 
 export abstract class GraphModel {
@@ -19,6 +19,8 @@ export abstract class GraphModel {
     readonly device: GPUDevice,
     protected readonly weights: GpuWeights,
     readonly source: string,
+    /** The kernel choices this model's graphs are built with (the `kernels` load option). */
+    readonly kernels: KernelChoices,
   ) {}
 
   /** The compiled graph for `key`, built by `build` on first use, then reused (also by concurrent calls). */

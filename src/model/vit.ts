@@ -138,10 +138,9 @@ export class VisionTransformer extends GraphModel {
     source: string,
     /** Max |difference| of the stored position table to the sin-cos formula (see checkRecomputablePositions). */
     readonly positionTableError: number,
-    /** The kernel choices this model's graphs are built with (LoadOptions.kernels). */
-    readonly kernels: KernelChoices,
+    kernels: KernelChoices,
   ) {
-    super(device, weights, source);
+    super(device, weights, source, kernels);
   }
 
   /** Loads and checks a checkpoint against its config, and uploads it. */

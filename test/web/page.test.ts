@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { compare, readExpected } from '../../src/model/verify.js';
 import { fixture } from '../helpers/fixtures.js';
@@ -48,6 +48,19 @@ afterAll(async () => {
   server?.close();
 });
 
+/** Waits until the page has a result or an error, and returns its state (window.wgslVit). */
+async function pageResult(page: Page): Promise<any> {
+  await page.waitForFunction(
+    () => {
+      const s = (window as any).wgslVit;
+      return !!(s.result || s.error);
+    },
+    undefined,
+    { timeout: 120_000 },
+  );
+  return page.evaluate(() => (window as any).wgslVit);
+}
+
 describe('demo page (headless Chromium)', () => {
   it('says so when the browser has no WebGPU, and asks for missing files', async () => {
     const page = await browser.newPage();
@@ -75,15 +88,7 @@ describe('demo page (headless Chromium)', () => {
     await page.setInputFiles('#config', fixture(`${name}.open_clip_config.json`));
     await page.setInputFiles('#image', fixture('rocket.png'));
     await page.click('#run');
-    await page.waitForFunction(
-      () => {
-        const s = (window as any).wgslVit;
-        return !!(s.result || s.error);
-      },
-      undefined,
-      { timeout: 120_000 },
-    );
-    const state = await page.evaluate(() => (window as any).wgslVit);
+    const state = await pageResult(page);
     expect(errors).toEqual([]);
     if (!adapter) {
       console.log('Chromium exposes no WebGPU adapter on this machine: checked the error path.');
@@ -118,15 +123,7 @@ describe('demo page (headless Chromium)', () => {
     await page.fill('#labels', meta.labels.join(', '));
     await page.fill('#template', meta.template);
     await page.click('#run');
-    await page.waitForFunction(
-      () => {
-        const s = (window as any).wgslVit;
-        return !!(s.result || s.error);
-      },
-      undefined,
-      { timeout: 120_000 },
-    );
-    const state = await page.evaluate(() => (window as any).wgslVit);
+    const state = await pageResult(page);
     expect(errors).toEqual([]);
     if (!adapter) {
       expect(state.error).toMatch(/WebGPU is not available here/);
