@@ -9,7 +9,7 @@ import type { Checkpoint } from '../weights/checkpoint.js';
 import { residualBlock, type Param } from './blocks.js';
 import { textConfigFromOpenClip, type TextConfig } from './config.js';
 import { GraphModel } from './tower.js';
-import { checkKernelChoices, checkOutputs, concat, describeValue, isCheckpoint } from './arguments.js';
+import { checkKernelChoices, checkOutputs, describeValue, isCheckpoint } from './arguments.js';
 import {
   checkTextLayout,
   expectedTextKeys,
@@ -150,26 +150,13 @@ export class TextTransformer extends GraphModel {
     }
     const outputs = opts.outputs ?? ['embedding'];
     checkOutputs('text forward', outputs, TEXT_OUTPUTS);
-    if (opts.maxBatch !== undefined && !(Number.isInteger(opts.maxBatch) && opts.maxBatch > 0)) {
-      throw new ArgumentError('text forward', 'maxBatch', `must be a positive integer, got ${String(opts.maxBatch)}`);
-    }
     const u32 = new Uint32Array(ids.buffer, ids.byteOffset, ids.length);
-    const chunk = Math.max(1, Math.min(opts.maxBatch ?? Infinity, this.maxChunk()));
-    return this.running(async (alive) => {
-      const result: TextOutputs = { chunks: [] };
-      const parts: Record<string, Float32Array[]> = {};
-      for (let start = 0; start < count; start += chunk) {
-        const b = Math.min(chunk, count - start);
-        const cg = await this.compiled(b, outputs);
-        alive();
-        const r = await cg.run({ ids: u32.subarray(start * T, (start + b) * T) });
-        alive();
-        for (const [k, v] of Object.entries(r.outputs)) (parts[k] ??= []).push(v);
-        result.chunks.push(b);
-      }
-      for (const [k, list] of Object.entries(parts)) result[k as TextOutputName] = concat(list);
-      return result;
+    const r = await this.runChunked('text forward', count, opts.maxBatch, this.maxChunk(), async (start, b, alive) => {
+      const cg = await this.compiled(b, outputs);
+      alive();
+      return cg.run({ ids: u32.subarray(start * T, (start + b) * T) });
     });
+    return { ...(r.outputs as Partial<Record<TextOutputName, Float32Array>>), chunks: r.chunks };
   }
 }
 

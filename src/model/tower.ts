@@ -1,8 +1,9 @@
 // What every model tower shares: its uploaded weights, compiled graphs cached per shape (the
 // promise is cached, so concurrent calls compile once), and a lifetime that destroy() ends safely
 // while calls are still running.
-import { ModelDestroyedError } from '../errors.js';
-import { CompiledGraph } from '../graph/executor.js';
+import { ArgumentError, ModelDestroyedError } from '../errors.js';
+import { CompiledGraph, type NodeTiming, type RunResult } from '../graph/executor.js';
+import { concat } from './arguments.js';
 import type { Graph, KernelChoices, Tensor } from '../graph/graph.js';
 import type { GpuWeights } from './parameters.js';
 
@@ -58,6 +59,39 @@ export abstract class GraphModel {
       this.inFlight--;
       if (this.destroyed && this.inFlight === 0) void this.release();
     }
+  }
+
+  /**
+   * Runs `count` items in chunks of at most `maxBatch` (checked here) and `limit` (what one submit may
+   * hold): `runChunk(start, size, alive)` runs one chunk's graph; the outputs are concatenated in order.
+   */
+  protected runChunked(
+    where: string,
+    count: number,
+    maxBatch: number | undefined,
+    limit: number,
+    runChunk: (start: number, size: number, alive: () => void) => Promise<RunResult>,
+  ): Promise<{ outputs: Record<string, Float32Array>; chunks: number[]; timings?: NodeTiming[] }> {
+    if (maxBatch !== undefined && !(Number.isInteger(maxBatch) && maxBatch > 0)) {
+      throw new ArgumentError(where, 'maxBatch', `must be a positive integer, got ${String(maxBatch)}`);
+    }
+    const chunk = Math.max(1, Math.min(maxBatch ?? Infinity, limit));
+    return this.running(async (alive) => {
+      const parts: Record<string, Float32Array[]> = {};
+      const chunks: number[] = [];
+      let timings: NodeTiming[] | undefined;
+      for (let start = 0; start < count; start += chunk) {
+        const size = Math.min(chunk, count - start);
+        const r = await runChunk(start, size, alive);
+        alive();
+        for (const [k, v] of Object.entries(r.outputs)) (parts[k] ??= []).push(v);
+        if (r.timings) timings = r.timings;
+        chunks.push(size);
+      }
+      const outputs: Record<string, Float32Array> = {};
+      for (const [k, list] of Object.entries(parts)) outputs[k] = concat(list);
+      return { outputs, chunks, ...(timings ? { timings } : {}) };
+    });
   }
 
   /** Bytes of weights held on the GPU (including parameters made at run time). */

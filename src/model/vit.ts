@@ -5,7 +5,7 @@ import { Graph, type KernelChoices, type Tensor } from '../graph/graph.js';
 import type { CompiledGraph, NodeTiming } from '../graph/executor.js';
 import { GraphModel } from './tower.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
-import { checkKernelChoices, checkOutputs, concat, describeValue, isCheckpoint } from './arguments.js';
+import { checkKernelChoices, checkOutputs, describeValue, isCheckpoint } from './arguments.js';
 import * as ops from '../graph/ops.js';
 import { DTYPE_BYTES } from '../kernels/program.js';
 import { posembSincos2d } from '../kernels/posemb-sincos.js';
@@ -235,9 +235,6 @@ export class VisionTransformer extends GraphModel {
     }
     const outputs = opts.outputs ?? DEFAULT_OUTPUTS;
     checkOutputs('forward', outputs, VIT_OUTPUTS);
-    if (opts.maxBatch !== undefined && !(Number.isInteger(opts.maxBatch) && opts.maxBatch > 0)) {
-      throw new ArgumentError('forward', 'maxBatch', `must be a positive integer, got ${String(opts.maxBatch)}`);
-    }
     const L = c.layers,
       hb = opts.hiddenBlock ?? -1;
     if (!Number.isInteger(hb) || hb < -L || hb >= L)
@@ -247,23 +244,16 @@ export class VisionTransformer extends GraphModel {
         `must be an integer in [${-L}, ${L - 1}] (this model has ${L} blocks), got ${String(hb)}`,
       );
     const hiddenBlock = hb < 0 ? L + hb : hb;
-    const chunk = Math.max(1, Math.min(opts.maxBatch ?? Infinity, this.maxChunk(res)));
-    return this.running(async (alive) => {
-      const result: ViTOutputs = { chunks: [] };
-      const parts: Record<string, Float32Array[]> = {};
-      for (let start = 0; start < batch; start += chunk) {
-        const b = Math.min(chunk, batch - start);
-        const cg = await this.compiled(b, res, outputs, hiddenBlock);
-        alive();
-        const r = await cg.run({ image: pixels.subarray(start * per, (start + b) * per) }, { profile: opts.profile });
-        alive();
-        for (const [k, v] of Object.entries(r.outputs)) (parts[k] ??= []).push(v);
-        if (r.timings) result.timings = r.timings;
-        result.chunks.push(b);
-      }
-      for (const [k, list] of Object.entries(parts)) result[k as ViTOutputName] = concat(list);
-      return result;
+    const r = await this.runChunked('forward', batch, opts.maxBatch, this.maxChunk(res), async (start, b, alive) => {
+      const cg = await this.compiled(b, res, outputs, hiddenBlock);
+      alive();
+      return cg.run({ image: pixels.subarray(start * per, (start + b) * per) }, { profile: opts.profile });
     });
+    return {
+      ...(r.outputs as Partial<Record<ViTOutputName, Float32Array>>),
+      chunks: r.chunks,
+      ...(r.timings ? { timings: r.timings } : {}),
+    };
   }
 }
 
