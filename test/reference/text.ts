@@ -1,9 +1,8 @@
 // CPU reference (float64) of the OpenVision 1 text tower, composed of the per-kernel references:
 // token embedding + positions, pre-norm blocks (tanh GELU, no attention mask), ln_final, the last
 // token, text_projection. The specification in plain loops, checked against the PyTorch fixture.
-import { attentionRef } from './attention.js';
+import { projectRef, residualBlockRef, weightGetter } from './blocks.js';
 import { embeddingRef } from './embedding.js';
-import { gemmRef } from './gemm.js';
 import { layerNormRef } from './layernorm.js';
 
 export interface TextRefConfig {
@@ -23,11 +22,7 @@ export function textRef(c: TextRefConfig, w: Map<string, Float32Array>, ids: Arr
   const W = c.width,
     T = c.contextLength,
     rows = B * T;
-  const get = (k: string) => {
-    const t = w.get(k);
-    if (!t) throw new Error(`reference: missing ${k}`);
-    return t;
-  };
+  const get = weightGetter(w);
   let x: Float64Array = embeddingRef(
     ids,
     B,
@@ -39,22 +34,12 @@ export function textRef(c: TextRefConfig, w: Map<string, Float32Array>, ids: Arr
   ).out;
   let block0: Float64Array | null = null;
   for (let i = 0; i < c.layers; i++) {
-    const p = `transformer.resblocks.${i}.`;
-    const h = layerNormRef(x, rows, W, get(`${p}ln_1.weight`), get(`${p}ln_1.bias`), c.eps);
-    const qkv = gemmRef(h, rows, W, get(`${p}attn.in_proj_weight`), 3 * W, get(`${p}attn.in_proj_bias`), 'none').y;
-    const a = attentionRef(qkv, B, T, W, c.heads).out; // no mask: every token attends to all 80
-    x = gemmRef(a, rows, W, get(`${p}attn.out_proj.weight`), W, get(`${p}attn.out_proj.bias`), 'residual', x).y;
-    const h2 = layerNormRef(x, rows, W, get(`${p}ln_2.weight`), get(`${p}ln_2.bias`), c.eps);
-    const m = gemmRef(h2, rows, W, get(`${p}mlp.c_fc.weight`), c.mlpWidth, get(`${p}mlp.c_fc.bias`), c.act).y;
-    x = gemmRef(m, rows, c.mlpWidth, get(`${p}mlp.c_proj.weight`), W, get(`${p}mlp.c_proj.bias`), 'residual', x).y;
+    x = residualBlockRef(x, B, T, c, get, i); // no mask: every token attends to all T
     if (i === 0) block0 = x.slice();
   }
   const xn = layerNormRef(x, rows, W, get('ln_final.weight'), get('ln_final.bias'), c.eps);
   const pooled = new Float64Array(B * W);
   for (let b = 0; b < B; b++) pooled.set(xn.subarray((b * T + T - 1) * W, (b * T + T) * W), b * W);
-  const proj = get('text_projection');
-  const projT = new Float64Array(W * c.embedDim);
-  for (let r = 0; r < W; r++) for (let e = 0; e < c.embedDim; e++) projT[e * W + r] = proj[r * c.embedDim + e]!;
-  const embedding = gemmRef(pooled, B, W, projT, c.embedDim, null, 'none').y;
+  const embedding = projectRef(pooled, B, W, get('text_projection'), c.embedDim);
   return { embedding, pooled, block0: block0! };
 }
