@@ -2,7 +2,7 @@
 // (pipelines and bind groups built once, reused by every run), the whole forward pass recorded
 // into one command encoder and one submit.
 import { WebGPUError } from '../errors.js';
-import type { Dispatch, TensorRef } from '../kernels/program.js';
+import { createMatrixTexture, type Dispatch, type TensorRef, type TextureRef } from '../kernels/program.js';
 import type { CopyNode, Graph, Tensor } from './graph.js';
 import { planBuffers, type BufferPlan } from './planner.js';
 
@@ -34,14 +34,20 @@ export class CompiledGraph {
     private readonly inputs: Map<string, { tensor: Tensor; buffer: GPUBuffer }>,
     private readonly dispatches: (Dispatch | null)[],
     private readonly resolve: (t: Tensor) => TensorRef,
+    private readonly textures: GPUTexture[],
   ) {}
 
   /**
-   * Plans buffers and binds every node. `params` gives each param tensor's buffer. Kernel argument
+   * Plans buffers and binds every node. `params` gives each param tensor's buffer (a texture for a
+   * texture-stored param). Kernel argument
    * errors and WebGPU validation / out-of-memory errors are thrown, and whatever was created for
    * this graph is destroyed first.
    */
-  static async compile(device: GPUDevice, graph: Graph, params: (t: Tensor) => GPUBuffer): Promise<CompiledGraph> {
+  static async compile(
+    device: GPUDevice,
+    graph: Graph,
+    params: (t: Tensor) => GPUBuffer | GPUTexture | undefined,
+  ): Promise<CompiledGraph> {
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     const plan = planBuffers(graph);
     const maxBuffer = device.limits.maxBufferSize;
@@ -52,6 +58,7 @@ export class CompiledGraph {
         );
     }
     const created: GPUBuffer[] = [];
+    const textures: GPUTexture[] = [];
     const dispatches: (Dispatch | null)[] = [];
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');
@@ -59,12 +66,19 @@ export class CompiledGraph {
     const slots: GPUBuffer[] = [];
     const inputs = new Map<string, { tensor: Tensor; buffer: GPUBuffer }>();
     const resolve = (t: Tensor): TensorRef => {
-      let buffer: GPUBuffer;
-      if (t.kind === 'activation') buffer = slots[plan.slotOf.get(t)!]!;
-      else if (t.kind === 'input') buffer = inputs.get(t.name)!.buffer;
+      let buffer: GPUBuffer | GPUTexture | undefined;
+      if (t.storage !== 'buffer') throw new Error(`graph: ${t.kind} ${t.name} is a texture, not a buffer`);
+      if (t.kind === 'activation') buffer = slots[plan.slotOf.get(t)!];
+      else if (t.kind === 'input') buffer = inputs.get(t.name)?.buffer;
       else buffer = params(t);
-      if (!buffer) throw new Error(`graph: no buffer for ${t.kind} ${t.name}`);
+      if (!buffer || !('mapAsync' in buffer)) throw new Error(`graph: no buffer for ${t.kind} ${t.name}`);
       return { buffer, shape: t.shape, dtype: t.dtype };
+    };
+    const resolveTexture = (t: Tensor): TextureRef => {
+      const texture = t.kind === 'activation' ? textures[plan.textureSlotOf.get(t)!] : params(t);
+      if (t.storage !== 'texture' || !texture || !('createView' in texture))
+        throw new Error(`graph: no texture for ${t.kind} ${t.name}`);
+      return { texture, shape: [t.shape[0]!, t.shape[1]!] };
     };
     try {
       plan.slotBytes.forEach((bytes, i) => {
@@ -72,13 +86,17 @@ export class CompiledGraph {
         created.push(b);
         slots.push(b);
       });
+      plan.textureSlots.forEach(([rows, cols], i) =>
+        textures.push(createMatrixTexture(device, rows, cols, `activation texture ${i}`).texture),
+      );
       for (const t of graph.tensors) {
         if (t.kind !== 'input') continue;
         const b = device.createBuffer({ label: `input ${t.name}`, size: Math.max(16, t.bytes), usage });
         created.push(b);
         inputs.set(t.name, { tensor: t, buffer: b });
       }
-      for (const n of graph.nodes) dispatches.push(n.type === 'kernel' ? n.bind(device, resolve) : null);
+      for (const n of graph.nodes)
+        dispatches.push(n.type === 'kernel' ? n.bind(device, resolve, resolveTexture) : null);
       // Every pipeline the graph needs, compiled concurrently (createComputePipelineAsync).
       await Promise.all(dispatches.map(async (d) => d?.prepare?.()));
     } catch (e) {
@@ -89,12 +107,13 @@ export class CompiledGraph {
     if (thrown || validation || oom) {
       for (const d of dispatches) d?.destroy();
       for (const b of created) b.destroy();
+      for (const t of textures) t.destroy();
       if (thrown) throw thrown instanceof Error ? thrown : new Error(`graph: ${JSON.stringify(thrown)}`);
       throw new Error(
         `graph: WebGPU ${oom ? 'out-of-memory' : 'validation'} error while building the pass: ${(oom ?? validation)!.message}`,
       );
     }
-    return new CompiledGraph(device, graph, plan, slots, inputs, dispatches, resolve);
+    return new CompiledGraph(device, graph, plan, slots, inputs, dispatches, resolve, textures);
   }
 
   /**
@@ -242,8 +261,9 @@ export class CompiledGraph {
     for (const r of n.regions) encoder.copyBufferToBuffer(from, r.src, to, r.dst, r.bytes);
   }
 
-  /** Frees the activation and input buffers and the dispatches' uniforms (params belong to the caller). */
+  /** Frees the activation buffers and textures, the inputs and the dispatches' uniforms (params belong to the caller). */
   destroy(): void {
+    for (const t of this.textures) t.destroy();
     for (const d of this.dispatches) d?.destroy();
     for (const s of this.slots) s.destroy();
     for (const { buffer } of this.inputs.values()) buffer.destroy();

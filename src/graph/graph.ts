@@ -5,9 +5,14 @@ import { elementCount } from '../shape.js';
 import type { AttentionVariant } from '../kernels/attention.js';
 import type { GemmTile } from '../kernels/gemm-tile.js';
 import type { GemmVariant } from '../kernels/gemm.js';
-import { DTYPE_BYTES, type DType, type Dispatch, type TensorRef } from '../kernels/program.js';
+import { DTYPE_BYTES, type DType, type Dispatch, type TensorRef, type TextureRef } from '../kernels/program.js';
 
 export type TensorKind = 'input' | 'param' | 'activation';
+/**
+ * Where a tensor lives: a storage buffer, or (2-D f32 only) a matrix texture (TextureRef layout),
+ * what the CPU-adapter kernels read fastest.
+ */
+export type TensorStorage = 'buffer' | 'texture';
 
 export class Tensor {
   constructor(
@@ -16,6 +21,7 @@ export class Tensor {
     readonly shape: readonly number[],
     readonly kind: TensorKind,
     readonly dtype: DType = 'f32',
+    readonly storage: TensorStorage = 'buffer',
   ) {}
   get bytes(): number {
     return elementCount(this.shape) * DTYPE_BYTES[this.dtype];
@@ -24,13 +30,15 @@ export class Tensor {
 
 /** Resolves a graph tensor to the GPU buffer it was given. */
 export type Resolve = (t: Tensor) => TensorRef;
+/** Resolves a texture-stored graph tensor to its matrix texture. */
+export type ResolveTexture = (t: Tensor) => TextureRef;
 
 export interface KernelNode {
   readonly type: 'kernel';
   readonly name: string;
   readonly reads: readonly Tensor[];
   readonly writes: readonly Tensor[];
-  bind(device: GPUDevice, resolve: Resolve): Dispatch;
+  bind(device: GPUDevice, resolve: Resolve, resolveTexture: ResolveTexture): Dispatch;
 }
 
 /** Byte ranges copied from one tensor into another (e.g. patch tokens out of the hidden state). */
@@ -49,7 +57,11 @@ export type GraphNode = KernelNode | CopyNode;
  * (GEMMs and the patch embedding) and the attention variant. Absent: each kernel's per-adapter default.
  */
 export interface KernelChoices {
-  /** The GEMM variant ('tiled' or 'subgroup', gemm.ts); 'subgroup' is used only where K % 4 == 0. */
+  /**
+   * The GEMM variant ('tiled' or 'subgroup', gemm.ts; 'texture', gemm-texture.ts); 'subgroup' is used
+   * only where K % 4 == 0; 'texture' where the weight is a texture-stored param (the model uploads its
+   * linear weights as textures when it runs this variant) — the graph packs x into a texture first.
+   */
   gemmVariant?: GemmVariant;
   gemmTile?: GemmTile;
   attentionVariant?: AttentionVariant;
@@ -63,10 +75,18 @@ export class Graph {
   /** Tensors the caller reads back after a run, by name; kept alive to the end. */
   readonly outputs = new Map<string, Tensor>();
 
-  private add(name: string, shape: readonly number[], kind: TensorKind, dtype: DType = 'f32'): Tensor {
+  private add(
+    name: string,
+    shape: readonly number[],
+    kind: TensorKind,
+    dtype: DType = 'f32',
+    storage: TensorStorage = 'buffer',
+  ): Tensor {
     if (!shape.every((d) => Number.isInteger(d) && d > 0))
       throw new Error(`graph: tensor ${name} has an invalid shape [${shape.join(', ')}]`);
-    const t = new Tensor(this.tensors.length, name, [...shape], kind, dtype);
+    if (storage === 'texture' && (shape.length !== 2 || dtype !== 'f32'))
+      throw new Error(`graph: tensor ${name}: only 2-D f32 tensors can live in a texture, got [${shape.join(', ')}]`);
+    const t = new Tensor(this.tensors.length, name, [...shape], kind, dtype, storage);
     this.tensors.push(t);
     return t;
   }
@@ -74,17 +94,21 @@ export class Graph {
   input(name: string, shape: readonly number[], dtype: DType = 'f32'): Tensor {
     return this.add(name, shape, 'input', dtype);
   }
-  param(name: string, shape: readonly number[]): Tensor {
-    return this.add(name, shape, 'param');
+  /** A weight the model owns, in a buffer or (storage 'texture') a matrix texture. */
+  param(name: string, shape: readonly number[], storage: TensorStorage = 'buffer'): Tensor {
+    return this.add(name, shape, 'param', 'f32', storage);
   }
-  activation(name: string, shape: readonly number[]): Tensor {
-    return this.add(name, shape, 'activation');
+  /** An intermediate result; 'texture' ones are planned separately (textures of the same size share). */
+  activation(name: string, shape: readonly number[], storage: TensorStorage = 'buffer'): Tensor {
+    return this.add(name, shape, 'activation', 'f32', storage);
   }
 
   kernel(name: string, reads: Tensor[], writes: Tensor[], bind: KernelNode['bind']): void {
     this.nodes.push({ type: 'kernel', name, reads, writes, bind });
   }
   copy(name: string, from: Tensor, to: Tensor, regions: CopyNode['regions']): void {
+    if (from.storage !== 'buffer' || to.storage !== 'buffer')
+      throw new Error(`graph: copy ${name} is between buffers only`);
     for (const r of regions) {
       if (r.src + r.bytes > from.bytes || r.dst + r.bytes > to.bytes)
         throw new Error(`graph: copy ${name} is out of range`);

@@ -3,6 +3,10 @@
 import { attention as attentionDispatch } from '../kernels/attention.js';
 import { embedding as embeddingDispatch } from '../kernels/embedding.js';
 import { gemm, type GemmEpilogue } from '../kernels/gemm.js';
+import { gemmTexture } from '../kernels/gemm-texture.js';
+import { texturePack } from '../kernels/texture-pack.js';
+import { MATRIX_TEXTURE_ROWS } from '../kernels/texture-matrix.js';
+import { elementCount } from '../shape.js';
 import { layerNorm as layerNormDispatch } from '../kernels/layernorm.js';
 import { meanPool as meanPoolDispatch } from '../kernels/mean-pool.js';
 import { patchEmbed as patchEmbedDispatch } from '../kernels/patch-embed.js';
@@ -35,7 +39,46 @@ export function layerNorm(g: Graph, name: string, x: Tensor, gamma: Tensor, beta
 
 /** The model's GEMM variant for weight `w` [N, K]: 'subgroup' needs K % 4 == 0 (else the kernel's default). */
 const gemmVariant = (g: Graph, w: Tensor) =>
-  g.kernels.gemmVariant === 'subgroup' && w.shape[1]! % 4 !== 0 ? undefined : g.kernels.gemmVariant;
+  g.kernels.gemmVariant === 'subgroup' && w.shape[1]! % 4 !== 0
+    ? undefined
+    : g.kernels.gemmVariant === 'texture'
+      ? undefined
+      : g.kernels.gemmVariant;
+
+/**
+ * y = epilogue(x·wᵀ + b) (y read too for 'residual'): with a buffer weight, one gemm node; with a
+ * texture-stored weight, x is packed into a matrix texture (texture_pack) and gemm_texture reads
+ * both, in chunks of MATRIX_TEXTURE_ROWS rows.
+ */
+function addGemm(g: Graph, name: string, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor, epilogue: GemmEpilogue) {
+  const reads = [x, w, ...(b ? [b] : []), ...(epilogue === 'residual' ? [y] : [])];
+  if (w.storage === 'buffer') {
+    g.kernel(name, reads, [y], (d, r) =>
+      gemm(d, {
+        x: r(x),
+        w: r(w),
+        bias: b ? r(b) : null,
+        y: r(y),
+        epilogue,
+        tile: g.kernels.gemmTile,
+        variant: gemmVariant(g, w),
+      }),
+    );
+    return;
+  }
+  const K = w.shape[1]!;
+  const M = elementCount(x.shape) / K;
+  const chunk = Math.min(M, MATRIX_TEXTURE_ROWS);
+  for (let row0 = 0; row0 < M; row0 += chunk) {
+    const rows = Math.min(chunk, M - row0);
+    const part = M > chunk ? `${name}[${row0}:${row0 + rows}]` : name;
+    const xt = g.activation(`${part}.x`, [rows, K], 'texture');
+    g.kernel(`${part}.texture_pack`, [x], [xt], (d, r, rt) => texturePack(d, { x: r(x), out: rt(xt), row0 }));
+    g.kernel(part, [xt, ...reads.slice(1)], [y], (d, r, rt) =>
+      gemmTexture(d, { x: rt(xt), w: rt(w), bias: b ? r(b) : null, y: r(y), epilogue, row0 }),
+    );
+  }
+}
 
 /** y = act(x·wᵀ + b), a new tensor. */
 export function linear(
@@ -47,33 +90,13 @@ export function linear(
   epilogue: Exclude<GemmEpilogue, 'residual'> = 'none',
 ): Tensor {
   const y = g.activation(name, [...x.shape.slice(0, -1), w.shape[0]!]);
-  g.kernel(name, b ? [x, w, b] : [x, w], [y], (d, r) =>
-    gemm(d, {
-      x: r(x),
-      w: r(w),
-      bias: b ? r(b) : null,
-      y: r(y),
-      epilogue,
-      tile: g.kernels.gemmTile,
-      variant: gemmVariant(g, w),
-    }),
-  );
+  addGemm(g, name, x, w, b, y, epilogue);
   return y;
 }
 
 /** residual += x·wᵀ + b, in place; returns `residual`. */
 export function linearAddInto(g: Graph, name: string, residual: Tensor, x: Tensor, w: Tensor, b: Tensor): Tensor {
-  g.kernel(name, [x, w, b, residual], [residual], (d, r) =>
-    gemm(d, {
-      x: r(x),
-      w: r(w),
-      bias: r(b),
-      y: r(residual),
-      epilogue: 'residual',
-      tile: g.kernels.gemmTile,
-      variant: gemmVariant(g, w),
-    }),
-  );
+  addGemm(g, name, x, w, b, residual, 'residual');
   return residual;
 }
 

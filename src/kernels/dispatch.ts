@@ -4,12 +4,15 @@ import { KernelArgumentError } from '../errors.js';
 import { byteSize } from './checks.js';
 import { bindGroupLayout, pipelineFor, pipelineForAsync, pipelineKey } from './pipelines.js';
 import { signatureOf } from './reflect.js';
-import type { Dispatch, KernelSignature, KernelSource, Overrides, TensorRef } from './types.js';
+import { matrixTextureWidth } from './texture-matrix.js';
+import type { Dispatch, KernelSignature, KernelSource, Overrides, TensorRef, TextureRef } from './types.js';
 
 export interface DispatchSpec {
   readonly overrides?: Overrides;
   readonly uniforms?: Record<string, number>;
   readonly tensors: Record<string, TensorRef>;
+  /** The kernel's matrix-texture arguments (texture_storage_2d bindings), by binding name. */
+  readonly textures?: Record<string, TextureRef>;
   readonly workgroups: readonly [number, number?, number?];
 }
 
@@ -75,6 +78,45 @@ function checkTensors(
   }
 }
 
+/** Every texture binding given, none unknown; rgba32float, STORAGE_BINDING, big enough; a written one not read too. */
+function checkTextures(src: KernelSource, sig: KernelSignature, textures: Record<string, TextureRef>): void {
+  for (const t of sig.textures) {
+    if (!textures[t.name]) throw new KernelArgumentError(src.name, t.name, 'missing texture argument');
+  }
+  for (const g of Object.keys(textures)) {
+    if (!sig.textures.some((t) => t.name === g))
+      throw new KernelArgumentError(
+        src.name,
+        g,
+        `not a texture binding of this kernel (has: ${sig.textures.map((t) => t.name).join(', ') || 'none'})`,
+      );
+  }
+  for (const b of sig.textures) {
+    const { texture, shape } = textures[b.name]!;
+    const [rows, cols] = shape;
+    if (texture.format !== 'rgba32float')
+      throw new KernelArgumentError(src.name, b.name, `texture format ${texture.format}, expected rgba32float`);
+    if ((texture.usage & GPUTextureUsage.STORAGE_BINDING) === 0)
+      throw new KernelArgumentError(src.name, b.name, 'texture was not created with STORAGE_BINDING usage');
+    const width = matrixTextureWidth(cols);
+    if (texture.width < width || texture.height < rows || texture.dimension !== '2d') {
+      throw new KernelArgumentError(
+        src.name,
+        b.name,
+        `a ${texture.width}×${texture.height} texture cannot hold a [${rows}, ${cols}] matrix (needs ${width}×${rows}, matrixTextureWidth)`,
+      );
+    }
+  }
+  for (let i = 0; i < sig.textures.length; i++) {
+    for (let j = i + 1; j < sig.textures.length; j++) {
+      const a = sig.textures[i]!,
+        b = sig.textures[j]!;
+      if ((a.writable || b.writable) && textures[a.name]!.texture === textures[b.name]!.texture)
+        throw new KernelArgumentError(src.name, `${a.name}/${b.name}`, 'a written texture is also another argument');
+    }
+  }
+}
+
 /** The workgroup grid, within the device's per-dimension limit. */
 function checkWorkgroups(
   device: GPUDevice,
@@ -122,6 +164,7 @@ function packUniforms(src: KernelSource, sig: KernelSignature, values: Record<st
 export function createDispatch(device: GPUDevice, src: KernelSource, spec: DispatchSpec): Dispatch {
   const sig = signatureOf(src);
   checkTensors(device, src, sig, spec.tensors);
+  checkTextures(src, sig, spec.textures ?? {});
   const overrides: Overrides = spec.overrides ?? {};
   pipelineKey(src, overrides); // unknown override names fail here, before anything is created
   const [wx, wy, wz] = checkWorkgroups(device, src, spec.workgroups);
@@ -132,6 +175,8 @@ export function createDispatch(device: GPUDevice, src: KernelSource, spec: Dispa
     const t = spec.tensors[s.name]!;
     return { binding: s.binding, resource: { buffer: t.buffer, offset: t.offset ?? 0, size: byteSize(t) } };
   });
+  for (const t of sig.textures)
+    entries.push({ binding: t.binding, resource: spec.textures![t.name]!.texture.createView() });
   if (sig.uniform && uniforms) {
     uniformBuffer = device.createBuffer({
       label: `${src.name} uniforms`,

@@ -19,8 +19,13 @@ import {
 export const gemmKernel: KernelSource = { name: 'gemm', wgsl: gemmWgsl };
 export const gemmSubgroupKernel: KernelSource = { name: 'gemm_subgroup', wgsl: gemmSubgroupWgsl };
 
-export type GemmVariant = 'tiled' | 'subgroup';
-export const GEMM_VARIANTS: readonly GemmVariant[] = ['tiled', 'subgroup'];
+/**
+ * 'tiled' and 'subgroup' read buffers (this module's gemm()); 'texture' reads matrix textures
+ * (gemmTexture, gemm-texture.ts): a model choice, for which the graph packs x and the model uploads
+ * its weights as textures.
+ */
+export type GemmVariant = 'tiled' | 'subgroup' | 'texture';
+export const GEMM_VARIANTS: readonly GemmVariant[] = ['tiled', 'subgroup', 'texture'];
 /** Rows and columns of y one 'subgroup' workgroup computes (MR, NB in its WGSL). */
 const SUBGROUP_BLOCK = { m: wgslConst(gemmSubgroupKernel, 'MR'), n: wgslConst(gemmSubgroupKernel, 'NB') };
 
@@ -28,11 +33,12 @@ const SUBGROUP_BLOCK = { m: wgslConst(gemmSubgroupKernel, 'MR'), n: wgslConst(ge
 export const canRunSubgroupGemm = hasSubgroupsOf8;
 
 /**
- * The variant for `device`: 'subgroup' on CPU adapters that can run it (lavapipe:
- * bench/results/kernels-*.md), 'tiled' elsewhere (a workgroup of 8 starves a GPU).
+ * The variant a model uses on `device`: 'texture' on CPU adapters with 8-lane subgroups (lavapipe:
+ * ~2× 'subgroup', which is ~2× 'tiled', bench/results/kernels-*.md), 'tiled' elsewhere (a workgroup
+ * of 8 starves a GPU). gemm() on buffers takes 'subgroup' where this says 'texture'.
  */
 export function gemmVariantFor(device: GPUDevice): GemmVariant {
-  return isCpuAdapter(device) && canRunSubgroupGemm(device) ? 'subgroup' : 'tiled';
+  return isCpuAdapter(device) && canRunSubgroupGemm(device) ? 'texture' : 'tiled';
 }
 
 /**
@@ -40,8 +46,8 @@ export function gemmVariantFor(device: GPUDevice): GemmVariant {
  * result`, or tanh-approximated GELU (nn.GELU(approximate='tanh')).
  */
 export type GemmEpilogue = 'none' | 'gelu' | 'residual' | 'gelu_tanh';
-/** Each epilogue's EPILOGUE override value, as gemm.wgsl declares it. */
-const EPILOGUE_CODE: Record<GemmEpilogue, number> = {
+/** Each epilogue's EPILOGUE override value, as gemm.wgsl (and every GEMM variant) declares it. */
+export const GEMM_EPILOGUE_CODE: Record<GemmEpilogue, number> = {
   none: wgslConst(gemmKernel, 'EPILOGUE_NONE'),
   gelu: wgslConst(gemmKernel, 'EPILOGUE_GELU'),
   residual: wgslConst(gemmKernel, 'EPILOGUE_RESIDUAL'),
@@ -60,7 +66,10 @@ export interface GemmArgs {
   epilogue?: GemmEpilogue;
   /** Workgroup tile of the 'tiled' variant (gemm-tile.ts); defaults to gemmTileFor(device, { m: M, n: N }). */
   tile?: GemmTile;
-  /** Kernel variant; defaults to 'tiled' when a tile is given or K % 4 != 0, else gemmVariantFor(device). */
+  /**
+   * Kernel variant, 'tiled' or 'subgroup' ('texture' is gemmTexture's); defaults to 'tiled' when a
+   * tile is given or K % 4 != 0, else 'subgroup' where gemmVariantFor(device) is not 'tiled'.
+   */
   variant?: GemmVariant;
 }
 
@@ -68,7 +77,7 @@ export interface GemmArgs {
 export function gemm(device: GPUDevice, args: GemmArgs): Dispatch {
   const kernel = gemmKernel.name; // `kernel` for names, K for the reduction dimension
   const epilogue = args.epilogue ?? 'none';
-  if (!(epilogue in EPILOGUE_CODE))
+  if (!(epilogue in GEMM_EPILOGUE_CODE))
     throw new KernelArgumentError(kernel, 'epilogue', `unknown epilogue '${String(epilogue)}'`);
   if (args.w.shape.length !== 2)
     throw new KernelArgumentError(kernel, 'w', `expected [N, K], got [${args.w.shape.join(', ')}]`);
@@ -87,7 +96,14 @@ export function gemm(device: GPUDevice, args: GemmArgs): Dispatch {
   if (args.bias) expectShape(kernel, 'bias', args.bias, [N]);
   expectShape(kernel, 'y', args.y, [...lead, N]);
   // 'subgroup' reads w as vec4s along K: K must be a multiple of 4, else the default is 'tiled'.
-  const variant = args.variant ?? (args.tile || K % 4 !== 0 ? 'tiled' : gemmVariantFor(device));
+  const variant =
+    args.variant ?? (args.tile || K % 4 !== 0 || gemmVariantFor(device) === 'tiled' ? 'tiled' : 'subgroup');
+  if (variant === 'texture')
+    throw new KernelArgumentError(
+      kernel,
+      'variant',
+      "'texture' reads matrix textures: call gemmTexture (gemm-texture.ts) with x and w as TextureRefs",
+    );
   if (!GEMM_VARIANTS.includes(variant)) {
     throw new KernelArgumentError(
       kernel,
@@ -110,7 +126,7 @@ export function gemm(device: GPUDevice, args: GemmArgs): Dispatch {
     const wx = Math.ceil(N / SUBGROUP_BLOCK.n),
       wy = Math.ceil(M / SUBGROUP_BLOCK.m);
     return createDispatch(device, gemmSubgroupKernel, {
-      overrides: { EPILOGUE: EPILOGUE_CODE[epilogue], HAS_BIAS: args.bias !== null },
+      overrides: { EPILOGUE: GEMM_EPILOGUE_CODE[epilogue], HAS_BIAS: args.bias !== null },
       uniforms: { M, N, K },
       tensors,
       workgroups: [wx, wy],
@@ -119,7 +135,7 @@ export function gemm(device: GPUDevice, args: GemmArgs): Dispatch {
   const launch = tileLaunch(device, kernel, args.tile, M, N);
   return createDispatch(device, gemmKernel, {
     overrides: {
-      EPILOGUE: EPILOGUE_CODE[epilogue],
+      EPILOGUE: GEMM_EPILOGUE_CODE[epilogue],
       HAS_BIAS: args.bias !== null,
       ...launch.overrides,
       PREFETCH: launch.tile.prefetch ?? false,

@@ -31,6 +31,13 @@ export function bindGroupLayout(device: GPUDevice, src: KernelSource): GPUBindGr
       visibility: GPUShaderStage.COMPUTE,
       buffer: { type: s.writable ? 'storage' : 'read-only-storage' },
     }));
+    for (const t of sig.textures) {
+      entries.push({
+        binding: t.binding,
+        visibility: GPUShaderStage.COMPUTE,
+        storageTexture: { access: t.writable ? 'write-only' : 'read-only', format: 'rgba32float', viewDimension: '2d' },
+      });
+    }
     if (sig.uniform)
       entries.push({ binding: sig.uniform.binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } });
     layout = device.createBindGroupLayout({ label: src.name, entries });

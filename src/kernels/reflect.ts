@@ -1,16 +1,27 @@
 // Reflection of a kernel's WGSL: its bindings and uniform struct (wgsl_reflect) and the constants
 // the host must agree with. Bindings and uniform layouts come from the shader, never a second table.
 import { ResourceType, WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
-import type { KernelSignature, KernelSource, StorageBinding, UniformLayout, UniformScalar } from './types.js';
+import type {
+  KernelSignature,
+  KernelSource,
+  StorageBinding,
+  TextureBinding,
+  UniformLayout,
+  UniformScalar,
+} from './types.js';
 
 const signatures = new Map<string, KernelSignature>();
 
-/** Reflects a kernel's WGSL once: group 0 holds at most one uniform struct and any storage arrays. */
+/**
+ * Reflects a kernel's WGSL once: group 0 holds at most one uniform struct, any storage arrays and
+ * any `texture_storage_2d<rgba32float, read | write>` matrices.
+ */
 export function signatureOf(src: KernelSource): KernelSignature {
   const cached = signatures.get(src.name);
   if (cached) return cached;
   const r = new WgslReflect(src.wgsl);
   const storage: StorageBinding[] = [];
+  const textures: TextureBinding[] = [];
   let uniform: UniformLayout | null = null;
   for (const [group, bindings] of r.getBindGroups().entries()) {
     for (const b of bindings ?? []) {
@@ -35,12 +46,23 @@ export function signatureOf(src: KernelSource): KernelSignature {
         };
       } else if (b.resourceType === ResourceType.Storage) {
         storage.push({ name: b.name, binding: b.binding, writable: b.access === 'read_write' });
+      } else if (b.resourceType === ResourceType.StorageTexture) {
+        const t = b.type as { name: string; format?: { name: string }; access?: string };
+        if (
+          t.name !== 'texture_storage_2d' ||
+          t.format?.name !== 'rgba32float' ||
+          !['read', 'write'].includes(b.access)
+        )
+          throw new Error(
+            `kernel ${src.name}: texture ${b.name} must be a texture_storage_2d<rgba32float, read | write> (a TextureRef matrix)`,
+          );
+        textures.push({ name: b.name, binding: b.binding, writable: b.access === 'write' });
       } else {
-        throw new Error(`kernel ${src.name}: binding ${b.name} is not a buffer`);
+        throw new Error(`kernel ${src.name}: binding ${b.name} is neither a buffer nor a storage texture`);
       }
     }
   }
-  const sig: KernelSignature = { storage, uniform, overrides: r.overrides.map((o) => o.name) };
+  const sig: KernelSignature = { storage, textures, uniform, overrides: r.overrides.map((o) => o.name) };
   signatures.set(src.name, sig);
   return sig;
 }

@@ -14,6 +14,17 @@ export interface TensorRef {
   readonly offset?: number;
 }
 
+/**
+ * A [rows, cols] f32 matrix held in a 2-D `rgba32float` texture (what the CPU-adapter kernels read
+ * fastest, shared/notes/lavapipe.md): texel (q, r) holds row r's values 4q … 4q+3; the row is
+ * zero-padded to `matrixTextureWidth(cols)` texels (texture-matrix.ts). The texture may have more
+ * rows than `shape[0]` (a reused activation texture); those are never read as data.
+ */
+export interface TextureRef {
+  readonly texture: GPUTexture;
+  readonly shape: readonly [number, number];
+}
+
 /** One recorded kernel invocation with its pipeline, uniforms and bind group already built. */
 export interface Dispatch {
   readonly kernel: string;
@@ -43,9 +54,17 @@ export interface StorageBinding {
   readonly writable: boolean;
 }
 
+/** A `texture_storage_2d<rgba32float, read | write>` binding (a TextureRef argument). */
+export interface TextureBinding {
+  readonly name: string;
+  readonly binding: number;
+  readonly writable: boolean;
+}
+
 /** What reflection tells us about one kernel's WGSL: its bindings, uniforms and overrides. */
 export interface KernelSignature {
   readonly storage: readonly StorageBinding[];
+  readonly textures: readonly TextureBinding[];
   readonly uniform: UniformLayout | null;
   readonly overrides: readonly string[];
 }

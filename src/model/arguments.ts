@@ -4,13 +4,18 @@ import { ArgumentError } from '../errors.js';
 import type { KernelChoices } from '../graph/graph.js';
 import { ATTENTION_VARIANTS } from '../kernels/attention.js';
 import { checkTile } from '../kernels/gemm-tile.js';
-import { canRunSubgroupGemm, GEMM_VARIANTS } from '../kernels/gemm.js';
+import { canRunSubgroupGemm, GEMM_VARIANTS, gemmVariantFor } from '../kernels/gemm.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
 
 /** Array.isArray that keeps the element type (the built-in narrows a readonly T[] to any[]). */
 export const isList = <T>(x: readonly T[]): x is readonly T[] => Array.isArray(x);
 
-/** Validates kernel choices up front (an unknown variant or a tile the device cannot run is refused at load). */
+/**
+ * Validates kernel choices up front (an unknown variant or a tile the device cannot run is refused at
+ * load) and settles the GEMM variant where the graph's structure depends on it: 'texture' (weights
+ * uploaded as textures, x packed before each GEMM) when gemmVariantFor(device) says so and no tile
+ * or variant was asked for.
+ */
 export function checkKernelChoices(device: GPUDevice, k: KernelChoices = {}): KernelChoices {
   if (k.attentionVariant !== undefined && !Object.hasOwn(ATTENTION_VARIANTS, k.attentionVariant)) {
     throw new ArgumentError(
@@ -27,14 +32,19 @@ export function checkKernelChoices(device: GPUDevice, k: KernelChoices = {}): Ke
       `unknown variant ${JSON.stringify(k.gemmVariant)} (have: ${GEMM_VARIANTS.join(', ')})`,
     );
   }
-  if (k.gemmVariant === 'subgroup' && !canRunSubgroupGemm(device)) {
+  if ((k.gemmVariant === 'subgroup' || k.gemmVariant === 'texture') && !canRunSubgroupGemm(device)) {
     throw new ArgumentError(
       'load',
       'kernels.gemmVariant',
-      "'subgroup' needs the subgroups feature with a subgroup size of exactly 8",
+      `'${k.gemmVariant}' needs the subgroups feature with a subgroup size of exactly 8`,
     );
   }
-  return { ...k };
+  if (k.gemmVariant !== undefined && k.gemmVariant !== 'tiled' && k.gemmTile !== undefined)
+    throw new ArgumentError('load', 'kernels.gemmTile', "a tile is for the 'tiled' GEMM variant only");
+  const settled = { ...k };
+  if (k.gemmVariant === undefined && k.gemmTile === undefined && gemmVariantFor(device) === 'texture')
+    settled.gemmVariant = 'texture';
+  return settled;
 }
 
 /** Throws unless `outputs` is a non-empty list of known output names. */

@@ -1,6 +1,8 @@
 // From a checkpoint file to GPU buffers: the open_clip key layout of OpenVision encoders, checked
 // key by key and shape by shape before use, and uploaded with nothing left behind on failure.
 import { CheckpointError, ConfigError } from '../errors.js';
+import type { KernelChoices, TensorStorage } from '../graph/graph.js';
+import { uploadMatrixTexture } from '../kernels/texture-matrix.js';
 import { posembSincos2d } from '../kernels/posemb-sincos.js';
 import { openCheckpoint } from '../weights/index.js';
 import { isFloatDType, notFloatError, type Checkpoint } from '../weights/checkpoint.js';
@@ -154,24 +156,52 @@ export function checkTextLayout(ckpt: Checkpoint, t: TextConfig): TowerLayout {
   return { tower: 'text', prefix: '', keys, transposed: TEXT_TRANSPOSED };
 }
 
+/** The linear layers' weights ([out, in] on the GPU), which the GEMMs read. */
+const LINEAR_WEIGHT = /(^|\.)(in_proj_weight|out_proj\.weight|c_fc\.weight|c_proj\.weight)$|^(proj|text_projection)$/;
+
+/**
+ * Where a parameter lives on the GPU: the linear weights in matrix textures when the model runs the
+ * 'texture' GEMM (what it reads them from), everything else in buffers.
+ */
+export function paramStorage(kernels: KernelChoices, key: string): TensorStorage {
+  return kernels.gemmVariant === 'texture' && LINEAR_WEIGHT.test(key) ? 'texture' : 'buffer';
+}
+
 /** The GPU copy of an encoder's weights, by key without prefix; `proj` is stored transposed, [E, W]. */
 export interface GpuWeights {
   readonly buffers: ReadonlyMap<string, GPUBuffer>;
+  /** The parameters stored as matrix textures (paramStorage), by key. */
+  readonly textures: ReadonlyMap<string, GPUTexture>;
+  /** Bytes held on the GPU (buffers and textures). */
+  bytes(): number;
   destroy(): void;
 }
 
-/** Reads, checks (finite values) and uploads every tensor of a tower; on any error, frees what it uploaded. */
+/**
+ * Reads, checks (finite values) and uploads every tensor of a tower, each to the storage `storage`
+ * says (paramStorage; default buffers); on any error, frees what it uploaded.
+ */
 export async function uploadWeights(
   device: GPUDevice,
   ckpt: Checkpoint,
   layout: TowerLayout,
   inspect?: (key: string, data: Float32Array) => void,
+  storage: (key: string) => TensorStorage = () => 'buffer',
 ): Promise<GpuWeights> {
   const { prefix, keys } = layout;
   const buffers = new Map<string, GPUBuffer>();
+  const textures = new Map<string, GPUTexture>();
   const destroy = () => {
     for (const b of buffers.values()) b.destroy();
+    for (const t of textures.values()) t.destroy();
     buffers.clear();
+    textures.clear();
+  };
+  const bytes = () => {
+    let n = 0;
+    for (const b of buffers.values()) n += b.size;
+    for (const t of textures.values()) n += t.width * t.height * 16;
+    return n;
   };
   try {
     for (const k of keys.keys()) {
@@ -182,13 +212,16 @@ export async function uploadWeights(
       }
       inspect?.(k, data);
       if (layout.transposed.has(k)) data = transpose(data, keys.get(k)![0]!, keys.get(k)![1]!);
-      buffers.set(k, uploadF32(device, data, k));
+      if (storage(k) === 'texture') {
+        const [rows, cols] = gpuShape(layout, k) as [number, number];
+        textures.set(k, uploadMatrixTexture(device, data, rows, cols, k).texture);
+      } else buffers.set(k, uploadF32(device, data, k));
     }
   } catch (e) {
     destroy();
     throw e;
   }
-  return { buffers, destroy };
+  return { buffers, textures, bytes, destroy };
 }
 
 export function uploadF32(device: GPUDevice, data: Float32Array, label: string): GPUBuffer {

@@ -17,6 +17,7 @@ import {
   openCheckpoint,
   TEXT_TRANSPOSED,
   uploadWeights,
+  paramStorage,
   type GpuWeights,
   type WeightsInput,
 } from './parameters.js';
@@ -34,7 +35,7 @@ export function buildTextGraph(
 ): Graph {
   const g = new Graph(kernels);
   const table = { keys: expectedTextKeys(t), transposed: TEXT_TRANSPOSED };
-  const P: Param = (key) => g.param(key, gpuShape(table, key));
+  const P: Param = (key) => g.param(key, gpuShape(table, key), paramStorage(kernels, key));
   const ids = g.input('ids', [batch, t.contextLength], 'u32');
   // x = token_embedding(text) + positional_embedding (no attention mask anywhere: no_causal_mask)
   const x = ops.embedding(g, 'token_embedding', ids, P('token_embedding.weight'), P('positional_embedding'));
@@ -102,7 +103,9 @@ export class TextTransformer extends GraphModel {
     const config = await resolveTextConfig(opts.config);
     const kernels = checkKernelChoices(device, opts.kernels);
     const ckpt = isCheckpoint(opts.weights) ? opts.weights : await openCheckpoint(opts.weights);
-    const weights = await uploadWeights(device, ckpt, checkTextLayout(ckpt, config));
+    const weights = await uploadWeights(device, ckpt, checkTextLayout(ckpt, config), undefined, (k) =>
+      paramStorage(kernels, k),
+    );
     return new TextTransformer(device, config, weights, ckpt.file, kernels);
   }
 

@@ -32,7 +32,9 @@ export abstract class GraphModel {
       cg = CompiledGraph.compile(
         this.device,
         build(),
-        (t: Tensor) => this.weights.buffers.get(t.name) ?? this.extraParams.get(t.name)!,
+        (t: Tensor) =>
+          (t.storage === 'texture' ? this.weights.textures.get(t.name) : this.weights.buffers.get(t.name)) ??
+          this.extraParams.get(t.name),
       );
       // A failed compile is not cached: it destroyed what it made, and the next call tries again.
       cg.catch(() => this.graphs.delete(key));
@@ -96,8 +98,7 @@ export abstract class GraphModel {
 
   /** Bytes of weights held on the GPU (including parameters made at run time). */
   weightBytes(): number {
-    let n = 0;
-    for (const b of this.weights.buffers.values()) n += b.size;
+    let n = this.weights.bytes();
     for (const b of this.extraParams.values()) n += b.size;
     return n;
   }

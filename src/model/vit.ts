@@ -27,6 +27,7 @@ import {
   sincosTableError,
   uploadF32,
   uploadWeights,
+  paramStorage,
   VISION_TRANSPOSED,
   type GpuWeights,
   type WeightsInput,
@@ -54,7 +55,7 @@ export function buildViTGraph(
     grid = gridOf(c, resolution),
     n = 1 + grid * grid;
   const table = { keys: expectedKeys(c), transposed: VISION_TRANSPOSED };
-  const P: Param = (key) => g.param(key, gpuShape(table, key));
+  const P: Param = (key) => g.param(key, gpuShape(table, key), paramStorage(kernels, key));
   const image = g.input('image', [batch, 3, resolution, resolution]);
   const arch = architecture(c);
   // x = conv1(x) (no bias); x = cat([class_embedding, x]); x = x + positional_embedding
@@ -149,9 +150,15 @@ export class VisionTransformer extends GraphModel {
     const kernels = checkKernelChoices(device, opts.kernels);
     const ckpt = isCheckpoint(opts.weights) ? opts.weights : await openCheckpoint(opts.weights);
     let posError = Infinity;
-    const weights = await uploadWeights(device, ckpt, checkLayout(ckpt, config), (k, data) => {
-      if (k === 'positional_embedding') posError = sincosTableError(data, gridOf(config), config.width);
-    });
+    const weights = await uploadWeights(
+      device,
+      ckpt,
+      checkLayout(ckpt, config),
+      (k, data) => {
+        if (k === 'positional_embedding') posError = sincosTableError(data, gridOf(config), config.width);
+      },
+      (k) => paramStorage(kernels, k),
+    );
     return new VisionTransformer(device, config, weights, ckpt.file, posError, kernels);
   }
 

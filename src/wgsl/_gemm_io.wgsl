@@ -1,15 +1,8 @@
-// What both GEMM variants share (included by gemm.wgsl and gemm_subgroup.wgsl): the bindings
-//   bias: [N], y: [M, N] (f32, row-major) — each variant declares x: [M, K] and w: [N, K] (nn.Linear
-//   layout) itself, as it reads them;
+// What the GEMM variants share (included by gemm.wgsl, gemm_subgroup.wgsl and gemm_texture.wgsl):
+// the bindings bias: [N], y: [M, N] (f32, row-major) — each variant declares its uniforms (binding 0),
+//   x: [M, K] and w: [N, K] (nn.Linear layout) itself, as it reads them;
 // the epilogue codes and functions, and the store.
 
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 

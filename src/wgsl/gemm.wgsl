@@ -10,6 +10,12 @@
 // k-step's tiles from global memory into registers while the current one is multiplied (register
 // double buffering), then stores them to workgroup memory.
 
+struct Params {
+  M: u32,
+  N: u32,
+  K: u32,
+}
+@group(0) @binding(0) var<uniform> params: Params;
 //!include _gemm_io.wgsl
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;

@@ -12,6 +12,12 @@ enable subgroups;
 // read as vec4s along k, so K must be a multiple of 4 (the host picks the tiled variant otherwise).
 // Loads outside [0, M) × [0, K) or [0, N) × [0, K) read a clamped address and are replaced by 0.
 
+struct Params {
+  M: u32,
+  N: u32,
+  K: u32,
+}
+@group(0) @binding(0) var<uniform> params: Params;
 //!include _gemm_io.wgsl
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<vec4f>;   // [N, K / 4]: K % 4 == 0 (the host checks)

@@ -1,0 +1,67 @@
+// The linear layer with both operands in matrix textures, for CPU adapters (gemm.ts has the buffer
+// variants). WGSL: src/wgsl/gemm_texture.wgsl. In a model the graph packs the activation into a
+// texture first (texture_pack) and the weights are uploaded as textures at load.
+import { gemmTextureWgsl } from '../wgsl/sources.generated.js';
+import { KernelArgumentError } from '../errors.js';
+import { canRunSubgroupGemm, GEMM_EPILOGUE_CODE, type GemmEpilogue } from './gemm.js';
+import {
+  createDispatch,
+  expectShape,
+  unusedBinding,
+  wgslConst,
+  type Dispatch,
+  type KernelSource,
+  type TensorRef,
+  type TextureRef,
+} from './program.js';
+
+export const gemmTextureKernel: KernelSource = { name: 'gemm_texture', wgsl: gemmTextureWgsl };
+/** Rows and columns of y one workgroup computes (MR, NB in its WGSL). */
+const BLOCK = { m: wgslConst(gemmTextureKernel, 'MR'), n: wgslConst(gemmTextureKernel, 'NB') };
+
+export interface GemmTextureArgs {
+  /** [M, K] activations as a matrix texture (texture_pack makes one from a buffer). */
+  x: TextureRef;
+  /** [N, K] weights (nn.Linear layout) as a matrix texture (uploadMatrixTexture). */
+  w: TextureRef;
+  /** [N] bias, or null for none. */
+  bias: TensorRef | null;
+  /** Output buffer holding at least row0 + M rows of N values: [..., N]. With 'residual' it is also read. */
+  y: TensorRef;
+  epilogue?: GemmEpilogue;
+  /** The row of y that x's row 0 goes to (default 0): a tall matrix runs as several calls. */
+  row0?: number;
+}
+
+/** y[row0 : row0 + M] = epilogue(x·wᵀ + bias). Any M, N, K; needs 8-lane subgroups. */
+export function gemmTexture(device: GPUDevice, a: GemmTextureArgs): Dispatch {
+  const kernel = gemmTextureKernel.name;
+  const epilogue = a.epilogue ?? 'none';
+  if (!(epilogue in GEMM_EPILOGUE_CODE))
+    throw new KernelArgumentError(kernel, 'epilogue', `unknown epilogue '${String(epilogue)}'`);
+  const [N, K] = a.w.shape;
+  const [M, Kx] = a.x.shape;
+  if (Kx !== K)
+    throw new KernelArgumentError(kernel, 'x', `expected [M, ${K}] to match w [${N}, ${K}], got [${M}, ${Kx}]`);
+  if (a.bias) expectShape(kernel, 'bias', a.bias, [N]);
+  const row0 = a.row0 ?? 0;
+  if (!Number.isInteger(row0) || row0 < 0)
+    throw new KernelArgumentError(kernel, 'row0', `must be a non-negative integer, got ${row0}`);
+  const yRows = a.y.shape.length >= 1 ? a.y.shape.slice(0, -1).reduce((p, d) => p * d, 1) : 0;
+  if (a.y.shape[a.y.shape.length - 1] !== N || yRows < row0 + M)
+    throw new KernelArgumentError(
+      kernel,
+      'y',
+      `expected [..., ${N}] with at least ${row0 + M} rows (row0 ${row0} + M ${M}), got [${a.y.shape.join(', ')}]`,
+    );
+  expectShape(kernel, 'y', a.y, a.y.shape);
+  if (!canRunSubgroupGemm(device))
+    throw new KernelArgumentError(kernel, 'device', 'needs the subgroups feature with a subgroup size of exactly 8');
+  return createDispatch(device, gemmTextureKernel, {
+    overrides: { EPILOGUE: GEMM_EPILOGUE_CODE[epilogue], HAS_BIAS: a.bias !== null },
+    uniforms: { M, N, K, M0: row0 },
+    tensors: { bias: a.bias ?? unusedBinding(device), y: a.y },
+    textures: { x: a.x, w: a.w },
+    workgroups: [Math.ceil(N / BLOCK.n), Math.ceil(M / BLOCK.m)],
+  });
+}

@@ -1,0 +1,87 @@
+// Matrices held in rgba32float textures (TextureRef): the layout rule, creation, upload and read-back.
+// The CPU-adapter kernels read their large operands this way: a read-only storage-texture load costs
+// ~1.5 instructions per value on llvmpipe where a storage-buffer load costs ~9 (shared/notes/lavapipe.md).
+import { KernelArgumentError } from '../errors.js';
+import type { TensorRef, TextureRef } from './types.js';
+
+/**
+ * Texels per row of a matrix texture with `cols` values per row: 4 values per texel, padded to a
+ * whole number of 8-value steps (an even texel count) so that kernels stepping 8 values along a row
+ * never read past it. The padding holds zeros.
+ */
+export function matrixTextureWidth(cols: number): number {
+  return 2 * Math.ceil(cols / 8);
+}
+
+/**
+ * Rows of one matrix texture the graph uses at most: WebGPU's guaranteed maxTextureDimension2D
+ * (8192), so that the layout is valid on every adapter; taller matrices are processed in row chunks.
+ */
+export const MATRIX_TEXTURE_ROWS = 8192;
+
+const USAGE = () => GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST | GPUTextureUsage.COPY_SRC;
+
+/** An (uninitialised) matrix texture for `rows` × `cols` values. */
+export function createMatrixTexture(device: GPUDevice, rows: number, cols: number, label = 'matrix'): TextureRef {
+  const width = matrixTextureWidth(cols);
+  const max = device.limits.maxTextureDimension2D;
+  if (!(Number.isInteger(rows) && rows > 0 && Number.isInteger(cols) && cols > 0))
+    throw new KernelArgumentError('texture', label, `invalid matrix shape [${rows}, ${cols}]`);
+  if (rows > max || width > max)
+    throw new KernelArgumentError(
+      'texture',
+      label,
+      `a [${rows}, ${cols}] matrix needs a ${width}×${rows} texture, over the device's maxTextureDimension2D ${max}`,
+    );
+  const texture = device.createTexture({ label, size: [width, rows], format: 'rgba32float', usage: USAGE() });
+  return { texture, shape: [rows, cols] };
+}
+
+/** A matrix texture holding `data` ([rows, cols], row-major), zero-padded. */
+export function uploadMatrixTexture(
+  device: GPUDevice,
+  data: Float32Array,
+  rows: number,
+  cols: number,
+  label = 'matrix',
+): TextureRef {
+  if (data.length !== rows * cols)
+    throw new KernelArgumentError('texture', label, `${data.length} values for a [${rows}, ${cols}] matrix`);
+  const ref = createMatrixTexture(device, rows, cols, label);
+  const width = matrixTextureWidth(cols);
+  let src = data;
+  if (width * 4 !== cols) {
+    src = new Float32Array(rows * width * 4);
+    for (let r = 0; r < rows; r++) src.set(data.subarray(r * cols, (r + 1) * cols), r * width * 4);
+  }
+  device.queue.writeTexture({ texture: ref.texture }, src as Float32Array<ArrayBuffer>, { bytesPerRow: width * 16 }, [
+    width,
+    rows,
+  ]);
+  return ref;
+}
+
+/** The [rows, cols] values of a matrix texture, read back (padding dropped). */
+export async function readMatrixTexture(device: GPUDevice, t: TextureRef): Promise<Float32Array> {
+  const [rows, cols] = t.shape;
+  const width = matrixTextureWidth(cols);
+  const bytesPerRow = Math.ceil((width * 16) / 256) * 256; // copyTextureToBuffer's alignment
+  const staging = device.createBuffer({
+    size: bytesPerRow * rows,
+    usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
+  });
+  const enc = device.createCommandEncoder();
+  enc.copyTextureToBuffer({ texture: t.texture }, { buffer: staging, bytesPerRow }, [width, rows]);
+  device.queue.submit([enc.finish()]);
+  await staging.mapAsync(GPUMapMode.READ);
+  const all = new Float32Array(staging.getMappedRange().slice(0));
+  staging.destroy();
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) out.set(all.subarray((r * bytesPerRow) / 4, (r * bytesPerRow) / 4 + cols), r * cols);
+  return out;
+}
+
+/** Whether an argument is a TextureRef (a matrix texture) rather than a TensorRef (a buffer). */
+export function isTextureRef(t: TensorRef | TextureRef): t is TextureRef {
+  return 'texture' in t;
+}

@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { canRunSubgroupGemm, type GemmEpilogue } from '../../src/kernels/gemm.js';
+import { gemmTexture } from '../../src/kernels/gemm-texture.js';
+import { uploadMatrixTexture } from '../../src/kernels/texture-matrix.js';
+import { KernelArgumentError } from '../../src/errors.js';
+import { gemmRef } from '../reference/gemm.js';
+import { readback, rng, run, testDevice, upload, worstRatio } from '../helpers/gpu.js';
+
+/**
+ * gemm_texture on seeded data, every element against the float64 reference's bound (the same
+ * bound as the other GEMM variants: the sum of |x·w| terms times a few f32 ulps). With `row0` the
+ * rows go to y[row0 : row0 + M] of a taller y whose other rows must keep their values.
+ */
+async function checkGemmTexture(M: number, K: number, N: number, epilogue: GemmEpilogue, seed: number, row0 = 0) {
+  const device = await testDevice();
+  const r = rng(seed);
+  const x = r.normals(M * K),
+    w = r.normals(N * K, 1 / Math.sqrt(K)),
+    b = r.normals(N, 0.5);
+  const rows = row0 + M + 3; // y rows outside this call's range must be left alone
+  const y0 = r.normals(rows * N);
+  const y = upload(device, y0, [rows, N]);
+  await run(
+    device,
+    gemmTexture(device, {
+      x: uploadMatrixTexture(device, x, M, K),
+      w: uploadMatrixTexture(device, w, N, K),
+      bias: upload(device, b, [N]),
+      y,
+      epilogue,
+      row0,
+    }),
+  );
+  const got = await readback(device, y);
+  const ref = gemmRef(x, M, K, w, N, b, epilogue, y0.subarray(row0 * N, (row0 + M) * N));
+  const mine = got.subarray(row0 * N, (row0 + M) * N);
+  const { ratio, index } = worstRatio(mine, ref.y, (i) => ref.bound[i]!);
+  expect(ratio, `worst at ${index}: got ${mine[index]}, want ${ref.y[index]}`).toBeLessThanOrEqual(1);
+  expect([...got.subarray(0, row0 * N)]).toEqual([...y0.subarray(0, row0 * N)]);
+  expect([...got.subarray((row0 + M) * N)]).toEqual([...y0.subarray((row0 + M) * N)]);
+}
+
+// The texture variant (CPU adapters with 8-lane subgroups): the GEMM test matrix, shapes around
+// its 24 × 32 block and 8-step k loop, K not a multiple of 4 or 8 (zero-padded texture rows).
+describe('gemm_texture', () => {
+  const shapes: [number, number, number][] = [
+    [1, 192, 576],
+    [37, 288, 288],
+    [197, 1076, 193],
+    [5, 538, 144],
+    [130, 7, 3],
+    [24, 8, 32],
+    [25, 12, 33],
+    [197, 20, 5],
+    [64, 16, 64],
+  ];
+  const epilogues: GemmEpilogue[] = ['none', 'gelu', 'residual', 'gelu_tanh'];
+  for (const [M, K, N] of shapes) {
+    for (const epilogue of epilogues) {
+      it(`M=${M} K=${K} N=${N} epilogue=${epilogue}`, async () => {
+        const device = await testDevice();
+        if (!canRunSubgroupGemm(device)) return console.log('no 8-lane subgroups on this adapter: not run');
+        await checkGemmTexture(M, K, N, epilogue, M * 7 + K * 13 + N + epilogue.length + 2);
+      });
+    }
+  }
+  it('writes rows row0 .. row0 + M - 1 of y and nothing else (a chunk of a tall matrix)', async () => {
+    const device = await testDevice();
+    if (!canRunSubgroupGemm(device)) return;
+    await checkGemmTexture(30, 40, 36, 'residual', 5, 17);
+    await checkGemmTexture(1, 8, 3, 'none', 6, 2);
+  });
+  it('refuses mismatched shapes and a y too short for row0 + M, naming the argument', async () => {
+    const device = await testDevice();
+    if (!canRunSubgroupGemm(device)) return;
+    const t = (rows: number, cols: number) => uploadMatrixTexture(device, new Float32Array(rows * cols), rows, cols);
+    const y = upload(device, new Float32Array(12), [4, 3]);
+    expect(() => gemmTexture(device, { x: t(4, 5), w: t(3, 6), bias: null, y })).toThrow(
+      /gemm_texture: argument 'x': expected \[M, 6\]/,
+    );
+    expect(() => gemmTexture(device, { x: t(4, 6), w: t(3, 6), bias: null, y, row0: 1 })).toThrow(
+      /argument 'y': expected \[\.\.\., 3\] with at least 5 rows/,
+    );
+    expect(() =>
+      gemmTexture(device, { x: t(4, 6), w: t(3, 6), bias: upload(device, new Float32Array(4), [4]), y }),
+    ).toThrow(KernelArgumentError);
+    // A texture too small for the shape it claims.
+    const small = t(2, 6);
+    expect(() =>
+      gemmTexture(device, { x: { texture: small.texture, shape: [4, 6] }, w: t(3, 6), bias: null, y }),
+    ).toThrow(/argument 'x': a 2×2 texture cannot hold a \[4, 6\] matrix/);
+  });
+});
