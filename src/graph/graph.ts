@@ -65,6 +65,11 @@ export interface KernelChoices {
   gemmVariant?: GemmVariant;
   gemmTile?: GemmTile;
   attentionVariant?: AttentionVariant;
+  /**
+   * Rows per matrix texture of the 'texture' variants (default MATRIX_TEXTURE_ROWS, 8192): taller
+   * activations run as several packs and calls. Smaller values exercise that split (tests).
+   */
+  textureRows?: number;
 }
 
 export class Graph {

@@ -1,17 +1,23 @@
 // Graph-level ops: each adds one kernel node and returns its output tensor. These are the only
 // place where graph tensors meet the kernel wrappers of src/kernels.
 import { attention as attentionDispatch } from '../kernels/attention.js';
+import { attentionTexture } from '../kernels/attention-texture.js';
 import { embedding as embeddingDispatch } from '../kernels/embedding.js';
 import { gemm, type GemmEpilogue } from '../kernels/gemm.js';
 import { gemmTexture } from '../kernels/gemm-texture.js';
 import { texturePack } from '../kernels/texture-pack.js';
 import { MATRIX_TEXTURE_ROWS } from '../kernels/texture-matrix.js';
 import { elementCount } from '../shape.js';
-import { layerNorm as layerNormDispatch } from '../kernels/layernorm.js';
+import { layerNorm as layerNormDispatch, layerNormTexture } from '../kernels/layernorm.js';
 import { meanPool as meanPoolDispatch } from '../kernels/mean-pool.js';
 import { patchEmbed as patchEmbedDispatch } from '../kernels/patch-embed.js';
 import { DTYPE_BYTES } from '../kernels/program.js';
-import type { Graph, Tensor } from './graph.js';
+import type { Graph, Resolve, ResolveTexture, Tensor, TensorStorage } from './graph.js';
+
+/** Rows a matrix texture of this graph may have (KernelChoices.textureRows, default MATRIX_TEXTURE_ROWS). */
+const textureRows = (g: Graph) => g.kernels.textureRows ?? MATRIX_TEXTURE_ROWS;
+/** Rows of a [..., K] tensor, or of a [M, K] matrix texture. */
+const rowsOf = (t: Tensor) => elementCount(t.shape.slice(0, -1));
 
 export function patchEmbed(g: Graph, name: string, image: Tensor, weight: Tensor, cls: Tensor, pos: Tensor): Tensor {
   const [B] = image.shape as [number];
@@ -29,7 +35,28 @@ export function patchEmbed(g: Graph, name: string, image: Tensor, weight: Tensor
   return out;
 }
 
-export function layerNorm(g: Graph, name: string, x: Tensor, gamma: Tensor, beta: Tensor, eps: number): Tensor {
+/**
+ * LayerNorm over the last axis, a new tensor. `into: 'texture'` asks for a [rows, dim] matrix texture
+ * (layernorm_texture) for a consumer that reads one; it is honoured where the rows fit one texture,
+ * else the result is a buffer (the consumer packs it).
+ */
+export function layerNorm(
+  g: Graph,
+  name: string,
+  x: Tensor,
+  gamma: Tensor,
+  beta: Tensor,
+  eps: number,
+  into: TensorStorage = 'buffer',
+): Tensor {
+  const M = rowsOf(x);
+  if (into === 'texture' && M <= textureRows(g)) {
+    const yt = g.activation(name, [M, x.shape[x.shape.length - 1]!], 'texture');
+    g.kernel(name, [x, gamma, beta], [yt], (d, r, rt) =>
+      layerNormTexture(d, { x: r(x), gamma: r(gamma), beta: r(beta), y: rt(yt), eps }),
+    );
+    return yt;
+  }
   const y = g.activation(name, x.shape);
   g.kernel(name, [x, gamma, beta], [y], (d, r) =>
     layerNormDispatch(d, { x: r(x), gamma: r(gamma), beta: r(beta), y: r(y), eps }),
@@ -47,12 +74,13 @@ const gemmVariant = (g: Graph, w: Tensor) =>
 
 /**
  * y = epilogue(x·wᵀ + b) (y read too for 'residual'): with a buffer weight, one gemm node; with a
- * texture-stored weight, x is packed into a matrix texture (texture_pack) and gemm_texture reads
- * both, in chunks of MATRIX_TEXTURE_ROWS rows.
+ * texture-stored weight, gemm_texture, x packed into a matrix texture first (texture_pack) unless it
+ * is one already, in chunks of textureRows rows; y a buffer or (yTexture) a matrix texture.
  */
 function addGemm(g: Graph, name: string, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor, epilogue: GemmEpilogue) {
   const reads = [x, w, ...(b ? [b] : []), ...(epilogue === 'residual' ? [y] : [])];
   if (w.storage === 'buffer') {
+    if (x.storage === 'texture') throw new Error(`graph: ${name}: a texture input needs a texture-stored weight`);
     g.kernel(name, reads, [y], (d, r) =>
       gemm(d, {
         x: r(x),
@@ -66,21 +94,33 @@ function addGemm(g: Graph, name: string, x: Tensor, w: Tensor, b: Tensor | null,
     );
     return;
   }
+  const bias = (r: Resolve) => (b ? r(b) : null);
+  const out = (r: Resolve, rt: ResolveTexture) => (y.storage === 'texture' ? rt(y) : r(y));
+  if (x.storage === 'texture') {
+    g.kernel(name, reads, [y], (d, r, rt) =>
+      gemmTexture(d, { x: rt(x), w: rt(w), bias: bias(r), y: out(r, rt), epilogue }),
+    );
+    return;
+  }
   const K = w.shape[1]!;
-  const M = elementCount(x.shape) / K;
-  const chunk = Math.min(M, MATRIX_TEXTURE_ROWS);
+  const M = rowsOf(x);
+  const chunk = Math.min(M, textureRows(g));
+  if (y.storage === 'texture' && chunk < M) throw new Error(`graph: ${name}: a texture output must fit one texture`);
   for (let row0 = 0; row0 < M; row0 += chunk) {
     const rows = Math.min(chunk, M - row0);
     const part = M > chunk ? `${name}[${row0}:${row0 + rows}]` : name;
     const xt = g.activation(`${part}.x`, [rows, K], 'texture');
     g.kernel(`${part}.texture_pack`, [x], [xt], (d, r, rt) => texturePack(d, { x: r(x), out: rt(xt), row0 }));
     g.kernel(part, [xt, ...reads.slice(1)], [y], (d, r, rt) =>
-      gemmTexture(d, { x: rt(xt), w: rt(w), bias: b ? r(b) : null, y: r(y), epilogue, row0 }),
+      gemmTexture(d, { x: rt(xt), w: rt(w), bias: bias(r), y: out(r, rt), epilogue, row0 }),
     );
   }
 }
 
-/** y = act(x·wᵀ + b), a new tensor. */
+/**
+ * y = act(x·wᵀ + b), a new tensor: [..., N] in a buffer, or with `into: 'texture'` and a texture-stored
+ * weight a [rows, N] matrix texture where the rows fit one (for a consumer that reads textures).
+ */
 export function linear(
   g: Graph,
   name: string,
@@ -88,8 +128,13 @@ export function linear(
   w: Tensor,
   b: Tensor | null,
   epilogue: Exclude<GemmEpilogue, 'residual'> = 'none',
+  into: TensorStorage = 'buffer',
 ): Tensor {
-  const y = g.activation(name, [...x.shape.slice(0, -1), w.shape[0]!]);
+  const M = rowsOf(x);
+  const y =
+    into === 'texture' && w.storage === 'texture' && M <= textureRows(g)
+      ? g.activation(name, [M, w.shape[0]!], 'texture')
+      : g.activation(name, [...(x.storage === 'texture' ? [M] : x.shape.slice(0, -1)), w.shape[0]!]);
   addGemm(g, name, x, w, b, y, epilogue);
   return y;
 }
@@ -100,12 +145,38 @@ export function linearAddInto(g: Graph, name: string, residual: Tensor, x: Tenso
   return residual;
 }
 
-export function attention(g: Graph, name: string, qkv: Tensor, heads: number): Tensor {
-  const [B, N, W3] = qkv.shape as [number, number, number];
+/**
+ * Multi-head self-attention of a packed qkv of `tokens`-long sequences: a [B, N, 3W] buffer, or a
+ * [B·N, 3W] matrix texture (the 'texture' in_proj output). With the 'texture' variant a buffer qkv is
+ * packed into matrix textures of whole sequences (at most textureRows rows each) first.
+ */
+export function attention(g: Graph, name: string, qkv: Tensor, heads: number, tokens = qkv.shape[1]!): Tensor {
+  const W3 = qkv.shape[qkv.shape.length - 1]!;
+  const N = tokens;
+  const B = rowsOf(qkv) / N;
   const out = g.activation(name, [B, N, W3 / 3]);
-  g.kernel(name, [qkv], [out], (d, r) =>
-    attentionDispatch(d, { qkv: r(qkv), out: r(out), heads, variant: g.kernels.attentionVariant }),
-  );
+  if (qkv.storage === 'texture') {
+    g.kernel(name, [qkv], [out], (d, r, rt) => attentionTexture(d, { qkv: rt(qkv), tokens: N, out: r(out), heads }));
+    return out;
+  }
+  if (g.kernels.attentionVariant !== 'texture') {
+    g.kernel(name, [qkv], [out], (d, r) =>
+      attentionDispatch(d, { qkv: r(qkv), out: r(out), heads, variant: g.kernels.attentionVariant }),
+    );
+    return out;
+  }
+  const seqs = Math.max(1, Math.min(B, Math.floor(textureRows(g) / N)));
+  for (let b0 = 0; b0 < B; b0 += seqs) {
+    const nb = Math.min(seqs, B - b0);
+    const part = B > seqs ? `${name}[${b0}:${b0 + nb}]` : name;
+    const qt = g.activation(`${part}.qkv`, [nb * N, W3], 'texture');
+    g.kernel(`${part}.texture_pack`, [qkv], [qt], (d, r, rt) =>
+      texturePack(d, { x: r(qkv), out: rt(qt), row0: b0 * N }),
+    );
+    g.kernel(part, b0 === 0 ? [qt] : [qt, out], [out], (d, r, rt) =>
+      attentionTexture(d, { qkv: rt(qt), tokens: N, out: r(out), heads, batch0: b0 }),
+    );
+  }
   return out;
 }
 

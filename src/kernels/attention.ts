@@ -3,7 +3,12 @@
 // broadcast from workgroup memory), 'tiled' (src/wgsl/attention_tiled.wgsl: 4 queries × 4 keys
 // per invocation, register-tiled like the GEMM) and 'subgroup' (src/wgsl/attention_subgroup.wgsl:
 // one 8-lane subgroup per 16 queries, values shared by subgroupBroadcast; CPU adapters).
-import { attentionBroadcastWgsl, attentionSubgroupWgsl, attentionTiledWgsl } from '../wgsl/sources.generated.js';
+import {
+  attentionBroadcastWgsl,
+  attentionSubgroupWgsl,
+  attentionTextureWgsl,
+  attentionTiledWgsl,
+} from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
 import { hasSubgroupsOf8, isCpuAdapter } from './adapter-kind.js';
 import { createDispatch, expectShape, wgslConst, type Dispatch, type KernelSource, type TensorRef } from './program.js';
@@ -14,13 +19,24 @@ export const attentionKernel: KernelSource = attentionBroadcastKernel;
 export const attentionTiledKernel: KernelSource = { name: 'attention_tiled', wgsl: attentionTiledWgsl };
 
 export const attentionSubgroupKernel: KernelSource = { name: 'attention_subgroup', wgsl: attentionSubgroupWgsl };
+/** The 'texture' variant's kernel; its wrapper is attentionTexture (attention-texture.ts). */
+export const attentionTextureKernel: KernelSource = { name: 'attention_texture', wgsl: attentionTextureWgsl };
 
-export type AttentionVariant = 'broadcast' | 'tiled' | 'subgroup';
-/** Each variant's kernel and its queries per workgroup (BQ in the WGSL). */
-export const ATTENTION_VARIANTS: Readonly<Record<AttentionVariant, { kernel: KernelSource; queryBlock: number }>> = {
+/**
+ * 'broadcast', 'tiled' and 'subgroup' read a qkv buffer (attention()); 'texture' reads a qkv matrix
+ * texture (attentionTexture, attention-texture.ts): a model choice, for which the graph packs qkv.
+ */
+export type AttentionVariant = 'broadcast' | 'tiled' | 'subgroup' | 'texture';
+/** Each buffer variant's kernel and its queries per workgroup (BQ in the WGSL). */
+const BUFFER_VARIANTS = {
   broadcast: { kernel: attentionBroadcastKernel, queryBlock: wgslConst(attentionBroadcastKernel, 'BQ') },
   tiled: { kernel: attentionTiledKernel, queryBlock: wgslConst(attentionTiledKernel, 'BQ') },
   subgroup: { kernel: attentionSubgroupKernel, queryBlock: wgslConst(attentionSubgroupKernel, 'QB') },
+} as const;
+/** Every variant, by name, with its kernel and queries per workgroup. */
+export const ATTENTION_VARIANTS: Readonly<Record<AttentionVariant, { kernel: KernelSource; queryBlock: number }>> = {
+  ...BUFFER_VARIANTS,
+  texture: { kernel: attentionTextureKernel, queryBlock: wgslConst(attentionTextureKernel, 'QB') },
 };
 
 /**
@@ -34,9 +50,15 @@ export const ATTENTION_MAX_HEAD_DIM = Math.min(
   4 * 8 * wgslConst(attentionSubgroupKernel, 'MAX_SLOTS'),
 );
 
-/** The variant's kernel and query block; a KernelArgumentError for a name that is not one. */
-function variantSpec(v: AttentionVariant): (typeof ATTENTION_VARIANTS)[AttentionVariant] {
-  const spec = Object.hasOwn(ATTENTION_VARIANTS, v) ? ATTENTION_VARIANTS[v] : undefined;
+/** The buffer variant's kernel and query block; a KernelArgumentError for a name that is not one. */
+function variantSpec(v: AttentionVariant): (typeof BUFFER_VARIANTS)[keyof typeof BUFFER_VARIANTS] {
+  if (v === 'texture')
+    throw new KernelArgumentError(
+      'attention',
+      'variant',
+      "'texture' reads a qkv matrix texture: call attentionTexture (attention-texture.ts)",
+    );
+  const spec = Object.hasOwn(BUFFER_VARIANTS, v) ? BUFFER_VARIANTS[v as keyof typeof BUFFER_VARIANTS] : undefined;
   if (!spec)
     throw new KernelArgumentError(
       'attention',
@@ -70,7 +92,25 @@ export function setAttentionVariant(device: GPUDevice, v: AttentionVariant | nul
  * runs workgroups of 8; not yet measured on a GPU.
  */
 export function attentionVariantFor(device: GPUDevice): AttentionVariant {
-  return forced.get(device) ?? (isCpuAdapter(device) ? (hasSubgroupsOf8(device) ? 'subgroup' : 'tiled') : 'broadcast');
+  return forced.get(device) ?? (isCpuAdapter(device) ? (hasSubgroupsOf8(device) ? 'texture' : 'tiled') : 'broadcast');
+}
+
+/** The head dimension of a [.., 3W] qkv with `heads` heads, checked (a multiple of 4, at most ATTENTION_MAX_HEAD_DIM). */
+export function attentionHeadDim(kernel: string, W3: number, heads: number): number {
+  if (W3 % 3 !== 0) throw new KernelArgumentError(kernel, 'qkv', `last axis ${W3} is not 3 × width`);
+  const W = W3 / 3;
+  if (!Number.isInteger(heads) || heads <= 0 || W % heads !== 0) {
+    throw new KernelArgumentError(kernel, 'heads', `${heads} does not divide width ${W}`);
+  }
+  const D = W / heads;
+  if (D % 4 !== 0 || D > ATTENTION_MAX_HEAD_DIM) {
+    throw new KernelArgumentError(
+      kernel,
+      'heads',
+      `head dim ${D} must be a multiple of 4 and at most ${ATTENTION_MAX_HEAD_DIM}`,
+    );
+  }
+  return D;
 }
 
 export interface AttentionArgs {
@@ -81,7 +121,7 @@ export interface AttentionArgs {
   heads: number;
   /** Softmax scale; defaults to 1/sqrt(head_dim). */
   scale?: number;
-  /** Kernel variant; defaults to attentionVariantFor(device). */
+  /** Kernel variant (not 'texture', attentionTexture's); defaults to attentionVariantFor(device) ('subgroup' where that says 'texture'). */
   variant?: AttentionVariant;
   /**
    * Test build of the 'tiled' variant: invocations take each other's rows, so that its workgroup
@@ -96,22 +136,13 @@ export function attention(device: GPUDevice, a: AttentionArgs): Dispatch {
   if (a.qkv.shape.length !== 3)
     throw new KernelArgumentError(k, 'qkv', `expected [B, N, 3W], got [${a.qkv.shape.join(', ')}]`);
   const [B, N, W3] = a.qkv.shape as [number, number, number];
-  if (W3 % 3 !== 0) throw new KernelArgumentError(k, 'qkv', `last axis ${W3} is not 3 × width`);
+  const D = attentionHeadDim(k, W3, a.heads);
   const W = W3 / 3;
-  if (!Number.isInteger(a.heads) || a.heads <= 0 || W % a.heads !== 0) {
-    throw new KernelArgumentError(k, 'heads', `${a.heads} does not divide width ${W}`);
-  }
-  const D = W / a.heads;
-  if (D % 4 !== 0 || D > ATTENTION_MAX_HEAD_DIM) {
-    throw new KernelArgumentError(
-      k,
-      'heads',
-      `head dim ${D} must be a multiple of 4 and at most ${ATTENTION_MAX_HEAD_DIM}`,
-    );
-  }
   expectShape(k, 'qkv', a.qkv, [B, N, W3]);
   expectShape(k, 'out', a.out, [B, N, W]);
-  const v = variantSpec(a.variant ?? attentionVariantFor(device));
+  const chosen = a.variant ?? attentionVariantFor(device);
+  // attention() reads buffers: where the adapter's choice is 'texture', its buffer form is 'subgroup'.
+  const v = variantSpec(a.variant === undefined && chosen === 'texture' ? 'subgroup' : chosen);
   if (v.kernel === attentionSubgroupKernel && !hasSubgroupsOf8(device)) {
     throw new KernelArgumentError(
       k,

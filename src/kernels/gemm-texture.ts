@@ -7,7 +7,11 @@ import { canRunSubgroupGemm, GEMM_EPILOGUE_CODE, type GemmEpilogue } from './gem
 import {
   createDispatch,
   expectShape,
+  isTextureRef,
+  matrixTextureWidth,
   unusedBinding,
+  unusedOutput,
+  unusedTexture,
   wgslConst,
   type Dispatch,
   type KernelSource,
@@ -26,8 +30,11 @@ export interface GemmTextureArgs {
   w: TextureRef;
   /** [N] bias, or null for none. */
   bias: TensorRef | null;
-  /** Output buffer holding at least row0 + M rows of N values: [..., N]. With 'residual' it is also read. */
-  y: TensorRef;
+  /**
+   * Output: a buffer holding at least row0 + M rows of N values, [..., N] (with 'residual' it is also
+   * read); or an [M, N] matrix texture (row0 0, not 'residual'), for a consumer that reads textures.
+   */
+  y: TensorRef | TextureRef;
   epilogue?: GemmEpilogue;
   /** The row of y that x's row 0 goes to (default 0): a tall matrix runs as several calls. */
   row0?: number;
@@ -47,6 +54,29 @@ export function gemmTexture(device: GPUDevice, a: GemmTextureArgs): Dispatch {
   const row0 = a.row0 ?? 0;
   if (!Number.isInteger(row0) || row0 < 0)
     throw new KernelArgumentError(kernel, 'row0', `must be a non-negative integer, got ${row0}`);
+  if (!canRunSubgroupGemm(device))
+    throw new KernelArgumentError(kernel, 'device', 'needs the subgroups feature with a subgroup size of exactly 8');
+  const common = {
+    overrides: { EPILOGUE: GEMM_EPILOGUE_CODE[epilogue], HAS_BIAS: a.bias !== null, OUT_TEXTURE: isTextureRef(a.y) },
+    workgroups: [Math.ceil(N / BLOCK.n), Math.ceil(M / BLOCK.m)] as [number, number],
+  };
+  const bias = a.bias ?? unusedBinding(device);
+  if (isTextureRef(a.y)) {
+    if (a.y.shape[0] !== M || a.y.shape[1] !== N)
+      throw new KernelArgumentError(
+        kernel,
+        'y',
+        `expected a [${M}, ${N}] matrix texture, got [${a.y.shape.join(', ')}]`,
+      );
+    if (epilogue === 'residual' || row0 !== 0)
+      throw new KernelArgumentError(kernel, 'y', "a texture output takes neither the 'residual' epilogue nor a row0");
+    return createDispatch(device, gemmTextureKernel, {
+      ...common,
+      uniforms: { M, N, K, M0: 0, yt_width: matrixTextureWidth(N) },
+      tensors: { bias, y: unusedOutput(device) },
+      textures: { x: a.x, w: a.w, yt: a.y },
+    });
+  }
   const yRows = a.y.shape.length >= 1 ? a.y.shape.slice(0, -1).reduce((p, d) => p * d, 1) : 0;
   if (a.y.shape[a.y.shape.length - 1] !== N || yRows < row0 + M)
     throw new KernelArgumentError(
@@ -55,13 +85,10 @@ export function gemmTexture(device: GPUDevice, a: GemmTextureArgs): Dispatch {
       `expected [..., ${N}] with at least ${row0 + M} rows (row0 ${row0} + M ${M}), got [${a.y.shape.join(', ')}]`,
     );
   expectShape(kernel, 'y', a.y, a.y.shape);
-  if (!canRunSubgroupGemm(device))
-    throw new KernelArgumentError(kernel, 'device', 'needs the subgroups feature with a subgroup size of exactly 8');
   return createDispatch(device, gemmTextureKernel, {
-    overrides: { EPILOGUE: GEMM_EPILOGUE_CODE[epilogue], HAS_BIAS: a.bias !== null },
-    uniforms: { M, N, K, M0: row0 },
-    tensors: { bias: a.bias ?? unusedBinding(device), y: a.y },
-    textures: { x: a.x, w: a.w },
-    workgroups: [Math.ceil(N / BLOCK.n), Math.ceil(M / BLOCK.m)],
+    ...common,
+    uniforms: { M, N, K, M0: row0, yt_width: 0 },
+    tensors: { bias, y: a.y },
+    textures: { x: a.x, w: a.w, yt: unusedTexture(device) },
   });
 }

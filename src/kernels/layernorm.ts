@@ -1,5 +1,6 @@
-// LayerNorm over the last dimension. WGSL: src/wgsl/layernorm.wgsl.
-import { layernormWgsl } from '../wgsl/sources.generated.js';
+// LayerNorm over the last dimension. WGSL: src/wgsl/layernorm.wgsl; layerNormTexture (output in a
+// matrix texture, CPU adapters): src/wgsl/layernorm_texture.wgsl.
+import { layernormTextureWgsl, layernormWgsl } from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
 import {
   createDispatch,
@@ -9,9 +10,11 @@ import {
   type Dispatch,
   type KernelSource,
   type TensorRef,
+  type TextureRef,
 } from './program.js';
 
 export const layerNormKernel: KernelSource = { name: 'layernorm', wgsl: layernormWgsl };
+export const layerNormTextureKernel: KernelSource = { name: 'layernorm_texture', wgsl: layernormTextureWgsl };
 
 export interface LayerNormArgs {
   /** [..., dim] input. */
@@ -42,5 +45,41 @@ export function layerNorm(device: GPUDevice, a: LayerNormArgs): Dispatch {
     uniforms: { rows, dim, eps: a.eps },
     tensors: { x: a.x, gamma: a.gamma, beta: a.beta, y: a.y },
     workgroups: grid2d(device, k, rows),
+  });
+}
+
+export interface LayerNormTextureArgs {
+  /** [..., dim] input. */
+  x: TensorRef;
+  gamma: TensorRef;
+  beta: TensorRef;
+  /** [rows, dim] matrix texture receiving LayerNorm of x's rows row0 .. row0 + rows - 1. */
+  y: TextureRef;
+  eps: number;
+  /** First row of x (default 0): a tall x runs as several calls. */
+  row0?: number;
+}
+
+/** y = LayerNorm(x[row0 : row0 + rows]) into a matrix texture (for the 'texture' GEMM). */
+export function layerNormTexture(device: GPUDevice, a: LayerNormTextureArgs): Dispatch {
+  const k = layerNormTextureKernel.name;
+  if (a.x.shape.length < 1) throw new KernelArgumentError(k, 'x', 'needs at least one dimension');
+  const dim = a.x.shape[a.x.shape.length - 1]!;
+  const M = elementCount(a.x.shape.slice(0, -1));
+  expectShape(k, 'x', a.x, a.x.shape);
+  expectShape(k, 'gamma', a.gamma, [dim]);
+  expectShape(k, 'beta', a.beta, [dim]);
+  const [rows, cols] = a.y.shape;
+  if (cols !== dim) throw new KernelArgumentError(k, 'y', `expected a [rows, ${dim}] matrix, got [${rows}, ${cols}]`);
+  const row0 = a.row0 ?? 0;
+  if (!Number.isInteger(row0) || row0 < 0 || row0 + rows > M)
+    throw new KernelArgumentError(k, 'row0', `rows ${row0} .. ${row0 + rows - 1} are outside x's ${M} rows`);
+  if (!(a.eps >= 0 && Number.isFinite(a.eps)))
+    throw new KernelArgumentError(k, 'eps', `must be a finite non-negative number, got ${a.eps}`);
+  return createDispatch(device, layerNormTextureKernel, {
+    uniforms: { rows, dim, eps: a.eps, R0: row0 },
+    tensors: { x: a.x, gamma: a.gamma, beta: a.beta },
+    textures: { y: a.y },
+    workgroups: [Math.ceil(rows / 8)],
   });
 }

@@ -1,7 +1,7 @@
 // Pipelines, bind group layouts and shader modules, cached per device and keyed by (kernel,
 // specialisation); the shared unused-binding buffer.
 import { signatureOf } from './reflect.js';
-import type { KernelSource, Overrides, TensorRef } from './types.js';
+import type { KernelSource, Overrides, TensorRef, TextureRef } from './types.js';
 
 interface DeviceCache {
   pipelines: Map<string, GPUComputePipeline>;
@@ -9,6 +9,8 @@ interface DeviceCache {
   layouts: Map<string, GPUBindGroupLayout>;
   modules: Map<string, GPUShaderModule>;
   dummy?: GPUBuffer;
+  dummyOutput?: GPUBuffer;
+  dummyTexture?: GPUTexture;
 }
 const deviceCaches = new WeakMap<GPUDevice, DeviceCache>();
 
@@ -132,4 +134,29 @@ export function unusedBinding(device: GPUDevice): TensorRef {
     cache.dummy = device.createBuffer({ label: 'wgsl-vit unused binding', size: 16, usage: GPUBufferUsage.STORAGE });
   }
   return { buffer: cache.dummy, shape: [4], dtype: 'f32' };
+}
+
+/** A 16-byte buffer bound where a kernel's output buffer is switched off (distinct from unusedBinding, so a written binding never aliases a read one). */
+export function unusedOutput(device: GPUDevice): TensorRef {
+  const cache = cacheFor(device);
+  if (!cache.dummyOutput) {
+    cache.dummyOutput = device.createBuffer({
+      label: 'wgsl-vit unused output',
+      size: 16,
+      usage: GPUBufferUsage.STORAGE,
+    });
+  }
+  return { buffer: cache.dummyOutput, shape: [4], dtype: 'f32' };
+}
+
+/** A 2×1 matrix texture bound where a kernel's texture binding is switched off. */
+export function unusedTexture(device: GPUDevice): TextureRef {
+  const cache = cacheFor(device);
+  cache.dummyTexture ??= device.createTexture({
+    label: 'wgsl-vit unused texture',
+    size: [2, 1],
+    format: 'rgba32float',
+    usage: GPUTextureUsage.STORAGE_BINDING,
+  });
+  return { texture: cache.dummyTexture, shape: [1, 1] };
 }

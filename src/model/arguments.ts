@@ -2,7 +2,8 @@
 // each failure an ArgumentError naming the call and the argument.
 import { ArgumentError } from '../errors.js';
 import type { KernelChoices } from '../graph/graph.js';
-import { ATTENTION_VARIANTS } from '../kernels/attention.js';
+import { ATTENTION_VARIANTS, attentionVariantFor } from '../kernels/attention.js';
+import { hasSubgroupsOf8 } from '../kernels/adapter-kind.js';
 import { checkTile } from '../kernels/gemm-tile.js';
 import { canRunSubgroupGemm, GEMM_VARIANTS, gemmVariantFor } from '../kernels/gemm.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
@@ -12,9 +13,9 @@ export const isList = <T>(x: readonly T[]): x is readonly T[] => Array.isArray(x
 
 /**
  * Validates kernel choices up front (an unknown variant or a tile the device cannot run is refused at
- * load) and settles the GEMM variant where the graph's structure depends on it: 'texture' (weights
+ * load) and settles the variants the graph's structure depends on: 'texture' GEMMs (weights
  * uploaded as textures, x packed before each GEMM) when gemmVariantFor(device) says so and no tile
- * or variant was asked for.
+ * or variant was asked for; 'texture' attention (qkv packed first) when attentionVariantFor says so.
  */
 export function checkKernelChoices(device: GPUDevice, k: KernelChoices = {}): KernelChoices {
   if (k.attentionVariant !== undefined && !Object.hasOwn(ATTENTION_VARIANTS, k.attentionVariant)) {
@@ -24,7 +25,22 @@ export function checkKernelChoices(device: GPUDevice, k: KernelChoices = {}): Ke
       `unknown variant ${JSON.stringify(k.attentionVariant)} (have: ${Object.keys(ATTENTION_VARIANTS).join(', ')})`,
     );
   }
+  if ((k.attentionVariant === 'subgroup' || k.attentionVariant === 'texture') && !hasSubgroupsOf8(device))
+    throw new ArgumentError(
+      'load',
+      'kernels.attentionVariant',
+      `'${k.attentionVariant}' needs the subgroups feature with a subgroup size of exactly 8`,
+    );
   if (k.gemmTile !== undefined) checkTile(device, 'load', k.gemmTile);
+  if (
+    k.textureRows !== undefined &&
+    !(Number.isInteger(k.textureRows) && k.textureRows > 0 && k.textureRows <= device.limits.maxTextureDimension2D)
+  )
+    throw new ArgumentError(
+      'load',
+      'kernels.textureRows',
+      `must be an integer in 1 .. ${device.limits.maxTextureDimension2D} (maxTextureDimension2D), got ${String(k.textureRows)}`,
+    );
   if (k.gemmVariant !== undefined && !GEMM_VARIANTS.includes(k.gemmVariant)) {
     throw new ArgumentError(
       'load',
@@ -44,6 +60,8 @@ export function checkKernelChoices(device: GPUDevice, k: KernelChoices = {}): Ke
   const settled = { ...k };
   if (k.gemmVariant === undefined && k.gemmTile === undefined && gemmVariantFor(device) === 'texture')
     settled.gemmVariant = 'texture';
+  if (k.attentionVariant === undefined && attentionVariantFor(device) === 'texture')
+    settled.attentionVariant = 'texture';
   return settled;
 }
 

@@ -16,13 +16,24 @@ export interface BlockShape {
 /** Adds block `i` of a tower to the graph, updating the residual stream `x` in place. */
 export function residualBlock(g: Graph, P: Param, i: number, x: Tensor, s: BlockShape): void {
   const b = `transformer.resblocks.${i}.`;
+  // Where the next kernel reads textures ('texture' variants), results go straight into textures.
+  const gemmTex = g.kernels.gemmVariant === 'texture' ? 'texture' : 'buffer';
+  const attnTex = g.kernels.attentionVariant === 'texture' ? 'texture' : 'buffer';
   // x = x + out_proj(attn(ln_1(x)))
-  const h = ops.layerNorm(g, `${b}ln_1`, x, P(`${b}ln_1.weight`), P(`${b}ln_1.bias`), s.eps);
-  const qkv = ops.linear(g, `${b}attn.in_proj`, h, P(`${b}attn.in_proj_weight`), P(`${b}attn.in_proj_bias`));
-  const a = ops.attention(g, `${b}attn`, qkv, s.heads);
+  const h = ops.layerNorm(g, `${b}ln_1`, x, P(`${b}ln_1.weight`), P(`${b}ln_1.bias`), s.eps, gemmTex);
+  const qkv = ops.linear(
+    g,
+    `${b}attn.in_proj`,
+    h,
+    P(`${b}attn.in_proj_weight`),
+    P(`${b}attn.in_proj_bias`),
+    'none',
+    attnTex,
+  );
+  const a = ops.attention(g, `${b}attn`, qkv, s.heads, x.shape[1]!);
   ops.linearAddInto(g, `${b}attn.out_proj`, x, a, P(`${b}attn.out_proj.weight`), P(`${b}attn.out_proj.bias`));
   // x = x + c_proj(act(c_fc(ln_2(x))))
-  const h2 = ops.layerNorm(g, `${b}ln_2`, x, P(`${b}ln_2.weight`), P(`${b}ln_2.bias`), s.eps);
-  const m = ops.linear(g, `${b}mlp.c_fc`, h2, P(`${b}mlp.c_fc.weight`), P(`${b}mlp.c_fc.bias`), s.act);
+  const h2 = ops.layerNorm(g, `${b}ln_2`, x, P(`${b}ln_2.weight`), P(`${b}ln_2.bias`), s.eps, gemmTex);
+  const m = ops.linear(g, `${b}mlp.c_fc`, h2, P(`${b}mlp.c_fc.weight`), P(`${b}mlp.c_fc.bias`), s.act, gemmTex);
   ops.linearAddInto(g, `${b}mlp.c_proj`, x, m, P(`${b}mlp.c_proj.weight`), P(`${b}mlp.c_proj.bias`));
 }

@@ -31,12 +31,18 @@ fn gelu_tanh(v: f32) -> f32 {
   return 0.5 * v * (2.0 - 2.0 / (exp(2.0 * u) + 1.0));
 }
 
-// y[gm, gn] = epilogue(v + bias[gn]): the store both GEMM variants end with.
-fn store_out(gm: u32, gn: u32, N: u32, acc_v: f32) {
+// acc_v + bias[gn] through the activation epilogues (not the residual add).
+fn epilogue_value(gn: u32, acc_v: f32) -> f32 {
   var v = acc_v;
   if (HAS_BIAS) { v += bias[gn]; }
   if (EPILOGUE == EPILOGUE_GELU) { v = gelu_erf(v); }
   if (EPILOGUE == EPILOGUE_GELU_TANH) { v = gelu_tanh(v); }
+  return v;
+}
+
+// y[gm, gn] = epilogue(v + bias[gn]): the store the GEMM variants end with.
+fn store_out(gm: u32, gn: u32, N: u32, acc_v: f32) {
+  var v = epilogue_value(gn, acc_v);
   let o = gm * N + gn;
   if (EPILOGUE == EPILOGUE_RESIDUAL) { v += y[o]; }
   y[o] = v;

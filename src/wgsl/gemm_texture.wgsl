@@ -11,7 +11,7 @@ enable subgroups;
 // columns' two w texels; every lane then takes each row's 8 x values by constant-lane broadcast.
 // MR/4 + 8 texel loads feed 32·MR multiply-adds per lane; no workgroup memory, no barriers.
 //   Rows past M and columns past N read a clamped row (their results are not stored); k needs no
-// guard (the padding is zero). y's rows are offset by M0: a call covers rows M0 .. M0 + M - 1 of y
+// guard (the padding is zero). With OUT_TEXTURE each lane's 4 columns are one texel of yt. y's rows are offset by M0: a call covers rows M0 .. M0 + M - 1 of y
 // from rows 0 .. M - 1 of x's texture (the graph splits tall matrices into chunks).
 
 struct Params {
@@ -19,11 +19,16 @@ struct Params {
   N: u32,
   K: u32,
   M0: u32,  // y row of x's texture row 0
+  yt_width: u32,  // texels per row of yt (OUT_TEXTURE)
 }
 @group(0) @binding(0) var<uniform> params: Params;
 //!include _gemm_io.wgsl
 @group(0) @binding(1) var x: texture_storage_2d<rgba32float, read>;   // [M, K] matrix texture
 @group(0) @binding(2) var w: texture_storage_2d<rgba32float, read>;   // [N, K] matrix texture
+// OUT_TEXTURE: the result goes to the matrix texture yt ([M, N], rows from 0; epilogues none / gelu /
+// gelu_tanh) instead of y, for a consumer that reads a texture (the next GEMM, attention).
+override OUT_TEXTURE: bool = false;
+@group(0) @binding(5) var yt: texture_storage_2d<rgba32float, write>;
 const MR: u32 = 24u;    // rows of y per workgroup (a multiple of 4)
 const NB: u32 = 32u;    // columns of y per workgroup: 4 per lane
 
@@ -114,8 +119,19 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane
   for (var r = 0u; r < MR; r++) {
     let lm = m0 + r;
     if (lm >= M) { break; }
-    for (var c = 0u; c < 4u; c++) {
-      if (c0 + c < N) { store_out(params.M0 + lm, c0 + c, N, acc[r][c]); }
+    if (OUT_TEXTURE) {
+      // Columns c0 .. c0+3 are one texel of yt; columns past N are the row padding: zeros.
+      if (c0 < 4u * params.yt_width) {
+        var v = vec4f(0.0);
+        for (var c = 0u; c < 4u; c++) {
+          if (c0 + c < N) { v[c] = epilogue_value(c0 + c, acc[r][c]); }
+        }
+        textureStore(yt, vec2u(c0 / 4u, lm), v);
+      }
+    } else {
+      for (var c = 0u; c < 4u; c++) {
+        if (c0 + c < N) { store_out(params.M0 + lm, c0 + c, N, acc[r][c]); }
+      }
     }
   }
 }

@@ -1,7 +1,13 @@
 // Test helpers: one Dawn device per test file, upload / readback of f32 tensors.
 import { requestDevice } from '../../src/device.js';
 import { poisonedTensor, readTensor, runDispatches, uploadTensor } from '../../src/kernels/harness.js';
-import { unusedBinding, type Dispatch, type TensorRef } from '../../src/kernels/program.js';
+import {
+  unusedBinding,
+  unusedOutput,
+  unusedTexture,
+  type Dispatch,
+  type TensorRef,
+} from '../../src/kernels/program.js';
 import { seededNormal } from '../../src/model/random.js';
 
 let devicePromise: Promise<GPUDevice> | null = null;
@@ -52,38 +58,47 @@ export function worstRatio(
 }
 
 /**
- * Tracks the GPU buffers created on `device` from now on and which of them are still alive (not
- * destroyed). The buffers stay the device's own objects, so they can be bound as usual. The
- * device's shared 16-byte "unused binding" buffer (program.ts; it lives as long as the device) is
- * made first, so that it is not counted.
+ * Tracks the GPU buffers and textures created on `device` from now on and which of them are still
+ * alive (not destroyed). They stay the device's own objects, so they can be bound as usual. The
+ * device's shared placeholders for switched-off bindings (pipelines.ts: unusedBinding, unusedOutput,
+ * unusedTexture; they live as long as the device) are made first, so that they are not counted.
  */
 export function trackBuffers(device: GPUDevice): { live(): number; created(): number; stop(): void } {
   unusedBinding(device);
-  const live = new Set<GPUBuffer>();
+  unusedOutput(device);
+  unusedTexture(device);
+  const live = new Set<object>();
   let created = 0;
-  const create = device.createBuffer.bind(device);
-  let proto: { destroy: (this: GPUBuffer) => void } | null = null;
-  let destroy: ((this: GPUBuffer) => void) | null = null;
-  device.createBuffer = function (this: GPUDevice, desc: GPUBufferDescriptor) {
-    const b = create(desc);
-    if (!proto) {
-      proto = Object.getPrototypeOf(b) as { destroy: (this: GPUBuffer) => void };
-      destroy = proto.destroy;
-      proto.destroy = function (this: GPUBuffer) {
-        live.delete(this);
-        return destroy!.call(this);
-      };
-    }
-    live.add(b);
-    created++;
-    return b;
-  };
+  const restore: (() => void)[] = [];
+  const patched = new Set<object>();
+  const track = <D, T extends { destroy(): void }>(create: (desc: D) => T) =>
+    function (this: GPUDevice, desc: D): T {
+      const o = create(desc);
+      const proto = Object.getPrototypeOf(o) as { destroy: (this: T) => void };
+      if (!patched.has(proto)) {
+        patched.add(proto);
+        const destroy = proto.destroy;
+        proto.destroy = function (this: T) {
+          live.delete(this);
+          return destroy.call(this);
+        };
+        restore.push(() => (proto.destroy = destroy));
+      }
+      live.add(o);
+      created++;
+      return o;
+    };
+  const createBuffer = device.createBuffer.bind(device);
+  const createTexture = device.createTexture.bind(device);
+  device.createBuffer = track(createBuffer);
+  device.createTexture = track(createTexture);
   return {
     live: () => live.size,
     created: () => created,
     stop() {
-      device.createBuffer = create;
-      if (proto && destroy) proto.destroy = destroy;
+      device.createBuffer = createBuffer;
+      device.createTexture = createTexture;
+      for (const r of restore) r();
     },
   };
 }

@@ -6,8 +6,40 @@ import {
   ATTENTION_VARIANTS,
   type AttentionVariant,
 } from '../../src/kernels/attention.js';
+import { attentionTexture } from '../../src/kernels/attention-texture.js';
+import { hasSubgroupsOf8 } from '../../src/kernels/adapter-kind.js';
+import { uploadMatrixTexture } from '../../src/kernels/texture-matrix.js';
 import { attentionRef } from '../reference/attention.js';
 import { poisoned, readback, rng, run, testDevice, upload, worstRatio } from '../helpers/gpu.js';
+
+/**
+ * One attention call of `variant` on a [B, N, 3W] qkv; 'texture' takes qkv as a matrix texture and
+ * is run one sequence per call (batch0 = b) when B > 1, as the graph runs a tall qkv in chunks.
+ */
+function attentionCall(
+  device: GPUDevice,
+  qkv: Float32Array,
+  [B, N, W]: [number, number, number],
+  out: ReturnType<typeof poisoned>,
+  heads: number,
+  variant: AttentionVariant,
+  permuteLanes: boolean,
+) {
+  if (variant !== 'texture')
+    return [attention(device, { qkv: upload(device, qkv, [B, N, 3 * W]), out, heads, variant, permuteLanes })];
+  const per = N * 3 * W;
+  return B === 1
+    ? [attentionTexture(device, { qkv: uploadMatrixTexture(device, qkv, N, 3 * W), tokens: N, out, heads })]
+    : Array.from({ length: B }, (_, b) =>
+        attentionTexture(device, {
+          qkv: uploadMatrixTexture(device, qkv.subarray(b * per, (b + 1) * per), N, 3 * W),
+          tokens: N,
+          out,
+          heads,
+          batch0: b,
+        }),
+      );
+}
 
 // Each variant, and the tiled one's test build whose workgroup exchanges cross lockstep groups (on
 // CPU adapters the only way a missing barrier in it changes a result).
@@ -39,10 +71,9 @@ describe.each(builds)('attention (%s)', (_, variant, permuteLanes) => {
     // q and k with std 1 give scores of std ~1 after scaling: a peaked but not one-hot softmax.
     const qkv = r.normals(B * N * 3 * W);
     const out = poisoned(device, [B, N, W]);
-    await run(
-      device,
-      attention(device, { qkv: upload(device, qkv, [B, N, 3 * W]), out, heads, variant, permuteLanes }),
-    );
+    if ((variant === 'subgroup' || variant === 'texture') && !hasSubgroupsOf8(device))
+      return console.log(`no 8-lane subgroups on this adapter: ${variant} not run`);
+    await run(device, ...attentionCall(device, qkv, [B, N, W], out, heads, variant, permuteLanes));
     const got = await readback(device, out);
     const ref = attentionRef(qkv, B, N, W, heads);
     const { ratio, index } = worstRatio(got, ref.out, (i) => ref.bound[i]!);
@@ -57,10 +88,7 @@ describe.each(builds)('attention (%s)', (_, variant, permuteLanes) => {
       W = 64;
     const qkv = rng(3).normals(B * N * 3 * W, 30);
     const out = poisoned(device, [B, N, W]);
-    await run(
-      device,
-      attention(device, { qkv: upload(device, qkv, [B, N, 3 * W]), out, heads, variant, permuteLanes }),
-    );
+    await run(device, ...attentionCall(device, qkv, [B, N, W], out, heads, variant, permuteLanes));
     const got = await readback(device, out);
     const ref = attentionRef(qkv, B, N, W, heads);
     expect(got.every(Number.isFinite)).toBe(true);

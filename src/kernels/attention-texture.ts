@@ -1,0 +1,55 @@
+// Fused multi-head attention reading a qkv matrix texture, for CPU adapters (attention.ts has the
+// buffer variants). WGSL: src/wgsl/attention_texture.wgsl. In a model the graph packs the in_proj
+// output into a texture first (texture_pack).
+import { KernelArgumentError } from '../errors.js';
+import { hasSubgroupsOf8 } from './adapter-kind.js';
+import { ATTENTION_VARIANTS, attentionHeadDim, attentionTextureKernel } from './attention.js';
+import { createDispatch, expectShape, type Dispatch, type TensorRef, type TextureRef } from './program.js';
+
+export { attentionTextureKernel };
+const QB = ATTENTION_VARIANTS.texture.queryBlock;
+
+export interface AttentionTextureArgs {
+  /** [batches · tokens, 3W] matrix texture: q | k | v per row (texture_pack of the in_proj output). */
+  qkv: TextureRef;
+  /** Tokens per sequence (N); qkv holds qkv.shape[0] / tokens whole sequences. */
+  tokens: number;
+  /** [B, N, W] output buffer. */
+  out: TensorRef;
+  heads: number;
+  /** The out batch of the texture's first sequence (default 0): a tall qkv runs as several calls. */
+  batch0?: number;
+  /** Softmax scale; defaults to 1/sqrt(head_dim). */
+  scale?: number;
+}
+
+/** out[batch0 : batch0 + qkv rows / N] = concat_h softmax(q_h k_hᵀ · scale) v_h. Needs 8-lane subgroups. */
+export function attentionTexture(device: GPUDevice, a: AttentionTextureArgs): Dispatch {
+  const k = attentionTextureKernel.name;
+  const [rows, W3] = a.qkv.shape;
+  const N = a.tokens;
+  if (!Number.isInteger(N) || N <= 0 || rows % N !== 0)
+    throw new KernelArgumentError(k, 'tokens', `${N} does not divide qkv's ${rows} rows into whole sequences`);
+  const D = attentionHeadDim(k, W3, a.heads);
+  const W = W3 / 3;
+  if (a.out.shape.length !== 3 || a.out.shape[1] !== N || a.out.shape[2] !== W)
+    throw new KernelArgumentError(k, 'out', `expected [B, ${N}, ${W}], got [${a.out.shape.join(', ')}]`);
+  expectShape(k, 'out', a.out, a.out.shape);
+  const batches = rows / N;
+  const batch0 = a.batch0 ?? 0;
+  if (!Number.isInteger(batch0) || batch0 < 0 || batch0 + batches > a.out.shape[0]!)
+    throw new KernelArgumentError(
+      k,
+      'batch0',
+      `sequences ${batch0} .. ${batch0 + batches - 1} are outside out's ${a.out.shape[0]!}`,
+    );
+  if (!hasSubgroupsOf8(device))
+    throw new KernelArgumentError(k, 'device', 'needs the subgroups feature with a subgroup size of exactly 8');
+  return createDispatch(device, attentionTextureKernel, {
+    overrides: { HEAD_DIM: D },
+    uniforms: { tokens: N, heads: a.heads, scale: a.scale ?? 1 / Math.sqrt(D), B0: batch0 },
+    tensors: { out: a.out },
+    textures: { qkv: a.qkv },
+    workgroups: [Math.ceil(N / QB), a.heads, batches],
+  });
+}
