@@ -58,7 +58,7 @@ function variantSpec(v: AttentionVariant): (typeof BUFFER_VARIANTS)[keyof typeof
       'variant',
       "'texture' reads a qkv matrix texture: call attentionTexture (attention-texture.ts)",
     );
-  const spec = Object.hasOwn(BUFFER_VARIANTS, v) ? BUFFER_VARIANTS[v as keyof typeof BUFFER_VARIANTS] : undefined;
+  const spec = Object.hasOwn(BUFFER_VARIANTS, v) ? BUFFER_VARIANTS[v] : undefined;
   if (!spec)
     throw new KernelArgumentError(
       'attention',

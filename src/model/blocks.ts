@@ -30,7 +30,7 @@ export function residualBlock(g: Graph, P: Param, i: number, x: Tensor, s: Block
     'none',
     attnTex,
   );
-  const a = ops.attention(g, `${b}attn`, qkv, s.heads, x.shape[1]!);
+  const a = ops.attention(g, `${b}attn`, qkv, s.heads, x.shape[1]);
   ops.linearAddInto(g, `${b}attn.out_proj`, x, a, P(`${b}attn.out_proj.weight`), P(`${b}attn.out_proj.bias`));
   // x = x + c_proj(act(c_fc(ln_2(x))))
   const h2 = ops.layerNorm(g, `${b}ln_2`, x, P(`${b}ln_2.weight`), P(`${b}ln_2.bias`), s.eps, gemmTex);
