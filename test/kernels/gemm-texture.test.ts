@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { canRunSubgroupGemm, type GemmEpilogue } from '../../src/kernels/gemm.js';
 import { gemmTexture } from '../../src/kernels/gemm-texture.js';
-import { uploadMatrixTexture } from '../../src/kernels/texture-matrix.js';
+import {
+  createMatrixTexture,
+  matrixTextureWidth,
+  readMatrixTexture,
+  uploadMatrixTexture,
+} from '../../src/kernels/texture-matrix.js';
 import { KernelArgumentError } from '../../src/errors.js';
 import { gemmRef } from '../reference/gemm.js';
 import { readback, rng, run, testDevice, upload, worstRatio } from '../helpers/gpu.js';
@@ -64,6 +69,61 @@ describe('gemm_texture', () => {
       });
     }
   }
+  // Output into a matrix texture (for a consumer reading textures): every activation epilogue, N not
+  // a multiple of 4 or 8 (its last texel part padding), the padding zero.
+  for (const [M, K, N, epilogue] of [
+    [197, 192, 576, 'none'],
+    [37, 288, 1076, 'gelu'],
+    [25, 12, 33, 'gelu_tanh'],
+    [1, 8, 3, 'none'],
+  ] as const) {
+    it(`into a matrix texture: M=${M} K=${K} N=${N} epilogue=${epilogue}`, async () => {
+      const device = await testDevice();
+      if (!canRunSubgroupGemm(device)) return;
+      const r = rng(M + K + N);
+      const x = r.normals(M * K),
+        w = r.normals(N * K, 1 / Math.sqrt(K)),
+        b = r.normals(N, 0.5);
+      const yt = createMatrixTexture(device, M, N);
+      await run(
+        device,
+        gemmTexture(device, {
+          x: uploadMatrixTexture(device, x, M, K),
+          w: uploadMatrixTexture(device, w, N, K),
+          bias: upload(device, b, [N]),
+          y: yt,
+          epilogue,
+        }),
+      );
+      const padded = matrixTextureWidth(N) * 4;
+      const wide = await readMatrixTexture(device, { texture: yt.texture, shape: [M, padded] });
+      const got = new Float32Array(M * N);
+      for (let i = 0; i < M; i++) {
+        got.set(wide.subarray(i * padded, i * padded + N), i * N);
+        expect([...wide.subarray(i * padded + N, (i + 1) * padded)].every((v) => v === 0)).toBe(true);
+      }
+      const ref = gemmRef(x, M, K, w, N, b, epilogue);
+      const { ratio, index } = worstRatio(got, ref.y, (i) => ref.bound[i]!);
+      expect(ratio, `worst at ${index}: got ${got[index]}, want ${ref.y[index]}`).toBeLessThanOrEqual(1);
+    });
+  }
+  it('a texture output takes neither the residual epilogue nor a row0', async () => {
+    const device = await testDevice();
+    if (!canRunSubgroupGemm(device)) return;
+    const t = (rows: number, cols: number) => uploadMatrixTexture(device, new Float32Array(rows * cols), rows, cols);
+    expect(() =>
+      gemmTexture(device, {
+        x: t(4, 8),
+        w: t(3, 8),
+        bias: null,
+        y: createMatrixTexture(device, 4, 3),
+        epilogue: 'residual',
+      }),
+    ).toThrow(/argument 'y': a texture output takes neither/);
+    expect(() =>
+      gemmTexture(device, { x: t(4, 8), w: t(3, 8), bias: null, y: createMatrixTexture(device, 5, 3) }),
+    ).toThrow(/argument 'y': expected a \[4, 3\] matrix texture/);
+  });
   it('writes rows row0 .. row0 + M - 1 of y and nothing else (a chunk of a tall matrix)', async () => {
     const device = await testDevice();
     if (!canRunSubgroupGemm(device)) return;

@@ -84,8 +84,12 @@ describe('gemm (subgroup variant)', () => {
     expect(() =>
       gemm(device, { x: f([2, 4]), w: f([3, 4]), bias: null, y: f([2, 3]), variant: 'fast' as never }),
     ).toThrow(/unknown variant 'fast'/);
+    expect(() => gemm(device, { x: f([2, 4]), w: f([3, 4]), bias: null, y: f([2, 3]), variant: 'texture' })).toThrow(
+      /'texture' reads matrix textures: call gemmTexture/,
+    );
     if (!canRunSubgroupGemm(device)) return;
-    expect(gemmVariantFor(device)).toBe('subgroup');
+    // Models on this adapter run 'texture'; gemm() on buffers runs its buffer form, 'subgroup'.
+    expect(gemmVariantFor(device)).toBe('texture');
     expect(() => gemm(device, { x: f([2, 6]), w: f([3, 6]), bias: null, y: f([2, 3]), variant: 'subgroup' })).toThrow(
       /'subgroup' variant needs K % 4 == 0, got K = 6/,
     );
