@@ -9,7 +9,11 @@ import { requestDevice } from '../src/device.js';
 import { attention, attentionVariantFor, ATTENTION_VARIANTS, type AttentionVariant } from '../src/kernels/attention.js';
 import { canRunSubgroupGemm, gemm, gemmVariantFor, type GemmEpilogue } from '../src/kernels/gemm.js';
 import { GEMM_TILES, checkTile, gemmTileFor, tileName, type GemmTile } from '../src/kernels/gemm-tile.js';
-import { layerNorm } from '../src/kernels/layernorm.js';
+import { layerNorm, layerNormTexture } from '../src/kernels/layernorm.js';
+import { gemmTexture } from '../src/kernels/gemm-texture.js';
+import { attentionTexture } from '../src/kernels/attention-texture.js';
+import { texturePack } from '../src/kernels/texture-pack.js';
+import { createMatrixTexture, readMatrixTexture, uploadMatrixTexture } from '../src/kernels/texture-matrix.js';
 import { meanPool } from '../src/kernels/mean-pool.js';
 import { patchEmbed } from '../src/kernels/patch-embed.js';
 import { isCpuAdapter } from '../src/kernels/adapter-kind.js';
@@ -177,6 +181,7 @@ const gemmShapes: [string, number, number, number, GemmEpilogue][] = [
   ['ti qkv 197×192→576', 197, 192, 576, 'none'],
   ['ti fc 197×192→768 gelu', 197, 192, 768, 'gelu'],
   ['ti proj 197×768→192 res', 197, 768, 192, 'residual'],
+  ['b fc 197×768→3072 gelu', 197, 768, 3072, 'gelu'],
   ['b fc 1576×768→3072 gelu', 1576, 768, 3072, 'gelu'],
   ['b fc2 1576×3072→768 res', 1576, 3072, 768, 'residual'],
   ['b qkv b32 6304×768→2304', 6304, 768, 2304, 'none'],
@@ -228,6 +233,26 @@ for (const [name, M, K, N, epilogue] of gemmShapes) {
     const err = gemmSampleError(await read(y), xv, wv, bv, y0, M, K, N, epilogue);
     await record('gemm', name, 'subgroup' + (defaultVariantGemm === 'subgroup' ? '*' : ''), d, err, 2 * M * N * K);
   }
+  // The 'texture' variant (gemm_texture, its own kernel row name): x and w as matrix textures, as a
+  // model runs it (x packed or written by the previous kernel, w uploaded at load).
+  if (canRunSubgroupGemm(device) && M <= device.limits.maxTextureDimension2D) {
+    const xt = uploadMatrixTexture(device, xv, M, K),
+      wt = uploadMatrixTexture(device, wv, N, K);
+    const d = gemmTexture(device, { x: xt, w: wt, bias, y, epilogue });
+    device.queue.writeBuffer(y.buffer, 0, y0);
+    await runOnce(d);
+    const err = gemmSampleError(await read(y), xv, wv, bv, y0, M, K, N, epilogue);
+    await record(
+      'gemm_texture',
+      name,
+      'texture' + (defaultVariantGemm === 'texture' ? '*' : ''),
+      d,
+      err,
+      2 * M * N * K,
+    );
+    xt.texture.destroy();
+    wt.texture.destroy();
+  }
   for (const t of [x, w, bias, y]) t.buffer.destroy();
 }
 // Attention variants to time: the device's default, a list, or all; each checked on sampled rows.
@@ -257,6 +282,29 @@ for (const [name, B, N, heads, D] of attentionShapes) {
   const qkv = tensor([B, N, 3 * W], qv),
     out = tensor([B, N, W]);
   for (const variant of variants) {
+    if (variant === 'texture') {
+      // attention_texture reads qkv as a [B·N, 3W] matrix texture (as a model packs or writes it).
+      if (B * N > device.limits.maxTextureDimension2D) {
+        console.log(
+          `attention_texture ${name}: skipped, ${B * N} rows > maxTextureDimension2D (a model runs it in chunks)`,
+        );
+        continue;
+      }
+      const qt = uploadMatrixTexture(device, qv, B * N, 3 * W);
+      const d = attentionTexture(device, { qkv: qt, tokens: N, out, heads });
+      await runOnce(d);
+      const err = attentionSampleError(await read(out), qv, B, N, heads, D);
+      await record(
+        'attention_texture',
+        name,
+        'texture' + (variant === defaultVariant ? '*' : ''),
+        d,
+        err,
+        4 * B * heads * N * N * D,
+      );
+      qt.texture.destroy();
+      continue;
+    }
     const d = attention(device, { qkv, out, heads, variant });
     await runOnce(d);
     const err = attentionSampleError(await read(out), qv, B, N, heads, D);
@@ -284,7 +332,7 @@ for (const [name, rowsN, dim] of [
   ['197×192', 197, 192],
   ['1576×768', 1576, 768],
 ] as const) {
-  if (!want(`layernorm ${name}`)) continue;
+  if (!want(`layernorm ${name}`) && !want(`texture_pack ${name}`)) continue;
   const xv = data(rowsN * dim),
     gv = data(dim, 0.2),
     bv = data(dim, 0.1);
@@ -299,6 +347,34 @@ for (const [name, rowsN, dim] of [
   await runOnce(d);
   const ref = { y: layerNormRef(xv, rowsN, dim, gv, bv, 1e-6), bound: layerNormBound(xv, rowsN, dim, gv, bv, 1e-6) };
   await record('layernorm', name, '', d, 0, 8 * rowsN * dim, 'GB/s', fullCheck(await read(y), ref.y, ref.bound));
+  if (canRunSubgroupGemm(device)) {
+    // layernorm_texture: the same rows into a matrix texture (what the 'texture' GEMM reads next).
+    const yt = createMatrixTexture(device, rowsN, dim);
+    const dt = layerNormTexture(device, {
+      x: tensor([rowsN, dim], xv),
+      gamma: tensor([dim], gv),
+      beta: tensor([dim], bv),
+      y: yt,
+      eps: 1e-6,
+    });
+    await runOnce(dt);
+    const check = fullCheck(await readMatrixTexture(device, yt), ref.y, ref.bound);
+    await record('layernorm_texture', name, '', dt, 0, 8 * rowsN * dim, 'GB/s', check);
+    yt.texture.destroy();
+  }
+  if (want(`texture_pack ${name}`)) {
+    // texture_pack: a buffer's rows into a matrix texture (a copy: must be exact).
+    const xt = createMatrixTexture(device, rowsN, dim);
+    const dp = texturePack(device, { x: tensor([rowsN, dim], xv), out: xt });
+    await runOnce(dp);
+    const got = await readMatrixTexture(device, xt);
+    const same = got.every((v, i) => v === xv[i]);
+    await record('texture_pack', name, '', dp, 0, 8 * rowsN * dim, 'GB/s', {
+      ok: same,
+      text: same ? 'exact' : 'differs',
+    });
+    xt.texture.destroy();
+  }
 }
 for (const [name, B, S, p, W] of [
   ['b16 1×224', 1, 224, 16, 768],
