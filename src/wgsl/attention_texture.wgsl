@@ -1,6 +1,6 @@
 enable subgroups;
 // Fused multi-head self-attention for CPU adapters, reading q, k and v from a matrix texture: the
-// algorithm of attention_subgroup.wgsl (one 8-lane subgroup per 16 queries, constant-lane
+// algorithm of attention_subgroup.wgsl (one 8-lane subgroup per QB queries, constant-lane
 // broadcasts, no workgroup memory or barriers; see there) with every qkv load a read-only
 // storage-texture load (~1.5 instructions per value on llvmpipe instead of ~9 for a storage
 // buffer, shared/notes/lavapipe.md).
@@ -22,7 +22,7 @@ struct Params {
 
 override HEAD_DIM: u32 = 64u;
 override D4: u32 = HEAD_DIM / 4u;   // derived; not meant to be set
-const QB: u32 = 16u;          // queries per workgroup
+const QB: u32 = 8u;           // queries per workgroup: 8 ran 1.2-1.8x 16 and 32 here (bench:kernels)
 const MAX_SLOTS: u32 = 4u;    // vec4 columns per lane and query: D4 ≤ 8·MAX_SLOTS
 override SLOTS: u32 = (D4 + 7u) / 8u;
 const NEG: f32 = -3.0e38;
@@ -36,7 +36,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane
   let W4 = params.heads * D4;
   let head4 = h * D4;
 
-  // This lane's slice of the 16 queries (scaled): columns lane + 8i, i < SLOTS; zero past D4.
+  // This lane's slice of the QB queries (scaled): columns lane + 8i, i < SLOTS; zero past D4.
   var qs = array<vec4f, QB * MAX_SLOTS>();
   for (var q = 0u; q < QB; q++) {
     let row = b * N + min(q0 + q, N - 1u);
@@ -53,7 +53,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane
   for (var kv0 = 0u; kv0 < N; kv0 += 8u) {
     let key = kv0 + lane;
     let krow = b * N + min(key, N - 1u);
-    // Scores of the 16 queries against this lane's key.
+    // Scores of the QB queries against this lane's key.
     var s = array<f32, QB>();
     for (var i = 0u; i < SLOTS; i++) {
       // k columns 8i .. 8i+7 of this lane's key (zero past D4)
