@@ -36,10 +36,21 @@ export interface RowResult {
     agreement?: Comparison;
     error?: string;
   } | null;
+  /** The kernel choices the row ran with (the model's settled KernelChoices; absent: per-kernel defaults). */
+  kernels?: string;
+  /** The same model on onnxruntime-node's CPU EP, native code on the same cores (absent when not run). */
+  native?: RowResult['peer'];
   embeddingForPeer?: Float32Array;
   /** PyTorch fp32 eager (TF32 off) on the same GPU, from bench/peers/pytorch_vit.py (absent when not run). */
   torch?: { device: string; imagesPerSec: number };
 }
+
+/** The native reference's img/s and ours over it (below 1: how far from native these cores are). */
+const nativeCell = (r: RowResult) => {
+  if (!r.native) return '—';
+  if (r.native.error) return `failed: ${r.native.error.replace(/\|/g, '/')}`;
+  return `${r.native.imagesPerSec!.toFixed(2)} img/s (ours ×${(r.imagesPerSec / r.native.imagesPerSec!).toFixed(2)})`;
+};
 
 const peerCell = (r: RowResult) => {
   if (!r.peer) return '—';
@@ -83,6 +94,8 @@ export function markdownTable(
 ): string {
   const a = env.adapter;
   const withTorch = rows.some((r) => r.torch);
+  const withNative = rows.some((r) => r.native);
+  const nativeCol = (r: RowResult) => (withNative ? ` ${nativeCell(r)} |` : '');
   const torchCell = (r: RowResult) =>
     withTorch
       ? r.torch
@@ -93,14 +106,19 @@ export function markdownTable(
     `Adapter: ${[a.vendor, a.architecture, a.description].filter(Boolean).join(' ')} · machine: ${String(env.machine.cpu)} ×${String(env.machine.cores)} · commit ${env.commit} · ${env.date}`,
     `Peer: ${rows.find((r) => r.peer)?.peer?.name ?? 'none'} running the same weights exported to ONNX (src/onnx/export.ts), timed the same way (session.run with outputs on the CPU); ×N = our img/s over the peer's.`,
     `Timing: median of ${env.iters} fenced forward passes after ${env.warmup} warm-up (input upload + forward + embedding readback); GPU ms from timestamp queries (one pass per kernel) where available.`,
+    ...(withNative
+      ? [
+          `Native: ${rows.find((r) => r.native?.name)?.native?.name ?? 'onnxruntime-node CPU EP'} on the same cores, the same ONNX file; ours ×N = our img/s over native (below 1: the distance to what these cores do natively).`,
+        ]
+      : []),
     ...(withTorch
       ? [
           `PyTorch: fp32 eager, TF32 off, on ${rows.find((r) => r.torch)!.torch!.device} (bench/peers/pytorch_vit.py, same session); ×N = our img/s over PyTorch's.`,
         ]
       : []),
     '',
-    `| model | patch | res | batch | img/s | ms/img | GFLOP/s | GPU ms/batch | first run ms | act. MiB (planned / unplanned) | weights MiB | top kernels | reference | max abs err | emb. cosine | ok | peer (same adapter, same model) | peer vs ours, emb. max abs |${withTorch ? ' PyTorch fp32 (same GPU) |' : ''}`,
-    `|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|${withTorch ? '---|' : ''}`,
+    `| model | patch | res | batch | img/s | ms/img | GFLOP/s | GPU ms/batch | first run ms | act. MiB (planned / unplanned) | weights MiB | top kernels | reference | max abs err | emb. cosine | ok | peer (same adapter, same model) | peer vs ours, emb. max abs | kernels |${withNative ? ' native CPU (same cores) |' : ''}${withTorch ? ' PyTorch fp32 (same GPU) |' : ''}`,
+    `|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|${withNative ? '---|' : ''}${withTorch ? '---|' : ''}`,
   ];
   for (const r of rows) {
     if (r.error) {
@@ -108,7 +126,7 @@ export function markdownTable(
       continue;
     }
     lines.push(
-      `| ${r.label} | ${r.patch} | ${r.resolution} | ${r.batch} | ${r.imagesPerSec.toFixed(2)} | ${r.msPerImage.toFixed(1)} | ${r.gflops.toFixed(1)} | ${r.gpuMs === null ? 'n/a' : r.gpuMs.toFixed(1)} | ${r.firstRunMs.toFixed(0)} | ${mib(r.plannedActivationBytes)} / ${mib(r.unplannedActivationBytes)} | ${mib(r.weightBytes)} | ${topKernels(r)} | ${r.reference} | ${worst(r).toExponential(1)} | ${cos(r)} | ${r.ok ? 'yes' : '**WRONG**'} | ${peerCell(r)} | ${r.peer?.agreement ? r.peer.agreement.maxAbs.toExponential(1) : '—'} |${torchCell(r)}`,
+      `| ${r.label} | ${r.patch} | ${r.resolution} | ${r.batch} | ${r.imagesPerSec.toFixed(2)} | ${r.msPerImage.toFixed(1)} | ${r.gflops.toFixed(1)} | ${r.gpuMs === null ? 'n/a' : r.gpuMs.toFixed(1)} | ${r.firstRunMs.toFixed(0)} | ${mib(r.plannedActivationBytes)} / ${mib(r.unplannedActivationBytes)} | ${mib(r.weightBytes)} | ${topKernels(r)} | ${r.reference} | ${worst(r).toExponential(1)} | ${cos(r)} | ${r.ok ? 'yes' : '**WRONG**'} | ${peerCell(r)} | ${r.peer?.agreement ? r.peer.agreement.maxAbs.toExponential(1) : '—'} | ${r.kernels ?? 'defaults'} |${nativeCol(r)}${torchCell(r)}`,
     );
   }
   return lines.join('\n') + '\n';

@@ -12,9 +12,11 @@ import { flopsPerImage, presetConfig, readOpenClipConfig, type ViTConfig } from 
 import { randomCheckpoint, randomTensors, seededNormal } from '../src/model/random.js';
 import { compare, readExpected, type Comparison } from '../src/model/verify.js';
 import { VisionTransformer } from '../src/model/vit.js';
+import { tileName } from '../src/kernels/gemm-tile.js';
 import { exportOnnx } from '../src/onnx/export.js';
 import { openCheckpoint, type Checkpoint } from '../src/weights/index.js';
 import { runOrtWebGpu } from './peers/ort-web.js';
+import { loadOrtNode, NATIVE_MISSING, runOrtNodeCpu } from './peers/ort-node.js';
 import { clipMarkdown, clipTerminalRow, runClipRows } from './clip.js';
 import { vitRef } from '../test/reference/vit.js';
 import { SUITES, type BenchRow } from './suites.js';
@@ -34,6 +36,7 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: join(ROOT, 'bench', 'results') },
     flags: { type: 'string' },
     peer: { type: 'string', default: 'ort-webgpu' },
+    native: { type: 'string', default: 'auto' },
     torch: { type: 'string' },
     clip: { type: 'string', default: 'yes' },
     help: { type: 'boolean' },
@@ -41,7 +44,7 @@ const { values: args } = parseArgs({
 });
 if (args.help) {
   console.log(
-    `npm run bench -- [--suite default|full] [--rows "b-16@224x32,l-14@224x1/L2,..."] [--iters N] [--warmup N] [--flags dawn,toggles] [--peer ort-webgpu|none] [--torch pytorch.json (bench/peers/pytorch_vit.py)] [--clip yes|no (text tower and zero-shot rows)]`,
+    `npm run bench -- [--suite default|full] [--rows "b-16@224x32,l-14@224x1/L2,..."] [--iters N] [--warmup N] [--flags dawn,toggles] [--peer ort-webgpu|none] [--native auto|no (onnxruntime-node CPU EP when installed: npm run setup:native)] [--torch pytorch.json (bench/peers/pytorch_vit.py)] [--clip yes|no (text tower and zero-shot rows)]`,
   );
   process.exit(0);
 }
@@ -137,26 +140,38 @@ async function prepare(row: BenchRow): Promise<Prepared> {
   };
 }
 
-/** Runs the same model in the peer runtime; its embedding is compared with ours (and the reference when the row has one). */
+/** The kernel choices a model settled on, for the report (e.g. "gemm texture, attention texture"). */
+function describeKernels(k: VisionTransformer['kernels']): string {
+  const parts = [
+    k.gemmVariant ? `gemm ${k.gemmVariant}` : k.gemmTile ? 'gemm tiled' : 'gemm default',
+    ...(k.gemmTile ? [`tile ${tileName(k.gemmTile)}`] : []),
+    `attention ${k.attentionVariant ?? 'default'}`,
+  ];
+  return parts.join(', ');
+}
+
+/** The row's model exported to ONNX (once per row, for the peer and the native reference). */
+const onnxOf = async (p: Prepared) =>
+  exportOnnx(p.config, await p.checkpoint(), { batch: p.batch, resolution: p.resolution });
+
+/** Runs the same model in a peer runtime; its embedding is compared with ours. */
 async function runPeer(
-  p: Prepared,
+  name: string,
+  run: () => Promise<{ name: string; msPerBatch: number; firstRunMs: number; embedding: Float32Array }>,
+  batch: number,
   ours: Float32Array,
-  iters: number,
-  warmup: number,
-  flags: string[],
 ): Promise<RowResult['peer']> {
   try {
-    const onnx = await exportOnnx(p.config, await p.checkpoint(), { batch: p.batch, resolution: p.resolution });
-    const r = await runOrtWebGpu(onnx, p.pixels, [p.batch, 3, p.resolution, p.resolution], iters, warmup, flags);
+    const r = await run();
     return {
       name: r.name,
       msPerBatch: r.msPerBatch,
-      imagesPerSec: (p.batch * 1000) / r.msPerBatch,
+      imagesPerSec: (batch * 1000) / r.msPerBatch,
       firstRunMs: r.firstRunMs,
       agreement: compare('embedding', r.embedding, ours),
     };
   } catch (e) {
-    return { name: 'ORT Web WebGPU EP', error: (e as Error).message.split('\n')[0]!.slice(0, 200) };
+    return { name, error: (e as Error).message.split('\n')[0]!.slice(0, 200) };
   }
 }
 
@@ -222,6 +237,7 @@ async function runRow(p: Prepared, iters: number, warmup: number, flags: string[
       comparisons,
       ok: comparisons.every((c) => c.pass),
       peer: null,
+      kernels: describeKernels(model.kernels),
       embeddingForPeer: oursEmbedding,
     };
   } finally {
@@ -267,6 +283,8 @@ async function main() {
         rows: { model: string; resolution: number; batch: number; imagesPerSec: number }[];
       })
     : null;
+  const native = args.native !== 'no' && (await loadOrtNode()) !== null;
+  if (args.native !== 'no' && !native) console.log(`native reference skipped: ${NATIVE_MISSING}`);
   const results: RowResult[] = [];
   for (const [i, row] of rows.entries()) {
     const what = `[${i + 1}/${rows.length}] ${row.model}${row.resolution ? `@${row.resolution}` : ''} x${row.batch}${row.layers ? ` (${row.layers} blocks)` : ''}`;
@@ -275,7 +293,22 @@ async function main() {
     try {
       const p = await prepare(row);
       const r = await runRow(p, +args.iters, +args.warmup, flags);
-      if (args.peer === 'ort-webgpu') r.peer = await runPeer(p, r.embeddingForPeer!, +args.iters, +args.warmup, flags);
+      const shape = [p.batch, 3, p.resolution, p.resolution];
+      const onnx = args.peer === 'ort-webgpu' || native ? onnxOf(p) : null;
+      if (args.peer === 'ort-webgpu')
+        r.peer = await runPeer(
+          'ORT Web WebGPU EP',
+          async () => runOrtWebGpu(await onnx!, p.pixels, shape, +args.iters, +args.warmup, flags),
+          p.batch,
+          r.embeddingForPeer!,
+        );
+      if (native)
+        r.native = await runPeer(
+          'onnxruntime-node CPU EP',
+          async () => runOrtNodeCpu(await onnx!, p.pixels, shape, +args.iters, +args.warmup),
+          p.batch,
+          r.embeddingForPeer!,
+        );
       const t =
         torch && !row.layers
           ? torch.rows.find((x) => x.model === row.model && x.batch === row.batch && x.resolution === p.resolution)
