@@ -21,6 +21,7 @@ import { clipMarkdown, clipTerminalRow, runClipRows } from './clip.js';
 import { vitRef } from '../test/reference/vit.js';
 import { SUITES, type BenchRow } from './suites.js';
 import { ROOT, gitCommit, resultStem, vendorTag } from './env.js';
+import { kernelShareSvg, throughputSvg } from './charts.js';
 import { markdownTable, terminalRow, terminalHeader, type RowResult } from './report.js';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures');
@@ -328,7 +329,17 @@ async function main() {
   mkdirSync(args.out, { recursive: true });
   const stem = resultStem(env.date, adapter.vendor);
   const json = join(args.out, `${stem}.json`);
-  const md = markdownTable(env, results) + clipMarkdown(clipRows);
+  // Charts beside the report (SVG files, linked from the Markdown; latest-*.md links the same files).
+  const charts: string[] = [];
+  for (const [suffix, title, svg] of [
+    ['throughput', 'images/s per row beside the peers', throughputSvg(results)],
+    ['kernels', 'share of GPU time per kernel', kernelShareSvg(results)],
+  ] as const) {
+    if (!svg) continue;
+    writeFileSync(join(args.out, `${stem}-${suffix}.svg`), svg);
+    charts.push(`![${title}](${stem}-${suffix}.svg)`);
+  }
+  const md = markdownTable(env, results) + (charts.length ? `\n${charts.join('\n\n')}\n` : '') + clipMarkdown(clipRows);
   writeFileSync(json, JSON.stringify({ env, rows: results, clipRows }, null, 2));
   writeFileSync(join(args.out, `${stem}.md`), md);
   writeFileSync(join(args.out, `latest-${vendorTag(adapter.vendor)}.md`), md);
