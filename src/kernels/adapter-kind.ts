@@ -1,4 +1,5 @@
 // What kind of adapter a device runs on, for the kernels that pick a variant or tile per adapter.
+import type { AdapterTraits } from './choose.js';
 
 /** Whether the device is a CPU implementation of WebGPU (Mesa lavapipe/llvmpipe, SwiftShader). */
 export function isCpuAdapter(device: GPUDevice): boolean {
@@ -14,4 +15,9 @@ export function hasSubgroupsOf8(device: GPUDevice): boolean {
     device as GPUDevice & { adapterInfo?: GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number } }
   ).adapterInfo;
   return device.features.has('subgroups') && info?.subgroupMinSize === 8 && info?.subgroupMaxSize === 8;
+}
+
+/** What the built-in kernel choices depend on (choose.ts), read from a device. */
+export function adapterTraits(device: GPUDevice): AdapterTraits {
+  return { cpu: isCpuAdapter(device), subgroupsOf8: hasSubgroupsOf8(device), limits: device.limits };
 }

@@ -10,7 +10,8 @@ import {
   attentionTiledWgsl,
 } from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
-import { hasSubgroupsOf8, isCpuAdapter } from './adapter-kind.js';
+import { adapterTraits, hasSubgroupsOf8 } from './adapter-kind.js';
+import { chooseAttentionVariant } from './choose.js';
 import { createDispatch, expectShape, wgslConst, type Dispatch, type KernelSource, type TensorRef } from './program.js';
 
 export const attentionBroadcastKernel: KernelSource = { name: 'attention_broadcast', wgsl: attentionBroadcastWgsl };
@@ -84,15 +85,16 @@ export function setAttentionVariant(device: GPUDevice, v: AttentionVariant | nul
 }
 
 /**
- * The variant for `device`: the one set with setAttentionVariant, else on CPU adapters 'subgroup'
- * (8-lane subgroups) or 'tiled', and 'broadcast' elsewhere. On lavapipe 'subgroup' is the fastest,
- * then 'tiled' (bench/results/; `npm run bench:kernels -- --only attention --variants all` times
- * them on any adapter). On GPUs 'broadcast' reads each key once per workgroup from workgroup memory
- * (shared by 64 queries) where 'tiled' reads keys from global memory per invocation and 'subgroup'
- * runs workgroups of 8; not yet measured on a GPU.
+ * The variant a model uses on `device`: the one set with setAttentionVariant, else
+ * chooseAttentionVariant (choose.ts): on CPU adapters 'texture' (8-lane subgroups) or 'tiled',
+ * 'broadcast' elsewhere. On lavapipe 'texture' is the fastest, then 'subgroup', then 'tiled'
+ * (bench/results/; `npm run bench:kernels -- --only attention --variants all` times them on any
+ * adapter). On GPUs 'broadcast' reads each key once per workgroup from workgroup memory (shared by
+ * 64 queries) where 'tiled' reads keys from global memory per invocation and 'subgroup' runs
+ * workgroups of 8; not yet measured on a GPU. attention() on buffers runs 'subgroup' where this says 'texture'.
  */
 export function attentionVariantFor(device: GPUDevice): AttentionVariant {
-  return forced.get(device) ?? (isCpuAdapter(device) ? (hasSubgroupsOf8(device) ? 'texture' : 'tiled') : 'broadcast');
+  return forced.get(device) ?? chooseAttentionVariant(adapterTraits(device));
 }
 
 /** The head dimension of a [.., 3W] qkv with `heads` heads, checked (a multiple of 4, at most ATTENTION_MAX_HEAD_DIM). */

@@ -1,7 +1,8 @@
 // Workgroup tile shapes of the register-tiled GEMM (src/wgsl/_gemm_tile.wgsl), shared by the gemm
 // and patch_embed kernels, and the choice of one per device.
 import { KernelArgumentError } from '../errors.js';
-import { isCpuAdapter } from './adapter-kind.js';
+import { adapterTraits } from './adapter-kind.js';
+import { chooseGemmTile } from './choose.js';
 import { wgslConst } from './program.js';
 import { gemmWgsl } from '../wgsl/sources.generated.js';
 
@@ -65,48 +66,43 @@ export function tileName(t: GemmTile): string {
   return `${b.m}x${b.n}k${t.bk}${t.prefetch ? 'p' : ''}`;
 }
 
-/** Throws a KernelArgumentError unless the device can run `t` (sizes, workgroup limits). */
-export function checkTile(device: GPUDevice, kernel: string, t: GemmTile): void {
+/** The workgroup limits a tile must fit (a GPUSupportedLimits has them all). */
+export type TileLimits = Pick<
+  GPUSupportedLimits,
+  | 'maxComputeInvocationsPerWorkgroup'
+  | 'maxComputeWorkgroupSizeX'
+  | 'maxComputeWorkgroupSizeY'
+  | 'maxComputeWorkgroupStorageSize'
+>;
+
+/** Why a device with `limits` cannot run tile `t` (sizes, workgroup limits, prefetch registers), or null. */
+export function tileProblem(limits: TileLimits, t: GemmTile): string | null {
   const ok = (v: number) => Number.isInteger(v) && v > 0;
-  if (!ok(t.wgX) || !ok(t.wgY) || !ok(t.bk)) {
-    throw new KernelArgumentError(
-      kernel,
-      'tile',
-      `invalid tile ${JSON.stringify(t)}: wgX, wgY, bk must be positive integers`,
-    );
-  }
-  const l = device.limits;
+  if (!ok(t.wgX) || !ok(t.wgY) || !ok(t.bk))
+    return `invalid tile ${JSON.stringify(t)}: wgX, wgY, bk must be positive integers`;
   if (
-    t.wgX * t.wgY > l.maxComputeInvocationsPerWorkgroup ||
-    t.wgX > l.maxComputeWorkgroupSizeX ||
-    t.wgY > l.maxComputeWorkgroupSizeY
-  ) {
-    throw new KernelArgumentError(
-      kernel,
-      'tile',
-      `tile ${tileName(t)} needs ${t.wgX}×${t.wgY} invocations, over this device's workgroup limits`,
-    );
-  }
+    t.wgX * t.wgY > limits.maxComputeInvocationsPerWorkgroup ||
+    t.wgX > limits.maxComputeWorkgroupSizeX ||
+    t.wgY > limits.maxComputeWorkgroupSizeY
+  )
+    return `tile ${tileName(t)} needs ${t.wgX}×${t.wgY} invocations, over this device's workgroup limits`;
   if (t.prefetch) {
     const wg = t.wgX * t.wgY;
     const { m, n } = tileBlock(t);
     const perInvocation = Math.max(Math.ceil((m * t.bk) / 4 / wg), Math.ceil((n * t.bk) / 4 / wg));
-    if (perInvocation > MAX_PF) {
-      throw new KernelArgumentError(
-        kernel,
-        'tile',
-        `tile ${tileName(t)} would prefetch ${perInvocation} vec4s per invocation per k-step (at most ${MAX_PF})`,
-      );
-    }
+    if (perInvocation > MAX_PF)
+      return `tile ${tileName(t)} would prefetch ${perInvocation} vec4s per invocation per k-step (at most ${MAX_PF})`;
   }
   const bytes = tileWorkgroupBytes(t);
-  if (bytes > l.maxComputeWorkgroupStorageSize) {
-    throw new KernelArgumentError(
-      kernel,
-      'tile',
-      `tile ${tileName(t)} needs ${bytes} bytes of workgroup memory, over maxComputeWorkgroupStorageSize ${l.maxComputeWorkgroupStorageSize}`,
-    );
-  }
+  if (bytes > limits.maxComputeWorkgroupStorageSize)
+    return `tile ${tileName(t)} needs ${bytes} bytes of workgroup memory, over maxComputeWorkgroupStorageSize ${limits.maxComputeWorkgroupStorageSize}`;
+  return null;
+}
+
+/** Throws a KernelArgumentError unless the device can run `t` (sizes, workgroup limits). */
+export function checkTile(device: GPUDevice, kernel: string, t: GemmTile): void {
+  const problem = tileProblem(device.limits, t);
+  if (problem) throw new KernelArgumentError(kernel, 'tile', problem);
 }
 
 /**
@@ -139,71 +135,14 @@ export function setGemmTile(device: GPUDevice, t: GemmTile | null): void {
   forced.set(device, t);
 }
 
-interface TilePolicy {
-  /** Candidates with their throughput per output element relative to 64×64 k32 (padding aside). */
-  readonly candidates: readonly { tile: GemmTile; speed: number }[];
-  readonly minWorkgroups: number;
-}
-const policies = new WeakMap<GPUDevice, TilePolicy>();
-
-function policyFor(device: GPUDevice): TilePolicy {
-  let p = policies.get(device);
-  if (!p) {
-    const cpu = isCpuAdapter(device);
-    // CPU speeds: lavapipe's per-output throughput relative to 64×64 k32, from the tile sweep
-    // (bench/results/kernels-2026-11-23T10-55-28-101Z-mesa.md). GPU speeds: assumed, not yet measured (larger blocks read less per FMA); the GPU
-    // run's tile sweep is meant to replace them.
-    const table: [string, number][] = cpu
-      ? [
-          ['128x128k16', 1.1],
-          ['128x64k16', 1.05],
-          ['64x64k32', 1],
-        ]
-      : [
-          ['128x128k8', 1.25],
-          ['128x64k16', 1.1],
-          ['64x64k32', 1],
-        ];
-    const candidates = table
-      .map(([n, speed]) => ({ tile: GEMM_TILES[n]!, speed }))
-      .filter(({ tile }) => {
-        try {
-          checkTile(device, 'gemm', tile);
-          return true;
-        } catch {
-          return false;
-        }
-      });
-    p = { candidates, minWorkgroups: cpu ? 8 : 256 };
-    policies.set(device, p);
-  }
-  return p;
-}
-
 /**
- * The tile for an M × N output on `device`: the one set with setGemmTile, else, among the adapter's
- * candidates that give enough workgroups to fill the device (CPU adapters ≥ 8, GPUs ≥ 256; the
- * smallest tile when none does), the one with the least estimated time: padded output area (a
- * 257-row output in 128-row blocks computes 384 rows) over the tile's relative speed.
+ * The tile for an M × N output on `device`: the one set with setGemmTile, else chooseGemmTile
+ * (choose.ts: a pure function of the adapter's traits and the shape, its cost model documented there).
  * - CPU adapters: 128×128 k16, 128×64 k16, 64×64 k32 (the fastest per output on lavapipe's ViT-B
  *   MLP GEMMs: bench/results/kernels-2026-11-23T10-55-28-101Z-mesa.md).
  * - Other adapters: 128×128 k8 (8,448 B of workgroup memory, tileWorkgroupBytes; 256 invocations),
  *   128×64 k16, 64×64 k32, with assumed speeds 1.25 / 1.1 / 1: not yet measured on a GPU.
  */
 export function gemmTileFor(device: GPUDevice, shape?: { m: number; n: number }): GemmTile {
-  const set = forced.get(device);
-  if (set) return set;
-  const { candidates, minWorkgroups } = policyFor(device);
-  if (candidates.length === 0) return GEMM_TILES['64x64k32']!;
-  if (!shape) return candidates[0]!.tile;
-  let best: { tile: GemmTile; cost: number } | null = null;
-  for (const { tile, speed } of candidates) {
-    const b = tileBlock(tile);
-    const rows = Math.ceil(shape.m / b.m),
-      cols = Math.ceil(shape.n / b.n);
-    if (rows * cols < minWorkgroups) continue;
-    const cost = (rows * b.m * cols * b.n) / speed;
-    if (!best || cost < best.cost) best = { tile, cost };
-  }
-  return best ? best.tile : candidates[candidates.length - 1]!.tile;
+  return forced.get(device) ?? chooseGemmTile(adapterTraits(device), shape);
 }

@@ -3,7 +3,8 @@
 // subgroup per workgroup sharing x by subgroupBroadcast, for CPU adapters).
 import { gemmSubgroupWgsl, gemmWgsl } from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
-import { hasSubgroupsOf8, isCpuAdapter } from './adapter-kind.js';
+import { adapterTraits, hasSubgroupsOf8 } from './adapter-kind.js';
+import { chooseGemmVariant } from './choose.js';
 import { tileLaunch, type GemmTile } from './gemm-tile.js';
 import {
   createDispatch,
@@ -38,7 +39,7 @@ export const canRunSubgroupGemm = hasSubgroupsOf8;
  * of 8 starves a GPU). gemm() on buffers takes 'subgroup' where this says 'texture'.
  */
 export function gemmVariantFor(device: GPUDevice): GemmVariant {
-  return isCpuAdapter(device) && canRunSubgroupGemm(device) ? 'texture' : 'tiled';
+  return chooseGemmVariant(adapterTraits(device));
 }
 
 /**

@@ -1,0 +1,73 @@
+// The built-in kernel choices as tables, without a device (choose.ts is pure).
+import { describe, expect, it } from 'vitest';
+import {
+  chooseAttentionVariant,
+  chooseGemmTile,
+  chooseGemmVariant,
+  tileCandidates,
+  type AdapterTraits,
+} from '../../src/kernels/choose.js';
+import { GEMM_TILES, tileName, tileProblem } from '../../src/kernels/gemm-tile.js';
+
+// WebGPU's default limits (every adapter has at least these) and a small adapter's.
+const DEFAULT_LIMITS = {
+  maxComputeInvocationsPerWorkgroup: 256,
+  maxComputeWorkgroupSizeX: 256,
+  maxComputeWorkgroupSizeY: 256,
+  maxComputeWorkgroupStorageSize: 16384,
+};
+// Lavapipe grants 32 KiB of workgroup memory (the 128×128 k16 tile needs 16,896 B); a small GPU 64 invocations.
+const LAVAPIPE_LIMITS = {
+  ...DEFAULT_LIMITS,
+  maxComputeWorkgroupStorageSize: 32768,
+  maxComputeInvocationsPerWorkgroup: 1024,
+};
+const SMALL_LIMITS = {
+  ...DEFAULT_LIMITS,
+  maxComputeInvocationsPerWorkgroup: 64,
+  maxComputeWorkgroupStorageSize: 32768,
+};
+const lavapipe: AdapterTraits = { cpu: true, subgroupsOf8: true, limits: LAVAPIPE_LIMITS };
+const swiftshader: AdapterTraits = { cpu: true, subgroupsOf8: false, limits: DEFAULT_LIMITS };
+const gpu: AdapterTraits = { cpu: false, subgroupsOf8: false, limits: DEFAULT_LIMITS };
+const gpuWith8: AdapterTraits = { cpu: false, subgroupsOf8: true, limits: DEFAULT_LIMITS };
+
+describe('built-in kernel choices (pure functions of adapter traits and shape)', () => {
+  it.each([
+    ['lavapipe (CPU, 8-lane subgroups)', lavapipe, 'texture', 'texture'],
+    ['a CPU adapter without 8-lane subgroups', swiftshader, 'tiled', 'tiled'],
+    ['a GPU', gpu, 'tiled', 'broadcast'],
+    ['a GPU with 8-lane subgroups (still GPU kernels)', gpuWith8, 'tiled', 'broadcast'],
+  ] as const)('%s', (_, t, gemm, attention) => {
+    expect(chooseGemmVariant(t)).toBe(gemm);
+    expect(chooseAttentionVariant(t)).toBe(attention);
+  });
+
+  it('GEMM tiles: the least padded work among tiles that fill the adapter', () => {
+    // ViT-B MLP on a CPU: 1576×3072 fills 8 workgroups with the biggest tile.
+    expect(tileName(chooseGemmTile(lavapipe, { m: 1576, n: 3072 }))).toBe('128x128k16');
+    // 1576×192: 128×64 pads 192 columns to 192 (cost 1664·192/1.05) where 128×128 pads to 256 (1664·256/1.1).
+    expect(tileName(chooseGemmTile(lavapipe, { m: 1576, n: 192 }))).toBe('128x64k16');
+    // 197×192: the 128-row tiles give 4 and 6 workgroups (< 8): 64×64 (12 workgroups).
+    expect(tileName(chooseGemmTile(lavapipe, { m: 197, n: 192 }))).toBe('64x64k32');
+    // Too small to fill 8 workgroups with any tile: the smallest.
+    expect(tileName(chooseGemmTile(lavapipe, { m: 1, n: 64 }))).toBe('64x64k32');
+    // A GPU wants ≥ 256 workgroups: 6304×2304 gives 50×18 = 900 with 128×128.
+    expect(tileName(chooseGemmTile(gpu, { m: 6304, n: 2304 }))).toBe('128x128k8');
+    // 197×768 fills 256 with no tile: the last (smallest) candidate; 64×64 k32 needs 17,408 B, over the
+    // default 16 KiB, so that is 128×64 k16.
+    expect(tileName(chooseGemmTile(gpu, { m: 197, n: 768 }))).toBe('128x64k16');
+    expect(tileName(chooseGemmTile(gpu))).toBe('128x128k8');
+  });
+
+  it('only tiles the limits allow are candidates; the reason is given for the others', () => {
+    const small: AdapterTraits = { ...gpu, limits: SMALL_LIMITS };
+    expect(tileCandidates(small).map((c) => tileName(c.tile))).toEqual(['64x64k32']);
+    expect(tileName(chooseGemmTile(small, { m: 6304, n: 2304 }))).toBe('64x64k32');
+    expect(tileProblem(SMALL_LIMITS, GEMM_TILES['128x128k8']!)).toMatch(/needs 16×16 invocations/);
+    expect(tileProblem(DEFAULT_LIMITS, GEMM_TILES['128x128k16']!)).toMatch(/bytes of workgroup memory/);
+    expect(tileProblem(LAVAPIPE_LIMITS, GEMM_TILES['64x64k32']!)).toBeNull();
+    expect(tileProblem(DEFAULT_LIMITS, GEMM_TILES['64x64k16']!)).toBeNull();
+    expect(tileProblem(DEFAULT_LIMITS, { wgX: 0, wgY: 8, bk: 8 })).toMatch(/positive integers/);
+  });
+});
