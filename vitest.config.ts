@@ -8,5 +8,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     reporters: ['default', './test/helpers/summary-reporter.ts'],
+    // No tuning profile from the user's cache may change what the tests run (profiles.ts); the
+    // profile tests give their own store.
+    env: { WGSL_VIT_PROFILES: 'off' },
   },
 });

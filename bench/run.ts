@@ -238,7 +238,7 @@ async function runRow(p: Prepared, iters: number, warmup: number, flags: string[
       comparisons,
       ok: comparisons.every((c) => c.pass),
       peer: null,
-      kernels: describeKernels(model.kernels),
+      kernels: `${describeKernels(model.kernels)} (${model.kernelsFrom})`,
       embeddingForPeer: oursEmbedding,
     };
   } finally {

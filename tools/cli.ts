@@ -45,6 +45,16 @@ const HELP: Record<string, string> = {
   given several times (prompt ensembling: the label's embedding is the mean of its normalised
   prompt embeddings). Prints a table, or JSON (per image: [{label, score}], most probable first).
   Unreadable images are named on stderr and left out (exit status 1 then, as embed).`,
+  tune: `usage: wgsl-vit tune (--config <open_clip_config.json> | --model b-16) [--batch 1] [--resolution S] [--layers 2] [--iters 3] [--profiles FILE] [--json] [--no-save]
+  Measures the kernel choices on this adapter at the model's own shapes: times each GEMM candidate
+  (the 'texture' and 'subgroup' variants where the adapter has 8-lane subgroups, the 'tiled' GEMM
+  with each tile its limits allow), then each attention variant with the fastest GEMM, on random
+  weights of the model's shape (--layers blocks; the choice is per block shape, so weights do not
+  matter). Every candidate's outputs are checked against the portable one ('tiled' GEMM,
+  'broadcast' attention; max |difference| <= 2e-3) and a wrong one is never chosen. Saves the
+  winners as a profile for this adapter and model shape (default store: $WGSL_VIT_PROFILES or
+  ~/.cache/wgsl-vit/profiles.json; --profiles FILE another file; --no-save none); models loaded
+  later without \`kernels\` use it. Prints a table, or the profile as JSON with --json.`,
   info: `usage: wgsl-vit info
   Prints the WebGPU adapter, features and limits as JSON.`,
 };
@@ -54,6 +64,7 @@ const USAGE = `usage: wgsl-vit <command> [options]   (wgsl-vit <command> --help 
   classify     zero-shot labels for images (OpenVision 1 CLIP checkpoints)
   tokenize     CLIPS token ids of texts
   export-onnx  write the encoder as an ONNX model
+  tune         measure the fastest kernel choices for a model on this adapter and store them
   info         the WebGPU adapter, features and limits`;
 
 /** A mistake in the command line: exit status 2, with the message (and no stack). */
@@ -477,6 +488,68 @@ async function classify(argv: string[]): Promise<number> {
   return r.failed.length || r.count === 0 ? 1 : 0;
 }
 
+async function tune(argv: string[]): Promise<number> {
+  const { values } = parse('tune', argv, {
+    config: { type: 'string' },
+    model: { type: 'string' },
+    batch: { type: 'string' },
+    resolution: { type: 'string' },
+    layers: { type: 'string' },
+    iters: { type: 'string' },
+    profiles: { type: 'string' },
+    json: { type: 'boolean' },
+    'no-save': { type: 'boolean' },
+    flags: { type: 'string' },
+  });
+  if (values.help) return help('tune');
+  if (!values.config === !values.model)
+    throw new UsageError('give one of --config or --model (see wgsl-vit tune --help)');
+  const batch = intOption('batch', values.batch);
+  const resolution = intOption('resolution', values.resolution);
+  const layers = intOption('layers', values.layers);
+  const iters = intOption('iters', values.iters);
+  const { presetConfig, readOpenClipConfig } = await import('../src/model/config.js');
+  const { tuneKernels } = await import('../src/model/tune.js');
+  const { defaultProfileStore, fileProfileStore } = await import('../src/model/profiles.js');
+  const config = values.config ? await readOpenClipConfig(values.config) : presetConfig(values.model!);
+  if (resolution !== undefined && resolution % config.patchSize !== 0)
+    throw new UsageError(`--resolution ${resolution} is not a multiple of the patch size ${config.patchSize}`);
+  const store = values['no-save']
+    ? null
+    : values.profiles
+      ? await fileProfileStore(resolve(values.profiles))
+      : await defaultProfileStore();
+  const { device } = await requestDevice({ dawnFlags: values.flags ? values.flags.split(',') : [] });
+  const line = (label: string, ms: string, diff: string, verdict: string) =>
+    `${label.padEnd(26)} ${ms.padStart(10)} ${diff.padStart(10)}  ${verdict}`;
+  if (!values.json) console.log(line('candidate', 'ms/image', 'max |diff|', ''));
+  const profile = await tuneKernels(device, config, {
+    batch,
+    resolution,
+    layers,
+    iters,
+    onProgress: (t) => {
+      if (values.json) return;
+      console.log(
+        line(
+          t.label,
+          t.msPerImage === null ? '—' : t.msPerImage.toFixed(1),
+          t.maxAbsDiff === null ? '—' : t.maxAbsDiff.toExponential(1),
+          t.error ? `failed: ${t.error}` : t.ok ? 'ok' : 'WRONG (not chosen)',
+        ),
+      );
+    },
+  });
+  if (store) await store.put(profile);
+  device.destroy();
+  if (values.json) console.log(JSON.stringify(profile, null, 2));
+  else
+    console.log(
+      `\nchosen for ${profile.shape} on ${profile.adapter}: ${JSON.stringify(profile.choices)}${store ? `\nsaved to ${store.where}` : ''}`,
+    );
+  return profile.timings.some((t) => t.ok) ? 0 : 1;
+}
+
 async function info(argv: string[]): Promise<number> {
   const { values } = parse('info', argv, {});
   if (values.help) return help('info');
@@ -500,6 +573,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   classify,
   tokenize,
   'export-onnx': exportOnnxCmd,
+  tune,
 };
 
 function main(): void {

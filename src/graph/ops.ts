@@ -160,8 +160,14 @@ export function attention(g: Graph, name: string, qkv: Tensor, heads: number, to
     return out;
   }
   if (g.kernels.attentionVariant !== 'texture') {
+    // A [B·N, 3W] buffer (a GEMM that read a texture x) is viewed as [B, N, 3W].
     g.kernel(name, [qkv], [out], (d, r) =>
-      attentionDispatch(d, { qkv: r(qkv), out: r(out), heads, variant: g.kernels.attentionVariant }),
+      attentionDispatch(d, {
+        qkv: { ...r(qkv), shape: [B, N, W3] },
+        out: r(out),
+        heads,
+        variant: g.kernels.attentionVariant,
+      }),
     );
     return out;
   }

@@ -4,6 +4,7 @@ import { ArgumentError, ConfigError } from '../errors.js';
 import { Graph, type KernelChoices, type Tensor } from '../graph/graph.js';
 import type { CompiledGraph, NodeTiming } from '../graph/executor.js';
 import { GraphModel } from './tower.js';
+import { adapterKey, defaultProfileStore, fromStored, shapeKey, type ProfileStore } from './profiles.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
 import { checkKernelChoices, checkOutputs, describeValue, isCheckpoint } from './arguments.js';
 import * as ops from '../graph/ops.js';
@@ -123,10 +124,18 @@ export interface LoadOptions {
   /** A ViTConfig, or the parsed open_clip_config.json, or (Node) its path. */
   config: ViTConfig | Record<string, unknown> | string;
   /**
-   * Kernel choices for every node of this model (default: each kernel's per-adapter choice, see
-   * gemmTileFor / attentionVariantFor), e.g. `{ gemmTile: GEMM_TILES['128x64k16'], attentionVariant: 'broadcast' }`.
+   * Kernel choices for every node of this model, e.g. `{ gemmTile: GEMM_TILES['128x64k16'],
+   * attentionVariant: 'broadcast' }`. Default: a stored tuning profile for this adapter and model
+   * shape (`wgsl-vit tune`, profiles.ts) when there is one, else the built-in per-adapter choices
+   * (choose.ts). `kernelsFrom` on the model says which.
    */
   kernels?: KernelChoices;
+  /**
+   * Where to look for a tuning profile when `kernels` is not given: true (default) the default store
+   * (Node: $WGSL_VIT_PROFILES or ~/.cache/wgsl-vit/profiles.json; browsers: localStorage), a
+   * ProfileStore, or false for none.
+   */
+  profile?: boolean | ProfileStore;
 }
 
 const DEFAULT_OUTPUTS: readonly ViTOutputName[] = ['tokens', 'pooled', 'embedding'];
@@ -140,6 +149,8 @@ export class VisionTransformer extends GraphModel {
     /** Max |difference| of the stored position table to the sin-cos formula (see checkRecomputablePositions). */
     readonly positionTableError: number,
     kernels: KernelChoices,
+    /** Where the kernel choices came from: 'load option', 'profile <store>' or 'built-in'. */
+    readonly kernelsFrom: string,
   ) {
     super(device, weights, source, kernels);
   }
@@ -147,7 +158,18 @@ export class VisionTransformer extends GraphModel {
   /** Loads and checks a checkpoint against its config, and uploads it. */
   static async load(device: GPUDevice, opts: LoadOptions): Promise<VisionTransformer> {
     const config = await resolveConfig(opts.config);
-    const kernels = checkKernelChoices(device, opts.kernels);
+    let asked = opts.kernels;
+    let from = asked ? 'load option' : 'built-in';
+    if (!asked && opts.profile !== false) {
+      const store = typeof opts.profile === 'object' ? opts.profile : await defaultProfileStore();
+      const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+      const p = await store?.get(adapterKey(info), shapeKey(config));
+      if (p && store) {
+        asked = fromStored(p.choices, store.where);
+        from = `profile ${store.where}`;
+      }
+    }
+    const kernels = checkKernelChoices(device, asked);
     const ckpt = isCheckpoint(opts.weights) ? opts.weights : await openCheckpoint(opts.weights);
     let posError = Infinity;
     const weights = await uploadWeights(
@@ -159,7 +181,7 @@ export class VisionTransformer extends GraphModel {
       },
       (k) => paramStorage(kernels, k),
     );
-    return new VisionTransformer(device, config, weights, ckpt.file, posError, kernels);
+    return new VisionTransformer(device, config, weights, ckpt.file, posError, kernels, from);
   }
 
   /**

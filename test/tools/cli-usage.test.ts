@@ -20,7 +20,7 @@ const model = ['--weights', fixture(`${CASE}.safetensors`), '--config', fixture(
 const tmp = () => mkdtempSync(join(tmpdir(), 'wgsl-vit-cli-'));
 
 describe('--help', () => {
-  it.each(['verify', 'embed', 'export-onnx', 'info', 'classify', 'tokenize'])(
+  it.each(['verify', 'embed', 'export-onnx', 'info', 'classify', 'tokenize', 'tune'])(
     '%s --help prints its usage on stdout and exits 0',
     (cmd) => {
       const r = runCli([cmd, '--help']);
@@ -32,7 +32,7 @@ describe('--help', () => {
   it('wgsl-vit --help lists every command; no command is a usage error', () => {
     const r = runCli(['--help']);
     expect(r.code).toBe(0);
-    for (const cmd of ['verify', 'embed', 'export-onnx', 'info', 'classify', 'tokenize'])
+    for (const cmd of ['verify', 'embed', 'export-onnx', 'info', 'classify', 'tokenize', 'tune'])
       expect(r.out).toContain(`usage: wgsl-vit ${cmd}`);
     expect(runCli([]).code).toBe(2);
     expect(runCli(['frobnicate']).err).toMatch(/unknown command 'frobnicate'/);
@@ -49,6 +49,10 @@ describe('usage errors name the option (exit 2, before any work)', () => {
       /--resolution 85 is not a multiple of the patch size 14/,
     ],
     [['export-onnx', ...model, '--out', '/tmp/m.onnx', '--batch', '0'], /--batch must be a positive integer, got '0'/],
+    [['tune', '--model', 'ti-16', '--config', 'c.json'], /give one of --config or --model/],
+    [['tune'], /give one of --config or --model/],
+    [['tune', '--model', 'ti-16', '--layers', '0'], /--layers must be a positive integer, got '0'/],
+    [['tune', '--model', 'ti-16', '--resolution', '100'], /--resolution 100 is not a multiple of the patch size 16/],
     [
       ['embed', ...model, '--out', 'embeddings.txt', 'a.png'],
       /--out embeddings\.txt: unknown format '\.txt' \(use \.json, \.npy, \.safetensors\)/,

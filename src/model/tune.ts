@@ -1,0 +1,126 @@
+// Kernel choices measured, not assumed: times the candidate GEMM variants/tiles and attention variants
+// at a model's own shapes on the adapter in hand (random weights of the model's shape, a few blocks),
+// checks each candidate's outputs against a reference candidate (the portable 'tiled' GEMM and
+// 'broadcast' attention, each tested against float64 references in the test suite), and returns the
+// fastest correct choices as a profile (profiles.ts stores it; models loaded later use it).
+import type { KernelChoices } from '../graph/graph.js';
+import { adapterTraits } from '../kernels/adapter-kind.js';
+import { ATTENTION_VARIANTS, type AttentionVariant } from '../kernels/attention.js';
+import { tileCandidates } from '../kernels/choose.js';
+import { tileName } from '../kernels/gemm-tile.js';
+import type { ViTConfig } from './config.js';
+import { adapterKey, shapeKey, toStored, type TuneProfile, type TuneTiming } from './profiles.js';
+import { randomCheckpoint } from './random.js';
+import { VisionTransformer } from './vit.js';
+
+export interface TuneOptions {
+  /** Images per forward (default 1). */
+  batch?: number;
+  /** Input resolution (default the config's). */
+  resolution?: number;
+  /** Blocks of the model to run (default 2: the choices are per block shape, depth only scales the time). */
+  layers?: number;
+  /** Timed forwards per candidate after one warm-up (default 3; the median counts). */
+  iters?: number;
+  /** Largest |difference| from the reference a candidate may have (default 2e-3, the benchmark's criterion). */
+  tolerance?: number;
+  onProgress?: (t: TuneTiming) => void;
+}
+
+/** Times and checks the candidates (GEMM first, then attention with the best GEMM); returns the profile. */
+export async function tuneKernels(device: GPUDevice, config: ViTConfig, opts: TuneOptions = {}): Promise<TuneProfile> {
+  const batch = opts.batch ?? 1,
+    resolution = opts.resolution ?? config.imageSize,
+    iters = opts.iters ?? 3,
+    tolerance = opts.tolerance ?? 2e-3;
+  const c: ViTConfig = { ...config, layers: Math.min(config.layers, opts.layers ?? 2) };
+  const ckpt = randomCheckpoint(c, 7, 'tune');
+  let seed = 1;
+  const pixels = Float32Array.from({ length: batch * 3 * resolution * resolution }, () => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed / 2 ** 31 - 1;
+  });
+  const outputs = ['tokens', 'embedding'] as const;
+  const run = async (choices: KernelChoices) => {
+    const m = await VisionTransformer.load(device, { weights: ckpt, config: c, kernels: choices, profile: false });
+    try {
+      const first = await m.forward(pixels, batch, { resolution, outputs });
+      const times: number[] = [];
+      for (let i = 0; i < iters; i++) {
+        const t = performance.now();
+        await m.forward(pixels, batch, { resolution, outputs });
+        times.push(performance.now() - t);
+      }
+      times.sort((a, b) => a - b);
+      return { out: first, ms: times[Math.floor(times.length / 2)]! / batch };
+    } finally {
+      m.destroy();
+    }
+  };
+  const reference = (await run({ gemmVariant: 'tiled', attentionVariant: 'broadcast' })).out;
+  const diff = (o: typeof reference) => {
+    let d = 0;
+    for (const k of outputs) {
+      const a = o[k]!,
+        b = reference[k]!;
+      for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
+    }
+    return d;
+  };
+  const timings: TuneTiming[] = [];
+  const time = async (label: string, choices: KernelChoices) => {
+    let t: TuneTiming;
+    try {
+      const r = await run(choices);
+      const d = diff(r.out);
+      t = { label, choices: toStored(choices), msPerImage: r.ms, maxAbsDiff: d, ok: d <= tolerance };
+    } catch (e) {
+      const error = (e as Error).message.split('\n')[0]!;
+      t = { label, choices: toStored(choices), msPerImage: null, maxAbsDiff: null, ok: false, error };
+    }
+    timings.push(t);
+    opts.onProgress?.(t);
+    return t;
+  };
+  const best = (ts: TuneTiming[]) => ts.filter((t) => t.ok).sort((a, b) => a.msPerImage! - b.msPerImage!)[0] ?? null;
+
+  const traits = adapterTraits(device);
+  // 1. The GEMM, with the attention the heuristics pick.
+  const gemmCandidates: [string, KernelChoices][] = [
+    ...(traits.subgroupsOf8
+      ? ([
+          ['gemm texture', { gemmVariant: 'texture' }],
+          ['gemm subgroup', { gemmVariant: 'subgroup' }],
+        ] as [string, KernelChoices][])
+      : []),
+    ...tileCandidates(traits).map(({ tile }): [string, KernelChoices] => [
+      `gemm tiled ${tileName(tile)}`,
+      { gemmVariant: 'tiled', gemmTile: tile },
+    ]),
+  ];
+  const gemmTimings: TuneTiming[] = [];
+  for (const [label, k] of gemmCandidates) gemmTimings.push(await time(label, k));
+  const gemmBest = best(gemmTimings);
+  const gemmChoice: KernelChoices = gemmBest ? gemmCandidates[gemmTimings.indexOf(gemmBest)]![1] : {};
+  // 2. The attention, with that GEMM.
+  const attentionTimings: TuneTiming[] = [];
+  for (const v of Object.keys(ATTENTION_VARIANTS) as AttentionVariant[]) {
+    if ((v === 'subgroup' || v === 'texture') && !traits.subgroupsOf8) continue;
+    attentionTimings.push(await time(`attention ${v}`, { ...gemmChoice, attentionVariant: v }));
+  }
+  const attentionBest = best(attentionTimings);
+  const choices: KernelChoices = {
+    ...gemmChoice,
+    ...(attentionBest?.choices.attentionVariant ? { attentionVariant: attentionBest.choices.attentionVariant } : {}),
+  };
+  return {
+    version: 1,
+    adapter: adapterKey((device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo),
+    shape: shapeKey(config, resolution),
+    batch,
+    resolution,
+    choices: toStored(choices),
+    timings,
+    date: new Date().toISOString(),
+  };
+}
