@@ -128,7 +128,7 @@ function textStore(
 /** A JSON file of profiles (Node). */
 export async function fileProfileStore(path: string): Promise<ProfileStore> {
   const fs = await import('node:fs/promises');
-  const { dirname } = await import('node:path');
+  const path_ = await import('node:path');
   return textStore(
     path,
     async () => {
@@ -140,7 +140,7 @@ export async function fileProfileStore(path: string): Promise<ProfileStore> {
       }
     },
     async (s) => {
-      await fs.mkdir(dirname(path), { recursive: true });
+      await fs.mkdir(path_.dirname(path), { recursive: true });
       await fs.writeFile(path, s);
     },
   );
@@ -154,9 +154,9 @@ export async function defaultProfileStore(): Promise<ProfileStore | null> {
   const env = typeof process !== 'undefined' ? process.env?.WGSL_VIT_PROFILES : undefined;
   if (env === 'off') return null;
   if (typeof process !== 'undefined' && process.versions?.node) {
-    const { homedir } = await import('node:os');
-    const { join } = await import('node:path');
-    return fileProfileStore(env || join(homedir(), '.cache', 'wgsl-vit', 'profiles.json'));
+    const os = await import('node:os');
+    const path = await import('node:path');
+    return fileProfileStore(env || path.join(os.homedir(), '.cache', 'wgsl-vit', 'profiles.json'));
   }
   if (typeof localStorage !== 'undefined') {
     const key = 'wgsl-vit-profiles';

@@ -24,7 +24,7 @@ const config: ViTConfig = {
   eps: 1e-6,
   mean: [0.5, 0.5, 0.5],
   std: [0.5, 0.5, 0.5],
-} as ViTConfig;
+};
 
 describe('wgsl-vit tune (tuneKernels and profiles)', () => {
   it('times and checks every candidate and chooses the fastest correct GEMM, then attention', async () => {
