@@ -44,6 +44,17 @@ export {
   type ViTConfig,
 } from './model/config.js';
 export { randomCheckpoint } from './model/random.js';
+export { tuneKernels, type TuneOptions } from './model/tune.js';
+export {
+  defaultProfileStore,
+  fileProfileStore,
+  adapterKey,
+  shapeKey,
+  type ProfileStore,
+  type TuneProfile,
+  type TuneTiming,
+  type StoredChoices,
+} from './model/profiles.js';
 export { compare, readExpected, TOLERANCE, type Comparison, type ExpectedFile } from './model/verify.js';
 export {
   openCheckpoint,
@@ -55,7 +66,7 @@ export {
   type ByteSource,
 } from './weights/index.js';
 export { memoryCheckpoint } from './weights/checkpoint.js';
-export { Graph, Tensor, type KernelChoices } from './graph/graph.js';
+export { Graph, Tensor, type KernelChoices, type TensorStorage } from './graph/graph.js';
 export { CompiledGraph, type RunOptions, type RunResult, type NodeTiming } from './graph/executor.js';
 export { planBuffers, type BufferPlan } from './graph/planner.js';
 export {

@@ -2,7 +2,32 @@
 // Low-level entry point (`wgsl-vit/kernels`): every kernel on its own, with its WGSL source.
 // Each wrapper checks shapes against the kernel's shape rules, then returns a `Dispatch` that the
 // caller records into its own compute pass (`d.encode(pass)`).
-export { layerNorm, layerNormKernel, type LayerNormArgs } from './layernorm.js';
+export {
+  layerNorm,
+  layerNormKernel,
+  layerNormTexture,
+  layerNormTextureKernel,
+  type LayerNormArgs,
+  type LayerNormTextureArgs,
+} from './layernorm.js';
+export { gemmTexture, gemmTextureKernel, type GemmTextureArgs } from './gemm-texture.js';
+export { attentionTexture, attentionTextureKernel, type AttentionTextureArgs } from './attention-texture.js';
+export { texturePack, texturePackKernel, type TexturePackArgs } from './texture-pack.js';
+export {
+  createMatrixTexture,
+  uploadMatrixTexture,
+  readMatrixTexture,
+  matrixTextureWidth,
+  isTextureRef,
+  MATRIX_TEXTURE_ROWS,
+} from './texture-matrix.js';
+export {
+  chooseGemmVariant,
+  chooseAttentionVariant,
+  chooseGemmTile,
+  tileCandidates,
+  type AdapterTraits,
+} from './choose.js';
 export {
   gemm,
   gemmKernel,
@@ -23,7 +48,9 @@ export {
   tileLaunch,
   tileName,
   tileWorkgroupBytes,
+  tileProblem,
   type GemmTile,
+  type TileLimits,
 } from './gemm-tile.js';
 export {
   attention,
@@ -38,7 +65,7 @@ export {
   type AttentionArgs,
   type AttentionVariant,
 } from './attention.js';
-export { isCpuAdapter } from './adapter-kind.js';
+export { isCpuAdapter, hasSubgroupsOf8, adapterTraits } from './adapter-kind.js';
 export { patchEmbed, patchEmbedKernel, type PatchEmbedArgs } from './patch-embed.js';
 export { meanPool, meanPoolKernel, type MeanPoolArgs } from './mean-pool.js';
 export { embedding, embeddingKernel, type EmbeddingArgs } from './embedding.js';
@@ -59,6 +86,7 @@ export {
   elementCount,
   type Dispatch,
   type TensorRef,
+  type TextureRef,
   type DType,
   type KernelSource,
   type KernelSignature,
