@@ -15,7 +15,7 @@ import { attentionTexture } from '../src/kernels/attention-texture.js';
 import { texturePack } from '../src/kernels/texture-pack.js';
 import { createMatrixTexture, readMatrixTexture, uploadMatrixTexture } from '../src/kernels/texture-matrix.js';
 import { meanPool } from '../src/kernels/mean-pool.js';
-import { patchEmbed } from '../src/kernels/patch-embed.js';
+import { patchEmbed, patchEmbedTexture } from '../src/kernels/patch-embed.js';
 import { isCpuAdapter } from '../src/kernels/adapter-kind.js';
 import type { Dispatch, TensorRef } from '../src/kernels/program.js';
 import { readTensor, runDispatches, timeDispatch, uploadTensor } from '../src/kernels/harness.js';
@@ -408,6 +408,21 @@ for (const [name, B, S, p, W] of [
     'GFLOP/s',
     fullCheck(await read(out), ref.out, ref.bound),
   );
+  if (canRunSubgroupGemm(device)) {
+    // patch_embed_texture: the conv weight as a matrix texture (what a model on a CPU adapter runs).
+    const wt = uploadMatrixTexture(device, wv, W, 3 * p * p);
+    const dt = patchEmbedTexture(device, {
+      image: tensor([B, 3, S, S], iv),
+      weight: wt,
+      cls: tensor([W], cv),
+      pos: tensor([n, W], pv),
+      out,
+    });
+    await runOnce(dt);
+    const check = fullCheck(await read(out), ref.out, ref.bound);
+    await record('patch_embed_texture', name, '', dt, 0, 2 * B * g * g * 3 * p * p * W, 'GFLOP/s', check);
+    wt.texture.destroy();
+  }
 }
 for (const [name, B, rowsN, dim] of [
   ['b16 32×197×768', 32, 197, 768],

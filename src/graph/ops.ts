@@ -10,7 +10,7 @@ import { MATRIX_TEXTURE_ROWS } from '../kernels/texture-matrix.js';
 import { elementCount } from '../shape.js';
 import { layerNorm as layerNormDispatch, layerNormTexture } from '../kernels/layernorm.js';
 import { meanPool as meanPoolDispatch } from '../kernels/mean-pool.js';
-import { patchEmbed as patchEmbedDispatch } from '../kernels/patch-embed.js';
+import { patchEmbed as patchEmbedDispatch, patchEmbedTexture } from '../kernels/patch-embed.js';
 import { DTYPE_BYTES } from '../kernels/program.js';
 import type { Graph, Resolve, ResolveTexture, Tensor, TensorStorage } from './graph.js';
 
@@ -22,6 +22,12 @@ const rowsOf = (t: Tensor) => elementCount(t.shape.slice(0, -1));
 export function patchEmbed(g: Graph, name: string, image: Tensor, weight: Tensor, cls: Tensor, pos: Tensor): Tensor {
   const [B] = image.shape as [number];
   const out = g.activation(name, [B, pos.shape[0]!, weight.shape[0]!]);
+  if (weight.storage === 'texture') {
+    g.kernel(name, [image, weight, cls, pos], [out], (d, r, rt) =>
+      patchEmbedTexture(d, { image: r(image), weight: rt(weight), cls: r(cls), pos: r(pos), out: r(out) }),
+    );
+    return out;
+  }
   g.kernel(name, [image, weight, cls, pos], [out], (d, r) =>
     patchEmbedDispatch(d, {
       image: r(image),

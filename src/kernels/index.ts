@@ -66,7 +66,14 @@ export {
   type AttentionVariant,
 } from './attention.js';
 export { isCpuAdapter, hasSubgroupsOf8, adapterTraits } from './adapter-kind.js';
-export { patchEmbed, patchEmbedKernel, type PatchEmbedArgs } from './patch-embed.js';
+export {
+  patchEmbed,
+  patchEmbedKernel,
+  patchEmbedTexture,
+  patchEmbedTextureKernel,
+  type PatchEmbedArgs,
+  type PatchEmbedTextureArgs,
+} from './patch-embed.js';
 export { meanPool, meanPoolKernel, type MeanPoolArgs } from './mean-pool.js';
 export { embedding, embeddingKernel, type EmbeddingArgs } from './embedding.js';
 export {

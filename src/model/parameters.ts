@@ -156,8 +156,19 @@ export function checkTextLayout(ckpt: Checkpoint, t: TextConfig): TowerLayout {
   return { tower: 'text', prefix: '', keys, transposed: TEXT_TRANSPOSED };
 }
 
-/** The linear layers' weights ([out, in] on the GPU), which the GEMMs read. */
-const LINEAR_WEIGHT = /(^|\.)(in_proj_weight|out_proj\.weight|c_fc\.weight|c_proj\.weight)$|^(proj|text_projection)$/;
+/** The linear layers' weights ([out, in] on the GPU) and the patch embedding's, which the GEMMs read. */
+const LINEAR_WEIGHT =
+  /(^|\.)(in_proj_weight|out_proj\.weight|c_fc\.weight|c_proj\.weight)$|^(proj|text_projection|conv1\.weight)$/;
+
+/** A parameter's shape on the GPU in its storage: a texture holds [rows, the rest flattened] (conv1 [W, 3·p·p]). */
+export function paramShape(
+  layout: Pick<TowerLayout, 'keys' | 'transposed'>,
+  key: string,
+  storage: TensorStorage,
+): number[] {
+  const s = gpuShape(layout, key);
+  return storage === 'texture' ? [s[0]!, s.slice(1).reduce((a, b) => a * b, 1)] : s;
+}
 
 /**
  * Where a parameter lives on the GPU: the linear weights in matrix textures when the model runs the
@@ -213,7 +224,7 @@ export async function uploadWeights(
       inspect?.(k, data);
       if (layout.transposed.has(k)) data = transpose(data, keys.get(k)![0]!, keys.get(k)![1]!);
       if (storage(k) === 'texture') {
-        const [rows, cols] = gpuShape(layout, k) as [number, number];
+        const [rows, cols] = paramShape(layout, k, 'texture') as [number, number];
         textures.set(k, uploadMatrixTexture(device, data, rows, cols, k).texture);
       } else buffers.set(k, uploadF32(device, data, k));
     }

@@ -13,11 +13,11 @@ import { checkKernelChoices, checkOutputs, describeValue, isCheckpoint } from '.
 import {
   checkTextLayout,
   expectedTextKeys,
-  gpuShape,
   openCheckpoint,
   TEXT_TRANSPOSED,
   uploadWeights,
   paramStorage,
+  paramShape,
   type GpuWeights,
   type WeightsInput,
 } from './parameters.js';
@@ -35,7 +35,10 @@ export function buildTextGraph(
 ): Graph {
   const g = new Graph(kernels);
   const table = { keys: expectedTextKeys(t), transposed: TEXT_TRANSPOSED };
-  const P: Param = (key) => g.param(key, gpuShape(table, key), paramStorage(kernels, key));
+  const P: Param = (key) => {
+    const storage = paramStorage(kernels, key);
+    return g.param(key, paramShape(table, key, storage), storage);
+  };
   const ids = g.input('ids', [batch, t.contextLength], 'u32');
   // x = token_embedding(text) + positional_embedding (no attention mask anywhere: no_causal_mask)
   const x = ops.embedding(g, 'token_embedding', ids, P('token_embedding.weight'), P('positional_embedding'));

@@ -23,12 +23,12 @@ import {
   checkLayout,
   checkRecomputablePositions,
   expectedKeys,
-  gpuShape,
   openCheckpoint,
   sincosTableError,
   uploadF32,
   uploadWeights,
   paramStorage,
+  paramShape,
   VISION_TRANSPOSED,
   type GpuWeights,
   type WeightsInput,
@@ -56,7 +56,10 @@ export function buildViTGraph(
     grid = gridOf(c, resolution),
     n = 1 + grid * grid;
   const table = { keys: expectedKeys(c), transposed: VISION_TRANSPOSED };
-  const P: Param = (key) => g.param(key, gpuShape(table, key), paramStorage(kernels, key));
+  const P: Param = (key) => {
+    const storage = paramStorage(kernels, key);
+    return g.param(key, paramShape(table, key, storage), storage);
+  };
   const image = g.input('image', [batch, 3, resolution, resolution]);
   const arch = architecture(c);
   // x = conv1(x) (no bias); x = cat([class_embedding, x]); x = x + positional_embedding
