@@ -15,7 +15,7 @@ import { attentionTexture } from '../src/kernels/attention-texture.js';
 import { texturePack } from '../src/kernels/texture-pack.js';
 import { createMatrixTexture, readMatrixTexture, uploadMatrixTexture } from '../src/kernels/texture-matrix.js';
 import { meanPool } from '../src/kernels/mean-pool.js';
-import { patchEmbed, patchEmbedTexture } from '../src/kernels/patch-embed.js';
+import { patchEmbed, patchEmbedTexture, patchPack } from '../src/kernels/patch-embed.js';
 import { isCpuAdapter } from '../src/kernels/adapter-kind.js';
 import type { Dispatch, TensorRef } from '../src/kernels/program.js';
 import { readTensor, runDispatches, timeDispatch, uploadTensor } from '../src/kernels/harness.js';
@@ -409,19 +409,24 @@ for (const [name, B, S, p, W] of [
     fullCheck(await read(out), ref.out, ref.bound),
   );
   if (canRunSubgroupGemm(device)) {
-    // patch_embed_texture: the conv weight as a matrix texture (what a model on a CPU adapter runs).
+    // patch_pack then patch_embed_texture: what a model on a CPU adapter runs (patches and conv weight
+    // as matrix textures); one row each, both checked (the pack through the embedding's result).
     const wt = uploadMatrixTexture(device, wv, W, 3 * p * p);
+    const xt = createMatrixTexture(device, B * g * g, 3 * p * p);
+    const dp = patchPack(device, { image: tensor([B, 3, S, S], iv), patchSize: p, out: xt });
     const dt = patchEmbedTexture(device, {
-      image: tensor([B, 3, S, S], iv),
+      patches: xt,
       weight: wt,
       cls: tensor([W], cv),
       pos: tensor([n, W], pv),
       out,
     });
-    await runOnce(dt);
+    await runDispatches(device, dp, dt);
     const check = fullCheck(await read(out), ref.out, ref.bound);
+    await record('patch_pack', name, '', dp, 0, 8 * B * 3 * S * S, 'GB/s', check);
     await record('patch_embed_texture', name, '', dt, 0, 2 * B * g * g * 3 * p * p * W, 'GFLOP/s', check);
     wt.texture.destroy();
+    xt.texture.destroy();
   }
 }
 for (const [name, B, rowsN, dim] of [

@@ -10,7 +10,7 @@ import { MATRIX_TEXTURE_ROWS } from '../kernels/texture-matrix.js';
 import { elementCount } from '../shape.js';
 import { layerNorm as layerNormDispatch, layerNormTexture } from '../kernels/layernorm.js';
 import { meanPool as meanPoolDispatch } from '../kernels/mean-pool.js';
-import { patchEmbed as patchEmbedDispatch, patchEmbedTexture } from '../kernels/patch-embed.js';
+import { patchEmbed as patchEmbedDispatch, patchEmbedTexture, patchPack } from '../kernels/patch-embed.js';
 import { DTYPE_BYTES } from '../kernels/program.js';
 import type { Graph, Resolve, ResolveTexture, Tensor, TensorStorage } from './graph.js';
 
@@ -23,9 +23,24 @@ export function patchEmbed(g: Graph, name: string, image: Tensor, weight: Tensor
   const [B] = image.shape as [number];
   const out = g.activation(name, [B, pos.shape[0]!, weight.shape[0]!]);
   if (weight.storage === 'texture') {
-    g.kernel(name, [image, weight, cls, pos], [out], (d, r, rt) =>
-      patchEmbedTexture(d, { image: r(image), weight: rt(weight), cls: r(cls), pos: r(pos), out: r(out) }),
-    );
+    // The patches into matrix textures (im2col, in chunks of textureRows), each multiplied by the
+    // weight texture into its rows of out.
+    const [, , S] = image.shape as [number, number, number];
+    const K = weight.shape[1]!;
+    const p = Math.round(Math.sqrt(K / 3));
+    const patches = B * (S / p) ** 2;
+    const chunk = Math.min(patches, textureRows(g));
+    for (let patch0 = 0; patch0 < patches; patch0 += chunk) {
+      const rows = Math.min(chunk, patches - patch0);
+      const part = patches > chunk ? `${name}[${patch0}:${patch0 + rows}]` : name;
+      const xt = g.activation(`${part}.patches`, [rows, K], 'texture');
+      g.kernel(`${part}.patch_pack`, [image], [xt], (d, r, rt) =>
+        patchPack(d, { image: r(image), patchSize: p, out: rt(xt), patch0 }),
+      );
+      g.kernel(part, patch0 === 0 ? [xt, weight, cls, pos] : [xt, weight, cls, pos, out], [out], (d, r, rt) =>
+        patchEmbedTexture(d, { patches: rt(xt), weight: rt(weight), cls: r(cls), pos: r(pos), out: r(out), patch0 }),
+      );
+    }
     return out;
   }
   g.kernel(name, [image, weight, cls, pos], [out], (d, r) =>
@@ -70,18 +85,19 @@ export function layerNorm(
   return y;
 }
 
-/** The model's GEMM variant for weight `w` [N, K]: 'subgroup' needs K % 4 == 0 (else the kernel's default). */
-const gemmVariant = (g: Graph, w: Tensor) =>
-  g.kernels.gemmVariant === 'subgroup' && w.shape[1]! % 4 !== 0
-    ? undefined
-    : g.kernels.gemmVariant === 'texture'
-      ? undefined
-      : g.kernels.gemmVariant;
+/**
+ * The buffer GEMM's variant for weight `w` [N, K]: the model's, except 'subgroup' where K % 4 != 0 and
+ * 'texture' (a buffer-stored weight under it), where gemm() takes its own default.
+ */
+const gemmVariant = (g: Graph, w: Tensor) => {
+  const v = g.kernels.gemmVariant;
+  return v === 'texture' || (v === 'subgroup' && w.shape[1]! % 4 !== 0) ? undefined : v;
+};
 
 /**
  * y = epilogue(x·wᵀ + b) (y read too for 'residual'): with a buffer weight, one gemm node; with a
  * texture-stored weight, gemm_texture, x packed into a matrix texture first (texture_pack) unless it
- * is one already, in chunks of textureRows rows; y a buffer or (yTexture) a matrix texture.
+ * is one already, in chunks of textureRows rows; y a buffer or (y.storage 'texture') a matrix texture.
  */
 function addGemm(g: Graph, name: string, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor, epilogue: GemmEpilogue) {
   const reads = [x, w, ...(b ? [b] : []), ...(epilogue === 'residual' ? [y] : [])];

@@ -71,8 +71,11 @@ export {
   patchEmbedKernel,
   patchEmbedTexture,
   patchEmbedTextureKernel,
+  patchPack,
+  patchPackKernel,
   type PatchEmbedArgs,
   type PatchEmbedTextureArgs,
+  type PatchPackArgs,
 } from './patch-embed.js';
 export { meanPool, meanPoolKernel, type MeanPoolArgs } from './mean-pool.js';
 export { embedding, embeddingKernel, type EmbeddingArgs } from './embedding.js';

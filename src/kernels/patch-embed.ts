@@ -1,12 +1,14 @@
 // Patch embedding (conv stride p, no bias) + class token + position table. WGSL: src/wgsl/patch_embed.wgsl;
-// patchEmbedTexture (the weight in a matrix texture, CPU adapters): src/wgsl/patch_embed_texture.wgsl.
-import { patchEmbedTextureWgsl, patchEmbedWgsl } from '../wgsl/sources.generated.js';
+// CPU adapters: patchPack (src/wgsl/patch_pack.wgsl, the patches into a matrix texture) then
+// patchEmbedTexture (src/wgsl/patch_embed_texture.wgsl, the convolution as a texture GEMM).
+import { patchEmbedTextureWgsl, patchEmbedWgsl, patchPackWgsl } from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
 import { tileLaunch, type GemmTile } from './gemm-tile.js';
 import { hasSubgroupsOf8 } from './adapter-kind.js';
 import {
   createDispatch,
   expectShape,
+  matrixTextureWidth,
   wgslConst,
   type Dispatch,
   type KernelSource,
@@ -16,6 +18,7 @@ import {
 
 export const patchEmbedKernel: KernelSource = { name: 'patch_embed', wgsl: patchEmbedWgsl };
 export const patchEmbedTextureKernel: KernelSource = { name: 'patch_embed_texture', wgsl: patchEmbedTextureWgsl };
+export const patchPackKernel: KernelSource = { name: 'patch_pack', wgsl: patchPackWgsl };
 
 export interface PatchEmbedArgs {
   /** [B, 3, S, S] NCHW, S divisible by the patch size. */
@@ -66,41 +69,104 @@ export function patchEmbed(device: GPUDevice, a: PatchEmbedArgs): Dispatch {
   });
 }
 
-export interface PatchEmbedTextureArgs {
-  /** [B, 3, S, S] NCHW, S divisible by the patch size. */
+export interface PatchPackArgs {
+  /** [B, 3, S, S] NCHW. */
   image: TensorRef;
-  /** [W, 3·p·p] matrix texture of the conv weight [W, 3, p, p]. */
-  weight: TextureRef;
-  cls: TensorRef;
-  pos: TensorRef;
-  out: TensorRef;
+  /** Patch size p (S divisible by p). */
+  patchSize: number;
+  /** [rows, 3·p·p] matrix texture receiving patches patch0 .. patch0 + rows - 1 (patch b·g² + t). */
+  out: TextureRef;
+  patch0?: number;
 }
 
-/** patchEmbed with the conv weight in a matrix texture: one 8-lane subgroup per 16 patches × 32 columns (CPU adapters). */
+/** The image's patches as rows of a matrix texture (im2col), for patchEmbedTexture. */
+export function patchPack(device: GPUDevice, a: PatchPackArgs): Dispatch {
+  const k = patchPackKernel.name;
+  const { B, S, g } = imageGrid(k, a.image, a.patchSize);
+  const p = a.patchSize;
+  const [rows, cols] = a.out.shape;
+  if (cols !== 3 * p * p)
+    throw new KernelArgumentError(k, 'out', `expected a [rows, ${3 * p * p}] matrix, got [${rows}, ${cols}]`);
+  const patch0 = a.patch0 ?? 0;
+  if (!Number.isInteger(patch0) || patch0 < 0 || patch0 + rows > B * g * g)
+    throw new KernelArgumentError(
+      k,
+      'patch0',
+      `patches ${patch0} .. ${patch0 + rows - 1} are outside the batch's ${B * g * g}`,
+    );
+  const width = matrixTextureWidth(3 * p * p);
+  return createDispatch(device, patchPackKernel, {
+    uniforms: { rows, P0: patch0, image_size: S, patch_size: p, grid: g, width },
+    tensors: { image: a.image },
+    textures: { out: a.out },
+    workgroups: [Math.ceil(width / 64), rows],
+  });
+}
+
+export interface PatchEmbedTextureArgs {
+  /** [rows, 3·p·p] matrix texture of patches patch0 .. patch0 + rows - 1 (patchPack). */
+  patches: TextureRef;
+  /** [W, 3·p·p] matrix texture of the conv weight [W, 3, p, p]. */
+  weight: TextureRef;
+  /** [W] class token (written by the call with patch0 = 0). */
+  cls: TensorRef;
+  /** [1 + g², W] position table. */
+  pos: TensorRef;
+  /** [B, 1 + g², W]. */
+  out: TensorRef;
+  patch0?: number;
+}
+
+/**
+ * patchEmbed from packed patches, the convolution as a texture GEMM (CPU adapters with 8-lane
+ * subgroups): out[b, 1 + t] = patches[b·g² + t − patch0]·wᵀ + pos[1 + t]; out[b, 0] = cls + pos[0].
+ */
 export function patchEmbedTexture(device: GPUDevice, a: PatchEmbedTextureArgs): Dispatch {
   const k = patchEmbedTextureKernel.name;
-  if (a.image.shape.length !== 4 || a.image.shape[1] !== 3 || a.image.shape[2] !== a.image.shape[3]) {
-    throw new KernelArgumentError(k, 'image', `expected [B, 3, S, S], got [${a.image.shape.join(', ')}]`);
-  }
-  const [B, , S] = a.image.shape as [number, number, number, number];
   const [W, K] = a.weight.shape;
-  const p = Math.round(Math.sqrt(K / 3));
-  if (3 * p * p !== K) throw new KernelArgumentError(k, 'weight', `expected [W, 3·p·p], got [${W}, ${K}]`);
-  if (S % p !== 0) throw new KernelArgumentError(k, 'image', `resolution ${S} is not divisible by the patch size ${p}`);
-  const g = S / p;
-  expectShape(k, 'image', a.image, [B, 3, S, S]);
+  const [rows, Kx] = a.patches.shape;
+  if (Kx !== K)
+    throw new KernelArgumentError(
+      k,
+      'patches',
+      `expected [rows, ${K}] to match weight [${W}, ${K}], got [${rows}, ${Kx}]`,
+    );
+  if (a.out.shape.length !== 3 || a.out.shape[2] !== W)
+    throw new KernelArgumentError(k, 'out', `expected [B, 1 + g², ${W}], got [${a.out.shape.join(', ')}]`);
+  const [B, n] = a.out.shape as [number, number, number];
+  const g = Math.round(Math.sqrt(n - 1));
+  if (g * g !== n - 1) throw new KernelArgumentError(k, 'out', `${n} tokens is not 1 + g² for a square grid`);
+  expectShape(k, 'out', a.out, [B, n, W]);
   expectShape(k, 'cls', a.cls, [W]);
-  expectShape(k, 'pos', a.pos, [1 + g * g, W]);
-  expectShape(k, 'out', a.out, [B, 1 + g * g, W]);
+  expectShape(k, 'pos', a.pos, [n, W]);
+  const patch0 = a.patch0 ?? 0;
+  if (!Number.isInteger(patch0) || patch0 < 0 || patch0 + rows > B * g * g)
+    throw new KernelArgumentError(
+      k,
+      'patch0',
+      `patches ${patch0} .. ${patch0 + rows - 1} are outside the batch's ${B * g * g}`,
+    );
   if (!hasSubgroupsOf8(device))
     throw new KernelArgumentError(k, 'device', 'needs the subgroups feature with a subgroup size of exactly 8');
   return createDispatch(device, patchEmbedTextureKernel, {
-    uniforms: { batch: B, image_size: S, patch_size: p, grid: g, dim: W },
-    tensors: { image: a.image, cls: a.cls, pos: a.pos, out: a.out },
-    textures: { w: a.weight },
+    uniforms: { rows, P0: patch0, batch: B, grid: g, dim: W, K },
+    tensors: { cls: a.cls, pos: a.pos, out: a.out },
+    textures: { x: a.patches, w: a.weight },
     workgroups: [
       Math.ceil(W / wgslConst(patchEmbedTextureKernel, 'NB')),
-      Math.ceil((B * g * g) / wgslConst(patchEmbedTextureKernel, 'MR')),
+      Math.ceil(rows / wgslConst(patchEmbedTextureKernel, 'MR')),
     ],
   });
+}
+
+/** B, S and the grid g = S / p of a [B, 3, S, S] image, checked. */
+function imageGrid(k: string, image: TensorRef, p: number): { B: number; S: number; g: number } {
+  if (image.shape.length !== 4 || image.shape[1] !== 3 || image.shape[2] !== image.shape[3])
+    throw new KernelArgumentError(k, 'image', `expected [B, 3, S, S], got [${image.shape.join(', ')}]`);
+  const [B, , S] = image.shape as [number, number, number, number];
+  if (!Number.isInteger(p) || p <= 0)
+    throw new KernelArgumentError(k, 'patchSize', `must be a positive integer, got ${p}`);
+  if (S % p !== 0) throw new KernelArgumentError(k, 'image', `resolution ${S} is not divisible by the patch size ${p}`);
+  expectShape(k, 'image', image, [B, 3, S, S]);
+  return { B, S, g: S / p };
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { patchEmbed, patchEmbedTexture } from '../../src/kernels/patch-embed.js';
+import { patchEmbed, patchEmbedTexture, patchPack } from '../../src/kernels/patch-embed.js';
 import { hasSubgroupsOf8 } from '../../src/kernels/adapter-kind.js';
-import { uploadMatrixTexture } from '../../src/kernels/texture-matrix.js';
+import { createMatrixTexture, readMatrixTexture, uploadMatrixTexture } from '../../src/kernels/texture-matrix.js';
 import { GEMM_TILES, type GemmTile } from '../../src/kernels/gemm-tile.js';
 import { patchEmbedRef } from '../reference/patch-embed.js';
 import { poisoned, readback, rng, run, testDevice, upload, worstRatio } from '../helpers/gpu.js';
@@ -50,40 +50,73 @@ describe('patch_embed', () => {
   it.each(tiles)('tile %s: B=2 S=42 p=14 W=200', (_, tile) => check(2, 42, 14, 200, tile));
 });
 
-// The matrix-texture form (CPU adapters): the same cases and bound, plus a grid whose patch count
-// is not a multiple of its 16-patch block across batches and a width not a multiple of 32.
-describe('patch_embed_texture', () => {
-  const cases: [number, number, number, number][] = [
-    [2, 32, 16, 192],
-    [1, 42, 14, 72],
-    [3, 24, 8, 40],
-    [1, 84, 14, 144],
-    [2, 16, 16, 65],
-    [3, 42, 14, 33],
+// The matrix-texture form (CPU adapters): patch_pack (im2col into a matrix texture; a copy, so equal
+// to the reference's gather) then patch_embed_texture, against the same reference and bound; also
+// in chunks of patches (patch0), as the graph runs a tall batch, and shapes that are not multiples
+// of its 24-patch × 32-column block.
+describe('patch_pack and patch_embed_texture', () => {
+  const cases: [number, number, number, number, number][] = [
+    [2, 32, 16, 192, 0],
+    [1, 42, 14, 72, 0],
+    [3, 24, 8, 40, 0],
+    [1, 84, 14, 144, 0],
+    [2, 16, 16, 65, 0],
+    [3, 42, 14, 33, 5],
+    [2, 24, 8, 40, 17],
   ];
-  it.each(cases)('B=%i S=%i p=%i W=%i', async (B, S, p, W) => {
+  it.each(cases)('B=%i S=%i p=%i W=%i (chunks of %i patches; 0: one)', async (B, S, p, W, chunk) => {
     const device = await testDevice();
     if (!hasSubgroupsOf8(device)) return console.log('no 8-lane subgroups on this adapter: not run');
-    const g = S / p;
+    const g = S / p,
+      K = 3 * p * p,
+      patches = B * g * g;
     const r = rng(B * 1000 + S * 10 + p + 1);
     const image = r.normals(B * 3 * S * S),
-      weight = r.normals(W * 3 * p * p, 0.05);
+      weight = r.normals(W * K, 0.05);
     const cls = r.normals(W),
       pos = r.normals((1 + g * g) * W);
     const out = poisoned(device, [B, 1 + g * g, W]);
-    await run(
-      device,
-      patchEmbedTexture(device, {
-        image: upload(device, image, [B, 3, S, S]),
-        weight: uploadMatrixTexture(device, weight, W, 3 * p * p),
-        cls: upload(device, cls, [W]),
-        pos: upload(device, pos, [1 + g * g, W]),
-        out,
-      }),
-    );
+    const img = upload(device, image, [B, 3, S, S]);
+    const wt = uploadMatrixTexture(device, weight, W, K);
+    const [clsT, posT] = [upload(device, cls, [W]), upload(device, pos, [1 + g * g, W])];
+    const step = chunk || patches;
+    for (let patch0 = 0; patch0 < patches; patch0 += step) {
+      const rows = Math.min(step, patches - patch0);
+      const xt = createMatrixTexture(device, rows, K);
+      await run(device, patchPack(device, { image: img, patchSize: p, out: xt, patch0 }));
+      // The packed rows are the patches' values in the conv weight's (c, ky, kx) order.
+      const packed = await readMatrixTexture(device, xt);
+      for (const row of [0, rows - 1]) {
+        const m = patch0 + row,
+          b = Math.floor(m / (g * g)),
+          t = m % (g * g);
+        for (const kk of [0, K - 1]) {
+          const c = Math.floor(kk / (p * p)),
+            ky = Math.floor((kk % (p * p)) / p),
+            kx = kk % p;
+          const want = image[((b * 3 + c) * S + Math.floor(t / g) * p + ky) * S + (t % g) * p + kx]!;
+          expect(packed[row * K + kk]).toBe(want);
+        }
+      }
+      await run(device, patchEmbedTexture(device, { patches: xt, weight: wt, cls: clsT, pos: posT, out, patch0 }));
+    }
     const got = await readback(device, out);
     const ref = patchEmbedRef(image, B, S, weight, W, p, cls, pos);
     const { ratio, index } = worstRatio(got, ref.out, (i) => ref.bound[i]!);
     expect(ratio, `worst at ${index}: got ${got[index]}, want ${ref.out[index]}`).toBeLessThanOrEqual(1);
+  });
+  it('refuses a patch range outside the batch and mismatched widths, naming the argument', async () => {
+    const device = await testDevice();
+    if (!hasSubgroupsOf8(device)) return;
+    const img = upload(device, new Float32Array(2 * 3 * 16 * 16), [2, 3, 16, 16]);
+    expect(() =>
+      patchPack(device, { image: img, patchSize: 8, out: createMatrixTexture(device, 4, 192), patch0: 5 }),
+    ).toThrow(/patch_pack: argument 'patch0': patches 5 \.\. 8 are outside the batch's 8/);
+    expect(() => patchPack(device, { image: img, patchSize: 8, out: createMatrixTexture(device, 4, 191) })).toThrow(
+      /argument 'out': expected a \[rows, 192\] matrix/,
+    );
+    expect(() => patchPack(device, { image: img, patchSize: 5, out: createMatrixTexture(device, 4, 75) })).toThrow(
+      /resolution 16 is not divisible by the patch size 5/,
+    );
   });
 });
