@@ -31,19 +31,28 @@ fn gelu_tanh(v: f32) -> f32 {
   return 0.5 * v * (2.0 - 2.0 / (exp(2.0 * u) + 1.0));
 }
 
-// acc_v + bias[gn] through the activation epilogues (not the residual add).
+// v through the activation epilogues (none, erf GELU, tanh GELU; not the residual add).
+fn activate(v: f32) -> f32 {
+  if (EPILOGUE == EPILOGUE_GELU) { return gelu_erf(v); }
+  if (EPILOGUE == EPILOGUE_GELU_TANH) { return gelu_tanh(v); }
+  return v;
+}
+
+// acc_v + bias[gn] through the activation epilogues.
 fn epilogue_value(gn: u32, acc_v: f32) -> f32 {
   var v = acc_v;
   if (HAS_BIAS) { v += bias[gn]; }
-  if (EPILOGUE == EPILOGUE_GELU) { v = gelu_erf(v); }
-  if (EPILOGUE == EPILOGUE_GELU_TANH) { v = gelu_tanh(v); }
-  return v;
+  return activate(v);
+}
+
+// y[o] = v, or y[o] += v with the residual epilogue.
+fn store_value(o: u32, v: f32) {
+  var r = v;
+  if (EPILOGUE == EPILOGUE_RESIDUAL) { r += y[o]; }
+  y[o] = r;
 }
 
 // y[gm, gn] = epilogue(v + bias[gn]): the store the GEMM variants end with.
 fn store_out(gm: u32, gn: u32, N: u32, acc_v: f32) {
-  var v = epilogue_value(gn, acc_v);
-  let o = gm * N + gn;
-  if (EPILOGUE == EPILOGUE_RESIDUAL) { v += y[o]; }
-  y[o] = v;
+  store_value(gm * N + gn, epilogue_value(gn, acc_v));
 }

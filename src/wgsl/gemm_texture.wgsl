@@ -33,6 +33,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane
   let c0 = wid.x * NB + 4u * lane;   // this lane's first column
   let acc = texture_block(m0, c0, lane, M, N, K);
 
+  // This lane's 4 biases, loaded once for all MR rows (a buffer load costs ~9 instructions here).
+  var bv = vec4f(0.0);
+  if (HAS_BIAS) {
+    let cc = min(vec4u(c0, c0 + 1u, c0 + 2u, c0 + 3u), vec4u(N - 1u));
+    bv = vec4f(bias[cc.x], bias[cc.y], bias[cc.z], bias[cc.w]);
+  }
   for (var r = 0u; r < MR; r++) {
     let lm = m0 + r;
     if (lm >= M) { break; }
@@ -41,13 +47,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane
       if (c0 < 4u * params.yt_width) {
         var v = vec4f(0.0);
         for (var c = 0u; c < 4u; c++) {
-          if (c0 + c < N) { v[c] = epilogue_value(c0 + c, acc[r][c]); }
+          if (c0 + c < N) { v[c] = activate(acc[r][c] + bv[c]); }
         }
         textureStore(yt, vec2u(c0 / 4u, lm), v);
       }
     } else {
+      let o = (params.M0 + lm) * N + c0;
       for (var c = 0u; c < 4u; c++) {
-        if (c0 + c < N) { store_out(params.M0 + lm, c0 + c, N, acc[r][c]); }
+        if (c0 + c < N) { store_value(o + c, activate(acc[r][c] + bv[c])); }
       }
     }
   }
