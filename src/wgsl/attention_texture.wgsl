@@ -1,9 +1,9 @@
 enable subgroups;
 // Fused multi-head self-attention for CPU adapters, reading q, k and v from a matrix texture: the
-// algorithm of attention_subgroup.wgsl (one 8-lane subgroup per QB queries, constant-lane
-// broadcasts, no workgroup memory or barriers; see there) with every qkv load a read-only
-// storage-texture load (~1.5 instructions per value on llvmpipe instead of ~9 for a storage
-// buffer, shared/notes/lavapipe.md).
+// algorithm of attention_subgroup.wgsl (_attention_subgroup_body.wgsl: one 8-lane subgroup per QB
+// queries, constant-lane broadcasts, no workgroup memory or barriers) with every qkv load a
+// read-only storage-texture load (~1.5 instructions per value on llvmpipe instead of ~9 for a
+// storage buffer, shared/notes/lavapipe.md).
 //   qkv: [rows, 3W] matrix texture (TextureRef layout: texel (t, r) = row r's values 4t .. 4t+3),
 //   rows = batches · N, q | k | v along a row, head h at columns h*D .. h*D+D-1 of each;
 //   out: [B, N, W] buffer as vec4s; batch b of the texture goes to batch B0 + b of out (the graph
@@ -23,110 +23,8 @@ struct Params {
 override HEAD_DIM: u32 = 64u;
 override D4: u32 = HEAD_DIM / 4u;   // derived; not meant to be set
 const QB: u32 = 8u;           // queries per workgroup: 8 ran 1.2-1.8x 16 and 32 here (bench:kernels)
-const MAX_SLOTS: u32 = 4u;    // vec4 columns per lane and query: D4 ≤ 8·MAX_SLOTS
-override SLOTS: u32 = (D4 + 7u) / 8u;
-const NEG: f32 = -3.0e38;
 
-@compute @workgroup_size(8)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
-  let N = params.tokens;
-  let b = wid.z;
-  let h = wid.y;
-  let q0 = wid.x * QB;
-  let W4 = params.heads * D4;
-  let head4 = h * D4;
+fn qkv_at(row: u32, col4: u32) -> vec4f { return textureLoad(qkv, vec2u(col4, row)); }
+fn out_row(b: u32, token: u32) -> u32 { return ((params.B0 + b) * params.tokens + token) * params.heads * D4; }
 
-  // This lane's slice of the QB queries (scaled): columns lane + 8i, i < SLOTS; zero past D4.
-  var qs = array<vec4f, QB * MAX_SLOTS>();
-  for (var q = 0u; q < QB; q++) {
-    let row = b * N + min(q0 + q, N - 1u);
-    for (var i = 0u; i < SLOTS; i++) {
-      let c = lane + 8u * i;
-      qs[q * MAX_SLOTS + i] = select(vec4f(0.0), textureLoad(qkv, vec2u(head4 + min(c, D4 - 1u), row)) * params.scale, c < D4);
-    }
-  }
-  var m = array<f32, QB>();     // running max per query (the same in every lane)
-  var l = array<f32, QB>();     // this lane's partial sum per query
-  var acc = array<vec4f, QB * MAX_SLOTS>();
-  for (var q = 0u; q < QB; q++) { m[q] = NEG; }
-
-  for (var kv0 = 0u; kv0 < N; kv0 += 8u) {
-    let key = kv0 + lane;
-    let krow = b * N + min(key, N - 1u);
-    // Scores of the QB queries against this lane's key.
-    var s = array<f32, QB>();
-    for (var i = 0u; i < SLOTS; i++) {
-      // k columns 8i .. 8i+7 of this lane's key (zero past D4)
-      var kc = array<vec4f, 8>();
-      for (var t = 0u; t < 8u; t++) {
-        let c = 8u * i + t;
-        kc[t] = select(vec4f(0.0), textureLoad(qkv, vec2u(W4 + head4 + min(c, D4 - 1u), krow)), c < D4);
-      }
-      for (var q = 0u; q < QB; q++) {
-        let qv = qs[q * MAX_SLOTS + i];
-        var d = s[q];
-        d += dot(subgroupBroadcast(qv, 0u), kc[0]);
-        d += dot(subgroupBroadcast(qv, 1u), kc[1]);
-        d += dot(subgroupBroadcast(qv, 2u), kc[2]);
-        d += dot(subgroupBroadcast(qv, 3u), kc[3]);
-        d += dot(subgroupBroadcast(qv, 4u), kc[4]);
-        d += dot(subgroupBroadcast(qv, 5u), kc[5]);
-        d += dot(subgroupBroadcast(qv, 6u), kc[6]);
-        d += dot(subgroupBroadcast(qv, 7u), kc[7]);
-        s[q] = d;
-      }
-    }
-    // Online softmax: block max from the 8 lanes, rescale, this lane's probability.
-    var p = array<f32, QB>();
-    var corr = array<f32, QB>();
-    for (var q = 0u; q < QB; q++) {
-      let sq = select(NEG, s[q], key < N);
-      var mb = max(subgroupBroadcast(sq, 0u), subgroupBroadcast(sq, 1u));
-      mb = max(mb, max(subgroupBroadcast(sq, 2u), subgroupBroadcast(sq, 3u)));
-      mb = max(mb, max(subgroupBroadcast(sq, 4u), subgroupBroadcast(sq, 5u)));
-      mb = max(mb, max(subgroupBroadcast(sq, 6u), subgroupBroadcast(sq, 7u)));
-      let m_new = max(m[q], mb);
-      corr[q] = exp(m[q] - m_new);
-      m[q] = m_new;
-      p[q] = select(0.0, exp(sq - m_new), key < N);
-      l[q] = l[q] * corr[q] + p[q];
-    }
-    // Values: this lane's output columns, every key of the block (its probability broadcast).
-    for (var i = 0u; i < SLOTS; i++) {
-      let c = lane + 8u * i;
-      let cc = min(c, D4 - 1u);
-      var vv = array<vec4f, 8>();
-      for (var j = 0u; j < 8u; j++) {
-        let vrow = b * N + min(kv0 + j, N - 1u);
-        vv[j] = select(vec4f(0.0), textureLoad(qkv, vec2u(2u * W4 + head4 + cc, vrow)), c < D4 && kv0 + j < N);
-      }
-      for (var q = 0u; q < QB; q++) {
-        let pq = p[q];
-        var a = acc[q * MAX_SLOTS + i] * corr[q];
-        a += subgroupBroadcast(pq, 0u) * vv[0];
-        a += subgroupBroadcast(pq, 1u) * vv[1];
-        a += subgroupBroadcast(pq, 2u) * vv[2];
-        a += subgroupBroadcast(pq, 3u) * vv[3];
-        a += subgroupBroadcast(pq, 4u) * vv[4];
-        a += subgroupBroadcast(pq, 5u) * vv[5];
-        a += subgroupBroadcast(pq, 6u) * vv[6];
-        a += subgroupBroadcast(pq, 7u) * vv[7];
-        acc[q * MAX_SLOTS + i] = a;
-      }
-    }
-  }
-
-  // Row sums: the 8 lanes' partials (all scaled to the same final max), then the output.
-  for (var q = 0u; q < QB; q++) {
-    let lq = l[q];
-    let sum = ((subgroupBroadcast(lq, 0u) + subgroupBroadcast(lq, 1u)) + (subgroupBroadcast(lq, 2u) + subgroupBroadcast(lq, 3u)))
-            + ((subgroupBroadcast(lq, 4u) + subgroupBroadcast(lq, 5u)) + (subgroupBroadcast(lq, 6u) + subgroupBroadcast(lq, 7u)));
-    let qi = q0 + q;
-    if (qi >= N) { break; }
-    let o = ((params.B0 + b) * N + qi) * W4 + head4;
-    for (var i = 0u; i < SLOTS; i++) {
-      let c = lane + 8u * i;
-      if (c < D4) { out[o + c] = acc[q * MAX_SLOTS + i] / sum; }
-    }
-  }
-}
+//!include _attention_subgroup_body.wgsl
