@@ -3,7 +3,7 @@
 // what these cores do natively. onnxruntime-node is optional — its install script downloads CUDA
 // parts and fails offline (../shared/notes/peers.md) — so `npm run setup:native` installs it without
 // scripts and without touching package.json; when it is absent the benchmark says so and skips it.
-import type { PeerRun } from './ort-web.js';
+import { timeSession, type PeerRun } from './ort-web.js';
 
 interface OrtNode {
   InferenceSession: {
@@ -44,29 +44,20 @@ export async function runOrtNodeCpu(
 ): Promise<PeerRun> {
   const ort = await loadOrtNode();
   if (!ort) throw new Error(NATIVE_MISSING);
-  let t = performance.now();
+  const t = performance.now();
   const session = await ort.InferenceSession.create(model, {
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'all',
   });
   const feeds = { image: new ort.Tensor('float32', pixels, shape) };
-  let out = await session.run(feeds, ['embedding']);
-  const firstRunMs = performance.now() - t;
-  for (let i = 0; i < warmup; i++) out = await session.run(feeds, ['embedding']);
-  const times: number[] = [];
-  for (let i = 0; i < iters; i++) {
-    t = performance.now();
-    out = await session.run(feeds, ['embedding']);
-    times.push(performance.now() - t);
-  }
-  times.sort((a, b) => a - b);
-  const embedding = Float32Array.from(out.embedding!.data);
+  const r = await timeSession((names) => session.run(feeds, names), t, iters, warmup);
+  const embedding = Float32Array.from(r.out.embedding!.data);
   await session.release();
   const version = ort.env.versions?.common ?? '';
   return {
     name: `onnxruntime-node ${version} CPU EP`.replace('  ', ' '),
-    msPerBatch: times[Math.floor(times.length / 2)]!,
-    firstRunMs,
+    msPerBatch: r.msPerBatch,
+    firstRunMs: r.firstRunMs,
     embedding,
   };
 }

@@ -60,6 +60,29 @@ export interface PeerRun {
   embedding: Float32Array;
 }
 
+/**
+ * The timing both ONNX Runtime peers share: the first run (from `start`, session creation included),
+ * `warmup` runs, then the median of `iters` runs of session.run with the embedding read back on the CPU.
+ */
+export async function timeSession<O>(
+  run: (names: string[]) => Promise<O>,
+  start: number,
+  iters: number,
+  warmup: number,
+): Promise<{ out: O; firstRunMs: number; msPerBatch: number }> {
+  let out = await run(['embedding']);
+  const firstRunMs = performance.now() - start;
+  for (let i = 0; i < warmup; i++) out = await run(['embedding']);
+  const times: number[] = [];
+  for (let i = 0; i < iters; i++) {
+    const t = performance.now();
+    out = await run(['embedding']); // outputs on the CPU: resolves after the work and the readback
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  return { out, firstRunMs, msPerBatch: times[Math.floor(times.length / 2)]! };
+}
+
 /** Creates a session on a device of its own (same adapter), times `iters` runs after `warmup`. */
 export async function runOrtWebGpu(
   model: Uint8Array,
@@ -70,23 +93,14 @@ export async function runOrtWebGpu(
   flags: string[] = [],
 ): Promise<PeerRun> {
   const ort = await loadOrt(flags);
-  let t = performance.now();
+  const t = performance.now();
   const session = await ort.InferenceSession.create(model, {
     executionProviders: ['webgpu'],
     graphOptimizationLevel: 'all',
   });
   const feeds = { image: new ort.Tensor('float32', pixels, shape) };
-  let out = await session.run(feeds, ['embedding']);
-  const firstRunMs = performance.now() - t;
-  for (let i = 0; i < warmup; i++) out = await session.run(feeds, ['embedding']);
-  const times: number[] = [];
-  for (let i = 0; i < iters; i++) {
-    t = performance.now();
-    out = await session.run(feeds, ['embedding']); // outputs on the CPU: resolves after the GPU work and readback
-    times.push(performance.now() - t);
-  }
-  times.sort((a, b) => a - b);
-  const embedding = Float32Array.from(out.embedding!.data as Float32Array);
+  const r = await timeSession((names) => session.run(feeds, names), t, iters, warmup);
+  const embedding = Float32Array.from(r.out.embedding!.data as Float32Array);
   await session.release();
-  return { name: 'ORT Web 1.30 WebGPU EP', msPerBatch: times[Math.floor(times.length / 2)]!, firstRunMs, embedding };
+  return { name: 'ORT Web 1.30 WebGPU EP', msPerBatch: r.msPerBatch, firstRunMs: r.firstRunMs, embedding };
 }

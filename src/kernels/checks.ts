@@ -35,3 +35,16 @@ export function grid2d(device: GPUDevice, kernel: string, n: number): [number, n
   if (y > max) throw new KernelArgumentError(kernel, 'shape', `needs ${n} workgroups, over the device limit ${max}²`);
   return [Math.ceil(n / y), y];
 }
+
+/** Throws unless rows row0 .. row0 + rows - 1 lie within a tensor's `total` rows (a chunk of a tall matrix). */
+export function expectRowRange(
+  kernel: string,
+  arg: string,
+  row0: number,
+  rows: number,
+  total: number,
+  what = "x's",
+): void {
+  if (!Number.isInteger(row0) || row0 < 0 || row0 + rows > total)
+    throw new KernelArgumentError(kernel, arg, `rows ${row0} .. ${row0 + rows - 1} are outside ${what} ${total} rows`);
+}

@@ -4,6 +4,7 @@ import { layernormTextureWgsl, layernormWgsl } from '../wgsl/sources.generated.j
 import { KernelArgumentError } from '../errors.js';
 import {
   createDispatch,
+  expectRowRange,
   elementCount,
   expectShape,
   grid2d,
@@ -72,8 +73,7 @@ export function layerNormTexture(device: GPUDevice, a: LayerNormTextureArgs): Di
   const [rows, cols] = a.y.shape;
   if (cols !== dim) throw new KernelArgumentError(k, 'y', `expected a [rows, ${dim}] matrix, got [${rows}, ${cols}]`);
   const row0 = a.row0 ?? 0;
-  if (!Number.isInteger(row0) || row0 < 0 || row0 + rows > M)
-    throw new KernelArgumentError(k, 'row0', `rows ${row0} .. ${row0 + rows - 1} are outside x's ${M} rows`);
+  expectRowRange(k, 'row0', row0, rows, M);
   if (!(a.eps >= 0 && Number.isFinite(a.eps)))
     throw new KernelArgumentError(k, 'eps', `must be a finite non-negative number, got ${a.eps}`);
   return createDispatch(device, layerNormTextureKernel, {

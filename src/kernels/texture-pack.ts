@@ -3,6 +3,7 @@ import { texturePackWgsl } from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
 import {
   createDispatch,
+  expectRowRange,
   elementCount,
   expectShape,
   matrixTextureWidth,
@@ -34,8 +35,7 @@ export function texturePack(device: GPUDevice, a: TexturePackArgs): Dispatch {
   const [rows, cols] = a.out.shape;
   if (cols !== K) throw new KernelArgumentError(k, 'out', `expected a [rows, ${K}] matrix, got [${rows}, ${cols}]`);
   const row0 = a.row0 ?? 0;
-  if (!Number.isInteger(row0) || row0 < 0 || row0 + rows > M)
-    throw new KernelArgumentError(k, 'row0', `rows ${row0} .. ${row0 + rows - 1} are outside x's ${M} rows`);
+  expectRowRange(k, 'row0', row0, rows, M);
   const width = matrixTextureWidth(K);
   return createDispatch(device, texturePackKernel, {
     uniforms: { rows, K, R0: row0, width },
