@@ -2,9 +2,15 @@
 // buffer variants). WGSL: src/wgsl/attention_texture.wgsl. In a model the graph packs the in_proj
 // output into a texture first (texture_pack).
 import { KernelArgumentError } from '../errors.js';
-import { hasSubgroupsOf8 } from './adapter-kind.js';
 import { ATTENTION_VARIANTS, attentionHeadDim, attentionTextureKernel } from './attention.js';
-import { createDispatch, expectShape, type Dispatch, type TensorRef, type TextureRef } from './program.js';
+import {
+  createDispatch,
+  expectShape,
+  expectSubgroupsOf8,
+  type Dispatch,
+  type TensorRef,
+  type TextureRef,
+} from './program.js';
 
 export { attentionTextureKernel };
 const QB = ATTENTION_VARIANTS.texture.queryBlock;
@@ -43,8 +49,7 @@ export function attentionTexture(device: GPUDevice, a: AttentionTextureArgs): Di
       'batch0',
       `sequences ${batch0} .. ${batch0 + batches - 1} are outside out's ${a.out.shape[0]!}`,
     );
-  if (!hasSubgroupsOf8(device))
-    throw new KernelArgumentError(k, 'device', 'needs the subgroups feature with a subgroup size of exactly 8');
+  expectSubgroupsOf8(device, k, 'device');
   return createDispatch(device, attentionTextureKernel, {
     overrides: { HEAD_DIM: D },
     uniforms: { tokens: N, heads: a.heads, scale: a.scale ?? 1 / Math.sqrt(D), B0: batch0 },

@@ -10,9 +10,17 @@ import {
   attentionTiledWgsl,
 } from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
-import { adapterTraits, hasSubgroupsOf8 } from './adapter-kind.js';
+import { adapterTraits } from './adapter-kind.js';
 import { chooseAttentionVariant } from './choose.js';
-import { createDispatch, expectShape, wgslConst, type Dispatch, type KernelSource, type TensorRef } from './program.js';
+import {
+  createDispatch,
+  expectShape,
+  expectSubgroupsOf8,
+  wgslConst,
+  type Dispatch,
+  type KernelSource,
+  type TensorRef,
+} from './program.js';
 
 export const attentionBroadcastKernel: KernelSource = { name: 'attention_broadcast', wgsl: attentionBroadcastWgsl };
 /** @deprecated The 'broadcast' variant's kernel is `attentionBroadcastKernel` (named 'attention_broadcast', like its WGSL). */
@@ -145,13 +153,7 @@ export function attention(device: GPUDevice, a: AttentionArgs): Dispatch {
   const chosen = a.variant ?? attentionVariantFor(device);
   // attention() reads buffers: where the adapter's choice is 'texture', its buffer form is 'subgroup'.
   const v = variantSpec(a.variant === undefined && chosen === 'texture' ? 'subgroup' : chosen);
-  if (v.kernel === attentionSubgroupKernel && !hasSubgroupsOf8(device)) {
-    throw new KernelArgumentError(
-      k,
-      'variant',
-      "'subgroup' needs the subgroups feature with a subgroup size of exactly 8",
-    );
-  }
+  if (v.kernel === attentionSubgroupKernel) expectSubgroupsOf8(device, k, 'variant', "'subgroup' ");
   if (a.permuteLanes && v.kernel !== attentionTiledKernel) {
     throw new KernelArgumentError(k, 'permuteLanes', "only the 'tiled' variant has a permuted test build");
   }

@@ -2,6 +2,7 @@
 // a KernelArgumentError naming the kernel and argument.
 import { KernelArgumentError } from '../errors.js';
 import { elementCount } from '../shape.js';
+import { hasSubgroupsOf8 } from './adapter-kind.js';
 import { DTYPE_BYTES, type DType, type TensorRef } from './types.js';
 
 export const byteSize = (t: { shape: readonly number[]; dtype: DType }): number =>
@@ -47,4 +48,12 @@ export function expectRowRange(
 ): void {
   if (!Number.isInteger(row0) || row0 < 0 || row0 + rows > total)
     throw new KernelArgumentError(kernel, arg, `rows ${row0} .. ${row0 + rows - 1} are outside ${what} ${total} rows`);
+}
+
+/** What the CPU-adapter kernels need of a device (subgroups of exactly 8 lanes), as every refusal words it. */
+export const NEEDS_SUBGROUPS_OF_8 = 'needs the subgroups feature with a subgroup size of exactly 8';
+
+/** Throws unless the device has 8-lane subgroups; `what` names the variant asked for (e.g. "'subgroup' "). */
+export function expectSubgroupsOf8(device: GPUDevice, kernel: string, arg: string, what = ''): void {
+  if (!hasSubgroupsOf8(device)) throw new KernelArgumentError(kernel, arg, `${what}${NEEDS_SUBGROUPS_OF_8}`);
 }

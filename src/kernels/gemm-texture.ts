@@ -3,10 +3,11 @@
 // texture first (texture_pack) and the weights are uploaded as textures at load.
 import { gemmTextureWgsl } from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
-import { canRunSubgroupGemm, GEMM_EPILOGUE_CODE, type GemmEpilogue } from './gemm.js';
+import { epilogueCode, type GemmEpilogue } from './gemm.js';
 import {
   createDispatch,
   expectShape,
+  expectSubgroupsOf8,
   isTextureRef,
   matrixTextureWidth,
   unusedBinding,
@@ -44,8 +45,7 @@ export interface GemmTextureArgs {
 export function gemmTexture(device: GPUDevice, a: GemmTextureArgs): Dispatch {
   const kernel = gemmTextureKernel.name;
   const epilogue = a.epilogue ?? 'none';
-  if (!(epilogue in GEMM_EPILOGUE_CODE))
-    throw new KernelArgumentError(kernel, 'epilogue', `unknown epilogue '${String(epilogue)}'`);
+  const code = epilogueCode(kernel, epilogue);
   const [N, K] = a.w.shape;
   const [M, Kx] = a.x.shape;
   if (Kx !== K)
@@ -54,10 +54,9 @@ export function gemmTexture(device: GPUDevice, a: GemmTextureArgs): Dispatch {
   const row0 = a.row0 ?? 0;
   if (!Number.isInteger(row0) || row0 < 0)
     throw new KernelArgumentError(kernel, 'row0', `must be a non-negative integer, got ${row0}`);
-  if (!canRunSubgroupGemm(device))
-    throw new KernelArgumentError(kernel, 'device', 'needs the subgroups feature with a subgroup size of exactly 8');
+  expectSubgroupsOf8(device, kernel, 'device');
   const common = {
-    overrides: { EPILOGUE: GEMM_EPILOGUE_CODE[epilogue], HAS_BIAS: a.bias !== null, OUT_TEXTURE: isTextureRef(a.y) },
+    overrides: { EPILOGUE: code, HAS_BIAS: a.bias !== null, OUT_TEXTURE: isTextureRef(a.y) },
     workgroups: [Math.ceil(N / BLOCK.n), Math.ceil(M / BLOCK.m)] as [number, number],
   };
   const bias = a.bias ?? unusedBinding(device);

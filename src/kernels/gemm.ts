@@ -9,6 +9,7 @@ import { tileLaunch, type GemmTile } from './gemm-tile.js';
 import {
   createDispatch,
   expectShape,
+  expectSubgroupsOf8,
   elementCount,
   unusedBinding,
   wgslConst,
@@ -74,12 +75,18 @@ export interface GemmArgs {
   variant?: GemmVariant;
 }
 
+/** The EPILOGUE override value of `epilogue`; a KernelArgumentError naming `kernel` for an unknown one. */
+export function epilogueCode(kernel: string, epilogue: GemmEpilogue): number {
+  if (!Object.hasOwn(GEMM_EPILOGUE_CODE, epilogue))
+    throw new KernelArgumentError(kernel, 'epilogue', `unknown epilogue '${String(epilogue)}'`);
+  return GEMM_EPILOGUE_CODE[epilogue];
+}
+
 /** y = epilogue(x·wᵀ + bias). Any M, N, K (no multiple-of-tile requirement). */
 export function gemm(device: GPUDevice, args: GemmArgs): Dispatch {
   const kernel = gemmKernel.name; // `kernel` for names, K for the reduction dimension
   const epilogue = args.epilogue ?? 'none';
-  if (!(epilogue in GEMM_EPILOGUE_CODE))
-    throw new KernelArgumentError(kernel, 'epilogue', `unknown epilogue '${String(epilogue)}'`);
+  const code = epilogueCode(kernel, epilogue);
   if (args.w.shape.length !== 2)
     throw new KernelArgumentError(kernel, 'w', `expected [N, K], got [${args.w.shape.join(', ')}]`);
   const [N, K] = args.w.shape as [number, number];
@@ -117,17 +124,11 @@ export function gemm(device: GPUDevice, args: GemmArgs): Dispatch {
     if (args.tile) throw new KernelArgumentError(kernel, 'tile', "a tile is for the 'tiled' variant only");
     if (K % 4 !== 0)
       throw new KernelArgumentError(kernel, 'w', `the 'subgroup' variant needs K % 4 == 0, got K = ${K}`);
-    if (!canRunSubgroupGemm(device)) {
-      throw new KernelArgumentError(
-        kernel,
-        'variant',
-        "'subgroup' needs the subgroups feature with a subgroup size of exactly 8",
-      );
-    }
+    expectSubgroupsOf8(device, kernel, 'variant', "'subgroup' ");
     const wx = Math.ceil(N / SUBGROUP_BLOCK.n),
       wy = Math.ceil(M / SUBGROUP_BLOCK.m);
     return createDispatch(device, gemmSubgroupKernel, {
-      overrides: { EPILOGUE: GEMM_EPILOGUE_CODE[epilogue], HAS_BIAS: args.bias !== null },
+      overrides: { EPILOGUE: code, HAS_BIAS: args.bias !== null },
       uniforms: { M, N, K },
       tensors,
       workgroups: [wx, wy],
@@ -136,7 +137,7 @@ export function gemm(device: GPUDevice, args: GemmArgs): Dispatch {
   const launch = tileLaunch(device, kernel, args.tile, M, N);
   return createDispatch(device, gemmKernel, {
     overrides: {
-      EPILOGUE: GEMM_EPILOGUE_CODE[epilogue],
+      EPILOGUE: code,
       HAS_BIAS: args.bias !== null,
       ...launch.overrides,
       PREFETCH: launch.tile.prefetch ?? false,

@@ -30,18 +30,26 @@ export interface LayerNormArgs {
   eps: number;
 }
 
-/** y = LayerNorm(x) over the last axis. Rows may be any number; dim any positive size. */
-export function layerNorm(device: GPUDevice, a: LayerNormArgs): Dispatch {
-  const k = layerNormKernel.name;
+/** x [..., dim], gamma and beta [dim], eps finite ≥ 0, checked for either form; x's dim and row count. */
+function checkInputs(
+  k: string,
+  a: { x: TensorRef; gamma: TensorRef; beta: TensorRef; eps: number },
+): { dim: number; rows: number } {
   if (a.x.shape.length < 1) throw new KernelArgumentError(k, 'x', 'needs at least one dimension');
   const dim = a.x.shape[a.x.shape.length - 1]!;
-  const rows = elementCount(a.x.shape.slice(0, -1));
   expectShape(k, 'x', a.x, a.x.shape);
   expectShape(k, 'gamma', a.gamma, [dim]);
   expectShape(k, 'beta', a.beta, [dim]);
-  expectShape(k, 'y', a.y, a.x.shape);
   if (!(a.eps >= 0 && Number.isFinite(a.eps)))
     throw new KernelArgumentError(k, 'eps', `must be a finite non-negative number, got ${a.eps}`);
+  return { dim, rows: elementCount(a.x.shape.slice(0, -1)) };
+}
+
+/** y = LayerNorm(x) over the last axis. Rows may be any number; dim any positive size. */
+export function layerNorm(device: GPUDevice, a: LayerNormArgs): Dispatch {
+  const k = layerNormKernel.name;
+  const { dim, rows } = checkInputs(k, a);
+  expectShape(k, 'y', a.y, a.x.shape);
   return createDispatch(device, layerNormKernel, {
     uniforms: { rows, dim, eps: a.eps },
     tensors: { x: a.x, gamma: a.gamma, beta: a.beta, y: a.y },
@@ -64,18 +72,11 @@ export interface LayerNormTextureArgs {
 /** y = LayerNorm(x[row0 : row0 + rows]) into a matrix texture (for the 'texture' GEMM). */
 export function layerNormTexture(device: GPUDevice, a: LayerNormTextureArgs): Dispatch {
   const k = layerNormTextureKernel.name;
-  if (a.x.shape.length < 1) throw new KernelArgumentError(k, 'x', 'needs at least one dimension');
-  const dim = a.x.shape[a.x.shape.length - 1]!;
-  const M = elementCount(a.x.shape.slice(0, -1));
-  expectShape(k, 'x', a.x, a.x.shape);
-  expectShape(k, 'gamma', a.gamma, [dim]);
-  expectShape(k, 'beta', a.beta, [dim]);
+  const { dim, rows: M } = checkInputs(k, a);
   const [rows, cols] = a.y.shape;
   if (cols !== dim) throw new KernelArgumentError(k, 'y', `expected a [rows, ${dim}] matrix, got [${rows}, ${cols}]`);
   const row0 = a.row0 ?? 0;
   expectRowRange(k, 'row0', row0, rows, M);
-  if (!(a.eps >= 0 && Number.isFinite(a.eps)))
-    throw new KernelArgumentError(k, 'eps', `must be a finite non-negative number, got ${a.eps}`);
   return createDispatch(device, layerNormTextureKernel, {
     uniforms: { rows, dim, eps: a.eps, R0: row0 },
     tensors: { x: a.x, gamma: a.gamma, beta: a.beta },

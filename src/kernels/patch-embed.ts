@@ -4,10 +4,10 @@
 import { patchEmbedTextureWgsl, patchEmbedWgsl, patchPackWgsl } from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
 import { tileLaunch, type GemmTile } from './gemm-tile.js';
-import { hasSubgroupsOf8 } from './adapter-kind.js';
 import {
   createDispatch,
   expectShape,
+  expectSubgroupsOf8,
   matrixTextureWidth,
   wgslConst,
   type Dispatch,
@@ -146,8 +146,7 @@ export function patchEmbedTexture(device: GPUDevice, a: PatchEmbedTextureArgs): 
       'patch0',
       `patches ${patch0} .. ${patch0 + rows - 1} are outside the batch's ${B * g * g}`,
     );
-  if (!hasSubgroupsOf8(device))
-    throw new KernelArgumentError(k, 'device', 'needs the subgroups feature with a subgroup size of exactly 8');
+  expectSubgroupsOf8(device, k, 'device');
   return createDispatch(device, patchEmbedTextureKernel, {
     uniforms: { rows, P0: patch0, batch: B, grid: g, dim: W, K },
     tensors: { cls: a.cls, pos: a.pos, out: a.out },

@@ -4,6 +4,7 @@ import { ArgumentError } from '../errors.js';
 import type { KernelChoices } from '../graph/graph.js';
 import { ATTENTION_VARIANTS, attentionVariantFor } from '../kernels/attention.js';
 import { hasSubgroupsOf8 } from '../kernels/adapter-kind.js';
+import { NEEDS_SUBGROUPS_OF_8 } from '../kernels/checks.js';
 import { checkTile } from '../kernels/gemm-tile.js';
 import { canRunSubgroupGemm, GEMM_VARIANTS, gemmVariantFor } from '../kernels/gemm.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
@@ -26,11 +27,7 @@ export function checkKernelChoices(device: GPUDevice, k: KernelChoices = {}): Ke
     );
   }
   if ((k.attentionVariant === 'subgroup' || k.attentionVariant === 'texture') && !hasSubgroupsOf8(device))
-    throw new ArgumentError(
-      'load',
-      'kernels.attentionVariant',
-      `'${k.attentionVariant}' needs the subgroups feature with a subgroup size of exactly 8`,
-    );
+    throw new ArgumentError('load', 'kernels.attentionVariant', `'${k.attentionVariant}' ${NEEDS_SUBGROUPS_OF_8}`);
   if (k.gemmTile !== undefined) checkTile(device, 'load', k.gemmTile);
   if (
     k.textureRows !== undefined &&
@@ -49,11 +46,7 @@ export function checkKernelChoices(device: GPUDevice, k: KernelChoices = {}): Ke
     );
   }
   if ((k.gemmVariant === 'subgroup' || k.gemmVariant === 'texture') && !canRunSubgroupGemm(device)) {
-    throw new ArgumentError(
-      'load',
-      'kernels.gemmVariant',
-      `'${k.gemmVariant}' needs the subgroups feature with a subgroup size of exactly 8`,
-    );
+    throw new ArgumentError('load', 'kernels.gemmVariant', `'${k.gemmVariant}' ${NEEDS_SUBGROUPS_OF_8}`);
   }
   if (k.gemmVariant !== undefined && k.gemmVariant !== 'tiled' && k.gemmTile !== undefined)
     throw new ArgumentError('load', 'kernels.gemmTile', "a tile is for the 'tiled' GEMM variant only");
