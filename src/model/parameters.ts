@@ -1,7 +1,7 @@
 // From a checkpoint file to GPU buffers: the open_clip key layout of OpenVision encoders, checked
 // key by key and shape by shape before use, and uploaded with nothing left behind on failure.
 import { CheckpointError, ConfigError } from '../errors.js';
-import type { KernelChoices, TensorStorage } from '../graph/graph.js';
+import type { Graph, KernelChoices, Tensor, TensorStorage } from '../graph/graph.js';
 import { uploadMatrixTexture } from '../kernels/texture-matrix.js';
 import { posembSincos2d } from '../kernels/posemb-sincos.js';
 import { openCheckpoint } from '../weights/index.js';
@@ -178,6 +178,17 @@ export function paramStorage(kernels: KernelChoices, key: string): TensorStorage
   return kernels.gemmVariant === 'texture' && LINEAR_WEIGHT.test(key) ? 'texture' : 'buffer';
 }
 
+/**
+ * A tower's parameter lookup for a graph: key (without prefix) → its param tensor, with the shape
+ * and storage (paramShape, paramStorage for the graph's kernel choices) the upload gave it.
+ */
+export function towerParams(g: Graph, table: Pick<TowerLayout, 'keys' | 'transposed'>): (key: string) => Tensor {
+  return (key) => {
+    const storage = paramStorage(g.kernels, key);
+    return g.param(key, paramShape(table, key, storage), storage);
+  };
+}
+
 /** The GPU copy of an encoder's weights, by key without prefix; `proj` is stored transposed, [E, W]. */
 export interface GpuWeights {
   readonly buffers: ReadonlyMap<string, GPUBuffer>;
@@ -189,15 +200,15 @@ export interface GpuWeights {
 }
 
 /**
- * Reads, checks (finite values) and uploads every tensor of a tower, each to the storage `storage`
- * says (paramStorage; default buffers); on any error, frees what it uploaded.
+ * Reads, checks (finite values) and uploads every tensor of a tower, each to the storage paramStorage
+ * gives it for the model's kernel choices (default: buffers); on any error, frees what it uploaded.
  */
 export async function uploadWeights(
   device: GPUDevice,
   ckpt: Checkpoint,
   layout: TowerLayout,
   inspect?: (key: string, data: Float32Array) => void,
-  storage: (key: string) => TensorStorage = () => 'buffer',
+  kernels: KernelChoices = {},
 ): Promise<GpuWeights> {
   const { prefix, keys } = layout;
   const buffers = new Map<string, GPUBuffer>();
@@ -223,7 +234,7 @@ export async function uploadWeights(
       }
       inspect?.(k, data);
       if (layout.transposed.has(k)) data = transpose(data, keys.get(k)![0]!, keys.get(k)![1]!);
-      if (storage(k) === 'texture') {
+      if (paramStorage(kernels, k) === 'texture') {
         const [rows, cols] = paramShape(layout, k, 'texture') as [number, number];
         textures.set(k, uploadMatrixTexture(device, data, rows, cols, k).texture);
       } else buffers.set(k, uploadF32(device, data, k));

@@ -16,8 +16,7 @@ import {
   openCheckpoint,
   TEXT_TRANSPOSED,
   uploadWeights,
-  paramStorage,
-  paramShape,
+  towerParams,
   type GpuWeights,
   type WeightsInput,
 } from './parameters.js';
@@ -35,10 +34,7 @@ export function buildTextGraph(
 ): Graph {
   const g = new Graph(kernels);
   const table = { keys: expectedTextKeys(t), transposed: TEXT_TRANSPOSED };
-  const P: Param = (key) => {
-    const storage = paramStorage(kernels, key);
-    return g.param(key, paramShape(table, key, storage), storage);
-  };
+  const P: Param = towerParams(g, table);
   const ids = g.input('ids', [batch, t.contextLength], 'u32');
   // x = token_embedding(text) + positional_embedding (no attention mask anywhere: no_causal_mask)
   const x = ops.embedding(g, 'token_embedding', ids, P('token_embedding.weight'), P('positional_embedding'));
@@ -106,9 +102,7 @@ export class TextTransformer extends GraphModel {
     const config = await resolveTextConfig(opts.config);
     const kernels = checkKernelChoices(device, opts.kernels);
     const ckpt = isCheckpoint(opts.weights) ? opts.weights : await openCheckpoint(opts.weights);
-    const weights = await uploadWeights(device, ckpt, checkTextLayout(ckpt, config), undefined, (k) =>
-      paramStorage(kernels, k),
-    );
+    const weights = await uploadWeights(device, ckpt, checkTextLayout(ckpt, config), undefined, kernels);
     return new TextTransformer(device, config, weights, ckpt.file, kernels);
   }
 

@@ -27,8 +27,7 @@ import {
   sincosTableError,
   uploadF32,
   uploadWeights,
-  paramStorage,
-  paramShape,
+  towerParams,
   VISION_TRANSPOSED,
   type GpuWeights,
   type WeightsInput,
@@ -56,10 +55,7 @@ export function buildViTGraph(
     grid = gridOf(c, resolution),
     n = 1 + grid * grid;
   const table = { keys: expectedKeys(c), transposed: VISION_TRANSPOSED };
-  const P: Param = (key) => {
-    const storage = paramStorage(kernels, key);
-    return g.param(key, paramShape(table, key, storage), storage);
-  };
+  const P: Param = towerParams(g, table);
   const image = g.input('image', [batch, 3, resolution, resolution]);
   const arch = architecture(c);
   // x = conv1(x) (no bias); x = cat([class_embedding, x]); x = x + positional_embedding
@@ -182,7 +178,7 @@ export class VisionTransformer extends GraphModel {
       (k, data) => {
         if (k === 'positional_embedding') posError = sincosTableError(data, gridOf(config), config.width);
       },
-      (k) => paramStorage(kernels, k),
+      kernels,
     );
     return new VisionTransformer(device, config, weights, ckpt.file, posError, kernels, from);
   }
