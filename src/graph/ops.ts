@@ -16,6 +16,22 @@ import type { Graph, Resolve, ResolveTexture, Tensor, TensorStorage } from './gr
 
 /** Rows a matrix texture of this graph may have (KernelChoices.textureRows, default MATRIX_TEXTURE_ROWS). */
 const textureRows = (g: Graph) => g.kernels.textureRows ?? MATRIX_TEXTURE_ROWS;
+/**
+ * Calls `add(start, count, part)` for consecutive chunks of at most `chunk` of `total` items (rows,
+ * patches, sequences); `part` names the chunk's nodes (`name` itself when there is one chunk).
+ */
+function chunked(
+  total: number,
+  chunk: number,
+  name: string,
+  add: (start: number, count: number, part: string) => void,
+) {
+  for (let start = 0; start < total; start += chunk) {
+    const count = Math.min(chunk, total - start);
+    add(start, count, total > chunk ? `${name}[${start}:${start + count}]` : name);
+  }
+}
+
 /** Rows of a [..., K] tensor, or of a [M, K] matrix texture. */
 const rowsOf = (t: Tensor) => elementCount(t.shape.slice(0, -1));
 
@@ -29,10 +45,7 @@ export function patchEmbed(g: Graph, name: string, image: Tensor, weight: Tensor
     const K = weight.shape[1]!;
     const p = Math.round(Math.sqrt(K / 3));
     const patches = B * (S / p) ** 2;
-    const chunk = Math.min(patches, textureRows(g));
-    for (let patch0 = 0; patch0 < patches; patch0 += chunk) {
-      const rows = Math.min(chunk, patches - patch0);
-      const part = patches > chunk ? `${name}[${patch0}:${patch0 + rows}]` : name;
+    chunked(patches, textureRows(g), name, (patch0, rows, part) => {
       const xt = g.activation(`${part}.patches`, [rows, K], 'texture');
       g.kernel(`${part}.patch_pack`, [image], [xt], (d, r, rt) =>
         patchPack(d, { image: r(image), patchSize: p, out: rt(xt), patch0 }),
@@ -40,7 +53,7 @@ export function patchEmbed(g: Graph, name: string, image: Tensor, weight: Tensor
       g.kernel(part, patch0 === 0 ? [xt, weight, cls, pos] : [xt, weight, cls, pos, out], [out], (d, r, rt) =>
         patchEmbedTexture(d, { patches: rt(xt), weight: rt(weight), cls: r(cls), pos: r(pos), out: r(out), patch0 }),
       );
-    }
+    });
     return out;
   }
   g.kernel(name, [image, weight, cls, pos], [out], (d, r) =>
@@ -128,15 +141,13 @@ function addGemm(g: Graph, name: string, x: Tensor, w: Tensor, b: Tensor | null,
   const M = rowsOf(x);
   const chunk = Math.min(M, textureRows(g));
   if (y.storage === 'texture' && chunk < M) throw new Error(`graph: ${name}: a texture output must fit one texture`);
-  for (let row0 = 0; row0 < M; row0 += chunk) {
-    const rows = Math.min(chunk, M - row0);
-    const part = M > chunk ? `${name}[${row0}:${row0 + rows}]` : name;
+  chunked(M, chunk, name, (row0, rows, part) => {
     const xt = g.activation(`${part}.x`, [rows, K], 'texture');
     g.kernel(`${part}.texture_pack`, [x], [xt], (d, r, rt) => texturePack(d, { x: r(x), out: rt(xt), row0 }));
     g.kernel(part, [xt, ...reads.slice(1)], [y], (d, r, rt) =>
       gemmTexture(d, { x: rt(xt), w: rt(w), bias: bias(r), y: out(r, rt), epilogue, row0 }),
     );
-  }
+  });
 }
 
 /**
@@ -194,9 +205,7 @@ export function attention(g: Graph, name: string, qkv: Tensor, heads: number, to
     return out;
   }
   const seqs = Math.max(1, Math.min(B, Math.floor(textureRows(g) / N)));
-  for (let b0 = 0; b0 < B; b0 += seqs) {
-    const nb = Math.min(seqs, B - b0);
-    const part = B > seqs ? `${name}[${b0}:${b0 + nb}]` : name;
+  chunked(B, seqs, name, (b0, nb, part) => {
     const qt = g.activation(`${part}.qkv`, [nb * N, W3], 'texture');
     g.kernel(`${part}.texture_pack`, [qkv], [qt], (d, r, rt) =>
       texturePack(d, { x: r(qkv), out: rt(qt), row0: b0 * N }),
@@ -204,7 +213,7 @@ export function attention(g: Graph, name: string, qkv: Tensor, heads: number, to
     g.kernel(part, b0 === 0 ? [qt] : [qt, out], [out], (d, r, rt) =>
       attentionTexture(d, { qkv: rt(qt), tokens: N, out: r(out), heads, batch0: b0 }),
     );
-  }
+  });
   return out;
 }
 
