@@ -6,11 +6,20 @@ import { ATTENTION_VARIANTS, attentionVariantFor } from '../kernels/attention.js
 import { hasSubgroupsOf8 } from '../kernels/adapter-kind.js';
 import { NEEDS_SUBGROUPS_OF_8 } from '../kernels/checks.js';
 import { checkTile } from '../kernels/gemm-tile.js';
-import { canRunSubgroupGemm, GEMM_VARIANTS, gemmVariantFor } from '../kernels/gemm.js';
+import { GEMM_VARIANTS, gemmVariantFor } from '../kernels/gemm.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
 
 /** Array.isArray that keeps the element type (the built-in narrows a readonly T[] to any[]). */
 export const isList = <T>(x: readonly T[]): x is readonly T[] => Array.isArray(x);
+
+/** An asked-for variant: one of `known`; 'subgroup' and 'texture' only on a device with 8-lane subgroups. */
+function checkVariant(device: GPUDevice, arg: string, v: string | undefined, known: readonly string[]): void {
+  if (v === undefined) return;
+  if (!known.includes(v))
+    throw new ArgumentError('load', arg, `unknown variant ${JSON.stringify(v)} (have: ${known.join(', ')})`);
+  if ((v === 'subgroup' || v === 'texture') && !hasSubgroupsOf8(device))
+    throw new ArgumentError('load', arg, `'${v}' ${NEEDS_SUBGROUPS_OF_8}`);
+}
 
 /**
  * Validates kernel choices up front (an unknown variant or a tile the device cannot run is refused at
@@ -19,15 +28,7 @@ export const isList = <T>(x: readonly T[]): x is readonly T[] => Array.isArray(x
  * or variant was asked for; 'texture' attention (qkv packed first) when attentionVariantFor says so.
  */
 export function checkKernelChoices(device: GPUDevice, k: KernelChoices = {}): KernelChoices {
-  if (k.attentionVariant !== undefined && !Object.hasOwn(ATTENTION_VARIANTS, k.attentionVariant)) {
-    throw new ArgumentError(
-      'load',
-      'kernels.attentionVariant',
-      `unknown variant ${JSON.stringify(k.attentionVariant)} (have: ${Object.keys(ATTENTION_VARIANTS).join(', ')})`,
-    );
-  }
-  if ((k.attentionVariant === 'subgroup' || k.attentionVariant === 'texture') && !hasSubgroupsOf8(device))
-    throw new ArgumentError('load', 'kernels.attentionVariant', `'${k.attentionVariant}' ${NEEDS_SUBGROUPS_OF_8}`);
+  checkVariant(device, 'kernels.attentionVariant', k.attentionVariant, Object.keys(ATTENTION_VARIANTS));
   if (k.gemmTile !== undefined) checkTile(device, 'load', k.gemmTile);
   if (
     k.textureRows !== undefined &&
@@ -38,16 +39,7 @@ export function checkKernelChoices(device: GPUDevice, k: KernelChoices = {}): Ke
       'kernels.textureRows',
       `must be an integer in 1 .. ${device.limits.maxTextureDimension2D} (maxTextureDimension2D), got ${String(k.textureRows)}`,
     );
-  if (k.gemmVariant !== undefined && !GEMM_VARIANTS.includes(k.gemmVariant)) {
-    throw new ArgumentError(
-      'load',
-      'kernels.gemmVariant',
-      `unknown variant ${JSON.stringify(k.gemmVariant)} (have: ${GEMM_VARIANTS.join(', ')})`,
-    );
-  }
-  if ((k.gemmVariant === 'subgroup' || k.gemmVariant === 'texture') && !canRunSubgroupGemm(device)) {
-    throw new ArgumentError('load', 'kernels.gemmVariant', `'${k.gemmVariant}' ${NEEDS_SUBGROUPS_OF_8}`);
-  }
+  checkVariant(device, 'kernels.gemmVariant', k.gemmVariant, GEMM_VARIANTS);
   if (k.gemmVariant !== undefined && k.gemmVariant !== 'tiled' && k.gemmTile !== undefined)
     throw new ArgumentError('load', 'kernels.gemmTile', "a tile is for the 'tiled' GEMM variant only");
   const settled = { ...k };
