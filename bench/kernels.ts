@@ -211,44 +211,34 @@ for (const [name, M, K, N, epilogue] of gemmShapes) {
     w = tensor([N, K], wv),
     bias = tensor([N], bv),
     y = tensor([M, N], y0);
+  // Each variant's dispatch: y reset, run once, checked at sampled places, then timed.
+  const checked = async (kernel: string, label: string, d: Dispatch) => {
+    device.queue.writeBuffer(y.buffer, 0, y0);
+    await runOnce(d);
+    const err = gemmSampleError(await read(y), xv, wv, bv, y0, M, K, N, epilogue);
+    await record(kernel, name, label, d, err, 2 * M * N * K);
+  };
+  const star = (v: string) => (defaultVariantGemm === v ? '*' : '');
   const defaultTile = gemmTileFor(device, { m: M, n: N });
   for (const tile of tiles.map((t) => t ?? defaultTile)) {
     const d = gemm(device, { x, w, bias, y, epilogue, tile });
-    device.queue.writeBuffer(y.buffer, 0, y0);
-    await runOnce(d);
-    const err = gemmSampleError(await read(y), xv, wv, bv, y0, M, K, N, epilogue);
-    await record(
+    await checked('gemm', tileName(tile) + (tile === defaultTile ? star('tiled') : ''), d);
+  }
+  if (canRunSubgroupGemm(device))
+    await checked(
       'gemm',
-      name,
-      tileName(tile) + (tile === defaultTile && defaultVariantGemm === 'tiled' ? '*' : ''),
-      d,
-      err,
-      2 * M * N * K,
+      'subgroup' + star('subgroup'),
+      gemm(device, { x, w, bias, y, epilogue, variant: 'subgroup' }),
     );
-  }
-  if (canRunSubgroupGemm(device)) {
-    const d = gemm(device, { x, w, bias, y, epilogue, variant: 'subgroup' });
-    device.queue.writeBuffer(y.buffer, 0, y0);
-    await runOnce(d);
-    const err = gemmSampleError(await read(y), xv, wv, bv, y0, M, K, N, epilogue);
-    await record('gemm', name, 'subgroup' + (defaultVariantGemm === 'subgroup' ? '*' : ''), d, err, 2 * M * N * K);
-  }
   // The 'texture' variant (gemm_texture, its own kernel row name): x and w as matrix textures, as a
   // model runs it (x packed or written by the previous kernel, w uploaded at load).
   if (canRunSubgroupGemm(device) && M <= device.limits.maxTextureDimension2D) {
     const xt = uploadMatrixTexture(device, xv, M, K),
       wt = uploadMatrixTexture(device, wv, N, K);
-    const d = gemmTexture(device, { x: xt, w: wt, bias, y, epilogue });
-    device.queue.writeBuffer(y.buffer, 0, y0);
-    await runOnce(d);
-    const err = gemmSampleError(await read(y), xv, wv, bv, y0, M, K, N, epilogue);
-    await record(
+    await checked(
       'gemm_texture',
-      name,
-      'texture' + (defaultVariantGemm === 'texture' ? '*' : ''),
-      d,
-      err,
-      2 * M * N * K,
+      'texture' + star('texture'),
+      gemmTexture(device, { x: xt, w: wt, bias, y, epilogue }),
     );
     xt.texture.destroy();
     wt.texture.destroy();
