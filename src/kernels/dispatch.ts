@@ -5,6 +5,7 @@ import { byteSize } from './checks.js';
 import { bindGroupLayout, pipelineFor, pipelineForAsync, pipelineKey } from './pipelines.js';
 import { signatureOf } from './reflect.js';
 import { matrixTextureWidth } from './texture-matrix.js';
+import { MATRIX_TEXTURE_FORMAT } from './types.js';
 import type { Dispatch, KernelSignature, KernelSource, Overrides, TensorRef, TextureRef } from './types.js';
 
 export interface DispatchSpec {
@@ -78,7 +79,7 @@ function checkTensors(
   }
 }
 
-/** Every texture binding given, none unknown; rgba32float, STORAGE_BINDING, big enough; a written one not read too. */
+/** Every texture binding given, none unknown; MATRIX_TEXTURE_FORMAT, STORAGE_BINDING, big enough; a written one not read too. */
 function checkTextures(src: KernelSource, sig: KernelSignature, textures: Record<string, TextureRef>): void {
   for (const t of sig.textures) {
     if (!textures[t.name]) throw new KernelArgumentError(src.name, t.name, 'missing texture argument');
@@ -94,8 +95,12 @@ function checkTextures(src: KernelSource, sig: KernelSignature, textures: Record
   for (const b of sig.textures) {
     const { texture, shape } = textures[b.name]!;
     const [rows, cols] = shape;
-    if (texture.format !== 'rgba32float')
-      throw new KernelArgumentError(src.name, b.name, `texture format ${texture.format}, expected rgba32float`);
+    if (texture.format !== MATRIX_TEXTURE_FORMAT)
+      throw new KernelArgumentError(
+        src.name,
+        b.name,
+        `texture format ${texture.format}, expected ${MATRIX_TEXTURE_FORMAT}`,
+      );
     if ((texture.usage & GPUTextureUsage.STORAGE_BINDING) === 0)
       throw new KernelArgumentError(src.name, b.name, 'texture was not created with STORAGE_BINDING usage');
     const width = matrixTextureWidth(cols);

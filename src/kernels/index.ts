@@ -20,6 +20,7 @@ export {
   matrixTextureWidth,
   isTextureRef,
   MATRIX_TEXTURE_ROWS,
+  MATRIX_TEXTURE_FORMAT,
 } from './texture-matrix.js';
 export {
   chooseGemmVariant,

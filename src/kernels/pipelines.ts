@@ -1,6 +1,7 @@
 // Pipelines, bind group layouts and shader modules, cached per device and keyed by (kernel,
 // specialisation); the shared unused-binding buffer.
 import { signatureOf } from './reflect.js';
+import { MATRIX_TEXTURE_FORMAT } from './types.js';
 import type { KernelSource, Overrides, TensorRef, TextureRef } from './types.js';
 
 interface DeviceCache {
@@ -37,7 +38,11 @@ export function bindGroupLayout(device: GPUDevice, src: KernelSource): GPUBindGr
       entries.push({
         binding: t.binding,
         visibility: GPUShaderStage.COMPUTE,
-        storageTexture: { access: t.writable ? 'write-only' : 'read-only', format: 'rgba32float', viewDimension: '2d' },
+        storageTexture: {
+          access: t.writable ? 'write-only' : 'read-only',
+          format: MATRIX_TEXTURE_FORMAT,
+          viewDimension: '2d',
+        },
       });
     }
     if (sig.uniform)
@@ -155,7 +160,7 @@ export function unusedTexture(device: GPUDevice): TextureRef {
   cache.dummyTexture ??= device.createTexture({
     label: 'wgsl-vit unused texture',
     size: [2, 1],
-    format: 'rgba32float',
+    format: MATRIX_TEXTURE_FORMAT,
     usage: GPUTextureUsage.STORAGE_BINDING,
   });
   return { texture: cache.dummyTexture, shape: [1, 1] };

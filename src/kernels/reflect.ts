@@ -1,6 +1,7 @@
 // Reflection of a kernel's WGSL: its bindings and uniform struct (wgsl_reflect) and the constants
 // the host must agree with. Bindings and uniform layouts come from the shader, never a second table.
 import { ResourceType, WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
+import { MATRIX_TEXTURE_FORMAT } from './types.js';
 import type {
   KernelSignature,
   KernelSource,
@@ -14,7 +15,7 @@ const signatures = new Map<string, KernelSignature>();
 
 /**
  * Reflects a kernel's WGSL once: group 0 holds at most one uniform struct, any storage arrays and
- * any `texture_storage_2d<rgba32float, read | write>` matrices.
+ * any `texture_storage_2d<rgba32uint, read | write>` matrices (MATRIX_TEXTURE_FORMAT).
  */
 export function signatureOf(src: KernelSource): KernelSignature {
   const cached = signatures.get(src.name);
@@ -50,11 +51,11 @@ export function signatureOf(src: KernelSource): KernelSignature {
         const t = b.type as { name: string; format?: { name: string }; access?: string };
         if (
           t.name !== 'texture_storage_2d' ||
-          t.format?.name !== 'rgba32float' ||
+          t.format?.name !== MATRIX_TEXTURE_FORMAT ||
           !['read', 'write'].includes(b.access)
         )
           throw new Error(
-            `kernel ${src.name}: texture ${b.name} must be a texture_storage_2d<rgba32float, read | write> (a TextureRef matrix)`,
+            `kernel ${src.name}: texture ${b.name} must be a texture_storage_2d<${MATRIX_TEXTURE_FORMAT}, read | write> (a TextureRef matrix)`,
           );
         textures.push({ name: b.name, binding: b.binding, writable: b.access === 'write' });
       } else {

@@ -1,7 +1,8 @@
-// Matrices held in rgba32float textures (TextureRef): the layout rule, creation, upload and read-back.
+// Matrices held in matrix textures (MATRIX_TEXTURE_FORMAT) (TextureRef): the layout rule, creation, upload and read-back.
 // The CPU-adapter kernels read their large operands this way: a read-only storage-texture load costs
 // ~1.5 instructions per value on llvmpipe where a storage-buffer load costs ~9 (shared/notes/lavapipe.md).
 import { KernelArgumentError } from '../errors.js';
+import { MATRIX_TEXTURE_FORMAT } from './types.js';
 import type { TensorRef, TextureRef } from './types.js';
 
 /**
@@ -18,6 +19,8 @@ export function matrixTextureWidth(cols: number): number {
  * (8192), so that the layout is valid on every adapter; taller matrices are processed in row chunks.
  */
 export const MATRIX_TEXTURE_ROWS = 8192;
+/** The texture format of every matrix texture (types.ts says why it is not rgba32float). */
+export { MATRIX_TEXTURE_FORMAT } from './types.js';
 
 const USAGE = () => GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST | GPUTextureUsage.COPY_SRC;
 
@@ -33,7 +36,7 @@ export function createMatrixTexture(device: GPUDevice, rows: number, cols: numbe
       label,
       `a [${rows}, ${cols}] matrix needs a ${width}×${rows} texture, over the device's maxTextureDimension2D ${max}`,
     );
-  const texture = device.createTexture({ label, size: [width, rows], format: 'rgba32float', usage: USAGE() });
+  const texture = device.createTexture({ label, size: [width, rows], format: MATRIX_TEXTURE_FORMAT, usage: USAGE() });
   return { texture, shape: [rows, cols] };
 }
 

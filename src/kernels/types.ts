@@ -15,8 +15,17 @@ export interface TensorRef {
 }
 
 /**
- * A [rows, cols] f32 matrix held in a 2-D `rgba32float` texture (what the CPU-adapter kernels read
- * fastest, shared/notes/lavapipe.md): texel (q, r) holds row r's values 4q … 4q+3; the row is
+ * The format of every matrix texture: the f32 values' bits in `rgba32uint` texels, read with
+ * `bitcast<vec4f>(textureLoad(…))` and written with `textureStore(…, bitcast<vec4u>(v))`. Not
+ * `rgba32float`: Mesa lavapipe 25.0 on AVX-512 CPUs drops the float-format texture stores of lanes
+ * 4–7 of an 8-lane subgroup (half of every written texture stayed zero; the uint format's stores
+ * are exact there), and the bits are the same either way (docs/cpu-adapters.md).
+ */
+export const MATRIX_TEXTURE_FORMAT = 'rgba32uint' as const satisfies GPUTextureFormat;
+
+/**
+ * A [rows, cols] f32 matrix held in a 2-D `MATRIX_TEXTURE_FORMAT` texture (what the CPU-adapter
+ * kernels read fastest, docs/cpu-adapters.md): texel (q, r) holds row r's values 4q … 4q+3; the row is
  * zero-padded to `matrixTextureWidth(cols)` texels (texture-matrix.ts). The texture may have more
  * rows than `shape[0]` (a reused activation texture); those are never read as data.
  */
@@ -54,7 +63,7 @@ export interface StorageBinding {
   readonly writable: boolean;
 }
 
-/** A `texture_storage_2d<rgba32float, read | write>` binding (a TextureRef argument). */
+/** A `texture_storage_2d<rgba32uint, read | write>` binding (a TextureRef argument). */
 export interface TextureBinding {
   readonly name: string;
   readonly binding: number;

@@ -8,8 +8,8 @@
 // multiply-adds per lane; no workgroup memory, no barriers. Rows past M and columns past N read a
 // clamped row (the caller does not store them); k needs no guard (the padding is zero).
 
-@group(0) @binding(1) var x: texture_storage_2d<rgba32float, read>;   // [M, K] matrix texture
-@group(0) @binding(2) var w: texture_storage_2d<rgba32float, read>;   // [N, K] matrix texture
+@group(0) @binding(1) var x: texture_storage_2d<rgba32uint, read>;   // [M, K] matrix texture
+@group(0) @binding(2) var w: texture_storage_2d<rgba32uint, read>;   // [N, K] matrix texture
 const MR: u32 = 24u;    // rows per workgroup (a multiple of 4)
 const NB: u32 = 32u;    // columns per workgroup: 4 per lane
 
@@ -25,16 +25,16 @@ fn texture_block(m0: u32, c0: u32, lane: u32, M: u32, N: u32, K: u32) -> array<v
     let q1 = q0 + 1u;
     var xv = array<vec4f, MR / 4u>();
     for (var j = 0u; j < MR / 4u; j++) {
-      xv[j] = textureLoad(x, vec2u(q0 + lq, min(m0 + 4u * j + li, M - 1u)));
+      xv[j] = bitcast<vec4f>(textureLoad(x, vec2u(q0 + lq, min(m0 + 4u * j + li, M - 1u))));
     }
-    let a0 = textureLoad(w, vec2u(q0, cc.x));
-    let a1 = textureLoad(w, vec2u(q1, cc.x));
-    let b0 = textureLoad(w, vec2u(q0, cc.y));
-    let b1 = textureLoad(w, vec2u(q1, cc.y));
-    let d0 = textureLoad(w, vec2u(q0, cc.z));
-    let d1 = textureLoad(w, vec2u(q1, cc.z));
-    let e0 = textureLoad(w, vec2u(q0, cc.w));
-    let e1 = textureLoad(w, vec2u(q1, cc.w));
+    let a0 = bitcast<vec4f>(textureLoad(w, vec2u(q0, cc.x)));
+    let a1 = bitcast<vec4f>(textureLoad(w, vec2u(q1, cc.x)));
+    let b0 = bitcast<vec4f>(textureLoad(w, vec2u(q0, cc.y)));
+    let b1 = bitcast<vec4f>(textureLoad(w, vec2u(q1, cc.y)));
+    let d0 = bitcast<vec4f>(textureLoad(w, vec2u(q0, cc.z)));
+    let d1 = bitcast<vec4f>(textureLoad(w, vec2u(q1, cc.z)));
+    let e0 = bitcast<vec4f>(textureLoad(w, vec2u(q0, cc.w)));
+    let e1 = bitcast<vec4f>(textureLoad(w, vec2u(q1, cc.w)));
     // wv[kk] = w[c0 .. c0+3, k0 + kk]
     var wv = array<vec4f, 8>(
       vec4f(a0.x, b0.x, d0.x, e0.x), vec4f(a0.y, b0.y, d0.y, e0.y), vec4f(a0.z, b0.z, d0.z, e0.z), vec4f(a0.w, b0.w, d0.w, e0.w),

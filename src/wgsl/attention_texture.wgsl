@@ -17,14 +17,14 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var qkv: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(1) var qkv: texture_storage_2d<rgba32uint, read>;
 @group(0) @binding(2) var<storage, read_write> out: array<vec4f>;
 
 override HEAD_DIM: u32 = 64u;
 override D4: u32 = HEAD_DIM / 4u;   // derived; not meant to be set
 const QB: u32 = 8u;           // queries per workgroup: 8 ran 1.2-1.8x 16 and 32 here (bench:kernels)
 
-fn qkv_at(row: u32, col4: u32) -> vec4f { return textureLoad(qkv, vec2u(col4, row)); }
+fn qkv_at(row: u32, col4: u32) -> vec4f { return bitcast<vec4f>(textureLoad(qkv, vec2u(col4, row))); }
 fn out_row(b: u32, token: u32) -> u32 { return ((params.B0 + b) * params.tokens + token) * params.heads * D4; }
 
 //!include _attention_subgroup_body.wgsl

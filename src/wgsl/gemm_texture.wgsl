@@ -1,6 +1,6 @@
 enable subgroups;
 // Linear layer for CPU adapters with its operands in textures: y[m, n] = epilogue( sum_k x[m, k] *
-// w[n, k] + bias[n] ), the contract of gemm.wgsl, with x and w read from rgba32float storage textures
+// w[n, k] + bias[n] ), the contract of gemm.wgsl, with x and w read from matrix textures (rgba32uint storage textures holding f32 bits)
 // (TextureRef matrices). On llvmpipe a storage-texture load is a branchless ~1.5 instructions per
 // value where a storage-buffer load is a ~9-instruction loop over the lanes
 // (shared/notes/lavapipe.md), which is what lifts this variant to ~2× gemm_subgroup. The block
@@ -22,7 +22,7 @@ struct Params {
 // OUT_TEXTURE: the result goes to the matrix texture yt ([M, N], rows from 0; epilogues none / gelu /
 // gelu_tanh) instead of y, for a consumer that reads a texture (the next GEMM, attention).
 override OUT_TEXTURE: bool = false;
-@group(0) @binding(5) var yt: texture_storage_2d<rgba32float, write>;
+@group(0) @binding(5) var yt: texture_storage_2d<rgba32uint, write>;
 
 @compute @workgroup_size(8)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
@@ -49,7 +49,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane
         for (var c = 0u; c < 4u; c++) {
           if (c0 + c < N) { v[c] = activate(acc[r][c] + bv[c]); }
         }
-        textureStore(yt, vec2u(c0 / 4u, lm), v);
+        textureStore(yt, vec2u(c0 / 4u, lm), bitcast<vec4u>(v));
       }
     } else {
       let o = (params.M0 + lm) * N + c0;

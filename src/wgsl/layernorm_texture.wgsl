@@ -16,7 +16,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> gamma: array<f32>;
 @group(0) @binding(3) var<storage, read> beta: array<f32>;
-@group(0) @binding(4) var y: texture_storage_2d<rgba32float, write>;
+@group(0) @binding(4) var y: texture_storage_2d<rgba32uint, write>;
 
 @compute @workgroup_size(8)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
@@ -39,6 +39,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
       let i = 4u * q + c;
       if (i < dim) { o[c] = (x[base + i] - mean) * rstd * gamma[i] + beta[i]; }
     }
-    textureStore(y, vec2u(q, r), o);
+    textureStore(y, vec2u(q, r), bitcast<vec4u>(o));
   }
 }

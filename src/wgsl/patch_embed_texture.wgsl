@@ -2,7 +2,7 @@ enable subgroups;
 // Patch embedding for CPU adapters from a patch matrix texture: the contract of patch_embed.wgsl
 // (stride-p convolution without bias, class token prepended, position table added) with the
 // convolution as a texture GEMM (_gemm_texture_block.wgsl: one 8-lane subgroup per 24 patches × 32
-// columns, values shared by broadcast, both operands read from rgba32float storage textures):
+// columns, values shared by broadcast, both operands read from matrix textures (rgba32uint storage textures holding f32 bits)):
 //   x: [rows, 3·p·p] matrix texture of patches P0 .. P0 + rows - 1 (patch_pack.wgsl);
 //   w: [W, 3·p·p] matrix texture (the conv weight [W, 3, p, p]);  cls: [W];  pos: [1 + g·g, W];
 //   out: [B, 1 + g·g, W]:  out[b, 1 + t, :] = x[m - P0]·wᵀ + pos[1 + t] for patch m = b·g² + t,

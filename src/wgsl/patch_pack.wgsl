@@ -14,7 +14,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> image: array<f32>;   // [B, 3, S, S]
-@group(0) @binding(2) var out: texture_storage_2d<rgba32float, write>;
+@group(0) @binding(2) var out: texture_storage_2d<rgba32uint, write>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
@@ -37,5 +37,5 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
       v[i] = image[((b * 3u + c) * S + (t / g) * p + rem / p) * S + (t % g) * p + rem % p];
     }
   }
-  textureStore(out, vec2u(q, r), v);
+  textureStore(out, vec2u(q, r), bitcast<vec4u>(v));
 }

@@ -13,7 +13,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var out: texture_storage_2d<rgba32float, write>;
+@group(0) @binding(2) var out: texture_storage_2d<rgba32uint, write>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
@@ -27,5 +27,5 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   for (var i = 0u; i < 4u; i++) {
     if (k + i < K) { v[i] = x[base + k + i]; }
   }
-  textureStore(out, vec2u(q, r), v);
+  textureStore(out, vec2u(q, r), bitcast<vec4u>(v));
 }
