@@ -1,7 +1,7 @@
 // The machinery every kernel wrapper shares, one concern per module: types.ts (tensors, dispatches,
 // kernel sources), reflect.ts (bindings and constants read from the WGSL), pipelines.ts (pipeline
 // cache per device and specialisation), checks.ts (argument checks), dispatch.ts (createDispatch),
-// texture-matrix.ts (matrices in rgba32float textures).
+// texture-matrix.ts (matrices in MATRIX_TEXTURE_FORMAT textures).
 // This module re-exports them all.
 export * from './types.js';
 export * from './reflect.js';

@@ -52,6 +52,39 @@ fn store_value(o: u32, v: f32) {
   y[o] = r;
 }
 
+// The erf GELU of 4 values at once (gelu_erf, component-wise).
+fn gelu_erf4(v: vec4f) -> vec4f {
+  let z = abs(v) * 0.7071067811865476;
+  let t = 1.0 / (1.0 + 0.3275911 * z);
+  let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+  let erfc_z = poly * exp(-z * z);
+  let cdf = select(0.5 * erfc_z, 1.0 - 0.5 * erfc_z, v >= vec4f(0.0));
+  return v * cdf;
+}
+
+// The tanh GELU of 4 values at once (gelu_tanh, component-wise).
+fn gelu_tanh4(v: vec4f) -> vec4f {
+  let u = clamp(0.7978845608028654 * (v + 0.044715 * v * v * v), vec4f(-15.0), vec4f(15.0));
+  return 0.5 * v * (2.0 - 2.0 / (exp(2.0 * u) + 1.0));
+}
+
+// y[gm, gn .. gn+3] = epilogue(v + bias[gn .. gn+3]), columns at or past N skipped: the store of
+// the GPU GEMMs (gemm.wgsl), one vec4 of accumulators at a time, every component named.
+fn store_out4(gm: u32, gn: u32, N: u32, acc_v: vec4f) {
+  var v = acc_v;
+  if (HAS_BIAS) {
+    let last = N - 1u;   // bias reads clamped to [0, N): the values past N are never stored
+    v += vec4f(bias[min(gn, last)], bias[min(gn + 1u, last)], bias[min(gn + 2u, last)], bias[min(gn + 3u, last)]);
+  }
+  if (EPILOGUE == EPILOGUE_GELU) { v = gelu_erf4(v); }
+  if (EPILOGUE == EPILOGUE_GELU_TANH) { v = gelu_tanh4(v); }
+  let o = gm * N + gn;
+  if (gn < N) { store_value(o, v.x); }
+  if (gn + 1u < N) { store_value(o + 1u, v.y); }
+  if (gn + 2u < N) { store_value(o + 2u, v.z); }
+  if (gn + 3u < N) { store_value(o + 3u, v.w); }
+}
+
 // y[gm, gn] = epilogue(v + bias[gn]): the store the GEMM variants end with.
 fn store_out(gm: u32, gn: u32, N: u32, acc_v: f32) {
   store_value(gm * N + gn, epilogue_value(gn, acc_v));

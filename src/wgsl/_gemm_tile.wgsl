@@ -49,11 +49,6 @@ fn tile_product(tx: u32, ty: u32, acc: ptr<function, array<vec4f, 16>>) {
   }
 }
 
-/** Output column (within the block) of accumulator column j (0..7) of invocation tx. */
-fn tile_col(tx: u32, j: u32) -> u32 {
-  return select(4u * tx + j, BN / 2u + 4u * tx + (j - 4u), j >= 4u);
-}
-
 // w[n .. n+3, k] as a vec4, zero outside [0, N) × [0, K).
 fn load_w4(n: u32, k: u32, N: u32, K: u32) -> vec4f {
   var v = vec4f(0.0);

@@ -6,10 +6,12 @@
 // (BQ = 64 per workgroup), its q and output in registers; keys and values stream through workgroup
 // memory BKV at a time and every invocation reads the same key (a broadcast read). Keys are taken
 // four at a time so that their scores stay in one vec4. Workgroup grid: (ceil(N / BQ), heads, B).
-// D = HEAD_DIM must be a multiple of 4 and at most 4 * MAX_D4.
+// D = HEAD_DIM must be a multiple of 4 and at most 4 * MAX_D4. The loops over the head dimension
+// are unrolled MAX_D4 times (guarded by D4, a constant once specialised), so q and acc are only
+// ever indexed by constants and stay in registers on every driver (docs/gpu.md).
 
 //!include _attention_io.wgsl
-const MAX_D4: u32 = 32u;
+const MAX_D4: u32 = 32u;   // = the //!unroll counts below
 const BQ: u32 = 64u;
 const BKV: u32 = 16u;
 var<workgroup> Ks: array<vec4f, BKV * D4>;
@@ -30,10 +32,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   var acc: array<vec4f, MAX_D4>;
   if (valid) {
     let base = (b * N + qi) * row4 + head4;
-    for (var d = 0u; d < D4; d++) {
-      q[d] = qkv[base + d] * params.scale;
-      acc[d] = vec4f(0.0);
-    }
+    //!unroll d 32
+    if ($d < D4) { q[$d] = qkv[base + $d] * params.scale; }
+    //!end
   }
   var m = -3.0e38;
   var l = 0.0;
@@ -62,13 +63,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
         var d1 = vec4f(0.0);
         var d2 = vec4f(0.0);
         var d3 = vec4f(0.0);
-        for (var d = 0u; d < D4; d++) {
-          let qd = q[d];
-          d0 = fma(qd, Ks[j0 * D4 + d], d0);
-          d1 = fma(qd, Ks[(j0 + 1u) * D4 + d], d1);
-          d2 = fma(qd, Ks[(j0 + 2u) * D4 + d], d2);
-          d3 = fma(qd, Ks[(j0 + 3u) * D4 + d], d3);
+        //!unroll d 32
+        if ($d < D4) {
+          d0 = fma(q[$d], Ks[j0 * D4 + $d], d0);
+          d1 = fma(q[$d], Ks[(j0 + 1u) * D4 + $d], d1);
+          d2 = fma(q[$d], Ks[(j0 + 2u) * D4 + $d], d2);
+          d3 = fma(q[$d], Ks[(j0 + 3u) * D4 + $d], d3);
         }
+        //!end
         // Keys past N (zero-filled rows) score -inf.
         let live = vec4u(kv0 + j0) + vec4u(0u, 1u, 2u, 3u) < vec4u(N);
         let s = select(vec4f(-3.0e38), vec4f(hsum(d0), hsum(d1), hsum(d2), hsum(d3)), live);
@@ -76,18 +78,20 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
         if (m_new > m) {
           let corr = exp(m - m_new);
           l = l * corr;
-          for (var d = 0u; d < D4; d++) { acc[d] = acc[d] * corr; }
+          //!unroll d 32
+          if ($d < D4) { acc[$d] = acc[$d] * corr; }
+          //!end
           m = m_new;
         }
         let p = exp(s - vec4f(m));
         l += hsum(p);
-        for (var d = 0u; d < D4; d++) {
-          var a = acc[d];
-          a = fma(vec4f(p.x), Vs[j0 * D4 + d], a);
-          a = fma(vec4f(p.y), Vs[(j0 + 1u) * D4 + d], a);
-          a = fma(vec4f(p.z), Vs[(j0 + 2u) * D4 + d], a);
-          acc[d] = fma(vec4f(p.w), Vs[(j0 + 3u) * D4 + d], a);
+        //!unroll d 32
+        if ($d < D4) {
+          let a = fma(vec4f(p.x), Vs[j0 * D4 + $d], acc[$d]);
+          let a2 = fma(vec4f(p.z), Vs[(j0 + 2u) * D4 + $d], fma(vec4f(p.y), Vs[(j0 + 1u) * D4 + $d], a));
+          acc[$d] = fma(vec4f(p.w), Vs[(j0 + 3u) * D4 + $d], a2);
         }
+        //!end
       }
     }
     workgroupBarrier();
@@ -96,6 +100,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   if (valid) {
     let inv = 1.0 / l;
     let base = (b * N + qi) * W4 + head4;
-    for (var d = 0u; d < D4; d++) { out[base + d] = acc[d] * inv; }
+    //!unroll d 32
+    if ($d < D4) { out[base + $d] = acc[$d] * inv; }
+    //!end
   }
 }

@@ -14,7 +14,9 @@
 // invocations of a row in lockstep, so there a missing barrier would go unseen; PERMUTE_LANES = true
 // (a test build) swaps the roles of x and y so that the same exchanges cross lockstep groups, and
 // the tests run the whole matrix that way too. It is a constant: false costs nothing.
-// Loop trip counts are runtime values or small constants, so the shader compiles quickly even on
+// The loops over an invocation's output columns are unrolled MAX_CI times (guarded by CI, a
+// constant once specialised), so acc is only ever indexed by constants (docs/gpu.md). Other loop
+// trip counts are runtime values or small constants, so the shader compiles quickly even on
 // CPU (LLVM) adapters. Workgroup grid: (ceil(N / BQ), heads, B). D = HEAD_DIM: a multiple of 4,
 // at most 128.
 
@@ -22,7 +24,7 @@
 override CI: u32 = (D4 + 7u) / 8u;      // output vec4 columns per invocation; derived
 override PERMUTE_LANES: bool = false;    // test build: tx/ty from local y/x (see above)
 const BQ: u32 = 32u;
-const MAX_CI: u32 = 4u;                 // acc holds 4 rows × MAX_CI vec4 columns: D4 ≤ 8·MAX_CI
+const MAX_CI: u32 = 4u;                 // = the //!unroll counts below; acc holds 4 rows × MAX_CI vec4 columns: D4 ≤ 8·MAX_CI
 const BKV: u32 = 32u;
 const NEG: f32 = -3.0e38;
 var<workgroup> Ps: array<vec4f, BKV * 8u>;   // Ps[j·8 + ty] = p of queries 4·ty .. 4·ty+3 at key j
@@ -97,28 +99,29 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: v
     Ps[(j0 + 1u) * 8u + ty] = vec4f(p0.y, p1.y, p2.y, p3.y);
     Ps[(j0 + 2u) * 8u + ty] = vec4f(p0.z, p1.z, p2.z, p3.z);
     Ps[(j0 + 3u) * 8u + ty] = vec4f(p0.w, p1.w, p2.w, p3.w);
-    for (var i = 0u; i < CI; i++) {
-      acc[i] *= corr.x;
-      acc[MAX_CI + i] *= corr.y;
-      acc[2u * MAX_CI + i] *= corr.z;
-      acc[3u * MAX_CI + i] *= corr.w;
+    //!unroll i 4
+    if ($i < CI) {
+      acc[$i] *= corr.x;
+      acc[MAX_CI + $i] *= corr.y;
+      acc[2u * MAX_CI + $i] *= corr.z;
+      acc[3u * MAX_CI + $i] *= corr.w;
     }
+    //!end
     workgroupBarrier();
 
     let nk = min(BKV, N - kv0);
     for (var j = 0u; j < nk; j++) {
       let p = Ps[j * 8u + ty];
       let vrow = (b * N + kv0 + j) * row4 + 2u * W4 + head4;
-      for (var i = 0u; i < CI; i++) {
-        let c = tx + 8u * i;
-        if (c < D4) {
-          let v = qkv[vrow + c];
-          acc[i] = fma(vec4f(p.x), v, acc[i]);
-          acc[MAX_CI + i] = fma(vec4f(p.y), v, acc[MAX_CI + i]);
-          acc[2u * MAX_CI + i] = fma(vec4f(p.z), v, acc[2u * MAX_CI + i]);
-          acc[3u * MAX_CI + i] = fma(vec4f(p.w), v, acc[3u * MAX_CI + i]);
-        }
+      //!unroll i 4
+      if ($i < CI && tx + 8u * $i < D4) {
+        let v = qkv[vrow + tx + 8u * $i];
+        acc[$i] = fma(vec4f(p.x), v, acc[$i]);
+        acc[MAX_CI + $i] = fma(vec4f(p.y), v, acc[MAX_CI + $i]);
+        acc[2u * MAX_CI + $i] = fma(vec4f(p.z), v, acc[2u * MAX_CI + $i]);
+        acc[3u * MAX_CI + $i] = fma(vec4f(p.w), v, acc[3u * MAX_CI + $i]);
       }
+      //!end
     }
     // No barrier at the end of the block: the next block writes red only after every invocation
     // passed this block's second barrier (all red reads done), and writes Ps only after its first
@@ -131,13 +134,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: v
   var lt = red[ty];
   for (var t = 1u; t < 8u; t++) { lt += red[t * 8u + ty]; }
   let inv = 1.0 / lt;
-  for (var r = 0u; r < 4u; r++) {
-    let q = q0 + r;
-    if (q >= N) { break; }
-    let o = (b * N + q) * W4 + head4;
-    for (var i = 0u; i < CI; i++) {
-      let c = tx + 8u * i;
-      if (c < D4) { out[o + c] = acc[MAX_CI * r + i] * inv[r]; }
+  //!unroll r 4
+  if (q0 + $r < N) {
+    //!unroll i 4
+    if ($i < CI && tx + 8u * $i < D4) {
+      out[(b * N + q0 + $r) * W4 + head4 + tx + 8u * $i] = acc[MAX_CI * $r + $i] * inv[$r];
     }
+    //!end
   }
+  //!end
 }

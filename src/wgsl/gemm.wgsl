@@ -24,7 +24,7 @@ override PREFETCH: bool = false;
 // vec4s of x and of w one invocation stages per k-step (derived; at most MAX_PF, checked by the host).
 override XL: u32 = (BM * BK / 4u + WG - 1u) / WG;
 override WL: u32 = (BN * BK / 4u + WG - 1u) / WG;
-const MAX_PF: u32 = 8u;
+const MAX_PF: u32 = 8u;   // = the //!unroll counts of fetch_tiles / store_tiles
 
 // x[m .. m+3, k] as a vec4, zero outside [0, M) × [0, K).
 fn load_x4(m: u32, k: u32, M: u32, K: u32) -> vec4f {
@@ -39,27 +39,33 @@ fn load_x4(m: u32, k: u32, M: u32, K: u32) -> vec4f {
 }
 
 // The x and w tiles of k-step k0 into registers (the same element order as the staging loops).
+// Unrolled over the MAX_PF slots (guarded by XL / WL, constants once specialised): every register
+// index is a constant, so no driver has to keep xr / wr addressable (docs/gpu.md).
 fn fetch_tiles(m0: u32, n0: u32, k0: u32, M: u32, N: u32, K: u32, lid: u32,
                xr: ptr<function, array<vec4f, MAX_PF>>, wr: ptr<function, array<vec4f, MAX_PF>>) {
-  for (var i = 0u; i < XL; i++) {
-    let idx = lid + i * WG;
-    if (idx < BM * BK / 4u) { (*xr)[i] = load_x4(m0 + 4u * (idx / BK), k0 + idx % BK, M, K); }
+  //!unroll i 8
+  if ($i < XL) {
+    let idx = lid + $i * WG;
+    if (idx < BM * BK / 4u) { (*xr)[$i] = load_x4(m0 + 4u * (idx / BK), k0 + idx % BK, M, K); }
   }
-  for (var i = 0u; i < WL; i++) {
-    let idx = lid + i * WG;
-    if (idx < BN * BK / 4u) { (*wr)[i] = load_w4(n0 + 4u * (idx / BK), k0 + idx % BK, N, K); }
+  if ($i < WL) {
+    let idx = lid + $i * WG;
+    if (idx < BN * BK / 4u) { (*wr)[$i] = load_w4(n0 + 4u * (idx / BK), k0 + idx % BK, N, K); }
   }
+  //!end
 }
 
 fn store_tiles(lid: u32, xr: ptr<function, array<vec4f, MAX_PF>>, wr: ptr<function, array<vec4f, MAX_PF>>) {
-  for (var i = 0u; i < XL; i++) {
-    let idx = lid + i * WG;
-    if (idx < BM * BK / 4u) { As[(idx % BK) * AS_STRIDE + idx / BK] = (*xr)[i]; }
+  //!unroll i 8
+  if ($i < XL) {
+    let idx = lid + $i * WG;
+    if (idx < BM * BK / 4u) { As[(idx % BK) * AS_STRIDE + idx / BK] = (*xr)[$i]; }
   }
-  for (var i = 0u; i < WL; i++) {
-    let idx = lid + i * WG;
-    if (idx < BN * BK / 4u) { Bs[(idx % BK) * BS_STRIDE + idx / BK] = (*wr)[i]; }
+  if ($i < WL) {
+    let idx = lid + $i * WG;
+    if (idx < BN * BK / 4u) { Bs[(idx % BK) * BS_STRIDE + idx / BK] = (*wr)[$i]; }
   }
+  //!end
 }
 
 @compute @workgroup_size(WG_X, WG_Y)
@@ -72,7 +78,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: v
   let n0 = wid.x * BN;
   let tx = lid3.x;
   let ty = lid3.y;
-  var acc: array<vec4f, 16>;   // acc[2i + h]: row 8·ty + i, column half h (see tile_col)
+  var acc: array<vec4f, 16>;   // acc[2i + h]: row 8·ty + i, columns h·BN/2 + 4·tx .. +3 (_gemm_tile.wgsl)
 
   if (PREFETCH) {
     var xr = array<vec4f, MAX_PF>();
@@ -105,13 +111,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: v
     }
   }
 
-  for (var i = 0u; i < 8u; i++) {
-    let gm = m0 + 8u * ty + i;
-    if (gm >= M) { break; }
-    for (var j = 0u; j < 8u; j++) {
-      let gn = n0 + tile_col(tx, j);
-      if (gn >= N) { continue; }
-      store_out(gm, gn, N, acc[2u * i + j / 4u][j % 4u]);
-    }
+  // The 8×8 block, one vec4 (4 columns) at a time, unrolled: constant register indices, the
+  // epilogue applied per vec4, rows and columns past M, N skipped without break or continue.
+  //!unroll i 8
+  if (m0 + 8u * ty + $i < M) {
+    store_out4(m0 + 8u * ty + $i, n0 + 4u * tx, N, acc[2u * $i]);
+    store_out4(m0 + 8u * ty + $i, n0 + BN / 2u + 4u * tx, N, acc[2u * $i + 1u]);
   }
+  //!end
 }

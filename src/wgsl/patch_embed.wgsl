@@ -39,6 +39,18 @@ fn patch_value(m: u32, k: u32, M: u32, K: u32) -> f32 {
   return image[((b * 3u + c) * S + iy) * S + ix];
 }
 
+// out[b, 1 + t, gn .. gn+3] = v + pos[1 + t, gn .. gn+3] for patch gm = b·g² + t; columns past N skipped.
+fn store_patch4(gm: u32, gn: u32, N: u32, gg: u32, v: vec4f) {
+  let b = gm / gg;
+  let t = gm % gg;
+  let o = (b * (gg + 1u) + 1u + t) * N + gn;
+  let po = (1u + t) * N + gn;
+  if (gn < N) { out[o] = v.x + pos[po]; }
+  if (gn + 1u < N) { out[o + 1u] = v.y + pos[po + 1u]; }
+  if (gn + 2u < N) { out[o + 2u] = v.z + pos[po + 2u]; }
+  if (gn + 3u < N) { out[o + 3u] = v.w + pos[po + 3u]; }
+}
+
 @compute @workgroup_size(WG_X, WG_Y)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: vec3u,
         @builtin(local_invocation_index) lid: u32) {
@@ -51,7 +63,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: v
   let n0 = wid.x * BN;
   let tx = lid3.x;
   let ty = lid3.y;
-  var acc: array<vec4f, 16>;   // acc[2i + h]: row 8·ty + i, column half h (see tile_col)
+  var acc: array<vec4f, 16>;   // acc[2i + h]: row 8·ty + i, columns h·BN/2 + 4·tx .. +3 (_gemm_tile.wgsl)
 
   for (var k0 = 0u; k0 < K; k0 += BK) {
     for (var idx = lid; idx < BM * BK / 4u; idx += WG) {
@@ -67,17 +79,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: v
     workgroupBarrier();
   }
 
-  for (var i = 0u; i < 8u; i++) {
-    let gm = m0 + 8u * ty + i;
-    if (gm >= M) { break; }
-    let b = gm / gg;
-    let t = gm % gg;
-    for (var j = 0u; j < 8u; j++) {
-      let gn = n0 + tile_col(tx, j);
-      if (gn >= N) { continue; }
-      out[(b * (gg + 1u) + 1u + t) * N + gn] = acc[2u * i + j / 4u][j % 4u] + pos[(1u + t) * N + gn];
-    }
+  // The 8×8 block unrolled (constant register indices; rows and columns past M, N skipped).
+  //!unroll i 8
+  if (m0 + 8u * ty + $i < M) {
+    store_patch4(m0 + 8u * ty + $i, n0 + 4u * tx, N, gg, acc[2u * $i]);
+    store_patch4(m0 + 8u * ty + $i, n0 + BN / 2u + 4u * tx, N, gg, acc[2u * $i + 1u]);
   }
+  //!end
   // The first row of workgroups also writes the class-token rows of its columns.
   if (wid.y == 0u) {
     for (var c = lid; c < BN; c += WG) {

@@ -1,0 +1,177 @@
+#!/usr/bin/env node
+// Compiles every GPU-path kernel specialisation (each GEMM tile × epilogue × bias, each patch_embed
+// tile, each attention variant a GPU runs × head dims, and the small kernels) on lavapipe with
+// 4-lane subgroups (LP_NATIVE_VECTOR_WIDTH=128: the 8-lane CPU-adapter variants are then not the
+// models' choice, as on a GPU) and reads the SPIR-V Dawn hands the driver (MESA_SPIRV_DUMP_PATH).
+// Reports every function-scope array indexed with a non-constant index (tools/spirv.ts): the
+// access pattern that sent the GEMM to local memory on an NVIDIA driver (docs/gpu.md).
+//
+//   node dist/tools/check-spirv.js [--json]     exit 1 when any module has such an access
+//
+// The tool re-runs itself in a child process with those two variables set (Mesa reads them at
+// load), compiling one pipeline at a time so each new dump file belongs to one specialisation.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { inspectSpirv } from './spirv.js';
+
+interface Compiled {
+  name: string;
+  files: string[];
+}
+
+/** One GPU-path specialisation: its name and how to make (and prepare) its dispatch on a device. */
+interface Spec {
+  name: string;
+  make(device: GPUDevice): import('../src/kernels/program.js').Dispatch;
+}
+
+async function gpuPathSpecs(): Promise<Spec[]> {
+  const k = await import('../src/kernels/index.js');
+  const t = (device: GPUDevice, shape: number[]) =>
+    k.uploadTensor(device, new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
+  const specs: Spec[] = [];
+  const epilogues: import('../src/kernels/gemm.js').GemmEpilogue[] = ['none', 'gelu', 'residual', 'gelu_tanh'];
+  for (const [tileName, tile] of Object.entries(k.GEMM_TILES)) {
+    for (const epilogue of epilogues)
+      for (const bias of [true, false])
+        specs.push({
+          name: `gemm tiled ${tileName} ${epilogue}${bias ? '' : ' no-bias'}`,
+          make: (d) =>
+            k.gemm(d, {
+              x: t(d, [5, 8]),
+              w: t(d, [3, 8]),
+              bias: bias ? t(d, [3]) : null,
+              y: t(d, [5, 3]),
+              epilogue,
+              tile,
+              variant: 'tiled',
+            }),
+        });
+    specs.push({
+      name: `patch_embed ${tileName}`,
+      make: (d) =>
+        k.patchEmbed(d, {
+          image: t(d, [1, 3, 4, 4]),
+          weight: t(d, [8, 3, 2, 2]),
+          cls: t(d, [8]),
+          pos: t(d, [5, 8]),
+          out: t(d, [1, 5, 8]),
+          tile,
+        }),
+    });
+  }
+  for (const variant of ['broadcast', 'tiled'] as const)
+    for (const D of [8, 32, 64, 72, 80, 128])
+      specs.push({
+        name: `attention ${variant} head_dim ${D}`,
+        make: (d) => k.attention(d, { qkv: t(d, [1, 3, 3 * D]), out: t(d, [1, 3, D]), heads: 1, variant }),
+      });
+  specs.push({
+    name: 'layernorm',
+    make: (d) => k.layerNorm(d, { x: t(d, [2, 8]), gamma: t(d, [8]), beta: t(d, [8]), y: t(d, [2, 8]), eps: 1e-6 }),
+  });
+  specs.push({ name: 'mean_pool', make: (d) => k.meanPool(d, { x: t(d, [1, 3, 8]), y: t(d, [1, 8]), skip: 1 }) });
+  specs.push({
+    name: 'posemb_sincos',
+    make: (d) => k.posembSincos(d, { omega: t(d, [2]), out: t(d, [5, 8]), grid: 2 }),
+  });
+  specs.push({
+    name: 'embedding',
+    make: (d) =>
+      k.embedding(d, {
+        ids: k.uploadTensor(d, new Uint32Array(2), [1, 2]),
+        table: t(d, [4, 8]),
+        pos: t(d, [2, 8]),
+        out: t(d, [1, 2, 8]),
+      }),
+  });
+  return specs;
+}
+
+/** In the child: compile each specialisation in turn, noting the dump files each one added. */
+async function child(dumpDir: string, out: string): Promise<void> {
+  const { requestDevice } = await import('../src/device.js');
+  const { device } = await requestDevice();
+  const compiled: Compiled[] = [];
+  let seen = new Set(readdirSync(dumpDir));
+  for (const spec of await gpuPathSpecs()) {
+    const d = spec.make(device);
+    await d.prepare?.();
+    await device.queue.onSubmittedWorkDone();
+    const now = readdirSync(dumpDir);
+    compiled.push({ name: spec.name, files: now.filter((f) => !seen.has(f)) });
+    seen = new Set(now);
+    d.destroy();
+  }
+  writeFileSync(out, JSON.stringify(compiled));
+  device.destroy();
+}
+
+export interface CheckResult {
+  modules: { name: string; files: string[]; functionAccesses: number; dynamic: number }[];
+  /** Specialisations whose pipeline added no dump file (already compiled under another name). */
+  shared: string[];
+}
+
+/** Runs the check (spawns the child) and returns what every specialisation's modules hold. */
+export function checkSpirv(): CheckResult {
+  const dumpDir = mkdtempSync(join(tmpdir(), 'wgsl-vit-spirv-'));
+  const listFile = join(dumpDir, '..', `${dumpDir.split('/').pop()}.json`);
+  try {
+    const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', dumpDir, listFile], {
+      env: {
+        ...process.env,
+        LP_NATIVE_VECTOR_WIDTH: '128',
+        MESA_SPIRV_DUMP_PATH: dumpDir,
+        XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp',
+      },
+      encoding: 'utf8',
+    });
+    if (r.status !== 0) throw new Error(`check-spirv: the compiling child failed (${r.status}): ${r.stderr}`);
+    const compiled = JSON.parse(readFileSync(listFile, 'utf8')) as Compiled[];
+    const modules: CheckResult['modules'] = [];
+    const shared: string[] = [];
+    for (const c of compiled) {
+      if (c.files.length === 0) {
+        shared.push(c.name);
+        continue;
+      }
+      let functionAccesses = 0,
+        dynamic = 0;
+      for (const f of c.files) {
+        const rep = inspectSpirv(readFileSync(join(dumpDir, f)));
+        functionAccesses += rep.functionAccesses;
+        dynamic += rep.dynamic.length;
+      }
+      modules.push({ name: c.name, files: c.files, functionAccesses, dynamic });
+    }
+    return { modules, shared };
+  } finally {
+    rmSync(dumpDir, { recursive: true, force: true });
+    rmSync(listFile, { force: true });
+  }
+}
+
+const isMain = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1];
+if (isMain) {
+  if (process.argv[2] === '--child') {
+    await child(process.argv[3]!, process.argv[4]!);
+  } else {
+    const res = checkSpirv();
+    const bad = res.modules.filter((m) => m.dynamic > 0);
+    if (process.argv.includes('--json')) console.log(JSON.stringify(res, null, 1));
+    else {
+      for (const m of res.modules)
+        console.log(
+          `${m.dynamic > 0 ? 'DYNAMIC' : 'ok     '} ${m.name}: ${m.dynamic} of ${m.functionAccesses} function-memory accesses non-constant`,
+        );
+      console.log(
+        `${res.modules.length} modules checked (${res.shared.length} specialisations shared a pipeline); ${bad.length} with non-constant function-memory indices`,
+      );
+    }
+    process.exit(bad.length > 0 ? 1 : 0);
+  }
+}
