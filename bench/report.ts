@@ -89,6 +89,7 @@ export function markdownTable(
     machine: Record<string, unknown>;
     iters: number;
     warmup: number;
+    timestamps?: string;
   },
   rows: RowResult[],
 ): string {
@@ -105,7 +106,7 @@ export function markdownTable(
   const lines = [
     `Adapter: ${[a.vendor, a.architecture, a.description].filter(Boolean).join(' ')} · machine: ${String(env.machine.cpu)} ×${String(env.machine.cores)} · commit ${env.commit} · ${env.date}`,
     `Peer: ${rows.find((r) => r.peer)?.peer?.name ?? 'none'} running the same weights exported to ONNX (src/onnx/export.ts), timed the same way (session.run with outputs on the CPU); ×N = our img/s over the peer's.`,
-    `Timing: median of ${env.iters} fenced forward passes after ${env.warmup} warm-up (input upload + forward + embedding readback); GPU ms from timestamp queries (one pass per kernel) where available.`,
+    `Timing: median of ${env.iters} fenced forward passes after ${env.warmup} warm-up (input upload + forward + embedding readback); GPU ms from timestamp queries (one pass per kernel) where available${env.timestamps === 'precise' ? ", Dawn's 65.536 µs quantization lifted" : env.timestamps === 'quantized' ? ', quantized to 65.536 µs (Dawn refused to lift it)' : ''}.`,
     ...(withNative
       ? [
           `Native: ${rows.find((r) => r.native?.name)?.native?.name ?? 'onnxruntime-node CPU EP'} on the same cores, the same ONNX file; ours ×N = our img/s over native (below 1: the distance to what these cores do natively).`,

@@ -177,7 +177,7 @@ async function runPeer(
 }
 
 async function runRow(p: Prepared, iters: number, warmup: number, flags: string[]): Promise<RowResult> {
-  const info: DeviceInfo = await requestDevice({ dawnFlags: flags });
+  const info: DeviceInfo = await requestDevice({ dawnFlags: flags, preciseTimestamps: true });
   const { device } = info;
   const model = await p.load(device);
   const outputs = ['embedding'] as const;
@@ -251,7 +251,7 @@ async function main() {
   const rows = args.rows ? parseRows(args.rows) : SUITES[args.suite];
   if (!rows) throw new Error(`unknown suite '${args.suite}' (have: ${Object.keys(SUITES).join(', ')})`);
   const flags = args.flags ? args.flags.split(',') : [];
-  const probe = await requestDevice({ dawnFlags: flags });
+  const probe = await requestDevice({ dawnFlags: flags, preciseTimestamps: true });
   const adapter = probe.adapterInfo;
   const env = {
     date: new Date().toISOString(),
@@ -269,6 +269,8 @@ async function main() {
     grantedFeatures: probe.features,
     limits: probe.limits,
     dawnFlags: flags,
+    // 'precise': Dawn's 65.536 µs timestamp quantization lifted; 'quantized': it was refused.
+    timestamps: probe.timestamps,
     iters: +args.iters,
     warmup: +args.warmup,
   };

@@ -26,7 +26,26 @@ export interface DeviceOptions {
   features?: readonly GPUFeatureName[];
   /** Provide your own `navigator.gpu`-like object (skips the Node/browser detection). */
   gpu?: GPU;
+  /**
+   * For timing (profiles, `tune`, benchmarks): in Node, ask Dawn not to quantize timestamp queries
+   * (by default it rounds them to 65.536 µs steps, which hides every kernel under ~0.5 ms) with
+   * PRECISE_TIMESTAMP_FLAGS. Where that is refused, or in a browser, the device comes without it
+   * and `DeviceInfo.timestamps` says so.
+   */
+  preciseTimestamps?: boolean;
 }
+
+/** Dawn flags that lift timestamp quantization (Node only; `allow_unsafe_apis` is what permits the toggle). */
+export const PRECISE_TIMESTAMP_FLAGS: readonly string[] = [
+  'enable-dawn-features=allow_unsafe_apis',
+  'disable-dawn-features=timestamp_quantization',
+];
+
+/** What the device's timestamp queries measure with: how a report says it. */
+export type TimestampMode =
+  | 'none' // no 'timestamp-query' feature
+  | 'quantized' // Dawn's default: 65.536 µs steps (browsers too, which add their own rounding)
+  | 'precise'; // quantization lifted (Node, PRECISE_TIMESTAMP_FLAGS)
 
 export interface DeviceInfo {
   device: GPUDevice;
@@ -38,6 +57,8 @@ export interface DeviceInfo {
   limits: Record<string, number>;
   /** 'node-dawn' or 'browser'. */
   runtime: 'node-dawn' | 'browser' | 'custom';
+  /** Whether timestamp queries are available, and quantized or not (see DeviceOptions.preciseTimestamps). */
+  timestamps: TimestampMode;
 }
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
@@ -81,8 +102,18 @@ export async function requestDevice(opts: DeviceOptions = {}): Promise<DeviceInf
     gpu = navigator.gpu;
     runtime = 'browser';
   } else if (isNode) {
-    gpu = await nodeGpu(opts.dawnFlags ?? []);
     runtime = 'node-dawn';
+    if (opts.preciseTimestamps) {
+      // Try with the flags; a Dawn that refuses them gives no adapter (or throws): then without.
+      try {
+        const flags = [...(opts.dawnFlags ?? []), ...PRECISE_TIMESTAMP_FLAGS];
+        const precise = await requestDevice({ ...opts, preciseTimestamps: false, gpu: await nodeGpu(flags) });
+        return { ...precise, runtime, timestamps: precise.timestamps === 'none' ? 'none' : 'precise' };
+      } catch {
+        // fall through: the default flags
+      }
+    }
+    gpu = await nodeGpu(opts.dawnFlags ?? []);
   } else {
     throw new DeviceError(
       'WebGPU is not available: this browser has no navigator.gpu (try a current Chrome/Edge, or enable WebGPU).',
@@ -127,5 +158,6 @@ export async function requestDevice(opts: DeviceOptions = {}): Promise<DeviceInf
     features,
     limits,
     runtime,
+    timestamps: features.includes('timestamp-query') ? 'quantized' : 'none',
   };
 }

@@ -519,7 +519,10 @@ async function tune(argv: string[]): Promise<number> {
     : values.profiles
       ? await fileProfileStore(resolve(values.profiles))
       : await defaultProfileStore();
-  const { device } = await requestDevice({ dawnFlags: values.flags ? values.flags.split(',') : [] });
+  const { device } = await requestDevice({
+    dawnFlags: values.flags ? values.flags.split(',') : [],
+    preciseTimestamps: true,
+  });
   const line = (label: string, ms: string, diff: string, verdict: string) =>
     `${label.padEnd(26)} ${ms.padStart(10)} ${diff.padStart(10)}  ${verdict}`;
   if (!values.json) console.log(line('candidate', 'ms/image', 'max |diff|', ''));
