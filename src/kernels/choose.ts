@@ -34,9 +34,17 @@ export function chooseAttentionVariant(t: AdapterTraits): AttentionVariant {
 }
 
 /**
- * Tile candidates with their throughput per output element relative to 64×64 k32 (padding aside):
- * on CPU adapters from lavapipe's tile sweep (bench/results/kernels-2026-11-23T10-55-28-101Z-mesa.md);
- * on GPUs assumed, not yet measured (larger blocks read less per FMA) — `wgsl-vit tune` measures.
+ * Tile candidates with their throughput per output element relative to the first CPU / GPU basis
+ * (padding aside), most preferred first:
+ * - CPU adapters, relative to 64×64 k32: lavapipe's tile sweep
+ *   (bench/results/kernels-2026-11-23T10-55-28-101Z-mesa.md).
+ * - GPUs, relative to 128×128 k8: the NVIDIA H200 sweep of 2026-11-30 (docs/gpu.md, before the
+ *   register-array rewrite): 128×128 k8p ran 1.3–1.8× 128×128 k8 on every batch-32 shape without
+ *   the GELU cliff except one (qkv 13.6 vs 9.5 TFLOP/s, proj 6.3 vs 4.2, fc2 23.9 vs 13.3 and
+ *   39.0 vs 30.1; B fc ×64 21.6 vs 30.3), hence 1.4. The 64×64 and 32×64 tiles had no clean
+ *   measurement there (64×64 k32 fell off the cliff); their 0.7 and 0.5 are assumptions that only
+ *   decide shapes too small for 128×128 to fill the GPU. To be re-measured on the next GPU;
+ *   `wgsl-vit tune` measures on the user's.
  */
 const TILE_SPEEDS: Record<'cpu' | 'gpu', readonly [string, number][]> = {
   cpu: [
@@ -45,12 +53,17 @@ const TILE_SPEEDS: Record<'cpu' | 'gpu', readonly [string, number][]> = {
     ['64x64k32', 1],
   ],
   gpu: [
-    ['128x128k8', 1.25],
-    ['128x64k16', 1.1],
-    ['64x64k32', 1],
+    ['128x128k8p', 1.4],
+    ['128x128k8', 1],
+    ['64x64k16', 0.7],
+    ['32x64k16p', 0.5],
   ],
 };
-/** Workgroups a dispatch should have to fill the adapter (CPU threads, GPU compute units). */
+/**
+ * Workgroups a dispatch should have to fill the adapter (CPU threads; GPU: ~2 per compute unit of a
+ * large GPU, the H200 has 132). Below it the smallest candidate is taken: batch-1 shapes (M = 197)
+ * on a GPU get 32×64 blocks (84–336 workgroups) instead of 128×128 (12–48).
+ */
 const MIN_WORKGROUPS = { cpu: 8, gpu: 256 };
 
 /** The tiles the 'tiled' GEMM may pick on an adapter with these traits (those its limits allow). */

@@ -37,6 +37,10 @@ export const GEMM_TILES: Readonly<Record<string, GemmTile>> = {
   '64x64k32p': { wgX: 8, wgY: 8, bk: 32, prefetch: true },
   '128x64k16p': { wgX: 8, wgY: 16, bk: 16, prefetch: true },
   '128x128k8p': { wgX: 16, wgY: 16, bk: 8, prefetch: true },
+  // 32 invocations (one 32-wide subgroup): small-M shapes on GPUs (batch 1: M = 197–257), where
+  // 64-row and larger blocks leave most compute units idle.
+  '32x64k32': { wgX: 8, wgY: 4, bk: 32 },
+  '32x64k16p': { wgX: 8, wgY: 4, bk: 16, prefetch: true },
   // 512 invocations: for GPUs with room for one such workgroup per compute unit.
   '256x128k8': { wgX: 16, wgY: 32, bk: 8 },
   '128x256k8': { wgX: 32, wgY: 16, bk: 8 },

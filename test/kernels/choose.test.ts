@@ -52,18 +52,23 @@ describe('built-in kernel choices (pure functions of adapter traits and shape)',
     expect(tileName(chooseGemmTile(lavapipe, { m: 197, n: 192 }))).toBe('64x64k32');
     // Too small to fill 8 workgroups with any tile: the smallest.
     expect(tileName(chooseGemmTile(lavapipe, { m: 1, n: 64 }))).toBe('64x64k32');
-    // A GPU wants ≥ 256 workgroups: 6304×2304 gives 50×18 = 900 with 128×128.
-    expect(tileName(chooseGemmTile(gpu, { m: 6304, n: 2304 }))).toBe('128x128k8');
-    // 197×768 fills 256 with no tile: the last (smallest) candidate; 64×64 k32 needs 17,408 B, over the
-    // default 16 KiB, so that is 128×64 k16.
-    expect(tileName(chooseGemmTile(gpu, { m: 197, n: 768 }))).toBe('128x64k16');
-    expect(tileName(chooseGemmTile(gpu))).toBe('128x128k8');
+    // A GPU wants ≥ 256 workgroups: 6304×2304 gives 50×18 = 900 with 128×128, the prefetching
+    // tile measured fastest on the H200 at batch 32 (choose.ts).
+    expect(tileName(chooseGemmTile(gpu, { m: 6304, n: 2304 }))).toBe('128x128k8p');
+    // Batch 1 (197×768) fills 256 with no tile: the smallest candidate, 32×64 (7×12 = 84 workgroups
+    // where 128×128 gives 12).
+    expect(tileName(chooseGemmTile(gpu, { m: 197, n: 768 }))).toBe('32x64k16p');
+    // 197×3072: 32×64 gives 7×48 = 336 ≥ 256, the only tile that fills the GPU.
+    expect(tileName(chooseGemmTile(gpu, { m: 197, n: 3072 }))).toBe('32x64k16p');
+    // 1576×3072 (batch 8): 128×128 k8p gives 13×24 = 312.
+    expect(tileName(chooseGemmTile(gpu, { m: 1576, n: 3072 }))).toBe('128x128k8p');
+    expect(tileName(chooseGemmTile(gpu))).toBe('128x128k8p');
   });
 
   it('only tiles the limits allow are candidates; the reason is given for the others', () => {
     const small: AdapterTraits = { ...gpu, limits: SMALL_LIMITS };
-    expect(tileCandidates(small).map((c) => tileName(c.tile))).toEqual(['64x64k32']);
-    expect(tileName(chooseGemmTile(small, { m: 6304, n: 2304 }))).toBe('64x64k32');
+    expect(tileCandidates(small).map((c) => tileName(c.tile))).toEqual(['64x64k16', '32x64k16p']);
+    expect(tileName(chooseGemmTile(small, { m: 6304, n: 2304 }))).toBe('64x64k16');
     expect(tileProblem(SMALL_LIMITS, GEMM_TILES['128x128k8']!)).toMatch(/needs 16×16 invocations/);
     expect(tileProblem(DEFAULT_LIMITS, GEMM_TILES['128x128k16']!)).toMatch(/bytes of workgroup memory/);
     expect(tileProblem(LAVAPIPE_LIMITS, GEMM_TILES['64x64k32']!)).toBeNull();
