@@ -26,5 +26,5 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-argument': 'off',
     },
   },
-  { files: ['**/*.mjs'], languageOptions: { globals: node } },
+  { files: ['**/*.mjs', '**/*.cjs'], languageOptions: { globals: { ...node, require: 'readonly' } } },
 );

@@ -450,11 +450,7 @@ if (args.out) {
   const base = join(args.out, `kernels-${resultStem(new Date().toISOString(), adapterInfo.vendor)}`);
   writeFileSync(
     `${base}.json`,
-    JSON.stringify(
-      { adapter: adapterInfo, features, timing: timingLabel, iters, commit, rows },
-      null,
-      2,
-    ),
+    JSON.stringify({ adapter: adapterInfo, features, timing: timingLabel, iters, commit, rows }, null, 2),
   );
   const md = [
     `Adapter: ${adapterLine} · commit ${commit} · ${new Date().toISOString()}`,

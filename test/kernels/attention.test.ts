@@ -70,7 +70,7 @@ describe.each(builds)('attention (%s)', (_, variant, permuteLanes) => {
     [3, 17, 4, 8],
     [1, 70, 1, 128],
   ];
-  it.each(cases)('B=%i N=%i heads=%i head_dim=%i', async (B, N, heads, D, ctx) => {
+  it.for(cases)('B=%i N=%i heads=%i head_dim=%i', async ([B, N, heads, D], ctx) => {
     const device = await testDevice();
     skipWithoutSubgroupsOf8(ctx, device, variant);
     const W = heads * D;

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Runs ON the GPU machine from the repository root (tools/gpu/pack.sh packed .gpu/; docs/gpu.md):
+# unpacks Node and the project (and the base build, if packed), then runs the steps in order, each
+# under a time limit, none started after DEADLINE seconds; results land in $OUT/results.tar.xz and
+# $OUT/summary.txt. Steps (STEPS="…"): probe, spirv, verify, torch, kernels, kernels-base, suite,
+# suite-base, vitest, peer. The -base steps run the same command with the base build; put them
+# between the new build's runs (e.g. "kernels kernels-base suite suite-base suite") to alternate.
+# LOCAL=1 runs it here (lavapipe), to catch mistakes before spending device time.
+set -u
+T0=$(date +%s); DEADLINE=${DEADLINE:-540}
+STEPS=${STEPS:-probe verify torch kernels kernels-base suite suite-base vitest}
+R=/tmp/res; mkdir -p $R; OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
+el() { echo $(( $(date +%s) - T0 )); }
+log() { echo "[$(el)s] $*" | tee -a $R/summary.txt; }
+finish() { tar -C /tmp -cJf "$OUT/results.tar.xz" res 2>/dev/null; cp $R/summary.txt "$OUT/summary.txt"; }
+trap finish EXIT
+step() { # step NAME LIMIT DIR command...
+  local name=$1 max=$2 dir=$3; shift 3
+  local l=$(( DEADLINE - $(el) ))
+  if [ $l -lt 15 ]; then log "SKIP $name (${l}s left)"; return 0; fi
+  [ "$max" -gt "$l" ] && max=$l
+  log "BEGIN $name (limit ${max}s)"
+  (cd "$dir" && timeout -k 5 "$max" "$@") > "$R/$name.log" 2>&1; local rc=$?
+  log "END $name rc=$rc"; grep -v -E 'artificially reduced|^\s*$' "$R/$name.log" | tail -n "${TAILN:-14}" | tee -a $R/summary.txt
+}
+dev=$(pwd)/.gpu
+[ -n "${LOCAL:-}" ] || { for f in "$dev"/*.deb; do dpkg -x "$f" /; done; ldconfig; }
+mkdir -p /tmp/bin; xz -dc "$dev/node.xz" > /tmp/bin/node; chmod +x /tmp/bin/node; export PATH=/tmp/bin:$PATH
+rm -rf /tmp/w; mkdir -p /tmp/w; xz -T0 -dc "$dev/app.tar.xz" | tar -C /tmp/w -xf -
+A=/tmp/w/app B=/tmp/w/base
+if [ -f "$dev/base.tar.xz" ]; then
+  mkdir -p $B; xz -T0 -dc "$dev/base.tar.xz" | tar -C $B -xf -
+  ln -s $A/node_modules $B/node_modules; cp $A/package.json $B/
+fi
+export XDG_RUNTIME_DIR=/tmp WGSL_VIT_PROFILES=off
+[ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ] && export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+log "unpacked; node $(node --version); new $(cat "$dev/app.commit" 2>/dev/null), base $(cat "$dev/base.commit" 2>/dev/null || echo none)"
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv | tee -a $R/summary.txt
+(cd $A && node -e "import('./dist/src/model/config.js').then((m) => console.log(JSON.stringify(m.PRESETS)))") > $R/presets.json
+ROWS=${ROWS:-b-16@224x32,b-16@224x1,l-14@224x32,h-14@224x32,ti-16@224x32,s-16@224x32,so400m-14@224x32,b-8@224x32,l-14@224x1,h-14@224x1}
+KFLAGS="--big --tiles all --variants ${VARIANTS:-all} --iters 10"
+# Builds before preciseTimestamps (4d5f294 and older) lift Dawn's timestamp quantization only with these flags.
+BFLAGS=(--flags enable-dawn-features=allow_unsafe_apis,disable-dawn-features=timestamp_quantization)
+n=0
+for s in $STEPS; do n=$((n + 1)); case $s in
+  probe) step probe 40 $A node --input-type=module -e "
+      const { requestDevice } = await import('./dist/src/device.js');
+      const i = await requestDevice({ preciseTimestamps: true });
+      const a = i.adapter;
+      console.log(JSON.stringify({ info: i.adapterInfo, timestamps: i.timestamps, subgroupMin: a.info.subgroupMinSize, subgroupMax: a.info.subgroupMaxSize, features: [...a.features].sort(), granted: i.features, limits: i.limits }, null, 1));
+      process.exit(0);" ;;
+  spirv) step spirv 60 $A node dist/tools/check-spirv.js ;;
+  verify) step verify 90 $A bash -c 'for e in test/fixtures/*.expected.safetensors; do
+      n=$(basename $e .expected.safetensors)
+      w=$(ls test/fixtures/$n.safetensors test/fixtures/$n.bin 2>/dev/null | head -1); c=test/fixtures/$n.open_clip_config.json
+      [ -n "$w" ] && [ -f "$c" ] || continue
+      echo "== $n"; node dist/tools/cli.js verify --weights $w --config $c --expected $e 2>&1 | grep -v "artificially reduced" | tail -12; done' ;;
+  torch) step torch 100 $A bash -c "python3 - <<'PY'
+import torch
+for dt, tf32 in ((torch.float32, False), (torch.float32, True)):
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    a = torch.randn(6304, 768, device='cuda', dtype=dt); b = torch.randn(768, 3072, device='cuda', dtype=dt)
+    for _ in range(5): a @ b
+    torch.cuda.synchronize(); e0 = torch.cuda.Event(enable_timing=True); e1 = torch.cuda.Event(enable_timing=True)
+    e0.record(); [a @ b for _ in range(50)]; e1.record(); torch.cuda.synchronize()
+    ms = e0.elapsed_time(e1) / 50
+    print(f'torch GEMM 6304x768x3072 {dt} tf32={tf32}: {2*6304*768*3072/ms/1e9:.1f} TFLOP/s')
+PY
+python3 bench/peers/pytorch_vit.py --presets $R/presets.json --rows $ROWS --iters 20 --out $R/pytorch.json" ;;
+  kernels) step kernels-$n 120 $A node dist/bench/kernels.js $KFLAGS --out $R/kernels-$n ;;
+  kernels-base) [ -d $B ] && step kernels-base-$n 120 $B node dist/bench/kernels.js $KFLAGS "${BFLAGS[@]}" --out $R/kernels-base-$n ;;
+  suite|suite-base) d=$A f=(); [ $s = suite-base ] && d=$B f=("${BFLAGS[@]}"); [ -d $d ] || continue
+    t=(); [ -s $R/pytorch.json ] && t=(--torch $R/pytorch.json "${f[@]}")
+    step $s-$n 230 $d node dist/bench/run.js --rows "$ROWS" "${t[@]}" --peer none --native no --clip no --iters 10 --out $R/$s-$n ;;
+  vitest) TAILN=30 step vitest 150 $A node node_modules/vitest/vitest.mjs run ${VITEST_FILES:-test/kernels} --reporter=dot ;;
+  peer) step peer 80 $A node dist/bench/run.js --rows ${PEER_ROWS:-b-16@224x1,b-16@224x32} --peer ort-webgpu --native no --clip no --iters 10 --out $R/peer ;;
+  *) log "unknown step $s" ;;
+esac; done
+log "done"
