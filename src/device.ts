@@ -1,5 +1,5 @@
 // One way to get a configured GPUDevice, in Node.js (Dawn through npm `webgpu`) or in a browser.
-import { DeviceError } from './errors.js';
+import { DeviceError, WebGPUError } from './errors.js';
 
 /** Optional features the kernels can use when the adapter has them. */
 export const WANTED_FEATURES: readonly GPUFeatureName[] = [
@@ -160,4 +160,28 @@ export async function requestDevice(opts: DeviceOptions = {}): Promise<DeviceInf
     runtime,
     timestamps: features.includes('timestamp-query') ? 'quantized' : 'none',
   };
+}
+
+/**
+ * How `device` was lost, when it was (destroyed, or lost by the driver), else null. `device.lost`
+ * settles as soon as the device is destroyed, so this answers at once.
+ */
+export async function deviceLostInfo(device: GPUDevice): Promise<GPUDeviceLostInfo | null> {
+  const lost = device.lost as Promise<GPUDeviceLostInfo> | undefined;
+  if (!lost) return null;
+  return Promise.race([lost, Promise.resolve(null)]);
+}
+
+/** A WebGPUError naming `what` when `device` was lost or destroyed; nothing otherwise. */
+export async function expectDeviceAlive(device: GPUDevice, what: string): Promise<void> {
+  const info = await deviceLostInfo(device);
+  if (info) throw deviceLostError(what, info);
+}
+
+/** The error a call on a lost device gives: what it was for, and how the device was lost. */
+export function deviceLostError(what: string, info: GPUDeviceLostInfo): WebGPUError {
+  const how = info.reason === 'destroyed' ? 'was destroyed (device.destroy())' : 'was lost';
+  return new WebGPUError(
+    `${what}: the GPU device ${how}${info.message ? ` — ${info.message}` : ''}; request a new device (requestDevice) and load the model again`,
+  );
 }

@@ -64,6 +64,12 @@ export async function encodeImages(
       `must be 'throw' or 'skip', got ${String(opts.onImageError)}`,
     );
   }
+  if (opts.hiddenBlock !== undefined && !outputs.includes('hidden'))
+    throw new ArgumentError(
+      'encodeImages',
+      'hiddenBlock',
+      "picks the block of the 'hidden' output, which outputs does not ask for (add 'hidden' to outputs)",
+    );
   const parts: Partial<Record<ViTOutputName, Float32Array[]>> = {};
   const indices: number[] = [];
   const failed: EncodeResult['failed'] = [];

@@ -250,6 +250,11 @@ async function embed(argv: string[]): Promise<number> {
   required('embed', values, ['weights', 'config']);
   if (values.text) {
     if (positionals.length) throw new UsageError('--text embeds texts; give images in another call');
+    const imageOnly = (['tokens', 'resolution', 'batch', 'max-pixels'] as const).filter((k) => values[k] !== undefined);
+    if (imageOnly.length)
+      throw new UsageError(
+        `${imageOnly.map((k) => `--${k}`).join(', ')} ${imageOnly.length > 1 ? 'are' : 'is'} for images, not --text (text embeddings have no tokens output, resolution or image batch)`,
+      );
     return embedTexts(values.text, values.weights!, values.config!, values.out, values.flags);
   }
   if (positionals.length === 0) throw new UsageError('no images given (see wgsl-vit embed --help)');
@@ -425,12 +430,15 @@ async function classify(argv: string[]): Promise<number> {
   if (values.help) return help('classify');
   required('classify', values, ['weights', 'config', 'labels']);
   if (positionals.length === 0) throw new UsageError('no images given (see wgsl-vit classify --help)');
-  const labels = values
-    .labels!.split(',')
-    .map((l) => l.trim())
-    .filter(Boolean);
-  if (labels.length === 0)
+  const labels = values.labels!.split(',').map((l) => l.trim());
+  if (labels.every((l) => l === ''))
     throw new UsageError('--labels has no labels (give them comma-separated: --labels "cat,dog")');
+  // An empty label is refused, as the API refuses it (zeroShot), not dropped.
+  const empty = labels.findIndex((l) => l === '');
+  if (empty >= 0)
+    throw new UsageError(
+      `--labels: label ${empty + 1} of ${labels.length} is empty (${JSON.stringify(values.labels)}); remove the extra comma`,
+    );
   const templates = values.template ?? ['a photo of a {}.'];
   for (const t of templates)
     if (!t.includes('{}')) throw new UsageError(`--template ${JSON.stringify(t)} has no {} where the label goes`);
@@ -444,6 +452,12 @@ async function classify(argv: string[]): Promise<number> {
   const clip = await CLIPModel.load(device, { weights: values.weights!, config: values.config! });
   const t0 = performance.now();
   const textEmb = await clip.labelEmbeddings(labels, templates);
+  // Cut as open_clip cuts them; said once, here as in the API's `truncated`.
+  const cut = clip.truncatedLabels(labels, templates);
+  if (cut.length)
+    console.error(
+      `wgsl-vit classify: ${cut.length} label${cut.length > 1 ? 's' : ''} longer than the text context (${clip.tokenizer.contextLength} tokens with the template) cut to it, as open_clip does: ${cut.map((l) => JSON.stringify(l.length > 40 ? l.slice(0, 40) + '…' : l)).join(', ')}`,
+    );
   const bar =
     positionals.length > 1
       ? new cliProgress.SingleBar(
@@ -466,7 +480,7 @@ async function classify(argv: string[]): Promise<number> {
   const results = r.indices.map((idx, i) => ({
     image: positionals[idx]!,
     labels: labels
-      .map((label, j) => ({ label, score: probs[i * L + j]! }))
+      .map((label, j) => ({ label, score: probs[i * L + j]!, ...(cut.includes(label) ? { truncated: true } : {}) }))
       .sort((a, b) => b.score - a.score)
       .slice(0, top),
   }));
@@ -519,6 +533,8 @@ async function tune(argv: string[]): Promise<number> {
     : values.profiles
       ? await fileProfileStore(resolve(values.profiles))
       : await defaultProfileStore();
+  // Checked before a minute of measuring, not after.
+  await store?.check?.();
   const { device } = await requestDevice({
     dawnFlags: values.flags ? values.flags.split(',') : [],
     preciseTimestamps: true,
@@ -543,13 +559,19 @@ async function tune(argv: string[]): Promise<number> {
       );
     },
   });
-  if (store) await store.put(profile);
   device.destroy();
+  // The winners are printed whatever happens to the save.
   if (values.json) console.log(JSON.stringify(profile, null, 2));
-  else
-    console.log(
-      `\nchosen for ${profile.shape} on ${profile.adapter}: ${JSON.stringify(profile.choices)}${store ? `\nsaved to ${store.where}` : ''}`,
-    );
+  else console.log(`\nchosen for ${profile.shape} on ${profile.adapter}: ${JSON.stringify(profile.choices)}`);
+  if (store) {
+    try {
+      await store.put(profile);
+      if (!values.json) console.log(`saved to ${store.where}`);
+    } catch (e) {
+      console.error(`wgsl-vit tune: not saved: ${(e as Error).message}`);
+      return 1;
+    }
+  }
   return profile.timings.some((t) => t.ok) ? 0 : 1;
 }
 

@@ -157,7 +157,8 @@ async function run(): Promise<void> {
       ranked = labels.map((label, j) => ({ label, score: probs[j]! })).sort((a, b) => b.score - a.score);
       drawRanked(ranked);
     } else {
-      $('ranked').textContent = 'A vision-only checkpoint (OpenVision 2): no text tower, so no labels to rank.';
+      $('ranked').textContent =
+        'A vision-only checkpoint (OpenVision 2, or an OpenVision 1 vision tower alone): no text tower, so no labels to rank.';
     }
     const tokens = out.tokens!,
       n = grid * grid,

@@ -3,6 +3,8 @@
 //   const clip = await CLIPModel.load(device, { weights, config });
 //   const [ranked] = await clip.zeroShot(['cat.jpg'], ['cat', 'dog'], { template: 'a photo of a {}.' });
 import { elementCount } from '../shape.js';
+import { expectDeviceAlive } from '../device.js';
+import { sourceLabel } from '../weights/source.js';
 import { ArgumentError, CheckpointError, ConfigError } from '../errors.js';
 import { encodeImages, type EncodeOptions } from '../encode.js';
 import type { ImageInput } from '../preprocess/index.js';
@@ -30,6 +32,11 @@ export interface ClipLoadOptions {
 export interface LabelScore {
   label: string;
   score: number;
+  /**
+   * Present (true) when a prompt of this label was longer than the text tower's context and was cut
+   * to it (as open_clip does): the score is that of the cut text.
+   */
+  truncated?: true;
 }
 
 export interface ZeroShotOptions extends Pick<EncodeOptions, 'batchSize' | 'maxPixels' | 'resolution' | 'onProgress'> {
@@ -37,6 +44,19 @@ export interface ZeroShotOptions extends Pick<EncodeOptions, 'batchSize' | 'maxP
   template?: string;
   /** Several prompts: each label's text embedding is the mean of its normalised prompt embeddings, normalised (OpenVision's evaluation). */
   templates?: readonly string[];
+}
+
+/**
+ * The CLIP methods return one row (or one ranking) per image, so they cannot leave an image out:
+ * `onImageError` (which a plain-JavaScript caller can still pass) is refused, not ignored.
+ */
+function refuseImageErrorOption(method: string, opts: object): void {
+  if ('onImageError' in opts && (opts as { onImageError?: unknown }).onImageError !== undefined)
+    throw new ArgumentError(
+      method,
+      'onImageError',
+      `clip.${method} returns one result per image and rejects with an ImageError naming an unreadable one; to skip unreadable images use encodeImages(clip.vision, images, { onImageError: 'skip' }), which returns indices and failed`,
+    );
 }
 
 /** L2-normalises each row of a [rows, dim] array (in a new array). */
@@ -80,6 +100,7 @@ export class CLIPModel {
 
   /** Loads both towers of an OpenVision 1 checkpoint; an OpenVision 2 (vision-only) file or config is named as such. */
   static async load(device: GPUDevice, opts: ClipLoadOptions): Promise<CLIPModel> {
+    await expectDeviceAlive(device, `CLIPModel.load(${sourceLabel(opts.weights)})`);
     let json: unknown = opts.config,
       source = 'config';
     if (typeof opts.config === 'string') {
@@ -96,7 +117,7 @@ export class CLIPModel {
     if (!textCfg)
       throw new ConfigError(
         source,
-        'has no model_cfg.text_cfg: a vision-only (OpenVision 2) model has no text tower, so it cannot be used as CLIP; use VisionTransformer',
+        'has no model_cfg.text_cfg: a vision-only model (OpenVision 2, or an OpenVision 1 vision tower saved alone) has no text tower, so it cannot be used as CLIP; use VisionTransformer',
       );
     if (textCfg.embedDim !== visionCfg.embedDim)
       throw new ConfigError(
@@ -128,7 +149,7 @@ export class CLIPModel {
         ckpt.file,
         ckpt.tensors.has('token_embedding.weight')
           ? 'missing'
-          : 'has no text tower and no logit_scale: a vision-only (OpenVision 2) checkpoint cannot be used as CLIP',
+          : `has no text tower and no logit_scale: a vision-only checkpoint (${[...ckpt.tensors.keys()].some((k) => k.startsWith('visual.')) ? "an OpenVision 1 vision tower saved alone: its keys start with 'visual.'" : 'OpenVision 2 style'}) cannot be used as CLIP; use VisionTransformer`,
         'logit_scale',
       );
     if (ls.shape.length > 1 || elementCount(ls.shape) !== 1)
@@ -147,8 +168,17 @@ export class CLIPModel {
     return new CLIPModel(vision, text, tokenizer, logitScale!);
   }
 
-  /** [N, E] image embeddings (projected, not normalised) of image files, bytes or browser images. */
-  async encodeImages(images: readonly ImageInput[], opts: Omit<EncodeOptions, 'outputs'> = {}): Promise<Float32Array> {
+  /**
+   * [N, E] image embeddings (projected, not normalised) of image files, bytes or browser images: one
+   * row per image, in order. An image that cannot be read rejects the call with an ImageError naming
+   * it. To skip unreadable images instead, use `encodeImages(clip.vision, images, { onImageError:
+   * 'skip' })` (src/encode.ts), whose result says which rows are which images (`indices`, `failed`).
+   */
+  async encodeImages(
+    images: readonly ImageInput[],
+    opts: Omit<EncodeOptions, 'outputs' | 'onImageError'> = {},
+  ): Promise<Float32Array> {
+    refuseImageErrorOption('encodeImages', opts);
     return (
       (await encodeImages(this.vision, images, { ...opts, outputs: ['embedding'] })).embedding ?? new Float32Array(0)
     );
@@ -201,7 +231,10 @@ export class CLIPModel {
 
   /**
    * Zero-shot classification: for each image, every label with its probability (softmax over the
-   * labels of the scaled cosines), most probable first.
+   * labels of the scaled cosines), most probable first; one ranking per image, in order. An image
+   * that cannot be read rejects the call with an ImageError naming it (its path and index); nothing
+   * is skipped. Labels longer than the text tower's context (77 tokens) are cut to it, as open_clip
+   * does; `labelsCut` on `zeroShotDetailed`'s result names them.
    */
   async zeroShot(
     images: readonly ImageInput[],
@@ -210,7 +243,16 @@ export class CLIPModel {
   ): Promise<LabelScore[][]> {
     if (!isList(images) || images.length === 0)
       throw new ArgumentError('zeroShot', 'images', 'must be a non-empty array of images');
-    const textEmb = await this.labelEmbeddings(labels, opts.templates ?? [opts.template ?? 'a photo of a {}.']);
+    refuseImageErrorOption('zeroShot', opts);
+    if (opts.template !== undefined && opts.templates !== undefined)
+      throw new ArgumentError(
+        'zeroShot',
+        'template',
+        'give template (one prompt) or templates (several, averaged), not both',
+      );
+    const templates = opts.templates ?? [opts.template ?? 'a photo of a {}.'];
+    const textEmb = await this.labelEmbeddings(labels, templates);
+    const cut = new Set(this.truncatedLabels(labels, templates));
     const imgEmb = await this.encodeImages(images, {
       batchSize: opts.batchSize,
       maxPixels: opts.maxPixels,
@@ -219,8 +261,19 @@ export class CLIPModel {
     });
     const probs = softmaxRows(this.logits(imgEmb, textEmb), labels.length);
     return Array.from({ length: images.length }, (_, i) =>
-      labels.map((label, j) => ({ label, score: probs[i * labels.length + j]! })).sort((a, b) => b.score - a.score),
+      labels
+        .map((label, j): LabelScore => ({
+          label,
+          score: probs[i * labels.length + j]!,
+          ...(cut.has(label) ? { truncated: true as const } : {}),
+        }))
+        .sort((a, b) => b.score - a.score),
     );
+  }
+
+  /** The labels whose prompt (label put into a template) is longer than the text context, so cut. */
+  truncatedLabels(labels: readonly string[], templates: readonly string[]): string[] {
+    return labels.filter((l) => templates.some((t) => this.tokenizer.truncates(t.replaceAll('{}', l))));
   }
 
   /**

@@ -77,8 +77,12 @@ export function fromStored(s: StoredChoices, where: string): KernelChoices {
 /** Where profiles are kept: get/put by (adapter, shape). */
 export interface ProfileStore {
   readonly where: string;
+  /** The stored profile, if any; an unreadable or invalid store is a ConfigError naming it. */
   get(adapter: string, shape: string): Promise<TuneProfile | undefined>;
+  /** Adds or replaces one profile (an unreadable store is replaced, with a warning). */
   put(p: TuneProfile): Promise<void>;
+  /** Throws a ConfigError naming the store when `put` could not write to it (checked before tuning). */
+  check?(): Promise<void>;
 }
 
 type ProfileFile = { version: 1; profiles: TuneProfile[] };
@@ -90,7 +94,7 @@ function parseFile(text: string, where: string): ProfileFile {
   } catch (e) {
     throw new ConfigError(
       where,
-      `is not valid JSON (${(e as Error).message}); delete it or run \`wgsl-vit tune\` again`,
+      `is not valid JSON (${(e as Error).message}); delete it, or run \`wgsl-vit tune\` again (which replaces it)`,
     );
   }
   const ok =
@@ -98,52 +102,142 @@ function parseFile(text: string, where: string): ProfileFile {
     f !== null &&
     (f as ProfileFile).version === 1 &&
     Array.isArray((f as ProfileFile).profiles);
-  if (!ok) throw new ConfigError(where, 'is not a wgsl-vit profile file ({ version: 1, profiles: [...] })');
+  if (!ok)
+    throw new ConfigError(
+      where,
+      'is not a wgsl-vit profile file ({ version: 1, profiles: [...] }); delete it, or run `wgsl-vit tune` again (which replaces it)',
+    );
   return f as ProfileFile;
 }
 
-/** A store over text get/set functions (a file, localStorage). */
-function textStore(
-  where: string,
-  read: () => Promise<string | null>,
-  write: (s: string) => Promise<void>,
-): ProfileStore {
-  const load = async () => {
-    const t = await read();
-    return t === null ? { version: 1 as const, profiles: [] } : parseFile(t, where);
-  };
+const warned = new Set<string>();
+/** console.warn once per process and message: a cache problem is reported, never fatal. */
+export function warnOnce(message: string): void {
+  if (warned.has(message)) return;
+  warned.add(message);
+  console.warn(`wgsl-vit: ${message}`);
+}
+
+/** The profile file's contents for a put: an unreadable or invalid one is replaced (said once). */
+function forPut(text: string | null, where: string): ProfileFile {
+  if (text === null) return { version: 1, profiles: [] };
+  try {
+    return parseFile(text, where);
+  } catch (e) {
+    warnOnce(`${(e as Error).message} — replacing it`);
+    return { version: 1, profiles: [] };
+  }
+}
+
+/** Adds or replaces `p` in `f` (by adapter and shape). */
+function merged(f: ProfileFile, p: TuneProfile): ProfileFile {
+  return { version: 1, profiles: [...f.profiles.filter((q) => q.adapter !== p.adapter || q.shape !== p.shape), p] };
+}
+
+/** A store over localStorage-like get/set functions (one string, written whole). */
+function textStore(where: string, read: () => string | null, write: (s: string) => void): ProfileStore {
   return {
     where,
-    async get(adapter, shape) {
-      return (await load()).profiles.find((p) => p.adapter === adapter && p.shape === shape);
+    get(adapter, shape) {
+      const t = read();
+      const f = t === null ? { version: 1 as const, profiles: [] } : parseFile(t, where);
+      return Promise.resolve(f.profiles.find((p) => p.adapter === adapter && p.shape === shape));
     },
-    async put(p) {
-      const f = await load();
-      f.profiles = [...f.profiles.filter((q) => q.adapter !== p.adapter || q.shape !== p.shape), p];
-      await write(JSON.stringify(f, null, 2) + '\n');
+    put(p) {
+      // One synchronous read-modify-write: no other code of this page runs in between.
+      write(JSON.stringify(merged(forPut(read(), where), p), null, 2) + '\n');
+      return Promise.resolve();
     },
   };
 }
 
-/** A JSON file of profiles (Node). */
+/** Most time a writer waits for another's lock before giving up; a lock older than STALE_LOCK_MS is a crashed writer's. */
+const LOCK_WAIT_MS = 10_000;
+const STALE_LOCK_MS = 30_000;
+
+/**
+ * A JSON file of profiles (Node). Reads never see a partial file: a write goes to a temporary file in
+ * the same folder, then replaces the file by rename. Concurrent writers (several `tune` runs) merge
+ * one after another under a lock file (`<file>.lock`, created exclusively), so none loses another's
+ * entry.
+ */
 export async function fileProfileStore(path: string): Promise<ProfileStore> {
   const fs = await import('node:fs/promises');
   const path_ = await import('node:path');
-  return textStore(
-    path,
-    async () => {
+  const lockPath = `${path}.lock`;
+  const read = async (): Promise<string | null> => {
+    try {
+      return await fs.readFile(path, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw new ConfigError(path, `cannot be read: ${(e as Error).message}`);
+    }
+  };
+  const unwritable = (e: unknown) =>
+    new ConfigError(
+      path,
+      `cannot be written: ${(e as Error).message} (give another file with --profiles FILE or WGSL_VIT_PROFILES, or --no-save)`,
+    );
+  const lock = async (): Promise<void> => {
+    const t0 = Date.now();
+    for (;;) {
       try {
-        return await fs.readFile(path, 'utf8');
+        await (await fs.open(lockPath, 'wx')).close();
+        return;
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-        throw new ConfigError(path, `cannot be read: ${(e as Error).message}`);
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw unwritable(e);
+        const age = await fs.stat(lockPath).then(
+          (s) => Date.now() - s.mtimeMs,
+          () => 0,
+        );
+        if (age > STALE_LOCK_MS) await fs.rm(lockPath, { force: true });
+        else if (Date.now() - t0 > LOCK_WAIT_MS)
+          throw new ConfigError(path, `is locked by another writer (${lockPath}) for over ${LOCK_WAIT_MS / 1000} s`);
+        else await new Promise((r) => setTimeout(r, 20 + Math.random() * 30));
+      }
+    }
+  };
+  const check = async () => {
+    try {
+      await fs.mkdir(path_.dirname(path), { recursive: true });
+      const st = await fs.stat(path).catch(() => null);
+      if (st && !st.isFile()) throw new Error('it is not a regular file (a directory?)');
+      await fs.access(path_.dirname(path), (await import('node:fs')).constants.W_OK);
+      if (st) await fs.access(path, (await import('node:fs')).constants.W_OK);
+    } catch (e) {
+      throw unwritable(e);
+    }
+  };
+  return {
+    where: path,
+    async get(adapter, shape) {
+      const t = await read();
+      const f = t === null ? { version: 1 as const, profiles: [] } : parseFile(t, path);
+      return f.profiles.find((p) => p.adapter === adapter && p.shape === shape);
+    },
+    async put(p) {
+      await check();
+      await lock();
+      const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+      try {
+        let text: string | null;
+        try {
+          text = await read();
+        } catch (e) {
+          warnOnce(`${(e as Error).message} — replacing it`);
+          text = null;
+        }
+        await fs.writeFile(tmp, JSON.stringify(merged(forPut(text, path), p), null, 2) + '\n');
+        await fs.rename(tmp, path);
+      } catch (e) {
+        await fs.rm(tmp, { force: true });
+        throw e instanceof ConfigError ? e : unwritable(e);
+      } finally {
+        await fs.rm(lockPath, { force: true });
       }
     },
-    async (s) => {
-      await fs.mkdir(path_.dirname(path), { recursive: true });
-      await fs.writeFile(path, s);
-    },
-  );
+    check,
+  };
 }
 
 /**
@@ -162,8 +256,8 @@ export async function defaultProfileStore(): Promise<ProfileStore | null> {
     const key = 'wgsl-vit-profiles';
     return textStore(
       `localStorage['${key}']`,
-      () => Promise.resolve(localStorage.getItem(key)),
-      (s) => Promise.resolve(localStorage.setItem(key, s)),
+      () => localStorage.getItem(key),
+      (s) => localStorage.setItem(key, s),
     );
   }
   return null;

@@ -1,5 +1,7 @@
 // The CLIP text tower of OpenVision 1 on WebGPU. `buildTextGraph` mirrors open_clip's
 // CLIP.encode_text as OpenVision configures it (no attention mask, tanh GELU, last-token pooling).
+import { expectDeviceAlive } from '../device.js';
+import { sourceLabel } from '../weights/source.js';
 import { ArgumentError, ConfigError } from '../errors.js';
 import { Graph, type KernelChoices } from '../graph/graph.js';
 import type { CompiledGraph } from '../graph/executor.js';
@@ -99,6 +101,7 @@ export class TextTransformer extends GraphModel {
 
   /** Loads and checks the text tower of a checkpoint against its config, and uploads it. */
   static async load(device: GPUDevice, opts: TextLoadOptions): Promise<TextTransformer> {
+    await expectDeviceAlive(device, `TextTransformer.load(${sourceLabel(opts.weights)})`);
     const config = await resolveTextConfig(opts.config);
     const kernels = checkKernelChoices(device, opts.kernels);
     const ckpt = isCheckpoint(opts.weights) ? opts.weights : await openCheckpoint(opts.weights);
@@ -175,7 +178,10 @@ async function resolveTextConfig(cfg: TextLoadOptions['config']): Promise<TextCo
   if (json && typeof json === 'object' && 'model_cfg' in json) {
     const t = textConfigFromOpenClip(json, source);
     if (!t)
-      throw new ConfigError(source, 'has no model_cfg.text_cfg: a vision-only (OpenVision 2) config has no text tower');
+      throw new ConfigError(
+        source,
+        'has no model_cfg.text_cfg: a vision-only config (OpenVision 2, or an OpenVision 1 vision tower alone) has no text tower',
+      );
     return t;
   }
   return cfg as TextConfig;

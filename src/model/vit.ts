@@ -1,10 +1,12 @@
 // The OpenVision vision encoder on WebGPU. `buildViTGraph` mirrors OpenVision's (open_clip layout)
 // VisionTransformer.forward line by line; `VisionTransformer` loads weights and runs batches.
+import { expectDeviceAlive } from '../device.js';
+import { sourceLabel } from '../weights/source.js';
 import { ArgumentError, ConfigError } from '../errors.js';
 import { Graph, type KernelChoices, type Tensor } from '../graph/graph.js';
 import type { CompiledGraph, NodeTiming } from '../graph/executor.js';
 import { GraphModel } from './tower.js';
-import { adapterKey, defaultProfileStore, fromStored, shapeKey, type ProfileStore } from './profiles.js';
+import { adapterKey, defaultProfileStore, fromStored, shapeKey, warnOnce, type ProfileStore } from './profiles.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
 import { checkKernelChoices, checkOutputs, describeValue, isCheckpoint } from './arguments.js';
 import * as ops from '../graph/ops.js';
@@ -156,16 +158,23 @@ export class VisionTransformer extends GraphModel {
 
   /** Loads and checks a checkpoint against its config, and uploads it. */
   static async load(device: GPUDevice, opts: LoadOptions): Promise<VisionTransformer> {
+    await expectDeviceAlive(device, `VisionTransformer.load(${sourceLabel(opts.weights)})`);
     const config = await resolveConfig(opts.config);
     let asked = opts.kernels;
     let from = asked ? 'load option' : 'built-in';
     if (!asked && opts.profile !== false) {
       const store = typeof opts.profile === 'object' ? opts.profile : await defaultProfileStore();
       const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
-      const p = await store?.get(adapterKey(info), shapeKey(config));
-      if (p && store) {
-        asked = fromStored(p.choices, store.where);
-        from = `profile ${store.where}`;
+      // A cache never stops a load: an unreadable profile store or entry is treated as absent,
+      // with one warning naming it (profiles.ts).
+      try {
+        const p = await store?.get(adapterKey(info), shapeKey(config));
+        if (p && store) {
+          asked = fromStored(p.choices, store.where);
+          from = `profile ${store.where}`;
+        }
+      } catch (e) {
+        warnOnce(`tuning profile ignored, built-in kernel choices used: ${(e as Error).message}`);
       }
     }
     const kernels = checkKernelChoices(device, asked);
@@ -270,6 +279,12 @@ export class VisionTransformer extends GraphModel {
         'forward',
         'hiddenBlock',
         `must be an integer in [${-L}, ${L - 1}] (this model has ${L} blocks), got ${String(hb)}`,
+      );
+    if (opts.hiddenBlock !== undefined && !outputs.includes('hidden'))
+      throw new ArgumentError(
+        'forward',
+        'hiddenBlock',
+        "picks the block of the 'hidden' output, which outputs does not ask for (add 'hidden' to outputs)",
       );
     const hiddenBlock = hb < 0 ? L + hb : hb;
     const r = await this.runChunked('forward', batch, opts.maxBatch, this.maxChunk(res), async (start, b, alive) => {

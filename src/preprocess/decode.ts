@@ -31,6 +31,23 @@ function rgbaToRgb(width: number, height: number, rgba: Uint8Array | Uint8Clampe
   return { width, height, data };
 }
 
+/**
+ * A 16-bit PNG (RGBA of 16-bit values from pngjs) to 8-bit RGB as Pillow's `convert('RGB')` makes
+ * it: 16-bit grayscale opens as mode 'I' and converts by clipping to 0..255 (a value of 1000 gives
+ * 255, not 3); the colour and alpha types open as 'RGB' / 'RGBA' from their high bytes.
+ * test/fixtures/png16 (tools/make-png16-fixtures.py, Pillow 9.4) is the reference.
+ */
+function pillow16ToRgb(width: number, height: number, rgba: Uint16Array, grayscale: boolean): RgbImage {
+  const data = new Uint8Array(width * height * 3);
+  const to8 = grayscale ? (v: number) => Math.min(v, 255) : (v: number) => v >> 8;
+  for (let i = 0, j = 0; i < width * height * 4; i += 4, j += 3) {
+    data[j] = to8(rgba[i]!);
+    data[j + 1] = to8(rgba[i + 1]!);
+    data[j + 2] = to8(rgba[i + 2]!);
+  }
+  return { width, height, data };
+}
+
 const isPng = (b: Uint8Array) => b.length > 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47;
 const isJpeg = (b: Uint8Array) => b.length > 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff;
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
@@ -50,12 +67,14 @@ async function decodeBytes(bytes: Uint8Array, name: string, maxPixels: number): 
     checkPixels(name, 'PNG', w, h, maxPixels);
     if (!isNode) return decodeInBrowser(new Blob([bytes as Uint8Array<ArrayBuffer>]), name);
     const { PNG } = await import('pngjs');
+    const sixteen = bytes[24] === 16; // IHDR bit depth
     let png;
     try {
-      png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { skipRescale: sixteen });
     } catch (e) {
       throw new ImageError(name, `cannot decode PNG: ${(e as Error).message}`);
     }
+    if (sixteen) return pillow16ToRgb(png.width, png.height, png.data as unknown as Uint16Array, bytes[25] === 0);
     return rgbaToRgb(png.width, png.height, png.data);
   }
   // Other formats (WebP, GIF, …) only where a browser decodes them; Pillow parity is not claimed.

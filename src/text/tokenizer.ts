@@ -258,6 +258,11 @@ export class ClipsTokenizer {
     return ids;
   }
 
+  /** Whether `encode(text)` cuts the text: more than contextLength − 3 word pieces (open_clip cuts them the same way). */
+  truncates(text: string): boolean {
+    return this.pieces(text).length > this.contextLength - 3;
+  }
+
   /** [texts.length, contextLength] ids, row-major. */
   encodeBatch(texts: readonly string[]): Int32Array {
     if (!Array.isArray(texts)) throw new TokenizerError('expected an array of strings');

@@ -49,3 +49,16 @@ export async function openSource(input: WeightsInput, name?: string): Promise<By
 export async function readRange(src: ByteSource, begin: number, end: number): Promise<Uint8Array> {
   return new Uint8Array(await src.blob.slice(begin, end).arrayBuffer());
 }
+
+/** How a weights input is named in messages, before it is opened: its path, file name or a label. */
+export function sourceLabel(input: unknown): string {
+  if (typeof input === 'string') return input;
+  if (typeof Blob !== 'undefined' && input instanceof Blob) return (input as File).name || '<blob>';
+  if (input instanceof Uint8Array || input instanceof ArrayBuffer) return '<bytes>';
+  if (input && typeof input === 'object') {
+    const o = input as { name?: unknown; file?: unknown };
+    if (typeof o.file === 'string') return o.file;
+    if (typeof o.name === 'string') return o.name;
+  }
+  return 'the model';
+}

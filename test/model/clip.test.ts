@@ -184,16 +184,21 @@ describe('CLIPModel.load refuses what does not fit, leaving nothing on the GPU',
     );
   });
 
-  it('an OpenVision 2 (vision-only) checkpoint or config is named as such', async () => {
+  it('a vision-only checkpoint or config is named as such: OpenVision 2, or an OpenVision 1 vision tower alone', async () => {
     await expectLoadError(
       { weights: fixture('ov2-h14-224-d1.safetensors'), config: config() },
       CheckpointError,
-      /ov2-h14-224-d1\.safetensors: key 'logit_scale': has no text tower and no logit_scale: a vision-only \(OpenVision 2\) checkpoint/,
+      /ov2-h14-224-d1\.safetensors: key 'logit_scale': has no text tower and no logit_scale: a vision-only checkpoint \(OpenVision 2 style\)/,
+    );
+    await expectLoadError(
+      { weights: fixture('ov1-ti16-224-d1.safetensors'), config: config() },
+      CheckpointError,
+      /a vision-only checkpoint \(an OpenVision 1 vision tower saved alone: its keys start with 'visual\.'\)/,
     );
     await expectLoadError(
       { weights: fixture('ov2-h14-224-d1.safetensors'), config: fixture('ov2-h14-224-d1.open_clip_config.json') },
       ConfigError,
-      /has no model_cfg\.text_cfg: a vision-only \(OpenVision 2\) model has no text tower/,
+      /has no model_cfg\.text_cfg: a vision-only model \(OpenVision 2, or an OpenVision 1 vision tower saved alone\) has no text tower/,
     );
   });
 });

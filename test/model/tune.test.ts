@@ -1,9 +1,9 @@
 // Tuning: candidates timed and checked at the model's shapes, the winners stored per adapter and
 // model shape, and used by later loads; the heuristics otherwise.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
 import { defaultProfileStore, fileProfileStore, shapeKey } from '../../src/model/profiles.js';
 import { tuneKernels } from '../../src/model/tune.js';
@@ -72,27 +72,94 @@ describe('wgsl-vit tune (tuneKernels and profiles)', () => {
     for (const m of [tuned, given, none]) m.destroy();
   });
 
-  it('a broken or foreign profile file is named, not silently ignored; WGSL_VIT_PROFILES=off means none', async () => {
+  it('a broken, foreign or unreadable profile store never stops a load: built-in choices and one warning naming it; WGSL_VIT_PROFILES=off means none', async () => {
     const device = await testDevice();
     const dir = mkdtempSync(join(tmpdir(), 'wgsl-vit-prof-'));
     const weights = randomCheckpoint(config, 3);
-    const bad = join(dir, 'bad.json');
-    writeFileSync(bad, '{ not json');
-    await expect(
-      VisionTransformer.load(device, { weights, config, profile: await fileProfileStore(bad) }),
-    ).rejects.toThrow(new RegExp(`${bad}.*is not valid JSON`));
-    const other = join(dir, 'other.json');
-    writeFileSync(other, JSON.stringify({ hello: 1 }));
-    await expect(
-      VisionTransformer.load(device, { weights, config, profile: await fileProfileStore(other) }),
-    ).rejects.toThrow(ConfigError);
-    const unknown = await fileProfileStore(join(dir, 'unknown.json'));
-    const p = await tuneKernels(device, { ...config, layers: 1 }, { iters: 1 });
-    await unknown.put({ ...p, shape: shapeKey(config), choices: { gemmVariant: 'quantum' as never } });
-    await expect(VisionTransformer.load(device, { weights, config, profile: unknown })).rejects.toThrow(
-      /gemmVariant quantum: not one this version knows/,
-    );
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      const bad = join(dir, 'bad.json');
+      writeFileSync(bad, '{ not json');
+      const other = join(dir, 'other.json');
+      writeFileSync(other, JSON.stringify({ hello: 1 }));
+      const folder = join(dir, 'folder.json');
+      mkdirSync(folder);
+      for (const [file, why] of [
+        [bad, 'is not valid JSON'],
+        [other, 'is not a wgsl-vit profile file'],
+        [folder, 'cannot be read'],
+      ] as const) {
+        warn.mockClear();
+        const m = await VisionTransformer.load(device, { weights, config, profile: await fileProfileStore(file) });
+        expect(m.kernelsFrom).toBe('built-in');
+        expect(warn).toHaveBeenCalledTimes(1);
+        expect(String(warn.mock.calls[0]![0])).toMatch(new RegExp(`profile ignored.*${file}.*${why}`));
+        m.destroy();
+        // Said once per process, not at every load.
+        warn.mockClear();
+        (await VisionTransformer.load(device, { weights, config, profile: await fileProfileStore(file) })).destroy();
+        expect(warn).not.toHaveBeenCalled();
+      }
+      // The store itself still says what is wrong (for `tune` and callers that ask).
+      await expect((await fileProfileStore(bad)).get('a', 'b')).rejects.toThrow(ConfigError);
+      const unknown = await fileProfileStore(join(dir, 'unknown.json'));
+      const p = await tuneKernels(device, { ...config, layers: 1 }, { iters: 1 });
+      await unknown.put({ ...p, shape: shapeKey(config), choices: { gemmVariant: 'quantum' as never } });
+      warn.mockClear();
+      const m = await VisionTransformer.load(device, { weights, config, profile: unknown });
+      expect(m.kernelsFrom).toBe('built-in');
+      expect(String(warn.mock.calls[0]![0])).toMatch(/gemmVariant quantum: not one this version knows/);
+      m.destroy();
+    } finally {
+      warn.mockRestore();
+    }
     expect(process.env.WGSL_VIT_PROFILES).toBe('off'); // vitest.config.ts: tests never read the user's cache
     expect(await defaultProfileStore()).toBeNull();
+  });
+
+  it('writes are atomic and merged under a lock: concurrent writers and readers never see a broken file, none loses an entry', async () => {
+    const device = await testDevice();
+    const dir = mkdtempSync(join(tmpdir(), 'wgsl-vit-prof-'));
+    const file = join(dir, 'profiles.json');
+    const p = await tuneKernels(device, { ...config, layers: 1 }, { iters: 1 });
+    const stores = await Promise.all(Array.from({ length: 4 }, () => fileProfileStore(file)));
+    let reading = true,
+      reads = 0;
+    const reader = (async () => {
+      while (reading) {
+        await stores[0]!.get(p.adapter, 'shape 0'); // throws on a partial or invalid file
+        reads++;
+      }
+    })();
+    // 24 writers over 4 store objects, all at once.
+    await Promise.all(Array.from({ length: 24 }, (_, i) => stores[i % 4]!.put({ ...p, shape: `shape ${i}` })));
+    reading = false;
+    await reader;
+    expect(reads).toBeGreaterThan(0);
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as { profiles: { shape: string }[] };
+    expect(saved.profiles.map((q) => q.shape).sort()).toEqual(
+      Array.from({ length: 24 }, (_, i) => `shape ${i}`).sort(),
+    );
+  });
+
+  it('put replaces an unreadable file (with a warning); check() names a store that cannot be written', async () => {
+    const device = await testDevice();
+    const dir = mkdtempSync(join(tmpdir(), 'wgsl-vit-prof-'));
+    const file = join(dir, 'profiles.json');
+    writeFileSync(file, '{"version": 1, "profiles": [');
+    const p = await tuneKernels(device, { ...config, layers: 1 }, { iters: 1 });
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      await (await fileProfileStore(file)).put(p);
+      expect(String(warn.mock.calls[0]![0])).toMatch(/is not valid JSON.*replacing it/);
+    } finally {
+      warn.mockRestore();
+    }
+    expect(await (await fileProfileStore(file)).get(p.adapter, p.shape)).toMatchObject({ shape: p.shape });
+    const folder = join(dir, 'folder');
+    mkdirSync(folder);
+    const store = await fileProfileStore(folder);
+    await expect(store.check!()).rejects.toThrow(new RegExp(`${folder}.*cannot be written.*not a regular file`));
+    await expect(store.put(p)).rejects.toThrow(ConfigError);
   });
 });

@@ -13,14 +13,16 @@ const root = join(import.meta.dirname, '..', '..');
 let project = '';
 let examples: string[] = [];
 
-/** The README's opening example (zero-shot) and the ```ts blocks of its "Install from npm" section. */
+/** The README's opening example (zero-shot), the ```ts blocks of its "Install" section and of "Use". */
 function readmeExamples(): string[] {
   const readme = readFileSync(join(root, 'README.md'), 'utf8');
   const blocks = (text: string) => [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
-  const start = readme.indexOf('## Install from npm');
+  const start = readme.indexOf('## Install');
+  const use = readme.indexOf('## Use');
   return [
     blocks(readme.slice(0, readme.indexOf('\n## ')))[0]!,
     ...blocks(readme.slice(start, readme.indexOf('\n## ', start + 1))),
+    ...blocks(readme.slice(use, readme.indexOf('\n### ', use + 1))),
   ];
 }
 
@@ -84,8 +86,9 @@ describe('the packed package in a fresh TypeScript project', () => {
   });
 
   it('the kernel example runs and prints gelu(x·wᵀ + b)', () => {
-    const last = examples.length;
-    const r = spawnSync(process.execPath, [join(project, 'out', `example${last}.js`)], {
+    const kernel = examples.findIndex((e) => e.includes("from 'wgsl-vit/kernels'")) + 1;
+    expect(kernel).toBeGreaterThan(0);
+    const r = spawnSync(process.execPath, [join(project, 'out', `example${kernel}.js`)], {
       cwd: project,
       encoding: 'utf8',
       env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },

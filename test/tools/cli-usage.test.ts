@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { compare, readExpected } from '../../src/model/verify.js';
 import { openCheckpoint } from '../../src/weights/index.js';
 import { fixture } from '../helpers/fixtures.js';
@@ -239,6 +240,63 @@ describe('text and CLIP commands', () => {
       'a cat',
     ]);
     expect(ov2.code).toBe(1);
-    expect(ov2.err).toMatch(/vision-only \(OpenVision 2\) model has no text tower/);
+    expect(ov2.err).toMatch(
+      /vision-only model \(OpenVision 2, or an OpenVision 1 vision tower saved alone\) has no text tower/,
+    );
+  });
+});
+
+const clip = [
+  '--weights',
+  fixture('ov1-clip-ti16-224-t2.bin'),
+  '--config',
+  fixture('ov1-clip-ti16-224-t2.open_clip_config.json'),
+];
+
+describe('inputs the CLI would have ignored, refused as the API refuses them (exit 2)', () => {
+  it('classify --labels with an empty label names it', () => {
+    const r = runCli(['classify', ...clip, '--labels', 'cat,,dog', fixture('rocket.png')]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--labels: label 2 of 3 is empty/);
+  });
+  it('embed --text with --tokens or --resolution names them', () => {
+    const r = runCli(['embed', ...clip, '--text', 'a cat', '--tokens', '--resolution', '112']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--tokens, --resolution are for images, not --text/);
+  });
+});
+
+describe('tune and its profile store', () => {
+  it('an unwritable store is named before any measuring, and its advice works', () => {
+    const dir = tmp();
+    // A directory where the profile file should be.
+    const r = runCli(['tune', '--model', 'ti-16', '--layers', '1', '--profiles', dir]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(new RegExp(`${dir}.*cannot be written.*--no-save`));
+    expect(r.out).not.toMatch(/candidate/); // nothing was timed
+  });
+  it('a corrupt profile file stops no other command: classify runs with one warning naming it', () => {
+    const dir = tmp();
+    const file = join(dir, 'profiles.json');
+    writeFileSync(file, '{ "version": 1, "prof');
+    const r = spawnSync(
+      process.execPath,
+      [
+        join(import.meta.dirname, '..', '..', 'dist', 'tools', 'cli.js'),
+        'classify',
+        ...clip,
+        '--labels',
+        'cat,rocket',
+        fixture('rocket.png'),
+      ],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, WGSL_VIT_PROFILES: file, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
+      },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/rocket/);
+    expect(r.stderr.match(/tuning profile ignored/g)?.length).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`${file}.*is not valid JSON`));
   });
 });
