@@ -1,6 +1,6 @@
 // The CLIP rows of the benchmark: the text tower (texts/s at the model's 80 tokens, batch 1 and
 // 32) and zero-shot end to end (image files + labels → probabilities), each checked against the
-// PyTorch fixture or the float64 CPU reference (test/reference/text.ts) of the same weights.
+// PyTorch fixture or the float64 CPU reference (reference/text.ts) of the same weights.
 import { join } from 'node:path';
 import { requestDevice } from '../src/device.js';
 import { CLIPModel } from '../src/model/clip.js';
@@ -9,7 +9,7 @@ import { randomTextTensors } from '../src/model/random.js';
 import { TextTransformer } from '../src/model/text.js';
 import { compare, readExpected, type Comparison } from '../src/model/verify.js';
 import { memoryCheckpoint } from '../src/weights/checkpoint.js';
-import { textRef } from '../test/reference/text.js';
+import { textRef } from '../reference/text.js';
 import { ROOT } from './env.js';
 
 export interface ClipRowResult {

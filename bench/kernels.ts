@@ -13,19 +13,19 @@ import { layerNorm, layerNormTexture } from '../src/kernels/layernorm.js';
 import { gemmTexture } from '../src/kernels/gemm-texture.js';
 import { attentionTexture } from '../src/kernels/attention-texture.js';
 import { texturePack } from '../src/kernels/texture-pack.js';
-import { createMatrixTexture, readMatrixTexture, uploadMatrixTexture } from '../src/kernels/texture-matrix.js';
+import { createMatrixTexture, readMatrixTexture, uploadMatrixTexture } from '../src/kernels/program/texture-matrix.js';
 import { meanPool } from '../src/kernels/mean-pool.js';
 import { patchEmbed, patchEmbedTexture, patchPack } from '../src/kernels/patch-embed.js';
-import { isCpuAdapter } from '../src/kernels/adapter-kind.js';
-import type { Dispatch, TensorRef } from '../src/kernels/program.js';
-import { readTensor, runDispatches, timeDispatch, uploadTensor } from '../src/kernels/harness.js';
+import { isCpuAdapter } from '../src/kernels/choose/adapter.js';
+import type { Dispatch, TensorRef } from '../src/kernels/program/index.js';
+import { readTensor, runDispatches, timeDispatch, uploadTensor } from '../src/kernels/program/harness.js';
 import { seededNormal } from '../src/model/random.js';
 import { elementCount } from '../src/shape.js';
-import { attentionRefRow } from '../test/reference/attention.js';
-import { gemmRefAt } from '../test/reference/gemm.js';
-import { layerNormBound, layerNormRef } from '../test/reference/layernorm.js';
-import { meanPoolRef } from '../test/reference/mean-pool.js';
-import { patchEmbedRef } from '../test/reference/patch-embed.js';
+import { attentionRefRow } from '../reference/attention.js';
+import { gemmRefAt } from '../reference/gemm.js';
+import { layerNormBound, layerNormRef } from '../reference/layernorm.js';
+import { meanPoolRef } from '../reference/mean-pool.js';
+import { patchEmbedRef } from '../reference/patch-embed.js';
 import { gitCommit, resultStem } from './env.js';
 
 const { values: args } = parseArgs({

@@ -1,7 +1,7 @@
 // The benchmark suite: ViT forward passes over model × patch size × resolution × batch on the
 // default WebGPU adapter. Each row reports throughput, GPU time per kernel (timestamp queries
 // where the adapter has them), first-run latency, memory, and its error against a reference:
-// the PyTorch outputs for fixture rows, the float64 CPU reference (test/reference/vit.ts) for the
+// the PyTorch outputs for fixture rows, the float64 CPU reference (reference/vit.ts) for the
 // others. Writes bench/results/<stamp>.json and .md, and bench/results/latest.md.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, hostname } from 'node:os';
@@ -18,7 +18,7 @@ import { openCheckpoint, type Checkpoint } from '../src/weights/index.js';
 import { runOrtWebGpu } from './peers/ort-web.js';
 import { loadOrtNode, NATIVE_MISSING, runOrtNodeCpu } from './peers/ort-node.js';
 import { clipMarkdown, clipTerminalRow, runClipRows } from './clip.js';
-import { vitRef } from '../test/reference/vit.js';
+import { vitRef } from '../reference/vit.js';
 import { SUITES, type BenchRow } from './suites.js';
 import { ROOT, gitCommit, resultStem, vendorTag } from './env.js';
 import { kernelShareSvg, throughputSvg } from './charts.js';

@@ -25,7 +25,7 @@ interface Compiled {
 /** One GPU-path specialisation: its name and how to make (and prepare) its dispatch on a device. */
 interface Spec {
   name: string;
-  make(device: GPUDevice): import('../src/kernels/program.js').Dispatch;
+  make(device: GPUDevice): import('../src/kernels/program/index.js').Dispatch;
 }
 
 async function gpuPathSpecs(): Promise<Spec[]> {

@@ -1,7 +1,7 @@
 // Native reference: the same exported ONNX model on onnxruntime-node's CPU execution provider (native
 // code, multi-threaded, on the same cores as the CPU adapter): how far our WebGPU kernels are from
 // what these cores do natively. onnxruntime-node is optional — its install script downloads CUDA
-// parts and fails offline (../shared/notes/peers.md) — so `npm run setup:native` installs it without
+// parts and fails offline (docs/peers.md) — so `npm run setup:native` installs it without
 // scripts and without touching package.json; when it is absent the benchmark says so and skips it.
 import { timeSession, type PeerRun } from './ort-web.js';
 

@@ -1,6 +1,6 @@
 // Peer: ONNX Runtime Web's WebGPU execution provider inside Node, on the same Dawn adapter, running
 // the same model exported to ONNX by src/onnx/export.ts. Three steps make it run in Node (found on
-// this machine, see ../shared/notes/peers.md): import the WebGPU build by file, give it
+// this machine, see docs/peers.md): import the WebGPU build by file, give it
 // `navigator.gpu` from the `webgpu` package, and copy SharedArrayBuffer-backed data before
 // GPUQueue.writeBuffer (dawn.node rejects views over shared memory).
 import { createRequire } from 'node:module';

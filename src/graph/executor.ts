@@ -2,7 +2,7 @@
 // (pipelines and bind groups built once, reused by every run), the whole forward pass recorded
 // into one command encoder and one submit.
 import { WebGPUError } from '../errors.js';
-import { createMatrixTexture, type Dispatch, type TensorRef, type TextureRef } from '../kernels/program.js';
+import { createMatrixTexture, type Dispatch, type TensorRef, type TextureRef } from '../kernels/program/index.js';
 import type { CopyNode, Graph, Tensor } from './graph.js';
 import { planBuffers, type BufferPlan } from './planner.js';
 

@@ -5,7 +5,7 @@ import { elementCount } from '../shape.js';
 import type { AttentionVariant } from '../kernels/attention.js';
 import type { GemmTile } from '../kernels/gemm-tile.js';
 import type { GemmVariant } from '../kernels/gemm.js';
-import { DTYPE_BYTES, type DType, type Dispatch, type TensorRef, type TextureRef } from '../kernels/program.js';
+import { DTYPE_BYTES, type DType, type Dispatch, type TensorRef, type TextureRef } from '../kernels/program/index.js';
 
 export type TensorKind = 'input' | 'param' | 'activation';
 /**

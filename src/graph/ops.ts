@@ -6,12 +6,12 @@ import { embedding as embeddingDispatch } from '../kernels/embedding.js';
 import { gemm, type GemmEpilogue } from '../kernels/gemm.js';
 import { gemmTexture } from '../kernels/gemm-texture.js';
 import { texturePack } from '../kernels/texture-pack.js';
-import { MATRIX_TEXTURE_ROWS } from '../kernels/texture-matrix.js';
+import { MATRIX_TEXTURE_ROWS } from '../kernels/program/texture-matrix.js';
 import { elementCount } from '../shape.js';
 import { layerNorm as layerNormDispatch, layerNormTexture } from '../kernels/layernorm.js';
 import { meanPool as meanPoolDispatch } from '../kernels/mean-pool.js';
 import { patchEmbed as patchEmbedDispatch, patchEmbedTexture, patchPack } from '../kernels/patch-embed.js';
-import { DTYPE_BYTES } from '../kernels/program.js';
+import { DTYPE_BYTES } from '../kernels/program/index.js';
 import type { Graph, Resolve, ResolveTexture, Tensor, TensorStorage } from './graph.js';
 
 /** Rows a matrix texture of this graph may have (KernelChoices.textureRows, default MATRIX_TEXTURE_ROWS). */

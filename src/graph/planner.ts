@@ -4,7 +4,7 @@
 // buffer (growing the largest free one if none fits) and frees its buffer after its last use.
 // Texture-stored activations are planned the same way among textures of the same size (a texture
 // cannot grow, and a matrix only fits a texture of its own width and at least its rows).
-import { matrixTextureWidth } from '../kernels/texture-matrix.js';
+import { matrixTextureWidth } from '../kernels/program/texture-matrix.js';
 import type { Graph, Tensor } from './graph.js';
 
 export interface BufferPlan {

@@ -10,7 +10,7 @@ import {
   type Dispatch,
   type TensorRef,
   type TextureRef,
-} from './program.js';
+} from './program/index.js';
 
 export { attentionTextureKernel };
 const QB = ATTENTION_VARIANTS.texture.queryBlock;

@@ -10,8 +10,8 @@ import {
   attentionTiledWgsl,
 } from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
-import { adapterTraits } from './adapter-kind.js';
-import { chooseAttentionVariant } from './choose.js';
+import { adapterTraits } from './choose/adapter.js';
+import { chooseAttentionVariant } from './choose/choose.js';
 import {
   createDispatch,
   expectShape,
@@ -20,7 +20,7 @@ import {
   type Dispatch,
   type KernelSource,
   type TensorRef,
-} from './program.js';
+} from './program/index.js';
 
 export const attentionBroadcastKernel: KernelSource = { name: 'attention_broadcast', wgsl: attentionBroadcastWgsl };
 /** @deprecated The 'broadcast' variant's kernel is `attentionBroadcastKernel` (named 'attention_broadcast', like its WGSL). */
@@ -31,11 +31,8 @@ export const attentionSubgroupKernel: KernelSource = { name: 'attention_subgroup
 /** The 'texture' variant's kernel; its wrapper is attentionTexture (attention-texture.ts). */
 export const attentionTextureKernel: KernelSource = { name: 'attention_texture', wgsl: attentionTextureWgsl };
 
-/**
- * 'broadcast', 'tiled' and 'subgroup' read a qkv buffer (attention()); 'texture' reads a qkv matrix
- * texture (attentionTexture, attention-texture.ts): a model choice, for which the graph packs qkv.
- */
-export type AttentionVariant = 'broadcast' | 'tiled' | 'subgroup' | 'texture';
+import type { AttentionVariant } from './choose/variants.js';
+export type { AttentionVariant } from './choose/variants.js';
 /** Each buffer variant's kernel and its queries per workgroup (BQ in the WGSL). */
 const BUFFER_VARIANTS = {
   broadcast: { kernel: attentionBroadcastKernel, queryBlock: wgslConst(attentionBroadcastKernel, 'BQ') },

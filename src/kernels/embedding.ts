@@ -1,7 +1,14 @@
 // Token embedding lookup plus learned positions. WGSL: src/wgsl/embedding.wgsl.
 import { embeddingWgsl } from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
-import { createDispatch, expectShape, grid2d, type Dispatch, type KernelSource, type TensorRef } from './program.js';
+import {
+  createDispatch,
+  expectShape,
+  grid2d,
+  type Dispatch,
+  type KernelSource,
+  type TensorRef,
+} from './program/index.js';
 
 export const embeddingKernel: KernelSource = { name: 'embedding', wgsl: embeddingWgsl };
 

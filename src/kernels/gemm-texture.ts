@@ -18,7 +18,7 @@ import {
   type KernelSource,
   type TensorRef,
   type TextureRef,
-} from './program.js';
+} from './program/index.js';
 
 export const gemmTextureKernel: KernelSource = { name: 'gemm_texture', wgsl: gemmTextureWgsl };
 /** Rows and columns of y one workgroup computes (MR, NB in its WGSL). */

@@ -3,8 +3,9 @@
 // subgroup per workgroup sharing x by subgroupBroadcast, for CPU adapters).
 import { gemmSubgroupWgsl, gemmWgsl } from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
-import { adapterTraits, hasSubgroupsOf8 } from './adapter-kind.js';
-import { chooseGemmVariant } from './choose.js';
+import { adapterTraits, hasSubgroupsOf8 } from './choose/adapter.js';
+import { chooseGemmVariant } from './choose/choose.js';
+import { GEMM_VARIANTS, type GemmVariant } from './choose/variants.js';
 import { tileLaunch, type GemmTile } from './gemm-tile.js';
 import {
   createDispatch,
@@ -16,18 +17,12 @@ import {
   type Dispatch,
   type KernelSource,
   type TensorRef,
-} from './program.js';
+} from './program/index.js';
 
 export const gemmKernel: KernelSource = { name: 'gemm', wgsl: gemmWgsl };
 export const gemmSubgroupKernel: KernelSource = { name: 'gemm_subgroup', wgsl: gemmSubgroupWgsl };
 
-/**
- * 'tiled' and 'subgroup' read buffers (this module's gemm()); 'texture' reads matrix textures
- * (gemmTexture, gemm-texture.ts): a model choice, for which the graph packs x and the model uploads
- * its weights as textures.
- */
-export type GemmVariant = 'tiled' | 'subgroup' | 'texture';
-export const GEMM_VARIANTS: readonly GemmVariant[] = ['tiled', 'subgroup', 'texture'];
+export { GEMM_VARIANTS, type GemmVariant } from './choose/variants.js';
 /** Rows and columns of y one 'subgroup' workgroup computes (MR, NB in its WGSL). */
 const SUBGROUP_BLOCK = { m: wgslConst(gemmSubgroupKernel, 'MR'), n: wgslConst(gemmSubgroupKernel, 'NB') };
 

@@ -21,14 +21,14 @@ export {
   isTextureRef,
   MATRIX_TEXTURE_ROWS,
   MATRIX_TEXTURE_FORMAT,
-} from './texture-matrix.js';
+} from './program/texture-matrix.js';
 export {
   chooseGemmVariant,
   chooseAttentionVariant,
   chooseGemmTile,
   tileCandidates,
   type AdapterTraits,
-} from './choose.js';
+} from './choose/choose.js';
 export {
   gemm,
   gemmKernel,
@@ -66,7 +66,7 @@ export {
   type AttentionArgs,
   type AttentionVariant,
 } from './attention.js';
-export { isCpuAdapter, hasSubgroupsOf8, adapterTraits } from './adapter-kind.js';
+export { isCpuAdapter, hasSubgroupsOf8, adapterTraits } from './choose/adapter.js';
 export {
   patchEmbed,
   patchEmbedKernel,
@@ -101,6 +101,6 @@ export {
   type DType,
   type KernelSource,
   type KernelSignature,
-} from './program.js';
-export { uploadTensor, poisonedTensor, readTensor, runDispatches, timeDispatch } from './harness.js';
+} from './program/index.js';
+export { uploadTensor, poisonedTensor, readTensor, runDispatches, timeDispatch } from './program/harness.js';
 export { KernelArgumentError } from '../errors.js';

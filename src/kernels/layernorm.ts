@@ -12,7 +12,7 @@ import {
   type KernelSource,
   type TensorRef,
   type TextureRef,
-} from './program.js';
+} from './program/index.js';
 
 export const layerNormKernel: KernelSource = { name: 'layernorm', wgsl: layernormWgsl };
 export const layerNormTextureKernel: KernelSource = { name: 'layernorm_texture', wgsl: layernormTextureWgsl };

@@ -1,7 +1,7 @@
 // Mean over tokens, skipping the class token. WGSL: src/wgsl/mean_pool.wgsl.
 import { meanPoolWgsl } from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
-import { createDispatch, expectShape, type Dispatch, type KernelSource, type TensorRef } from './program.js';
+import { createDispatch, expectShape, type Dispatch, type KernelSource, type TensorRef } from './program/index.js';
 
 export const meanPoolKernel: KernelSource = { name: 'mean_pool', wgsl: meanPoolWgsl };
 

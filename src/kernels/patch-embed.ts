@@ -14,7 +14,7 @@ import {
   type KernelSource,
   type TensorRef,
   type TextureRef,
-} from './program.js';
+} from './program/index.js';
 
 export const patchEmbedKernel: KernelSource = { name: 'patch_embed', wgsl: patchEmbedWgsl };
 export const patchEmbedTextureKernel: KernelSource = { name: 'patch_embed_texture', wgsl: patchEmbedTextureWgsl };

@@ -4,7 +4,7 @@
 // the table where their pass runs, and is tested against the same reference.
 import { posembSincosWgsl } from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
-import { createDispatch, expectShape, type Dispatch, type KernelSource, type TensorRef } from './program.js';
+import { createDispatch, expectShape, type Dispatch, type KernelSource, type TensorRef } from './program/index.js';
 
 export const posembSincosKernel: KernelSource = { name: 'posemb_sincos', wgsl: posembSincosWgsl };
 

@@ -11,7 +11,7 @@ import {
   type KernelSource,
   type TensorRef,
   type TextureRef,
-} from './program.js';
+} from './program/index.js';
 
 export const texturePackKernel: KernelSource = { name: 'texture_pack', wgsl: texturePackWgsl };
 const WORKGROUP = 64; // texels per workgroup along a row (texture_pack.wgsl's @workgroup_size)

@@ -3,8 +3,8 @@
 import { ArgumentError } from '../errors.js';
 import type { KernelChoices } from '../graph/graph.js';
 import { ATTENTION_VARIANTS, attentionVariantFor } from '../kernels/attention.js';
-import { hasSubgroupsOf8 } from '../kernels/adapter-kind.js';
-import { NEEDS_SUBGROUPS_OF_8 } from '../kernels/checks.js';
+import { hasSubgroupsOf8 } from '../kernels/choose/adapter.js';
+import { NEEDS_SUBGROUPS_OF_8 } from '../kernels/program/checks.js';
 import { checkTile } from '../kernels/gemm-tile.js';
 import { GEMM_VARIANTS, gemmVariantFor } from '../kernels/gemm.js';
 import type { Checkpoint } from '../weights/checkpoint.js';

@@ -2,7 +2,7 @@
 // key by key and shape by shape before use, and uploaded with nothing left behind on failure.
 import { CheckpointError, ConfigError } from '../errors.js';
 import type { Graph, KernelChoices, Tensor, TensorStorage } from '../graph/graph.js';
-import { uploadMatrixTexture } from '../kernels/texture-matrix.js';
+import { uploadMatrixTexture } from '../kernels/program/texture-matrix.js';
 import { posembSincos2d } from '../kernels/posemb-sincos.js';
 import { openCheckpoint } from '../weights/index.js';
 import { isFloatDType, notFloatError, type Checkpoint } from '../weights/checkpoint.js';

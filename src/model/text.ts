@@ -6,7 +6,7 @@ import { ArgumentError, ConfigError } from '../errors.js';
 import { Graph, type KernelChoices } from '../graph/graph.js';
 import type { CompiledGraph } from '../graph/executor.js';
 import * as ops from '../graph/ops.js';
-import { DTYPE_BYTES } from '../kernels/program.js';
+import { DTYPE_BYTES } from '../kernels/program/index.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
 import { residualBlock, type Param } from './blocks.js';
 import { textConfigFromOpenClip, type TextConfig } from './config.js';

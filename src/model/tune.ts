@@ -4,9 +4,9 @@
 // 'broadcast' attention, each tested against float64 references in the test suite), and returns the
 // fastest correct choices as a profile (profiles.ts stores it; models loaded later use it).
 import type { KernelChoices } from '../graph/graph.js';
-import { adapterTraits } from '../kernels/adapter-kind.js';
+import { adapterTraits } from '../kernels/choose/adapter.js';
 import { ATTENTION_VARIANTS, type AttentionVariant } from '../kernels/attention.js';
-import { tileCandidates } from '../kernels/choose.js';
+import { tileCandidates } from '../kernels/choose/choose.js';
 import { tileName } from '../kernels/gemm-tile.js';
 import type { ViTConfig } from './config.js';
 import { adapterKey, shapeKey, toStored, type TuneProfile, type TuneTiming } from './profiles.js';

@@ -10,7 +10,7 @@ import { adapterKey, defaultProfileStore, fromStored, shapeKey, warnOnce, type P
 import type { Checkpoint } from '../weights/checkpoint.js';
 import { checkKernelChoices, checkOutputs, describeValue, isCheckpoint } from './arguments.js';
 import * as ops from '../graph/ops.js';
-import { DTYPE_BYTES } from '../kernels/program.js';
+import { DTYPE_BYTES } from '../kernels/program/index.js';
 import { posembSincos2d } from '../kernels/posemb-sincos.js';
 import {
   architecture,

@@ -6,7 +6,7 @@
 // out_row(b, token): the vec4 index of that token's row of out.
 //   A workgroup takes QB queries of one (batch, head) and walks the keys 8 at a time, one 8-lane
 // subgroup, no workgroup memory, no barriers, values moved between lanes by constant-lane
-// subgroupBroadcast (one vector permute on llvmpipe, shared/notes/lavapipe.md):
+// subgroupBroadcast (one vector permute on llvmpipe, docs/cpu-adapters.md):
 //  1. scores: lane l takes key kv0 + l; it holds its own key row (D4 vec4s) and gets each query's
 //     vec4 at column d4 from the lane that holds it (lane d4 % 8 holds columns l, l+8, …);
 //  2. softmax: each query's block maximum from 8 broadcasts; the running max is the same in every

@@ -1,7 +1,7 @@
 enable subgroups;
 // Fused multi-head self-attention for CPU adapters (Mesa llvmpipe): the same contract as
 // attention_broadcast.wgsl and attention_tiled.wgsl (packed qkv in, [B, N, W] out, online softmax,
-// no N×N scores in memory), written for how llvmpipe runs WGSL (shared/notes/lavapipe.md): one
+// no N×N scores in memory), written for how llvmpipe runs WGSL (docs/cpu-adapters.md): one
 // 8-lane subgroup per workgroup, no workgroup memory, no barriers; values move between lanes by
 // constant-lane subgroupBroadcast (one vector permute).
 //   A workgroup takes QB = 16 queries of one (batch, head) and walks the keys 8 at a time; the

@@ -3,7 +3,7 @@ enable subgroups;
 // algorithm of attention_subgroup.wgsl (_attention_subgroup_body.wgsl: one 8-lane subgroup per QB
 // queries, constant-lane broadcasts, no workgroup memory or barriers) with every qkv load a
 // read-only storage-texture load (~1.5 instructions per value on llvmpipe instead of ~9 for a
-// storage buffer, shared/notes/lavapipe.md).
+// storage buffer, docs/cpu-adapters.md).
 //   qkv: [rows, 3W] matrix texture (TextureRef layout: texel (t, r) = row r's values 4t .. 4t+3),
 //   rows = batches · N, q | k | v along a row, head h at columns h*D .. h*D+D-1 of each;
 //   out: [B, N, W] buffer as vec4s; batch b of the texture goes to batch B0 + b of out (the graph

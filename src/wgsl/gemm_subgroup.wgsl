@@ -1,6 +1,6 @@
 enable subgroups;
 // Linear layer for CPU adapters (Mesa llvmpipe): y[m, n] = epilogue( sum_k x[m, k] * w[n, k] + bias[n] ),
-// the same contract as gemm.wgsl, written for how llvmpipe runs WGSL (shared/notes/lavapipe.md):
+// the same contract as gemm.wgsl, written for how llvmpipe runs WGSL (docs/cpu-adapters.md):
 // every storage load costs ~9 instructions per lane whatever its pattern, so the kernel maximises
 // multiply-adds per loaded element and shares values between lanes with constant-lane
 // subgroupBroadcast (one vector permute) instead of workgroup memory and barriers.

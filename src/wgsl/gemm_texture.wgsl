@@ -3,7 +3,7 @@ enable subgroups;
 // w[n, k] + bias[n] ), the contract of gemm.wgsl, with x and w read from matrix textures (rgba32uint storage textures holding f32 bits)
 // (TextureRef matrices). On llvmpipe a storage-texture load is a branchless ~1.5 instructions per
 // value where a storage-buffer load is a ~9-instruction loop over the lanes
-// (shared/notes/lavapipe.md), which is what lifts this variant to ~2× gemm_subgroup. The block
+// (docs/cpu-adapters.md), which is what lifts this variant to ~2× gemm_subgroup. The block
 // product (one 8-lane subgroup per 24 × 32 block, x values shared by broadcast) is
 // _gemm_texture_block.wgsl's. With OUT_TEXTURE each lane's 4 columns are one texel of yt. y's rows
 // are offset by M0: a call covers rows M0 .. M0 + M - 1 of y from rows 0 .. M - 1 of x's texture

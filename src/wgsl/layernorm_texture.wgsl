@@ -2,7 +2,7 @@
 // sqrt(var + eps) * gamma + beta, x: [rows, dim] buffer rows R0 .. R0 + rows - 1, y: [rows, dim]
 // matrix texture (TextureRef layout, zero row padding), for a consumer that reads textures (the
 // 'texture' GEMM). One invocation per row, in workgroups of 8 (one llvmpipe vector): no workgroup
-// memory, no barriers (each is a coroutine switch there, shared/notes/lavapipe.md), where
+// memory, no barriers (each is a coroutine switch there, docs/cpu-adapters.md), where
 // layernorm.wgsl spends 32 invocations and 10 barriers per row. Two-pass statistics, as there.
 
 struct Params {

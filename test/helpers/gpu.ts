@@ -1,13 +1,13 @@
 // Test helpers: one Dawn device per test file, upload / readback of f32 tensors.
 import { requestDevice } from '../../src/device.js';
-import { poisonedTensor, readTensor, runDispatches, uploadTensor } from '../../src/kernels/harness.js';
+import { poisonedTensor, readTensor, runDispatches, uploadTensor } from '../../src/kernels/program/harness.js';
 import {
   unusedBinding,
   unusedOutput,
   unusedTexture,
   type Dispatch,
   type TensorRef,
-} from '../../src/kernels/program.js';
+} from '../../src/kernels/program/index.js';
 import { seededNormal } from '../../src/model/random.js';
 
 let devicePromise: Promise<GPUDevice> | null = null;

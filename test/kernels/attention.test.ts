@@ -7,9 +7,9 @@ import {
   type AttentionVariant,
 } from '../../src/kernels/attention.js';
 import { attentionTexture } from '../../src/kernels/attention-texture.js';
-import { hasSubgroupsOf8 } from '../../src/kernels/adapter-kind.js';
-import { uploadMatrixTexture } from '../../src/kernels/texture-matrix.js';
-import { attentionRef } from '../reference/attention.js';
+import { hasSubgroupsOf8 } from '../../src/kernels/choose/adapter.js';
+import { uploadMatrixTexture } from '../../src/kernels/program/texture-matrix.js';
+import { attentionRef } from '../../reference/attention.js';
 import { poisoned, readback, rng, run, testDevice, upload, worstRatio } from '../helpers/gpu.js';
 
 /**

@@ -10,7 +10,7 @@ import {
   posembSincos,
   KernelArgumentError,
 } from '../../src/kernels/index.js';
-import type { TensorRef } from '../../src/kernels/program.js';
+import type { TensorRef } from '../../src/kernels/program/index.js';
 import { elementCount } from '../../src/shape.js';
 import { testDevice, upload } from '../helpers/gpu.js';
 

@@ -6,7 +6,7 @@ import {
   chooseGemmVariant,
   tileCandidates,
   type AdapterTraits,
-} from '../../src/kernels/choose.js';
+} from '../../src/kernels/choose/choose.js';
 import { GEMM_TILES, tileName, tileProblem } from '../../src/kernels/gemm-tile.js';
 
 // WebGPU's default limits (every adapter has at least these) and a small adapter's.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { embedding } from '../../src/kernels/embedding.js';
-import { embeddingRef } from '../reference/embedding.js';
+import { embeddingRef } from '../../reference/embedding.js';
 import { poisoned, readback, rng, run, testDevice, upload, worstRatio } from '../helpers/gpu.js';
 
 function uploadIds(device: GPUDevice, ids: Uint32Array<ArrayBuffer>, shape: number[]) {

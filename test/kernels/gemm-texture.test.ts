@@ -6,9 +6,9 @@ import {
   matrixTextureWidth,
   readMatrixTexture,
   uploadMatrixTexture,
-} from '../../src/kernels/texture-matrix.js';
+} from '../../src/kernels/program/texture-matrix.js';
 import { KernelArgumentError } from '../../src/errors.js';
-import { gemmRef } from '../reference/gemm.js';
+import { gemmRef } from '../../reference/gemm.js';
 import { readback, rng, run, testDevice, upload, worstRatio } from '../helpers/gpu.js';
 
 /**

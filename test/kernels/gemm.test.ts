@@ -15,7 +15,7 @@ import {
   type GemmTile,
 } from '../../src/kernels/gemm-tile.js';
 import { KernelArgumentError } from '../../src/errors.js';
-import { gemmRef } from '../reference/gemm.js';
+import { gemmRef } from '../../reference/gemm.js';
 import { poisoned, readback, rng, run, testDevice, upload, worstRatio } from '../helpers/gpu.js';
 
 /** Runs one gemm on seeded data and checks every element against the float64 reference's bound. */

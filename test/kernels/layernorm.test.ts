@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { layerNorm, layerNormTexture } from '../../src/kernels/layernorm.js';
-import { createMatrixTexture, matrixTextureWidth, readMatrixTexture } from '../../src/kernels/texture-matrix.js';
-import { layerNormBound, layerNormRef } from '../reference/layernorm.js';
+import {
+  createMatrixTexture,
+  matrixTextureWidth,
+  readMatrixTexture,
+} from '../../src/kernels/program/texture-matrix.js';
+import { layerNormBound, layerNormRef } from '../../reference/layernorm.js';
 import { poisoned, readback, rng, run, testDevice, upload, worstRatio } from '../helpers/gpu.js';
 
 describe('layernorm', () => {

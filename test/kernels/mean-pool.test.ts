@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { meanPool } from '../../src/kernels/mean-pool.js';
-import { meanPoolRef } from '../reference/mean-pool.js';
+import { meanPoolRef } from '../../reference/mean-pool.js';
 import { poisoned, readback, rng, run, testDevice, upload, worstRatio } from '../helpers/gpu.js';
 
 describe('mean_pool', () => {

@@ -1,9 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { patchEmbed, patchEmbedTexture, patchPack } from '../../src/kernels/patch-embed.js';
-import { hasSubgroupsOf8 } from '../../src/kernels/adapter-kind.js';
-import { createMatrixTexture, readMatrixTexture, uploadMatrixTexture } from '../../src/kernels/texture-matrix.js';
+import { hasSubgroupsOf8 } from '../../src/kernels/choose/adapter.js';
+import {
+  createMatrixTexture,
+  readMatrixTexture,
+  uploadMatrixTexture,
+} from '../../src/kernels/program/texture-matrix.js';
 import { GEMM_TILES, type GemmTile } from '../../src/kernels/gemm-tile.js';
-import { patchEmbedRef } from '../reference/patch-embed.js';
+import { patchEmbedRef } from '../../reference/patch-embed.js';
 import { poisoned, readback, rng, run, testDevice, upload, worstRatio } from '../helpers/gpu.js';
 
 describe('patch_embed', () => {

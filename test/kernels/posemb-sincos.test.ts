@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { posembOmega, posembSincos, posembSincos2d } from '../../src/kernels/posemb-sincos.js';
-import { posembRef } from '../reference/posemb-sincos.js';
+import { posembRef } from '../../reference/posemb-sincos.js';
 import { poisoned, readback, run, testDevice, upload, worstRatio } from '../helpers/gpu.js';
 
 // The table is specified in float32 (OpenVision computes ω and c·ω in float32); against the

@@ -1,8 +1,8 @@
 // program.ts: pipelines created ahead of time (Dispatch.prepare / pipelineForAsync) and override checks.
 import { describe, expect, it } from 'vitest';
 import { gemm, gemmKernel } from '../../src/kernels/gemm.js';
-import { createDispatch, pipelineFor, pipelineForAsync } from '../../src/kernels/program.js';
-import { gemmRef } from '../reference/gemm.js';
+import { createDispatch, pipelineFor, pipelineForAsync } from '../../src/kernels/program/index.js';
+import { gemmRef } from '../../reference/gemm.js';
 import { poisoned, readback, rng, run, testDevice, upload, worstRatio } from '../helpers/gpu.js';
 
 describe('program', () => {
@@ -63,7 +63,7 @@ describe('program', () => {
 
 describe('wgslConst: numbers the host shares with a shader are read from the WGSL', () => {
   it('reads module-scope u32 constants and names the kernel when one is missing', async () => {
-    const { wgslConst } = await import('../../src/kernels/program.js');
+    const { wgslConst } = await import('../../src/kernels/program/index.js');
     const { gemmKernel } = await import('../../src/kernels/gemm.js');
     const { ATTENTION_MAX_HEAD_DIM, ATTENTION_VARIANTS } = await import('../../src/kernels/attention.js');
     expect(wgslConst(gemmKernel, 'EPILOGUE_GELU_TANH')).toBe(3);
@@ -76,7 +76,7 @@ describe('wgslConst: numbers the host shares with a shader are read from the WGS
 
 describe('encodeAlone', () => {
   it('records one dispatch in its own pass (mean_pool of a 1×2×4 tensor)', async () => {
-    const { encodeAlone } = await import('../../src/kernels/program.js');
+    const { encodeAlone } = await import('../../src/kernels/program/index.js');
     const { meanPool } = await import('../../src/kernels/mean-pool.js');
     const { poisoned, readback, testDevice, upload } = await import('../helpers/gpu.js');
     const device = await testDevice();

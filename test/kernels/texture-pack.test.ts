@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { texturePack } from '../../src/kernels/texture-pack.js';
-import { createMatrixTexture, matrixTextureWidth, readMatrixTexture } from '../../src/kernels/texture-matrix.js';
-import { texturePackRef } from '../reference/texture-pack.js';
+import {
+  createMatrixTexture,
+  matrixTextureWidth,
+  readMatrixTexture,
+} from '../../src/kernels/program/texture-matrix.js';
+import { texturePackRef } from '../../reference/texture-pack.js';
 import { rng, run, testDevice, upload } from '../helpers/gpu.js';
 
 // texture_pack copies values, so the result must equal the reference exactly (no arithmetic).

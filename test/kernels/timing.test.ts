@@ -4,8 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { requestDevice } from '../../src/device.js';
 import { layerNorm } from '../../src/kernels/layernorm.js';
-import { MIN_TIMED_MS, timeDispatch, uploadTensor } from '../../src/kernels/harness.js';
-import type { Dispatch } from '../../src/kernels/program.js';
+import { MIN_TIMED_MS, timeDispatch, uploadTensor } from '../../src/kernels/program/harness.js';
+import type { Dispatch } from '../../src/kernels/program/index.js';
 
 /** Raw timestamp deltas (ns) of `n` single-dispatch passes. */
 async function deltas(device: GPUDevice, d: Dispatch, n: number): Promise<bigint[]> {

@@ -10,7 +10,7 @@ import { VisionTransformer } from '../../src/model/vit.js';
 import { compare, readExpected } from '../../src/model/verify.js';
 import { memoryCheckpoint } from '../../src/weights/checkpoint.js';
 import { openCheckpoint } from '../../src/weights/index.js';
-import { vitRef } from '../reference/vit.js';
+import { vitRef } from '../../reference/vit.js';
 import { fixture } from '../helpers/fixtures.js';
 import { rng, testDevice } from '../helpers/gpu.js';
 

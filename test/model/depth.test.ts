@@ -5,7 +5,7 @@ import { presetConfig } from '../../src/model/config.js';
 import { VisionTransformer } from '../../src/model/vit.js';
 import { compare } from '../../src/model/verify.js';
 import { memoryCheckpoint } from '../../src/weights/checkpoint.js';
-import { vitRef } from '../reference/vit.js';
+import { vitRef } from '../../reference/vit.js';
 import { randomWeights } from '../helpers/random-vit.js';
 import { rng, testDevice } from '../helpers/gpu.js';
 

@@ -1,7 +1,7 @@
 // Every reference case through the public API: weights + open_clip config → forward → compare.
 import { afterAll, describe, expect, it } from 'vitest';
 import type { KernelChoices } from '../../src/graph/graph.js';
-import { hasSubgroupsOf8 } from '../../src/kernels/adapter-kind.js';
+import { hasSubgroupsOf8 } from '../../src/kernels/choose/adapter.js';
 import { VisionTransformer } from '../../src/model/vit.js';
 import { compare, readExpected } from '../../src/model/verify.js';
 import { CASES, fixture } from '../helpers/fixtures.js';

@@ -9,7 +9,7 @@ import { compare, readExpected } from '../../src/model/verify.js';
 import { memoryCheckpoint } from '../../src/weights/checkpoint.js';
 import { openCheckpoint } from '../../src/weights/index.js';
 import { ClipsTokenizer } from '../../src/text/tokenizer.js';
-import { textRef } from '../reference/text.js';
+import { textRef } from '../../reference/text.js';
 import { fixture } from '../helpers/fixtures.js';
 import { testDevice, trackBuffers } from '../helpers/gpu.js';
 import { readFileSync } from 'node:fs';

@@ -3,7 +3,7 @@
 # machine (no Node.js, no registry there), into .gpu/ (git-ignored through .git/info/exclude):
 #   bash tools/gpu/pack.sh [--base REF] [FIXTURE ...]
 # .gpu/ then holds node.xz (Node itself), the Vulkan loader .deb, app.tar.xz (dist/, src/, the
-# runtime dependencies, vitest's closure, the ORT Web WebGPU files, test/kernels|helpers|reference
+# runtime dependencies, vitest's closure, the ORT Web WebGPU files, test/kernels|helpers|wgsl, reference/
 # and the FIXTUREs named, e.g. test/fixtures/ov1-ti16-224-d1.*), base.tar.xz (REF built in a
 # temporary worktree: its dist/ and src/, run with the same node_modules) and device-run.sh.
 # docs/gpu.md says how to carry it under the device tool's 64 MiB and which steps to run.
@@ -33,7 +33,7 @@ ort=node_modules/onnxruntime-web; mkdir -p "$app/$ort/dist"; cp "$ort/package.js
 cp "$ort"/dist/ort.webgpu.min.mjs "$ort"/dist/ort-wasm-simd-threaded.asyncify.mjs \
    "$ort"/dist/ort-wasm-simd-threaded.asyncify.wasm "$ort"/dist/ort.node.min.js "$app/$ort/dist/"
 cp -r dist src package.json tsconfig.json tsconfig.test.json vitest.config.ts "$app/"
-cp -r test/kernels test/helpers test/reference test/wgsl "$app/test/"
+cp -r test/kernels test/helpers test/wgsl "$app/test/"; cp -r reference "$app/"
 cp bench/peers/pytorch_vit.py "$app/bench/peers/"
 for f in "$@"; do cp "$f" "$app/test/fixtures/"; done
 tar -C "$stage" -cf - app | xz -T2 -6 > "$dev/app.tar.xz"

@@ -3,18 +3,11 @@
 // per-device functions (gemmVariantFor, attentionVariantFor, gemmTileFor) read the traits and call
 // these. A stored tuning profile (`wgsl-vit tune`, src/model/tune.ts) replaces them with choices
 // measured on the adapter in hand.
-import type { AttentionVariant } from './attention.js';
-import type { GemmVariant } from './gemm.js';
-import { GEMM_TILES, tileBlock, tileProblem, type GemmTile, type TileLimits } from './gemm-tile.js';
+import type { AdapterTraits } from './adapter.js';
+import { GEMM_TILES, tileBlock, tileProblem, type GemmTile } from './tiles.js';
+import type { AttentionVariant, GemmVariant } from './variants.js';
 
-/** What the choices depend on: the kind of adapter, its subgroup size, its workgroup limits. */
-export interface AdapterTraits {
-  /** A CPU implementation (Mesa lavapipe/llvmpipe, SwiftShader). */
-  readonly cpu: boolean;
-  /** The subgroups feature with exactly 8 lanes (what the CPU-adapter kernels assume). */
-  readonly subgroupsOf8: boolean;
-  readonly limits: TileLimits;
-}
+export type { AdapterTraits };
 
 /**
  * The GEMM a model runs: 'texture' on CPU adapters with 8-lane subgroups (on lavapipe ~2× 'subgroup',

@@ -1,6 +1,6 @@
 // One kernel invocation: its arguments checked against the reflected signature and the device's
 // limits, its uniforms packed, its bind group built, returned as a Dispatch.
-import { KernelArgumentError } from '../errors.js';
+import { KernelArgumentError } from '../../errors.js';
 import { byteSize } from './checks.js';
 import { bindGroupLayout, pipelineFor, pipelineForAsync, pipelineKey } from './pipelines.js';
 import { signatureOf } from './reflect.js';

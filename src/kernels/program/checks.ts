@@ -1,8 +1,8 @@
 // Argument checks every kernel wrapper uses: shapes, dtypes, sizes and workgroup grids, each failure
 // a KernelArgumentError naming the kernel and argument.
-import { KernelArgumentError } from '../errors.js';
-import { elementCount } from '../shape.js';
-import { hasSubgroupsOf8 } from './adapter-kind.js';
+import { KernelArgumentError } from '../../errors.js';
+import { elementCount } from '../../shape.js';
+import { hasSubgroupsOf8 } from './device-traits.js';
 import { DTYPE_BYTES, type DType, type TensorRef } from './types.js';
 
 export const byteSize = (t: { shape: readonly number[]; dtype: DType }): number =>

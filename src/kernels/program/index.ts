@@ -1,7 +1,8 @@
 // The machinery every kernel wrapper shares, one concern per module: types.ts (tensors, dispatches,
 // kernel sources), reflect.ts (bindings and constants read from the WGSL), pipelines.ts (pipeline
 // cache per device and specialisation), checks.ts (argument checks), dispatch.ts (createDispatch),
-// texture-matrix.ts (matrices in MATRIX_TEXTURE_FORMAT textures).
+// texture-matrix.ts (matrices in MATRIX_TEXTURE_FORMAT textures), device-traits.ts (CPU adapter,
+// 8-lane subgroups), harness.ts (running one kernel alone: upload, read back, time).
 // This module re-exports them all.
 export * from './types.js';
 export * from './reflect.js';
@@ -9,4 +10,5 @@ export * from './pipelines.js';
 export * from './checks.js';
 export * from './dispatch.js';
 export * from './texture-matrix.js';
-export { elementCount } from '../shape.js';
+export * from './device-traits.js';
+export { elementCount } from '../../shape.js';

@@ -1,8 +1,8 @@
 // Running one kernel outside a model: upload, read back, run, time. What the tests and the kernel
 // benchmark share (llm.c dev/cuda's common.h idea), exported for kernel users trying a kernel.
-import { WebGPUError } from '../errors.js';
-import { elementCount } from '../shape.js';
-import type { Dispatch, TensorRef } from './program.js';
+import { WebGPUError } from '../../errors.js';
+import { elementCount } from '../../shape.js';
+import type { Dispatch, TensorRef } from './index.js';
 
 const USAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 

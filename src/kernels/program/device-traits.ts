@@ -1,5 +1,5 @@
-// What kind of adapter a device runs on, for the kernels that pick a variant or tile per adapter.
-import type { AdapterTraits } from './choose.js';
+// What a device is, as the kernels need to know it: a CPU implementation or not, 8-lane subgroups
+// or not. Read by the argument checks (checks.ts) and by the choosing (../choose/adapter.ts).
 
 /** Whether the device is a CPU implementation of WebGPU (Mesa lavapipe/llvmpipe, SwiftShader). */
 export function isCpuAdapter(device: GPUDevice): boolean {
@@ -15,9 +15,4 @@ export function hasSubgroupsOf8(device: GPUDevice): boolean {
     device as GPUDevice & { adapterInfo?: GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number } }
   ).adapterInfo;
   return device.features.has('subgroups') && info?.subgroupMinSize === 8 && info?.subgroupMaxSize === 8;
-}
-
-/** What the built-in kernel choices depend on (choose.ts), read from a device. */
-export function adapterTraits(device: GPUDevice): AdapterTraits {
-  return { cpu: isCpuAdapter(device), subgroupsOf8: hasSubgroupsOf8(device), limits: device.limits };
 }

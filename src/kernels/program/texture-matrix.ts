@@ -1,7 +1,7 @@
 // Matrices held in matrix textures (MATRIX_TEXTURE_FORMAT) (TextureRef): the layout rule, creation, upload and read-back.
 // The CPU-adapter kernels read their large operands this way: a read-only storage-texture load costs
-// ~1.5 instructions per value on llvmpipe where a storage-buffer load costs ~9 (shared/notes/lavapipe.md).
-import { KernelArgumentError } from '../errors.js';
+// ~1.5 instructions per value on llvmpipe where a storage-buffer load costs ~9 (docs/cpu-adapters.md).
+import { KernelArgumentError } from '../../errors.js';
 import { MATRIX_TEXTURE_FORMAT } from './types.js';
 import type { TensorRef, TextureRef } from './types.js';
 

@@ -1,0 +1,73 @@
+// What every command of the CLI shares: usage errors (exit 2), option parsing, the checks of
+// numbers, required options and output paths.
+import { existsSync, statSync } from 'node:fs';
+import { dirname, extname, resolve } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** A mistake in the command line: exit status 2, with the message (and no stack). */
+export class UsageError extends Error {}
+
+/** One command: its name, its --help text and what it runs (resolving to the exit status). */
+export interface Command {
+  readonly name: string;
+  readonly help: string;
+  run(argv: string[]): Promise<number>;
+}
+
+/** Prints a command's usage (its --help) and returns exit status 0. */
+export function help(cmd: { help: string }): number {
+  console.log(cmd.help);
+  return 0;
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+/** What parse() returns for a command's options (node:util's parseArgs result, --help added). */
+export type Parsed<T extends Options> = ReturnType<
+  typeof parseArgs<{
+    args: string[];
+    options: T & { help: { type: 'boolean'; short: 'h' } };
+    allowPositionals: boolean;
+    strict: true;
+  }>
+>;
+
+export function parse<T extends Options>(cmd: string, argv: string[], options: T, positionals = false): Parsed<T> {
+  try {
+    return parseArgs({
+      args: argv,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: positionals,
+      strict: true,
+    });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message} (see wgsl-vit ${cmd} --help)`);
+  }
+}
+
+/** A positive integer option, or undefined when absent; anything else is a usage error naming it. */
+export function intOption(name: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const v = Number(raw);
+  if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(v) || v <= 0)
+    throw new UsageError(`--${name} must be a positive integer, got '${raw}'`);
+  return v;
+}
+
+export function required(cmd: string, values: Record<string, unknown>, names: string[]): void {
+  const missing = names.filter((n) => values[n] === undefined);
+  if (missing.length)
+    throw new UsageError(
+      `${missing.map((n) => `--${n}`).join(', ')} ${missing.length > 1 ? 'are' : 'is'} required (see wgsl-vit ${cmd} --help)`,
+    );
+}
+
+/** An output path: a known extension, in a folder that exists, and not itself a folder. */
+export function checkOut(path: string, extensions: string[]): void {
+  const ext = extname(path).toLowerCase();
+  if (!extensions.includes(ext))
+    throw new UsageError(`--out ${path}: unknown format '${ext || '(none)'}' (use ${extensions.join(', ')})`);
+  const dir = dirname(resolve(path));
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new UsageError(`--out ${path}: the folder ${dir} does not exist`);
+  if (existsSync(path) && statSync(path).isDirectory()) throw new UsageError(`--out ${path}: is a folder`);
+}
