@@ -13,16 +13,19 @@ const root = join(import.meta.dirname, '..', '..');
 let project = '';
 let examples: string[] = [];
 
-/** The README's opening example (zero-shot), the ```ts blocks of its "Install" section and of "Use". */
+/** The README's opening example (zero-shot), the ```ts blocks of its "Install" section, and every ```ts block of docs/. */
 function readmeExamples(): string[] {
   const readme = readFileSync(join(root, 'README.md'), 'utf8');
   const blocks = (text: string) => [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
   const start = readme.indexOf('## Install');
-  const use = readme.indexOf('## Use');
+  const docs = readdirSync(join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .sort()
+    .flatMap((f) => blocks(readFileSync(join(root, 'docs', f), 'utf8')));
   return [
     blocks(readme.slice(0, readme.indexOf('\n## ')))[0]!,
     ...blocks(readme.slice(start, readme.indexOf('\n## ', start + 1))),
-    ...blocks(readme.slice(use, readme.indexOf('\n### ', use + 1))),
+    ...docs,
   ];
 }
 
