@@ -11,23 +11,13 @@ import { VisionTransformer } from '../../src/model/vit.js';
 import type { ViTConfig } from '../../src/model/config.js';
 import { fixture } from '../helpers/fixtures.js';
 import { testDevice } from '../helpers/gpu.js';
+import { TINY_VIT } from '../helpers/random-vit.js';
 
 const CASE = 'ov1-clip-ti16-224-t2';
 const load = async (device: GPUDevice) =>
   CLIPModel.load(device, { weights: fixture(`${CASE}.bin`), config: fixture(`${CASE}.open_clip_config.json`) });
 
-const tiny: ViTConfig = {
-  imageSize: 32,
-  patchSize: 8,
-  width: 64,
-  layers: 2,
-  heads: 2,
-  mlpWidth: 256,
-  embedDim: 32,
-  eps: 1e-6,
-  mean: [0.5, 0.5, 0.5],
-  std: [0.5, 0.5, 0.5],
-};
+const tiny: ViTConfig = TINY_VIT;
 
 describe('CLIP with unreadable images', () => {
   it("clip.encodeImages refuses onImageError (one row per image, or an error); encodeImages(clip.vision, …, 'skip') says which rows are which", async () => {

@@ -11,20 +11,9 @@ import { VisionTransformer } from '../../src/model/vit.js';
 import type { ViTConfig } from '../../src/model/config.js';
 import { randomCheckpoint } from '../../src/model/random.js';
 import { testDevice } from '../helpers/gpu.js';
+import { TINY_VIT } from '../helpers/random-vit.js';
 
-// A small model (2 heads × 32, 8×8 patches on 32 px: 17 tokens) so that the ~9 candidates run in seconds.
-const config: ViTConfig = {
-  imageSize: 32,
-  patchSize: 8,
-  width: 64,
-  layers: 2,
-  heads: 2,
-  mlpWidth: 256,
-  embedDim: 32,
-  eps: 1e-6,
-  mean: [0.5, 0.5, 0.5],
-  std: [0.5, 0.5, 0.5],
-};
+const config: ViTConfig = TINY_VIT;
 
 describe('wgsl-vit tune (tuneKernels and profiles)', () => {
   it('times and checks every candidate and chooses the fastest correct GEMM, then attention', async () => {
