@@ -4,14 +4,14 @@
 //   const [ranked] = await clip.zeroShot(['cat.jpg'], ['cat', 'dog'], { template: 'a photo of a {}.' });
 import { elementCount } from '../shape.js';
 import { expectDeviceAlive } from '../device.js';
-import { sourceLabel } from '../weights/source.js';
+import { sourceLabel, type LoadProgress } from '../weights/source.js';
 import { ArgumentError, CheckpointError, ConfigError } from '../errors.js';
 import { encodeImages, type EncodeOptions } from '../encode.js';
 import type { ImageInput } from '../preprocess/index.js';
 import type { KernelChoices } from '../graph/graph.js';
 import { ClipsTokenizer } from '../text/tokenizer.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
-import { configFromOpenClip, textConfigFromOpenClip } from './config.js';
+import { configFromOpenClip, textConfigFromOpenClip, readConfigJson } from './config.js';
 import { TextTransformer } from './text.js';
 import { isCheckpoint, isList } from './arguments.js';
 import { VisionTransformer } from './vit.js';
@@ -26,6 +26,14 @@ export interface ClipLoadOptions {
   vocab?: ClipsTokenizer | string;
   /** Kernel choices for both towers (as VisionTransformer's LoadOptions.kernels). */
   kernels?: KernelChoices;
+  /**
+   * Progress of the load: `{ file, phase, loaded, total }` in bytes — 'download' as a URL's bytes
+   * arrive (total: the file's size; a load reads only the tensors it needs), 'upload' as the
+   * tower's tensors are read, checked and uploaded (ends at total).
+   */
+  onProgress?: (p: LoadProgress) => void;
+  /** For a URL: keep downloaded blocks in the cache (Node: $WGSL_VIT_CACHE or ~/.cache/wgsl-vit/downloads). Default true. */
+  cache?: boolean;
 }
 
 /** One label's score for one image: the shape Transformers.js's zero-shot-image-classification returns. */
@@ -104,13 +112,8 @@ export class CLIPModel {
     let json: unknown = opts.config,
       source = 'config';
     if (typeof opts.config === 'string') {
-      const fs = await import('node:fs/promises');
       source = opts.config;
-      try {
-        json = JSON.parse(await fs.readFile(opts.config, 'utf8'));
-      } catch (e) {
-        throw new ConfigError(opts.config, `cannot read as JSON: ${(e as Error).message}`);
-      }
+      json = await readConfigJson(opts.config);
     }
     const visionCfg = configFromOpenClip(json, source);
     const textCfg = textConfigFromOpenClip(json, source);
@@ -142,7 +145,9 @@ export class CLIPModel {
         `the vocabulary has ${tokenizer.vocabSize} tokens, more than the text tower's ${textCfg.vocabSize} embedding rows (vocab_size): it is not this model's vocabulary`,
       );
     }
-    const ckpt = isCheckpoint(opts.weights) ? opts.weights : await openCheckpoint(opts.weights);
+    const ckpt = isCheckpoint(opts.weights)
+      ? opts.weights
+      : await openCheckpoint(opts.weights, undefined, { onProgress: opts.onProgress, cache: opts.cache });
     const ls = ckpt.tensors.get('logit_scale');
     if (!ls)
       throw new CheckpointError(
@@ -157,10 +162,20 @@ export class CLIPModel {
     const [logitScale] = await ckpt.read('logit_scale');
     if (!Number.isFinite(logitScale!))
       throw new CheckpointError(ckpt.file, `non-finite value ${logitScale}`, 'logit_scale');
-    const text = await TextTransformer.load(device, { weights: ckpt, config: textCfg, kernels: opts.kernels });
+    const text = await TextTransformer.load(device, {
+      weights: ckpt,
+      config: textCfg,
+      kernels: opts.kernels,
+      onProgress: opts.onProgress,
+    });
     let vision: VisionTransformer;
     try {
-      vision = await VisionTransformer.load(device, { weights: ckpt, config: visionCfg, kernels: opts.kernels });
+      vision = await VisionTransformer.load(device, {
+        weights: ckpt,
+        config: visionCfg,
+        kernels: opts.kernels,
+        onProgress: opts.onProgress,
+      });
     } catch (e) {
       text.destroy();
       throw e;

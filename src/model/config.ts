@@ -78,20 +78,37 @@ export function validateConfig(c: ViTConfig, source: string): ViTConfig {
 
 /** Reads an open_clip_config.json file (Node), with errors naming the file. */
 export async function readOpenClipConfig(path: string): Promise<ViTConfig> {
-  const fs = await import('node:fs/promises');
+  return configFromOpenClip(await readConfigJson(path), path);
+}
+
+/** The parsed JSON of a config file: a path (Node) or an http(s) URL; a ConfigError naming it when it cannot be read or parsed. */
+export async function readConfigJson(path: string): Promise<unknown> {
   let text: string;
-  try {
-    text = await fs.readFile(path, 'utf8');
-  } catch (e) {
-    throw new ConfigError(path, `cannot read: ${(e as Error).message}`);
+  if (/^https?:\/\//i.test(path)) {
+    let r: Response;
+    try {
+      r = await fetch(path);
+    } catch (e) {
+      throw new ConfigError(
+        path,
+        `cannot be fetched: ${(e as Error).message} (network error${typeof window !== 'undefined' ? ', or a CORS refusal' : ''})`,
+      );
+    }
+    if (!r.ok) throw new ConfigError(path, `HTTP ${r.status} ${r.statusText}`);
+    text = await r.text();
+  } else {
+    const fs = await import('node:fs/promises');
+    try {
+      text = await fs.readFile(path, 'utf8');
+    } catch (e) {
+      throw new ConfigError(path, `cannot read: ${(e as Error).message}`);
+    }
   }
-  let json: unknown;
   try {
-    json = JSON.parse(text);
+    return JSON.parse(text) as unknown;
   } catch (e) {
     throw new ConfigError(path, `not valid JSON: ${(e as Error).message}`);
   }
-  return configFromOpenClip(json, path);
 }
 
 /**

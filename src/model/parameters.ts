@@ -1,6 +1,7 @@
 // From a checkpoint file to GPU buffers: the open_clip key layout of OpenVision encoders, checked
 // key by key and shape by shape before use, and uploaded with nothing left behind on failure.
 import { CheckpointError, ConfigError } from '../errors.js';
+import type { LoadProgress } from '../weights/source.js';
 import type { Graph, KernelChoices, Tensor, TensorStorage } from '../graph/graph.js';
 import { uploadMatrixTexture } from '../kernels/program/texture-matrix.js';
 import { posembSincos2d } from '../kernels/posemb-sincos.js';
@@ -209,6 +210,7 @@ export async function uploadWeights(
   layout: TowerLayout,
   inspect?: (key: string, data: Float32Array) => void,
   kernels: KernelChoices = {},
+  onProgress?: (p: LoadProgress) => void,
 ): Promise<GpuWeights> {
   const { prefix, keys } = layout;
   const buffers = new Map<string, GPUBuffer>();
@@ -225,6 +227,9 @@ export async function uploadWeights(
     for (const t of textures.values()) n += t.width * t.height * 16;
     return n;
   };
+  // Upload progress: values of the tower's tensors read, checked and uploaded, out of all of them.
+  const total = [...keys.values()].reduce((n, shape) => n + shape.reduce((a, b) => a * b, 1), 0);
+  let loaded = 0;
   try {
     for (const k of keys.keys()) {
       let data = await ckpt.read(prefix + k);
@@ -238,6 +243,8 @@ export async function uploadWeights(
         const [rows, cols] = paramShape(layout, k, 'texture') as [number, number];
         textures.set(k, uploadMatrixTexture(device, data, rows, cols, k).texture);
       } else buffers.set(k, uploadF32(device, data, k));
+      loaded += data.length;
+      onProgress?.({ file: ckpt.file, phase: 'upload', loaded: loaded * 4, total: total * 4 });
     }
   } catch (e) {
     destroy();

@@ -1,7 +1,7 @@
 // The CLIP text tower of OpenVision 1 on WebGPU. `buildTextGraph` mirrors open_clip's
 // CLIP.encode_text as OpenVision configures it (no attention mask, tanh GELU, last-token pooling).
 import { expectDeviceAlive } from '../device.js';
-import { sourceLabel } from '../weights/source.js';
+import { sourceLabel, type LoadProgress } from '../weights/source.js';
 import { ArgumentError, ConfigError } from '../errors.js';
 import { Graph, type KernelChoices } from '../graph/graph.js';
 import type { CompiledGraph } from '../graph/executor.js';
@@ -9,7 +9,7 @@ import * as ops from '../graph/ops.js';
 import { DTYPE_BYTES } from '../kernels/program/index.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
 import { residualBlock, type Param } from './blocks.js';
-import { textConfigFromOpenClip, type TextConfig } from './config.js';
+import { textConfigFromOpenClip, type TextConfig, readConfigJson } from './config.js';
 import { GraphModel } from './tower.js';
 import { checkKernelChoices, checkOutputs, describeValue, isCheckpoint } from './arguments.js';
 import {
@@ -86,6 +86,14 @@ export interface TextLoadOptions {
   config: TextConfig | Record<string, unknown> | string;
   /** Kernel choices for every node (as VisionTransformer's LoadOptions.kernels). */
   kernels?: KernelChoices;
+  /**
+   * Progress of the load: `{ file, phase, loaded, total }` in bytes — 'download' as a URL's bytes
+   * arrive (total: the file's size; a load reads only the tensors it needs), 'upload' as the
+   * tower's tensors are read, checked and uploaded (ends at total).
+   */
+  onProgress?: (p: LoadProgress) => void;
+  /** For a URL: keep downloaded blocks in the cache (Node: $WGSL_VIT_CACHE or ~/.cache/wgsl-vit/downloads). Default true. */
+  cache?: boolean;
 }
 
 export class TextTransformer extends GraphModel {
@@ -104,8 +112,17 @@ export class TextTransformer extends GraphModel {
     await expectDeviceAlive(device, `TextTransformer.load(${sourceLabel(opts.weights)})`);
     const config = await resolveTextConfig(opts.config);
     const kernels = checkKernelChoices(device, opts.kernels);
-    const ckpt = isCheckpoint(opts.weights) ? opts.weights : await openCheckpoint(opts.weights);
-    const weights = await uploadWeights(device, ckpt, checkTextLayout(ckpt, config), undefined, kernels);
+    const ckpt = isCheckpoint(opts.weights)
+      ? opts.weights
+      : await openCheckpoint(opts.weights, undefined, { onProgress: opts.onProgress, cache: opts.cache });
+    const weights = await uploadWeights(
+      device,
+      ckpt,
+      checkTextLayout(ckpt, config),
+      undefined,
+      kernels,
+      opts.onProgress,
+    );
     return new TextTransformer(device, config, weights, ckpt.file, kernels);
   }
 
@@ -167,13 +184,8 @@ async function resolveTextConfig(cfg: TextLoadOptions['config']): Promise<TextCo
   let json: unknown = cfg;
   let source = 'config';
   if (typeof cfg === 'string') {
-    const fs = await import('node:fs/promises');
     source = cfg;
-    try {
-      json = JSON.parse(await fs.readFile(cfg, 'utf8'));
-    } catch (e) {
-      throw new ConfigError(cfg, `cannot read as JSON: ${(e as Error).message}`);
-    }
+    json = await readConfigJson(cfg);
   }
   if (json && typeof json === 'object' && 'model_cfg' in json) {
     const t = textConfigFromOpenClip(json, source);

@@ -1,7 +1,7 @@
 // The OpenVision vision encoder on WebGPU. `buildViTGraph` mirrors OpenVision's (open_clip layout)
 // VisionTransformer.forward line by line; `VisionTransformer` loads weights and runs batches.
 import { expectDeviceAlive } from '../device.js';
-import { sourceLabel } from '../weights/source.js';
+import { sourceLabel, type LoadProgress } from '../weights/source.js';
 import { ArgumentError, ConfigError } from '../errors.js';
 import { Graph, type KernelChoices, type Tensor } from '../graph/graph.js';
 import type { CompiledGraph, NodeTiming } from '../graph/executor.js';
@@ -137,6 +137,14 @@ export interface LoadOptions {
    * ProfileStore, or false for none.
    */
   profile?: boolean | ProfileStore;
+  /**
+   * Progress of the load: `{ file, phase, loaded, total }` in bytes — 'download' as a URL's bytes
+   * arrive (total: the file's size; a load reads only the tensors it needs), 'upload' as the
+   * tower's tensors are read, checked and uploaded (ends at total).
+   */
+  onProgress?: (p: LoadProgress) => void;
+  /** For a URL: keep downloaded blocks in the cache (Node: $WGSL_VIT_CACHE or ~/.cache/wgsl-vit/downloads). Default true. */
+  cache?: boolean;
 }
 
 const DEFAULT_OUTPUTS: readonly ViTOutputName[] = ['tokens', 'pooled', 'embedding'];
@@ -178,7 +186,9 @@ export class VisionTransformer extends GraphModel {
       }
     }
     const kernels = checkKernelChoices(device, asked);
-    const ckpt = isCheckpoint(opts.weights) ? opts.weights : await openCheckpoint(opts.weights);
+    const ckpt = isCheckpoint(opts.weights)
+      ? opts.weights
+      : await openCheckpoint(opts.weights, undefined, { onProgress: opts.onProgress, cache: opts.cache });
     let posError = Infinity;
     const weights = await uploadWeights(
       device,
@@ -188,6 +198,7 @@ export class VisionTransformer extends GraphModel {
         if (k === 'positional_embedding') posError = sincosTableError(data, gridOf(config), config.width);
       },
       kernels,
+      opts.onProgress,
     );
     return new VisionTransformer(device, config, weights, ckpt.file, posError, kernels, from);
   }

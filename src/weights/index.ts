@@ -1,12 +1,17 @@
 // Opens a checkpoint of either format, by content (zip magic "PK" vs a safetensors header).
 import { openSafetensors } from './safetensors.js';
 import { openTorchZip } from './torch-zip.js';
-import { openSource, readRange, type WeightsInput } from './source.js';
+import { openSource, readRange, type SourceOptions, type WeightsInput } from './source.js';
 import type { Checkpoint } from './checkpoint.js';
 import { CheckpointError } from '../errors.js';
 
-export async function openCheckpoint(input: WeightsInput, name?: string): Promise<Checkpoint> {
-  const src = await openSource(input, name);
+/** Opens a checkpoint (path, http(s) URL, bytes, Blob, ByteSource); `opts` applies to URLs (progress, cache). */
+export async function openCheckpoint(
+  input: WeightsInput,
+  name?: string,
+  opts: SourceOptions = {},
+): Promise<Checkpoint> {
+  const src = await openSource(input, name, opts);
   const head = await readRange(src, 0, 16);
   if (head[0] === 0x50 && head[1] === 0x4b) return openTorchZip(src);
   if (head[0] === 0x80 && head[1]! >= 2 && head[1]! <= 5) {
@@ -26,4 +31,5 @@ export async function openCheckpoint(input: WeightsInput, name?: string): Promis
 
 export { openSafetensors, openTorchZip, openSource };
 export type { Checkpoint, StoredTensor, StoredDType } from './checkpoint.js';
-export type { ByteSource, WeightsInput } from './source.js';
+export type { ByteSource, WeightsInput, SourceOptions, LoadProgress } from './source.js';
+export { blobSource, isUrl } from './source.js';

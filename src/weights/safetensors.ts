@@ -7,7 +7,7 @@
 import { CheckpointError } from '../errors.js';
 import { elementCount } from '../shape.js';
 import { decodeFloats, isFloatDType, notFloatError, type Checkpoint, type StoredTensor } from './checkpoint.js';
-import { readRange, type ByteSource } from './source.js';
+import { readRange, toByteSource, type ByteSource } from './source.js';
 
 const MAX_HEADER = 100 * 1024 * 1024;
 
@@ -56,9 +56,10 @@ interface Entry extends StoredTensor {
   readonly end: number;
 }
 
-export async function openSafetensors(src: ByteSource): Promise<Checkpoint> {
+export async function openSafetensors(source: ByteSource | { name: string; blob: Blob }): Promise<Checkpoint> {
+  const src = toByteSource(source);
   const file = src.name;
-  const size = src.blob.size;
+  const size = src.size;
   if (size < 8)
     throw new CheckpointError(file, `not a safetensors file: ${size} bytes, shorter than the 8-byte header length`);
   const lenBytes = await readRange(src, 0, 8);

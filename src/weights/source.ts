@@ -1,17 +1,48 @@
-// Where checkpoint bytes come from: a path (Node, read lazily through fs.openAsBlob), a File/Blob
-// (browser), or bytes in memory. Everything downstream reads byte ranges from a Blob, so a
-// multi-gigabyte checkpoint is never held in memory whole.
+// Where checkpoint bytes come from: a path (Node, read lazily through fs.openAsBlob), a URL (HTTP
+// range requests, url-source.ts), a File/Blob (browser), or bytes in memory. Everything downstream
+// reads byte ranges from a ByteSource, so a multi-gigabyte checkpoint is never held in memory whole.
 import { CheckpointError } from '../errors.js';
 
+/** Random access to a checkpoint's bytes. */
 export interface ByteSource {
-  /** File name (or a label) used in error messages. */
+  /** File name, URL (or a label) used in error messages. */
   readonly name: string;
-  readonly blob: Blob;
+  /** Total size in bytes. */
+  readonly size: number;
+  /** Bytes [begin, end) (end ≤ size). */
+  read(begin: number, end: number): Promise<Uint8Array>;
 }
 
-export type WeightsInput = string | Uint8Array | ArrayBuffer | Blob | ByteSource;
+/** A Blob (or File) as a ByteSource. */
+export function blobSource(name: string, blob: Blob): ByteSource {
+  return {
+    name,
+    size: blob.size,
+    read: async (begin, end) => new Uint8Array(await blob.slice(begin, end).arrayBuffer()),
+  };
+}
 
-export async function openSource(input: WeightsInput, name?: string): Promise<ByteSource> {
+/** A ByteSource, or the `{ name, blob }` form of earlier versions, as a ByteSource. */
+export function toByteSource(src: ByteSource | { name: string; blob: Blob }): ByteSource {
+  return 'read' in src ? src : blobSource(src.name, src.blob);
+}
+
+/** What a model's `weights` can be: a path or an http(s) URL (string or URL), bytes, a Blob/File, a ByteSource, or `{ name, blob }`. */
+export type WeightsInput = string | URL | Uint8Array | ArrayBuffer | Blob | ByteSource | { name: string; blob: Blob };
+
+/** Whether `input` names an http(s) URL (a string starting with http:// or https://, or a URL object). */
+export function isUrl(input: unknown): input is string | URL {
+  return (
+    (typeof input === 'string' && /^https?:\/\//i.test(input)) ||
+    (typeof URL !== 'undefined' && input instanceof URL && /^https?:$/.test(input.protocol))
+  );
+}
+
+export async function openSource(input: WeightsInput, name?: string, opts: SourceOptions = {}): Promise<ByteSource> {
+  if (isUrl(input)) {
+    const { openUrlSource } = await import('./url-source.js');
+    return openUrlSource(String(input), opts);
+  }
   if (typeof input === 'string') {
     const fs = await import('node:fs');
     const file = name ?? input;
@@ -30,16 +61,21 @@ export async function openSource(input: WeightsInput, name?: string): Promise<By
     if (!stat.isFile())
       throw new CheckpointError(file, 'is not a regular file; expected a checkpoint file (.bin or .safetensors)');
     try {
-      return { name: file, blob: await fs.openAsBlob(input) };
+      return blobSource(file, await fs.openAsBlob(input));
     } catch (e) {
       throw new CheckpointError(file, `cannot open: ${(e as Error).message}`);
     }
   }
-  if (input instanceof Uint8Array)
-    return { name: name ?? '<bytes>', blob: new Blob([input as Uint8Array<ArrayBuffer>]) };
-  if (input instanceof ArrayBuffer) return { name: name ?? '<bytes>', blob: new Blob([input]) };
-  if (input instanceof Blob) return { name: name ?? ((input as File).name || '<blob>'), blob: input };
-  if (input && typeof input === 'object' && 'blob' in input && input.blob instanceof Blob) return input;
+  if (input instanceof Uint8Array) {
+    const bytes = input;
+    return { name: name ?? '<bytes>', size: bytes.length, read: (b, e) => Promise.resolve(bytes.subarray(b, e)) };
+  }
+  if (input instanceof ArrayBuffer) return openSource(new Uint8Array(input), name);
+  if (input instanceof Blob) return blobSource(name ?? ((input as File).name || '<blob>'), input);
+  if (input && typeof input === 'object' && 'read' in input && typeof input.read === 'function' && 'size' in input)
+    return input;
+  if (input && typeof input === 'object' && 'blob' in input && input.blob instanceof Blob)
+    return blobSource(input.name, input.blob);
   throw new CheckpointError(
     name ?? 'weights',
     `unsupported input ${input === null ? 'null' : typeof input === 'object' ? (input as object).constructor?.name : typeof input} (a path, bytes, a Blob/File or a ByteSource)`,
@@ -47,12 +83,30 @@ export async function openSource(input: WeightsInput, name?: string): Promise<By
 }
 
 export async function readRange(src: ByteSource, begin: number, end: number): Promise<Uint8Array> {
-  return new Uint8Array(await src.blob.slice(begin, end).arrayBuffer());
+  const e = Math.min(end, src.size);
+  return e <= begin ? new Uint8Array(0) : src.read(begin, e);
+}
+
+/** How a URL source downloads (url-source.ts); ignored for other inputs. */
+export interface SourceOptions {
+  /** Called as bytes arrive (`phase` 'download'), and by the loaders as they parse and upload. */
+  onProgress?: (p: LoadProgress) => void;
+  /** Keep downloads in a cache (Node: a folder, $WGSL_VIT_CACHE or ~/.cache/wgsl-vit/downloads); false: none. */
+  cache?: boolean;
+}
+
+/** One progress event of a load: bytes of `file` done out of `total` in a phase. */
+export interface LoadProgress {
+  file: string;
+  phase: 'download' | 'parse' | 'upload';
+  loaded: number;
+  total: number;
 }
 
 /** How a weights input is named in messages, before it is opened: its path, file name or a label. */
 export function sourceLabel(input: unknown): string {
   if (typeof input === 'string') return input;
+  if (isUrl(input)) return String(input);
   if (typeof Blob !== 'undefined' && input instanceof Blob) return (input as File).name || '<blob>';
   if (input instanceof Uint8Array || input instanceof ArrayBuffer) return '<bytes>';
   if (input && typeof input === 'object') {

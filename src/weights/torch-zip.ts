@@ -15,7 +15,7 @@ import {
   type StoredDType,
   type StoredTensor,
 } from './checkpoint.js';
-import type { ByteSource } from './source.js';
+import { toByteSource, type ByteSource } from './source.js';
 
 zip.configure({ useWebWorkers: false });
 
@@ -63,10 +63,22 @@ class StorageType {
   constructor(readonly name: string) {}
 }
 
-export async function openTorchZip(src: ByteSource): Promise<Checkpoint> {
+/** A ByteSource as zip.js reads archives: random access by (offset, length), so only the central directory and the entries read are fetched. */
+class SourceReader extends zip.Reader<ByteSource> {
+  constructor(private readonly src: ByteSource) {
+    super(src);
+    this.size = src.size;
+  }
+  override readUint8Array(index: number, length: number): Promise<Uint8Array> {
+    return this.src.read(index, Math.min(index + length, this.src.size));
+  }
+}
+
+export async function openTorchZip(source: ByteSource | { name: string; blob: Blob }): Promise<Checkpoint> {
+  const src = toByteSource(source);
   const file = src.name;
   let entries: zip.Entry[];
-  const reader = new zip.ZipReader(new zip.BlobReader(src.blob));
+  const reader = new zip.ZipReader(new SourceReader(src));
   try {
     entries = await reader.getEntries();
   } catch (e) {

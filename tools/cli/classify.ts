@@ -1,5 +1,5 @@
 // `wgsl-vit classify`: the command (its help text, with the options and exit statuses, is at the end).
-import { help, UsageError, parse, intOption, required, type Command } from './common.js';
+import { help, UsageError, parse, intOption, required, type Command, urlLoadProgress } from './common.js';
 import { requestDevice } from '../../src/device.js';
 
 async function classify(argv: string[]): Promise<number> {
@@ -41,7 +41,13 @@ async function classify(argv: string[]): Promise<number> {
   const { encodeImages } = await import('../../src/encode.js');
   const { default: cliProgress } = await import('cli-progress');
   const { device } = await requestDevice({ dawnFlags: values.flags ? values.flags.split(',') : [] });
-  const clip = await CLIPModel.load(device, { weights: values.weights!, config: values.config! });
+  const loading = await urlLoadProgress(values.weights!);
+  const clip = await CLIPModel.load(device, {
+    weights: values.weights!,
+    config: values.config!,
+    onProgress: loading.onProgress,
+  });
+  loading.done();
   const t0 = performance.now();
   const textEmb = await clip.labelEmbeddings(labels, templates);
   // Cut as open_clip cuts them; said once, here as in the API's `truncated`.

@@ -71,3 +71,30 @@ export function checkOut(path: string, extensions: string[]): void {
     throw new UsageError(`--out ${path}: the folder ${dir} does not exist`);
   if (existsSync(path) && statSync(path).isDirectory()) throw new UsageError(`--out ${path}: is a folder`);
 }
+
+/**
+ * A progress bar on stderr while a model loads from an http(s) URL (nothing for a path): pass
+ * `onProgress` to the load, call `done()` after it.
+ */
+export async function urlLoadProgress(weights: string): Promise<{
+  onProgress?: (p: { phase: string; loaded: number; total: number }) => void;
+  done(): void;
+}> {
+  if (!/^https?:\/\//i.test(weights)) return { done() {} };
+  const { default: cliProgress } = await import('cli-progress');
+  const bar = new cliProgress.SingleBar(
+    { format: 'loading {phase} [{bar}] {value}/{total} MB', stream: process.stderr },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  const mb = (n: number) => Math.round(n / 1e5) / 10;
+  return {
+    onProgress(p) {
+      if (!started) bar.start(mb(p.total), 0, { phase: p.phase });
+      started = true;
+      bar.setTotal(mb(p.total));
+      bar.update(mb(p.loaded), { phase: p.phase });
+    },
+    done: () => started && bar.stop(),
+  };
+}

@@ -1,5 +1,5 @@
 // `wgsl-vit embed`: the command (its help text, with the options and exit statuses, is at the end).
-import { help, UsageError, parse, intOption, required, checkOut, type Command } from './common.js';
+import { help, UsageError, parse, intOption, required, checkOut, type Command, urlLoadProgress } from './common.js';
 import { requestDevice } from '../../src/device.js';
 import { VisionTransformer } from '../../src/model/vit.js';
 import { extname } from 'node:path';
@@ -42,7 +42,13 @@ async function embed(argv: string[]): Promise<number> {
   const { writeFileSync } = await import('node:fs');
   const { default: cliProgress } = await import('cli-progress');
   const { device, adapterInfo } = await requestDevice({ dawnFlags: values.flags ? values.flags.split(',') : [] });
-  const model = await VisionTransformer.load(device, { weights: values.weights!, config: values.config! });
+  const loading = await urlLoadProgress(values.weights!);
+  const model = await VisionTransformer.load(device, {
+    weights: values.weights!,
+    config: values.config!,
+    onProgress: loading.onProgress,
+  });
+  loading.done();
   const res = resolution ?? model.config.imageSize;
   if (res % model.config.patchSize !== 0)
     throw new UsageError(`--resolution ${res} is not a multiple of the patch size ${model.config.patchSize}`);
