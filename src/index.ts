@@ -33,6 +33,7 @@ export {
 export { ClipsTokenizer, cleanText, CLIPS_IDS, TokenizerError, type TokenizerOptions } from './text/tokenizer.js';
 export {
   configFromOpenClip,
+  readConfigJson,
   textConfigFromOpenClip,
   architecture,
   type TextConfig,
@@ -62,8 +63,11 @@ export {
   openTorchZip,
   openSource,
   type Checkpoint,
+  blobSource,
   type WeightsInput,
   type ByteSource,
+  type SourceOptions,
+  type LoadProgress,
 } from './weights/index.js';
 export { memoryCheckpoint } from './weights/checkpoint.js';
 export { Graph, Tensor, type KernelChoices, type TensorStorage } from './graph/graph.js';

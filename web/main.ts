@@ -6,11 +6,13 @@ import {
   CLIPModel,
   decodeResized,
   normalizeBatch,
+  readConfigJson,
   requestDevice,
   softmaxRows,
   VisionTransformer,
   type DeviceInfo,
   type LabelScore,
+  type LoadProgress,
   type RgbImage,
 } from '../src/index.js';
 
@@ -25,7 +27,14 @@ interface PageResult {
   selected: number;
   similarity: number[];
 }
-const state: { result?: PageResult; error?: string; adapter?: string; ready: boolean } = { ready: false };
+const state: {
+  result?: PageResult;
+  error?: string;
+  adapter?: string;
+  ready: boolean;
+  /** The load's progress events, in order (the page test checks them). */
+  progress: LoadProgress[];
+} = { ready: false, progress: [] };
 (window as unknown as { wgslVit: typeof state }).wgslVit = state;
 
 function fail(message: string) {
@@ -117,22 +126,40 @@ async function run(): Promise<void> {
   $('error').textContent = '';
   $('output').hidden = true;
   $('results').hidden = true;
-  const weights = $<HTMLInputElement>('weights').files?.[0];
+  const weightsUrl = $<HTMLInputElement>('weightsUrl').value.trim();
+  const configUrl = $<HTMLInputElement>('configUrl').value.trim();
+  const weights = weightsUrl || $<HTMLInputElement>('weights').files?.[0];
   const configFile = $<HTMLInputElement>('config').files?.[0];
   const image = $<HTMLInputElement>('image').files?.[0];
-  if (!weights || !configFile || !image) return fail('Choose a checkpoint, its open_clip_config.json and an image.');
+  if (!weights || !(configUrl || configFile) || !image)
+    return fail('Choose a checkpoint, its open_clip_config.json and an image.');
+  state.progress = [];
+  const bar = $<HTMLProgressElement>('progress');
+  const onProgress = (p: LoadProgress) => {
+    state.progress.push(p);
+    bar.hidden = false;
+    bar.max = p.total || 1;
+    bar.value = p.loaded;
+    $('status').textContent =
+      `${p.phase === 'download' ? 'downloading' : 'uploading'} ${(p.loaded / 1e6).toFixed(1)} / ${(p.total / 1e6).toFixed(1)} MB …`;
+  };
+  const name = typeof weights === 'string' ? weights : weights.name;
   let clip: CLIPModel | null = null,
     vision: VisionTransformer | null = null;
   try {
     const { device } = await getDevice();
-    const config = JSON.parse(await configFile.text()) as Record<string, unknown> & {
+    const config = (configUrl ? await readConfigJson(configUrl) : JSON.parse(await configFile!.text())) as Record<
+      string,
+      unknown
+    > & {
       model_cfg?: { text_cfg?: unknown };
     };
     const hasText = !!config.model_cfg?.text_cfg;
-    $('status').textContent = `loading ${weights.name} …`;
+    $('status').textContent = `loading ${name} …`;
     let t = performance.now();
-    if (hasText) clip = await CLIPModel.load(device, { weights, config });
-    vision = clip ? clip.vision : await VisionTransformer.load(device, { weights, config });
+    if (hasText) clip = await CLIPModel.load(device, { weights, config, onProgress });
+    vision = clip ? clip.vision : await VisionTransformer.load(device, { weights, config, onProgress });
+    bar.hidden = true;
     const loadMs = performance.now() - t;
     $('status').textContent = 'encoding …';
     t = performance.now();

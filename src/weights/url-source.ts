@@ -4,7 +4,8 @@
 // CLIP .bin does not download the text tower). A server that ignores Range (200 instead of 206) is
 // read in one streamed download instead. In Node, blocks are kept in a cache folder and validated
 // against the server's ETag / Last-Modified / size by one HEAD request, so a second load downloads
-// nothing. Every failure is a CheckpointError naming the URL and what happened.
+// nothing; browsers keep them in Cache Storage the same way. Every failure is a CheckpointError
+// naming the URL and what happened.
 import { CheckpointError } from '../errors.js';
 import type { ByteSource, LoadProgress, SourceOptions } from './source.js';
 
@@ -66,6 +67,49 @@ async function nodeBlockStore(url: string): Promise<BlockStore> {
   };
 }
 
+/**
+ * The browser cache: Cache Storage ('wgsl-vit-downloads'), one entry per block keyed by the URL with
+ * a `wgsl-vit=block-N` query parameter. Cache Storage rather than OPFS: it is there in every
+ * browser context that has fetch (pages and workers, no permission prompt), stores a Response as
+ * one atomic put — an entry appears only once its body is complete, so an interrupted download
+ * leaves none — and the browser evicts it with the site's other caches when space runs low.
+ */
+async function cacheStorageBlockStore(url: string): Promise<BlockStore | null> {
+  if (typeof caches === 'undefined') return null;
+  let cache: Cache;
+  try {
+    cache = await caches.open('wgsl-vit-downloads');
+  } catch {
+    return null; // e.g. an insecure context
+  }
+  const key = (what: string) => {
+    const u = new URL(url);
+    u.searchParams.append('wgsl-vit', what);
+    return u.toString();
+  };
+  const mine = (req: Request) => {
+    const u = new URL(req.url);
+    if (!u.searchParams.has('wgsl-vit')) return false;
+    u.searchParams.delete('wgsl-vit');
+    return u.toString() === new URL(url).toString();
+  };
+  return {
+    async meta() {
+      const r = await cache.match(key('meta'));
+      return r ? ((await r.json()) as Version & { url: string }) : null;
+    },
+    setMeta: (v) => cache.put(key('meta'), new Response(JSON.stringify(v))),
+    async get(block) {
+      const r = await cache.match(key(`block-${block}`));
+      return r ? new Uint8Array(await r.arrayBuffer()) : null;
+    },
+    put: (block, bytes) => cache.put(key(`block-${block}`), new Response(bytes as Uint8Array<ArrayBuffer>)),
+    async clear() {
+      for (const req of await cache.keys()) if (mine(req)) await cache.delete(req);
+    },
+  };
+}
+
 function versionOf(r: Response, size: number): Version {
   return { size, etag: r.headers.get('etag'), lastModified: r.headers.get('last-modified') };
 }
@@ -96,15 +140,18 @@ export async function openUrlSource(url: string, opts: SourceOptions = {}): Prom
     if (!r.ok) throw fail(`HTTP ${r.status} ${r.statusText}`);
     return r;
   };
-  const store =
-    opts.cache !== false && typeof process !== 'undefined' && process.versions?.node ? await nodeBlockStore(url) : null;
+  const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+  const store = opts.cache === false ? null : isNode ? await nodeBlockStore(url) : await cacheStorageBlockStore(url);
 
   // The file's version: one HEAD request (no body); a server without HEAD is asked for byte 0.
   let version: Version;
-  let head = await fetch(url, { method: 'HEAD' }).catch(() => null);
+  // In a browser the HEAD bypasses the HTTP cache's heuristic freshness: the server itself says
+  // whether the cached blocks are still this file. (Node's fetch has no HTTP cache.)
+  const headInit: RequestInit = isNode ? { method: 'HEAD' } : { method: 'HEAD', cache: 'no-cache' };
+  let head = await fetch(url, headInit).catch(() => null);
   if (head && (head.status === 405 || head.status === 501)) head = null;
   if (head) {
-    if (!head.ok) await request({ method: 'HEAD' }); // the same status, as a named error
+    if (!head.ok) await request(headInit); // the same status, as a named error
     const len = Number(head.headers.get('content-length'));
     version = versionOf(head, Number.isFinite(len) && head.headers.has('content-length') ? len : -1);
   } else {

@@ -11,12 +11,14 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { compare, readExpected } from '../../src/model/verify.js';
 import { fixture } from '../helpers/fixtures.js';
+import { startFixtureServer, type FixtureServer } from '../helpers/fixture-server.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 let server: Server;
 let browser: Browser;
 let url: string;
+let models: FixtureServer;
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM))
@@ -25,6 +27,7 @@ beforeAll(async () => {
     execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore' });
   const { serve } = await import(join(root, 'tools', 'serve-web.mjs'));
   server = await serve(0);
+  models = await startFixtureServer(); // another origin, as a model host is
   url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -46,6 +49,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   server?.close();
+  models?.close();
 });
 
 /** Waits until the page has a result or an error, and returns its state (window.wgslVit). */
@@ -166,5 +170,52 @@ describe('demo page (headless Chromium)', () => {
     if (process.env.SCREENSHOT)
       await page.screenshot({ path: process.env.SCREENSHOT.replace(/\.png$/, '-clip.png'), fullPage: true });
     await page.close();
+  });
+
+  it('loads a checkpoint by URL with progress, and a reload of the page takes it from the browser cache', async () => {
+    const context = await browser.newContext();
+    const name = 'ov2-h14-224-d1';
+    const exp = await readExpected(fixture(`${name}.expected.safetensors`));
+    const runByUrl = async () => {
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(url);
+      await page.waitForFunction(() => (window as any).wgslVit?.ready === true, undefined, { timeout: 60_000 });
+      const adapter = await page.evaluate(() => (window as any).wgslVit.adapter as string | undefined);
+      await page.fill('#weightsUrl', `${models.base}/range/${name}.safetensors`);
+      await page.fill('#configUrl', `${models.base}/range/${name}.open_clip_config.json`);
+      await page.setInputFiles('#image', fixture('rocket.png'));
+      await page.click('#run');
+      const state = await pageResult(page);
+      expect(errors).toEqual([]);
+      await page.close();
+      return { adapter, state };
+    };
+    models.reset();
+    const first = await runByUrl();
+    if (!first.adapter) {
+      expect(first.state.error).toMatch(/WebGPU is not available here/);
+      await context.close();
+      return;
+    }
+    expect(first.state.error, first.state.error).toBeUndefined();
+    const c = compare('embedding', Float32Array.from(first.state.result.embedding), exp.outputs.embedding!.data);
+    expect(c.pass, `embedding by URL: max abs ${c.maxAbs}`).toBe(true);
+    const downloads = first.state.progress.filter((p: { phase: string }) => p.phase === 'download');
+    const uploads = first.state.progress.filter((p: { phase: string }) => p.phase === 'upload');
+    expect(downloads.length).toBeGreaterThan(0);
+    expect(uploads.at(-1).loaded).toBe(uploads.at(-1).total);
+    const firstBytes = models.stats.bodyBytes;
+    expect(firstBytes).toBeGreaterThan(0);
+    // A reload: the blocks come from Cache Storage; the server sees a HEAD and the config, no checkpoint bytes.
+    models.reset();
+    const second = await runByUrl();
+    expect(second.state.error, second.state.error).toBeUndefined();
+    expect(second.state.result.embedding).toEqual(first.state.result.embedding);
+    expect(second.state.progress.filter((p: { phase: string }) => p.phase === 'download')).toEqual([]);
+    expect(models.stats.heads).toBe(1);
+    expect(models.stats.bodyBytes).toBeLessThan(firstBytes / 10); // the config only
+    await context.close();
   });
 });

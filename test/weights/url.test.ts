@@ -1,8 +1,7 @@
-// Models from a URL: a local HTTP server (127.0.0.1) serves the fixtures with and without Range
-// support, with a 404, a truncated body and an ETag that changes between requests, and counts
-// requests and body bytes.
-import { createServer, type Server } from 'node:http';
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+// Models from a URL: a local HTTP server (test/helpers/fixture-server.ts, 127.0.0.1) serves the
+// fixtures with and without Range support, with a 404, a truncated body and an ETag that changes
+// between requests, and counts requests and body bytes.
+import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,57 +11,18 @@ import { readExpected } from '../../src/model/verify.js';
 import { VisionTransformer } from '../../src/model/vit.js';
 import type { LoadProgress } from '../../src/weights/source.js';
 import { fixture } from '../helpers/fixtures.js';
+import { startFixtureServer, type FixtureServer } from '../helpers/fixture-server.js';
 import { testDevice } from '../helpers/gpu.js';
 
 const CLIP = 'ov1-clip-ti16-224-t2';
-const stats = { requests: 0, heads: 0, bodyBytes: 0 };
-let mode: 'normal' | 'truncate' = 'normal';
-let server: Server;
+let server: FixtureServer;
 let base = '';
-
-/** /range/F (Range, ETag), /norange/F (always 200), /changing/F (ETag differs after HEAD), /missing. */
-function serve(): Promise<void> {
-  server = createServer((req, res) => {
-    stats.requests++;
-    const [, kind, name] = /^\/([a-z]+)\/?(.*)$/.exec(req.url ?? '') ?? [];
-    if (kind === 'missing' || !name) return res.writeHead(404).end();
-    const data = readFileSync(fixture(name));
-    const etag = kind === 'changing' && req.method !== 'HEAD' ? '"v2"' : '"v1"';
-    const headers = { ETag: etag, 'Last-Modified': 'Mon, 30 Nov 2026 00:00:00 GMT', 'Accept-Ranges': 'bytes' };
-    if (req.method === 'HEAD') {
-      stats.heads++;
-      return res.writeHead(200, { ...headers, 'Content-Length': data.length }).end();
-    }
-    const range = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
-    const [begin, end] = range && kind !== 'norange' ? [Number(range[1]), Number(range[2]) + 1] : [0, data.length];
-    const body = data.subarray(begin, Math.min(end, data.length));
-    res.writeHead(range && kind !== 'norange' ? 206 : 200, {
-      ...headers,
-      'Content-Length': body.length,
-      ...(range && kind !== 'norange'
-        ? { 'Content-Range': `bytes ${begin}-${begin + body.length - 1}/${data.length}` }
-        : {}),
-    });
-    if (mode === 'truncate') {
-      // Half of what was announced, then the connection closes.
-      stats.bodyBytes += body.length >> 1;
-      res.flushHeaders();
-      res.write(body.subarray(0, body.length >> 1), () => setTimeout(() => res.destroy(), 20));
-      return;
-    }
-    stats.bodyBytes += body.length;
-    res.end(body);
-  });
-  return new Promise((r) =>
-    server.listen(0, '127.0.0.1', () => {
-      base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-      r();
-    }),
-  );
-}
+let stats: FixtureServer['stats'];
 
 beforeAll(async () => {
-  await serve();
+  server = await startFixtureServer();
+  base = server.base;
+  stats = server.stats;
   process.env.WGSL_VIT_CACHE = mkdtempSync(join(tmpdir(), 'wgsl-vit-cache-'));
 });
 afterAll(() => {
@@ -70,7 +30,7 @@ afterAll(() => {
   delete process.env.WGSL_VIT_CACHE;
 });
 
-const reset = () => Object.assign(stats, { requests: 0, heads: 0, bodyBytes: 0 });
+const reset = () => server.reset();
 const config = () => fixture(`${CLIP}.open_clip_config.json`);
 async function embedding(model: VisionTransformer): Promise<Float32Array> {
   const exp = await readExpected(fixture(`${CLIP}.expected.safetensors`));
@@ -155,7 +115,7 @@ describe('loading from a URL', () => {
         readdirSync(join(process.env.WGSL_VIT_CACHE!, d)).filter((f) => f.endsWith('.blk')),
       ).length;
     const before = blocks();
-    mode = 'truncate';
+    server.truncate = true;
     try {
       await expect(
         VisionTransformer.load(device, { weights: url, config: fixture('ov1-ti16-224-d1.open_clip_config.json') }),
@@ -163,7 +123,7 @@ describe('loading from a URL', () => {
         new RegExp(`${url.replace(/[.]/g, '\\.')}: (the download broke off|the response is shorter than announced)`),
       );
     } finally {
-      mode = 'normal';
+      server.truncate = false;
     }
     // No block of the broken response was kept (blocks are written whole, by rename, once checked).
     expect(blocks()).toBe(before);

@@ -1,0 +1,65 @@
+// A local HTTP server (127.0.0.1, a free port) that serves test/fixtures the way model hosts do, for
+// the URL-loading tests: /range/F with Range support, ETag and Last-Modified; /norange/F always
+// whole (200); /changing/F whose ETag differs after the HEAD; /missing/… a 404. CORS headers let a
+// page of another origin read it. It counts requests, HEADs and body bytes; `truncate` makes it
+// send half of each announced body and drop the connection.
+import { createServer } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { fixture } from './fixtures.js';
+
+export interface FixtureServer {
+  base: string;
+  stats: { requests: number; heads: number; bodyBytes: number };
+  truncate: boolean;
+  reset(): void;
+  close(): void;
+}
+
+export async function startFixtureServer(): Promise<FixtureServer> {
+  const s: FixtureServer = {
+    base: '',
+    stats: { requests: 0, heads: 0, bodyBytes: 0 },
+    truncate: false,
+    reset: () => Object.assign(s.stats, { requests: 0, heads: 0, bodyBytes: 0 }),
+    close: () => server.close(),
+  };
+  const cors = {
+    'Access-Control-Allow-Origin': '*',
+    'Access-Control-Allow-Headers': 'Range',
+    'Access-Control-Expose-Headers': 'ETag, Content-Range, Content-Length, Last-Modified',
+  };
+  const server = createServer((req, res) => {
+    if (req.method === 'OPTIONS') return res.writeHead(204, cors).end();
+    s.stats.requests++;
+    const [, kind, name] = /^\/([a-z]+)\/?(.*)$/.exec(req.url ?? '') ?? [];
+    if (kind === 'missing' || !name) return res.writeHead(404, cors).end();
+    const data = readFileSync(fixture(name));
+    const etag = kind === 'changing' && req.method !== 'HEAD' ? '"v2"' : '"v1"';
+    const headers = { ...cors, ETag: etag, 'Last-Modified': 'Mon, 30 Nov 2026 00:00:00 GMT', 'Accept-Ranges': 'bytes' };
+    if (req.method === 'HEAD') {
+      s.stats.heads++;
+      return res.writeHead(200, { ...headers, 'Content-Length': data.length }).end();
+    }
+    const range = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+    const ranged = !!range && kind !== 'norange';
+    const [begin, end] = ranged ? [Number(range[1]), Number(range[2]) + 1] : [0, data.length];
+    const body = data.subarray(begin, Math.min(end, data.length));
+    res.writeHead(ranged ? 206 : 200, {
+      ...headers,
+      'Content-Length': body.length,
+      ...(ranged ? { 'Content-Range': `bytes ${begin}-${begin + body.length - 1}/${data.length}` } : {}),
+    });
+    if (s.truncate) {
+      // Half of what was announced, then the connection closes.
+      s.stats.bodyBytes += body.length >> 1;
+      res.flushHeaders();
+      res.write(body.subarray(0, body.length >> 1), () => setTimeout(() => res.destroy(), 20));
+      return;
+    }
+    s.stats.bodyBytes += body.length;
+    res.end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  s.base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  return s;
+}
