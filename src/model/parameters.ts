@@ -229,7 +229,8 @@ export async function uploadWeights(
   };
   // Upload progress: values of the tower's tensors read, checked and uploaded, out of all of them.
   const total = [...keys.values()].reduce((n, shape) => n + shape.reduce((a, b) => a * b, 1), 0);
-  let loaded = 0;
+  let loaded = 0,
+    unflushed = 0;
   try {
     for (const k of keys.keys()) {
       let data = await ckpt.read(prefix + k);
@@ -245,6 +246,15 @@ export async function uploadWeights(
       } else buffers.set(k, uploadF32(device, data, k));
       loaded += data.length;
       onProgress?.({ file: ckpt.file, phase: 'upload', loaded: loaded * 4, total: total * 4 });
+      // Dawn stages each upload in host memory and frees the staging only once it has been
+      // submitted and has run: without this the whole model was staged at once (peak host memory
+      // 2.1× the weights for H/14; docs/checkpoints.md).
+      unflushed += data.byteLength;
+      device.queue.submit([]);
+      if (unflushed >= FLUSH_BYTES) {
+        await device.queue.onSubmittedWorkDone();
+        unflushed = 0;
+      }
     }
   } catch (e) {
     destroy();
@@ -252,6 +262,9 @@ export async function uploadWeights(
   }
   return { buffers, textures, bytes, destroy };
 }
+
+/** Bytes uploaded between waits for the queue (bounds the staging memory a load holds). */
+const FLUSH_BYTES = 64 << 20;
 
 export function uploadF32(device: GPUDevice, data: Float32Array, label: string): GPUBuffer {
   const b = device.createBuffer({
