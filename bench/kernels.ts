@@ -198,6 +198,8 @@ const gemmShapes: [string, number, number, number, GemmEpilogue][] = [
   ['l fc2 b32 8224×4096→1024 res', 8224, 4096, 1024, 'residual'],
   ['b fc batch 64 12608×768→3072', 12608, 768, 3072, 'none'],
 ];
+if (!canRunSubgroupGemm(device) && gemmShapes.some(([name]) => want(`gemm ${name}`)))
+  console.log('gemm subgroup, gemm_texture: skipped, this adapter has no 8-lane subgroups');
 for (const [name, M, K, N, epilogue] of gemmShapes) {
   if (!want(`gemm ${name}`)) continue;
   if (2 * M * N * K > 10e9 && isCpuAdapter(device) && !args.big) {

@@ -2,16 +2,9 @@
 // range requests, url-source.ts), a File/Blob (browser), or bytes in memory. Everything downstream
 // reads byte ranges from a ByteSource, so a multi-gigabyte checkpoint is never held in memory whole.
 import { CheckpointError } from '../errors.js';
+import type { ByteSource, SourceOptions } from './types.js';
 
-/** Random access to a checkpoint's bytes. */
-export interface ByteSource {
-  /** File name, URL (or a label) used in error messages. */
-  readonly name: string;
-  /** Total size in bytes. */
-  readonly size: number;
-  /** Bytes [begin, end) (end ≤ size). */
-  read(begin: number, end: number): Promise<Uint8Array>;
-}
+export type { ByteSource, LoadProgress, SourceOptions } from './types.js';
 
 /** A Blob (or File) as a ByteSource. */
 export function blobSource(name: string, blob: Blob): ByteSource {
@@ -85,22 +78,6 @@ export async function openSource(input: WeightsInput, name?: string, opts: Sourc
 export async function readRange(src: ByteSource, begin: number, end: number): Promise<Uint8Array> {
   const e = Math.min(end, src.size);
   return e <= begin ? new Uint8Array(0) : src.read(begin, e);
-}
-
-/** How a URL source downloads (url-source.ts); ignored for other inputs. */
-export interface SourceOptions {
-  /** Called as bytes arrive (`phase` 'download'), and by the loaders as they parse and upload. */
-  onProgress?: (p: LoadProgress) => void;
-  /** Keep downloads in a cache (Node: a folder, $WGSL_VIT_CACHE or ~/.cache/wgsl-vit/downloads); false: none. */
-  cache?: boolean;
-}
-
-/** One progress event of a load: bytes of `file` done out of `total` in a phase. */
-export interface LoadProgress {
-  file: string;
-  phase: 'download' | 'parse' | 'upload';
-  loaded: number;
-  total: number;
 }
 
 /** How a weights input is named in messages, before it is opened: its path, file name or a label. */

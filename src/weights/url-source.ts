@@ -7,7 +7,7 @@
 // nothing; browsers keep them in Cache Storage the same way. Every failure is a CheckpointError
 // naming the URL and what happened.
 import { CheckpointError } from '../errors.js';
-import type { ByteSource, LoadProgress, SourceOptions } from './source.js';
+import type { ByteSource, LoadProgress, SourceOptions } from './types.js';
 
 /** Bytes per block: the unit of download, of the cache and of read-ahead. */
 export const URL_BLOCK_BYTES = 4 << 20;

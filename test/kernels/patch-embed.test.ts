@@ -68,9 +68,9 @@ describe('patch_pack and patch_embed_texture', () => {
     [3, 42, 14, 33, 5],
     [2, 24, 8, 40, 17],
   ];
-  it.each(cases)('B=%i S=%i p=%i W=%i (chunks of %i patches; 0: one)', async (B, S, p, W, chunk) => {
+  it.for(cases)('B=%i S=%i p=%i W=%i (chunks of %i patches; 0: one)', async ([B, S, p, W, chunk], ctx) => {
     const device = await testDevice();
-    if (!hasSubgroupsOf8(device)) return console.log('no 8-lane subgroups on this adapter: not run');
+    if (!hasSubgroupsOf8(device)) return ctx.skip('no 8-lane subgroups on this adapter: not run');
     const g = S / p,
       K = 3 * p * p,
       patches = B * g * g;
@@ -109,9 +109,9 @@ describe('patch_pack and patch_embed_texture', () => {
     const { ratio, index } = worstRatio(got, ref.out, (i) => ref.bound[i]!);
     expect(ratio, `worst at ${index}: got ${got[index]}, want ${ref.out[index]}`).toBeLessThanOrEqual(1);
   });
-  it('refuses a patch range outside the batch and mismatched widths, naming the argument', async () => {
+  it('refuses a patch range outside the batch and mismatched widths, naming the argument', async (ctx) => {
     const device = await testDevice();
-    if (!hasSubgroupsOf8(device)) return;
+    if (!hasSubgroupsOf8(device)) return ctx.skip('no 8-lane subgroups on this adapter: not run');
     const img = upload(device, new Float32Array(2 * 3 * 16 * 16), [2, 3, 16, 16]);
     expect(() =>
       patchPack(device, { image: img, patchSize: 8, out: createMatrixTexture(device, 4, 192), patch0: 5 }),

@@ -1,0 +1,27 @@
+// The types every byte source shares (source.ts opens paths, bytes and Blobs; url-source.ts URLs).
+
+/** Random access to a checkpoint's bytes. */
+export interface ByteSource {
+  /** File name, URL (or a label) used in error messages. */
+  readonly name: string;
+  /** Total size in bytes. */
+  readonly size: number;
+  /** Bytes [begin, end) (end ≤ size). */
+  read(begin: number, end: number): Promise<Uint8Array>;
+}
+
+/** How a URL source downloads (url-source.ts); ignored for other inputs. */
+export interface SourceOptions {
+  /** Called as bytes arrive (`phase` 'download'), and by the loaders as they upload tensors ('upload'). */
+  onProgress?: (p: LoadProgress) => void;
+  /** Keep downloads in a cache (Node: a folder, $WGSL_VIT_CACHE or ~/.cache/wgsl-vit/downloads); false: none. */
+  cache?: boolean;
+}
+
+/** One progress event of a load: bytes of `file` done out of `total` in a phase. */
+export interface LoadProgress {
+  file: string;
+  phase: 'download' | 'upload';
+  loaded: number;
+  total: number;
+}
