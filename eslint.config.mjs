@@ -8,7 +8,7 @@ import tseslint from 'typescript-eslint';
 const node = Object.fromEntries(['process', 'console', 'URL', 'Buffer', 'setTimeout'].map((g) => [g, 'readonly']));
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'bench/results/**', '**/*.generated.ts', '.gpu/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'bench/results/**', '**/*.generated.ts', '.gpu/**', '**/*.d.mts'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked.map((c) => ({ ...c, files: ['**/*.ts'] })),
   {

@@ -1,0 +1,5 @@
+// Types of tools/embed-wgsl.mjs, for the test of its template step (test/wgsl/unroll.test.ts).
+/** Expands the //!unroll blocks of a WGSL text (`f` names the file in errors). */
+export function unroll(text: string, f?: string): string;
+/** Writes src/wgsl/sources.generated.ts from src/wgsl/*.wgsl. */
+export function embedAll(): void;
