@@ -91,7 +91,7 @@ export function setAttentionVariant(device: GPUDevice, v: AttentionVariant | nul
 
 /**
  * The variant a model uses on `device`: the one set with setAttentionVariant, else
- * chooseAttentionVariant (choose.ts): on CPU adapters 'texture' (8-lane subgroups) or 'tiled',
+ * chooseAttentionVariant (choose/choose.ts): on CPU adapters 'texture' (8-lane subgroups) or 'tiled',
  * 'broadcast' elsewhere. On lavapipe 'texture' is the fastest, then 'subgroup', then 'tiled'
  * (bench/results/; `npm run bench:kernels -- --only attention --variants all` times them on any
  * adapter). On GPUs 'broadcast' reads each key once per workgroup from workgroup memory (shared by

@@ -1,6 +1,6 @@
 // Tuning profiles: the kernel choices `wgsl-vit tune` (tune.ts) measured as fastest for one model
 // shape on one adapter, stored so that later loads use them instead of the built-in heuristics
-// (choose.ts). Node: a JSON file ($WGSL_VIT_PROFILES, default ~/.cache/wgsl-vit/profiles.json;
+// (kernels/choose/choose.ts). Node: a JSON file ($WGSL_VIT_PROFILES, default ~/.cache/wgsl-vit/profiles.json;
 // WGSL_VIT_PROFILES=off disables); browsers: localStorage ('wgsl-vit-profiles').
 import { ConfigError } from '../errors.js';
 import type { KernelChoices } from '../graph/graph.js';

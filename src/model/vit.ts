@@ -128,7 +128,7 @@ export interface LoadOptions {
    * Kernel choices for every node of this model, e.g. `{ gemmTile: GEMM_TILES['128x64k16'],
    * attentionVariant: 'broadcast' }`. Default: a stored tuning profile for this adapter and model
    * shape (`wgsl-vit tune`, profiles.ts) when there is one, else the built-in per-adapter choices
-   * (choose.ts). `kernelsFrom` on the model says which.
+   * (kernels/choose/choose.ts). `kernelsFrom` on the model says which.
    */
   kernels?: KernelChoices;
   /**
