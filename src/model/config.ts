@@ -84,6 +84,8 @@ export async function readOpenClipConfig(path: string): Promise<ViTConfig> {
 /** The parsed JSON of a config file: a path (Node) or an http(s) URL; a ConfigError naming it when it cannot be read or parsed. */
 export async function readConfigJson(path: string): Promise<unknown> {
   let text: string;
+  // In a browser a path is a URL relative to the page.
+  if (typeof process === 'undefined' && typeof location !== 'undefined') path = new URL(path, location.href).href;
   if (/^https?:\/\//i.test(path)) {
     let r: Response;
     try {

@@ -32,9 +32,11 @@ export function isUrl(input: unknown): input is string | URL {
 }
 
 export async function openSource(input: WeightsInput, name?: string, opts: SourceOptions = {}): Promise<ByteSource> {
-  if (isUrl(input)) {
+  // In a browser a path is a URL relative to the page.
+  const inBrowser = typeof process === 'undefined' && typeof location !== 'undefined';
+  if (isUrl(input) || (inBrowser && typeof input === 'string')) {
     const { openUrlSource } = await import('./url-source.js');
-    return openUrlSource(String(input), opts);
+    return openUrlSource(inBrowser ? new URL(String(input), location.href).href : String(input), opts);
   }
   if (typeof input === 'string') {
     const fs = await import('node:fs');
