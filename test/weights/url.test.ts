@@ -78,6 +78,21 @@ describe('loading from a URL', () => {
     expect(stats.heads).toBe(1);
   });
 
+  it('a server without HEAD is asked for byte 0 instead, and reads by range as well', async () => {
+    const device = await testDevice();
+    reset();
+    const m = await VisionTransformer.load(device, {
+      weights: `${base}/nohead/${CLIP}.bin`,
+      config: config(),
+      cache: false,
+    });
+    const fromPath = await VisionTransformer.load(device, { weights: fixture(`${CLIP}.bin`), config: config() });
+    expect(Array.from(await embedding(m))).toEqual(Array.from(await embedding(fromPath)));
+    expect(stats.bodyBytes).toBeLessThan(statSync(fixture(`${CLIP}.bin`)).size);
+    m.destroy();
+    fromPath.destroy();
+  });
+
   it('a server that ignores Range is read in one download; CLIP by URL works', async () => {
     const device = await testDevice();
     reset();
