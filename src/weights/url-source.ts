@@ -187,8 +187,10 @@ export async function openUrlSource(url: string, opts: SourceOptions = {}): Prom
     } catch (e) {
       throw fail(`the download broke off after ${got} bytes: ${(e as Error).message}`);
     }
-    if (expected >= 0 && got !== expected)
+    if (expected >= 0 && got < expected)
       throw fail(`the response is shorter than announced: ${got} of ${expected} bytes (truncated download)`);
+    if (expected >= 0 && got > expected)
+      throw fail(`the response is longer than announced: ${got} bytes where ${expected} were expected`);
     const out = new Uint8Array(got);
     let o = 0;
     for (const p of parts) {
