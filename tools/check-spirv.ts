@@ -148,6 +148,10 @@ export function checkSpirv(): CheckResult {
       }
       modules.push({ name: c.name, files: c.files, functionAccesses, dynamic });
     }
+    if (modules.length === 0)
+      throw new Error(
+        'check-spirv: no SPIR-V was dumped; the check needs Mesa (lavapipe), which writes the modules to MESA_SPIRV_DUMP_PATH',
+      );
     return { modules, shared };
   } finally {
     rmSync(dumpDir, { recursive: true, force: true });
