@@ -6,8 +6,7 @@
 import type { KernelChoices } from '../graph/graph.js';
 import { adapterTraits } from '../kernels/choose/adapter.js';
 import { ATTENTION_VARIANTS, type AttentionVariant } from '../kernels/attention.js';
-import { tileCandidates } from '../kernels/choose/choose.js';
-import { tileName } from '../kernels/gemm-tile.js';
+import { GEMM_TILES, tileName, tileProblem } from '../kernels/choose/tiles.js';
 import type { ViTConfig } from './config.js';
 import { adapterKey, shapeKey, toStored, type TuneProfile, type TuneTiming } from './profiles.js';
 import { randomCheckpoint } from './random.js';
@@ -93,10 +92,14 @@ export async function tuneKernels(device: GPUDevice, config: ViTConfig, opts: Tu
           ['gemm subgroup', { gemmVariant: 'subgroup' }],
         ] as [string, KernelChoices][])
       : []),
-    ...tileCandidates(traits).map(({ tile }): [string, KernelChoices] => [
-      `gemm tiled ${tileName(tile)}`,
-      { gemmVariant: 'tiled', gemmTile: tile },
-    ]),
+    // Every tile this adapter's limits allow, not only the built-in candidates: on a GPU the
+    // built-in ranking is one H200 sweep's (choose/choose.ts), and measuring is the point.
+    ...Object.values(GEMM_TILES)
+      .filter((tile) => tileProblem(traits.limits, tile) === null)
+      .map((tile): [string, KernelChoices] => [
+        `gemm tiled ${tileName(tile)}`,
+        { gemmVariant: 'tiled', gemmTile: tile },
+      ]),
   ];
   const gemmTimings: TuneTiming[] = [];
   for (const [label, k] of gemmCandidates) gemmTimings.push(await time(label, k));

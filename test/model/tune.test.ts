@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
-import { defaultProfileStore, fileProfileStore, shapeKey } from '../../src/model/profiles.js';
+import { defaultProfileStore, fileProfileStore, shapeKey, type TuneProfile } from '../../src/model/profiles.js';
 import { tuneKernels } from '../../src/model/tune.js';
 import { VisionTransformer } from '../../src/model/vit.js';
 import type { ViTConfig } from '../../src/model/config.js';
@@ -14,6 +14,10 @@ import { testDevice } from '../helpers/gpu.js';
 import { TINY_VIT } from '../helpers/random-vit.js';
 
 const config: ViTConfig = TINY_VIT;
+
+/** One real profile (a 1-block tune), measured once: the store tests need its form, not new timings. */
+let measured: Promise<TuneProfile> | null = null;
+const storedShape = (device: GPUDevice) => (measured ??= tuneKernels(device, { ...config, layers: 1 }, { iters: 1 }));
 
 describe('wgsl-vit tune (tuneKernels and profiles)', () => {
   it('times and checks every candidate and chooses the fastest correct GEMM, then attention', async () => {
@@ -92,7 +96,7 @@ describe('wgsl-vit tune (tuneKernels and profiles)', () => {
       // The store itself still says what is wrong (for `tune` and callers that ask).
       await expect((await fileProfileStore(bad)).get('a', 'b')).rejects.toThrow(ConfigError);
       const unknown = await fileProfileStore(join(dir, 'unknown.json'));
-      const p = await tuneKernels(device, { ...config, layers: 1 }, { iters: 1 });
+      const p = await storedShape(device);
       await unknown.put({ ...p, shape: shapeKey(config), choices: { gemmVariant: 'quantum' as never } });
       warn.mockClear();
       const m = await VisionTransformer.load(device, { weights, config, profile: unknown });
@@ -110,7 +114,7 @@ describe('wgsl-vit tune (tuneKernels and profiles)', () => {
     const device = await testDevice();
     const dir = mkdtempSync(join(tmpdir(), 'wgsl-vit-prof-'));
     const file = join(dir, 'profiles.json');
-    const p = await tuneKernels(device, { ...config, layers: 1 }, { iters: 1 });
+    const p = await storedShape(device);
     const stores = await Promise.all(Array.from({ length: 4 }, () => fileProfileStore(file)));
     let reading = true,
       reads = 0;
@@ -136,7 +140,7 @@ describe('wgsl-vit tune (tuneKernels and profiles)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'wgsl-vit-prof-'));
     const file = join(dir, 'profiles.json');
     writeFileSync(file, '{"version": 1, "profiles": [');
-    const p = await tuneKernels(device, { ...config, layers: 1 }, { iters: 1 });
+    const p = await storedShape(device);
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
     try {
       await (await fileProfileStore(file)).put(p);
