@@ -125,6 +125,13 @@ function sameVersion(a: Version, b: Version): boolean {
 /** Opens `url` for ranged reads (see the top of this file). */
 export async function openUrlSource(url: string, opts: SourceOptions = {}): Promise<ByteSource> {
   const fail = (what: string) => new CheckpointError(url, what);
+  /** `r`, unless its status is an error: then a CheckpointError saying which. */
+  const checked = (r: Response): Response => {
+    if (r.status === 404) throw fail('HTTP 404 Not Found: no file at this URL');
+    if (r.status === 401 || r.status === 403) throw fail(`HTTP ${r.status} ${r.statusText}: access refused`);
+    if (!r.ok) throw fail(`HTTP ${r.status} ${r.statusText}`);
+    return r;
+  };
   const request = async (init: RequestInit): Promise<Response> => {
     let r: Response;
     try {
@@ -135,10 +142,7 @@ export async function openUrlSource(url: string, opts: SourceOptions = {}): Prom
         `cannot be fetched: ${(e as Error).message}${browser ? ' (a network error, or the server refused it by CORS)' : ' (network error)'}`,
       );
     }
-    if (r.status === 404) throw fail('HTTP 404 Not Found: no file at this URL');
-    if (r.status === 401 || r.status === 403) throw fail(`HTTP ${r.status} ${r.statusText}: access refused`);
-    if (!r.ok) throw fail(`HTTP ${r.status} ${r.statusText}`);
-    return r;
+    return checked(r);
   };
   const isNode = typeof process !== 'undefined' && !!process.versions?.node;
   const store = opts.cache === false ? null : isNode ? await nodeBlockStore(url) : await cacheStorageBlockStore(url);
@@ -151,7 +155,7 @@ export async function openUrlSource(url: string, opts: SourceOptions = {}): Prom
   let head = await fetch(url, headInit).catch(() => null);
   if (head && (head.status === 405 || head.status === 501)) head = null;
   if (head) {
-    if (!head.ok) await request(headInit); // the same status, as a named error
+    checked(head);
     const len = Number(head.headers.get('content-length'));
     version = versionOf(head, Number.isFinite(len) && head.headers.has('content-length') ? len : -1);
   } else {
@@ -219,6 +223,10 @@ export async function openUrlSource(url: string, opts: SourceOptions = {}): Prom
   };
   const size = () => (whole ? whole.length : version.size);
 
+  /** The whole file from a 200 response (a server that ignores Range, or announced no size). */
+  const downloadWhole = async (r: Response): Promise<Uint8Array> =>
+    readBody(r, r.headers.has('content-length') ? Number(r.headers.get('content-length')) : -1);
+
   /** Bytes block `b` holds (the last one may be short). */
   const blockLength = (b: number) => Math.min(URL_BLOCK_BYTES, size() - b * URL_BLOCK_BYTES);
 
@@ -231,8 +239,7 @@ export async function openUrlSource(url: string, opts: SourceOptions = {}): Prom
     const end = Math.min(size(), (last + 1) * URL_BLOCK_BYTES);
     const r = await request({ headers: { Range: `bytes=${begin}-${end - 1}` } });
     if (r.status === 200) {
-      const len = Number(r.headers.get('content-length') ?? -1);
-      whole = await readBody(r, r.headers.has('content-length') ? len : -1);
+      whole = await downloadWhole(r);
       if (version.size >= 0 && whole.length !== version.size)
         throw fail(`the file changed on the server between requests (size ${version.size}, now ${whole.length})`);
       return null;
@@ -274,11 +281,8 @@ export async function openUrlSource(url: string, opts: SourceOptions = {}): Prom
     return null;
   };
 
-  if (version.size < 0) {
-    // No size announced: only a whole download can tell it.
-    await fetchBlocks(0, 0);
-    if (!whole) throw fail('the server announced no size (no Content-Length) but answered a range request');
-  }
+  // No size announced: no range can be asked for; one whole download tells it.
+  if (version.size < 0) whole = await downloadWhole(await request({}));
 
   return {
     name: url,

@@ -1,6 +1,7 @@
 // A local HTTP server (127.0.0.1, a free port) that serves test/fixtures the way model hosts do, for
 // the URL-loading tests: /range/F with Range support, ETag and Last-Modified; /norange/F always
 // whole (200); /changing/F whose ETag differs after the HEAD; /nohead/F ranges without HEAD (405);
+// /nolength/F no size announced at all (chunked, Range ignored);
 // /missing/… a 404. CORS headers let a
 // page of another origin read it. It counts requests, HEADs and body bytes; `truncate` makes it
 // send half of each announced body and drop the connection.
@@ -38,6 +39,14 @@ export async function startFixtureServer(): Promise<FixtureServer> {
     const etag = kind === 'changing' && req.method !== 'HEAD' ? '"v2"' : '"v1"';
     const headers = { ...cors, ETag: etag, 'Last-Modified': 'Mon, 30 Nov 2026 00:00:00 GMT', 'Accept-Ranges': 'bytes' };
     if (req.method === 'HEAD' && kind === 'nohead') return res.writeHead(405, cors).end();
+    if (kind === 'nolength') {
+      // No size anywhere: HEAD without Content-Length, the body chunked, Range ignored.
+      if (req.method === 'HEAD') return res.writeHead(200, { ...cors, ETag: '"v1"' }).end();
+      res.writeHead(200, { ...cors, ETag: '"v1"' });
+      s.stats.bodyBytes += data.length;
+      res.write(data.subarray(0, data.length >> 1));
+      return res.end(data.subarray(data.length >> 1));
+    }
     if (req.method === 'HEAD') {
       s.stats.heads++;
       return res.writeHead(200, { ...headers, 'Content-Length': data.length }).end();

@@ -93,6 +93,19 @@ describe('loading from a URL', () => {
     fromPath.destroy();
   });
 
+  it('a server that announces no size is read in one download', async () => {
+    const device = await testDevice();
+    const m = await VisionTransformer.load(device, {
+      weights: `${base}/nolength/${CLIP}.bin`,
+      config: config(),
+      cache: false,
+    });
+    const fromPath = await VisionTransformer.load(device, { weights: fixture(`${CLIP}.bin`), config: config() });
+    expect(Array.from(await embedding(m))).toEqual(Array.from(await embedding(fromPath)));
+    m.destroy();
+    fromPath.destroy();
+  });
+
   it('a server that ignores Range is read in one download; CLIP by URL works', async () => {
     const device = await testDevice();
     reset();
