@@ -1,5 +1,5 @@
 // Images in, embeddings out: decode → OpenVision preprocessing → batched forward passes.
-import { concat, isList } from './model/arguments.js';
+import { checkHiddenBlockUse, concat, isList } from './model/arguments.js';
 import type { ViTOutputName, ViTOutputs, VisionTransformer } from './model/vit.js';
 import { ArgumentError, ImageError } from './errors.js';
 import { decodeResized, normalizeBatch, type ImageInput, type RgbImage } from './preprocess/index.js';
@@ -64,12 +64,7 @@ export async function encodeImages(
       `must be 'throw' or 'skip', got ${String(opts.onImageError)}`,
     );
   }
-  if (opts.hiddenBlock !== undefined && !outputs.includes('hidden'))
-    throw new ArgumentError(
-      'encodeImages',
-      'hiddenBlock',
-      "picks the block of the 'hidden' output, which outputs does not ask for (add 'hidden' to outputs)",
-    );
+  checkHiddenBlockUse('encodeImages', opts.hiddenBlock, outputs); // before any image is decoded
   const parts: Partial<Record<ViTOutputName, Float32Array[]>> = {};
   const indices: number[] = [];
   const failed: EncodeResult['failed'] = [];

@@ -50,6 +50,16 @@ export function checkKernelChoices(device: GPUDevice, k: KernelChoices = {}): Ke
   return settled;
 }
 
+/** A `hiddenBlock` only goes with the 'hidden' output: given without it, it would be ignored, so it is refused. */
+export function checkHiddenBlockUse(where: string, hiddenBlock: number | undefined, outputs: readonly string[]): void {
+  if (hiddenBlock !== undefined && !outputs.includes('hidden'))
+    throw new ArgumentError(
+      where,
+      'hiddenBlock',
+      "picks the block of the 'hidden' output, which outputs does not ask for (add 'hidden' to outputs)",
+    );
+}
+
 /** Throws unless `outputs` is a non-empty list of known output names. */
 export function checkOutputs(where: string, outputs: readonly string[], known: readonly string[]): void {
   if (!isList(outputs) || outputs.length === 0)

@@ -8,7 +8,7 @@ import type { CompiledGraph, NodeTiming } from '../graph/executor.js';
 import { GraphModel } from './tower.js';
 import { adapterKey, defaultProfileStore, fromStored, shapeKey, warnOnce, type ProfileStore } from './profiles.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
-import { checkKernelChoices, checkOutputs, describeValue, isCheckpoint } from './arguments.js';
+import { checkHiddenBlockUse, checkKernelChoices, checkOutputs, describeValue, isCheckpoint } from './arguments.js';
 import * as ops from '../graph/ops.js';
 import { DTYPE_BYTES } from '../kernels/program/index.js';
 import { posembSincos2d } from '../kernels/posemb-sincos.js';
@@ -291,12 +291,7 @@ export class VisionTransformer extends GraphModel {
         'hiddenBlock',
         `must be an integer in [${-L}, ${L - 1}] (this model has ${L} blocks), got ${String(hb)}`,
       );
-    if (opts.hiddenBlock !== undefined && !outputs.includes('hidden'))
-      throw new ArgumentError(
-        'forward',
-        'hiddenBlock',
-        "picks the block of the 'hidden' output, which outputs does not ask for (add 'hidden' to outputs)",
-      );
+    checkHiddenBlockUse('forward', opts.hiddenBlock, outputs);
     const hiddenBlock = hb < 0 ? L + hb : hb;
     const r = await this.runChunked('forward', batch, opts.maxBatch, this.maxChunk(res), async (start, b, alive) => {
       const cg = await this.compiled(b, res, outputs, hiddenBlock);
