@@ -249,7 +249,7 @@ export class CLIPModel {
    * labels of the scaled cosines), most probable first; one ranking per image, in order. An image
    * that cannot be read rejects the call with an ImageError naming it (its path and index); nothing
    * is skipped. Labels longer than the text tower's context (77 tokens) are cut to it, as open_clip
-   * does; `labelsCut` on `zeroShotDetailed`'s result names them.
+   * does; their entries carry `truncated: true`.
    */
   async zeroShot(
     images: readonly ImageInput[],

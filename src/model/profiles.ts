@@ -202,8 +202,8 @@ export async function fileProfileStore(path: string): Promise<ProfileStore> {
       await fs.mkdir(path_.dirname(path), { recursive: true });
       const st = await fs.stat(path).catch(() => null);
       if (st && !st.isFile()) throw new Error('it is not a regular file (a directory?)');
-      await fs.access(path_.dirname(path), (await import('node:fs')).constants.W_OK);
-      if (st) await fs.access(path, (await import('node:fs')).constants.W_OK);
+      await fs.access(path_.dirname(path), fs.constants.W_OK);
+      if (st) await fs.access(path, fs.constants.W_OK);
     } catch (e) {
       throw unwritable(e);
     }
