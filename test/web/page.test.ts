@@ -65,6 +65,20 @@ async function pageResult(page: Page): Promise<any> {
   return page.evaluate(() => (window as any).wgslVit);
 }
 
+/** A new page of `owner` (the browser, or a context) at the demo, ready; its page errors collected, its adapter (if any). */
+async function openDemo(
+  owner: { newPage(o?: { viewport: { width: number; height: number } }): Promise<Page> },
+  viewport?: { width: number; height: number },
+): Promise<{ page: Page; errors: string[]; adapter: string | undefined }> {
+  const page = await owner.newPage(viewport ? { viewport } : undefined);
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(url);
+  await page.waitForFunction(() => (window as any).wgslVit?.ready === true, undefined, { timeout: 60_000 });
+  const adapter = await page.evaluate(() => (window as any).wgslVit.adapter as string | undefined);
+  return { page, errors, adapter };
+}
+
 describe('demo page (headless Chromium)', () => {
   it('says so when the browser has no WebGPU, and asks for missing files', async () => {
     const page = await browser.newPage();
@@ -81,12 +95,7 @@ describe('demo page (headless Chromium)', () => {
   });
 
   it('embeds an image chosen by the user, or reports that WebGPU is unavailable', async () => {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(url);
-    await page.waitForFunction(() => (window as any).wgslVit?.ready === true, undefined, { timeout: 60_000 });
-    const adapter = await page.evaluate(() => (window as any).wgslVit.adapter as string | undefined);
+    const { page, errors, adapter } = await openDemo(browser);
     const name = 'ov2-h14-224-d1';
     await page.setInputFiles('#weights', fixture(`${name}.safetensors`));
     await page.setInputFiles('#config', fixture(`${name}.open_clip_config.json`));
@@ -113,12 +122,7 @@ describe('demo page (headless Chromium)', () => {
   });
 
   it('OpenVision 1 (CLIP): ranks typed labels as PyTorch does, draws the bars, and a patch map that follows clicks', async () => {
-    const page = await browser.newPage({ viewport: { width: 1100, height: 1000 } });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(url);
-    await page.waitForFunction(() => (window as any).wgslVit?.ready === true, undefined, { timeout: 60_000 });
-    const adapter = await page.evaluate(() => (window as any).wgslVit.adapter as string | undefined);
+    const { page, errors, adapter } = await openDemo(browser, { width: 1100, height: 1000 });
     const name = 'ov1-clip-ti16-224-t2';
     const exp = await readExpected(fixture(`${name}.expected.safetensors`));
     const meta = exp.meta as unknown as { labels: string[]; template: string; images: string[] };
@@ -177,12 +181,7 @@ describe('demo page (headless Chromium)', () => {
     const name = 'ov2-h14-224-d1';
     const exp = await readExpected(fixture(`${name}.expected.safetensors`));
     const runByUrl = async () => {
-      const page = await context.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(e.message));
-      await page.goto(url);
-      await page.waitForFunction(() => (window as any).wgslVit?.ready === true, undefined, { timeout: 60_000 });
-      const adapter = await page.evaluate(() => (window as any).wgslVit.adapter as string | undefined);
+      const { page, errors, adapter } = await openDemo(context);
       await page.fill('#weightsUrl', `${models.base}/range/${name}.safetensors`);
       await page.fill('#configUrl', `${models.base}/range/${name}.open_clip_config.json`);
       await page.setInputFiles('#image', fixture('rocket.png'));
