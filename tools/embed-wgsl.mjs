@@ -2,7 +2,8 @@
 // so that kernels work unchanged in Node and in browser bundles (no fs, no fetch at run time).
 // The template step, two directives and nothing else:
 // - a line `//!include _name.wgsl` is replaced by that partial's text (files starting with `_` are
-//   partials, shared by several kernels, not exported on their own);
+//   partials, shared by several kernels, not exported on their own), once per kernel: a partial
+//   included again (by two partials that both need it) expands to nothing the second time;
 // - `//!unroll i COUNT` … `//!end` repeats the lines between for i = 0 .. COUNT-1, each `$i` written
 //   as the literal `0u`, `1u`, …: straight-line code whose register-array indices are constants
 //   (WGSL has no unroll attribute, and a GPU driver that does not unroll a loop over a private array
@@ -16,11 +17,13 @@ const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'wgsl');
 const files = readdirSync(dir)
   .filter((f) => f.endsWith('.wgsl') && !f.startsWith('_'))
   .sort();
-const expand = (f, seen = []) => {
+const expand = (f, seen = [], done = new Set()) => {
   if (seen.includes(f)) throw new Error(`embed-wgsl: include cycle ${[...seen, f].join(' -> ')}`);
+  done.add(f);
   return readFileSync(join(dir, f), 'utf8').replace(/^\/\/!include (\S+)$/gm, (_, inc) => {
     if (!existsSync(join(dir, inc))) throw new Error(`embed-wgsl: ${f} includes ${inc}, which does not exist`);
-    return expand(inc, [...seen, f]);
+    if (done.has(inc) && ![...seen, f].includes(inc)) return `// (${inc}: included above)`;
+    return expand(inc, [...seen, f], done);
   });
 };
 const UNROLL = /^\s*\/\/!unroll (\w+) (\d+)\s*$/;

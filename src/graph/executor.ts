@@ -72,13 +72,18 @@ export class CompiledGraph {
       else if (t.kind === 'input') buffer = inputs.get(t.name)?.buffer;
       else buffer = params(t);
       if (!buffer || !('mapAsync' in buffer)) throw new Error(`graph: no buffer for ${t.kind} ${t.name}`);
-      return { buffer, shape: t.shape, dtype: t.dtype };
+      return t.scale
+        ? { buffer, shape: t.shape, dtype: t.dtype, scale: resolve(t.scale) }
+        : { buffer, shape: t.shape, dtype: t.dtype };
     };
     const resolveTexture = (t: Tensor): TextureRef => {
       const texture = t.kind === 'activation' ? textures[plan.textureSlotOf.get(t)!] : params(t);
       if (t.storage !== 'texture' || !texture || !('createView' in texture))
         throw new Error(`graph: no texture for ${t.kind} ${t.name}`);
-      return { texture, shape: [t.shape[0]!, t.shape[1]!] };
+      const shape: [number, number] = [t.shape[0]!, t.shape[1]!];
+      if (t.dtype === 'f16') return { texture, shape, dtype: 'f16' };
+      if (t.dtype === 'q8') return { texture, shape, dtype: 'q8', scale: resolve(t.scale!) };
+      return { texture, shape };
     };
     try {
       plan.slotBytes.forEach((bytes, i) => {

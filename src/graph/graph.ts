@@ -5,7 +5,14 @@ import { elementCount } from '../shape.js';
 import type { AttentionVariant } from '../kernels/attention.js';
 import type { GemmTile } from '../kernels/gemm-tile.js';
 import type { GemmVariant } from '../kernels/gemm.js';
-import { DTYPE_BYTES, type DType, type Dispatch, type TensorRef, type TextureRef } from '../kernels/program/index.js';
+import {
+  byteSize,
+  type DType,
+  type Dispatch,
+  type TensorRef,
+  type TextureRef,
+  type WeightDType,
+} from '../kernels/program/index.js';
 
 export type TensorKind = 'input' | 'param' | 'activation';
 /**
@@ -22,9 +29,12 @@ export class Tensor {
     readonly kind: TensorKind,
     readonly dtype: DType = 'f32',
     readonly storage: TensorStorage = 'buffer',
+    /** A 'q8' weight's per-row scales (a [rows] f32 param). */
+    readonly scale?: Tensor,
   ) {}
+  /** Bytes in a buffer (a packed f16 / q8 weight: its rows of words, weight-format.ts). */
   get bytes(): number {
-    return elementCount(this.shape) * DTYPE_BYTES[this.dtype];
+    return byteSize(this);
   }
 }
 
@@ -86,12 +96,19 @@ export class Graph {
     kind: TensorKind,
     dtype: DType = 'f32',
     storage: TensorStorage = 'buffer',
+    scale?: Tensor,
   ): Tensor {
     if (!shape.every((d) => Number.isInteger(d) && d > 0))
       throw new Error(`graph: tensor ${name} has an invalid shape [${shape.join(', ')}]`);
-    if (storage === 'texture' && (shape.length !== 2 || dtype !== 'f32'))
-      throw new Error(`graph: tensor ${name}: only 2-D f32 tensors can live in a texture, got [${shape.join(', ')}]`);
-    const t = new Tensor(this.tensors.length, name, [...shape], kind, dtype, storage);
+    if (storage === 'texture' && (shape.length !== 2 || dtype === 'u32' || (dtype !== 'f32' && kind !== 'param')))
+      throw new Error(
+        `graph: tensor ${name}: only 2-D f32 tensors (and f16 / q8 weights) can live in a texture, got [${shape.join(', ')}] ${dtype}`,
+      );
+    if ((dtype === 'f16' || dtype === 'q8') && (kind !== 'param' || shape.length !== 2))
+      throw new Error(`graph: tensor ${name}: ${dtype} is for 2-D weights (params) only`);
+    if ((dtype === 'q8') !== (scale !== undefined))
+      throw new Error(`graph: tensor ${name}: a q8 weight has scales, no other tensor has`);
+    const t = new Tensor(this.tensors.length, name, [...shape], kind, dtype, storage, scale);
     this.tensors.push(t);
     return t;
   }
@@ -99,9 +116,13 @@ export class Graph {
   input(name: string, shape: readonly number[], dtype: DType = 'f32'): Tensor {
     return this.add(name, shape, 'input', dtype);
   }
-  /** A weight the model owns, in a buffer or (storage 'texture') a matrix texture. */
-  param(name: string, shape: readonly number[], storage: TensorStorage = 'buffer'): Tensor {
-    return this.add(name, shape, 'param', 'f32', storage);
+  /**
+   * A weight the model owns, in a buffer or (storage 'texture') a matrix texture; a 2-D weight may be
+   * f16 or q8 (weight-format.ts), a q8 one with a `${name}.scale` [rows] f32 param beside it.
+   */
+  param(name: string, shape: readonly number[], storage: TensorStorage = 'buffer', dtype: WeightDType = 'f32'): Tensor {
+    const scale = dtype === 'q8' ? this.add(`${name}.scale`, [shape[0]!], 'param') : undefined;
+    return this.add(name, shape, 'param', dtype, storage, scale);
   }
   /** An intermediate result; 'texture' ones are planned separately (textures of the same size share). */
   activation(name: string, shape: readonly number[], storage: TensorStorage = 'buffer'): Tensor {

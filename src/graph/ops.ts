@@ -11,7 +11,6 @@ import { elementCount } from '../shape.js';
 import { layerNorm as layerNormDispatch, layerNormTexture } from '../kernels/layernorm.js';
 import { meanPool as meanPoolDispatch } from '../kernels/mean-pool.js';
 import { patchEmbed as patchEmbedDispatch, patchEmbedTexture, patchPack } from '../kernels/patch-embed.js';
-import { DTYPE_BYTES } from '../kernels/program/index.js';
 import type { Graph, Resolve, ResolveTexture, Tensor, TensorStorage } from './graph.js';
 
 /** Rows a matrix texture of this graph may have (KernelChoices.textureRows, default MATRIX_TEXTURE_ROWS). */
@@ -227,7 +226,7 @@ export function meanPool(g: Graph, name: string, x: Tensor, skip: number): Tenso
 /** x[:, from:] of a [B, N, W] tensor, as a new [B, N - from, W] tensor (buffer copies, no kernel). */
 export function sliceTokens(g: Graph, name: string, x: Tensor, from: number): Tensor {
   const [B, N, W] = x.shape as [number, number, number];
-  const e = DTYPE_BYTES[x.dtype];
+  const e = x.bytes / elementCount(x.shape);
   const y = g.activation(name, [B, N - from, W]);
   const regions = Array.from({ length: B }, (_, b) => ({
     src: (b * N + from) * W * e,
@@ -243,7 +242,7 @@ export function tokenAt(g: Graph, name: string, x: Tensor, index: number): Tenso
   const [B, N, W] = x.shape as [number, number, number];
   if (!Number.isInteger(index) || index < 0 || index >= N)
     throw new Error(`graph: token ${index} of ${name} is outside 0..${N - 1}`);
-  const e = DTYPE_BYTES[x.dtype];
+  const e = x.bytes / elementCount(x.shape);
   const y = g.activation(name, [B, W]);
   g.copy(
     name,

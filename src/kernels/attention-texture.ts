@@ -5,6 +5,7 @@ import { KernelArgumentError } from '../errors.js';
 import { ATTENTION_VARIANTS, attentionHeadDim, attentionTextureKernel } from './attention.js';
 import {
   createDispatch,
+  expectF32Texture,
   expectShape,
   expectSubgroupsOf8,
   type Dispatch,
@@ -33,6 +34,7 @@ export interface AttentionTextureArgs {
 export function attentionTexture(device: GPUDevice, a: AttentionTextureArgs): Dispatch {
   const k = attentionTextureKernel.name;
   const [rows, W3] = a.qkv.shape;
+  expectF32Texture(k, 'qkv', a.qkv);
   const N = a.tokens;
   if (!Number.isInteger(N) || N <= 0 || rows % N !== 0)
     throw new KernelArgumentError(k, 'tokens', `${N} does not divide qkv's ${rows} rows into whole sequences`);

@@ -4,6 +4,9 @@ import { KernelArgumentError } from '../errors.js';
 import {
   createDispatch,
   expectShape,
+  expectWeight,
+  unusedBinding,
+  W_DTYPE_CODE,
   grid2d,
   type Dispatch,
   type KernelSource,
@@ -15,7 +18,7 @@ export const embeddingKernel: KernelSource = { name: 'embedding', wgsl: embeddin
 export interface EmbeddingArgs {
   /** [B, T] token ids, dtype u32; each must be < vocab (a larger one yields a row of NaN). */
   ids: TensorRef;
-  /** [vocab, D] embedding table (token_embedding.weight). */
+  /** [vocab, D] embedding table (token_embedding.weight): f32, or f16 / q8 (weight-format.ts; q8 scales per token row). */
   table: TensorRef;
   /** [T, D] position table added to every sequence. */
   pos: TensorRef;
@@ -33,13 +36,14 @@ export function embedding(device: GPUDevice, a: EmbeddingArgs): Dispatch {
   const [B, T] = a.ids.shape as [number, number];
   const [vocab, D] = a.table.shape as [number, number];
   expectShape(k, 'ids', a.ids, [B, T], 'u32');
-  expectShape(k, 'table', a.table, [vocab, D]);
+  const dtype = expectWeight(k, 'table', a.table, [vocab, D]);
   expectShape(k, 'pos', a.pos, [T, D]);
   expectShape(k, 'out', a.out, [B, T, D]);
   const [ry, rz] = grid2d(device, k, B * T);
   return createDispatch(device, embeddingKernel, {
+    overrides: { W_DTYPE: W_DTYPE_CODE[dtype] },
     uniforms: { rows: B * T, tokens: T, dim: D, vocab },
-    tensors: { ids: a.ids, table: a.table, pos: a.pos, out: a.out },
+    tensors: { ids: a.ids, table: a.table, pos: a.pos, out: a.out, w_scale: a.table.scale ?? unusedBinding(device) },
     workgroups: [Math.ceil(D / 64), ry, rz],
   });
 }

@@ -6,8 +6,11 @@ import { KernelArgumentError } from '../errors.js';
 import { epilogueCode, type GemmEpilogue } from './gemm.js';
 import {
   createDispatch,
+  expectF32Texture,
   expectShape,
   expectSubgroupsOf8,
+  expectWeightTexture,
+  W_DTYPE_CODE,
   isTextureRef,
   matrixTextureWidth,
   unusedBinding,
@@ -27,7 +30,10 @@ const BLOCK = { m: wgslConst(gemmTextureKernel, 'MR'), n: wgslConst(gemmTextureK
 export interface GemmTextureArgs {
   /** [M, K] activations as a matrix texture (texture_pack makes one from a buffer). */
   x: TextureRef;
-  /** [N, K] weights (nn.Linear layout) as a matrix texture (uploadMatrixTexture). */
+  /**
+   * [N, K] weights (nn.Linear layout) as a matrix texture: f32 (uploadMatrixTexture), or f16 / q8
+   * (uploadWeightTexture; a q8 one carries its scales).
+   */
   w: TextureRef;
   /** [N] bias, or null for none. */
   bias: TensorRef | null;
@@ -48,6 +54,8 @@ export function gemmTexture(device: GPUDevice, a: GemmTextureArgs): Dispatch {
   const code = epilogueCode(kernel, epilogue);
   const [N, K] = a.w.shape;
   const [M, Kx] = a.x.shape;
+  expectF32Texture(kernel, 'x', a.x);
+  const dtype = expectWeightTexture(kernel, 'w', a.w);
   if (Kx !== K)
     throw new KernelArgumentError(kernel, 'x', `expected [M, ${K}] to match w [${N}, ${K}], got [${M}, ${Kx}]`);
   if (a.bias) expectShape(kernel, 'bias', a.bias, [N]);
@@ -56,11 +64,18 @@ export function gemmTexture(device: GPUDevice, a: GemmTextureArgs): Dispatch {
     throw new KernelArgumentError(kernel, 'row0', `must be a non-negative integer, got ${row0}`);
   expectSubgroupsOf8(device, kernel, 'device');
   const common = {
-    overrides: { EPILOGUE: code, HAS_BIAS: a.bias !== null, OUT_TEXTURE: isTextureRef(a.y) },
+    overrides: {
+      EPILOGUE: code,
+      HAS_BIAS: a.bias !== null,
+      OUT_TEXTURE: isTextureRef(a.y),
+      W_DTYPE: W_DTYPE_CODE[dtype],
+    },
     workgroups: [Math.ceil(N / BLOCK.n), Math.ceil(M / BLOCK.m)] as [number, number],
   };
   const bias = a.bias ?? unusedBinding(device);
+  const w_scale = a.w.scale ?? unusedBinding(device);
   if (isTextureRef(a.y)) {
+    expectF32Texture(kernel, 'y', a.y);
     if (a.y.shape[0] !== M || a.y.shape[1] !== N)
       throw new KernelArgumentError(
         kernel,
@@ -72,7 +87,7 @@ export function gemmTexture(device: GPUDevice, a: GemmTextureArgs): Dispatch {
     return createDispatch(device, gemmTextureKernel, {
       ...common,
       uniforms: { M, N, K, M0: 0, yt_width: matrixTextureWidth(N) },
-      tensors: { bias, y: unusedOutput(device) },
+      tensors: { bias, y: unusedOutput(device), w_scale },
       textures: { x: a.x, w: a.w, yt: a.y },
     });
   }
@@ -87,7 +102,7 @@ export function gemmTexture(device: GPUDevice, a: GemmTextureArgs): Dispatch {
   return createDispatch(device, gemmTextureKernel, {
     ...common,
     uniforms: { M, N, K, M0: row0, yt_width: 0 },
-    tensors: { bias, y: a.y },
+    tensors: { bias, y: a.y, w_scale },
     textures: { x: a.x, w: a.w, yt: unusedTexture(device) },
   });
 }

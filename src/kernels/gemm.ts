@@ -11,6 +11,8 @@ import {
   createDispatch,
   expectShape,
   expectSubgroupsOf8,
+  expectWeight,
+  W_DTYPE_CODE,
   elementCount,
   unusedBinding,
   wgslConst,
@@ -54,7 +56,10 @@ export const GEMM_EPILOGUE_CODE: Record<GemmEpilogue, number> = {
 export interface GemmArgs {
   /** [..., K] activations; all leading axes are flattened into M rows. */
   x: TensorRef;
-  /** [N, K] weights, PyTorch nn.Linear layout. */
+  /**
+   * [N, K] weights, PyTorch nn.Linear layout: dtype 'f32', or 'f16' / 'q8' in the packed layout of
+   * weight-format.ts (a 'q8' one with its [N] scales in `w.scale`); the arithmetic is f32 either way.
+   */
   w: TensorRef;
   /** [N] bias, or null for none. */
   bias: TensorRef | null;
@@ -95,12 +100,12 @@ export function gemm(device: GPUDevice, args: GemmArgs): Dispatch {
   const lead = args.x.shape.slice(0, -1);
   const M = elementCount(lead);
   expectShape(kernel, 'x', args.x, args.x.shape);
-  expectShape(kernel, 'w', args.w, [N, K]);
+  const dtype = expectWeight(kernel, 'w', args.w, [N, K]);
   if (args.bias) expectShape(kernel, 'bias', args.bias, [N]);
   expectShape(kernel, 'y', args.y, [...lead, N]);
-  // 'subgroup' reads w as vec4s along K: K must be a multiple of 4, else the default is 'tiled'.
-  const variant =
-    args.variant ?? (args.tile || K % 4 !== 0 || gemmVariantFor(device) === 'tiled' ? 'tiled' : 'subgroup');
+  // 'subgroup' reads an f32 w as vec4s along K: K must be a multiple of 4, else the default is 'tiled'.
+  const k4 = dtype !== 'f32' || K % 4 === 0;
+  const variant = args.variant ?? (args.tile || !k4 || gemmVariantFor(device) === 'tiled' ? 'tiled' : 'subgroup');
   if (variant === 'texture')
     throw new KernelArgumentError(
       kernel,
@@ -114,16 +119,27 @@ export function gemm(device: GPUDevice, args: GemmArgs): Dispatch {
       `unknown variant '${String(variant)}' (have: ${GEMM_VARIANTS.join(', ')})`,
     );
   }
-  const tensors = { x: args.x, w: args.w, bias: args.bias ?? unusedBinding(device), y: args.y };
+  const tensors = {
+    x: args.x,
+    w: args.w,
+    bias: args.bias ?? unusedBinding(device),
+    y: args.y,
+    w_scale: args.w.scale ?? unusedBinding(device),
+  };
+  const W_DTYPE = W_DTYPE_CODE[dtype];
   if (variant === 'subgroup') {
     if (args.tile) throw new KernelArgumentError(kernel, 'tile', "a tile is for the 'tiled' variant only");
-    if (K % 4 !== 0)
-      throw new KernelArgumentError(kernel, 'w', `the 'subgroup' variant needs K % 4 == 0, got K = ${K}`);
+    if (!k4)
+      throw new KernelArgumentError(
+        kernel,
+        'w',
+        `the 'subgroup' variant needs K % 4 == 0, got K = ${K} (for f32 weights; f16 and q8 rows are padded)`,
+      );
     expectSubgroupsOf8(device, kernel, 'variant', "'subgroup' ");
     const wx = Math.ceil(N / SUBGROUP_BLOCK.n),
       wy = Math.ceil(M / SUBGROUP_BLOCK.m);
     return createDispatch(device, gemmSubgroupKernel, {
-      overrides: { EPILOGUE: code, HAS_BIAS: args.bias !== null },
+      overrides: { EPILOGUE: code, HAS_BIAS: args.bias !== null, W_DTYPE },
       uniforms: { M, N, K },
       tensors,
       workgroups: [wx, wy],
@@ -134,6 +150,7 @@ export function gemm(device: GPUDevice, args: GemmArgs): Dispatch {
     overrides: {
       EPILOGUE: code,
       HAS_BIAS: args.bias !== null,
+      W_DTYPE,
       ...launch.overrides,
       PREFETCH: launch.tile.prefetch ?? false,
     },

@@ -99,8 +99,26 @@ export {
   type TensorRef,
   type TextureRef,
   type DType,
+  type WeightDType,
+  WEIGHT_DTYPES,
+  weightRowWords,
+  packWeight,
+  toF16,
+  quantizeQ8,
+  dequantize,
+  f32ToF16Bits,
+  f16BitsToF32,
+  uploadWeightTexture,
+  type Q8Weight,
   type KernelSource,
   type KernelSignature,
 } from './program/index.js';
-export { uploadTensor, poisonedTensor, readTensor, runDispatches, timeDispatch } from './program/harness.js';
+export {
+  uploadTensor,
+  uploadWeight,
+  poisonedTensor,
+  readTensor,
+  runDispatches,
+  timeDispatch,
+} from './program/harness.js';
 export { KernelArgumentError } from '../errors.js';

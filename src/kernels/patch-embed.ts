@@ -6,9 +6,14 @@ import { KernelArgumentError } from '../errors.js';
 import { tileLaunch, type GemmTile } from './gemm-tile.js';
 import {
   createDispatch,
+  expectF32Texture,
   expectShape,
   expectSubgroupsOf8,
+  expectWeight,
+  expectWeightTexture,
   matrixTextureWidth,
+  unusedBinding,
+  W_DTYPE_CODE,
   wgslConst,
   type Dispatch,
   type KernelSource,
@@ -23,7 +28,10 @@ export const patchPackKernel: KernelSource = { name: 'patch_pack', wgsl: patchPa
 export interface PatchEmbedArgs {
   /** [B, 3, S, S] NCHW, S divisible by the patch size. */
   image: TensorRef;
-  /** [W, 3, p, p] conv weight (or the same memory viewed as [W, 3·p·p]). */
+  /**
+   * [W, 3, p, p] conv weight (or the same memory viewed as [W, 3·p·p]); f16 and q8 weights
+   * (weight-format.ts) as [W, 3·p·p], a q8 one with its [W] scales.
+   */
   weight: TensorRef;
   /** [W] class token. */
   cls: TensorRef;
@@ -47,12 +55,14 @@ export function patchEmbed(device: GPUDevice, a: PatchEmbedArgs): Dispatch {
   }
   const W = a.weight.shape[0]!;
   let p: number;
+  let dtype;
   if (a.weight.shape.length === 4) {
     p = a.weight.shape[2]!;
     expectShape(k, 'weight', a.weight, [W, 3, p, p]);
+    dtype = 'f32' as const;
   } else {
     p = Math.round(Math.sqrt(a.weight.shape[1]! / 3));
-    expectShape(k, 'weight', a.weight, [W, 3 * p * p]);
+    dtype = expectWeight(k, 'weight', a.weight, [W, 3 * p * p]);
   }
   if (S % p !== 0) throw new KernelArgumentError(k, 'image', `resolution ${S} is not divisible by the patch size ${p}`);
   const g = S / p;
@@ -62,9 +72,16 @@ export function patchEmbed(device: GPUDevice, a: PatchEmbedArgs): Dispatch {
   expectShape(k, 'out', a.out, [B, 1 + g * g, W]);
   const launch = tileLaunch(device, k, a.tile, B * g * g, W);
   return createDispatch(device, patchEmbedKernel, {
-    overrides: launch.overrides,
+    overrides: { ...launch.overrides, W_DTYPE: W_DTYPE_CODE[dtype] },
     uniforms: { batch: B, image_size: S, patch_size: p, grid: g, dim: W },
-    tensors: { image: a.image, w: a.weight, cls: a.cls, pos: a.pos, out: a.out },
+    tensors: {
+      image: a.image,
+      w: a.weight,
+      cls: a.cls,
+      pos: a.pos,
+      out: a.out,
+      w_scale: a.weight.scale ?? unusedBinding(device),
+    },
     workgroups: launch.workgroups,
   });
 }
@@ -106,7 +123,7 @@ export function patchPack(device: GPUDevice, a: PatchPackArgs): Dispatch {
 export interface PatchEmbedTextureArgs {
   /** [rows, 3·p·p] matrix texture of patches patch0 .. patch0 + rows - 1 (patchPack). */
   patches: TextureRef;
-  /** [W, 3·p·p] matrix texture of the conv weight [W, 3, p, p]. */
+  /** [W, 3·p·p] matrix texture of the conv weight [W, 3, p, p] (f32, f16 or q8 with its scales). */
   weight: TextureRef;
   /** [W] class token (written by the call with patch0 = 0). */
   cls: TensorRef;
@@ -125,6 +142,8 @@ export function patchEmbedTexture(device: GPUDevice, a: PatchEmbedTextureArgs): 
   const k = patchEmbedTextureKernel.name;
   const [W, K] = a.weight.shape;
   const [rows, Kx] = a.patches.shape;
+  expectF32Texture(k, 'patches', a.patches);
+  const dtype = expectWeightTexture(k, 'weight', a.weight);
   if (Kx !== K)
     throw new KernelArgumentError(
       k,
@@ -148,8 +167,9 @@ export function patchEmbedTexture(device: GPUDevice, a: PatchEmbedTextureArgs): 
     );
   expectSubgroupsOf8(device, k, 'device');
   return createDispatch(device, patchEmbedTextureKernel, {
+    overrides: { W_DTYPE: W_DTYPE_CODE[dtype] },
     uniforms: { rows, P0: patch0, batch: B, grid: g, dim: W, K },
-    tensors: { cls: a.cls, pos: a.pos, out: a.out },
+    tensors: { cls: a.cls, pos: a.pos, out: a.out, w_scale: a.weight.scale ?? unusedBinding(device) },
     textures: { x: a.patches, w: a.weight },
     workgroups: [
       Math.ceil(W / wgslConst(patchEmbedTextureKernel, 'NB')),

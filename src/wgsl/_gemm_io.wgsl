@@ -1,8 +1,10 @@
 // What the GEMM variants share (included by gemm.wgsl, gemm_subgroup.wgsl and gemm_texture.wgsl):
 // the bindings bias: [N], y: [M, N] (f32, row-major) — each variant declares its uniforms (binding 0),
 //   x: [M, K] and w: [N, K] (nn.Linear layout) itself, as it reads them;
-// the epilogue codes and functions, and the store.
+// the epilogue codes and functions, and the store (which applies a q8 weight's row scales,
+// _weight_format.wgsl).
 
+//!include _weight_format.wgsl
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
@@ -38,9 +40,9 @@ fn activate(v: f32) -> f32 {
   return v;
 }
 
-// acc_v + bias[gn] through the activation epilogues.
+// acc_v (times w's row scale for q8) + bias[gn] through the activation epilogues.
 fn epilogue_value(gn: u32, acc_v: f32) -> f32 {
-  var v = acc_v;
+  var v = acc_v * w_scale1(gn);
   if (HAS_BIAS) { v += bias[gn]; }
   return activate(v);
 }
@@ -71,7 +73,7 @@ fn gelu_tanh4(v: vec4f) -> vec4f {
 // y[gm, gn .. gn+3] = epilogue(v + bias[gn .. gn+3]), columns at or past N skipped: the store of
 // the GPU GEMMs (gemm.wgsl), one vec4 of accumulators at a time, every component named.
 fn store_out4(gm: u32, gn: u32, N: u32, acc_v: vec4f) {
-  var v = acc_v;
+  var v = acc_v * w_scale4(vec4u(gn, gn + 1u, gn + 2u, gn + 3u), N);
   if (HAS_BIAS) {
     let last = N - 1u;   // bias reads clamped to [0, N): the values past N are never stored
     v += vec4f(bias[min(gn, last)], bias[min(gn + 1u, last)], bias[min(gn + 2u, last)], bias[min(gn + 3u, last)]);

@@ -1,6 +1,7 @@
 // The block product of the texture GEMMs (included by gemm_texture.wgsl and patch_embed_texture.wgsl):
 // the bindings x: [M, K] and w: [N, K] matrix textures (TextureRef layout, rows zero-padded to whole
-// 8-value steps), the block size, and texture_block(), which returns one MR × NB block of x·wᵀ.
+// 8-value steps; w in f32, f16 or q8, _weight_format.wgsl: 2, 1 or ½ texel per step), the block size,
+// and texture_block(), which returns one MR × NB block of x·wᵀ (q8 unscaled: the caller scales).
 //   A workgroup is one subgroup of 8 lanes (the host checks the subgroup size is 8): lane l owns
 // columns n0 + 4l .. n0 + 4l + 3 (a vec4 accumulator per row). Per step of 8 k, lane l loads x texel
 // (k0/4 + (l & 1)) of rows m0 + 4j + (l >> 1), j < MR/4, and its 4 columns' two w texels; every lane
@@ -8,10 +9,20 @@
 // multiply-adds per lane; no workgroup memory, no barriers. Rows past M and columns past N read a
 // clamped row (the caller does not store them); k needs no guard (the padding is zero).
 
-@group(0) @binding(1) var x: texture_storage_2d<rgba32uint, read>;   // [M, K] matrix texture
-@group(0) @binding(2) var w: texture_storage_2d<rgba32uint, read>;   // [N, K] matrix texture
+@group(0) @binding(1) var x: texture_storage_2d<rgba32uint, read>;   // [M, K] matrix texture (f32)
+@group(0) @binding(2) var w: texture_storage_2d<rgba32uint, read>;   // [N, K] matrix texture of W_DTYPE
+//!include _weight_format.wgsl
 const MR: u32 = 24u;    // rows per workgroup (a multiple of 4)
 const NB: u32 = 32u;    // columns per workgroup: 4 per lane
+
+// w[c, 8s .. 8s + 7], decoded: two texel loads for f32, one for f16 and q8.
+fn w_texture_step(c: u32, s: u32) -> array<vec4f, 2> {
+  let q = w_step_word(s);
+  let lo = textureLoad(w, vec2u(q, c));
+  var hi = vec4u(0u);
+  if (W_DTYPE == W_F32) { hi = textureLoad(w, vec2u(q + 1u, c)); }
+  return w_step8(lo, hi, s);
+}
 
 // Rows m0 .. m0 + MR - 1 of x·wᵀ at this lane's columns c0 .. c0 + 3.
 fn texture_block(m0: u32, c0: u32, lane: u32, M: u32, N: u32, K: u32) -> array<vec4f, MR> {
@@ -22,19 +33,23 @@ fn texture_block(m0: u32, c0: u32, lane: u32, M: u32, N: u32, K: u32) -> array<v
 
   for (var k0 = 0u; k0 < K; k0 += 8u) {
     let q0 = k0 / 4u;
-    let q1 = q0 + 1u;
     var xv = array<vec4f, MR / 4u>();
     for (var j = 0u; j < MR / 4u; j++) {
       xv[j] = bitcast<vec4f>(textureLoad(x, vec2u(q0 + lq, min(m0 + 4u * j + li, M - 1u))));
     }
-    let a0 = bitcast<vec4f>(textureLoad(w, vec2u(q0, cc.x)));
-    let a1 = bitcast<vec4f>(textureLoad(w, vec2u(q1, cc.x)));
-    let b0 = bitcast<vec4f>(textureLoad(w, vec2u(q0, cc.y)));
-    let b1 = bitcast<vec4f>(textureLoad(w, vec2u(q1, cc.y)));
-    let d0 = bitcast<vec4f>(textureLoad(w, vec2u(q0, cc.z)));
-    let d1 = bitcast<vec4f>(textureLoad(w, vec2u(q1, cc.z)));
-    let e0 = bitcast<vec4f>(textureLoad(w, vec2u(q0, cc.w)));
-    let e1 = bitcast<vec4f>(textureLoad(w, vec2u(q1, cc.w)));
+    let s = k0 / 8u;
+    let wa = w_texture_step(cc.x, s);
+    let wb = w_texture_step(cc.y, s);
+    let wd = w_texture_step(cc.z, s);
+    let we = w_texture_step(cc.w, s);
+    let a0 = wa[0];
+    let a1 = wa[1];
+    let b0 = wb[0];
+    let b1 = wb[1];
+    let d0 = wd[0];
+    let d1 = wd[1];
+    let e0 = we[0];
+    let e1 = we[1];
     // wv[kk] = w[c0 .. c0+3, k0 + kk]
     var wv = array<vec4f, 8>(
       vec4f(a0.x, b0.x, d0.x, e0.x), vec4f(a0.y, b0.y, d0.y, e0.y), vec4f(a0.z, b0.z, d0.z, e0.z), vec4f(a0.w, b0.w, d0.w, e0.w),

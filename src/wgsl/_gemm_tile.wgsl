@@ -1,6 +1,7 @@
 // Shared by gemm.wgsl and patch_embed.wgsl (included by tools/embed-wgsl.mjs at `//!include`):
 // the register-tiled product of one BK-deep slice of two k-major tiles in workgroup memory, and
-// the staging of the weight tile from the including shader's `w: array<f32>` ([N, K] row-major).
+// the staging of the weight tile from the including shader's `w: array<u32>` ([N, K] in the packed
+// layout of W_DTYPE, _weight_format.wgsl, which the includer includes).
 //
 // A workgroup of WG_X × WG_Y invocations computes a BM × BN = 8·WG_Y × 8·WG_X output block, 8×8
 // per invocation: invocation (tx, ty) owns rows 8·ty .. 8·ty+7 and the columns 4·tx .. 4·tx+3 and
@@ -49,14 +50,14 @@ fn tile_product(tx: u32, ty: u32, acc: ptr<function, array<vec4f, 16>>) {
   }
 }
 
-// w[n .. n+3, k] as a vec4, zero outside [0, N) × [0, K).
+// w[n .. n+3, k] as a vec4 (decoded, q8 unscaled), zero outside [0, N) × [0, K).
 fn load_w4(n: u32, k: u32, N: u32, K: u32) -> vec4f {
   var v = vec4f(0.0);
   if (k < K) {
-    if (n < N) { v.x = w[n * K + k]; }
-    if (n + 1u < N) { v.y = w[(n + 1u) * K + k]; }
-    if (n + 2u < N) { v.z = w[(n + 2u) * K + k]; }
-    if (n + 3u < N) { v.w = w[(n + 3u) * K + k]; }
+    if (n < N) { v.x = w_decode(w[w_word(n, k, K)], k); }
+    if (n + 1u < N) { v.y = w_decode(w[w_word(n + 1u, k, K)], k); }
+    if (n + 2u < N) { v.z = w_decode(w[w_word(n + 2u, k, K)], k); }
+    if (n + 3u < N) { v.w = w_decode(w[w_word(n + 3u, k, K)], k); }
   }
   return v;
 }

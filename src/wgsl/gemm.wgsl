@@ -1,5 +1,6 @@
 // Linear layer: y[m, n] = epilogue( sum_k x[m, k] * w[n, k] + bias[n] ).
-// x: [M, K] row-major; w: [N, K] (PyTorch's nn.Linear layout, rows are output features);
+// x: [M, K] row-major; w: [N, K] (PyTorch's nn.Linear layout, rows are output features) in f32, f16
+// or q8 (W_DTYPE, _weight_format.wgsl; q8's row scales applied to the result);
 // bias: [N]; y: [M, N]. Any M, N, K: tiles are bounds-checked and zero-filled.
 // Epilogues (override EPILOGUE): 0 none, 1 exact-erf GELU, 2 residual accumulate (y += result,
 // in place, as in `x = x + proj(...)`), 3 tanh-approximated GELU (text towers). HAS_BIAS = false
@@ -18,7 +19,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 //!include _gemm_io.wgsl
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<u32>;   // [N, K] as W_DTYPE words (_weight_format.wgsl)
 override PREFETCH: bool = false;
 //!include _gemm_tile.wgsl
 // vec4s of x and of w one invocation stages per k-step (derived; at most MAX_PF, checked by the host).

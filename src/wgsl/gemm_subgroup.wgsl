@@ -8,8 +8,9 @@ enable subgroups;
 // computes an MR × NB block of y: lane l owns columns n0 + 4l .. n0 + 4l + 3 (a vec4 accumulator
 // per row). Per step of 8 k: lane l loads x[m0 + r, k0 + l] for the MR rows (each row's 8 values
 // spread over the 8 lanes) and its 4 columns × 8 k of w; then every lane takes row r's value at k0 +
-// kk from lane kk by broadcast. MR scalar + 8 vec4 loads feed 32·MR multiply-adds per lane. w is
-// read as vec4s along k, so K must be a multiple of 4 (the host picks the tiled variant otherwise).
+// kk from lane kk by broadcast. MR scalar + 8 vec4 loads (4 for f16 and q8 weights) feed 32·MR
+// multiply-adds per lane. An f32 w is read as vec4s along k, so K must be a multiple of 4 (the host
+// picks the tiled variant otherwise); f16 and q8 rows are padded (any K).
 // Loads outside [0, M) × [0, K) or [0, N) × [0, K) read a clamped address and are replaced by 0.
 
 struct Params {
@@ -20,9 +21,20 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 //!include _gemm_io.wgsl
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<vec4f>;   // [N, K / 4]: K % 4 == 0 (the host checks)
+// [N, K] in W_DTYPE's packed rows as vec4 words (_weight_format.wgsl): f32 K / 4 per row (K % 4 == 0,
+// the host checks), f16 ⌈K/8⌉, q8 ⌈K/16⌉.
+@group(0) @binding(2) var<storage, read> w: array<vec4u>;
 const MR: u32 = 16u;    // rows of y per workgroup
 const NB: u32 = 32u;    // columns of y per workgroup: 4 per lane
+
+// w[col, 8s .. 8s + 7], decoded (zero where !ok, past N, or past an f32 row's end); RW vec4 words per row.
+fn w_buffer_step(col: u32, ok: bool, s: u32, RW: u32) -> array<vec4f, 2> {
+  let q = w_step_word(s);
+  let lo = select(vec4u(0u), w[col * RW + min(q, RW - 1u)], ok && q < RW);
+  var hi = vec4u(0u);
+  if (W_DTYPE == W_F32) { hi = select(vec4u(0u), w[col * RW + min(q + 1u, RW - 1u)], ok && q + 1u < RW); }
+  return w_step8(lo, hi, s);
+}
 
 @compute @workgroup_size(8)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
@@ -42,23 +54,25 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane
       let m = m0 + r;
       xv[r] = select(0.0, x[min(m, M - 1u) * K + klc], kl < K && m < M);
     }
-    // w[c0 .. c0+3, k0 .. k0+7]: two vec4 loads along k per column (zero past K or N), then the
-    // per-k vec4s of the 4 columns.
-    let K4 = K / 4u;
-    let q0 = k0 / 4u;
-    let q1 = q0 + 1u;
+    // w[c0 .. c0+3, k0 .. k0+7]: per column two vec4 loads along k (f32) or one (f16, q8), zero past
+    // K or N, then the per-k vec4s of the 4 columns.
+    let RW = select(w_row_words(K) / 4u, K / 4u, W_DTYPE == W_F32);
+    let s = k0 / 8u;
     let c = vec4u(c0, c0 + 1u, c0 + 2u, c0 + 3u);
     let cc = min(c, vec4u(N - 1u));
-    let lo = vec4<bool>(c < vec4u(N)) & vec4<bool>(q0 < K4);
-    let hi = vec4<bool>(c < vec4u(N)) & vec4<bool>(q1 < K4);
-    let a0 = select(vec4f(0.0), w[cc.x * K4 + min(q0, K4 - 1u)], lo.x);
-    let a1 = select(vec4f(0.0), w[cc.x * K4 + min(q1, K4 - 1u)], hi.x);
-    let b0 = select(vec4f(0.0), w[cc.y * K4 + min(q0, K4 - 1u)], lo.y);
-    let b1 = select(vec4f(0.0), w[cc.y * K4 + min(q1, K4 - 1u)], hi.y);
-    let d0 = select(vec4f(0.0), w[cc.z * K4 + min(q0, K4 - 1u)], lo.z);
-    let d1 = select(vec4f(0.0), w[cc.z * K4 + min(q1, K4 - 1u)], hi.z);
-    let e0 = select(vec4f(0.0), w[cc.w * K4 + min(q0, K4 - 1u)], lo.w);
-    let e1 = select(vec4f(0.0), w[cc.w * K4 + min(q1, K4 - 1u)], hi.w);
+    let ok = c < vec4u(N);
+    let wa = w_buffer_step(cc.x, ok.x, s, RW);
+    let wb = w_buffer_step(cc.y, ok.y, s, RW);
+    let wd = w_buffer_step(cc.z, ok.z, s, RW);
+    let we = w_buffer_step(cc.w, ok.w, s, RW);
+    let a0 = wa[0];
+    let a1 = wa[1];
+    let b0 = wb[0];
+    let b1 = wb[1];
+    let d0 = wd[0];
+    let d1 = wd[1];
+    let e0 = we[0];
+    let e1 = we[1];
     var wv = array<vec4f, 8>(
       vec4f(a0.x, b0.x, d0.x, e0.x), vec4f(a0.y, b0.y, d0.y, e0.y), vec4f(a0.z, b0.z, d0.z, e0.z), vec4f(a0.w, b0.w, d0.w, e0.w),
       vec4f(a1.x, b1.x, d1.x, e1.x), vec4f(a1.y, b1.y, d1.y, e1.y), vec4f(a1.z, b1.z, d1.z, e1.z), vec4f(a1.w, b1.w, d1.w, e1.w));

@@ -1,7 +1,7 @@
 enable subgroups;
 // Linear layer for CPU adapters with its operands in textures: y[m, n] = epilogue( sum_k x[m, k] *
-// w[n, k] + bias[n] ), the contract of gemm.wgsl, with x and w read from matrix textures (rgba32uint storage textures holding f32 bits)
-// (TextureRef matrices). On llvmpipe a storage-texture load is a branchless ~1.5 instructions per
+// w[n, k] + bias[n] ), the contract of gemm.wgsl, with x and w read from matrix textures (rgba32uint
+// storage textures: x f32 bits, w f32, f16 or q8 words by W_DTYPE, _weight_format.wgsl). On llvmpipe a storage-texture load is a branchless ~1.5 instructions per
 // value where a storage-buffer load is a ~9-instruction loop over the lanes
 // (docs/cpu-adapters.md), which is what lifts this variant to ~2× gemm_subgroup. The block
 // product (one 8-lane subgroup per 24 × 32 block, x values shared by broadcast) is
@@ -31,7 +31,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane
   let K = params.K;
   let m0 = wid.y * MR;
   let c0 = wid.x * NB + 4u * lane;   // this lane's first column
-  let acc = texture_block(m0, c0, lane, M, N, K);
+  var acc = texture_block(m0, c0, lane, M, N, K);
+  if (W_DTYPE == W_Q8) {
+    let sv = w_scale4(vec4u(c0, c0 + 1u, c0 + 2u, c0 + 3u), N);   // this lane's 4 row scales of w
+    for (var r = 0u; r < MR; r++) { acc[r] *= sv; }
+  }
 
   // This lane's 4 biases, loaded once for all MR rows (a buffer load costs ~9 instructions here).
   var bv = vec4f(0.0);

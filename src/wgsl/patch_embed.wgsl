@@ -1,6 +1,7 @@
 // Patch embedding for a ViT: a stride-p convolution without bias, the class token prepended and
 // the position table added.
-//   image: [B, 3, S, S] (NCHW);  w: [W, 3*p*p] (the conv weight [W, 3, p, p], same memory);
+//   image: [B, 3, S, S] (NCHW);  w: [W, 3*p*p] (the conv weight [W, 3, p, p], same memory) in f32,
+//   f16 or q8 (W_DTYPE, _weight_format.wgsl; q8's scales applied per output column);
 //   cls: [W];  pos: [1 + g*g, W];  out: [B, 1 + g*g, W], g = S / p.
 //   out[b, 0, :]     = cls + pos[0]
 //   out[b, 1 + t, :] = sum_{c,ky,kx} image[b, c, gy*p+ky, gx*p+kx] * w[:, c, ky, kx] + pos[1 + t]
@@ -17,12 +18,13 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> image: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<u32>;   // [W, 3·p·p] as W_DTYPE words (_weight_format.wgsl)
 @group(0) @binding(3) var<storage, read> cls: array<f32>;
 @group(0) @binding(4) var<storage, read> pos: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 
 //!include _gemm_tile.wgsl
+//!include _weight_format.wgsl
 
 // The image value of patch m at (flattened) kernel position k, zero outside [0, M) × [0, K).
 fn patch_value(m: u32, k: u32, M: u32, K: u32) -> f32 {
@@ -40,7 +42,8 @@ fn patch_value(m: u32, k: u32, M: u32, K: u32) -> f32 {
 }
 
 // out[b, 1 + t, gn .. gn+3] = v + pos[1 + t, gn .. gn+3] for patch gm = b·g² + t; columns past N skipped.
-fn store_patch4(gm: u32, gn: u32, N: u32, gg: u32, v: vec4f) {
+fn store_patch4(gm: u32, gn: u32, N: u32, gg: u32, acc_v: vec4f) {
+  let v = acc_v * w_scale4(vec4u(gn, gn + 1u, gn + 2u, gn + 3u), N);
   let b = gm / gg;
   let t = gm % gg;
   let o = (b * (gg + 1u) + 1u + t) * N + gn;

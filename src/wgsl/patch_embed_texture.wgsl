@@ -4,7 +4,7 @@ enable subgroups;
 // convolution as a texture GEMM (_gemm_texture_block.wgsl: one 8-lane subgroup per 24 patches × 32
 // columns, values shared by broadcast, both operands read from matrix textures (rgba32uint storage textures holding f32 bits)):
 //   x: [rows, 3·p·p] matrix texture of patches P0 .. P0 + rows - 1 (patch_pack.wgsl);
-//   w: [W, 3·p·p] matrix texture (the conv weight [W, 3, p, p]);  cls: [W];  pos: [1 + g·g, W];
+//   w: [W, 3·p·p] matrix texture (the conv weight [W, 3, p, p]) in f32, f16 or q8 (W_DTYPE);  cls: [W];  pos: [1 + g·g, W];
 //   out: [B, 1 + g·g, W]:  out[b, 1 + t, :] = x[m - P0]·wᵀ + pos[1 + t] for patch m = b·g² + t,
 //   out[b, 0, :] = cls + pos[0] (written by the call with P0 = 0).
 
@@ -30,7 +30,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane
   let M = params.rows;
   let m0 = wid.y * MR;
   let c0 = wid.x * NB + 4u * lane;
-  let acc = texture_block(m0, c0, lane, M, N, params.K);
+  var acc = texture_block(m0, c0, lane, M, N, params.K);
+  if (W_DTYPE == W_Q8) {
+    let sv = w_scale4(vec4u(c0, c0 + 1u, c0 + 2u, c0 + 3u), N);
+    for (var r = 0u; r < MR; r++) { acc[r] *= sv; }
+  }
 
   for (var r = 0u; r < MR; r++) {
     let lm = m0 + r;

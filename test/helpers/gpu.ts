@@ -9,6 +9,8 @@ import {
   type TensorRef,
 } from '../../src/kernels/program/index.js';
 import { seededNormal } from '../../src/model/random.js';
+import { dequantize, quantizeQ8, toF16, type Q8Weight } from '../../src/kernels/program/weight-format.js';
+import type { WeightDType } from '../../src/kernels/program/types.js';
 
 let devicePromise: Promise<GPUDevice> | null = null;
 
@@ -101,4 +103,20 @@ export function trackBuffers(device: GPUDevice): { live(): number; created(): nu
       for (const r of restore) r();
     },
   };
+}
+
+/**
+ * A seeded f32 weight in `dtype`: what to upload (`stored`: the f32 values, their binary16 bits, or a
+ * Q8Weight) and the values it stands for (`values`, dequantized): the float64 reference takes
+ * `values`, so a kernel's tolerance stays the f32 one and the quantization error is measured apart
+ * (test/model/dtypes.test.ts, the benchmark's accuracy columns).
+ */
+export function weightAs(
+  dtype: WeightDType,
+  w: Float32Array,
+  rows: number,
+  K: number,
+): { stored: Float32Array | Uint16Array | Q8Weight; values: Float32Array } {
+  const stored = dtype === 'f16' ? toF16(w) : dtype === 'q8' ? quantizeQ8(w, rows, K) : w;
+  return { stored, values: dequantize(stored, rows, K) };
 }

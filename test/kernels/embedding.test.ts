@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { embedding } from '../../src/kernels/embedding.js';
 import { embeddingRef } from '../../reference/embedding.js';
-import { poisoned, readback, rng, run, testDevice, upload, worstRatio } from '../helpers/gpu.js';
+import { poisoned, readback, rng, run, testDevice, upload, weightAs, worstRatio } from '../helpers/gpu.js';
+import { uploadWeight } from '../../src/kernels/program/harness.js';
 
 function uploadIds(device: GPUDevice, ids: Uint32Array<ArrayBuffer>, shape: number[]) {
   const buffer = device.createBuffer({
@@ -20,10 +21,15 @@ describe('embedding', () => {
     [2, 7, 50, 130],
     [1, 1, 3, 5],
   ];
-  it.each(cases)('B=%i T=%i vocab=%i D=%i', async (B, T, vocab, D) => {
+  // Every case with an f32 table; f16 and q8 tables (D = 72, 130, 5: padded packed rows) on three.
+  const dtypeCases = (['f32', 'f16', 'q8'] as const).flatMap((d) =>
+    (d === 'f32' ? cases : cases.slice(1)).map((c) => [...c, d] as const),
+  );
+  it.each(dtypeCases)('B=%i T=%i vocab=%i D=%i table %s', async (B, T, vocab, D, dtype) => {
     const device = await testDevice();
     const r = rng(B * 31 + T + D);
-    const table = r.normals(vocab * D),
+    const tq = weightAs(dtype, r.normals(vocab * D), vocab, D),
+      table = tq.values,
       pos = r.normals(T * D, 0.1);
     const ids = Uint32Array.from({ length: B * T }, (_, i) => (i * 7919 + 13) % vocab);
     ids[0] = vocab - 1; // the last row of the table
@@ -32,7 +38,7 @@ describe('embedding', () => {
       device,
       embedding(device, {
         ids: uploadIds(device, ids, [B, T]),
-        table: upload(device, table, [vocab, D]),
+        table: uploadWeight(device, tq.stored, vocab, D),
         pos: upload(device, pos, [T, D]),
         out,
       }),

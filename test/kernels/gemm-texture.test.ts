@@ -6,21 +6,32 @@ import {
   matrixTextureWidth,
   readMatrixTexture,
   uploadMatrixTexture,
+  uploadWeightTexture,
 } from '../../src/kernels/program/texture-matrix.js';
+import type { WeightDType } from '../../src/kernels/program/types.js';
 import { KernelArgumentError } from '../../src/errors.js';
 import { gemmRef } from '../../reference/gemm.js';
-import { readback, rng, run, testDevice, upload, worstRatio } from '../helpers/gpu.js';
+import { readback, rng, run, testDevice, upload, weightAs, worstRatio } from '../helpers/gpu.js';
 
 /**
  * gemm_texture on seeded data, every element against the float64 reference's bound (the same
  * bound as the other GEMM variants: the sum of |x·w| terms times a few f32 ulps). With `row0` the
  * rows go to y[row0 : row0 + M] of a taller y whose other rows must keep their values.
  */
-async function checkGemmTexture(M: number, K: number, N: number, epilogue: GemmEpilogue, seed: number, row0 = 0) {
+async function checkGemmTexture(
+  M: number,
+  K: number,
+  N: number,
+  epilogue: GemmEpilogue,
+  seed: number,
+  row0 = 0,
+  dtype: WeightDType = 'f32',
+) {
   const device = await testDevice();
   const r = rng(seed);
   const x = r.normals(M * K),
-    w = r.normals(N * K, 1 / Math.sqrt(K)),
+    wq = weightAs(dtype, r.normals(N * K, 1 / Math.sqrt(K)), N, K),
+    w = wq.values,
     b = r.normals(N, 0.5);
   const rows = row0 + M + 3; // y rows outside this call's range must be left alone
   const y0 = r.normals(rows * N);
@@ -29,7 +40,7 @@ async function checkGemmTexture(M: number, K: number, N: number, epilogue: GemmE
     device,
     gemmTexture(device, {
       x: uploadMatrixTexture(device, x, M, K),
-      w: uploadMatrixTexture(device, w, N, K),
+      w: uploadWeightTexture(device, wq.stored, N, K),
       bias: upload(device, b, [N]),
       y,
       epilogue,
@@ -124,6 +135,24 @@ describe('gemm_texture', () => {
       gemmTexture(device, { x: t(4, 8), w: t(3, 8), bias: null, y: createMatrixTexture(device, 5, 3) }),
     ).toThrow(/argument 'y': expected a \[4, 3\] matrix texture/);
   });
+  // f16 (8 values per texel) and q8 (16 per texel, half a texel per step) weight textures: K not a
+  // multiple of 8 or 16 (padded rows), every epilogue once, against the dequantized weight's reference.
+  for (const dtype of ['f16', 'q8'] as const) {
+    for (const [M, K, N, epilogue] of [
+      [1, 192, 576, 'none'],
+      [37, 288, 288, 'gelu'],
+      [197, 1076, 193, 'residual'],
+      [130, 7, 3, 'gelu_tanh'],
+      [25, 12, 33, 'residual'],
+      [5, 24, 40, 'none'],
+    ] as const) {
+      it(`${dtype} weights: M=${M} K=${K} N=${N} epilogue=${epilogue}`, async (ctx) => {
+        const device = await testDevice();
+        if (!canRunSubgroupGemm(device)) return ctx.skip('no 8-lane subgroups on this adapter: not run');
+        await checkGemmTexture(M, K, N, epilogue, M + K + N + dtype.length, 0, dtype);
+      });
+    }
+  }
   it('writes rows row0 .. row0 + M - 1 of y and nothing else (a chunk of a tall matrix)', async () => {
     const device = await testDevice();
     if (!canRunSubgroupGemm(device)) return;

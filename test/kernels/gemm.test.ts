@@ -16,9 +16,14 @@ import {
 } from '../../src/kernels/gemm-tile.js';
 import { KernelArgumentError } from '../../src/errors.js';
 import { gemmRef } from '../../reference/gemm.js';
-import { poisoned, readback, rng, run, testDevice, upload, worstRatio } from '../helpers/gpu.js';
+import { poisoned, readback, rng, run, testDevice, upload, weightAs, worstRatio } from '../helpers/gpu.js';
+import { uploadWeight } from '../../src/kernels/program/harness.js';
+import type { WeightDType } from '../../src/kernels/program/types.js';
 
-/** Runs one gemm on seeded data and checks every element against the float64 reference's bound. */
+/**
+ * Runs one gemm on seeded data and checks every element against the float64 reference's bound. With
+ * an f16 or q8 weight the reference takes the dequantized weight (weightAs): the same f32 bound.
+ */
 async function checkGemm(
   M: number,
   K: number,
@@ -27,11 +32,13 @@ async function checkGemm(
   seed: number,
   tile?: GemmTile,
   variant?: GemmVariant,
+  dtype: WeightDType = 'f32',
 ): Promise<void> {
   const device = await testDevice();
   const r = rng(seed);
   const x = r.normals(M * K),
-    w = r.normals(N * K, 1 / Math.sqrt(K)),
+    wq = weightAs(dtype, r.normals(N * K, 1 / Math.sqrt(K)), N, K),
+    w = wq.values,
     b = r.normals(N, 0.5);
   const y0 = r.normals(M * N);
   const y = epilogue === 'residual' ? upload(device, y0, [M, N]) : poisoned(device, [M, N]);
@@ -39,7 +46,7 @@ async function checkGemm(
     device,
     gemm(device, {
       x: upload(device, x, [M, K]),
-      w: upload(device, w, [N, K]),
+      w: uploadWeight(device, wq.stored, N, K),
       bias: upload(device, b, [N]),
       y,
       epilogue,
@@ -234,3 +241,43 @@ describe('gemm tile choice (gemmTileFor)', () => {
     expect(gemmTileFor(device, { m: 100000, n: 100000 })).toBe(big);
   });
 });
+
+// f16 and q8 weights (weight-format.ts) through both buffer variants, shapes that are not tile or
+// step multiples (K odd or not a multiple of 8 / 16: padded packed rows), each epilogue (the q8 scale
+// is applied in the store, before bias and activation), each against the float64 reference of the
+// dequantized weight. One epilogue per shape: the weight decoding does not depend on it, and each
+// specialisation costs a shader compile.
+for (const dtype of ['f16', 'q8'] as const) {
+  describe(`gemm with ${dtype} weights`, () => {
+    const cases: [number, number, number, GemmEpilogue][] = [
+      [1, 192, 576, 'none'],
+      [37, 288, 288, 'gelu'],
+      [197, 1076, 193, 'residual'],
+      [5, 538, 144, 'gelu_tanh'],
+      [130, 7, 3, 'residual'],
+      [17, 12, 33, 'none'],
+    ];
+    for (const [M, K, N, epilogue] of cases) {
+      {
+        const seed = M * 7 + K * 13 + N + epilogue.length + dtype.length;
+        it(`tiled: M=${M} K=${K} N=${N} epilogue=${epilogue}`, () =>
+          checkGemm(M, K, N, epilogue, seed, undefined, 'tiled', dtype));
+        it(`subgroup: M=${M} K=${K} N=${N} epilogue=${epilogue}`, async (ctx) => {
+          const device = await testDevice();
+          if (!canRunSubgroupGemm(device))
+            return ctx.skip('no 8-lane subgroups on this adapter: subgroup variant not run');
+          await checkGemm(M, K, N, epilogue, seed, undefined, 'subgroup', dtype);
+        });
+      }
+    }
+    // A plain and a prefetching tile (fetch_tiles reads w through the same decoder).
+    for (const tileName of ['64x64k16', '128x128k8p'] as const) {
+      const tile = GEMM_TILES[tileName];
+      it(`tile ${tileName}: M=197 K=1076 N=193 epilogue=residual`, async () => {
+        const device = await testDevice();
+        if (tileWorkgroupBytes(tile) > device.limits.maxComputeWorkgroupStorageSize) return;
+        await checkGemm(197, 1076, 193, 'residual', 5, tile, 'tiled', dtype);
+      });
+    }
+  });
+}

@@ -5,10 +5,13 @@ import {
   createMatrixTexture,
   readMatrixTexture,
   uploadMatrixTexture,
+  uploadWeightTexture,
 } from '../../src/kernels/program/texture-matrix.js';
+import { uploadWeight } from '../../src/kernels/program/harness.js';
+import type { WeightDType } from '../../src/kernels/program/types.js';
 import { GEMM_TILES, type GemmTile } from '../../src/kernels/gemm-tile.js';
 import { patchEmbedRef } from '../../reference/patch-embed.js';
-import { poisoned, readback, rng, run, testDevice, upload, worstRatio } from '../helpers/gpu.js';
+import { poisoned, readback, rng, run, testDevice, upload, weightAs, worstRatio } from '../helpers/gpu.js';
 
 describe('patch_embed', () => {
   // [B, S, p, W]: the family's patch sizes 8, 14, 16; grids whose patch count is not a tile multiple.
@@ -19,12 +22,13 @@ describe('patch_embed', () => {
     [1, 84, 14, 144],
     [2, 16, 16, 65],
   ];
-  const check = async (B: number, S: number, p: number, W: number, tile?: GemmTile) => {
+  const check = async (B: number, S: number, p: number, W: number, tile?: GemmTile, dtype: WeightDType = 'f32') => {
     const device = await testDevice();
     const g = S / p;
     const r = rng(B * 1000 + S * 10 + p);
     const image = r.normals(B * 3 * S * S),
-      weight = r.normals(W * 3 * p * p, 0.05);
+      wq = weightAs(dtype, r.normals(W * 3 * p * p, 0.05), W, 3 * p * p),
+      weight = wq.values;
     const cls = r.normals(W),
       pos = r.normals((1 + g * g) * W);
     const out = poisoned(device, [B, 1 + g * g, W]);
@@ -32,7 +36,8 @@ describe('patch_embed', () => {
       device,
       patchEmbed(device, {
         image: upload(device, image, [B, 3, S, S]),
-        weight: upload(device, weight, [W, 3, p, p]),
+        // f16 and q8 weights are [W, 3·p·p] (weight-format.ts); f32 as the conv's [W, 3, p, p].
+        weight: dtype === 'f32' ? upload(device, weight, [W, 3, p, p]) : uploadWeight(device, wq.stored, W, 3 * p * p),
         cls: upload(device, cls, [W]),
         pos: upload(device, pos, [1 + g * g, W]),
         out,
@@ -52,6 +57,12 @@ describe('patch_embed', () => {
     ['32x128k8', { wgX: 16, wgY: 4, bk: 8 }],
   ];
   it.each(tiles)('tile %s: B=2 S=42 p=14 W=200', (_, tile) => check(2, 42, 14, 200, tile));
+  // f16 and q8 weights (K = 3·p·p = 588 for p = 14: not a multiple of 8 or 16, padded packed rows).
+  for (const dtype of ['f16', 'q8'] as const) {
+    it.each(cases.slice(0, 3))(`${dtype} weights: B=%i S=%i p=%i W=%i`, (B, S, p, W) =>
+      check(B, S, p, W, undefined, dtype),
+    );
+  }
 });
 
 // The matrix-texture form (CPU adapters): patch_pack (im2col into a matrix texture; a copy, so equal
@@ -68,47 +79,55 @@ describe('patch_pack and patch_embed_texture', () => {
     [3, 42, 14, 33, 5],
     [2, 24, 8, 40, 17],
   ];
-  it.for(cases)('B=%i S=%i p=%i W=%i (chunks of %i patches; 0: one)', async ([B, S, p, W, chunk], ctx) => {
-    const device = await testDevice();
-    if (!hasSubgroupsOf8(device)) return ctx.skip('no 8-lane subgroups on this adapter: not run');
-    const g = S / p,
-      K = 3 * p * p,
-      patches = B * g * g;
-    const r = rng(B * 1000 + S * 10 + p + 1);
-    const image = r.normals(B * 3 * S * S),
-      weight = r.normals(W * K, 0.05);
-    const cls = r.normals(W),
-      pos = r.normals((1 + g * g) * W);
-    const out = poisoned(device, [B, 1 + g * g, W]);
-    const img = upload(device, image, [B, 3, S, S]);
-    const wt = uploadMatrixTexture(device, weight, W, K);
-    const [clsT, posT] = [upload(device, cls, [W]), upload(device, pos, [1 + g * g, W])];
-    const step = chunk || patches;
-    for (let patch0 = 0; patch0 < patches; patch0 += step) {
-      const rows = Math.min(step, patches - patch0);
-      const xt = createMatrixTexture(device, rows, K);
-      await run(device, patchPack(device, { image: img, patchSize: p, out: xt, patch0 }));
-      // The packed rows are the patches' values in the conv weight's (c, ky, kx) order.
-      const packed = await readMatrixTexture(device, xt);
-      for (const row of [0, rows - 1]) {
-        const m = patch0 + row,
-          b = Math.floor(m / (g * g)),
-          t = m % (g * g);
-        for (const kk of [0, K - 1]) {
-          const c = Math.floor(kk / (p * p)),
-            ky = Math.floor((kk % (p * p)) / p),
-            kx = kk % p;
-          const want = image[((b * 3 + c) * S + Math.floor(t / g) * p + ky) * S + (t % g) * p + kx]!;
-          expect(packed[row * K + kk]).toBe(want);
+  // f16 and q8 weight textures on three of the cases (one chunked).
+  const dtypeCases = (['f32', 'f16', 'q8'] as const).flatMap((d) =>
+    (d === 'f32' ? cases : [cases[1]!, cases[2]!, cases[5]!]).map((c) => [...c, d] as const),
+  );
+  it.for(dtypeCases)(
+    'B=%i S=%i p=%i W=%i (chunks of %i patches; 0: one) %s weights',
+    async ([B, S, p, W, chunk, dtype], ctx) => {
+      const device = await testDevice();
+      if (!hasSubgroupsOf8(device)) return ctx.skip('no 8-lane subgroups on this adapter: not run');
+      const g = S / p,
+        K = 3 * p * p,
+        patches = B * g * g;
+      const r = rng(B * 1000 + S * 10 + p + 1);
+      const image = r.normals(B * 3 * S * S),
+        wq = weightAs(dtype, r.normals(W * K, 0.05), W, K),
+        weight = wq.values;
+      const cls = r.normals(W),
+        pos = r.normals((1 + g * g) * W);
+      const out = poisoned(device, [B, 1 + g * g, W]);
+      const img = upload(device, image, [B, 3, S, S]);
+      const wt = uploadWeightTexture(device, wq.stored, W, K);
+      const [clsT, posT] = [upload(device, cls, [W]), upload(device, pos, [1 + g * g, W])];
+      const step = chunk || patches;
+      for (let patch0 = 0; patch0 < patches; patch0 += step) {
+        const rows = Math.min(step, patches - patch0);
+        const xt = createMatrixTexture(device, rows, K);
+        await run(device, patchPack(device, { image: img, patchSize: p, out: xt, patch0 }));
+        // The packed rows are the patches' values in the conv weight's (c, ky, kx) order.
+        const packed = await readMatrixTexture(device, xt);
+        for (const row of [0, rows - 1]) {
+          const m = patch0 + row,
+            b = Math.floor(m / (g * g)),
+            t = m % (g * g);
+          for (const kk of [0, K - 1]) {
+            const c = Math.floor(kk / (p * p)),
+              ky = Math.floor((kk % (p * p)) / p),
+              kx = kk % p;
+            const want = image[((b * 3 + c) * S + Math.floor(t / g) * p + ky) * S + (t % g) * p + kx]!;
+            expect(packed[row * K + kk]).toBe(want);
+          }
         }
+        await run(device, patchEmbedTexture(device, { patches: xt, weight: wt, cls: clsT, pos: posT, out, patch0 }));
       }
-      await run(device, patchEmbedTexture(device, { patches: xt, weight: wt, cls: clsT, pos: posT, out, patch0 }));
-    }
-    const got = await readback(device, out);
-    const ref = patchEmbedRef(image, B, S, weight, W, p, cls, pos);
-    const { ratio, index } = worstRatio(got, ref.out, (i) => ref.bound[i]!);
-    expect(ratio, `worst at ${index}: got ${got[index]}, want ${ref.out[index]}`).toBeLessThanOrEqual(1);
-  });
+      const got = await readback(device, out);
+      const ref = patchEmbedRef(image, B, S, weight, W, p, cls, pos);
+      const { ratio, index } = worstRatio(got, ref.out, (i) => ref.bound[i]!);
+      expect(ratio, `worst at ${index}: got ${got[index]}, want ${ref.out[index]}`).toBeLessThanOrEqual(1);
+    },
+  );
   it('refuses a patch range outside the batch and mismatched widths, naming the argument', async (ctx) => {
     const device = await testDevice();
     if (!hasSubgroupsOf8(device)) return ctx.skip('no 8-lane subgroups on this adapter: not run');

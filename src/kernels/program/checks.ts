@@ -3,10 +3,17 @@
 import { KernelArgumentError } from '../../errors.js';
 import { elementCount } from '../../shape.js';
 import { hasSubgroupsOf8 } from './device-traits.js';
-import { DTYPE_BYTES, type DType, type TensorRef } from './types.js';
+import { DTYPE_BYTES, type DType, type TensorRef, type TextureRef, type WeightDType } from './types.js';
+import { expectWeightDType, weightRowWords } from './weight-format.js';
 
-export const byteSize = (t: { shape: readonly number[]; dtype: DType }): number =>
-  elementCount(t.shape) * DTYPE_BYTES[t.dtype];
+/** Bytes a tensor of this shape and dtype takes in a buffer (a packed weight: whole rows of words). */
+export function byteSize(t: { shape: readonly number[]; dtype: DType }): number {
+  if (t.dtype === 'f16' || t.dtype === 'q8') {
+    const K = t.shape[t.shape.length - 1] ?? 1;
+    return (elementCount(t.shape) / Math.max(1, K)) * weightRowWords(K, t.dtype) * 4;
+  }
+  return elementCount(t.shape) * DTYPE_BYTES[t.dtype];
+}
 
 /** Throws unless `t` has exactly `expected` shape (a `-1` entry matches anything) and the dtype (default f32). */
 export function expectShape(
@@ -20,6 +27,41 @@ export function expectShape(
   if (!ok)
     throw new KernelArgumentError(kernel, arg, `expected shape [${expected.join(', ')}], got [${t.shape.join(', ')}]`);
   if (t.dtype !== dtype) throw new KernelArgumentError(kernel, arg, `expected dtype ${dtype}, got ${String(t.dtype)}`);
+}
+
+/**
+ * Throws unless `w` is a weight of `shape` in one of the weight dtypes (f32, f16, q8), a 'q8' one with
+ * its [rows] f32 scales and no other with scales; returns its dtype.
+ */
+export function expectWeight(kernel: string, arg: string, w: TensorRef, shape: readonly number[]): WeightDType {
+  const dtype = expectWeightDType(kernel, arg, w.dtype);
+  expectShape(kernel, arg, w, shape, dtype);
+  if (dtype === 'q8') {
+    if (!w.scale) throw new KernelArgumentError(kernel, arg, "a 'q8' weight needs its per-row scales (scale)");
+    expectShape(kernel, `${arg}.scale`, w.scale, [w.shape[0]!]);
+  } else if (w.scale)
+    throw new KernelArgumentError(kernel, arg, `scales are for 'q8' weights only, got dtype ${dtype}`);
+  return dtype;
+}
+
+/**
+ * Throws unless a weight matrix texture is f32, f16 or q8 with scales exactly where q8 (its shape is
+ * checked by the wrapper, its size by createDispatch); returns its dtype.
+ */
+export function expectWeightTexture(kernel: string, arg: string, t: TextureRef): WeightDType {
+  const dtype = expectWeightDType(kernel, arg, t.dtype ?? 'f32');
+  if (dtype === 'q8') {
+    if (!t.scale) throw new KernelArgumentError(kernel, arg, "a 'q8' weight needs its per-row scales (scale)");
+    expectShape(kernel, `${arg}.scale`, t.scale, [t.shape[0]]);
+  } else if (t.scale)
+    throw new KernelArgumentError(kernel, arg, `scales are for 'q8' weights only, got dtype ${dtype}`);
+  return dtype;
+}
+
+/** Throws unless an activation matrix texture holds f32 (only weights come in f16 / q8). */
+export function expectF32Texture(kernel: string, arg: string, t: TextureRef): void {
+  if ((t.dtype ?? 'f32') !== 'f32')
+    throw new KernelArgumentError(kernel, arg, `expected an f32 matrix texture, got dtype ${String(t.dtype)}`);
 }
 
 /** Throws unless `n` is a positive integer (a size a kernel can work with). */

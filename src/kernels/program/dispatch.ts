@@ -93,7 +93,7 @@ function checkTextures(src: KernelSource, sig: KernelSignature, textures: Record
       );
   }
   for (const b of sig.textures) {
-    const { texture, shape } = textures[b.name]!;
+    const { texture, shape, dtype } = textures[b.name]!;
     const [rows, cols] = shape;
     if (texture.format !== MATRIX_TEXTURE_FORMAT)
       throw new KernelArgumentError(
@@ -101,9 +101,11 @@ function checkTextures(src: KernelSource, sig: KernelSignature, textures: Record
         b.name,
         `texture format ${texture.format}, expected ${MATRIX_TEXTURE_FORMAT}`,
       );
+    if (b.writable && (dtype ?? 'f32') !== 'f32')
+      throw new KernelArgumentError(src.name, b.name, `a written matrix texture holds f32, got dtype ${dtype}`);
     if ((texture.usage & GPUTextureUsage.STORAGE_BINDING) === 0)
       throw new KernelArgumentError(src.name, b.name, 'texture was not created with STORAGE_BINDING usage');
-    const width = matrixTextureWidth(cols);
+    const width = matrixTextureWidth(cols, dtype);
     if (texture.width < width || texture.height < rows || texture.dimension !== '2d') {
       throw new KernelArgumentError(
         src.name,

@@ -3,6 +3,8 @@
 import { WebGPUError } from '../../errors.js';
 import { elementCount } from '../../shape.js';
 import type { Dispatch, TensorRef } from './index.js';
+import { packWeight, type Q8Weight } from './weight-format.js';
+import { uploadScales } from './texture-matrix.js';
 
 const USAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
@@ -13,6 +15,25 @@ export function uploadTensor(device: GPUDevice, data: Float32Array | Uint32Array
   const buffer = device.createBuffer({ size: Math.max(16, Math.ceil(data.byteLength / 4) * 4), usage: USAGE() });
   device.queue.writeBuffer(buffer, 0, data as Float32Array<ArrayBuffer>);
   return { buffer, shape, dtype: data instanceof Uint32Array ? 'u32' : 'f32' };
+}
+
+/**
+ * A [rows, K] weight in a new storage buffer, in the layout of its dtype (weight-format.ts): float32
+ * values, binary16 bits (a Uint16Array, e.g. from toF16) or a Q8Weight (quantizeQ8), whose scales go
+ * to a buffer of their own (`scale`).
+ */
+export function uploadWeight(
+  device: GPUDevice,
+  w: Float32Array | Uint16Array | Q8Weight,
+  rows: number,
+  K: number,
+): TensorRef {
+  if (w instanceof Float32Array) return uploadTensor(device, w, [rows, K]);
+  const words = packWeight(w, rows, K);
+  const buffer = device.createBuffer({ size: Math.max(16, words.byteLength), usage: USAGE() });
+  device.queue.writeBuffer(buffer, 0, words as Uint32Array<ArrayBuffer>);
+  if (w instanceof Uint16Array) return { buffer, shape: [rows, K], dtype: 'f16' };
+  return { buffer, shape: [rows, K], dtype: 'q8', scale: uploadScales(device, w.scale, 'scale') };
 }
 
 /** An f32 output tensor filled with NaN, so that any element a kernel fails to write shows up. */

@@ -3,15 +3,17 @@
 // ~1.5 instructions per value on llvmpipe where a storage-buffer load costs ~9 (docs/cpu-adapters.md).
 import { KernelArgumentError } from '../../errors.js';
 import { MATRIX_TEXTURE_FORMAT } from './types.js';
-import type { TensorRef, TextureRef } from './types.js';
+import type { TensorRef, TextureRef, WeightDType } from './types.js';
+import { packWeight, weightRowWords, type Q8Weight } from './weight-format.js';
 
 /**
- * Texels per row of a matrix texture with `cols` values per row: 4 values per texel, padded to a
+ * Texels per row of a matrix texture with `cols` values per row: f32 4 values per texel, padded to a
  * whole number of 8-value steps (an even texel count) so that kernels stepping 8 values along a row
- * never read past it. The padding holds zeros.
+ * never read past it; a weight texture of dtype 'f16' 8 values per texel, 'q8' 16 (weight-format.ts).
+ * The padding holds zeros.
  */
-export function matrixTextureWidth(cols: number): number {
-  return 2 * Math.ceil(cols / 8);
+export function matrixTextureWidth(cols: number, dtype: WeightDType = 'f32'): number {
+  return weightRowWords(cols, dtype, 'texture') / 4;
 }
 
 /**
@@ -24,9 +26,15 @@ export { MATRIX_TEXTURE_FORMAT } from './types.js';
 
 const USAGE = () => GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST | GPUTextureUsage.COPY_SRC;
 
-/** An (uninitialised) matrix texture for `rows` × `cols` values. */
-export function createMatrixTexture(device: GPUDevice, rows: number, cols: number, label = 'matrix'): TextureRef {
-  const width = matrixTextureWidth(cols);
+/** An (uninitialised) matrix texture for `rows` × `cols` values (of `dtype`, default f32). */
+export function createMatrixTexture(
+  device: GPUDevice,
+  rows: number,
+  cols: number,
+  label = 'matrix',
+  dtype: WeightDType = 'f32',
+): TextureRef {
+  const width = matrixTextureWidth(cols, dtype);
   const max = device.limits.maxTextureDimension2D;
   if (!(Number.isInteger(rows) && rows > 0 && Number.isInteger(cols) && cols > 0))
     throw new KernelArgumentError('texture', label, `invalid matrix shape [${rows}, ${cols}]`);
@@ -37,7 +45,42 @@ export function createMatrixTexture(device: GPUDevice, rows: number, cols: numbe
       `a [${rows}, ${cols}] matrix needs a ${width}×${rows} texture, over the device's maxTextureDimension2D ${max}`,
     );
   const texture = device.createTexture({ label, size: [width, rows], format: MATRIX_TEXTURE_FORMAT, usage: USAGE() });
-  return { texture, shape: [rows, cols] };
+  return dtype === 'f32' ? { texture, shape: [rows, cols] } : { texture, shape: [rows, cols], dtype };
+}
+
+/**
+ * A weight matrix texture of any weight dtype: float32 values, binary16 bits (Uint16Array) or a
+ * quantized Q8Weight, whose scales go to a new buffer (`scale`). Free both with destroyWeight.
+ */
+export function uploadWeightTexture(
+  device: GPUDevice,
+  w: Float32Array | Uint16Array | Q8Weight,
+  rows: number,
+  cols: number,
+  label = 'matrix',
+): TextureRef {
+  if (w instanceof Float32Array) return uploadMatrixTexture(device, w, rows, cols, label);
+  const dtype: WeightDType = w instanceof Uint16Array ? 'f16' : 'q8';
+  const words = packWeight(w, rows, cols, 'texture');
+  const ref = createMatrixTexture(device, rows, cols, label, dtype);
+  const width = matrixTextureWidth(cols, dtype);
+  device.queue.writeTexture({ texture: ref.texture }, words as Uint32Array<ArrayBuffer>, { bytesPerRow: width * 16 }, [
+    width,
+    rows,
+  ]);
+  if (w instanceof Uint16Array) return ref;
+  return { ...ref, scale: uploadScales(device, w.scale, `${label}.scale`) };
+}
+
+/** A [rows] f32 storage buffer of q8 scales. */
+export function uploadScales(device: GPUDevice, scale: Float32Array, label: string): TensorRef {
+  const buffer = device.createBuffer({
+    label,
+    size: Math.max(16, scale.byteLength),
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+  });
+  device.queue.writeBuffer(buffer, 0, scale as Float32Array<ArrayBuffer>);
+  return { buffer, shape: [scale.length], dtype: 'f32' };
 }
 
 /** A matrix texture holding `data` ([rows, cols], row-major), zero-padded. */

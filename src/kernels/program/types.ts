@@ -1,9 +1,18 @@
 // What kernel wrappers and their callers exchange: tensors, dispatches, kernel sources and the
 // signature reflected from a kernel's WGSL.
-/** Element types a kernel argument may have: f32 activations and weights, u32 indices (token ids). */
-export type DType = 'f32' | 'u32';
+/** Element types of activations and other plain arguments: f32 values, u32 indices (token ids). */
+export type ElementDType = 'f32' | 'u32';
+/**
+ * How a weight matrix ([rows, K], the GEMMs' w, the patch embedding's, the token table) is stored
+ * (weight-format.ts has the layouts): 'f32' values; 'f16' half floats, two per u32; 'q8' symmetric
+ * int8, four per u32, with one f32 scale per row (TensorRef.scale): value = scale[r] · q[r, k].
+ */
+export type WeightDType = 'f32' | 'f16' | 'q8';
+/** Every dtype a kernel argument may have. */
+export type DType = ElementDType | WeightDType;
 
-export const DTYPE_BYTES: Record<DType, number> = { f32: 4, u32: 4 };
+/** Bytes per element of the plain dtypes (the packed weight dtypes: weightRowWords). */
+export const DTYPE_BYTES: Record<ElementDType, number> = { f32: 4, u32: 4 };
 
 /** A typed view of (part of) a GPU buffer: what every kernel wrapper takes as an argument. */
 export interface TensorRef {
@@ -12,6 +21,8 @@ export interface TensorRef {
   readonly dtype: DType;
   /** Byte offset into `buffer`; a multiple of the device's minStorageBufferOffsetAlignment. */
   readonly offset?: number;
+  /** A 'q8' weight's per-row scales: [rows] f32 (required with dtype 'q8', refused otherwise). */
+  readonly scale?: TensorRef;
 }
 
 /**
@@ -24,7 +35,7 @@ export interface TensorRef {
 export const MATRIX_TEXTURE_FORMAT = 'rgba32uint' as const satisfies GPUTextureFormat;
 
 /**
- * A [rows, cols] f32 matrix held in a 2-D `MATRIX_TEXTURE_FORMAT` texture (what the CPU-adapter
+ * A [rows, cols] matrix (f32 unless `dtype` says otherwise) held in a 2-D `MATRIX_TEXTURE_FORMAT` texture (what the CPU-adapter
  * kernels read fastest, docs/cpu-adapters.md): texel (q, r) holds row r's values 4q … 4q+3; the row is
  * zero-padded to `matrixTextureWidth(cols)` texels (texture-matrix.ts). The texture may have more
  * rows than `shape[0]` (a reused activation texture); those are never read as data.
@@ -32,6 +43,13 @@ export const MATRIX_TEXTURE_FORMAT = 'rgba32uint' as const satisfies GPUTextureF
 export interface TextureRef {
   readonly texture: GPUTexture;
   readonly shape: readonly [number, number];
+  /**
+   * How the values are stored (default 'f32'): a weight texture may hold 'f16' or 'q8' rows
+   * (weight-format.ts: 8 halves or 16 int8 per texel), with 'q8' scales in `scale`.
+   */
+  readonly dtype?: WeightDType;
+  /** A 'q8' weight's per-row scales: [rows] f32. */
+  readonly scale?: TensorRef;
 }
 
 /** One recorded kernel invocation with its pipeline, uniforms and bind group already built. */

@@ -1,0 +1,165 @@
+// Weight matrices in 16-bit and 8-bit form (WeightDType 'f16' and 'q8'): the layout the kernels read,
+// the host-side conversions (float32 → half, symmetric int8 per row) and the packing into that layout.
+//
+// A [rows, K] weight is stored row by row. Row r takes weightRowWords(K, dtype, storage) u32 words:
+//   'f32' in a buffer: K words, one value each (no padding: the plain row-major array);
+//   'f32' in a matrix texture: 8·⌈K/8⌉ words (4 per texel, rows padded to whole 8-value steps);
+//   'f16' (buffer or texture): 4·⌈K/8⌉ words; word j holds values 2j (low 16 bits) and 2j + 1 (high),
+//     IEEE binary16 (WGSL's unpack2x16float order); a texel holds 8 values, one k-step of 8;
+//   'q8' (buffer or texture): 4·⌈K/16⌉ words; word j holds values 4j .. 4j + 3 as two's-complement
+//     bytes, lowest byte first; a texel holds 16 values. Each row has an f32 scale (TensorRef.scale):
+//     value = scale[r] · q[r, k], q in [-127, 127].
+// The padding holds zeros, so a kernel that steps 8 (or 16) values along a row never reads garbage.
+// The kernels apply the q8 scale once per output (the epilogue), not per weight: Σ_k x·(s·q) = s·Σ_k x·q.
+import { KernelArgumentError } from '../../errors.js';
+import type { WeightDType } from './types.js';
+
+export const WEIGHT_DTYPES: readonly WeightDType[] = ['f32', 'f16', 'q8'];
+
+/** The W_DTYPE override value of each weight dtype, as src/wgsl/_weight_format.wgsl declares it. */
+export const W_DTYPE_CODE: Record<WeightDType, number> = { f32: 0, f16: 1, q8: 2 };
+
+/** u32 words per row of a [rows, K] weight of `dtype` in a buffer or a matrix texture (see above). */
+export function weightRowWords(K: number, dtype: WeightDType, storage: 'buffer' | 'texture' = 'buffer'): number {
+  if (dtype === 'f16') return 4 * Math.ceil(K / 8);
+  if (dtype === 'q8') return 4 * Math.ceil(K / 16);
+  return storage === 'texture' ? 8 * Math.ceil(K / 8) : K;
+}
+
+/** Whether `d` is a weight dtype; a KernelArgumentError naming `kernel` and `arg` otherwise. */
+export function expectWeightDType(kernel: string, arg: string, d: unknown): WeightDType {
+  if (typeof d === 'string' && (WEIGHT_DTYPES as readonly string[]).includes(d)) return d as WeightDType;
+  throw new KernelArgumentError(
+    kernel,
+    arg,
+    `dtype ${JSON.stringify(d)} is not a weight dtype (${WEIGHT_DTYPES.join(', ')})`,
+  );
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** IEEE binary16 bits of `x`, rounded to nearest even (overflow to ±Infinity, NaN kept a NaN). */
+export function f32ToF16Bits(x: number): number {
+  f32[0] = x;
+  const b = u32[0]!;
+  const sign = (b >>> 16) & 0x8000;
+  const exp = (b >>> 23) & 0xff;
+  let mant = b & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  let e = exp - 127 + 15;
+  if (e >= 31) return sign | 0x7c00;
+  if (e <= 0) {
+    // Subnormal half (or zero): shift the mantissa with its implicit 1, rounding to nearest even.
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    const half = 1 << (shift - 1);
+    const rest = mant & ((1 << shift) - 1);
+    let m = mant >>> shift;
+    if (rest > half || (rest === half && m & 1)) m++;
+    return sign | m;
+  }
+  const rest = mant & 0x1fff;
+  let m = mant >>> 13;
+  if (rest > 0x1000 || (rest === 0x1000 && m & 1)) {
+    m++;
+    if (m === 0x400) {
+      m = 0;
+      e++;
+      if (e >= 31) return sign | 0x7c00;
+    }
+  }
+  return sign | (e << 10) | m;
+}
+
+/** The value of IEEE binary16 bits. */
+export function f16BitsToF32(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? NaN : s * Infinity;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+/** bfloat16 bits → IEEE binary16 bits (through the exact float32 value; rounded to nearest even). */
+export function bf16ToF16Bits(b: number): number {
+  u32[0] = (b & 0xffff) << 16;
+  return f32ToF16Bits(f32[0]!);
+}
+
+/** float32 values → binary16 bits, one per value. */
+export function toF16(data: Float32Array): Uint16Array {
+  const out = new Uint16Array(data.length);
+  for (let i = 0; i < data.length; i++) out[i] = f32ToF16Bits(data[i]!);
+  return out;
+}
+
+/** A weight quantized to 'q8': q [rows, K] int8 in [-127, 127] and scale [rows] float32. */
+export interface Q8Weight {
+  readonly q: Int8Array;
+  readonly scale: Float32Array;
+}
+
+/**
+ * Symmetric per-row int8: scale[r] = max_k |w[r, k]| / 127 (as float32), q = round(w / scale) (half
+ * away from zero), clamped to ±127; an all-zero row gets scale 0 and q 0. Deterministic: the converter
+ * and a load with dtype 'q8' give the same bits.
+ */
+export function quantizeQ8(data: Float32Array | Uint16Array, rows: number, K: number): Q8Weight {
+  const value = data instanceof Uint16Array ? (i: number) => f16BitsToF32(data[i]!) : (i: number) => data[i]!;
+  const q = new Int8Array(rows * K);
+  const scale = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let max = 0;
+    for (let k = 0; k < K; k++) max = Math.max(max, Math.abs(value(r * K + k)));
+    const s = Math.fround(max / 127);
+    scale[r] = s;
+    if (s === 0) continue;
+    for (let k = 0; k < K; k++) {
+      const v = value(r * K + k) / s;
+      q[r * K + k] = Math.max(-127, Math.min(127, Math.sign(v) * Math.round(Math.abs(v))));
+    }
+  }
+  return { q, scale };
+}
+
+/** The float32 values a weight of `dtype` stands for (f16 bits widened, q8 times its row scale). */
+export function dequantize(w: Float32Array | Uint16Array | Q8Weight, rows: number, K: number): Float32Array {
+  if (w instanceof Float32Array) return w;
+  const out = new Float32Array(rows * K);
+  if (w instanceof Uint16Array) {
+    for (let i = 0; i < out.length; i++) out[i] = f16BitsToF32(w[i]!);
+    return out;
+  }
+  for (let r = 0; r < rows; r++) for (let k = 0; k < K; k++) out[r * K + k] = w.scale[r]! * w.q[r * K + k]!;
+  return out;
+}
+
+/** Rows of `rowBytes` bytes copied into rows of `words` u32 words (zero padding), or viewed as is where they fit exactly. */
+function padRows(bytes: Uint8Array, rows: number, rowBytes: number, words: number): Uint32Array {
+  if (rowBytes === 4 * words && bytes.byteOffset % 4 === 0)
+    return new Uint32Array(bytes.buffer, bytes.byteOffset, rows * words);
+  const out = new Uint32Array(rows * words);
+  const o8 = new Uint8Array(out.buffer);
+  for (let r = 0; r < rows; r++) o8.set(bytes.subarray(r * rowBytes, (r + 1) * rowBytes), r * 4 * words);
+  return out;
+}
+
+/**
+ * The u32 words of a [rows, K] weight in the layout the kernels read (see above): f32 values (padded
+ * for a texture), f16 bits, or q8 bytes (the scales are a separate f32 tensor).
+ */
+export function packWeight(
+  w: Float32Array | Uint16Array | Q8Weight,
+  rows: number,
+  K: number,
+  storage: 'buffer' | 'texture' = 'buffer',
+): Uint32Array {
+  const dtype: WeightDType = w instanceof Float32Array ? 'f32' : w instanceof Uint16Array ? 'f16' : 'q8';
+  const data = w instanceof Float32Array || w instanceof Uint16Array ? w : w.q;
+  if (data.length !== rows * K) throw new Error(`packWeight: ${data.length} values for a [${rows}, ${K}] weight`);
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return padRows(bytes, rows, K * data.BYTES_PER_ELEMENT, weightRowWords(K, dtype, storage));
+}
