@@ -1,7 +1,6 @@
 // A forward pass as a list of kernel invocations over named tensors. Tensors are inputs (written
 // by the caller each run), params (weights, uploaded once, owned by the model) or activations
 // (placed in reusable buffers by the planner). Nodes run in the order they were added.
-import { elementCount } from '../shape.js';
 import type { AttentionVariant } from '../kernels/attention.js';
 import type { GemmTile } from '../kernels/gemm-tile.js';
 import type { GemmVariant } from '../kernels/gemm.js';

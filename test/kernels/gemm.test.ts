@@ -272,7 +272,7 @@ for (const dtype of ['f16', 'q8'] as const) {
     }
     // A plain and a prefetching tile (fetch_tiles reads w through the same decoder).
     for (const tileName of ['64x64k16', '128x128k8p'] as const) {
-      const tile = GEMM_TILES[tileName];
+      const tile = GEMM_TILES[tileName]!;
       it(`tile ${tileName}: M=197 K=1076 N=193 epilogue=residual`, async () => {
         const device = await testDevice();
         if (tileWorkgroupBytes(tile) > device.limits.maxComputeWorkgroupStorageSize) return;

@@ -4,7 +4,6 @@ import { hasSubgroupsOf8 } from '../../src/kernels/choose/adapter.js';
 import {
   createMatrixTexture,
   readMatrixTexture,
-  uploadMatrixTexture,
   uploadWeightTexture,
 } from '../../src/kernels/program/texture-matrix.js';
 import { uploadWeight } from '../../src/kernels/program/harness.js';
