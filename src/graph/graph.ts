@@ -75,6 +75,12 @@ export interface KernelChoices {
   gemmTile?: GemmTile;
   attentionVariant?: AttentionVariant;
   /**
+   * How the model's matrices (linear layers, patch and token embeddings) are stored: 'f32' (default),
+   * 'f16' or 'q8' (weight-format.ts); the GEMMs and embeddings are specialised for it. Set by the
+   * model's `dtype` load option, not meant to be given in `kernels`.
+   */
+  weightDType?: WeightDType;
+  /**
    * Rows per matrix texture of the 'texture' variants (default MATRIX_TEXTURE_ROWS, 8192): taller
    * activations run as several packs and calls. Smaller values exercise that split (tests).
    */

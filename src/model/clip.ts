@@ -9,6 +9,7 @@ import { ArgumentError, CheckpointError, ConfigError } from '../errors.js';
 import { encodeImages, type EncodeOptions } from '../encode.js';
 import type { ImageInput } from '../preprocess/index.js';
 import type { KernelChoices } from '../graph/graph.js';
+import { checkModelDType, type ModelDType } from './dtype.js';
 import { ClipsTokenizer } from '../text/tokenizer.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
 import { configFromOpenClip, textConfigFromOpenClip, readConfigJson } from './config.js';
@@ -26,6 +27,14 @@ export interface ClipLoadOptions {
   vocab?: ClipsTokenizer | string;
   /** Kernel choices for both towers (as VisionTransformer's LoadOptions.kernels). */
   kernels?: KernelChoices;
+  /**
+   * How both towers' matrices (linear layers, patch / token embeddings) are held on the GPU: 'fp32', 'fp16'
+   * (half the bytes) or 'q8' (int8 per output channel with float32 scales, about a quarter);
+   * biases, LayerNorms and positions stay float32, all arithmetic is float32. Default: the dtype the
+   * file stores them in (fp16 for an F16 file, q8 for a `wgsl-vit convert --dtype q8` file, else fp32).
+   * The accuracy each costs is measured per fixture (README, docs/dtypes.md).
+   */
+  dtype?: ModelDType;
   /**
    * Progress of the load: `{ file, phase, loaded, total }` in bytes — 'download' as a URL's bytes
    * arrive (total: the file's size; a load reads only the tensors it needs), 'upload' as the
@@ -145,6 +154,7 @@ export class CLIPModel {
         `the vocabulary has ${tokenizer.vocabSize} tokens, more than the text tower's ${textCfg.vocabSize} embedding rows (vocab_size): it is not this model's vocabulary`,
       );
     }
+    checkModelDType('CLIPModel.load', opts.dtype);
     const ckpt = isCheckpoint(opts.weights)
       ? opts.weights
       : await openCheckpoint(opts.weights, undefined, { onProgress: opts.onProgress, cache: opts.cache });
@@ -166,6 +176,7 @@ export class CLIPModel {
       weights: ckpt,
       config: textCfg,
       kernels: opts.kernels,
+      dtype: opts.dtype,
       onProgress: opts.onProgress,
     });
     let vision: VisionTransformer;
@@ -174,6 +185,7 @@ export class CLIPModel {
         weights: ckpt,
         config: visionCfg,
         kernels: opts.kernels,
+        dtype: opts.dtype,
         onProgress: opts.onProgress,
       });
     } catch (e) {

@@ -9,6 +9,10 @@ import { openCheckpoint } from '../weights/index.js';
 import { isFloatDType, notFloatError, type Checkpoint } from '../weights/checkpoint.js';
 import type { WeightsInput } from '../weights/source.js';
 import { architecture, type TextConfig, type ViTConfig } from './config.js';
+import { isMatrixKey, isQ8ScaleKey, readMatrix } from './dtype.js';
+import { packWeight } from '../kernels/program/weight-format.js';
+import { uploadWeightTexture } from '../kernels/program/texture-matrix.js';
+import type { WeightDType } from '../kernels/program/types.js';
 
 /**
  * The parameter table of one tower: every checkpoint key (without prefix) with the shape the file
@@ -104,7 +108,8 @@ function checkKeys(ckpt: Checkpoint, prefix: string, keys: ReadonlyMap<string, r
         prefix + k,
       );
     }
-    if (!isFloatDType(t.dtype)) throw notFloatError(ckpt.file, t);
+    // I8: a matrix of a q8 file (dtype.ts checks its layout and scales when it is read).
+    if (!isFloatDType(t.dtype) && !(t.dtype === 'I8' && isMatrixKey(k))) throw notFloatError(ckpt.file, t);
   }
 }
 
@@ -114,7 +119,7 @@ export function checkLayout(ckpt: Checkpoint, c: ViTConfig): TowerLayout {
   const keys = expectedKeys(c);
   checkKeys(ckpt, prefix, keys, `the config has ${c.layers} layers, width ${c.width}, patch ${c.patchSize}`);
   for (const k of ckpt.tensors.keys()) {
-    if (!k.startsWith(prefix)) continue;
+    if (!k.startsWith(prefix) || isQ8ScaleKey(ckpt, k)) continue;
     if (!keys.has(k.slice(prefix.length)))
       throw new CheckpointError(
         ckpt.file,
@@ -147,7 +152,7 @@ export function checkTextLayout(ckpt: Checkpoint, t: TextConfig): TowerLayout {
     `the config's text tower has ${t.layers} layers, width ${t.width}, ${t.heads} heads, vocabulary ${t.vocabSize}`,
   );
   for (const k of ckpt.tensors.keys()) {
-    if (k.startsWith('visual.') || k === 'logit_scale' || keys.has(k)) continue;
+    if (k.startsWith('visual.') || k === 'logit_scale' || keys.has(k) || isQ8ScaleKey(ckpt, k)) continue;
     throw new CheckpointError(
       ckpt.file,
       'unexpected key for the text tower of this config (an attention mask, a projection bias or a class token are not part of it)',
@@ -161,14 +166,23 @@ export function checkTextLayout(ckpt: Checkpoint, t: TextConfig): TowerLayout {
 const LINEAR_WEIGHT =
   /(^|\.)(in_proj_weight|out_proj\.weight|c_fc\.weight|c_proj\.weight)$|^(proj|text_projection|conv1\.weight)$/;
 
-/** A parameter's shape on the GPU in its storage: a texture holds [rows, the rest flattened] (conv1 [W, 3·p·p]). */
+/**
+ * A parameter's shape on the GPU in its storage: a texture, and an f16 / q8 matrix anywhere, holds
+ * [rows, the rest flattened] (conv1 [W, 3·p·p]).
+ */
 export function paramShape(
   layout: Pick<TowerLayout, 'keys' | 'transposed'>,
   key: string,
   storage: TensorStorage,
+  dtype: WeightDType = 'f32',
 ): number[] {
   const s = gpuShape(layout, key);
-  return storage === 'texture' ? [s[0]!, s.slice(1).reduce((a, b) => a * b, 1)] : s;
+  return storage === 'texture' || dtype !== 'f32' ? [s[0]!, s.slice(1).reduce((a, b) => a * b, 1)] : s;
+}
+
+/** How a parameter is stored on the GPU: the model's weight dtype for the matrices, f32 for the rest. */
+export function paramDType(kernels: KernelChoices, key: string): WeightDType {
+  return isMatrixKey(key) ? (kernels.weightDType ?? 'f32') : 'f32';
 }
 
 /**
@@ -186,11 +200,15 @@ export function paramStorage(kernels: KernelChoices, key: string): TensorStorage
 export function towerParams(g: Graph, table: Pick<TowerLayout, 'keys' | 'transposed'>): (key: string) => Tensor {
   return (key) => {
     const storage = paramStorage(g.kernels, key);
-    return g.param(key, paramShape(table, key, storage), storage);
+    const dtype = paramDType(g.kernels, key);
+    return g.param(key, paramShape(table, key, storage, dtype), storage, dtype);
   };
 }
 
-/** The GPU copy of an encoder's weights, by key without prefix; `proj` is stored transposed, [E, W]. */
+/**
+ * The GPU copy of an encoder's weights, by key without prefix; `proj` is stored transposed, [E, W]; a
+ * q8 matrix's scales under `<key>.scale` (the graph's name for them).
+ */
 export interface GpuWeights {
   readonly buffers: ReadonlyMap<string, GPUBuffer>;
   /** The parameters stored as matrix textures (paramStorage), by key. */
@@ -233,23 +251,40 @@ export async function uploadWeights(
     unflushed = 0;
   try {
     for (const k of keys.keys()) {
-      let data = await ckpt.read(prefix + k);
-      for (let i = 0; i < data.length; i++) {
-        if (!Number.isFinite(data[i]!))
-          throw new CheckpointError(ckpt.file, `non-finite value ${data[i]} at flat index ${i}`, prefix + k);
-      }
-      inspect?.(k, data);
-      if (layout.transposed.has(k)) data = transpose(data, keys.get(k)![0]!, keys.get(k)![1]!);
-      if (paramStorage(kernels, k) === 'texture') {
+      const count = keys.get(k)!.reduce((a, b) => a * b, 1);
+      const storage = paramStorage(kernels, k);
+      const dtype = paramDType(kernels, k);
+      let uploaded: number;
+      if (isMatrixKey(k)) {
+        // The matrices in the model's dtype (dtype.ts: read, checked, converted, transposed to [out, in]).
         const [rows, cols] = paramShape(layout, k, 'texture') as [number, number];
-        textures.set(k, uploadMatrixTexture(device, data, rows, cols, k).texture);
-      } else buffers.set(k, uploadF32(device, data, k));
-      loaded += data.length;
+        const w = await readMatrix(ckpt, prefix + k, dtype, keys.get(k)!, layout.transposed.has(k));
+        if (storage === 'texture') {
+          const ref = uploadWeightTexture(device, w, rows, cols, k);
+          textures.set(k, ref.texture);
+          if (ref.scale) buffers.set(`${k}.scale`, ref.scale.buffer);
+        } else if (w instanceof Float32Array) buffers.set(k, uploadF32(device, w, k));
+        else {
+          buffers.set(k, uploadWords(device, packWeight(w, rows, cols), k));
+          if (!(w instanceof Uint16Array)) buffers.set(`${k}.scale`, uploadF32(device, w.scale, `${k}.scale`));
+        }
+        uploaded = w instanceof Float32Array || w instanceof Uint16Array ? w.byteLength : w.q.byteLength;
+      } else {
+        const data = await ckpt.read(prefix + k);
+        for (let i = 0; i < data.length; i++) {
+          if (!Number.isFinite(data[i]!))
+            throw new CheckpointError(ckpt.file, `non-finite value ${data[i]} at flat index ${i}`, prefix + k);
+        }
+        inspect?.(k, data);
+        buffers.set(k, uploadF32(device, layout.transposed.has(k) ? transpose(data, keys.get(k)![0]!, keys.get(k)![1]!) : data, k));
+        uploaded = data.byteLength;
+      }
+      loaded += count;
       onProgress?.({ file: ckpt.file, phase: 'upload', loaded: loaded * 4, total: total * 4 });
       // Dawn stages each upload in host memory and frees the staging only once it has been
       // submitted and has run: without this the whole model was staged at once (peak host memory
       // 2.1× the weights for H/14; docs/checkpoints.md).
-      unflushed += data.byteLength;
+      unflushed += uploaded;
       device.queue.submit([]);
       if (unflushed >= FLUSH_BYTES) {
         await device.queue.onSubmittedWorkDone();
@@ -265,6 +300,19 @@ export async function uploadWeights(
 
 /** Bytes uploaded between waits for the queue (bounds the staging memory a load holds). */
 const FLUSH_BYTES = 64 << 20;
+
+/** A storage buffer holding `words` (a packed f16 / q8 weight). */
+function uploadWords(device: GPUDevice, words: Uint32Array, label: string): GPUBuffer {
+  const b = device.createBuffer({
+    label,
+    size: Math.max(16, words.byteLength),
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+    mappedAtCreation: true,
+  });
+  new Uint32Array(b.getMappedRange(0, words.byteLength)).set(words);
+  b.unmap();
+  return b;
+}
 
 export function uploadF32(device: GPUDevice, data: Float32Array, label: string): GPUBuffer {
   const b = device.createBuffer({

@@ -7,6 +7,7 @@ import { Graph, type KernelChoices } from '../graph/graph.js';
 import type { CompiledGraph } from '../graph/executor.js';
 import * as ops from '../graph/ops.js';
 import { DTYPE_BYTES } from '../kernels/program/index.js';
+import { checkModelDType, KERNEL_DTYPE, storedModelDType, type ModelDType } from './dtype.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
 import { residualBlock, type Param } from './blocks.js';
 import { textConfigFromOpenClip, type TextConfig, readConfigJson } from './config.js';
@@ -87,6 +88,14 @@ export interface TextLoadOptions {
   /** Kernel choices for every node (as VisionTransformer's LoadOptions.kernels). */
   kernels?: KernelChoices;
   /**
+   * How the matrices (linear layers, patch / token embeddings) are held on the GPU: 'fp32', 'fp16'
+   * (half the bytes) or 'q8' (int8 per output channel with float32 scales, about a quarter);
+   * biases, LayerNorms and positions stay float32, all arithmetic is float32. Default: the dtype the
+   * file stores them in (fp16 for an F16 file, q8 for a `wgsl-vit convert --dtype q8` file, else fp32).
+   * The accuracy each costs is measured per fixture (README, docs/dtypes.md).
+   */
+  dtype?: ModelDType;
+  /**
    * Progress of the load: `{ file, phase, loaded, total }` in bytes — 'download' as a URL's bytes
    * arrive (total: the file's size; a load reads only the tensors it needs), 'upload' as the
    * tower's tensors are read, checked and uploaded (ends at total).
@@ -111,14 +120,17 @@ export class TextTransformer extends GraphModel {
   static async load(device: GPUDevice, opts: TextLoadOptions): Promise<TextTransformer> {
     await expectDeviceAlive(device, `TextTransformer.load(${sourceLabel(opts.weights)})`);
     const config = await resolveTextConfig(opts.config);
-    const kernels = checkKernelChoices(device, opts.kernels);
+    const asDType = checkModelDType('TextTransformer.load', opts.dtype);
     const ckpt = isCheckpoint(opts.weights)
       ? opts.weights
       : await openCheckpoint(opts.weights, undefined, { onProgress: opts.onProgress, cache: opts.cache });
+    const layout = checkTextLayout(ckpt, config);
+    const dtype = asDType ?? storedModelDType(ckpt, layout.keys.keys());
+    const kernels = { ...checkKernelChoices(device, opts.kernels), weightDType: KERNEL_DTYPE[dtype] };
     const weights = await uploadWeights(
       device,
       ckpt,
-      checkTextLayout(ckpt, config),
+      layout,
       undefined,
       kernels,
       opts.onProgress,

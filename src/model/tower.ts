@@ -6,6 +6,7 @@ import { ArgumentError, ModelDestroyedError } from '../errors.js';
 import { CompiledGraph, type NodeTiming, type RunResult } from '../graph/executor.js';
 import { concat } from './arguments.js';
 import type { Graph, KernelChoices, Tensor } from '../graph/graph.js';
+import { MODEL_DTYPE, type ModelDType } from './dtype.js';
 import type { GpuWeights } from './parameters.js';
 
 export abstract class GraphModel {
@@ -101,6 +102,11 @@ export abstract class GraphModel {
       for (const [k, list] of Object.entries(parts)) outputs[k] = concat(list);
       return { outputs, chunks, ...(timings ? { timings } : {}) };
     });
+  }
+
+  /** How the matrices are held on the GPU (the `dtype` load option, or the file's). */
+  get dtype(): ModelDType {
+    return MODEL_DTYPE[this.kernels.weightDType ?? 'f32'];
   }
 
   /** Bytes of weights held on the GPU (including parameters made at run time). */

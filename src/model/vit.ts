@@ -12,6 +12,7 @@ import { checkHiddenBlockUse, checkKernelChoices, checkOutputs, describeValue, i
 import * as ops from '../graph/ops.js';
 import { DTYPE_BYTES } from '../kernels/program/index.js';
 import { posembSincos2d } from '../kernels/posemb-sincos.js';
+import { checkModelDType, KERNEL_DTYPE, storedModelDType, type ModelDType } from './dtype.js';
 import {
   architecture,
   configFromOpenClip,
@@ -132,6 +133,14 @@ export interface LoadOptions {
    */
   kernels?: KernelChoices;
   /**
+   * How the matrices (linear layers, patch / token embeddings) are held on the GPU: 'fp32', 'fp16'
+   * (half the bytes) or 'q8' (int8 per output channel with float32 scales, about a quarter);
+   * biases, LayerNorms and positions stay float32, all arithmetic is float32. Default: the dtype the
+   * file stores them in (fp16 for an F16 file, q8 for a `wgsl-vit convert --dtype q8` file, else fp32).
+   * The accuracy each costs is measured per fixture (README, docs/dtypes.md).
+   */
+  dtype?: ModelDType;
+  /**
    * Where to look for a tuning profile when `kernels` is not given: true (default) the default store
    * (Node: $WGSL_VIT_PROFILES or ~/.cache/wgsl-vit/profiles.json; browsers: localStorage), a
    * ProfileStore, or false for none.
@@ -185,15 +194,18 @@ export class VisionTransformer extends GraphModel {
         warnOnce(`tuning profile ignored, built-in kernel choices used: ${(e as Error).message}`);
       }
     }
-    const kernels = checkKernelChoices(device, asked);
+    const asDType = checkModelDType('VisionTransformer.load', opts.dtype);
     const ckpt = isCheckpoint(opts.weights)
       ? opts.weights
       : await openCheckpoint(opts.weights, undefined, { onProgress: opts.onProgress, cache: opts.cache });
+    const layout = checkLayout(ckpt, config);
+    const dtype = asDType ?? storedModelDType(ckpt, [...layout.keys.keys()].map((k) => layout.prefix + k));
+    const kernels = { ...checkKernelChoices(device, asked), weightDType: KERNEL_DTYPE[dtype] };
     let posError = Infinity;
     const weights = await uploadWeights(
       device,
       ckpt,
-      checkLayout(ckpt, config),
+      layout,
       (k, data) => {
         if (k === 'positional_embedding') posError = sincosTableError(data, gridOf(config), config.width);
       },

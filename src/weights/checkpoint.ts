@@ -36,6 +36,11 @@ export interface Checkpoint {
   readonly metadata: Readonly<Record<string, string>>;
   /** Reads one tensor, converted to float32. */
   read(key: string): Promise<Float32Array>;
+  /**
+   * The stored little-endian bytes of one tensor, unconverted (F16 bits, I8 values…): how f16 and q8
+   * weights load without a float32 copy. Absent where the container cannot give them.
+   */
+  readRaw?(key: string): Promise<Uint8Array>;
   /** Reads an integer tensor (safetensors I32, or I64 within int32 range), e.g. an expected file's token ids. */
   readInt32?(key: string): Promise<Int32Array>;
 }

@@ -174,6 +174,11 @@ export async function openSafetensors(source: ByteSource | { name: string; blob:
       const bytes = await readRange(src, dataStart + e.begin, dataStart + e.end);
       return decodeFloats(file, key, e.dtype, bytes, elementCount(e.shape));
     },
+    async readRaw(key) {
+      const e = tensors.get(key);
+      if (!e) throw new CheckpointError(file, 'no such tensor', key);
+      return readRange(src, dataStart + e.begin, dataStart + e.end);
+    },
     async readInt32(key) {
       const e = tensors.get(key);
       if (!e) throw new CheckpointError(file, 'no such tensor', key);
