@@ -2,7 +2,16 @@
 import { help, UsageError, parse, required, type Command } from './common.js';
 import { requestDevice } from '../../src/device.js';
 import { VisionTransformer, type ViTOutputName } from '../../src/model/vit.js';
-import { compare, readExpected, TOLERANCE } from '../../src/model/verify.js';
+import {
+  compare,
+  DTYPE_MIN_COSINE,
+  measureAccuracy,
+  readExpected,
+  TOLERANCE,
+  type ExpectedFile,
+} from '../../src/model/verify.js';
+import { MODEL_DTYPES, type ModelDType } from '../../src/model/dtype.js';
+import type { CLIPModel } from '../../src/model/clip.js';
 import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
@@ -12,6 +21,7 @@ async function verify(argv: string[]): Promise<number> {
     config: { type: 'string' },
     expected: { type: 'string' },
     flags: { type: 'string' },
+    dtype: { type: 'string' },
   });
   if (values.help) return help(verifyCommand);
   required('verify', values, ['expected']);
@@ -32,9 +42,18 @@ async function verify(argv: string[]): Promise<number> {
   const { CLIP_ENTRIES, compareClip } = await import('../../src/model/verify.js');
   const isClip = CLIP_ENTRIES.some((k) => exp.ckpt.tensors.has(k));
   const { device, adapterInfo } = await requestDevice({ dawnFlags: values.flags ? values.flags.split(',') : [] });
-  const { CLIPModel } = await import('../../src/model/clip.js');
-  const clip = isClip ? await CLIPModel.load(device, { weights: weights!, config: config! }) : null;
-  const model = clip ? clip.vision : await VisionTransformer.load(device, { weights: weights!, config: config! });
+  const { CLIPModel: Clip } = await import('../../src/model/clip.js');
+  const dtype = values.dtype as ModelDType | undefined;
+  if (dtype !== undefined && !(MODEL_DTYPES as readonly string[]).includes(dtype))
+    throw new UsageError(`--dtype must be one of ${MODEL_DTYPES.join(', ')}, got '${dtype}'`);
+  const clip = isClip ? await Clip.load(device, { weights: weights!, config: config!, dtype }) : null;
+  const model = clip ? clip.vision : await VisionTransformer.load(device, { weights: weights!, config: config!, dtype });
+  if (model.dtype !== 'fp32') {
+    const code = await reportDType(clip ?? model, exp, weights!, adapterInfo);
+    (clip ?? model).destroy();
+    device.destroy();
+    return code;
+  }
   const [B, , S] = exp.inputShape as [number, number, number];
   const names = (['tokens', 'pooled', 'embedding', 'block0'] as ViTOutputName[]).filter((k) => exp.outputs[k]);
   const c = model.config,
@@ -93,15 +112,56 @@ async function verify(argv: string[]): Promise<number> {
   return failed ? 1 : 0;
 }
 
+/** --dtype fp16 / q8 (or a file in that dtype): the accuracy against the float32 reference, judged by DTYPE_MIN_COSINE. */
+async function reportDType(
+  model: VisionTransformer | CLIPModel,
+  exp: ExpectedFile,
+  weights: string,
+  adapterInfo: { vendor: string; architecture: string; description: string },
+): Promise<number> {
+  const a = await measureAccuracy(model, exp);
+  const min = DTYPE_MIN_COSINE[a.dtype];
+  console.log(`adapter: ${[adapterInfo.vendor, adapterInfo.architecture, adapterInfo.description].filter(Boolean).join(' ')}`);
+  console.log(
+    `model: ${weights} as ${a.dtype}: ${(a.weightBytes / 2 ** 20).toFixed(2)} MiB of weights on the GPU; against the float32 reference (PyTorch)`,
+  );
+  const W = 18;
+  console.log(`${'output'.padEnd(W)} ${'max abs err'.padStart(12)} ${'min cosine'.padStart(12)}  result (cosine >= ${min} per row)`);
+  const rows: [string, { minCosine: number; maxAbs: number } | undefined][] = [
+    ['image embedding', a.embedding],
+    ['text embedding', a.text],
+  ];
+  let failed = 0;
+  for (const [name, r] of rows) {
+    if (!r) continue;
+    const ok = r.minCosine >= min;
+    if (!ok) failed++;
+    console.log(`${name.padEnd(W)} ${r.maxAbs.toExponential(3).padStart(12)} ${r.minCosine.toFixed(8).padStart(12)}  ${ok ? 'ok' : 'FAIL'}`);
+  }
+  if (a.probs) {
+    if (!a.probs.sameRanking) failed++;
+    console.log(
+      `${'zero-shot probs'.padEnd(W)} ${a.probs.maxAbs.toExponential(3).padStart(12)} ${'—'.padStart(12)}  ${a.probs.sameRanking ? 'ok (ranking unchanged)' : 'FAIL (ranking changed)'}`,
+    );
+  }
+  console.log(failed ? `${failed} failed` : 'all within the dtype tolerance');
+  return failed ? 1 : 0;
+}
+
 export const verifyCommand: Command = {
   name: 'verify',
-  help: `usage: wgsl-vit verify --expected <NAME.expected.safetensors> [--weights <file.safetensors|.bin>] [--config <open_clip_config.json>]
+  help: `usage: wgsl-vit verify --expected <NAME.expected.safetensors> [--weights <file.safetensors|.bin>] [--config <open_clip_config.json>] [--dtype fp32|fp16|q8]
   Runs the model on the expected file's \`input\` and compares tokens, pooled, embedding (and
   block0 when present): one row each, then 'N passed, M failed'. A CLIP expected file (OpenVision
   1) also gets a row for each text entry it has: text_ids (exact), text_block0, text_embedding,
   image_embedding, logits_per_image, probs. An output of another shape than
   the expected one is a failed row ("shape mismatch" with both shapes). Exit status 1 when any
   output is outside tolerance (max abs <= ${TOLERANCE.maxAbs.tokens}, cosine >= ${TOLERANCE.minCosine}).
-  --weights/--config default to the files named in the expected file's metadata, beside it.`,
+  --weights/--config default to the files named in the expected file's metadata, beside it.
+  --dtype fp32|fp16|q8  load the matrices in that dtype (default: the file's). fp16 and q8 (and a
+                file converted to them) are measured against the float32 reference instead: per
+                image (and text) the embedding's max abs error and cosine, judged by cosine >=
+                ${DTYPE_MIN_COSINE.fp16} (fp16) / ${DTYPE_MIN_COSINE.q8} (q8); for CLIP the zero-shot probabilities' max
+                difference and whether the ranking is unchanged (a changed ranking fails).`,
   run: verify,
 };
