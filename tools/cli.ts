@@ -4,6 +4,7 @@
 // option; a failure while working exits 1.
 import { spawn } from 'node:child_process';
 import { classifyCommand } from './cli/classify.js';
+import { convertCommand } from './cli/convert.js';
 import { UsageError, type Command } from './cli/common.js';
 import { embedCommand } from './cli/embed.js';
 import { exportOnnxCommand } from './cli/export-onnx.js';
@@ -26,6 +27,7 @@ const COMMANDS: readonly Command[] = [
   verifyCommand,
   embedCommand,
   exportOnnxCommand,
+  convertCommand,
   tokenizeCommand,
   classifyCommand,
   tuneCommand,

@@ -1,0 +1,66 @@
+// `wgsl-vit convert`: the command (its help text, with the options and exit statuses, is at the end).
+import { closeSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { basename } from 'node:path';
+import { checkOut, help, parse, required, UsageError, type Command } from './common.js';
+import { convertCheckpoint } from '../../src/model/convert.js';
+import { configFromOpenClip, readConfigJson, textConfigFromOpenClip } from '../../src/model/config.js';
+import { checkLayout, checkTextLayout } from '../../src/model/parameters.js';
+import { openCheckpoint } from '../../src/weights/index.js';
+
+const mb = (b: number) => `${(b / 1e6).toFixed(2)} MB`;
+
+async function convert(argv: string[]): Promise<number> {
+  const { values } = parse('convert', argv, {
+    weights: { type: 'string' },
+    config: { type: 'string' },
+    dtype: { type: 'string' },
+    out: { type: 'string' },
+  });
+  if (values.help) return help(convertCommand);
+  required('convert', values, ['weights', 'config', 'dtype', 'out']);
+  const dtype = values.dtype!;
+  if (dtype !== 'fp16' && dtype !== 'q8') throw new UsageError(`--dtype must be fp16 or q8, got '${dtype}'`);
+  checkOut(values.out!, ['.safetensors']);
+  // The config's towers checked against the file first: a wrong pair is refused before anything is written.
+  const json = await readConfigJson(values.config!);
+  const ckpt = await openCheckpoint(values.weights!);
+  checkLayout(ckpt, configFromOpenClip(json, values.config!));
+  const text = textConfigFromOpenClip(json, values.config!);
+  if (text && ckpt.tensors.has('token_embedding.weight')) checkTextLayout(ckpt, text);
+  // Written to a temporary file beside --out and renamed at the end: a refused weight leaves nothing.
+  const tmp = `${values.out}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w');
+  let r;
+  try {
+    r = await convertCheckpoint(ckpt, dtype, (chunk) => {
+      let o = 0;
+      while (o < chunk.byteLength) o += writeSync(fd, chunk, o);
+    });
+    closeSync(fd);
+    renameSync(tmp, values.out!);
+  } catch (e) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  const inBytes = /^https?:/.test(values.weights!) ? ckpt.tensors.size : statSync(values.weights!).size;
+  console.log(
+    `${basename(values.out!)}: ${dtype}, ${r.matrices} matrices converted, ${r.others} other tensors as float32; ` +
+      `${mb(r.bytes)} (${basename(values.weights!)}: ${mb(inBytes)}, ÷${(inBytes / r.bytes).toFixed(2)})`,
+  );
+  return 0;
+}
+
+export const convertCommand: Command = {
+  name: 'convert',
+  help: `usage: wgsl-vit convert --dtype fp16|q8 --weights <checkpoint> --config <open_clip_config.json> --out <model.safetensors>
+  Writes the checkpoint with its matrices (linear layers, patch and token embeddings, projections)
+  in fp16 or q8, the other tensors as float32, as a safetensors file that \`load\` reads directly
+  (its dtype becomes the model's default). fp16: standard F16 tensors under the same keys and shapes
+  (open_clip can read the file too). q8: each matrix as I8 (symmetric, [-127, 127]) with its scales,
+  F32 [output channels], under <key>.q8_scale (docs/dtypes.md). Prints the sizes. The config's
+  towers are checked against the file first; non-finite weights (and, for fp16, values beyond
+  ±65504) are refused naming the tensor, and nothing is written.
+  Exit status: 0 written, 1 refused (a bad checkpoint or weight), 2 usage.`,
+  run: convert,
+};
