@@ -72,8 +72,7 @@ export async function convertCheckpoint(
       }
       // q8: quantized per output channel (the GPU's rows), written back in the file's orientation.
       let q8: Promise<Q8Weight> | null = null;
-      const get = () =>
-        (q8 ??= readMatrix(ckpt, key, KERNEL_DTYPE.q8, t.shape, inOut).then((w) => w as Q8Weight));
+      const get = () => (q8 ??= readMatrix(ckpt, key, KERNEL_DTYPE.q8, t.shape, inOut).then((w) => w as Q8Weight));
       const channels = inOut ? t.shape[t.shape.length - 1]! : t.shape[0]!;
       entries.push({
         key,

@@ -48,7 +48,8 @@ export const towerKey = (full: string): string => full.replace(/^visual\./, '');
 // holds Q8_METADATA_KEY: Q8_LAYOUT, without which I8 tensors are refused (another tool's int8).
 export const Q8_SCALE_SUFFIX = '.q8_scale';
 export const Q8_METADATA_KEY = 'wgsl-vit.q8';
-export const Q8_LAYOUT = 'int8 symmetric per output channel; <key> I8 in the usual shape, <key>.q8_scale F32 [out channels]';
+export const Q8_LAYOUT =
+  'int8 symmetric per output channel; <key> I8 in the usual shape, <key>.q8_scale F32 [out channels]';
 
 /** Whether `full` is a q8 scale tensor of a matrix key in this file. */
 export function isQ8ScaleKey(ckpt: Checkpoint, full: string): boolean {
@@ -105,11 +106,16 @@ export async function readStoredQ8(ckpt: Checkpoint, full: string): Promise<Q8We
   const scale = await ckpt.read(scaleKey);
   for (let i = 0; i < scale.length; i++)
     if (!(Number.isFinite(scale[i]!) && scale[i]! >= 0))
-      throw new CheckpointError(ckpt.file, `scale ${scale[i]} at index ${i} is not a finite non-negative number`, scaleKey);
+      throw new CheckpointError(
+        ckpt.file,
+        `scale ${scale[i]} at index ${i} is not a finite non-negative number`,
+        scaleKey,
+      );
   const bytes = await raw(ckpt, full);
   const q = new Int8Array(bytes.slice().buffer);
   for (let i = 0; i < q.length; i++)
-    if (q[i] === -128) throw new CheckpointError(ckpt.file, `value -128 at flat index ${i} is outside the symmetric range ±127`, full);
+    if (q[i] === -128)
+      throw new CheckpointError(ckpt.file, `value -128 at flat index ${i} is outside the symmetric range ±127`, full);
   return { q, scale };
 }
 

@@ -3,7 +3,6 @@
 import { CheckpointError, ConfigError } from '../errors.js';
 import type { LoadProgress } from '../weights/source.js';
 import type { Graph, KernelChoices, Tensor, TensorStorage } from '../graph/graph.js';
-import { uploadMatrixTexture } from '../kernels/program/texture-matrix.js';
 import { posembSincos2d } from '../kernels/posemb-sincos.js';
 import { openCheckpoint } from '../weights/index.js';
 import { isFloatDType, notFloatError, type Checkpoint } from '../weights/checkpoint.js';
@@ -276,7 +275,10 @@ export async function uploadWeights(
             throw new CheckpointError(ckpt.file, `non-finite value ${data[i]} at flat index ${i}`, prefix + k);
         }
         inspect?.(k, data);
-        buffers.set(k, uploadF32(device, layout.transposed.has(k) ? transpose(data, keys.get(k)![0]!, keys.get(k)![1]!) : data, k));
+        buffers.set(
+          k,
+          uploadF32(device, layout.transposed.has(k) ? transpose(data, keys.get(k)![0]!, keys.get(k)![1]!) : data, k),
+        );
         uploaded = data.byteLength;
       }
       loaded += count;

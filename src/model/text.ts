@@ -127,14 +127,7 @@ export class TextTransformer extends GraphModel {
     const layout = checkTextLayout(ckpt, config);
     const dtype = asDType ?? storedModelDType(ckpt, layout.keys.keys());
     const kernels = { ...checkKernelChoices(device, opts.kernels), weightDType: KERNEL_DTYPE[dtype] };
-    const weights = await uploadWeights(
-      device,
-      ckpt,
-      layout,
-      undefined,
-      kernels,
-      opts.onProgress,
-    );
+    const weights = await uploadWeights(device, ckpt, layout, undefined, kernels, opts.onProgress);
     return new TextTransformer(device, config, weights, ckpt.file, kernels);
   }
 

@@ -46,7 +46,11 @@ export const CLIP_TOLERANCE = {
 export const DTYPE_MIN_COSINE: Record<ModelDType, number> = { fp32: TOLERANCE.minCosine, fp16: 0.99999, q8: 0.999 };
 
 /** The smallest cosine between corresponding rows of two [rows, n] arrays, and the largest |difference|. */
-export function rowAgreement(got: ArrayLike<number>, want: ArrayLike<number>, rows: number): { minCosine: number; maxAbs: number } {
+export function rowAgreement(
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  rows: number,
+): { minCosine: number; maxAbs: number } {
   const n = want.length / rows;
   let minCosine = 1,
     maxAbs = 0;
@@ -72,7 +76,9 @@ export function rowAgreement(got: ArrayLike<number>, want: ArrayLike<number>, ro
 export function sameRanking(got: ArrayLike<number>, want: ArrayLike<number>, P: number): boolean {
   for (let r = 0; r < want.length / P; r++) {
     const order = (a: ArrayLike<number>) =>
-      Array.from({ length: P }, (_, j) => j).sort((x, y) => a[r * P + y]! - a[r * P + x]!).join();
+      Array.from({ length: P }, (_, j) => j)
+        .sort((x, y) => a[r * P + y]! - a[r * P + x]!)
+        .join();
     if (order(got) !== order(want)) return false;
   }
   return true;
@@ -289,7 +295,8 @@ export async function measureAccuracy(model: VisionTransformer | CLIPModel, exp:
   const vision = clip ? clip.vision : (model as VisionTransformer);
   const B = exp.inputShape[0]!;
   const dtype = vision.dtype;
-  const img = (await vision.forward(exp.input, B, { resolution: exp.inputShape[2], outputs: ['embedding'] })).embedding!;
+  const img = (await vision.forward(exp.input, B, { resolution: exp.inputShape[2], outputs: ['embedding'] }))
+    .embedding!;
   const wantImg = exp.outputs.embedding?.data ?? (await exp.ckpt.read('image_embedding'));
   const r: DTypeAccuracy = {
     dtype,

@@ -199,7 +199,12 @@ export class VisionTransformer extends GraphModel {
       ? opts.weights
       : await openCheckpoint(opts.weights, undefined, { onProgress: opts.onProgress, cache: opts.cache });
     const layout = checkLayout(ckpt, config);
-    const dtype = asDType ?? storedModelDType(ckpt, [...layout.keys.keys()].map((k) => layout.prefix + k));
+    const dtype =
+      asDType ??
+      storedModelDType(
+        ckpt,
+        [...layout.keys.keys()].map((k) => layout.prefix + k),
+      );
     const kernels = { ...checkKernelChoices(device, asked), weightDType: KERNEL_DTYPE[dtype] };
     let posError = Infinity;
     const weights = await uploadWeights(

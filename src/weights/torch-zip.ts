@@ -191,7 +191,11 @@ export async function openTorchZip(source: ByteSource | { name: string; blob: Bl
       if (!t) throw new CheckpointError(file, 'no such tensor', key);
       const b = elementBytes(t.dtype);
       if (b === undefined || !t.contiguous)
-        throw new CheckpointError(file, `cannot read the raw bytes of a ${t.contiguous ? t.dtype : 'non-contiguous'} tensor`, key);
+        throw new CheckpointError(
+          file,
+          `cannot read the raw bytes of a ${t.contiguous ? t.dtype : 'non-contiguous'} tensor`,
+          key,
+        );
       const bytes = await readEntry(byName.get(`${prefix}data/${t.storage.key}`)!);
       return bytes.subarray(t.offset * b, (t.offset + elementCount(t.shape)) * b);
     },

@@ -24,8 +24,8 @@ async function convert(argv: string[]): Promise<number> {
   // The config's towers checked against the file first: a wrong pair is refused before anything is written.
   const json = await readConfigJson(values.config!);
   const ckpt = await openCheckpoint(values.weights!);
-  checkLayout(ckpt, configFromOpenClip(json, values.config!));
-  const text = textConfigFromOpenClip(json, values.config!);
+  checkLayout(ckpt, configFromOpenClip(json, values.config));
+  const text = textConfigFromOpenClip(json, values.config);
   if (text && ckpt.tensors.has('token_embedding.weight')) checkTextLayout(ckpt, text);
   // Written to a temporary file beside --out and renamed at the end: a refused weight leaves nothing.
   const tmp = `${values.out}.${process.pid}.tmp`;

@@ -47,7 +47,9 @@ async function verify(argv: string[]): Promise<number> {
   if (dtype !== undefined && !(MODEL_DTYPES as readonly string[]).includes(dtype))
     throw new UsageError(`--dtype must be one of ${MODEL_DTYPES.join(', ')}, got '${dtype}'`);
   const clip = isClip ? await Clip.load(device, { weights: weights!, config: config!, dtype }) : null;
-  const model = clip ? clip.vision : await VisionTransformer.load(device, { weights: weights!, config: config!, dtype });
+  const model = clip
+    ? clip.vision
+    : await VisionTransformer.load(device, { weights: weights!, config: config!, dtype });
   if (model.dtype !== 'fp32') {
     const code = await reportDType(clip ?? model, exp, weights!, adapterInfo);
     (clip ?? model).destroy();
@@ -121,12 +123,16 @@ async function reportDType(
 ): Promise<number> {
   const a = await measureAccuracy(model, exp);
   const min = DTYPE_MIN_COSINE[a.dtype];
-  console.log(`adapter: ${[adapterInfo.vendor, adapterInfo.architecture, adapterInfo.description].filter(Boolean).join(' ')}`);
+  console.log(
+    `adapter: ${[adapterInfo.vendor, adapterInfo.architecture, adapterInfo.description].filter(Boolean).join(' ')}`,
+  );
   console.log(
     `model: ${weights} as ${a.dtype}: ${(a.weightBytes / 2 ** 20).toFixed(2)} MiB of weights on the GPU; against the float32 reference (PyTorch)`,
   );
   const W = 18;
-  console.log(`${'output'.padEnd(W)} ${'max abs err'.padStart(12)} ${'min cosine'.padStart(12)}  result (cosine >= ${min} per row)`);
+  console.log(
+    `${'output'.padEnd(W)} ${'max abs err'.padStart(12)} ${'min cosine'.padStart(12)}  result (cosine >= ${min} per row)`,
+  );
   const rows: [string, { minCosine: number; maxAbs: number } | undefined][] = [
     ['image embedding', a.embedding],
     ['text embedding', a.text],
@@ -136,7 +142,9 @@ async function reportDType(
     if (!r) continue;
     const ok = r.minCosine >= min;
     if (!ok) failed++;
-    console.log(`${name.padEnd(W)} ${r.maxAbs.toExponential(3).padStart(12)} ${r.minCosine.toFixed(8).padStart(12)}  ${ok ? 'ok' : 'FAIL'}`);
+    console.log(
+      `${name.padEnd(W)} ${r.maxAbs.toExponential(3).padStart(12)} ${r.minCosine.toFixed(8).padStart(12)}  ${ok ? 'ok' : 'FAIL'}`,
+    );
   }
   if (a.probs) {
     if (!a.probs.sameRanking) failed++;
