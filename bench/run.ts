@@ -20,6 +20,8 @@ import { loadOrtNode, NATIVE_MISSING, runOrtNodeCpu } from './peers/ort-node.js'
 import { clipMarkdown, clipTerminalRow, runClipRows } from './clip.js';
 import { vitRef } from '../reference/vit.js';
 import { SUITES, type BenchRow } from './suites.js';
+import { dtypeMarkdown, dtypeTerminalRow, runDTypeClip, runDTypeRow, type DTypeRow, type DTypeSubject } from './dtypes.js';
+import { MODEL_DTYPES, type ModelDType } from '../src/model/dtype.js';
 import { ROOT, gitCommit, resultStem, vendorTag } from './env.js';
 import { kernelShareSvg, throughputSvg } from './charts.js';
 import { markdownTable, terminalRow, terminalHeader, type RowResult } from './report.js';
@@ -40,15 +42,28 @@ const { values: args } = parseArgs({
     native: { type: 'string', default: 'auto' },
     torch: { type: 'string' },
     clip: { type: 'string', default: 'yes' },
+    dtype: { type: 'string', default: 'fp32' },
+    dtypes: { type: 'string', default: 'fp32,fp16,q8' },
     help: { type: 'boolean' },
   },
 });
 if (args.help) {
   console.log(
-    `npm run bench -- [--suite default|full] [--rows "b-16@224x32,l-14@224x1/L2,..."] [--iters N] [--warmup N] [--flags dawn,toggles] [--peer ort-webgpu|none] [--native auto|no (onnxruntime-node CPU EP when installed: npm run setup:native)] [--torch pytorch.json (bench/peers/pytorch_vit.py)] [--clip yes|no (text tower and zero-shot rows)]`,
+    `npm run bench -- [--suite default|full] [--rows "b-16@224x32,l-14@224x1/L2,..."] [--iters N] [--warmup N] [--flags dawn,toggles] [--peer ort-webgpu|none] [--native auto|no (onnxruntime-node CPU EP when installed: npm run setup:native)] [--torch pytorch.json (bench/peers/pytorch_vit.py)] [--clip yes|no (text tower and zero-shot rows)] [--dtype fp32|fp16|q8 (the main table's weights)] [--dtypes fp32,fp16,q8|none (the dtype table: each row in each dtype, timed alternately, weight bytes and accuracy)]`,
   );
   process.exit(0);
 }
+
+function parseDTypes(flag: string, spec: string): ModelDType[] {
+  if (spec === 'none') return [];
+  const list = spec.split(',').map((d) => d.trim());
+  for (const d of list)
+    if (!(MODEL_DTYPES as readonly string[]).includes(d))
+      throw new Error(`--${flag}: unknown dtype '${d}' (have: ${MODEL_DTYPES.join(', ')})`);
+  return list as ModelDType[];
+}
+const mainDType = parseDTypes('dtype', args.dtype)[0] ?? 'fp32';
+const tableDTypes = parseDTypes('dtypes', args.dtypes);
 
 function parseRows(spec: string): BenchRow[] {
   return spec.split(',').map((s) => {
@@ -74,7 +89,9 @@ interface Prepared {
   resolution: number;
   batch: number;
   pixels: Float32Array;
-  load: (device: GPUDevice) => Promise<VisionTransformer>;
+  load: (device: GPUDevice, dtype?: ModelDType) => Promise<VisionTransformer>;
+  /** The reference the dtype table compares with (dtypes.ts). */
+  reference: DTypeSubject['reference'];
   checkpoint: () => Promise<Checkpoint>;
   /** The reference embedding of the whole batch, when there is one (fixtures), else of image 0 (CPU, full depth) or null. */
   check: (out: Awaited<ReturnType<VisionTransformer['forward']>>) => { comparisons: Comparison[]; reference: string };
@@ -94,7 +111,9 @@ async function prepare(row: BenchRow): Promise<Prepared> {
       resolution: S,
       batch: B,
       pixels: exp.input,
-      load: (device) => VisionTransformer.load(device, { weights: join(FIXTURES, exp.meta.weights!), config }),
+      load: (device, dtype = mainDType) =>
+        VisionTransformer.load(device, { weights: join(FIXTURES, exp.meta.weights!), config, dtype }),
+      reference: () => ({ name: 'embedding', rows: B, want: exp.outputs.embedding!.data, what: 'PyTorch fixture' }),
       checkpoint: () => openCheckpoint(join(FIXTURES, exp.meta.weights!)),
       check: (out) => ({
         reference: 'PyTorch fixture',
@@ -111,24 +130,37 @@ async function prepare(row: BenchRow): Promise<Prepared> {
   const pixels = new Float32Array(row.batch * 3 * res * res);
   for (let i = 0; i < pixels.length; i++) pixels[i] = normal();
   const label = `${row.model}${config.layers < base.layers ? ` (${config.layers} of ${base.layers} blocks)` : ''}`;
+  // float64 CPU reference on image 0: the whole model when affordable, else block 0 only; computed
+  // once, for the row's check and the dtype table.
+  const full = flopsPerImage(config, res) <= FULL_REFERENCE_FLOPS;
+  const g = res / config.patchSize,
+    n = 1 + g * g,
+    W = config.width;
+  let cached: ReturnType<typeof vitRef> | null = null;
+  const cpuRef = () => {
+    if (cached) return cached;
+    const refCfg = full ? config : { ...config, layers: 1 };
+    // The same random tensors the model was loaded with (seed 1; a shallower config draws a prefix of them).
+    const weights = new Map([...randomTensors(refCfg, 1)].map(([k, v]) => [k, v.data]));
+    return (cached = vitRef(refCfg, weights, pixels.subarray(0, 3 * res * res), 1, res));
+  };
   return {
     label,
     config,
     resolution: res,
     batch: row.batch,
     pixels,
-    load: (device) => VisionTransformer.load(device, { weights: randomCheckpoint(config, 1), config }),
+    load: (device, dtype = mainDType) =>
+      VisionTransformer.load(device, { weights: randomCheckpoint(config, 1), config, dtype }),
     checkpoint: () => Promise.resolve(randomCheckpoint(config, 1)),
+    reference: () => {
+      const ref = cpuRef();
+      return full
+        ? { name: 'embedding', rows: 1, want: Float32Array.from(ref.embedding), what: 'CPU float64, image 0' }
+        : { name: 'block0', rows: n, want: Float32Array.from(ref.block0), what: 'CPU float64, image 0, block 0 (per token)' };
+    },
     check: (out) => {
-      // float64 CPU reference on image 0: the whole model when affordable, else block 0 only.
-      const full = flopsPerImage(config, res) <= FULL_REFERENCE_FLOPS;
-      const refCfg = full ? config : { ...config, layers: 1 };
-      // The same random tensors the model was loaded with (seed 1; a shallower config draws a prefix of them).
-      const weights = new Map([...randomTensors(refCfg, 1)].map(([k, v]) => [k, v.data]));
-      const ref = vitRef(refCfg, weights, pixels.subarray(0, 3 * res * res), 1, res);
-      const g = res / config.patchSize,
-        n = 1 + g * g,
-        W = config.width;
+      const ref = cpuRef();
       const comparisons = [compare('block0', out.block0!.subarray(0, n * W), Float32Array.from(ref.block0))];
       if (full) {
         comparisons.push(compare('tokens', out.tokens!.subarray(0, (n - 1) * W), Float32Array.from(ref.tokens)));
@@ -238,7 +270,7 @@ async function runRow(p: Prepared, iters: number, warmup: number, flags: string[
       comparisons,
       ok: comparisons.every((c) => c.pass),
       peer: null,
-      kernels: `${describeKernels(model.kernels)} (${model.kernelsFrom})`,
+      kernels: `${describeKernels(model.kernels)}, weights ${model.dtype} (${model.kernelsFrom})`,
       embeddingForPeer: oursEmbedding,
     };
   } finally {
@@ -289,12 +321,14 @@ async function main() {
   const native = args.native !== 'no' && (await loadOrtNode()) !== null;
   if (args.native !== 'no' && !native) console.log(`native reference skipped: ${NATIVE_MISSING}`);
   const results: RowResult[] = [];
+  const prepared: (Prepared | null)[] = [];
   for (const [i, row] of rows.entries()) {
     const what = `[${i + 1}/${rows.length}] ${row.model}${row.resolution ? `@${row.resolution}` : ''} x${row.batch}${row.layers ? ` (${row.layers} blocks)` : ''}`;
     if (process.stdout.isTTY) process.stdout.write(`  ${what} …\r`);
     else console.log(`  running ${what}`);
     try {
       const p = await prepare(row);
+      prepared.push(p);
       const r = await runRow(p, +args.iters, +args.warmup, flags);
       const shape = [p.batch, 3, p.resolution, p.resolution];
       const onnx = args.peer === 'ort-webgpu' || native ? onnxOf(p) : null;
@@ -321,6 +355,7 @@ async function main() {
       results.push(r);
       console.log((process.stdout.isTTY ? '\x1b[K' : '') + terminalRow(r));
     } catch (e) {
+      if (prepared.length === i) prepared.push(null);
       console.log(`  ${row.model} x${row.batch}: ERROR ${(e as Error).message}`);
       results.push({ label: row.model, error: (e as Error).message } as RowResult);
     }
@@ -328,6 +363,25 @@ async function main() {
   // Text tower and zero-shot rows (OpenVision 1 as CLIP), unless --clip no or rows were picked.
   const clipRows = args.clip !== 'no' && !args.rows ? await runClipRows(+args.iters, +args.warmup, flags) : [];
   for (const r of clipRows) console.log(clipTerminalRow(r));
+  // The dtype table: every row again in each of --dtypes, alternated (dtypes.ts).
+  const dtypeRows: DTypeRow[] = [];
+  if (tableDTypes.length > 1 || (tableDTypes.length === 1 && tableDTypes[0] !== mainDType)) {
+    console.log(`\ndtypes (${tableDTypes.join(', ')}, timed alternately; ×: over ${tableDTypes[0]}):`);
+    for (const p of prepared) {
+      if (!p) continue;
+      try {
+        dtypeRows.push(await runDTypeRow(p, tableDTypes, +args.iters, +args.warmup, flags));
+      } catch (e) {
+        dtypeRows.push({ label: p.label, batch: p.batch, reference: '', cells: [], error: (e as Error).message });
+      }
+      console.log(dtypeTerminalRow(dtypeRows[dtypeRows.length - 1]!));
+    }
+  }
+  const dtypeClip = dtypeRows.length && args.clip !== 'no' && !args.rows ? await runDTypeClip(tableDTypes, flags) : [];
+  for (const c of dtypeClip)
+    console.log(
+      `  CLIP fixture ${c.dtype}: image cos ${c.imageCosine.toFixed(7)}, text cos ${c.textCosine.toFixed(7)}, probs max diff ${c.probsMaxAbs.toExponential(2)}, ranking ${c.sameRanking ? 'unchanged' : 'CHANGED'}`,
+    );
   mkdirSync(args.out, { recursive: true });
   const stem = resultStem(env.date, adapter.vendor);
   const json = join(args.out, `${stem}.json`);
@@ -341,12 +395,20 @@ async function main() {
     writeFileSync(join(args.out, `${stem}-${suffix}.svg`), svg);
     charts.push(`![${title}](${stem}-${suffix}.svg)`);
   }
-  const md = markdownTable(env, results) + (charts.length ? `\n${charts.join('\n\n')}\n` : '') + clipMarkdown(clipRows);
-  writeFileSync(json, JSON.stringify({ env, rows: results, clipRows }, null, 2));
+  const md =
+    markdownTable(env, results) +
+    (charts.length ? `\n${charts.join('\n\n')}\n` : '') +
+    clipMarkdown(clipRows) +
+    dtypeMarkdown(dtypeRows, dtypeClip, +args.iters);
+  writeFileSync(json, JSON.stringify({ env, rows: results, clipRows, dtypeRows, dtypeClip }, null, 2));
   writeFileSync(join(args.out, `${stem}.md`), md);
   writeFileSync(join(args.out, `latest-${vendorTag(adapter.vendor)}.md`), md);
-  const bad = results.filter((r) => !r.ok).length + clipRows.filter((r) => !r.ok).length;
-  const total = results.length + clipRows.length;
+  const bad =
+    results.filter((r) => !r.ok).length +
+    clipRows.filter((r) => !r.ok).length +
+    dtypeRows.filter((r) => r.error || !r.cells.every((c) => c.ok)).length +
+    dtypeClip.filter((c) => !c.ok).length;
+  const total = results.length + clipRows.length + dtypeRows.length + dtypeClip.length;
   console.log(`\nwrote ${json} and .md; ${total - bad} rows correct, ${bad} flagged`);
   process.exit(bad ? 1 : 0);
 }

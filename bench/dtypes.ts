@@ -1,0 +1,197 @@
+// The benchmark's dtype table: each row's model loaded as fp32, fp16 and q8 on one device, timed
+// with the dtypes alternated (fp32, fp16, q8, fp32, … : an A/B in one run, so drift hits all alike),
+// with its weight bytes on the GPU and its accuracy against the row's reference (the PyTorch fixture,
+// or the float64 CPU reference of the same random weights); and the CLIP fixture's zero-shot per
+// dtype (probabilities' max difference, ranking unchanged).
+import { join } from 'node:path';
+import { requestDevice } from '../src/device.js';
+import { CLIPModel } from '../src/model/clip.js';
+import type { ModelDType } from '../src/model/dtype.js';
+import { DTYPE_MIN_COSINE, measureAccuracy, readExpected, rowAgreement } from '../src/model/verify.js';
+import type { VisionTransformer } from '../src/model/vit.js';
+import { ROOT } from './env.js';
+
+export interface DTypeCell {
+  dtype: ModelDType;
+  imagesPerSec: number;
+  /** This dtype's img/s over fp32's, timed alternately in the same run. */
+  speedup: number;
+  weightBytes: number;
+  /** Against the row's reference: the embedding (or, for rows checked on block 0 only, block 0). */
+  output: string;
+  maxAbs: number;
+  minCosine: number;
+  ok: boolean;
+}
+
+export interface DTypeRow {
+  label: string;
+  batch: number;
+  reference: string;
+  cells: DTypeCell[];
+  error?: string;
+}
+
+export interface DTypeClipRow {
+  dtype: ModelDType;
+  weightBytes: number;
+  imageCosine: number;
+  textCosine: number;
+  probsMaxAbs: number;
+  sameRanking: boolean;
+  ok: boolean;
+}
+
+const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
+
+/** What runDTypeRow needs of a benchmark row. */
+export interface DTypeSubject {
+  label: string;
+  batch: number;
+  resolution: number;
+  pixels: Float32Array;
+  load: (device: GPUDevice, dtype: ModelDType) => Promise<VisionTransformer>;
+  /** The reference of one output: its name, the number of rows compared, the values (or null). */
+  reference: () => { name: 'embedding' | 'block0'; rows: number; want: Float32Array; what: string } | null;
+}
+
+export async function runDTypeRow(
+  s: DTypeSubject,
+  dtypes: readonly ModelDType[],
+  iters: number,
+  warmup: number,
+  flags: string[],
+): Promise<DTypeRow> {
+  const { device } = await requestDevice({ dawnFlags: flags });
+  const models: VisionTransformer[] = [];
+  try {
+    for (const d of dtypes) models.push(await s.load(device, d));
+    const opts = { resolution: s.resolution, outputs: ['embedding'] as const };
+    for (const m of models) for (let i = 0; i <= warmup; i++) await m.forward(s.pixels, s.batch, opts);
+    const times: number[][] = dtypes.map(() => []);
+    for (let i = 0; i < iters; i++) {
+      for (const [j, m] of models.entries()) {
+        const t = performance.now();
+        await m.forward(s.pixels, s.batch, opts);
+        times[j]!.push(performance.now() - t);
+      }
+    }
+    const ref = s.reference();
+    const cells: DTypeCell[] = [];
+    const base = (s.batch * 1000) / median(times[0]!);
+    for (const [j, m] of models.entries()) {
+      const ips = (s.batch * 1000) / median(times[j]!);
+      let agreement = { minCosine: NaN, maxAbs: NaN };
+      if (ref) {
+        const out = await m.forward(s.pixels, s.batch, { resolution: s.resolution, outputs: [ref.name] });
+        const got = out[ref.name]!.subarray(0, ref.want.length);
+        agreement = rowAgreement(got, ref.want, ref.rows);
+      }
+      cells.push({
+        dtype: dtypes[j]!,
+        imagesPerSec: ips,
+        speedup: ips / base,
+        weightBytes: m.weightBytes(),
+        output: ref?.name ?? '—',
+        ...agreement,
+        ok: !ref || agreement.minCosine >= DTYPE_MIN_COSINE[dtypes[j]!],
+      });
+    }
+    return { label: s.label, batch: s.batch, reference: s.reference()?.what ?? 'none', cells };
+  } finally {
+    for (const m of models) m.destroy();
+    device.destroy();
+  }
+}
+
+/** The CLIP fixture in each dtype: image and text embeddings, zero-shot probabilities against PyTorch. */
+export async function runDTypeClip(dtypes: readonly ModelDType[], flags: string[]): Promise<DTypeClipRow[]> {
+  const f = (n: string) => join(ROOT, 'test', 'fixtures', n);
+  const name = 'ov1-clip-ti16-224-t2';
+  const exp = await readExpected(f(`${name}.expected.safetensors`));
+  const { device } = await requestDevice({ dawnFlags: flags });
+  const rows: DTypeClipRow[] = [];
+  try {
+    for (const dtype of dtypes) {
+      const clip = await CLIPModel.load(device, {
+        weights: f(`${name}.bin`),
+        config: f(`${name}.open_clip_config.json`),
+        dtype,
+      });
+      try {
+        const a = await measureAccuracy(clip, exp);
+        rows.push({
+          dtype,
+          weightBytes: a.weightBytes,
+          imageCosine: a.embedding.minCosine,
+          textCosine: a.text!.minCosine,
+          probsMaxAbs: a.probs!.maxAbs,
+          sameRanking: a.probs!.sameRanking,
+          ok: a.pass,
+        });
+      } finally {
+        clip.destroy();
+      }
+    }
+  } finally {
+    device.destroy();
+  }
+  return rows;
+}
+
+const mib = (b: number) => (b / 2 ** 20).toFixed(2);
+
+export function dtypeTerminalRow(r: DTypeRow): string {
+  if (r.error) return `  ${r.label}: dtype table ERROR ${r.error}`;
+  return `  ${r.label.padEnd(34)} ${r.cells
+    .map(
+      (c) =>
+        `${c.dtype} ${c.imagesPerSec.toFixed(2)} img/s ×${c.speedup.toFixed(2)} ${mib(c.weightBytes)} MiB cos ${c.minCosine.toFixed(6)}${c.ok ? '' : ' OUT OF TOLERANCE'}`,
+    )
+    .join(' | ')}`;
+}
+
+export function dtypeMarkdown(rows: DTypeRow[], clip: DTypeClipRow[], iters: number): string {
+  if (!rows.length && !clip.length) return '';
+  const dtypes = rows.find((r) => !r.error)?.cells.map((c) => c.dtype) ?? [];
+  const lines = [
+    '',
+    '## Weight dtypes',
+    '',
+    `Each row's model loaded as ${dtypes.join(', ')} on one device and timed alternately (${iters} rounds, median; ×N: over fp32 in the same run). ` +
+      `Weights: bytes on the GPU (÷N: fp32's over this). Accuracy: the smallest per-image cosine and the largest |difference| of the output against the row's reference, ` +
+      `within tolerance when the cosine is ≥ ${dtypes.map((d) => `${DTYPE_MIN_COSINE[d]} (${d})`).join(', ')}.`,
+    '',
+    `| model | batch | reference (output) | ${dtypes.map((d) => `${d} img/s (×fp32) | ${d} weights MiB (÷) | ${d} cosine / max abs`).join(' | ')} | within tolerance |`,
+    `|---|---|---|${dtypes.map(() => '---|---|---|').join('')}---|`,
+  ];
+  for (const r of rows) {
+    if (r.error) {
+      lines.push(`| ${r.label} | ${r.batch} | ERROR: ${r.error} |`);
+      continue;
+    }
+    const w0 = r.cells[0]!.weightBytes;
+    lines.push(
+      `| ${r.label} | ${r.batch} | ${r.reference} (${r.cells[0]!.output}) | ${r.cells
+        .map(
+          (c) =>
+            `${c.imagesPerSec.toFixed(2)} (×${c.speedup.toFixed(2)}) | ${mib(c.weightBytes)} (÷${(w0 / c.weightBytes).toFixed(2)}) | ${c.minCosine.toFixed(7)} / ${c.maxAbs.toExponential(1)}`,
+        )
+        .join(' | ')} | ${r.cells.every((c) => c.ok) ? 'yes' : '**NO**'} |`,
+    );
+  }
+  if (clip.length) {
+    lines.push(
+      '',
+      'CLIP fixture (ov1-clip-ti16-224-t2, both towers) against PyTorch: smallest per-row cosine of the image and text embeddings; zero-shot probabilities over its prompts.',
+      '',
+      '| dtype | weights MiB | image cosine | text cosine | probs max abs diff | ranking unchanged | within tolerance |',
+      '|---|---|---|---|---|---|---|',
+      ...clip.map(
+        (c) =>
+          `| ${c.dtype} | ${mib(c.weightBytes)} | ${c.imageCosine.toFixed(8)} | ${c.textCosine.toFixed(8)} | ${c.probsMaxAbs.toExponential(2)} | ${c.sameRanking ? 'yes' : '**no**'} | ${c.ok ? 'yes' : '**NO**'} |`,
+      ),
+    );
+  }
+  return lines.join('\n') + '\n';
+}
