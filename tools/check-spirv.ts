@@ -32,6 +32,11 @@ async function gpuPathSpecs(): Promise<Spec[]> {
   const k = await import('../src/kernels/index.js');
   const t = (device: GPUDevice, shape: number[]) =>
     k.uploadTensor(device, new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
+  // A weight of each dtype (weight-format.ts): f16 and q8 add the decoders and the scales.
+  const w = (device: GPUDevice, dtype: 'f32' | 'f16' | 'q8', rows: number, K: number) => {
+    const v = new Float32Array(rows * K);
+    return k.uploadWeight(device, dtype === 'f16' ? k.toF16(v) : dtype === 'q8' ? k.quantizeQ8(v, rows, K) : v, rows, K);
+  };
   const specs: Spec[] = [];
   const epilogues: import('../src/kernels/gemm.js').GemmEpilogue[] = ['none', 'gelu', 'residual', 'gelu_tanh'];
   for (const [tileName, tile] of Object.entries(k.GEMM_TILES)) {
@@ -50,6 +55,34 @@ async function gpuPathSpecs(): Promise<Spec[]> {
               variant: 'tiled',
             }),
         });
+    for (const dtype of ['f16', 'q8'] as const)
+      for (const epilogue of ['residual', 'gelu'] as const)
+        specs.push({
+          name: `gemm tiled ${tileName} ${epilogue} ${dtype} weights`,
+          make: (d) =>
+            k.gemm(d, {
+              x: t(d, [5, 8]),
+              w: w(d, dtype, 3, 8),
+              bias: t(d, [3]),
+              y: t(d, [5, 3]),
+              epilogue,
+              tile,
+              variant: 'tiled',
+            }),
+        });
+    for (const dtype of ['f16', 'q8'] as const)
+      specs.push({
+        name: `patch_embed ${tileName} ${dtype} weights`,
+        make: (d) =>
+          k.patchEmbed(d, {
+            image: t(d, [1, 3, 4, 4]),
+            weight: w(d, dtype, 8, 12),
+            cls: t(d, [8]),
+            pos: t(d, [5, 8]),
+            out: t(d, [1, 5, 8]),
+            tile,
+          }),
+      });
     specs.push({
       name: `patch_embed ${tileName}`,
       make: (d) =>
@@ -88,6 +121,17 @@ async function gpuPathSpecs(): Promise<Spec[]> {
         out: t(d, [1, 2, 8]),
       }),
   });
+  for (const dtype of ['f16', 'q8'] as const)
+    specs.push({
+      name: `embedding ${dtype} table`,
+      make: (d) =>
+        k.embedding(d, {
+          ids: k.uploadTensor(d, new Uint32Array(2), [1, 2]),
+          table: w(d, dtype, 4, 8),
+          pos: t(d, [2, 8]),
+          out: t(d, [1, 2, 8]),
+        }),
+    });
   return specs;
 }
 
