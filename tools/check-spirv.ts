@@ -35,7 +35,12 @@ async function gpuPathSpecs(): Promise<Spec[]> {
   // A weight of each dtype (weight-format.ts): f16 and q8 add the decoders and the scales.
   const w = (device: GPUDevice, dtype: 'f32' | 'f16' | 'q8', rows: number, K: number) => {
     const v = new Float32Array(rows * K);
-    return k.uploadWeight(device, dtype === 'f16' ? k.toF16(v) : dtype === 'q8' ? k.quantizeQ8(v, rows, K) : v, rows, K);
+    return k.uploadWeight(
+      device,
+      dtype === 'f16' ? k.toF16(v) : dtype === 'q8' ? k.quantizeQ8(v, rows, K) : v,
+      rows,
+      K,
+    );
   };
   const specs: Spec[] = [];
   const epilogues: import('../src/kernels/gemm.js').GemmEpilogue[] = ['none', 'gelu', 'residual', 'gelu_tanh'];

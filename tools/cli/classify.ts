@@ -1,5 +1,15 @@
 // `wgsl-vit classify`: the command (its help text, with the options and exit statuses, is at the end).
-import { help, UsageError, parse, intOption, required, type Command, urlLoadProgress } from './common.js';
+import {
+  help,
+  UsageError,
+  parse,
+  intOption,
+  required,
+  dtypeOption,
+  DTYPE_HELP,
+  type Command,
+  urlLoadProgress,
+} from './common.js';
 import { requestDevice } from '../../src/device.js';
 
 async function classify(argv: string[]): Promise<number> {
@@ -16,6 +26,7 @@ async function classify(argv: string[]): Promise<number> {
       batch: { type: 'string' },
       'max-pixels': { type: 'string' },
       flags: { type: 'string' },
+      dtype: { type: 'string' },
     },
     true,
   );
@@ -45,6 +56,7 @@ async function classify(argv: string[]): Promise<number> {
   const clip = await CLIPModel.load(device, {
     weights: values.weights!,
     config: values.config!,
+    dtype: dtypeOption(values.dtype),
     onProgress: loading.onProgress,
   });
   loading.done();
@@ -102,11 +114,12 @@ async function classify(argv: string[]): Promise<number> {
 
 export const classifyCommand: Command = {
   name: 'classify',
-  help: `usage: wgsl-vit classify --weights <file> --config <open_clip_config.json> --labels "a,b,c" IMAGE... [--template "a photo of a {}."] [--top 5] [--json] [--batch 32]
+  help: `usage: wgsl-vit classify --weights <file> --config <open_clip_config.json> --labels "a,b,c" IMAGE... [--template "a photo of a {}."] [--top 5] [--json] [--batch 32] [--dtype fp32|fp16|q8]
   Zero-shot classification with an OpenVision 1 (CLIP) checkpoint: for each image, the labels
   ranked by probability (softmax over the labels of exp(logit_scale)·cosine). --template may be
   given several times (prompt ensembling: the label's embedding is the mean of its normalised
   prompt embeddings). Prints a table, or JSON (per image: [{label, score}], most probable first).
-  Unreadable images are named on stderr and left out (exit status 1 then, as embed).`,
+  Unreadable images are named on stderr and left out (exit status 1 then, as embed).
+  ${DTYPE_HELP}`,
   run: classify,
 };

@@ -1,5 +1,6 @@
 // What every command of the CLI shares: usage errors (exit 2), option parsing, the checks of
 // numbers, required options and output paths.
+import { MODEL_DTYPES, type ModelDType } from '../../src/model/dtype.js';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -98,3 +99,14 @@ export async function urlLoadProgress(weights: string): Promise<{
     done: () => started && bar.stop(),
   };
 }
+
+/** --dtype: fp32, fp16 or q8 (the models' `dtype` load option); a UsageError otherwise. */
+export function dtypeOption(raw: string | undefined): ModelDType | undefined {
+  if (raw === undefined) return undefined;
+  if (!(MODEL_DTYPES as readonly string[]).includes(raw))
+    throw new UsageError(`--dtype must be one of ${MODEL_DTYPES.join(', ')}, got '${raw}'`);
+  return raw as ModelDType;
+}
+
+/** The help line of --dtype, shared by the commands that load a model. */
+export const DTYPE_HELP = `--dtype D     the matrices on the GPU as fp32, fp16 or q8 (default: the file's; docs/dtypes.md)`;

@@ -1,5 +1,17 @@
 // `wgsl-vit embed`: the command (its help text, with the options and exit statuses, is at the end).
-import { help, UsageError, parse, intOption, required, checkOut, type Command, urlLoadProgress } from './common.js';
+import {
+  help,
+  UsageError,
+  parse,
+  intOption,
+  required,
+  checkOut,
+  dtypeOption,
+  DTYPE_HELP,
+  type Command,
+  urlLoadProgress,
+} from './common.js';
+import type { ModelDType } from '../../src/model/dtype.js';
 import { requestDevice } from '../../src/device.js';
 import { VisionTransformer } from '../../src/model/vit.js';
 import { extname } from 'node:path';
@@ -17,12 +29,14 @@ async function embed(argv: string[]): Promise<number> {
       resolution: { type: 'string' },
       'max-pixels': { type: 'string' },
       flags: { type: 'string' },
+      dtype: { type: 'string' },
       text: { type: 'string', multiple: true },
     },
     true,
   );
   if (values.help) return help(embedCommand);
   required('embed', values, ['weights', 'config']);
+  const dtype = dtypeOption(values.dtype);
   if (values.text) {
     if (positionals.length) throw new UsageError('--text embeds texts; give images in another call');
     const imageOnly = (['tokens', 'resolution', 'batch', 'max-pixels'] as const).filter((k) => values[k] !== undefined);
@@ -30,7 +44,7 @@ async function embed(argv: string[]): Promise<number> {
       throw new UsageError(
         `${imageOnly.map((k) => `--${k}`).join(', ')} ${imageOnly.length > 1 ? 'are' : 'is'} for images, not --text (text embeddings have no tokens output, resolution or image batch)`,
       );
-    return embedTexts(values.text, values.weights!, values.config!, values.out, values.flags);
+    return embedTexts(values.text, values.weights!, values.config!, values.out, values.flags, dtype);
   }
   if (positionals.length === 0) throw new UsageError('no images given (see wgsl-vit embed --help)');
   const batch = intOption('batch', values.batch) ?? 32;
@@ -46,6 +60,7 @@ async function embed(argv: string[]): Promise<number> {
   const model = await VisionTransformer.load(device, {
     weights: values.weights!,
     config: values.config!,
+    dtype,
     onProgress: loading.onProgress,
   });
   loading.done();
@@ -134,13 +149,14 @@ async function embedTexts(
   config: string,
   out: string | undefined,
   flags: string | undefined,
+  dtype: ModelDType | undefined,
 ): Promise<number> {
   if (out) checkOut(out, ['.json', '.npy', '.safetensors']);
   const { CLIPModel } = await import('../../src/model/clip.js');
   const { toNpy, toSafetensors, rows } = await import('../../src/io/writers.js');
   const { writeFileSync } = await import('node:fs');
   const { device } = await requestDevice({ dawnFlags: flags ? flags.split(',') : [] });
-  const clip = await CLIPModel.load(device, { weights, config });
+  const clip = await CLIPModel.load(device, { weights, config, dtype });
   const t0 = performance.now();
   const emb = { name: 'text_embedding', shape: [texts.length, clip.embedDim], data: await clip.encodeTexts(texts) };
   const ms = performance.now() - t0;
@@ -166,7 +182,7 @@ async function embedTexts(
 
 export const embedCommand: Command = {
   name: 'embed',
-  help: `usage: wgsl-vit embed --weights <file> --config <open_clip_config.json> IMAGE... [--out FILE] [--tokens] [--batch 32] [--resolution S] [--max-pixels N]
+  help: `usage: wgsl-vit embed --weights <file> --config <open_clip_config.json> IMAGE... [--out FILE] [--tokens] [--batch 32] [--resolution S] [--max-pixels N] [--dtype fp32|fp16|q8]
        wgsl-vit embed --weights <file> --config <open_clip_config.json> --text "a photo of a cat" [--text ...] [--out FILE]
   Decodes (PNG, JPEG: pixels equal Pillow's), preprocesses (squash resize with Pillow's bilinear
   filter, the config's mean/std) and encodes images; prints a summary line (images, time, img/s).
@@ -176,6 +192,7 @@ export const embedCommand: Command = {
   --resolution S  run at S×S pixels (a multiple of the patch size; default: the checkpoint's)
   --max-pixels N  refuse images larger than N pixels before decoding (default 89478485, Pillow's)
   --text T      text embeddings [N, E] of an OpenVision 1 (CLIP) checkpoint instead (repeat for several)
+  ${DTYPE_HELP}
   An image that cannot be read or decoded is reported by name on stderr and left out; the others
   are encoded and written (their list is in the output). Exit status: 0 when every image was
   encoded, 1 when any was left out (or nothing could be encoded), 2 for a usage error.`,
