@@ -275,10 +275,8 @@ export async function uploadWeights(
             throw new CheckpointError(ckpt.file, `non-finite value ${data[i]} at flat index ${i}`, prefix + k);
         }
         inspect?.(k, data);
-        buffers.set(
-          k,
-          uploadF32(device, layout.transposed.has(k) ? transpose(data, keys.get(k)![0]!, keys.get(k)![1]!) : data, k),
-        );
+        // (The transposed keys, proj and text_projection, are matrices: readMatrix transposes them.)
+        buffers.set(k, uploadF32(device, data, k));
         uploaded = data.byteLength;
       }
       loaded += count;
@@ -326,13 +324,6 @@ export function uploadF32(device: GPUDevice, data: Float32Array, label: string):
   new Float32Array(b.getMappedRange(0, data.byteLength)).set(data);
   b.unmap();
   return b;
-}
-
-/** [rows, cols] → [cols, rows]. */
-export function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
-  const t = new Float32Array(a.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = a[r * cols + c]!;
-  return t;
 }
 
 export { openCheckpoint, type WeightsInput };
