@@ -20,7 +20,14 @@ import { loadOrtNode, NATIVE_MISSING, runOrtNodeCpu } from './peers/ort-node.js'
 import { clipMarkdown, clipTerminalRow, runClipRows } from './clip.js';
 import { vitRef } from '../reference/vit.js';
 import { SUITES, type BenchRow } from './suites.js';
-import { dtypeMarkdown, dtypeTerminalRow, runDTypeClip, runDTypeRow, type DTypeRow, type DTypeSubject } from './dtypes.js';
+import {
+  dtypeMarkdown,
+  dtypeTerminalRow,
+  runDTypeClip,
+  runDTypeRow,
+  type DTypeRow,
+  type DTypeSubject,
+} from './dtypes.js';
 import { MODEL_DTYPES, type ModelDType } from '../src/model/dtype.js';
 import { ROOT, gitCommit, resultStem, vendorTag } from './env.js';
 import { kernelShareSvg, throughputSvg } from './charts.js';
@@ -157,7 +164,12 @@ async function prepare(row: BenchRow): Promise<Prepared> {
       const ref = cpuRef();
       return full
         ? { name: 'embedding', rows: 1, want: Float32Array.from(ref.embedding), what: 'CPU float64, image 0' }
-        : { name: 'block0', rows: n, want: Float32Array.from(ref.block0), what: 'CPU float64, image 0, block 0 (per token)' };
+        : {
+            name: 'block0',
+            rows: n,
+            want: Float32Array.from(ref.block0),
+            what: 'CPU float64, image 0, block 0 (per token)',
+          };
     },
     check: (out) => {
       const ref = cpuRef();

@@ -69,7 +69,9 @@ describe('GPU-path kernels in SPIR-V (tools/check-spirv.ts, lavapipe with 4-lane
     expect(res.modules.length).toBeGreaterThan(100);
     // f16 and q8 weights too (the decoders and scales are on the GPU path).
     for (const dtype of ['f16', 'q8'])
-      expect(res.modules.some((m) => m.name.startsWith('gemm tiled') && m.name.endsWith(`${dtype} weights`))).toBe(true);
+      expect(res.modules.some((m) => m.name.startsWith('gemm tiled') && m.name.endsWith(`${dtype} weights`))).toBe(
+        true,
+      );
     expect(res.modules.filter((m) => m.dynamic > 0).map((m) => `${m.name}: ${m.dynamic}`)).toEqual([]);
     // The GEMM does keep a register block (the check is not vacuous for it).
     expect(res.modules.find((m) => m.name.startsWith('gemm tiled'))!.functionAccesses).toBeGreaterThan(0);
