@@ -54,7 +54,7 @@ describe('program', () => {
       createDispatch(device, gemmKernel, {
         overrides: { TILE: 3 },
         uniforms: { M: 1, N: 1, K: 4 },
-        tensors: { x: t, w: t, bias: t, y: poisoned(device, [1, 1]) },
+        tensors: { x: t, w: t, bias: t, y: poisoned(device, [1, 1]), w_scale: t },
         workgroups: [1],
       }),
     ).toThrow(/unknown override constant TILE/);
