@@ -264,7 +264,7 @@ export async function uploadWeights(
           if (ref.scale) buffers.set(`${k}.scale`, ref.scale.buffer);
         } else if (w instanceof Float32Array) buffers.set(k, uploadF32(device, w, k));
         else {
-          buffers.set(k, uploadWords(device, packWeight(w, rows, cols), k));
+          buffers.set(k, uploadF32(device, packWeight(w, rows, cols), k));
           if (!(w instanceof Uint16Array)) buffers.set(`${k}.scale`, uploadF32(device, w.scale, `${k}.scale`));
         }
         uploaded = w instanceof Float32Array || w instanceof Uint16Array ? w.byteLength : w.q.byteLength;
@@ -301,27 +301,17 @@ export async function uploadWeights(
 /** Bytes uploaded between waits for the queue (bounds the staging memory a load holds). */
 const FLUSH_BYTES = 64 << 20;
 
-/** A storage buffer holding `words` (a packed f16 / q8 weight). */
-function uploadWords(device: GPUDevice, words: Uint32Array, label: string): GPUBuffer {
-  const b = device.createBuffer({
-    label,
-    size: Math.max(16, words.byteLength),
-    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
-    mappedAtCreation: true,
-  });
-  new Uint32Array(b.getMappedRange(0, words.byteLength)).set(words);
-  b.unmap();
-  return b;
-}
-
-export function uploadF32(device: GPUDevice, data: Float32Array, label: string): GPUBuffer {
+/** A storage buffer holding `data`: f32 values, or the u32 words of a packed f16 / q8 weight. */
+export function uploadF32(device: GPUDevice, data: Float32Array | Uint32Array, label: string): GPUBuffer {
   const b = device.createBuffer({
     label,
     size: Math.max(16, data.byteLength),
     usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
     mappedAtCreation: true,
   });
-  new Float32Array(b.getMappedRange(0, data.byteLength)).set(data);
+  new Uint8Array(b.getMappedRange(0, data.byteLength)).set(
+    new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+  );
   b.unmap();
   return b;
 }

@@ -1,6 +1,7 @@
 // A checkpoint file as a set of named float tensors, whatever its container (safetensors, torch zip).
 import { CheckpointError } from '../errors.js';
 import { elementCount } from '../shape.js';
+import { f16BitsToF32 } from '../half.js';
 
 /** Float storage types a checkpoint tensor can be read from (converted to float32). */
 export type StoredDType = 'F32' | 'F16' | 'BF16';
@@ -70,18 +71,9 @@ export function decodeFloats(
     const u = new Uint32Array(out.buffer);
     for (let i = 0; i < count; i++) u[i] = view.getUint16(2 * i, true) << 16;
   } else {
-    for (let i = 0; i < count; i++) out[i] = halfToFloat(view.getUint16(2 * i, true));
+    for (let i = 0; i < count; i++) out[i] = f16BitsToF32(view.getUint16(2 * i, true));
   }
   return out;
-}
-
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
 /** A checkpoint held in memory (tensors already float32), e.g. weights made by a program. */
