@@ -1,7 +1,7 @@
 // Kernel micro-benchmarks: GPU time per kernel at the shapes a ViT forward pass uses, from
 // timestamp queries (fenced wall time where the adapter has none). Every GEMM and attention row is
 // checked at sampled places against the tests' float64 references, so a fast but wrong tile cannot win.
-//   npm run bench:kernels [-- --tiles all|64x64k32,128x128k8,... --variants all|tiled,broadcast --only gemm,attention --big --out bench/results]
+//   npm run bench:kernels [-- --tiles all|64x64k32,128x128k8,... --variants all|tiled,broadcast --only gemm,attention --big --dtypes f32,f16,q8 --out bench/results]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -13,12 +13,18 @@ import { layerNorm, layerNormTexture } from '../src/kernels/layernorm.js';
 import { gemmTexture } from '../src/kernels/gemm-texture.js';
 import { attentionTexture } from '../src/kernels/attention-texture.js';
 import { texturePack } from '../src/kernels/texture-pack.js';
-import { createMatrixTexture, readMatrixTexture, uploadMatrixTexture } from '../src/kernels/program/texture-matrix.js';
+import {
+  createMatrixTexture,
+  readMatrixTexture,
+  uploadMatrixTexture,
+  uploadWeightTexture,
+} from '../src/kernels/program/texture-matrix.js';
+import { dequantize, quantizeQ8, toF16, WEIGHT_DTYPES } from '../src/kernels/program/weight-format.js';
 import { meanPool } from '../src/kernels/mean-pool.js';
 import { patchEmbed, patchEmbedTexture, patchPack } from '../src/kernels/patch-embed.js';
 import { isCpuAdapter } from '../src/kernels/choose/adapter.js';
-import type { Dispatch, TensorRef } from '../src/kernels/program/index.js';
-import { readTensor, runDispatches, timeDispatch, uploadTensor } from '../src/kernels/program/harness.js';
+import type { Dispatch, TensorRef, WeightDType } from '../src/kernels/program/index.js';
+import { readTensor, runDispatches, timeDispatch, uploadTensor, uploadWeight } from '../src/kernels/program/harness.js';
 import { seededNormal } from '../src/model/random.js';
 import { elementCount } from '../src/shape.js';
 import { attentionRefRow } from '../reference/attention.js';
@@ -36,6 +42,7 @@ const { values: args } = parseArgs({
     tiles: { type: 'string' },
     variants: { type: 'string' },
     big: { type: 'boolean', default: false },
+    dtypes: { type: 'string', default: 'f32' },
     out: { type: 'string' },
   },
 });
@@ -180,6 +187,13 @@ tiles = tiles.filter((t) => {
 });
 
 const defaultVariantGemm = gemmVariantFor(device);
+// Weight dtypes of the GEMM rows (--dtypes f32,f16,q8; weight-format.ts): f16 and q8 rows are marked
+// so in the tile column and checked against the dequantized weight.
+const weightDTypes = args.dtypes.split(',').map((d) => {
+  if (!(WEIGHT_DTYPES as readonly string[]).includes(d))
+    throw new Error(`--dtypes: unknown weight dtype '${d}' (have: ${WEIGHT_DTYPES.join(', ')})`);
+  return d as WeightDType;
+});
 // gemm at ViT shapes: [label, M, K, N, epilogue] (M = tokens × batch). 12608×768→3072 is the
 // issue's target shape; the batch-32 rows are the GPU suite's own GEMMs (B/16 and L/14 at 224).
 // Rows over 10 GFLOP are skipped on CPU adapters unless --big (they take minutes per tile there).
@@ -212,46 +226,55 @@ for (const [name, M, K, N, epilogue] of gemmShapes) {
     continue;
   }
   const xv = data(M * K),
-    wv = data(N * K, 1 / Math.sqrt(K)),
+    w32 = data(N * K, 1 / Math.sqrt(K)),
     bv = data(N, 0.5),
     y0 = data(M * N);
   const x = tensor([M, K], xv),
-    w = tensor([N, K], wv),
     bias = tensor([N], bv),
     y = tensor([M, N], y0);
-  // Each variant's dispatch: y reset, run once, checked at sampled places, then timed.
-  const checked = async (kernel: string, label: string, d: Dispatch) => {
-    device.queue.writeBuffer(y.buffer, 0, y0);
-    await runOnce(d);
-    const err = gemmSampleError(await read(y), xv, wv, bv, y0, M, K, N, epilogue);
-    await record(kernel, name, label, d, err, 2 * M * N * K);
-  };
-  const star = (v: string) => (defaultVariantGemm === v ? '*' : '');
-  const defaultTile = gemmTileFor(device, { m: M, n: N });
-  for (const tile of tiles.map((t) => t ?? defaultTile)) {
-    const d = gemm(device, { x, w, bias, y, epilogue, tile });
-    await checked('gemm', tileName(tile) + (tile === defaultTile ? star('tiled') : ''), d);
+  // Each weight dtype (--dtypes): stored as the kernels read it, checked against its dequantized values.
+  for (const dtype of weightDTypes) {
+    const stored = dtype === 'f16' ? toF16(w32) : dtype === 'q8' ? quantizeQ8(w32, N, K) : w32;
+    const wv = dequantize(stored, N, K);
+    const w = uploadWeight(device, stored, N, K);
+    const sfx = dtype === 'f32' ? '' : ` ${dtype}`;
+    // Each variant's dispatch: y reset, run once, checked at sampled places, then timed.
+    const checked = async (kernel: string, label: string, d: Dispatch) => {
+      device.queue.writeBuffer(y.buffer, 0, y0);
+      await runOnce(d);
+      const err = gemmSampleError(await read(y), xv, wv, bv, y0, M, K, N, epilogue);
+      await record(kernel, name, label + sfx, d, err, 2 * M * N * K);
+    };
+    const star = (v: string) => (defaultVariantGemm === v ? '*' : '');
+    const defaultTile = gemmTileFor(device, { m: M, n: N });
+    for (const tile of tiles.map((t) => t ?? defaultTile)) {
+      const d = gemm(device, { x, w, bias, y, epilogue, tile });
+      await checked('gemm', tileName(tile) + (tile === defaultTile ? star('tiled') : ''), d);
+    }
+    if (canRunSubgroupGemm(device))
+      await checked(
+        'gemm',
+        'subgroup' + star('subgroup'),
+        gemm(device, { x, w, bias, y, epilogue, variant: 'subgroup' }),
+      );
+    // The 'texture' variant (gemm_texture, its own kernel row name): x and w as matrix textures, as a
+    // model runs it (x packed or written by the previous kernel, w uploaded at load).
+    if (canRunSubgroupGemm(device) && M <= device.limits.maxTextureDimension2D) {
+      const xt = uploadMatrixTexture(device, xv, M, K),
+        wt = uploadWeightTexture(device, stored, N, K);
+      await checked(
+        'gemm_texture',
+        'texture' + star('texture'),
+        gemmTexture(device, { x: xt, w: wt, bias, y, epilogue }),
+      );
+      xt.texture.destroy();
+      wt.texture.destroy();
+      wt.scale?.buffer.destroy();
+    }
+    w.buffer.destroy();
+    w.scale?.buffer.destroy();
   }
-  if (canRunSubgroupGemm(device))
-    await checked(
-      'gemm',
-      'subgroup' + star('subgroup'),
-      gemm(device, { x, w, bias, y, epilogue, variant: 'subgroup' }),
-    );
-  // The 'texture' variant (gemm_texture, its own kernel row name): x and w as matrix textures, as a
-  // model runs it (x packed or written by the previous kernel, w uploaded at load).
-  if (canRunSubgroupGemm(device) && M <= device.limits.maxTextureDimension2D) {
-    const xt = uploadMatrixTexture(device, xv, M, K),
-      wt = uploadMatrixTexture(device, wv, N, K);
-    await checked(
-      'gemm_texture',
-      'texture' + star('texture'),
-      gemmTexture(device, { x: xt, w: wt, bias, y, epilogue }),
-    );
-    xt.texture.destroy();
-    wt.texture.destroy();
-  }
-  for (const t of [x, w, bias, y]) t.buffer.destroy();
+  for (const t of [x, bias, y]) t.buffer.destroy();
 }
 // Attention variants to time: the device's default, a list, or all; each checked on sampled rows.
 const defaultVariant = attentionVariantFor(device);

@@ -3,12 +3,13 @@
 # unpacks Node and the project (and the base build, if packed), then runs the steps in order, each
 # under a time limit, none started after DEADLINE seconds; results land in $OUT/results.tar.xz and
 # $OUT/summary.txt. Steps (STEPS="…"): probe, spirv, verify, torch, kernels, kernels-base, suite,
-# suite-base, vitest, peer. The -base steps run the same command with the base build; put them
+# suite-base, vitest, peer, dtypes (fp16 / q8 against fp32: models at batch 1 and 32, alternated in
+# one run, and the GEMMs). The -base steps run the same command with the base build; put them
 # between the new build's runs (e.g. "kernels kernels-base suite suite-base suite") to alternate.
 # LOCAL=1 runs it here (lavapipe), to catch mistakes before spending device time.
 set -u
 T0=$(date +%s); DEADLINE=${DEADLINE:-540}
-STEPS=${STEPS:-probe verify torch kernels kernels-base suite suite-base vitest}
+STEPS=${STEPS:-probe verify torch kernels kernels-base suite suite-base vitest dtypes}
 R=/tmp/res; mkdir -p $R; OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 el() { echo $(( $(date +%s) - T0 )); }
 log() { echo "[$(el)s] $*" | tee -a $R/summary.txt; }
@@ -71,7 +72,10 @@ python3 bench/peers/pytorch_vit.py --presets $R/presets.json --rows $ROWS --iter
   kernels-base) [ -d $B ] && step kernels-base-$n 120 $B node dist/bench/kernels.js $KFLAGS "${BFLAGS[@]}" --out $R/kernels-base-$n ;;
   suite|suite-base) d=$A f=(); [ $s = suite-base ] && d=$B f=("${BFLAGS[@]}"); [ -d $d ] || continue
     t=(); [ -s $R/pytorch.json ] && t=(--torch $R/pytorch.json "${f[@]}")
+    [ $s = suite ] && t+=(--dtypes none) # the dtype table has a step of its own (the base build has none)
     step $s-$n 230 $d node dist/bench/run.js --rows "$ROWS" "${t[@]}" --peer none --native no --clip no --iters 10 --out $R/$s-$n ;;
+  dtypes) step dtypes-$n 150 $A bash -c "node dist/bench/run.js --rows ${DTYPE_ROWS:-b-16@224x1,l-14@224x1,b-16@224x32} --dtypes fp32,fp16,q8 --peer none --native no --clip no --iters 10 --out $R/dtypes-$n &&
+      node dist/bench/kernels.js --only 'gemm b fc 197,gemm b fc b32,gemm l fc b32' --big --dtypes f32,f16,q8 --iters 10 --out $R/dtypes-kernels-$n" ;;
   vitest) TAILN=30 step vitest 150 $A node node_modules/vitest/vitest.mjs run ${VITEST_FILES:-test/kernels} --reporter=dot ;;
   peer) step peer 80 $A node dist/bench/run.js --rows ${PEER_ROWS:-b-16@224x1,b-16@224x32} --peer ort-webgpu --native no --clip no --iters 10 --out $R/peer ;;
   *) log "unknown step $s" ;;
