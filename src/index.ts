@@ -56,7 +56,20 @@ export {
   type TuneTiming,
   type StoredChoices,
 } from './model/profiles.js';
-export { compare, readExpected, TOLERANCE, type Comparison, type ExpectedFile } from './model/verify.js';
+export {
+  compare,
+  readExpected,
+  TOLERANCE,
+  DTYPE_MIN_COSINE,
+  measureAccuracy,
+  rowAgreement,
+  sameRanking,
+  type Comparison,
+  type ExpectedFile,
+  type DTypeAccuracy,
+} from './model/verify.js';
+export { MODEL_DTYPES, type ModelDType } from './model/dtype.js';
+export { convertCheckpoint, convertToBytes, type ConvertResult } from './model/convert.js';
 export {
   openCheckpoint,
   openSafetensors,

@@ -13,6 +13,7 @@ import {
   type DeviceInfo,
   type LabelScore,
   type LoadProgress,
+  type ModelDType,
   type RgbImage,
 } from '../src/index.js';
 
@@ -157,8 +158,10 @@ async function run(): Promise<void> {
     const hasText = !!config.model_cfg?.text_cfg;
     $('status').textContent = `loading ${name} …`;
     let t = performance.now();
-    if (hasText) clip = await CLIPModel.load(device, { weights, config, onProgress });
-    vision = clip ? clip.vision : await VisionTransformer.load(device, { weights, config, onProgress });
+    // '' = the file's own dtype (docs/dtypes.md).
+    const dtype = ($<HTMLSelectElement>('dtype').value || undefined) as ModelDType | undefined;
+    if (hasText) clip = await CLIPModel.load(device, { weights, config, onProgress, dtype });
+    vision = clip ? clip.vision : await VisionTransformer.load(device, { weights, config, onProgress, dtype });
     bar.hidden = true;
     const loadMs = performance.now() - t;
     $('status').textContent = 'encoding …';
@@ -210,7 +213,7 @@ async function run(): Promise<void> {
     $('results').hidden = false;
     const norm = Math.sqrt(e.reduce((a, v) => a + v * v, 0));
     $('status').textContent =
-      `loaded in ${loadMs.toFixed(0)} ms; encoded in ${ms.toFixed(0)} ms (decode, preprocess, first forward incl. pipeline creation)` +
+      `loaded in ${loadMs.toFixed(0)} ms (${vision.dtype}, ${((vision.weightBytes() + (clip ? clip.text.weightBytes() : 0)) / 2 ** 20).toFixed(1)} MiB of weights on the GPU); encoded in ${ms.toFixed(0)} ms (decode, preprocess, first forward incl. pipeline creation)` +
       (textMs !== undefined ? `; labels in ${textMs.toFixed(0)} ms (text tower)` : '');
     $('output').textContent =
       `embedding [${e.length}], ‖e‖ = ${norm.toFixed(4)}\n[${e.map((v) => v.toFixed(5)).join(', ')}]`;

@@ -9,7 +9,7 @@ import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { PNG } from 'pngjs';
-import { compare, readExpected } from '../../src/model/verify.js';
+import { compare, DTYPE_MIN_COSINE, readExpected, rowAgreement } from '../../src/model/verify.js';
 import { fixture } from '../helpers/fixtures.js';
 import { startFixtureServer, type FixtureServer } from '../helpers/fixture-server.js';
 
@@ -119,6 +119,26 @@ describe('demo page (headless Chromium)', () => {
       /vision-only checkpoint \(OpenVision 2, or an OpenVision 1 vision tower alone\): no text tower/,
     );
     if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT, fullPage: true });
+  });
+
+  it('loads the weights as q8 when chosen, within the q8 tolerance of PyTorch', async (ctx) => {
+    const { page, errors, adapter } = await openDemo(browser);
+    if (!adapter) return ctx.skip('Chromium exposes no WebGPU adapter here');
+    const name = 'ov2-h14-224-d1';
+    await page.setInputFiles('#weights', fixture(`${name}.safetensors`));
+    await page.setInputFiles('#config', fixture(`${name}.open_clip_config.json`));
+    await page.setInputFiles('#image', fixture('rocket.png'));
+    await page.selectOption('#dtype', 'q8');
+    await page.click('#run');
+    const state = await pageResult(page);
+    expect(errors).toEqual([]);
+    expect(state.error, state.error).toBeUndefined();
+    const exp = await readExpected(fixture(`${name}.expected.safetensors`));
+    const a = rowAgreement(Float32Array.from(state.result.embedding), exp.outputs.embedding!.data, 1);
+    expect(a.minCosine).toBeGreaterThanOrEqual(DTYPE_MIN_COSINE.q8);
+    expect(a.minCosine).toBeLessThan(0.99999); // q8 indeed (fp32 is within 1e-7 of 1)
+    expect(await page.textContent('#status')).toMatch(/loaded in \d+ ms \(q8, [\d.]+ MiB of weights on the GPU\)/);
+    await page.close();
   });
 
   it('OpenVision 1 (CLIP): ranks typed labels as PyTorch does, draws the bars, and a patch map that follows clicks', async () => {
