@@ -60,10 +60,16 @@ async function gpuPathSpecs(): Promise<Spec[]> {
               variant: 'tiled',
             }),
         });
-    for (const dtype of ['f16', 'q8'] as const)
+    // f16 packed (u32 words) and native (WGSL f16, the native_f16 build; devices with shader-f16), q8.
+    const kinds = [
+      ['f16', 'packed'],
+      ['f16', 'native'],
+      ['q8', undefined],
+    ] as const;
+    for (const [dtype, f16Loads] of kinds)
       for (const epilogue of ['residual', 'gelu'] as const)
         specs.push({
-          name: `gemm tiled ${tileName} ${epilogue} ${dtype} weights`,
+          name: `gemm tiled ${tileName} ${epilogue} ${dtype}${f16Loads ? ` ${f16Loads}` : ''} weights`,
           make: (d) =>
             k.gemm(d, {
               x: t(d, [5, 8]),
@@ -73,11 +79,12 @@ async function gpuPathSpecs(): Promise<Spec[]> {
               epilogue,
               tile,
               variant: 'tiled',
+              f16Loads,
             }),
         });
-    for (const dtype of ['f16', 'q8'] as const)
+    for (const [dtype, f16Loads] of kinds)
       specs.push({
-        name: `patch_embed ${tileName} ${dtype} weights`,
+        name: `patch_embed ${tileName} ${dtype}${f16Loads ? ` ${f16Loads}` : ''} weights`,
         make: (d) =>
           k.patchEmbed(d, {
             image: t(d, [1, 3, 4, 4]),
@@ -86,6 +93,7 @@ async function gpuPathSpecs(): Promise<Spec[]> {
             pos: t(d, [5, 8]),
             out: t(d, [1, 5, 8]),
             tile,
+            f16Loads,
           }),
       });
     specs.push({
@@ -126,15 +134,20 @@ async function gpuPathSpecs(): Promise<Spec[]> {
         out: t(d, [1, 2, 8]),
       }),
   });
-  for (const dtype of ['f16', 'q8'] as const)
+  for (const [dtype, f16Loads] of [
+    ['f16', 'packed'],
+    ['f16', 'native'],
+    ['q8', undefined],
+  ] as const)
     specs.push({
-      name: `embedding ${dtype} table`,
+      name: `embedding ${dtype}${f16Loads ? ` ${f16Loads}` : ''} table`,
       make: (d) =>
         k.embedding(d, {
           ids: k.uploadTensor(d, new Uint32Array(2), [1, 2]),
           table: w(d, dtype, 4, 8),
           pos: t(d, [2, 8]),
           out: t(d, [1, 2, 8]),
+          f16Loads,
         }),
     });
   return specs;
@@ -147,6 +160,8 @@ async function child(dumpDir: string, out: string): Promise<void> {
   const compiled: Compiled[] = [];
   let seen = new Set(readdirSync(dumpDir));
   for (const spec of await gpuPathSpecs()) {
+    // The native_f16 builds exist only where the device has shader-f16 (the H200's Dawn had none).
+    if (spec.name.includes(' native ') && !device.features.has('shader-f16')) continue;
     const d = spec.make(device);
     await d.prepare?.();
     await device.queue.onSubmittedWorkDone();

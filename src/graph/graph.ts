@@ -11,6 +11,7 @@ import {
   type TensorRef,
   type TextureRef,
   type WeightDType,
+  type F16Loads,
 } from '../kernels/program/index.js';
 
 export type TensorKind = 'input' | 'param' | 'activation';
@@ -80,6 +81,11 @@ export interface KernelChoices {
    * model's `dtype` load option, not meant to be given in `kernels`.
    */
   weightDType?: WeightDType;
+  /**
+   * How the buffer kernels read f16 weights: 'native' (WGSL f16, where the device has shader-f16;
+   * the default there) or 'packed' (u32 words, every device). Texture-stored weights are packed.
+   */
+  f16Loads?: F16Loads;
   /**
    * Rows per matrix texture of the 'texture' variants (default MATRIX_TEXTURE_ROWS, 8192): taller
    * activations run as several packs and calls. Smaller values exercise that split (tests).

@@ -63,6 +63,7 @@ export function patchEmbed(g: Graph, name: string, image: Tensor, weight: Tensor
       pos: r(pos),
       out: r(out),
       tile: g.kernels.gemmTile,
+      f16Loads: g.kernels.f16Loads,
     }),
   );
   return out;
@@ -124,6 +125,7 @@ function addGemm(g: Graph, name: string, x: Tensor, w: Tensor, b: Tensor | null,
         epilogue,
         tile: g.kernels.gemmTile,
         variant: gemmVariant(g, w),
+        f16Loads: g.kernels.f16Loads,
       }),
     );
     return;
@@ -258,7 +260,7 @@ export function embedding(g: Graph, name: string, ids: Tensor, table: Tensor, po
   const [B, T] = ids.shape as [number, number];
   const out = g.activation(name, [B, T, table.shape[1]!]);
   g.kernel(name, [ids, table, pos], [out], (d, r) =>
-    embeddingDispatch(d, { ids: r(ids), table: r(table), pos: r(pos), out: r(out) }),
+    embeddingDispatch(d, { ids: r(ids), table: r(table), pos: r(pos), out: r(out), f16Loads: g.kernels.f16Loads }),
   );
   return out;
 }

@@ -1,12 +1,14 @@
 // Token embedding lookup plus learned positions. WGSL: src/wgsl/embedding.wgsl.
-import { embeddingWgsl } from '../wgsl/sources.generated.js';
+import { embeddingNativeF16Wgsl, embeddingWgsl } from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
 import {
   createDispatch,
   expectShape,
   expectWeight,
   unusedBinding,
+  weightSource,
   W_DTYPE_CODE,
+  type F16Loads,
   grid2d,
   type Dispatch,
   type KernelSource,
@@ -14,6 +16,8 @@ import {
 } from './program/index.js';
 
 export const embeddingKernel: KernelSource = { name: 'embedding', wgsl: embeddingWgsl };
+/** The native_f16 build (an f16 table read as WGSL f16 where the device has shader-f16). */
+export const embeddingNativeF16Kernel: KernelSource = { name: 'embedding/native-f16', wgsl: embeddingNativeF16Wgsl };
 
 export interface EmbeddingArgs {
   /** [B, T] token ids, dtype u32; each must be < vocab (a larger one yields a row of NaN). */
@@ -24,6 +28,8 @@ export interface EmbeddingArgs {
   pos: TensorRef;
   /** [B, T, D] output. */
   out: TensorRef;
+  /** How an f16 table is read (as GemmArgs.f16Loads). */
+  f16Loads?: F16Loads;
 }
 
 /** out[b, t] = table[ids[b, t]] + pos[t]. */
@@ -40,10 +46,10 @@ export function embedding(device: GPUDevice, a: EmbeddingArgs): Dispatch {
   expectShape(k, 'pos', a.pos, [T, D]);
   expectShape(k, 'out', a.out, [B, T, D]);
   const [ry, rz] = grid2d(device, k, B * T);
-  return createDispatch(device, embeddingKernel, {
+  return createDispatch(device, weightSource(device, dtype, embeddingKernel, embeddingNativeF16Kernel, a.f16Loads), {
     overrides: { W_DTYPE: W_DTYPE_CODE[dtype] },
     uniforms: { rows: B * T, tokens: T, dim: D, vocab },
-    tensors: { ids: a.ids, table: a.table, pos: a.pos, out: a.out, w_scale: a.table.scale ?? unusedBinding(device) },
+    tensors: { ids: a.ids, w: a.table, pos: a.pos, out: a.out, w_scale: a.table.scale ?? unusedBinding(device) },
     workgroups: [Math.ceil(D / 64), ry, rz],
   });
 }

@@ -1,7 +1,7 @@
 // Linear layer with fused epilogues, in two variants with one contract: 'tiled' (src/wgsl/gemm.wgsl,
 // workgroup-memory tiles, for GPUs) and 'subgroup' (src/wgsl/gemm_subgroup.wgsl: one 8-lane
 // subgroup per workgroup sharing x by subgroupBroadcast, for CPU adapters).
-import { gemmSubgroupWgsl, gemmWgsl } from '../wgsl/sources.generated.js';
+import { gemmNativeF16Wgsl, gemmSubgroupNativeF16Wgsl, gemmSubgroupWgsl, gemmWgsl } from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
 import { adapterTraits, hasSubgroupsOf8 } from './choose/adapter.js';
 import { chooseGemmVariant } from './choose/choose.js';
@@ -12,7 +12,9 @@ import {
   expectShape,
   expectSubgroupsOf8,
   expectWeight,
+  weightSource,
   W_DTYPE_CODE,
+  type F16Loads,
   elementCount,
   unusedBinding,
   wgslConst,
@@ -23,6 +25,12 @@ import {
 
 export const gemmKernel: KernelSource = { name: 'gemm', wgsl: gemmWgsl };
 export const gemmSubgroupKernel: KernelSource = { name: 'gemm_subgroup', wgsl: gemmSubgroupWgsl };
+/** The native_f16 builds (f16 weights read as WGSL f16 where the device has shader-f16; F16Loads). */
+export const gemmNativeF16Kernel: KernelSource = { name: 'gemm/native-f16', wgsl: gemmNativeF16Wgsl };
+export const gemmSubgroupNativeF16Kernel: KernelSource = {
+  name: 'gemm_subgroup/native-f16',
+  wgsl: gemmSubgroupNativeF16Wgsl,
+};
 
 export { GEMM_VARIANTS, type GemmVariant } from './choose/variants.js';
 /** Rows and columns of y one 'subgroup' workgroup computes (MR, NB in its WGSL). */
@@ -68,6 +76,8 @@ export interface GemmArgs {
   epilogue?: GemmEpilogue;
   /** Workgroup tile of the 'tiled' variant (gemm-tile.ts); defaults to gemmTileFor(device, { m: M, n: N }). */
   tile?: GemmTile;
+  /** How an f16 w is read: 'native' (WGSL f16, needs shader-f16) or 'packed'; default native where available. */
+  f16Loads?: F16Loads;
   /**
    * Kernel variant, 'tiled' or 'subgroup' ('texture' is gemmTexture's); defaults to 'tiled' when a
    * tile is given or K % 4 != 0, else 'subgroup' where gemmVariantFor(device) is not 'tiled'.
@@ -138,15 +148,19 @@ export function gemm(device: GPUDevice, args: GemmArgs): Dispatch {
     expectSubgroupsOf8(device, kernel, 'variant', "'subgroup' ");
     const wx = Math.ceil(N / SUBGROUP_BLOCK.n),
       wy = Math.ceil(M / SUBGROUP_BLOCK.m);
-    return createDispatch(device, gemmSubgroupKernel, {
-      overrides: { EPILOGUE: code, HAS_BIAS: args.bias !== null, W_DTYPE },
-      uniforms: { M, N, K },
-      tensors,
-      workgroups: [wx, wy],
-    });
+    return createDispatch(
+      device,
+      weightSource(device, dtype, gemmSubgroupKernel, gemmSubgroupNativeF16Kernel, args.f16Loads),
+      {
+        overrides: { EPILOGUE: code, HAS_BIAS: args.bias !== null, W_DTYPE },
+        uniforms: { M, N, K },
+        tensors,
+        workgroups: [wx, wy],
+      },
+    );
   }
   const launch = tileLaunch(device, kernel, args.tile, M, N);
-  return createDispatch(device, gemmKernel, {
+  return createDispatch(device, weightSource(device, dtype, gemmKernel, gemmNativeF16Kernel, args.f16Loads), {
     overrides: {
       EPILOGUE: code,
       HAS_BIAS: args.bias !== null,

@@ -33,6 +33,8 @@ export {
   gemm,
   gemmKernel,
   gemmSubgroupKernel,
+  gemmNativeF16Kernel,
+  gemmSubgroupNativeF16Kernel,
   gemmVariantFor,
   canRunSubgroupGemm,
   GEMM_VARIANTS,
@@ -70,6 +72,7 @@ export { isCpuAdapter, hasSubgroupsOf8, adapterTraits } from './choose/adapter.j
 export {
   patchEmbed,
   patchEmbedKernel,
+  patchEmbedNativeF16Kernel,
   patchEmbedTexture,
   patchEmbedTextureKernel,
   patchPack,
@@ -79,7 +82,7 @@ export {
   type PatchPackArgs,
 } from './patch-embed.js';
 export { meanPool, meanPoolKernel, type MeanPoolArgs } from './mean-pool.js';
-export { embedding, embeddingKernel, type EmbeddingArgs } from './embedding.js';
+export { embedding, embeddingKernel, embeddingNativeF16Kernel, type EmbeddingArgs } from './embedding.js';
 export {
   posembSincos,
   posembSincos2d,
@@ -109,6 +112,8 @@ export {
   f32ToF16Bits,
   f16BitsToF32,
   uploadWeightTexture,
+  f16LoadsFor,
+  type F16Loads,
   type Q8Weight,
   type KernelSource,
   type KernelSignature,

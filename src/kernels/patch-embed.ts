@@ -1,7 +1,12 @@
 // Patch embedding (conv stride p, no bias) + class token + position table. WGSL: src/wgsl/patch_embed.wgsl;
 // CPU adapters: patchPack (src/wgsl/patch_pack.wgsl, the patches into a matrix texture) then
 // patchEmbedTexture (src/wgsl/patch_embed_texture.wgsl, the convolution as a texture GEMM).
-import { patchEmbedTextureWgsl, patchEmbedWgsl, patchPackWgsl } from '../wgsl/sources.generated.js';
+import {
+  patchEmbedNativeF16Wgsl,
+  patchEmbedTextureWgsl,
+  patchEmbedWgsl,
+  patchPackWgsl,
+} from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
 import { tileLaunch, type GemmTile } from './gemm-tile.js';
 import {
@@ -13,7 +18,9 @@ import {
   expectWeightTexture,
   matrixTextureWidth,
   unusedBinding,
+  weightSource,
   W_DTYPE_CODE,
+  type F16Loads,
   wgslConst,
   type Dispatch,
   type KernelSource,
@@ -22,6 +29,11 @@ import {
 } from './program/index.js';
 
 export const patchEmbedKernel: KernelSource = { name: 'patch_embed', wgsl: patchEmbedWgsl };
+/** patch_embed's native_f16 build (an f16 weight read as WGSL f16 where the device has shader-f16). */
+export const patchEmbedNativeF16Kernel: KernelSource = {
+  name: 'patch_embed/native-f16',
+  wgsl: patchEmbedNativeF16Wgsl,
+};
 export const patchEmbedTextureKernel: KernelSource = { name: 'patch_embed_texture', wgsl: patchEmbedTextureWgsl };
 export const patchPackKernel: KernelSource = { name: 'patch_pack', wgsl: patchPackWgsl };
 
@@ -41,6 +53,8 @@ export interface PatchEmbedArgs {
   out: TensorRef;
   /** Workgroup tile of the patch GEMM (gemm-tile.ts); defaults to gemmTileFor(device, { m: B·g², n: W }). */
   tile?: GemmTile;
+  /** How an f16 weight is read (as GemmArgs.f16Loads). */
+  f16Loads?: F16Loads;
 }
 
 /** out = [cls; conv_p(image)ᵀ] + pos. Any batch, any patch size p ≥ 1, any S divisible by p. */
@@ -71,7 +85,7 @@ export function patchEmbed(device: GPUDevice, a: PatchEmbedArgs): Dispatch {
   expectShape(k, 'pos', a.pos, [1 + g * g, W]);
   expectShape(k, 'out', a.out, [B, 1 + g * g, W]);
   const launch = tileLaunch(device, k, a.tile, B * g * g, W);
-  return createDispatch(device, patchEmbedKernel, {
+  return createDispatch(device, weightSource(device, dtype, patchEmbedKernel, patchEmbedNativeF16Kernel, a.f16Loads), {
     overrides: { ...launch.overrides, W_DTYPE: W_DTYPE_CODE[dtype] },
     uniforms: { batch: B, image_size: S, patch_size: p, grid: g, dim: W },
     tensors: {

@@ -40,6 +40,20 @@ export function checkKernelChoices(device: GPUDevice, k: KernelChoices = {}): Ke
       `must be an integer in 1 .. ${device.limits.maxTextureDimension2D} (maxTextureDimension2D), got ${String(k.textureRows)}`,
     );
   checkVariant(device, 'kernels.gemmVariant', k.gemmVariant, GEMM_VARIANTS);
+  if (k.f16Loads !== undefined) {
+    if (k.f16Loads !== 'native' && k.f16Loads !== 'packed')
+      throw new ArgumentError(
+        'load',
+        'kernels.f16Loads',
+        `must be 'native' or 'packed', got ${JSON.stringify(k.f16Loads)}`,
+      );
+    if (k.f16Loads === 'native' && !device.features.has('shader-f16'))
+      throw new ArgumentError(
+        'load',
+        'kernels.f16Loads',
+        "'native' needs the shader-f16 feature, which this device lacks",
+      );
+  }
   if (k.gemmVariant !== undefined && k.gemmVariant !== 'tiled' && k.gemmTile !== undefined)
     throw new ArgumentError('load', 'kernels.gemmTile', "a tile is for the 'tiled' GEMM variant only");
   const settled = { ...k };

@@ -1,7 +1,7 @@
 // Shared by gemm.wgsl and patch_embed.wgsl (included by tools/embed-wgsl.mjs at `//!include`):
 // the register-tiled product of one BK-deep slice of two k-major tiles in workgroup memory, and
-// the staging of the weight tile from the including shader's `w: array<u32>` ([N, K] in the packed
-// layout of W_DTYPE, _weight_format.wgsl, which the includer includes).
+// the staging of the weight tile through the includer's w_at ([N, K] in the layout of W_DTYPE,
+// _weight_buffer.wgsl).
 //
 // A workgroup of WG_X × WG_Y invocations computes a BM × BN = 8·WG_Y × 8·WG_X output block, 8×8
 // per invocation: invocation (tx, ty) owns rows 8·ty .. 8·ty+7 and the columns 4·tx .. 4·tx+3 and
@@ -54,10 +54,10 @@ fn tile_product(tx: u32, ty: u32, acc: ptr<function, array<vec4f, 16>>) {
 fn load_w4(n: u32, k: u32, N: u32, K: u32) -> vec4f {
   var v = vec4f(0.0);
   if (k < K) {
-    if (n < N) { v.x = w_decode(w[w_word(n, k, K)], k); }
-    if (n + 1u < N) { v.y = w_decode(w[w_word(n + 1u, k, K)], k); }
-    if (n + 2u < N) { v.z = w_decode(w[w_word(n + 2u, k, K)], k); }
-    if (n + 3u < N) { v.w = w_decode(w[w_word(n + 3u, k, K)], k); }
+    if (n < N) { v.x = w_at(n, k, K); }
+    if (n + 1u < N) { v.y = w_at(n + 1u, k, K); }
+    if (n + 2u < N) { v.z = w_at(n + 2u, k, K); }
+    if (n + 3u < N) { v.w = w_at(n + 3u, k, K); }
   }
   return v;
 }

@@ -19,7 +19,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 //!include _gemm_io.wgsl
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<u32>;   // [N, K] as W_DTYPE words (_weight_format.wgsl)
+//!include _weight_buffer.wgsl
 override PREFETCH: bool = false;
 //!include _gemm_tile.wgsl
 // vec4s of x and of w one invocation stages per k-step (derived; at most MAX_PF, checked by the host).

@@ -22,11 +22,21 @@ struct Params {
 //!include _gemm_io.wgsl
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 // [N, K] in W_DTYPE's packed rows as vec4 words (_weight_format.wgsl): f32 K / 4 per row (K % 4 == 0,
-// the host checks), f16 ⌈K/8⌉, q8 ⌈K/16⌉.
+// the host checks), f16 ⌈K/8⌉, q8 ⌈K/16⌉; or, in the native_f16 build (tools/embed-wgsl.mjs), f16
+// as 2·⌈K/8⌉ vec4<f16> per row (the same bytes).
+//!variant native_f16
+@group(0) @binding(2) var<storage, read> w: array<vec4<f16>>;
+fn w_row_vec4s(K: u32) -> u32 { return 2u * ((K + 7u) / 8u); }
+// w[col, 8s .. 8s + 7] as f32 (zero where !ok); RW vec4<f16> per row.
+fn w_buffer_step(col: u32, ok: bool, s: u32, RW: u32) -> array<vec4f, 2> {
+  let q = 2u * s;
+  let lo = select(vec4f(0.0), vec4f(w[col * RW + min(q, RW - 1u)]), ok && q < RW);
+  let hi = select(vec4f(0.0), vec4f(w[col * RW + min(q + 1u, RW - 1u)]), ok && q + 1u < RW);
+  return array<vec4f, 2>(lo, hi);
+}
+//!variant packed
 @group(0) @binding(2) var<storage, read> w: array<vec4u>;
-const MR: u32 = 16u;    // rows of y per workgroup
-const NB: u32 = 32u;    // columns of y per workgroup: 4 per lane
-
+fn w_row_vec4s(K: u32) -> u32 { return select(w_row_words(K) / 4u, K / 4u, W_DTYPE == W_F32); }
 // w[col, 8s .. 8s + 7], decoded (zero where !ok, past N, or past an f32 row's end); RW vec4 words per row.
 fn w_buffer_step(col: u32, ok: bool, s: u32, RW: u32) -> array<vec4f, 2> {
   let q = w_step_word(s);
@@ -35,6 +45,9 @@ fn w_buffer_step(col: u32, ok: bool, s: u32, RW: u32) -> array<vec4f, 2> {
   if (W_DTYPE == W_F32) { hi = select(vec4u(0u), w[col * RW + min(q + 1u, RW - 1u)], ok && q + 1u < RW); }
   return w_step8(lo, hi, s);
 }
+//!variant end
+const MR: u32 = 16u;    // rows of y per workgroup
+const NB: u32 = 32u;    // columns of y per workgroup: 4 per lane
 
 @compute @workgroup_size(8)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
@@ -56,7 +69,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane
     }
     // w[c0 .. c0+3, k0 .. k0+7]: per column two vec4 loads along k (f32) or one (f16, q8), zero past
     // K or N, then the per-k vec4s of the 4 columns.
-    let RW = select(w_row_words(K) / 4u, K / 4u, W_DTYPE == W_F32);
+    let RW = w_row_vec4s(K);
     let s = k0 / 8u;
     let c = vec4u(c0, c0 + 1u, c0 + 2u, c0 + 3u);
     let cc = min(c, vec4u(N - 1u));

@@ -18,13 +18,13 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> image: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<u32>;   // [W, 3·p·p] as W_DTYPE words (_weight_format.wgsl)
+// w (binding 2): [W, 3·p·p], read through w_at
+//!include _weight_buffer.wgsl
 @group(0) @binding(3) var<storage, read> cls: array<f32>;
 @group(0) @binding(4) var<storage, read> pos: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 
 //!include _gemm_tile.wgsl
-//!include _weight_format.wgsl
 
 // The image value of patch m at (flattened) kernel position k, zero outside [0, M) × [0, K).
 fn patch_value(m: u32, k: u32, M: u32, K: u32) -> f32 {

@@ -21,12 +21,15 @@ describe('embedding', () => {
     [2, 7, 50, 130],
     [1, 1, 3, 5],
   ];
-  // Every case with an f32 table; f16 and q8 tables (D = 72, 130, 5: padded packed rows) on three.
-  const dtypeCases = (['f32', 'f16', 'q8'] as const).flatMap((d) =>
+  // Every case with an f32 table; f16 (packed u32 words, and WGSL f16 where the device has
+  // shader-f16) and q8 tables (D = 72, 130, 5: padded packed rows) on three.
+  const dtypeCases = (['f32', 'f16 packed', 'f16 native', 'q8'] as const).flatMap((d) =>
     (d === 'f32' ? cases : cases.slice(1)).map((c) => [...c, d] as const),
   );
-  it.each(dtypeCases)('B=%i T=%i vocab=%i D=%i table %s', async (B, T, vocab, D, dtype) => {
+  it.for(dtypeCases)('B=%i T=%i vocab=%i D=%i table %s', async ([B, T, vocab, D, kind], ctx) => {
     const device = await testDevice();
+    const [dtype, f16Loads] = kind.split(' ') as ['f32' | 'f16' | 'q8', 'native' | 'packed' | undefined];
+    if (f16Loads === 'native' && !device.features.has('shader-f16')) return ctx.skip('no shader-f16 on this adapter');
     const r = rng(B * 31 + T + D);
     const tq = weightAs(dtype, r.normals(vocab * D), vocab, D),
       table = tq.values,
@@ -41,6 +44,7 @@ describe('embedding', () => {
         table: uploadWeight(device, tq.stored, vocab, D),
         pos: upload(device, pos, [T, D]),
         out,
+        f16Loads,
       }),
     );
     const got = await readback(device, out);

@@ -19,6 +19,7 @@ import { gemmRef } from '../../reference/gemm.js';
 import { poisoned, readback, rng, run, testDevice, upload, weightAs, worstRatio } from '../helpers/gpu.js';
 import { uploadWeight } from '../../src/kernels/program/harness.js';
 import type { WeightDType } from '../../src/kernels/program/types.js';
+import type { F16Loads } from '../../src/kernels/program/weight-format.js';
 
 /**
  * Runs one gemm on seeded data and checks every element against the float64 reference's bound. With
@@ -33,6 +34,7 @@ async function checkGemm(
   tile?: GemmTile,
   variant?: GemmVariant,
   dtype: WeightDType = 'f32',
+  f16Loads?: F16Loads,
 ): Promise<void> {
   const device = await testDevice();
   const r = rng(seed);
@@ -52,6 +54,7 @@ async function checkGemm(
       epilogue,
       tile,
       variant,
+      f16Loads,
     }),
   );
   const got = await readback(device, y);
@@ -246,9 +249,14 @@ describe('gemm tile choice (gemmTileFor)', () => {
 // step multiples (K odd or not a multiple of 8 / 16: padded packed rows), each epilogue (the q8 scale
 // is applied in the store, before bias and activation), each against the float64 reference of the
 // dequantized weight. One epilogue per shape: the weight decoding does not depend on it, and each
-// specialisation costs a shader compile.
-for (const dtype of ['f16', 'q8'] as const) {
-  describe(`gemm with ${dtype} weights`, () => {
+// specialisation costs a shader compile. f16 both ways: packed u32 words (every device) and the
+// native_f16 builds (WGSL f16, where the device has shader-f16).
+for (const [dtype, f16Loads] of [
+  ['f16', 'packed'],
+  ['f16', 'native'],
+  ['q8', undefined],
+] as const) {
+  describe(`gemm with ${dtype} weights${f16Loads ? ` (${f16Loads} loads)` : ''}`, () => {
     const cases: [number, number, number, GemmEpilogue][] = [
       [1, 192, 576, 'none'],
       [37, 288, 288, 'gelu'],
@@ -257,27 +265,52 @@ for (const dtype of ['f16', 'q8'] as const) {
       [130, 7, 3, 'residual'],
       [17, 12, 33, 'none'],
     ];
-    for (const [M, K, N, epilogue] of cases) {
-      {
-        const seed = M * 7 + K * 13 + N + epilogue.length + dtype.length;
-        it(`tiled: M=${M} K=${K} N=${N} epilogue=${epilogue}`, () =>
-          checkGemm(M, K, N, epilogue, seed, undefined, 'tiled', dtype));
-        it(`subgroup: M=${M} K=${K} N=${N} epilogue=${epilogue}`, async (ctx) => {
-          const device = await testDevice();
-          if (!canRunSubgroupGemm(device))
-            return ctx.skip('no 8-lane subgroups on this adapter: subgroup variant not run');
-          await checkGemm(M, K, N, epilogue, seed, undefined, 'subgroup', dtype);
-        });
+    const skipNative = async (ctx: { skip(note: string): void }) => {
+      const device = await testDevice();
+      if (f16Loads === 'native' && !device.features.has('shader-f16')) {
+        ctx.skip('no shader-f16 on this adapter: native f16 loads not run');
+        return true;
       }
+      return false;
+    };
+    for (const [M, K, N, epilogue] of cases) {
+      const seed = M * 7 + K * 13 + N + epilogue.length + dtype.length;
+      it(`tiled: M=${M} K=${K} N=${N} epilogue=${epilogue}`, async (ctx) => {
+        if (await skipNative(ctx)) return;
+        await checkGemm(M, K, N, epilogue, seed, undefined, 'tiled', dtype, f16Loads);
+      });
+      it(`subgroup: M=${M} K=${K} N=${N} epilogue=${epilogue}`, async (ctx) => {
+        const device = await testDevice();
+        if (!canRunSubgroupGemm(device))
+          return ctx.skip('no 8-lane subgroups on this adapter: subgroup variant not run');
+        if (await skipNative(ctx)) return;
+        await checkGemm(M, K, N, epilogue, seed, undefined, 'subgroup', dtype, f16Loads);
+      });
     }
     // A plain and a prefetching tile (fetch_tiles reads w through the same decoder).
     for (const tileName of ['64x64k16', '128x128k8p'] as const) {
       const tile = GEMM_TILES[tileName]!;
-      it(`tile ${tileName}: M=197 K=1076 N=193 epilogue=residual`, async () => {
+      it(`tile ${tileName}: M=197 K=1076 N=193 epilogue=residual`, async (ctx) => {
         const device = await testDevice();
         if (tileWorkgroupBytes(tile) > device.limits.maxComputeWorkgroupStorageSize) return;
-        await checkGemm(197, 1076, 193, 'residual', 5, tile, 'tiled', dtype);
+        if (await skipNative(ctx)) return;
+        await checkGemm(197, 1076, 193, 'residual', 5, tile, 'tiled', dtype, f16Loads);
       });
     }
   });
 }
+
+it('f16Loads: an unknown value is refused, naming the argument', async () => {
+  const device = await testDevice();
+  const K = 8;
+  const w = uploadWeight(device, new Uint16Array(2 * K), 2, K);
+  expect(() =>
+    gemm(device, {
+      x: upload(device, new Float32Array(K), [1, K]),
+      w,
+      bias: null,
+      y: poisoned(device, [1, 2]),
+      f16Loads: 'fast' as F16Loads,
+    }),
+  ).toThrow(/argument 'f16Loads': must be 'native' or 'packed', got "fast"/);
+});

@@ -8,6 +8,7 @@ import {
 } from '../../src/kernels/program/texture-matrix.js';
 import { uploadWeight } from '../../src/kernels/program/harness.js';
 import type { WeightDType } from '../../src/kernels/program/types.js';
+import type { F16Loads } from '../../src/kernels/program/weight-format.js';
 import { GEMM_TILES, type GemmTile } from '../../src/kernels/gemm-tile.js';
 import { patchEmbedRef } from '../../reference/patch-embed.js';
 import { poisoned, readback, rng, run, testDevice, upload, weightAs, worstRatio } from '../helpers/gpu.js';
@@ -21,7 +22,15 @@ describe('patch_embed', () => {
     [1, 84, 14, 144],
     [2, 16, 16, 65],
   ];
-  const check = async (B: number, S: number, p: number, W: number, tile?: GemmTile, dtype: WeightDType = 'f32') => {
+  const check = async (
+    B: number,
+    S: number,
+    p: number,
+    W: number,
+    tile?: GemmTile,
+    dtype: WeightDType = 'f32',
+    f16Loads?: F16Loads,
+  ) => {
     const device = await testDevice();
     const g = S / p;
     const r = rng(B * 1000 + S * 10 + p);
@@ -41,6 +50,7 @@ describe('patch_embed', () => {
         pos: upload(device, pos, [1 + g * g, W]),
         out,
         tile,
+        f16Loads,
       }),
     );
     const got = await readback(device, out);
@@ -57,9 +67,18 @@ describe('patch_embed', () => {
   ];
   it.each(tiles)('tile %s: B=2 S=42 p=14 W=200', (_, tile) => check(2, 42, 14, 200, tile));
   // f16 and q8 weights (K = 3·p·p = 588 for p = 14: not a multiple of 8 or 16, padded packed rows).
-  for (const dtype of ['f16', 'q8'] as const) {
-    it.each(cases.slice(0, 3))(`${dtype} weights: B=%i S=%i p=%i W=%i`, (B, S, p, W) =>
-      check(B, S, p, W, undefined, dtype),
+  for (const [dtype, f16Loads] of [
+    ['f16', 'packed'],
+    ['f16', 'native'],
+    ['q8', undefined],
+  ] as const) {
+    it.each(cases.slice(0, 3))(
+      `${dtype}${f16Loads ? ` (${f16Loads} loads)` : ''} weights: B=%i S=%i p=%i W=%i`,
+      async (B, S, p, W) => {
+        const device = await testDevice();
+        if (f16Loads === 'native' && !device.features.has('shader-f16')) return; // no shader-f16: the packed row covers it
+        await check(B, S, p, W, undefined, dtype, f16Loads);
+      },
     );
   }
 });

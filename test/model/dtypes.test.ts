@@ -58,20 +58,24 @@ describe('fp16 and q8 models against the PyTorch fixtures', () => {
   }
 
   // The other GEMM and attention forms (buffers: 'tiled' is what GPUs run; 'subgroup' buffers).
+  // fp16 both ways: packed u32 words and WGSL f16 (where the device has shader-f16).
   it.for([
-    ['fp16', 'tiled'],
-    ['q8', 'tiled'],
-    ['fp16', 'subgroup'],
-    ['q8', 'subgroup'],
-  ] as const)('ov1-so14-84-d2 as %s with the %s GEMM', async ([dtype, gemmVariant], ctx) => {
+    ['fp16', 'tiled', 'packed'],
+    ['fp16', 'tiled', 'native'],
+    ['q8', 'tiled', undefined],
+    ['fp16', 'subgroup', 'packed'],
+    ['fp16', 'subgroup', 'native'],
+    ['q8', 'subgroup', undefined],
+  ] as const)('ov1-so14-84-d2 as %s with the %s GEMM (%s f16 loads)', async ([dtype, gemmVariant, f16Loads], ctx) => {
     const device = await testDevice();
     if (gemmVariant === 'subgroup' && !hasSubgroupsOf8(device)) return ctx.skip('no 8-lane subgroups: not run');
+    if (f16Loads === 'native' && !device.features.has('shader-f16')) return ctx.skip('no shader-f16: not run');
     const exp = await readExpected(fixture('ov1-so14-84-d2.expected.safetensors'));
     const model = await VisionTransformer.load(device, {
       weights: fixture(exp.meta.weights!),
       config: fixture(exp.meta.config!),
       dtype,
-      kernels: { gemmVariant, attentionVariant: gemmVariant === 'tiled' ? 'tiled' : undefined },
+      kernels: { gemmVariant, attentionVariant: gemmVariant === 'tiled' ? 'tiled' : undefined, f16Loads },
     });
     models.push(model);
     expect((await measureAccuracy(model, exp)).pass).toBe(true);

@@ -68,7 +68,7 @@ describe('GPU-path kernels in SPIR-V (tools/check-spirv.ts, lavapipe with 4-lane
       ).toBe(true);
     expect(res.modules.length).toBeGreaterThan(100);
     // f16 and q8 weights too (the decoders and scales are on the GPU path).
-    for (const dtype of ['f16', 'q8'])
+    for (const dtype of ['f16 packed', 'f16 native', 'q8'])
       expect(res.modules.some((m) => m.name.startsWith('gemm tiled') && m.name.endsWith(`${dtype} weights`))).toBe(
         true,
       );

@@ -1,7 +1,7 @@
 // The template step's //!unroll directive (tools/embed-wgsl.mjs): straight-line copies with the
 // index as a literal, nesting, word-boundary substitution, and errors naming the file and line.
 import { describe, expect, it } from 'vitest';
-import { unroll } from '../../tools/embed-wgsl.mjs';
+import { unroll, variant } from '../../tools/embed-wgsl.mjs';
 
 describe('//!unroll', () => {
   it('repeats the block with $i as 0u, 1u, …', () => {
@@ -20,5 +20,22 @@ describe('//!unroll', () => {
   it('names the file and line of an unclosed block or a stray //!end', () => {
     expect(() => unroll('x\n//!unroll i 2\ny', 'k.wgsl')).toThrow(/k\.wgsl:2: \/\/!unroll without \/\/!end/);
     expect(() => unroll('x\n//!end', 'k.wgsl')).toThrow(/k\.wgsl:2: \/\/!end without \/\/!unroll/);
+  });
+});
+
+describe('//!variant', () => {
+  const src = 'a\n//!variant native_f16\nvar w: array<f16>;\n//!variant packed\nvar w: array<u32>;\n//!variant end\nb';
+  it('keeps the packed lines in the packed build, the native ones (after enable f16;) in the native build', () => {
+    expect(variant(src, 'packed')).toBe('a\nvar w: array<u32>;\nb');
+    expect(variant(src, 'native_f16')).toBe('enable f16;\na\nvar w: array<f16>;\nb');
+  });
+  it('is null for a text without blocks, and names the file and line of a malformed block', () => {
+    expect(variant('a\nb', 'packed')).toBeNull();
+    expect(() => variant('//!variant packed\nx\n//!variant end', 'packed', 'k.wgsl')).toThrow(
+      /k\.wgsl:1: \/\/!variant packed without \/\/!variant native_f16/,
+    );
+    expect(() => variant('//!variant native_f16\nx', 'packed', 'k.wgsl')).toThrow(
+      /k\.wgsl: \/\/!variant block not closed/,
+    );
   });
 });

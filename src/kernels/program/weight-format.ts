@@ -113,3 +113,35 @@ export function packWeight(
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   return padRows(bytes, rows, K * data.BYTES_PER_ELEMENT, weightRowWords(K, dtype, storage));
 }
+
+/**
+ * How a buffer kernel reads f16 weights: 'native' — its native_f16 build, the halves as WGSL `f16`
+ * (needs the device's shader-f16 feature); 'packed' — u32 words unpacked with unpack2x16float (every
+ * device). Same bytes either way; float32 arithmetic either way.
+ */
+export type F16Loads = 'native' | 'packed';
+
+/** The F16Loads a kernel uses on `device`: `asked`, else 'native' where the device has shader-f16. */
+export function f16LoadsFor(device: GPUDevice, kernel: string, asked?: F16Loads): F16Loads {
+  const has = device.features.has('shader-f16');
+  if (asked === undefined) return has ? 'native' : 'packed';
+  if (asked !== 'native' && asked !== 'packed')
+    throw new KernelArgumentError(kernel, 'f16Loads', `must be 'native' or 'packed', got ${JSON.stringify(asked)}`);
+  if (asked === 'native' && !has)
+    throw new KernelArgumentError(kernel, 'f16Loads', "'native' needs the shader-f16 feature, which this device lacks");
+  return asked;
+}
+
+/**
+ * The source a weight kernel runs: its native_f16 build for an f16 weight where f16LoadsFor says
+ * 'native', else its packed build (every dtype).
+ */
+export function weightSource<T extends { name: string; wgsl: string }>(
+  device: GPUDevice,
+  dtype: WeightDType,
+  packed: T,
+  native: T,
+  asked?: F16Loads,
+): T {
+  return dtype === 'f16' && f16LoadsFor(device, packed.name, asked) === 'native' ? native : packed;
+}
