@@ -1,8 +1,9 @@
 enable subgroups;
 // Linear layer for CPU adapters with its operands in textures: y[m, n] = epilogue( sum_k x[m, k] *
 // w[n, k] + bias[n] ), the contract of gemm.wgsl, with x and w read from matrix textures (rgba32uint
-// storage textures: x f32 bits, w f32, f16 or q8 words by W_DTYPE, _weight_format.wgsl). On llvmpipe a storage-texture load is a branchless ~1.5 instructions per
-// value where a storage-buffer load is a ~9-instruction loop over the lanes
+// storage textures: x f32 bits, w f32, f16 or q8 words by W_DTYPE, _weight_format.wgsl). On
+// llvmpipe a storage-texture load is a branchless ~1.5 instructions per value where a
+// storage-buffer load is a ~9-instruction loop over the lanes
 // (docs/cpu-adapters.md), which is what lifts this variant to ~2× gemm_subgroup. The block
 // product (one 8-lane subgroup per 24 × 32 block, x values shared by broadcast) is
 // _gemm_texture_block.wgsl's. With OUT_TEXTURE each lane's 4 columns are one texel of yt. y's rows

@@ -143,5 +143,7 @@ export function weightSource<T extends { name: string; wgsl: string }>(
   native: T,
   asked?: F16Loads,
 ): T {
-  return dtype === 'f16' && f16LoadsFor(device, packed.name, asked) === 'native' ? native : packed;
+  // An `asked` value is checked whatever the dtype (a typo must not pass unnoticed).
+  const loads = asked !== undefined || dtype === 'f16' ? f16LoadsFor(device, packed.name, asked) : 'packed';
+  return dtype === 'f16' && loads === 'native' ? native : packed;
 }
