@@ -27,13 +27,7 @@ export interface ClipLoadOptions {
   vocab?: ClipsTokenizer | string;
   /** Kernel choices for both towers (as VisionTransformer's LoadOptions.kernels). */
   kernels?: KernelChoices;
-  /**
-   * How both towers' matrices (linear layers, patch / token embeddings) are held on the GPU: 'fp32', 'fp16'
-   * (half the bytes) or 'q8' (int8 per output channel with float32 scales, about a quarter);
-   * biases, LayerNorms and positions stay float32, all arithmetic is float32. Default: the dtype the
-   * file stores them in (fp16 for an F16 file, q8 for a `wgsl-vit convert --dtype q8` file, else fp32).
-   * The accuracy each costs is measured per fixture (README, docs/dtypes.md).
-   */
+  /** How both towers' matrices are held on the GPU (as VisionTransformer's LoadOptions.dtype). */
   dtype?: ModelDType;
   /**
    * Progress of the load: `{ file, phase, loaded, total }` in bytes — 'download' as a URL's bytes

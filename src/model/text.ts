@@ -87,13 +87,7 @@ export interface TextLoadOptions {
   config: TextConfig | Record<string, unknown> | string;
   /** Kernel choices for every node (as VisionTransformer's LoadOptions.kernels). */
   kernels?: KernelChoices;
-  /**
-   * How the matrices (linear layers, patch / token embeddings) are held on the GPU: 'fp32', 'fp16'
-   * (half the bytes) or 'q8' (int8 per output channel with float32 scales, about a quarter);
-   * biases, LayerNorms and positions stay float32, all arithmetic is float32. Default: the dtype the
-   * file stores them in (fp16 for an F16 file, q8 for a `wgsl-vit convert --dtype q8` file, else fp32).
-   * The accuracy each costs is measured per fixture (README, docs/dtypes.md).
-   */
+  /** How the matrices are held on the GPU (as VisionTransformer's LoadOptions.dtype). */
   dtype?: ModelDType;
   /**
    * Progress of the load: `{ file, phase, loaded, total }` in bytes — 'download' as a URL's bytes
@@ -121,12 +115,13 @@ export class TextTransformer extends GraphModel {
     await expectDeviceAlive(device, `TextTransformer.load(${sourceLabel(opts.weights)})`);
     const config = await resolveTextConfig(opts.config);
     const asDType = checkModelDType('TextTransformer.load', opts.dtype);
+    const settled = checkKernelChoices(device, opts.kernels);
     const ckpt = isCheckpoint(opts.weights)
       ? opts.weights
       : await openCheckpoint(opts.weights, undefined, { onProgress: opts.onProgress, cache: opts.cache });
     const layout = checkTextLayout(ckpt, config);
     const dtype = asDType ?? storedModelDType(ckpt, layout.keys.keys());
-    const kernels = { ...checkKernelChoices(device, opts.kernels), weightDType: KERNEL_DTYPE[dtype] };
+    const kernels = { ...settled, weightDType: KERNEL_DTYPE[dtype] };
     const weights = await uploadWeights(device, ckpt, layout, undefined, kernels, opts.onProgress);
     return new TextTransformer(device, config, weights, ckpt.file, kernels);
   }

@@ -195,6 +195,7 @@ export class VisionTransformer extends GraphModel {
       }
     }
     const asDType = checkModelDType('VisionTransformer.load', opts.dtype);
+    const settled = checkKernelChoices(device, asked);
     const ckpt = isCheckpoint(opts.weights)
       ? opts.weights
       : await openCheckpoint(opts.weights, undefined, { onProgress: opts.onProgress, cache: opts.cache });
@@ -205,7 +206,7 @@ export class VisionTransformer extends GraphModel {
         ckpt,
         [...layout.keys.keys()].map((k) => layout.prefix + k),
       );
-    const kernels = { ...checkKernelChoices(device, asked), weightDType: KERNEL_DTYPE[dtype] };
+    const kernels = { ...settled, weightDType: KERNEL_DTYPE[dtype] };
     let posError = Infinity;
     const weights = await uploadWeights(
       device,
