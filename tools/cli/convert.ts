@@ -43,11 +43,12 @@ async function convert(argv: string[]): Promise<number> {
     rmSync(tmp, { force: true });
     throw e;
   }
-  const inBytes = /^https?:/.test(values.weights!) ? ckpt.tensors.size : statSync(values.weights!).size;
-  console.log(
-    `${basename(values.out!)}: ${dtype}, ${r.matrices} matrices converted, ${r.others} other tensors as float32; ` +
-      `${mb(r.bytes)} (${basename(values.weights!)}: ${mb(inBytes)}, ÷${(inBytes / r.bytes).toFixed(2)})`,
-  );
+  const out = `${basename(values.out!)}: ${dtype}, ${r.matrices} matrices converted, ${r.others} other tensors as float32; ${mb(r.bytes)}`;
+  if (/^https?:\/\//i.test(values.weights!)) console.log(out);
+  else {
+    const inBytes = statSync(values.weights!).size;
+    console.log(`${out} (${basename(values.weights!)}: ${mb(inBytes)}, ÷${(inBytes / r.bytes).toFixed(2)})`);
+  }
   return 0;
 }
 
