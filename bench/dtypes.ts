@@ -97,7 +97,7 @@ export async function runDTypeRow(
         ok: !ref || agreement.minCosine >= DTYPE_MIN_COSINE[dtypes[j]!],
       });
     }
-    return { label: s.label, batch: s.batch, reference: s.reference()?.what ?? 'none', cells };
+    return { label: s.label, batch: s.batch, reference: ref?.what ?? 'none', cells };
   } finally {
     for (const m of models) m.destroy();
     device.destroy();

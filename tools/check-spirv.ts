@@ -25,6 +25,8 @@ interface Compiled {
 /** One GPU-path specialisation: its name and how to make (and prepare) its dispatch on a device. */
 interface Spec {
   name: string;
+  /** A native_f16 build: compiled only where the device has shader-f16 (the H200's Dawn had none). */
+  nativeF16?: boolean;
   make(device: GPUDevice): import('../src/kernels/program/index.js').Dispatch;
 }
 
@@ -70,6 +72,7 @@ async function gpuPathSpecs(): Promise<Spec[]> {
       for (const epilogue of ['residual', 'gelu'] as const)
         specs.push({
           name: `gemm tiled ${tileName} ${epilogue} ${dtype}${f16Loads ? ` ${f16Loads}` : ''} weights`,
+          nativeF16: f16Loads === 'native',
           make: (d) =>
             k.gemm(d, {
               x: t(d, [5, 8]),
@@ -85,6 +88,7 @@ async function gpuPathSpecs(): Promise<Spec[]> {
     for (const [dtype, f16Loads] of kinds)
       specs.push({
         name: `patch_embed ${tileName} ${dtype}${f16Loads ? ` ${f16Loads}` : ''} weights`,
+        nativeF16: f16Loads === 'native',
         make: (d) =>
           k.patchEmbed(d, {
             image: t(d, [1, 3, 4, 4]),
@@ -141,6 +145,7 @@ async function gpuPathSpecs(): Promise<Spec[]> {
   ] as const)
     specs.push({
       name: `embedding ${dtype}${f16Loads ? ` ${f16Loads}` : ''} table`,
+      nativeF16: f16Loads === 'native',
       make: (d) =>
         k.embedding(d, {
           ids: k.uploadTensor(d, new Uint32Array(2), [1, 2]),
@@ -160,8 +165,7 @@ async function child(dumpDir: string, out: string): Promise<void> {
   const compiled: Compiled[] = [];
   let seen = new Set(readdirSync(dumpDir));
   for (const spec of await gpuPathSpecs()) {
-    // The native_f16 builds exist only where the device has shader-f16 (the H200's Dawn had none).
-    if (spec.name.includes(' native ') && !device.features.has('shader-f16')) continue;
+    if (spec.nativeF16 && !device.features.has('shader-f16')) continue;
     const d = spec.make(device);
     await d.prepare?.();
     await device.queue.onSubmittedWorkDone();

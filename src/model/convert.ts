@@ -117,9 +117,10 @@ export async function convertCheckpoint(
     header[e.key] = { dtype: e.dtype, shape: e.shape, data_offsets: [offset, offset + e.bytes] };
     offset += e.bytes;
   }
-  let json = new TextEncoder().encode(JSON.stringify(header));
-  const pad = (8 - (json.length % 8)) % 8; // the data starts 8-byte aligned (8-byte length + header)
-  json = new TextEncoder().encode(JSON.stringify(header) + ' '.repeat(pad));
+  // The data starts 8-byte aligned (the 8-byte length + the header padded with spaces).
+  const text = new TextEncoder().encode(JSON.stringify(header));
+  const json = new Uint8Array(Math.ceil(text.length / 8) * 8).fill(0x20);
+  json.set(text);
   const len = new Uint8Array(8);
   new DataView(len.buffer).setBigUint64(0, BigInt(json.length), true);
   await write(len);

@@ -180,3 +180,27 @@ describe('gemm_texture', () => {
     ).toThrow(/argument 'x': a 2×2 texture cannot hold a \[4, 6\] matrix/);
   });
 });
+
+describe('weight dtype arguments', () => {
+  it('a q8 weight without its scales, or scales on another dtype, is refused naming the argument', async () => {
+    const device = await testDevice();
+    if (!canRunSubgroupGemm(device)) return;
+    const K = 16;
+    const q8 = uploadWeightTexture(device, { q: new Int8Array(2 * K), scale: new Float32Array(2) }, 2, K);
+    const f16 = uploadWeightTexture(device, new Uint16Array(2 * K), 2, K);
+    const args = {
+      x: uploadMatrixTexture(device, new Float32Array(K), 1, K),
+      bias: null,
+      y: upload(device, new Float32Array(2), [1, 2]),
+    };
+    expect(() => gemmTexture(device, { ...args, w: { ...q8, scale: undefined } })).toThrow(
+      /argument 'w': a 'q8' weight needs its per-row scales/,
+    );
+    expect(() => gemmTexture(device, { ...args, w: { ...f16, scale: q8.scale } })).toThrow(
+      /argument 'w': scales are for 'q8' weights only, got dtype f16/,
+    );
+    expect(() =>
+      gemmTexture(device, { ...args, w: { ...q8, scale: upload(device, new Float32Array(3), [3]) } }),
+    ).toThrow(/argument 'w\.scale': expected shape \[2\]/);
+  });
+});

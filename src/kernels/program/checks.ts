@@ -36,12 +36,16 @@ export function expectShape(
 export function expectWeight(kernel: string, arg: string, w: TensorRef, shape: readonly number[]): WeightDType {
   const dtype = expectWeightDType(kernel, arg, w.dtype);
   expectShape(kernel, arg, w, shape, dtype);
-  if (dtype === 'q8') {
-    if (!w.scale) throw new KernelArgumentError(kernel, arg, "a 'q8' weight needs its per-row scales (scale)");
-    expectShape(kernel, `${arg}.scale`, w.scale, [w.shape[0]!]);
-  } else if (w.scale)
-    throw new KernelArgumentError(kernel, arg, `scales are for 'q8' weights only, got dtype ${dtype}`);
+  expectScales(kernel, arg, dtype, w.scale, w.shape[0]!);
   return dtype;
+}
+
+/** Throws unless a weight of `dtype` with `rows` rows has [rows] f32 scales if it is 'q8', and none otherwise. */
+function expectScales(kernel: string, arg: string, dtype: WeightDType, scale: TensorRef | undefined, rows: number) {
+  if (dtype === 'q8') {
+    if (!scale) throw new KernelArgumentError(kernel, arg, "a 'q8' weight needs its per-row scales (scale)");
+    expectShape(kernel, `${arg}.scale`, scale, [rows]);
+  } else if (scale) throw new KernelArgumentError(kernel, arg, `scales are for 'q8' weights only, got dtype ${dtype}`);
 }
 
 /**
@@ -50,11 +54,7 @@ export function expectWeight(kernel: string, arg: string, w: TensorRef, shape: r
  */
 export function expectWeightTexture(kernel: string, arg: string, t: TextureRef): WeightDType {
   const dtype = expectWeightDType(kernel, arg, t.dtype ?? 'f32');
-  if (dtype === 'q8') {
-    if (!t.scale) throw new KernelArgumentError(kernel, arg, "a 'q8' weight needs its per-row scales (scale)");
-    expectShape(kernel, `${arg}.scale`, t.scale, [t.shape[0]]);
-  } else if (t.scale)
-    throw new KernelArgumentError(kernel, arg, `scales are for 'q8' weights only, got dtype ${dtype}`);
+  expectScales(kernel, arg, dtype, t.scale, t.shape[0]);
   return dtype;
 }
 
