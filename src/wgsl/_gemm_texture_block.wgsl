@@ -37,23 +37,9 @@ fn texture_block(m0: u32, c0: u32, lane: u32, M: u32, N: u32, K: u32) -> array<v
     for (var j = 0u; j < MR / 4u; j++) {
       xv[j] = bitcast<vec4f>(textureLoad(x, vec2u(q0 + lq, min(m0 + 4u * j + li, M - 1u))));
     }
-    let s = k0 / 8u;
-    let wa = w_texture_step(cc.x, s);
-    let wb = w_texture_step(cc.y, s);
-    let wd = w_texture_step(cc.z, s);
-    let we = w_texture_step(cc.w, s);
-    let a0 = wa[0];
-    let a1 = wa[1];
-    let b0 = wb[0];
-    let b1 = wb[1];
-    let d0 = wd[0];
-    let d1 = wd[1];
-    let e0 = we[0];
-    let e1 = we[1];
     // wv[kk] = w[c0 .. c0+3, k0 + kk]
-    var wv = array<vec4f, 8>(
-      vec4f(a0.x, b0.x, d0.x, e0.x), vec4f(a0.y, b0.y, d0.y, e0.y), vec4f(a0.z, b0.z, d0.z, e0.z), vec4f(a0.w, b0.w, d0.w, e0.w),
-      vec4f(a1.x, b1.x, d1.x, e1.x), vec4f(a1.y, b1.y, d1.y, e1.y), vec4f(a1.z, b1.z, d1.z, e1.z), vec4f(a1.w, b1.w, d1.w, e1.w));
+    let s = k0 / 8u;
+    var wv = w_by_k(w_texture_step(cc.x, s), w_texture_step(cc.y, s), w_texture_step(cc.z, s), w_texture_step(cc.w, s));
     for (var j = 0u; j < MR / 4u; j++) {
       let xj = xv[j];
       { // row m0 + 4j + 0: its 8 values sit in lanes 0 (k0 .. k0+3) and 1 (k0+4 .. k0+7)

@@ -54,6 +54,16 @@ fn w_step8(lo: vec4u, hi: vec4u, s: u32) -> array<vec4f, 2> {
   return array<vec4f, 2>(bitcast<vec4f>(lo), bitcast<vec4f>(hi));
 }
 
+// Four columns' values of one 8-value step (w_step8 of columns c .. c+3) as 8 per-k vec4s:
+// result[kk] = (a, b, d, e)[k = 8s + kk], what the subgroup GEMMs multiply by a broadcast x value.
+fn w_by_k(a: array<vec4f, 2>, b: array<vec4f, 2>, d: array<vec4f, 2>, e: array<vec4f, 2>) -> array<vec4f, 8> {
+  return array<vec4f, 8>(
+    vec4f(a[0].x, b[0].x, d[0].x, e[0].x), vec4f(a[0].y, b[0].y, d[0].y, e[0].y),
+    vec4f(a[0].z, b[0].z, d[0].z, e[0].z), vec4f(a[0].w, b[0].w, d[0].w, e[0].w),
+    vec4f(a[1].x, b[1].x, d[1].x, e[1].x), vec4f(a[1].y, b[1].y, d[1].y, e[1].y),
+    vec4f(a[1].z, b[1].z, d[1].z, e[1].z), vec4f(a[1].w, b[1].w, d[1].w, e[1].w));
+}
+
 // The vec4-word index (texel column) of step s (8 values) in a packed row; for f32 the step's
 // second word is the next one.
 fn w_step_word(s: u32) -> u32 {

@@ -74,21 +74,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane
     let c = vec4u(c0, c0 + 1u, c0 + 2u, c0 + 3u);
     let cc = min(c, vec4u(N - 1u));
     let ok = c < vec4u(N);
-    let wa = w_buffer_step(cc.x, ok.x, s, RW);
-    let wb = w_buffer_step(cc.y, ok.y, s, RW);
-    let wd = w_buffer_step(cc.z, ok.z, s, RW);
-    let we = w_buffer_step(cc.w, ok.w, s, RW);
-    let a0 = wa[0];
-    let a1 = wa[1];
-    let b0 = wb[0];
-    let b1 = wb[1];
-    let d0 = wd[0];
-    let d1 = wd[1];
-    let e0 = we[0];
-    let e1 = we[1];
-    var wv = array<vec4f, 8>(
-      vec4f(a0.x, b0.x, d0.x, e0.x), vec4f(a0.y, b0.y, d0.y, e0.y), vec4f(a0.z, b0.z, d0.z, e0.z), vec4f(a0.w, b0.w, d0.w, e0.w),
-      vec4f(a1.x, b1.x, d1.x, e1.x), vec4f(a1.y, b1.y, d1.y, e1.y), vec4f(a1.z, b1.z, d1.z, e1.z), vec4f(a1.w, b1.w, d1.w, e1.w));
+    var wv = w_by_k(w_buffer_step(cc.x, ok.x, s, RW), w_buffer_step(cc.y, ok.y, s, RW),
+                    w_buffer_step(cc.z, ok.z, s, RW), w_buffer_step(cc.w, ok.w, s, RW));
     for (var r = 0u; r < MR; r++) {
       let xr = xv[r];
       var a = acc[r];
