@@ -6,6 +6,7 @@ import { ATTENTION_VARIANTS, attentionVariantFor } from '../kernels/attention.js
 import { hasSubgroupsOf8 } from '../kernels/choose/adapter.js';
 import { NEEDS_SUBGROUPS_OF_8 } from '../kernels/program/checks.js';
 import { checkTile } from '../kernels/gemm-tile.js';
+import { f16LoadsProblem } from '../kernels/program/weight-format.js';
 import { GEMM_VARIANTS, gemmVariantFor } from '../kernels/gemm.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
 
@@ -40,20 +41,8 @@ export function checkKernelChoices(device: GPUDevice, k: KernelChoices = {}): Ke
       `must be an integer in 1 .. ${device.limits.maxTextureDimension2D} (maxTextureDimension2D), got ${String(k.textureRows)}`,
     );
   checkVariant(device, 'kernels.gemmVariant', k.gemmVariant, GEMM_VARIANTS);
-  if (k.f16Loads !== undefined) {
-    if (k.f16Loads !== 'native' && k.f16Loads !== 'packed')
-      throw new ArgumentError(
-        'load',
-        'kernels.f16Loads',
-        `must be 'native' or 'packed', got ${JSON.stringify(k.f16Loads)}`,
-      );
-    if (k.f16Loads === 'native' && !device.features.has('shader-f16'))
-      throw new ArgumentError(
-        'load',
-        'kernels.f16Loads',
-        "'native' needs the shader-f16 feature, which this device lacks",
-      );
-  }
+  const f16Problem = k.f16Loads === undefined ? null : f16LoadsProblem(device, k.f16Loads);
+  if (f16Problem) throw new ArgumentError('load', 'kernels.f16Loads', f16Problem);
   if (k.gemmVariant !== undefined && k.gemmVariant !== 'tiled' && k.gemmTile !== undefined)
     throw new ArgumentError('load', 'kernels.gemmTile', "a tile is for the 'tiled' GEMM variant only");
   const settled = { ...k };

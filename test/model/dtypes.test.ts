@@ -251,6 +251,13 @@ describe('bad dtype input', () => {
         expect(e).toBeInstanceOf(ArgumentError);
         expect(String(e)).toMatch(/'dtype'.*must be one of fp32, fp16, q8, got "(int4|bf16)"/);
       }
+      const e = await VisionTransformer.load(device, {
+        weights: fixture('ov1-ti16-224-d1.safetensors'),
+        config: fixture('ov1-ti16-224-d1.open_clip_config.json'),
+        kernels: { f16Loads: 'fast' as 'native' },
+      }).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(ArgumentError);
+      expect(String(e)).toMatch(/argument 'kernels\.f16Loads': must be 'native' or 'packed', got "fast"/);
       expect(tracker.live()).toBe(0);
     } finally {
       tracker.stop();

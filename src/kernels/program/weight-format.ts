@@ -121,14 +121,19 @@ export function packWeight(
  */
 export type F16Loads = 'native' | 'packed';
 
+/** What is wrong with asking for `asked` f16 loads on `device`, or null (the kernels' and the models' check). */
+export function f16LoadsProblem(device: GPUDevice, asked: unknown): string | null {
+  if (asked !== 'native' && asked !== 'packed') return `must be 'native' or 'packed', got ${JSON.stringify(asked)}`;
+  if (asked === 'native' && !device.features.has('shader-f16'))
+    return "'native' needs the shader-f16 feature, which this device lacks";
+  return null;
+}
+
 /** The F16Loads a kernel uses on `device`: `asked`, else 'native' where the device has shader-f16. */
 export function f16LoadsFor(device: GPUDevice, kernel: string, asked?: F16Loads): F16Loads {
-  const has = device.features.has('shader-f16');
-  if (asked === undefined) return has ? 'native' : 'packed';
-  if (asked !== 'native' && asked !== 'packed')
-    throw new KernelArgumentError(kernel, 'f16Loads', `must be 'native' or 'packed', got ${JSON.stringify(asked)}`);
-  if (asked === 'native' && !has)
-    throw new KernelArgumentError(kernel, 'f16Loads', "'native' needs the shader-f16 feature, which this device lacks");
+  if (asked === undefined) return device.features.has('shader-f16') ? 'native' : 'packed';
+  const problem = f16LoadsProblem(device, asked);
+  if (problem) throw new KernelArgumentError(kernel, 'f16Loads', problem);
   return asked;
 }
 
