@@ -96,7 +96,7 @@ export {
   ModelDestroyedError,
   WebGPUError,
 } from './errors.js';
-export { encodeImages, type EncodeOptions, type EncodeResult } from './encode.js';
+export { encodeImages, type EncodeOptions, type EncodeResult } from './model/encode.js';
 export {
   preprocessImages,
   decodeImage,

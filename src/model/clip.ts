@@ -6,7 +6,7 @@ import { elementCount } from '../shape.js';
 import { expectDeviceAlive } from '../device.js';
 import { sourceLabel, type LoadProgress } from '../weights/source.js';
 import { ArgumentError, CheckpointError, ConfigError } from '../errors.js';
-import { encodeImages, type EncodeOptions } from '../encode.js';
+import { encodeImages, type EncodeOptions } from './encode.js';
 import type { ImageInput } from '../preprocess/index.js';
 import type { KernelChoices } from '../graph/graph.js';
 import { checkModelDType, type ModelDType } from './dtype.js';
@@ -193,7 +193,7 @@ export class CLIPModel {
    * [N, E] image embeddings (projected, not normalised) of image files, bytes or browser images: one
    * row per image, in order. An image that cannot be read rejects the call with an ImageError naming
    * it. To skip unreadable images instead, use `encodeImages(clip.vision, images, { onImageError:
-   * 'skip' })` (src/encode.ts), whose result says which rows are which images (`indices`, `failed`).
+   * 'skip' })` (src/model/encode.ts), whose result says which rows are which images (`indices`, `failed`).
    */
   async encodeImages(
     images: readonly ImageInput[],

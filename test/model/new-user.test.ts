@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { requestDevice } from '../../src/device.js';
-import { encodeImages } from '../../src/encode.js';
+import { encodeImages } from '../../src/model/encode.js';
 import { ArgumentError, ImageError, WebGPUError } from '../../src/errors.js';
 import { CLIPModel } from '../../src/model/clip.js';
 import { randomCheckpoint } from '../../src/model/random.js';

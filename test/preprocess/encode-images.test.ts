@@ -1,6 +1,6 @@
 // Photographs in, embeddings out, through the public API: equals the PyTorch embedding.
 import { describe, expect, it } from 'vitest';
-import { encodeImages } from '../../src/encode.js';
+import { encodeImages } from '../../src/model/encode.js';
 import { VisionTransformer } from '../../src/model/vit.js';
 import { compare, readExpected } from '../../src/model/verify.js';
 import { fixture } from '../helpers/fixtures.js';

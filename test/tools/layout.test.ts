@@ -99,6 +99,49 @@ describe('layout', () => {
     expect(bad).toEqual([]);
   });
 
+  // The layers of src/, lowest first: a file imports only its own layer or lower ones, so the
+  // architecture reads bottom-up (kernels and weights know nothing of models; models nothing of the
+  // package's entry points). Each folder or top-level file of src/ must be in exactly one layer.
+  const LAYERS: readonly (readonly string[])[] = [
+    ['src/errors.ts', 'src/shape.ts', 'src/half.ts', 'src/wgsl', 'src/types'],
+    ['src/device.ts', 'src/kernels', 'src/weights', 'src/preprocess', 'src/text'],
+    ['src/graph'],
+    ['src/model'],
+    ['src/onnx', 'src/io'],
+    ['src/index.ts'],
+  ];
+  const layerOf = (f: string): number => {
+    const unit = f.split('/').slice(0, 2).join('/');
+    return LAYERS.findIndex((l) => l.includes(unit));
+  };
+  /** `from -> to` for each import that goes up a layer (or from/to a unit in no layer). */
+  const upward = (g: Map<string, string[]>): string[] => {
+    const bad: string[] = [];
+    for (const [f, deps] of g) {
+      if (!f.startsWith('src/')) continue;
+      for (const d of deps) {
+        if (!d.startsWith('src/')) continue;
+        const [lf, ld] = [layerOf(f), layerOf(d)];
+        if (lf < 0 || ld < 0 || ld > lf) bad.push(`${f} -> ${d}`);
+      }
+    }
+    return bad;
+  };
+
+  it('imports in src/ run down the layers (no upward arrow)', () => {
+    const units = new Set(readdirSync(join(root, 'src')).map((f) => `src/${f}`));
+    expect([...units].filter((u) => layerOf(`${u}/x`) < 0 && layerOf(u) < 0)).toEqual([]);
+    expect(upward(graph)).toEqual([]);
+  });
+
+  it('the layer check finds an upward arrow when there is one', () => {
+    const g = new Map([
+      ['src/model/clip.ts', ['src/encode.ts', 'src/kernels/gemm.ts']],
+      ['src/kernels/gemm.ts', ['src/model/vit.ts', 'src/errors.ts']],
+    ]);
+    expect(upward(g)).toEqual(['src/model/clip.ts -> src/encode.ts', 'src/kernels/gemm.ts -> src/model/vit.ts']);
+  });
+
   it('no file points outside the repository (../shared and the like)', () => {
     const files = walk(
       root,

@@ -49,7 +49,7 @@ async function classify(argv: string[]): Promise<number> {
   const batch = intOption('batch', values.batch) ?? 32;
   const maxPixels = intOption('max-pixels', values['max-pixels']);
   const { CLIPModel, softmaxRows } = await import('../../src/model/clip.js');
-  const { encodeImages } = await import('../../src/encode.js');
+  const { encodeImages } = await import('../../src/model/encode.js');
   const { default: cliProgress } = await import('cli-progress');
   const { device } = await requestDevice({ dawnFlags: values.flags ? values.flags.split(',') : [] });
   const loading = await urlLoadProgress(values.weights!);

@@ -51,7 +51,7 @@ async function embed(argv: string[]): Promise<number> {
   const resolution = intOption('resolution', values.resolution);
   const maxPixels = intOption('max-pixels', values['max-pixels']);
   if (values.out) checkOut(values.out, ['.json', '.npy', '.safetensors']);
-  const { encodeImages } = await import('../../src/encode.js');
+  const { encodeImages } = await import('../../src/model/encode.js');
   const { toNpy, toSafetensors, rows } = await import('../../src/io/writers.js');
   const { writeFileSync } = await import('node:fs');
   const { default: cliProgress } = await import('cli-progress');

@@ -1,8 +1,8 @@
 // Images in, embeddings out: decode → OpenVision preprocessing → batched forward passes.
-import { checkHiddenBlockUse, concat, isList } from './model/arguments.js';
-import type { ViTOutputName, ViTOutputs, VisionTransformer } from './model/vit.js';
-import { ArgumentError, ImageError } from './errors.js';
-import { decodeResized, normalizeBatch, type ImageInput, type RgbImage } from './preprocess/index.js';
+import { checkHiddenBlockUse, concat, isList } from './arguments.js';
+import type { ViTOutputName, ViTOutputs, VisionTransformer } from './vit.js';
+import { ArgumentError, ImageError } from '../errors.js';
+import { decodeResized, normalizeBatch, type ImageInput, type RgbImage } from '../preprocess/index.js';
 
 export interface EncodeOptions {
   /** Outputs to return (default: embedding only). */
