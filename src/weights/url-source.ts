@@ -579,10 +579,7 @@ export async function openUrlSource(url: string, opts: SourceOptions = {}): Prom
           run = null;
         }
       }
-      if (first === last) {
-        const bytes = blocks.get(first)!;
-        return bytes.subarray(begin - first * URL_BLOCK_BYTES, end - first * URL_BLOCK_BYTES);
-      }
+      // A new array (its own buffer, offset 0), never a view of a kept block.
       const out = new Uint8Array(end - begin);
       for (let b = first; b <= last; b++) {
         const bytes = blocks.get(b)!;
