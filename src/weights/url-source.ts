@@ -250,10 +250,13 @@ export async function openUrlSource(url: string, opts: SourceOptions = {}): Prom
   const final = new WeakSet<Error>();
   const abortError = () => {
     const reason: unknown = signal?.reason;
-    const e = fail(
-      `the load was aborted${reason instanceof Error && reason.message ? ` (${reason.message})` : reason !== undefined && !(reason instanceof Error) ? ` (${String(reason)})` : ''}`,
-      reason,
-    );
+    const why =
+      reason instanceof Error
+        ? reason.message
+        : typeof reason === 'string' || typeof reason === 'number'
+          ? String(reason)
+          : '';
+    const e = fail(`the load was aborted${why ? ` (${why})` : ''}`, reason);
     final.add(e);
     return e;
   };
@@ -464,9 +467,10 @@ export async function openUrlSource(url: string, opts: SourceOptions = {}): Prom
     let got = 0;
     let cur = new Uint8Array(expected >= 0 ? Math.min(URL_BLOCK_BYTES, expected) : URL_BLOCK_BYTES);
     let fill = 0;
+    // Only the blocks asked for stay in memory (unless no cache took them): the rest is on disk.
     const emit = async (bytes: Uint8Array) => {
       if (!(store && (await store.put(b, bytes)))) pinned.set(b, bytes);
-      else keep(b, bytes);
+      else if (b >= first && b <= last) keep(b, bytes);
       if (b >= first && b <= last) out.set(b, bytes);
       b++;
     };
