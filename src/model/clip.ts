@@ -37,6 +37,10 @@ export interface ClipLoadOptions {
   onProgress?: (p: LoadProgress) => void;
   /** For a URL: keep downloaded blocks in the cache (Node: $WGSL_VIT_CACHE or ~/.cache/wgsl-vit/downloads). Default true. */
   cache?: boolean;
+  /** For a URL: aborts the download; the load rejects with a CheckpointError naming the URL. */
+  signal?: AbortSignal;
+  /** For a URL: how long (ms) a request may receive nothing before the load fails naming the URL. Default 60000. */
+  stallTimeoutMs?: number;
 }
 
 /** One label's score for one image: the shape Transformers.js's zero-shot-image-classification returns. */
@@ -151,7 +155,12 @@ export class CLIPModel {
     checkModelDType('CLIPModel.load', opts.dtype);
     const ckpt = isCheckpoint(opts.weights)
       ? opts.weights
-      : await openCheckpoint(opts.weights, undefined, { onProgress: opts.onProgress, cache: opts.cache });
+      : await openCheckpoint(opts.weights, undefined, {
+          onProgress: opts.onProgress,
+          cache: opts.cache,
+          signal: opts.signal,
+          stallTimeoutMs: opts.stallTimeoutMs,
+        });
     const ls = ckpt.tensors.get('logit_scale');
     if (!ls)
       throw new CheckpointError(

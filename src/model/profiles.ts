@@ -3,6 +3,7 @@
 // (kernels/choose/choose.ts). Node: a JSON file ($WGSL_VIT_PROFILES, default ~/.cache/wgsl-vit/profiles.json;
 // WGSL_VIT_PROFILES=off disables); browsers: localStorage ('wgsl-vit-profiles').
 import { ConfigError } from '../errors.js';
+import { warnOnce } from '../warn.js';
 import type { KernelChoices } from '../graph/graph.js';
 import { ATTENTION_VARIANTS, type AttentionVariant } from '../kernels/attention.js';
 import { GEMM_TILES, tileName } from '../kernels/gemm-tile.js';
@@ -110,13 +111,7 @@ function parseFile(text: string, where: string): ProfileFile {
   return f as ProfileFile;
 }
 
-const warned = new Set<string>();
-/** console.warn once per process and message: a cache problem is reported, never fatal. */
-export function warnOnce(message: string): void {
-  if (warned.has(message)) return;
-  warned.add(message);
-  console.warn(`wgsl-vit: ${message}`);
-}
+export { warnOnce };
 
 /** The profile file's contents for a put: an unreadable or invalid one is replaced (said once). */
 function forPut(text: string | null, where: string): ProfileFile {

@@ -97,6 +97,10 @@ export interface TextLoadOptions {
   onProgress?: (p: LoadProgress) => void;
   /** For a URL: keep downloaded blocks in the cache (Node: $WGSL_VIT_CACHE or ~/.cache/wgsl-vit/downloads). Default true. */
   cache?: boolean;
+  /** For a URL: aborts the download; the load rejects with a CheckpointError naming the URL. */
+  signal?: AbortSignal;
+  /** For a URL: how long (ms) a request may receive nothing before the load fails naming the URL. Default 60000. */
+  stallTimeoutMs?: number;
 }
 
 export class TextTransformer extends GraphModel {
@@ -118,7 +122,12 @@ export class TextTransformer extends GraphModel {
     const settled = checkKernelChoices(device, opts.kernels);
     const ckpt = isCheckpoint(opts.weights)
       ? opts.weights
-      : await openCheckpoint(opts.weights, undefined, { onProgress: opts.onProgress, cache: opts.cache });
+      : await openCheckpoint(opts.weights, undefined, {
+          onProgress: opts.onProgress,
+          cache: opts.cache,
+          signal: opts.signal,
+          stallTimeoutMs: opts.stallTimeoutMs,
+        });
     const layout = checkTextLayout(ckpt, config);
     const dtype = asDType ?? storedModelDType(ckpt, layout.keys.keys());
     const kernels = { ...settled, weightDType: KERNEL_DTYPE[dtype] };

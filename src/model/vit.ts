@@ -154,6 +154,10 @@ export interface LoadOptions {
   onProgress?: (p: LoadProgress) => void;
   /** For a URL: keep downloaded blocks in the cache (Node: $WGSL_VIT_CACHE or ~/.cache/wgsl-vit/downloads). Default true. */
   cache?: boolean;
+  /** For a URL: aborts the download; the load rejects with a CheckpointError naming the URL. */
+  signal?: AbortSignal;
+  /** For a URL: how long (ms) a request may receive nothing before the load fails naming the URL. Default 60000. */
+  stallTimeoutMs?: number;
 }
 
 const DEFAULT_OUTPUTS: readonly ViTOutputName[] = ['tokens', 'pooled', 'embedding'];
@@ -198,7 +202,12 @@ export class VisionTransformer extends GraphModel {
     const settled = checkKernelChoices(device, asked);
     const ckpt = isCheckpoint(opts.weights)
       ? opts.weights
-      : await openCheckpoint(opts.weights, undefined, { onProgress: opts.onProgress, cache: opts.cache });
+      : await openCheckpoint(opts.weights, undefined, {
+          onProgress: opts.onProgress,
+          cache: opts.cache,
+          signal: opts.signal,
+          stallTimeoutMs: opts.stallTimeoutMs,
+        });
     const layout = checkLayout(ckpt, config);
     const dtype =
       asDType ??

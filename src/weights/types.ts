@@ -16,6 +16,13 @@ export interface SourceOptions {
   onProgress?: (p: LoadProgress) => void;
   /** Keep downloads in a cache (Node: a folder, $WGSL_VIT_CACHE or ~/.cache/wgsl-vit/downloads); false: none. */
   cache?: boolean;
+  /** Aborts the download: the load rejects with a CheckpointError naming the URL (its `cause`: the signal's reason). */
+  signal?: AbortSignal;
+  /**
+   * Milliseconds a request may wait without receiving anything (response headers or body bytes)
+   * before the load fails with a CheckpointError naming the URL; default 60000 (60 s).
+   */
+  stallTimeoutMs?: number;
 }
 
 /** One progress event of a load: bytes of `file` done out of `total` in a phase. */

@@ -7,6 +7,7 @@ import {
   required,
   dtypeOption,
   DTYPE_HELP,
+  NO_CACHE_HELP,
   type Command,
   urlLoadProgress,
 } from './common.js';
@@ -27,6 +28,7 @@ async function classify(argv: string[]): Promise<number> {
       'max-pixels': { type: 'string' },
       flags: { type: 'string' },
       dtype: { type: 'string' },
+      'no-cache': { type: 'boolean' },
     },
     true,
   );
@@ -58,6 +60,7 @@ async function classify(argv: string[]): Promise<number> {
     config: values.config!,
     dtype: dtypeOption(values.dtype),
     onProgress: loading.onProgress,
+    cache: !values['no-cache'],
   });
   loading.done();
   const t0 = performance.now();
@@ -114,12 +117,13 @@ async function classify(argv: string[]): Promise<number> {
 
 export const classifyCommand: Command = {
   name: 'classify',
-  help: `usage: wgsl-vit classify --weights <file> --config <open_clip_config.json> --labels "a,b,c" IMAGE... [--template "a photo of a {}."] [--top 5] [--json] [--batch 32] [--dtype fp32|fp16|q8]
+  help: `usage: wgsl-vit classify --weights <file> --config <open_clip_config.json> --labels "a,b,c" IMAGE... [--template "a photo of a {}."] [--top 5] [--json] [--batch 32] [--dtype fp32|fp16|q8] [--no-cache]
   Zero-shot classification with an OpenVision 1 (CLIP) checkpoint: for each image, the labels
   ranked by probability (softmax over the labels of exp(logit_scale)·cosine). --template may be
   given several times (prompt ensembling: the label's embedding is the mean of its normalised
   prompt embeddings). Prints a table, or JSON (per image: [{label, score}], most probable first).
   Unreadable images are named on stderr and left out (exit status 1 then, as embed).
-  ${DTYPE_HELP}`,
+  ${DTYPE_HELP}
+  ${NO_CACHE_HELP}`,
   run: classify,
 };

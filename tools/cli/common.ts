@@ -108,5 +108,9 @@ export function dtypeOption(raw: string | undefined): ModelDType | undefined {
   return raw as ModelDType;
 }
 
+/** The help line of --no-cache, shared by the commands that load weights (the loads' `cache: false`). */
+export const NO_CACHE_HELP = `--no-cache    for an http(s) --weights: neither read nor fill the download cache ($WGSL_VIT_CACHE,
+                default ~/.cache/wgsl-vit/downloads; docs/checkpoints.md)`;
+
 /** The help line of --dtype, shared by the commands that load a model. */
 export const DTYPE_HELP = `--dtype D     the matrices on the GPU as fp32, fp16 or q8 (default: the file's; docs/dtypes.md)`;

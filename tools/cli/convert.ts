@@ -1,7 +1,7 @@
 // `wgsl-vit convert`: the command (its help text, with the options and exit statuses, is at the end).
 import { closeSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
-import { checkOut, help, parse, required, UsageError, type Command } from './common.js';
+import { checkOut, help, parse, required, UsageError, NO_CACHE_HELP, type Command } from './common.js';
 import { convertCheckpoint } from '../../src/model/convert.js';
 import { configFromOpenClip, readConfigJson, textConfigFromOpenClip } from '../../src/model/config.js';
 import { checkLayout, checkTextLayout } from '../../src/model/parameters.js';
@@ -15,6 +15,7 @@ async function convert(argv: string[]): Promise<number> {
     config: { type: 'string' },
     dtype: { type: 'string' },
     out: { type: 'string' },
+    'no-cache': { type: 'boolean' },
   });
   if (values.help) return help(convertCommand);
   required('convert', values, ['weights', 'config', 'dtype', 'out']);
@@ -23,7 +24,7 @@ async function convert(argv: string[]): Promise<number> {
   checkOut(values.out!, ['.safetensors']);
   // The config's towers checked against the file first: a wrong pair is refused before anything is written.
   const json = await readConfigJson(values.config!);
-  const ckpt = await openCheckpoint(values.weights!);
+  const ckpt = await openCheckpoint(values.weights!, undefined, { cache: !values['no-cache'] });
   checkLayout(ckpt, configFromOpenClip(json, values.config));
   const text = textConfigFromOpenClip(json, values.config);
   if (text && ckpt.tensors.has('token_embedding.weight')) checkTextLayout(ckpt, text);
@@ -54,7 +55,7 @@ async function convert(argv: string[]): Promise<number> {
 
 export const convertCommand: Command = {
   name: 'convert',
-  help: `usage: wgsl-vit convert --dtype fp16|q8 --weights <checkpoint> --config <open_clip_config.json> --out <model.safetensors>
+  help: `usage: wgsl-vit convert --dtype fp16|q8 --weights <checkpoint> --config <open_clip_config.json> --out <model.safetensors> [--no-cache]
   Writes the checkpoint with its matrices (linear layers, patch and token embeddings, projections)
   in fp16 or q8, the other tensors as float32, as a safetensors file that \`load\` reads directly
   (its dtype becomes the model's default). fp16: standard F16 tensors under the same keys and shapes
@@ -62,6 +63,7 @@ export const convertCommand: Command = {
   F32 [output channels], under <key>.q8_scale (docs/dtypes.md). Prints the sizes. The config's
   towers are checked against the file first; non-finite weights (and, for fp16, values beyond
   ±65504) are refused naming the tensor, and nothing is written.
+  ${NO_CACHE_HELP}
   Exit status: 0 written, 1 refused (a bad checkpoint or weight), 2 usage.`,
   run: convert,
 };

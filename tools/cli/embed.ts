@@ -8,6 +8,7 @@ import {
   checkOut,
   dtypeOption,
   DTYPE_HELP,
+  NO_CACHE_HELP,
   type Command,
   urlLoadProgress,
 } from './common.js';
@@ -31,6 +32,7 @@ async function embed(argv: string[]): Promise<number> {
       flags: { type: 'string' },
       dtype: { type: 'string' },
       text: { type: 'string', multiple: true },
+      'no-cache': { type: 'boolean' },
     },
     true,
   );
@@ -44,7 +46,15 @@ async function embed(argv: string[]): Promise<number> {
       throw new UsageError(
         `${imageOnly.map((k) => `--${k}`).join(', ')} ${imageOnly.length > 1 ? 'are' : 'is'} for images, not --text (text embeddings have no tokens output, resolution or image batch)`,
       );
-    return embedTexts(values.text, values.weights!, values.config!, values.out, values.flags, dtype);
+    return embedTexts(
+      values.text,
+      values.weights!,
+      values.config!,
+      values.out,
+      values.flags,
+      dtype,
+      !values['no-cache'],
+    );
   }
   if (positionals.length === 0) throw new UsageError('no images given (see wgsl-vit embed --help)');
   const batch = intOption('batch', values.batch) ?? 32;
@@ -62,6 +72,7 @@ async function embed(argv: string[]): Promise<number> {
     config: values.config!,
     dtype,
     onProgress: loading.onProgress,
+    cache: !values['no-cache'],
   });
   loading.done();
   const res = resolution ?? model.config.imageSize;
@@ -150,13 +161,14 @@ async function embedTexts(
   out: string | undefined,
   flags: string | undefined,
   dtype: ModelDType | undefined,
+  cache: boolean,
 ): Promise<number> {
   if (out) checkOut(out, ['.json', '.npy', '.safetensors']);
   const { CLIPModel } = await import('../../src/model/clip.js');
   const { toNpy, toSafetensors, rows } = await import('../../src/io/writers.js');
   const { writeFileSync } = await import('node:fs');
   const { device } = await requestDevice({ dawnFlags: flags ? flags.split(',') : [] });
-  const clip = await CLIPModel.load(device, { weights, config, dtype });
+  const clip = await CLIPModel.load(device, { weights, config, dtype, cache });
   const t0 = performance.now();
   const emb = { name: 'text_embedding', shape: [texts.length, clip.embedDim], data: await clip.encodeTexts(texts) };
   const ms = performance.now() - t0;
@@ -182,8 +194,8 @@ async function embedTexts(
 
 export const embedCommand: Command = {
   name: 'embed',
-  help: `usage: wgsl-vit embed --weights <file> --config <open_clip_config.json> IMAGE... [--out FILE] [--tokens] [--batch 32] [--resolution S] [--max-pixels N] [--dtype fp32|fp16|q8]
-       wgsl-vit embed --weights <file> --config <open_clip_config.json> --text "a photo of a cat" [--text ...] [--out FILE]
+  help: `usage: wgsl-vit embed --weights <file> --config <open_clip_config.json> IMAGE... [--out FILE] [--tokens] [--batch 32] [--resolution S] [--max-pixels N] [--dtype fp32|fp16|q8] [--no-cache]
+       wgsl-vit embed --weights <file> --config <open_clip_config.json> --text "a photo of a cat" [--text ...] [--out FILE] [--no-cache]
   Decodes (PNG, JPEG: pixels equal Pillow's), preprocesses (squash resize with Pillow's bilinear
   filter, the config's mean/std) and encodes images; prints a summary line (images, time, img/s).
   --out FILE    .json, .npy or .safetensors: embeddings [N, E] (and tokens [N, g², W] with
@@ -193,6 +205,7 @@ export const embedCommand: Command = {
   --max-pixels N  refuse images larger than N pixels before decoding (default 89478485, Pillow's)
   --text T      text embeddings [N, E] of an OpenVision 1 (CLIP) checkpoint instead (repeat for several)
   ${DTYPE_HELP}
+  ${NO_CACHE_HELP}
   An image that cannot be read or decoded is reported by name on stderr and left out; the others
   are encoded and written (their list is in the output). Exit status: 0 when every image was
   encoded, 1 when any was left out (or nothing could be encoded), 2 for a usage error.`,

@@ -1,5 +1,5 @@
 // `wgsl-vit export-onnx`: the command (its help text, with the options and exit statuses, is at the end).
-import { help, UsageError, parse, intOption, required, checkOut, type Command } from './common.js';
+import { help, UsageError, parse, intOption, required, checkOut, NO_CACHE_HELP, type Command } from './common.js';
 
 async function exportOnnxCmd(argv: string[]): Promise<number> {
   const { values } = parse('export-onnx', argv, {
@@ -8,6 +8,7 @@ async function exportOnnxCmd(argv: string[]): Promise<number> {
     out: { type: 'string' },
     batch: { type: 'string' },
     resolution: { type: 'string' },
+    'no-cache': { type: 'boolean' },
   });
   if (values.help) return help(exportOnnxCommand);
   required('export-onnx', values, ['weights', 'config', 'out']);
@@ -21,7 +22,14 @@ async function exportOnnxCmd(argv: string[]): Promise<number> {
   const config = await readOpenClipConfig(values.config!);
   if (resolution !== undefined && resolution % config.patchSize !== 0)
     throw new UsageError(`--resolution ${resolution} is not a multiple of the patch size ${config.patchSize}`);
-  const bytes = await exportOnnx(config, await openCheckpoint(values.weights!), { batch, resolution });
+  const bytes = await exportOnnx(
+    config,
+    await openCheckpoint(values.weights!, undefined, { cache: !values['no-cache'] }),
+    {
+      batch,
+      resolution,
+    },
+  );
   writeFileSync(values.out!, bytes);
   console.log(`wrote ${values.out} (${(bytes.length / 2 ** 20).toFixed(1)} MiB)`);
   return 0;
@@ -29,8 +37,9 @@ async function exportOnnxCmd(argv: string[]): Promise<number> {
 
 export const exportOnnxCommand: Command = {
   name: 'export-onnx',
-  help: `usage: wgsl-vit export-onnx --weights <file> --config <open_clip_config.json> --out model.onnx [--batch 1] [--resolution S]
+  help: `usage: wgsl-vit export-onnx --weights <file> --config <open_clip_config.json> --out model.onnx [--batch 1] [--resolution S] [--no-cache]
   Writes the encoder as an ONNX model (opset 17, fixed batch and resolution; outputs embedding
-  [B, E] and tokens [B, g², W]) for other runtimes. Refuses non-finite weights.`,
+  [B, E] and tokens [B, g², W]) for other runtimes. Refuses non-finite weights.
+  ${NO_CACHE_HELP}`,
   run: exportOnnxCmd,
 };
