@@ -35,7 +35,8 @@ import type { AttentionVariant } from './choose/variants.js';
 export type { AttentionVariant } from './choose/variants.js';
 /** Each buffer variant's kernel and its queries per workgroup (BQ in the WGSL). */
 const BUFFER_VARIANTS = {
-  broadcast: { kernel: attentionBroadcastKernel, queryBlock: wgslConst(attentionBroadcastKernel, 'BQ') },
+  // At D ≤ 64; above, SPLIT = 2 invocations share a query and a workgroup holds half as many (broadcastSplit).
+  broadcast: { kernel: attentionBroadcastKernel, queryBlock: wgslConst(attentionBroadcastKernel, 'WG') },
   tiled: { kernel: attentionTiledKernel, queryBlock: wgslConst(attentionTiledKernel, 'BQ') },
   subgroup: { kernel: attentionSubgroupKernel, queryBlock: wgslConst(attentionSubgroupKernel, 'QB') },
 } as const;
@@ -45,16 +46,26 @@ export const ATTENTION_VARIANTS: Readonly<Record<AttentionVariant, { kernel: Ker
   texture: { kernel: attentionTextureKernel, queryBlock: wgslConst(attentionTextureKernel, 'QB') },
 };
 
+const BROADCAST_MAX_D4 = wgslConst(attentionBroadcastKernel, 'MAX_D4');
+
 /**
- * Largest head dimension both variants hold, from their WGSL: 4 × MAX_D4 (attention_broadcast.wgsl keeps a
- * query and an accumulator of MAX_D4 vec4s) and 4 × 8 × MAX_CI (attention_tiled.wgsl: 8 lanes ×
+ * Largest head dimension the variants hold, from their WGSL: 4 × MAX_D4 × MAX_SPLIT
+ * (attention_broadcast.wgsl: each of up to MAX_SPLIT invocations per query keeps a slice of MAX_D4 vec4s) and 4 × 8 × MAX_CI (attention_tiled.wgsl: 8 lanes ×
  * MAX_CI vec4 columns).
  */
 export const ATTENTION_MAX_HEAD_DIM = Math.min(
-  4 * wgslConst(attentionBroadcastKernel, 'MAX_D4'),
+  4 * BROADCAST_MAX_D4 * wgslConst(attentionBroadcastKernel, 'MAX_SPLIT'),
   4 * 8 * wgslConst(attentionTiledKernel, 'MAX_CI'),
   4 * 8 * wgslConst(attentionSubgroupKernel, 'MAX_SLOTS'),
 );
+
+/**
+ * Invocations per query of attention_broadcast at head dimension D (its SPLIT override, derived
+ * there from D the same way): a workgroup holds WG / SPLIT queries.
+ */
+export function broadcastSplit(D: number): number {
+  return Math.ceil(D / 4 / BROADCAST_MAX_D4);
+}
 
 /** The buffer variant's kernel and query block; a KernelArgumentError for a name that is not one. */
 function variantSpec(v: AttentionVariant): (typeof BUFFER_VARIANTS)[keyof typeof BUFFER_VARIANTS] {
@@ -159,6 +170,10 @@ export function attention(device: GPUDevice, a: AttentionArgs): Dispatch {
     overrides: a.permuteLanes ? { HEAD_DIM: D, PERMUTE_LANES: true } : { HEAD_DIM: D },
     uniforms: { tokens: N, heads: a.heads, scale },
     tensors: { qkv: a.qkv, out: a.out },
-    workgroups: [Math.ceil(N / v.queryBlock), a.heads, B],
+    workgroups: [
+      Math.ceil(N / (v.kernel === attentionBroadcastKernel ? v.queryBlock / broadcastSplit(D) : v.queryBlock)),
+      a.heads,
+      B,
+    ],
   });
 }

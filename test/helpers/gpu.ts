@@ -24,8 +24,34 @@ export const upload = (device: GPUDevice, data: Float32Array, shape: number[]): 
   uploadTensor(device, data, shape);
 export const poisoned = (device: GPUDevice, shape: number[]): TensorRef => poisonedTensor(device, shape);
 export const run = (device: GPUDevice, ...dispatches: Dispatch[]): Promise<void> =>
-  runDispatches(device, ...dispatches);
-export const readback = (device: GPUDevice, t: TensorRef): Promise<Float32Array> => readTensor(device, t);
+  withinGpuWaitLimit(runDispatches(device, ...dispatches), [...new Set(dispatches.map((d) => d.kernel))].join(', '));
+export const readback = (device: GPUDevice, t: TensorRef): Promise<Float32Array> =>
+  withinGpuWaitLimit(readTensor(device, t), 'the read-back of an output');
+
+/**
+ * How long a test waits for the GPU (a submit to finish, a map) before failing with the kernels
+ * named, instead of running into vitest's anonymous 120 s timeout. The first dispatch of a pipeline
+ * on lavapipe includes LLVM's compile of it when Mesa's shader cache is cold (a fresh machine): the
+ * slowest kernel here compiles in ~8 s on an idle 2-core machine, 4× that with other work beside
+ * it (docs/cpu-adapters.md), so 100 s is a hang, not a slow compile.
+ */
+export const GPU_WAIT_LIMIT_MS = 100_000;
+
+export function withinGpuWaitLimit<T>(p: Promise<T>, what: string, limitMs = GPU_WAIT_LIMIT_MS): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `${what}: the GPU had not finished after ${limitMs / 1000} s (a hang, or a pipeline compile far slower than any seen)`,
+          ),
+        ),
+      limitMs,
+    );
+  });
+  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
+}
 
 /** Seeded random numbers (src/model/random.ts): tests are reproducible. */
 export function rng(seed: number) {

@@ -59,8 +59,9 @@ function skipWithoutSubgroupsOf8(ctx: { skip(note?: string): void }, device: GPU
 
 describe.each(builds)('attention (%s)', (_, variant, permuteLanes) => {
   // [B, N, heads, head_dim]: the family's head dims 64 (Ti..L), 72 (So400m), 80 (H), 88 (g), and
-  // 8 and 128 (the smallest and largest allowed); N = 1, and N not a multiple of any query or key
-  // block (64/16 broadcast, 32/32 tiled).
+  // 8 and 128 (the smallest and largest allowed), 100 (25 vec4s: attention_broadcast's two slices
+  // differ); N = 1, and N not a multiple of any query or key block (64/16 and 32/8 broadcast,
+  // 32/32 tiled).
   const cases: [number, number, number, number][] = [
     [2, 37, 3, 64],
     [1, 1, 2, 64],
@@ -69,6 +70,7 @@ describe.each(builds)('attention (%s)', (_, variant, permuteLanes) => {
     [1, 401, 1, 88],
     [3, 17, 4, 8],
     [1, 70, 1, 128],
+    [1, 45, 1, 100],
   ];
   it.for(cases)('B=%i N=%i heads=%i head_dim=%i', async ([B, N, heads, D], ctx) => {
     const device = await testDevice();
