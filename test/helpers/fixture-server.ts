@@ -4,8 +4,9 @@
 // /nolength/F no size announced at all (chunked, Range ignored);
 // /missing/… a 404. CORS headers let a
 // page of another origin read it. It counts requests, HEADs and body bytes; `truncate` makes it
-// send half of each announced body and drop the connection.
-import { createServer } from 'node:http';
+// send half of each announced body and drop the connection; `stallAt` holds every ranged GET that
+// starts at that byte unanswered until `release()` (a download that hangs mid-load).
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { fixture } from './fixtures.js';
 
@@ -13,6 +14,8 @@ export interface FixtureServer {
   base: string;
   stats: { requests: number; heads: number; bodyBytes: number };
   truncate: boolean;
+  stallAt: number | null;
+  release(): void;
   reset(): void;
   close(): void;
 }
@@ -22,15 +25,29 @@ export async function startFixtureServer(): Promise<FixtureServer> {
     base: '',
     stats: { requests: 0, heads: 0, bodyBytes: 0 },
     truncate: false,
+    stallAt: null,
+    release: () => held.splice(0).forEach((f) => f()),
     reset: () => Object.assign(s.stats, { requests: 0, heads: 0, bodyBytes: 0 }),
-    close: () => server.close(),
+    close: () => {
+      server.closeAllConnections();
+      server.close();
+    },
   };
   const cors = {
     'Access-Control-Allow-Origin': '*',
     'Access-Control-Allow-Headers': 'Range',
     'Access-Control-Expose-Headers': 'ETag, Content-Range, Content-Length, Last-Modified',
   };
+  const held: (() => void)[] = [];
   const server = createServer((req, res) => {
+    const range0 = /^bytes=(\d+)-/.exec(req.headers.range ?? '');
+    if (req.method === 'GET' && range0 && Number(range0[1]) === s.stallAt) {
+      held.push(() => serve(req, res));
+      return;
+    }
+    serve(req, res);
+  });
+  const serve = (req: IncomingMessage, res: ServerResponse) => {
     if (req.method === 'OPTIONS') return res.writeHead(204, cors).end();
     s.stats.requests++;
     const [, kind, name] = /^\/([a-z]+)\/?(.*)$/.exec(req.url ?? '') ?? [];
@@ -69,7 +86,7 @@ export async function startFixtureServer(): Promise<FixtureServer> {
     }
     s.stats.bodyBytes += body.length;
     res.end(body);
-  });
+  };
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   s.base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   return s;

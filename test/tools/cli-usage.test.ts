@@ -35,8 +35,23 @@ describe('--help', () => {
     expect(r.code).toBe(0);
     for (const cmd of ['verify', 'embed', 'export-onnx', 'info', 'classify', 'tokenize', 'tune'])
       expect(r.out).toContain(`usage: wgsl-vit ${cmd}`);
+    // The list at the top names every command whose usage follows.
+    const list = r.out.slice(0, r.out.indexOf('\n\n'));
+    for (const [, cmd] of r.out.matchAll(/^usage: wgsl-vit ([a-z-]+)/gm))
+      expect(list).toMatch(new RegExp(`^  ${cmd} `, 'm'));
+    expect(list).toMatch(/^  convert /m);
     expect(runCli([]).code).toBe(2);
     expect(runCli(['frobnicate']).err).toMatch(/unknown command 'frobnicate'/);
+  });
+});
+
+describe('--version', () => {
+  it.each(['--version', '-V'])('%s prints the package.json version on stdout', (flag) => {
+    const r = runCli([flag]);
+    expect(r.code).toBe(0);
+    const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8'));
+    expect(r.out).toBe(`${pkg.version}\n`);
+    expect(r.err).toBe('');
   });
 });
 

@@ -1,7 +1,17 @@
 // `wgsl-vit convert` and `wgsl-vit verify --dtype` end to end, as a user runs them (the built CLI).
-import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync, readFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  linkSync,
+  mkdtempSync,
+  readdirSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+  readFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fixture } from '../helpers/fixtures.js';
 import { ensureBuilt, runCli } from '../helpers/cli.js';
@@ -67,5 +77,30 @@ describe('wgsl-vit convert', () => {
     expect(r.err).toContain(`key '${key}': non-finite value NaN at flat index 2`);
     expect(existsSync(out)).toBe(false);
     expect(readdirSync(dir).sort()).toEqual(['bad.safetensors']);
+  });
+
+  it('refuses an --out that is the --weights file, by any name (exit 2, naming both, the original untouched)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wgsl-vit-'));
+    const src = join(dir, 'model.safetensors');
+    copyFileSync(fixture('ov1-ti16-224-d1.safetensors'), src);
+    symlinkSync(src, join(dir, 'link.safetensors'));
+    linkSync(src, join(dir, 'hard.safetensors'));
+    const before = readFileSync(src);
+    const cfg = ['--config', fixture('ov1-ti16-224-d1.open_clip_config.json')];
+    for (const out of [
+      src,
+      relative(process.cwd(), src),
+      join(dir, 'link.safetensors'),
+      join(dir, 'hard.safetensors'),
+    ]) {
+      const r = runCli(['convert', '--dtype', 'q8', '--weights', src, ...cfg, '--out', out]);
+      expect(r.code, r.err).toBe(2);
+      expect(r.err).toContain(`--out ${out} is the same file as --weights ${src}`);
+    }
+    // And the other way round: the weights named through the link.
+    const r = runCli(['convert', '--dtype', 'fp16', '--weights', join(dir, 'link.safetensors'), ...cfg, '--out', src]);
+    expect(r.code).toBe(2);
+    expect(readFileSync(src).equals(before)).toBe(true);
+    expect(readdirSync(dir).sort()).toEqual(['hard.safetensors', 'link.safetensors', 'model.safetensors']);
   });
 });

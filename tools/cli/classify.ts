@@ -1,4 +1,5 @@
 // `wgsl-vit classify`: the command (its help text, with the options and exit statuses, is at the end).
+import { barStream } from './child.js';
 import {
   help,
   UsageError,
@@ -71,7 +72,7 @@ async function classify(argv: string[]): Promise<number> {
   const bar =
     positionals.length > 1
       ? new cliProgress.SingleBar(
-          { format: 'classifying [{bar}] {value}/{total} images | {eta_formatted} left', stream: process.stderr },
+          { format: 'classifying [{bar}] {value}/{total} images | {eta_formatted} left', stream: barStream() },
           cliProgress.Presets.shades_classic,
         )
       : null;

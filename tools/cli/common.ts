@@ -1,5 +1,6 @@
 // What every command of the CLI shares: usage errors (exit 2), option parsing, the checks of
 // numbers, required options and output paths.
+import { barStream } from './child.js';
 import { MODEL_DTYPES, type ModelDType } from '../../src/model/dtype.js';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
@@ -84,7 +85,7 @@ export async function urlLoadProgress(weights: string): Promise<{
   if (!/^https?:\/\//i.test(weights)) return { done() {} };
   const { default: cliProgress } = await import('cli-progress');
   const bar = new cliProgress.SingleBar(
-    { format: 'loading {phase} [{bar}] {value}/{total} MB', stream: process.stderr },
+    { format: 'loading {phase} [{bar}] {value}/{total} MB', stream: barStream() },
     cliProgress.Presets.shades_classic,
   );
   let started = false;

@@ -1,4 +1,5 @@
 // `wgsl-vit embed`: the command (its help text, with the options and exit statuses, is at the end).
+import { barStream } from './child.js';
 import {
   help,
   UsageError,
@@ -72,7 +73,7 @@ async function embed(argv: string[]): Promise<number> {
       ? new cliProgress.SingleBar(
           {
             format: 'encoding [{bar}] {value}/{total} images | {eta_formatted} left',
-            stream: process.stderr,
+            stream: barStream(),
             noTTYOutput: false,
           },
           cliProgress.Presets.shades_classic,
