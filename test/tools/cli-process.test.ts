@@ -77,8 +77,8 @@ async function stalledConvert(): Promise<{
     },
   );
   let err = '';
-  p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  p.stdout!.resume();
+  p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  p.stdout.resume();
   const exit = new Promise<number | null>((r) => p.on('exit', (code) => r(code)));
   const tmpName = await until('the temporary file', () => readdirSync(dir).find((f) => f.endsWith('.tmp')));
   const childPid = Number(/\.(\d+)\.tmp$/.exec(tmpName)![1]);

@@ -39,7 +39,7 @@ describe('--help', () => {
     const list = r.out.slice(0, r.out.indexOf('\n\n'));
     for (const [, cmd] of r.out.matchAll(/^usage: wgsl-vit ([a-z-]+)/gm))
       expect(list).toMatch(new RegExp(`^  ${cmd} `, 'm'));
-    expect(list).toMatch(/^  convert /m);
+    expect(list).toMatch(/^ {2}convert /m);
     expect(runCli([]).code).toBe(2);
     expect(runCli(['frobnicate']).err).toMatch(/unknown command 'frobnicate'/);
   });
