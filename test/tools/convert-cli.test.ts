@@ -46,6 +46,27 @@ describe('wgsl-vit convert', () => {
       expect(v.out).toContain(`as ${dtype}:`);
       expect(v.out).toMatch(/^zero-shot probs .* ok \(ranking unchanged\)$/m);
       expect(v.out).toMatch(/^image embedding .* ok$/m);
+      // The rows and the last line every mode keeps (scripts read them).
+      expect(v.out).toMatch(/^text_ids \(exact\) .* ok$/m);
+      expect(v.out).toMatch(/^text_block0 .* ok$/m);
+      expect(v.out.trim().split('\n').pop()).toBe('5 passed, 0 failed');
+      if (dtype === 'q8') {
+        // Loaded as fp32, the q8 file fails the float32 tolerance: the output says why and what to do.
+        const f = runCli([
+          'verify',
+          '--expected',
+          fixture(`${CLIP}.expected.safetensors`),
+          '--weights',
+          out,
+          '--dtype',
+          'fp32',
+        ]);
+        expect(f.code).toBe(1);
+        expect(f.out).toContain(
+          'this file stores q8 weights (loaded as fp32 here, judged by the float32 tolerance); rerun with --dtype q8',
+        );
+        expect(f.out.trim().split('\n').pop()).toMatch(/^1 passed, 5 failed$/);
+      }
     },
   );
 
