@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // wgsl-vit command line: verify, embed, classify, convert, tokenize, export-onnx, tune, info. Each command answers --help on stdout
 // (exit 0); a usage error (unknown option, bad number, bad --out) exits 2 with a message naming the
-// option; a failure while working exits 1.
+// option; a failure while working exits 1. Every command prints its data (embeddings, labels, ids, the
+// verify table, JSON) on stdout and everything for the person watching (summaries, progress bars,
+// warnings, errors) on stderr.
 import { readFileSync } from 'node:fs';
 import { runFiltered, runsInProcess, watchParent } from './cli/child.js';
 import { classifyCommand } from './cli/classify.js';

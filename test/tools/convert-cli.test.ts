@@ -31,7 +31,8 @@ describe('wgsl-vit convert', () => {
       expect(r.code, r.out + r.err).toBe(0);
       const size = statSync(out).size;
       expect(size).toBeLessThan(statSync(fixture(`${CLIP}.bin`)).size / (dtype === 'fp16' ? 1.9 : 3.4));
-      expect(r.out).toContain(`${(size / 1e6).toFixed(2)} MB`);
+      expect(r.err).toContain(`${(size / 1e6).toFixed(2)} MB`); // a summary: stderr
+      expect(r.out).toBe('');
       expect(readdirSync(dir)).toEqual([`model-${dtype}.safetensors`]); // no temporary file left
       const v = runCli([
         'verify',

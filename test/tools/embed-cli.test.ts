@@ -29,7 +29,8 @@ describe('wgsl-vit embed', () => {
     const dir = mkdtempSync(join(tmpdir(), 'wgsl-vit-embed-'));
     const r = embed(['--out', join(dir, 'e.safetensors'), '--tokens', '--batch', '2']);
     expect(r.code, r.err).toBe(0);
-    expect(r.out).toMatch(/^3 images, [\d.]+ s, [\d.]+ img\/s on .*; wrote .*e\.safetensors$/m);
+    expect(r.err).toMatch(/^3 images, [\d.]+ s, [\d.]+ img\/s on .*; wrote .*e\.safetensors$/m);
+    expect(r.out).toBe(''); // the data went to the file; the summary is on stderr
     const exp = await readExpected(fixture(`${CASE}.expected.safetensors`));
     const got = await openCheckpoint(join(dir, 'e.safetensors'));
     expect(got.tensors.get('embedding')!.shape).toEqual([3, 144]);

@@ -79,10 +79,10 @@ async function convert(argv: string[]): Promise<number> {
     process.off('SIGTERM', onTerm);
   }
   const out = `${basename(values.out!)}: ${dtype}, ${r.matrices} matrices converted, ${r.others} other tensors as float32; ${mb(r.bytes)}`;
-  if (/^https?:\/\//i.test(values.weights!)) console.log(out);
+  if (/^https?:\/\//i.test(values.weights!)) console.error(out);
   else {
     const inBytes = statSync(values.weights!).size;
-    console.log(`${out} (${basename(values.weights!)}: ${mb(inBytes)}, ÷${(inBytes / r.bytes).toFixed(2)})`);
+    console.error(`${out} (${basename(values.weights!)}: ${mb(inBytes)}, ÷${(inBytes / r.bytes).toFixed(2)})`);
   }
   return 0;
 }
@@ -92,7 +92,7 @@ export const convertCommand: Command = {
   help: `usage: wgsl-vit convert --dtype fp16|q8 --weights <checkpoint> --config <open_clip_config.json> --out <model.safetensors>
   Writes the checkpoint with its matrices (linear layers, patch and token embeddings, projections)
   in fp16 or q8, the other tensors as float32, as a safetensors file that \`load\` reads directly
-  (its dtype becomes the model's default). fp16: standard F16 tensors under the same keys and shapes
+  (its dtype becomes the model's default). Its summary (the sizes) goes to stderr. fp16: standard F16 tensors under the same keys and shapes
   (open_clip can read the file too). q8: each matrix as I8 (symmetric, [-127, 127]) with its scales,
   F32 [output channels], under <key>.q8_scale (docs/dtypes.md). Prints the sizes. The config's
   towers are checked against the file first; non-finite weights (and, for fp16, values beyond

@@ -23,7 +23,7 @@ async function exportOnnxCmd(argv: string[]): Promise<number> {
     throw new UsageError(`--resolution ${resolution} is not a multiple of the patch size ${config.patchSize}`);
   const bytes = await exportOnnx(config, await openCheckpoint(values.weights!), { batch, resolution });
   writeFileSync(values.out!, bytes);
-  console.log(`wrote ${values.out} (${(bytes.length / 2 ** 20).toFixed(1)} MiB)`);
+  console.error(`wrote ${values.out} (${(bytes.length / 2 ** 20).toFixed(1)} MiB)`);
   return 0;
 }
 
