@@ -120,7 +120,7 @@ export const classifyCommand: Command = {
   ranked by probability (softmax over the labels of exp(logit_scale)·cosine). --template may be
   given several times (prompt ensembling: the label's embedding is the mean of its normalised
   prompt embeddings). Prints a table, or JSON (per image: [{label, score}], most probable first).
-  Unreadable images are named on stderr and left out (exit status 1 then, as embed).
+  IMAGE is a file path or an http(s) URL. Unreadable images are named on stderr and left out (exit status 1 then, as embed).
   ${DTYPE_HELP}`,
   run: classify,
 };

@@ -185,6 +185,7 @@ export const embedCommand: Command = {
   name: 'embed',
   help: `usage: wgsl-vit embed --weights <file> --config <open_clip_config.json> IMAGE... [--out FILE] [--tokens] [--batch 32] [--resolution S] [--max-pixels N] [--dtype fp32|fp16|q8]
        wgsl-vit embed --weights <file> --config <open_clip_config.json> --text "a photo of a cat" [--text ...] [--out FILE]
+  IMAGE is a file path or an http(s) URL (fetched; a failed fetch names the URL).
   Decodes (PNG, JPEG: pixels equal Pillow's), preprocesses (squash resize with Pillow's bilinear
   filter, the config's mean/std) and encodes images: the embeddings (or, with --out, the file) are
   the output; a summary line (images, time, img/s) goes to stderr.
