@@ -143,7 +143,7 @@ describe('kernel argument checks', () => {
         'x',
         (d, n) => layerNorm(d, { x: t(d, [n, 8]), gamma: t(d, [8]), beta: t(d, [8]), y: t(d, [n, 8]), eps: 1e-6 }),
       ],
-      ['mean_pool tokens', 'x', (d, n) => meanPool(d, { x: t(d, [1, n, 8]), y: t(d, [1, 8]) })],
+      ['mean_pool tokens', 'x', (d, n) => meanPool(d, { x: t(d, [1, n, 8]), y: t(d, [1, 8]), skip: 0 })],
       ['attention tokens', 'qkv', (d, n) => attention(d, { qkv: t(d, [1, n, 24]), out: t(d, [1, n, 8]), heads: 1 })],
       ['attention batch', 'qkv', (d, n) => attention(d, { qkv: t(d, [n, 2, 24]), out: t(d, [n, 2, 8]), heads: 1 })],
       [

@@ -79,7 +79,7 @@ export function checkOut(path: string, extensions: string[]): void {
  * `onProgress` to the load, call `done()` after it.
  */
 export async function urlLoadProgress(weights: string): Promise<{
-  onProgress?: (p: { phase: string; loaded: number; total: number }) => void;
+  onProgress?: (p: { phase: string; loaded: number; total: number; tower?: string }) => void;
   done(): void;
 }> {
   if (!/^https?:\/\//i.test(weights)) return { done() {} };
@@ -95,7 +95,7 @@ export async function urlLoadProgress(weights: string): Promise<{
       if (!started) bar.start(mb(p.total), 0, { phase: p.phase });
       started = true;
       bar.setTotal(mb(p.total));
-      bar.update(mb(p.loaded), { phase: p.phase });
+      bar.update(mb(p.loaded), { phase: p.tower ? `${p.phase} (${p.tower} tower)` : p.phase });
     },
     done: () => started && bar.stop(),
   };
