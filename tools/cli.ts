@@ -1,8 +1,11 @@
 #!/usr/bin/env node
-// wgsl-vit command line: verify, embed, export-onnx, info. Each command answers --help on stdout
+// wgsl-vit command line: verify, embed, classify, convert, tokenize, export-onnx, tune, info. Each command answers --help on stdout
 // (exit 0); a usage error (unknown option, bad number, bad --out) exits 2 with a message naming the
-// option; a failure while working exits 1.
-import { spawn } from 'node:child_process';
+// option; a failure while working exits 1. Every command prints its data (embeddings, labels, ids, the
+// verify table, JSON) on stdout and everything for the person watching (summaries, progress bars,
+// warnings, errors) on stderr.
+import { readFileSync } from 'node:fs';
+import { runFiltered, runsInProcess, watchParent } from './cli/child.js';
 import { classifyCommand } from './cli/classify.js';
 import { convertCommand } from './cli/convert.js';
 import { UsageError, type Command } from './cli/common.js';
@@ -17,19 +20,27 @@ const USAGE = `usage: wgsl-vit <command> [options]   (wgsl-vit <command> --help 
   verify       compare a checkpoint's outputs with a PyTorch expected file
   embed        images (or --text) in, embeddings out
   classify     zero-shot labels for images (OpenVision 1 CLIP checkpoints)
+  convert      write a checkpoint with fp16 or q8 matrices (a smaller safetensors file)
   tokenize     CLIPS token ids of texts
   export-onnx  write the encoder as an ONNX model
   tune         measure the fastest kernel choices for a model on this adapter and store them
-  info         the WebGPU adapter, features and limits`;
+  info         the WebGPU adapter, features and limits
+  wgsl-vit --version (-V) prints the version`;
+
+/** The package's version, from its package.json (two folders above dist/tools/cli.js). */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
 
 /** Every command, one module each under tools/cli/, in the order `wgsl-vit --help` lists them. */
 const COMMANDS: readonly Command[] = [
   verifyCommand,
   embedCommand,
-  exportOnnxCommand,
+  classifyCommand,
   convertCommand,
   tokenizeCommand,
-  classifyCommand,
+  exportOnnxCommand,
   tuneCommand,
   infoCommand,
 ];
@@ -39,6 +50,10 @@ function main(): void {
   const [cmd, ...rest] = process.argv.slice(2);
   if (cmd === '--help' || cmd === '-h' || cmd === 'help') {
     console.log(`${USAGE}\n\n${COMMANDS.map((c) => c.help).join('\n\n')}`);
+    process.exit(0);
+  }
+  if (cmd === '--version' || cmd === '-V') {
+    console.log(version());
     process.exit(0);
   }
   const run = cmd ? commands.get(cmd) : undefined;
@@ -55,43 +70,8 @@ function main(): void {
   );
 }
 
-/**
- * Dawn prints two notices ("maxDynamic…BuffersPerPipelineLayout artificially reduced…") from native
- * code straight to stderr whenever an adapter is created; JavaScript cannot intercept them. The CLI
- * therefore runs itself as a child and drops exactly those lines from its stderr, passing everything
- * else (progress bar included) through as it comes.
- */
-const DAWN_NOTICE =
-  /^Warning: maxDynamic(Uniform|Storage)BuffersPerPipelineLayout artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.\r?$/;
-const PREFIX = 'Warning: maxDynamic';
-
-function runFiltered(): void {
-  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-    stdio: ['inherit', 'inherit', 'pipe'],
-    env: { ...process.env, WGSL_VIT_CLI_CHILD: '1' },
-  });
-  let pending = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (chunk: string) => {
-    pending += chunk;
-    let nl: number;
-    while ((nl = pending.indexOf('\n')) >= 0) {
-      const line = pending.slice(0, nl);
-      pending = pending.slice(nl + 1);
-      if (!DAWN_NOTICE.test(line)) process.stderr.write(`${line}\n`);
-    }
-    // A partial line is held only while it may still become a notice (the progress bar never does).
-    if (pending && !PREFIX.startsWith(pending.slice(0, PREFIX.length)) && !pending.startsWith(PREFIX)) {
-      process.stderr.write(pending);
-      pending = '';
-    }
-  });
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));
-  child.on('close', (code, signal) => {
-    if (pending) process.stderr.write(pending);
-    process.exit(code ?? (signal ? 1 : 0));
-  });
-}
-
-if (process.env.WGSL_VIT_CLI_CHILD || process.env.WGSL_VIT_DAWN_NOTICES) main();
-else runFiltered();
+// The command runs in a child that dies with this process; why, and how, in cli/child.ts.
+if (runsInProcess()) {
+  watchParent();
+  main();
+} else runFiltered();

@@ -6,6 +6,7 @@ import {
   createDispatch,
   expectRowRange,
   elementCount,
+  expectDims,
   expectShape,
   grid2d,
   type Dispatch,
@@ -73,6 +74,7 @@ export interface LayerNormTextureArgs {
 export function layerNormTexture(device: GPUDevice, a: LayerNormTextureArgs): Dispatch {
   const k = layerNormTextureKernel.name;
   const { dim, rows: M } = checkInputs(k, a);
+  expectDims(k, 'y', a.y.shape);
   const [rows, cols] = a.y.shape;
   if (cols !== dim) throw new KernelArgumentError(k, 'y', `expected a [rows, ${dim}] matrix, got [${rows}, ${cols}]`);
   const row0 = a.row0 ?? 0;

@@ -12,6 +12,7 @@ import { tileLaunch, type GemmTile } from './gemm-tile.js';
 import {
   createDispatch,
   expectF32Texture,
+  expectDims,
   expectShape,
   expectSubgroupsOf8,
   expectWeight,
@@ -115,6 +116,7 @@ export function patchPack(device: GPUDevice, a: PatchPackArgs): Dispatch {
   const k = patchPackKernel.name;
   const { B, S, g } = imageGrid(k, a.image, a.patchSize);
   const p = a.patchSize;
+  expectDims(k, 'out', a.out.shape);
   const [rows, cols] = a.out.shape;
   if (cols !== 3 * p * p)
     throw new KernelArgumentError(k, 'out', `expected a [rows, ${3 * p * p}] matrix, got [${rows}, ${cols}]`);

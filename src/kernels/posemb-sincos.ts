@@ -4,7 +4,14 @@
 // the table where their pass runs, and is tested against the same reference.
 import { posembSincosWgsl } from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
-import { createDispatch, expectShape, type Dispatch, type KernelSource, type TensorRef } from './program/index.js';
+import {
+  createDispatch,
+  expectDims,
+  expectShape,
+  type Dispatch,
+  type KernelSource,
+  type TensorRef,
+} from './program/index.js';
 
 export const posembSincosKernel: KernelSource = { name: 'posemb_sincos', wgsl: posembSincosWgsl };
 
@@ -57,6 +64,7 @@ export function posembSincos(device: GPUDevice, a: PosembSincosArgs): Dispatch {
   const k = posembSincosKernel.name;
   if (!Number.isInteger(a.grid) || a.grid <= 0)
     throw new KernelArgumentError(k, 'grid', `must be a positive integer, got ${a.grid}`);
+  expectDims(k, 'out', a.out.shape);
   if (a.out.shape.length !== 2)
     throw new KernelArgumentError(k, 'out', `expected [1 + grid², dim], got [${a.out.shape.join(', ')}]`);
   const dim = a.out.shape[1]!;

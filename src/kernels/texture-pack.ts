@@ -5,6 +5,7 @@ import {
   createDispatch,
   expectRowRange,
   elementCount,
+  expectDims,
   expectShape,
   matrixTextureWidth,
   type Dispatch,
@@ -32,6 +33,7 @@ export function texturePack(device: GPUDevice, a: TexturePackArgs): Dispatch {
   const K = a.x.shape[a.x.shape.length - 1]!;
   const M = elementCount(a.x.shape.slice(0, -1));
   expectShape(k, 'x', a.x, a.x.shape);
+  expectDims(k, 'out', a.out.shape);
   const [rows, cols] = a.out.shape;
   if (cols !== K) throw new KernelArgumentError(k, 'out', `expected a [rows, ${K}] matrix, got [${rows}, ${cols}]`);
   const row0 = a.row0 ?? 0;

@@ -131,7 +131,8 @@ export class TextTransformer extends GraphModel {
     const layout = checkTextLayout(ckpt, config);
     const dtype = asDType ?? storedModelDType(ckpt, layout.keys.keys());
     const kernels = { ...settled, weightDType: KERNEL_DTYPE[dtype] };
-    const weights = await uploadWeights(device, ckpt, layout, undefined, kernels, opts.onProgress);
+    const onProgress = opts.onProgress && ((p: LoadProgress) => opts.onProgress!({ ...p, tower: 'text' }));
+    const weights = await uploadWeights(device, ckpt, layout, undefined, kernels, onProgress);
     return new TextTransformer(device, config, weights, ckpt.file, kernels);
   }
 

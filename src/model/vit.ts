@@ -225,7 +225,7 @@ export class VisionTransformer extends GraphModel {
         if (k === 'positional_embedding') posError = sincosTableError(data, gridOf(config), config.width);
       },
       kernels,
-      opts.onProgress,
+      opts.onProgress && ((p) => opts.onProgress!({ ...p, tower: 'vision' })),
     );
     return new VisionTransformer(device, config, weights, ckpt.file, posError, kernels, from);
   }

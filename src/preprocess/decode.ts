@@ -109,12 +109,25 @@ function bitmapToRgb(bmp: ImageBitmap, name: string): RgbImage {
 }
 
 /**
- * Decodes one image to RGB. Strings are file paths (Node); bytes and Blobs/Files are sniffed
+ * Decodes one image to RGB. Strings are http(s) URLs (fetched) or file paths (Node); bytes and Blobs/Files are sniffed
  * (PNG, JPEG). ImageData / ImageBitmap are already decoded by the browser and taken as they are.
  */
 export async function decodeImage(input: ImageInput, opts: DecodeOptions = {}): Promise<RgbImage> {
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
   if (!(maxPixels > 0)) throw new ImageError('decodeImage', `maxPixels must be a positive number, got ${maxPixels}`);
+  if (typeof input === 'string' && /^https?:\/\//i.test(input)) {
+    // An http(s) URL: fetched (in Node and in browsers); every failure names the URL.
+    let bytes: Uint8Array;
+    try {
+      const r = await fetch(input);
+      if (!r.ok) throw new ImageError(input, `HTTP ${r.status} ${r.statusText}`);
+      bytes = new Uint8Array(await r.arrayBuffer());
+    } catch (e) {
+      if (e instanceof ImageError) throw e;
+      throw new ImageError(input, `cannot be fetched: ${(e as Error).message}`);
+    }
+    return decodeBytes(bytes, input, maxPixels);
+  }
   if (typeof input === 'string') {
     if (!isNode)
       throw new ImageError(input, 'a path can be read only in Node; pass a File, Blob or bytes in a browser');

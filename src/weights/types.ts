@@ -31,4 +31,10 @@ export interface LoadProgress {
   phase: 'download' | 'upload';
   loaded: number;
   total: number;
+  /**
+   * On 'upload' events: the tower whose tensors these are. `loaded` / `total` count per tower, so a
+   * CLIPModel.load reports the text tower from 0 to its total, then the vision tower from 0 to its
+   * own: a progress display keys on `tower` (absent on 'download' events, which are the whole file).
+   */
+  tower?: 'vision' | 'text';
 }

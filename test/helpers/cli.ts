@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = join(import.meta.dirname, '..', '..');
-const cli = join(root, 'dist', 'tools', 'cli.js');
+export const cli = join(root, 'dist', 'tools', 'cli.js');
 
 export function ensureBuilt(): void {
   if (!existsSync(cli)) execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore' });

@@ -7,8 +7,10 @@
 // /mutable/ serves `mutable.file` under the ETag `mutable.etag` (a file that changes on the server);
 // /missing/… a 404; any other /KIND/F is served as /range/F. CORS headers let a
 // page of another origin read it. It counts requests, HEADs, GETs, gzip responses and body bytes;
-// `truncate` makes it send half of each announced body and drop the connection.
-import { createServer } from 'node:http';
+// `truncate` makes it send half of each announced body and drop the connection; `stallAt` holds
+// every ranged GET that starts at that byte unanswered until `release()` (a download that hangs
+// mid-load).
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { fixture } from './fixtures.js';
@@ -18,6 +20,8 @@ export interface FixtureServer {
   stats: { requests: number; heads: number; gets: number; gzipped: number; bodyBytes: number };
   truncate: boolean;
   mutable: { file: string; etag: string };
+  stallAt: number | null;
+  release(): void;
   reset(): void;
   close(): void;
 }
@@ -29,6 +33,8 @@ export async function startFixtureServer(): Promise<FixtureServer> {
     stats: zero(),
     truncate: false,
     mutable: { file: 'ov1-ti16-224-d1.safetensors', etag: '"m0"' },
+    stallAt: null,
+    release: () => held.splice(0).forEach((f) => f()),
     reset: () => Object.assign(s.stats, zero()),
     close: () => {
       server.closeAllConnections();
@@ -40,7 +46,16 @@ export async function startFixtureServer(): Promise<FixtureServer> {
     'Access-Control-Allow-Headers': 'Range',
     'Access-Control-Expose-Headers': 'ETag, Content-Range, Content-Length, Last-Modified',
   };
+  const held: (() => void)[] = [];
   const server = createServer((req, res) => {
+    const range0 = /^bytes=(\d+)-/.exec(req.headers.range ?? '');
+    if (req.method === 'GET' && range0 && Number(range0[1]) === s.stallAt) {
+      held.push(() => serve(req, res));
+      return;
+    }
+    serve(req, res);
+  });
+  const serve = (req: IncomingMessage, res: ServerResponse) => {
     if (req.method === 'OPTIONS') return res.writeHead(204, cors).end();
     s.stats.requests++;
     if (req.method === 'GET') s.stats.gets++;
@@ -94,7 +109,7 @@ export async function startFixtureServer(): Promise<FixtureServer> {
     }
     s.stats.bodyBytes += body.length;
     res.end(body);
-  });
+  };
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   s.base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   return s;

@@ -3,14 +3,22 @@
 import { describe, expect, it } from 'vitest';
 import {
   attention,
+  attentionTexture,
+  createMatrixTexture,
+  embedding,
   gemm,
+  gemmTexture,
   layerNorm,
+  layerNormTexture,
   meanPool,
   patchEmbed,
+  patchEmbedTexture,
+  patchPack,
   posembSincos,
+  texturePack,
   KernelArgumentError,
 } from '../../src/kernels/index.js';
-import type { TensorRef } from '../../src/kernels/program/index.js';
+import type { Dispatch, TensorRef, TextureRef } from '../../src/kernels/program/index.js';
 import { elementCount } from '../../src/shape.js';
 import { testDevice, upload } from '../helpers/gpu.js';
 
@@ -115,5 +123,103 @@ describe('kernel argument checks', () => {
       expect(e).toBeInstanceOf(KernelArgumentError);
       expect((e as KernelArgumentError).argument).toBe('x');
     }
+  });
+
+  describe('a zero, negative or fractional dimension is refused at once, naming the argument that has it', () => {
+    // A real buffer / texture under a shape that is not: what is checked is the shape itself.
+    const t = (d: GPUDevice, shape: number[], dtype: 'f32' | 'u32' = 'f32'): TensorRef => ({
+      buffer: f(d, [1024]).buffer,
+      shape,
+      dtype,
+    });
+    const tex = (d: GPUDevice, shape: [number, number]): TextureRef => ({ ...createMatrixTexture(d, 8, 8), shape });
+    type Case = [string, string, (d: GPUDevice, n: number) => Dispatch];
+    const cases: Case[] = [
+      ['gemm K', 'x', (d, n) => gemm(d, { x: t(d, [4, n]), w: t(d, [3, n]), bias: null, y: t(d, [4, 3]) })],
+      ['gemm M', 'x', (d, n) => gemm(d, { x: t(d, [n, 8]), w: t(d, [3, 8]), bias: null, y: t(d, [n, 3]) })],
+      ['gemm N', 'w', (d, n) => gemm(d, { x: t(d, [4, 8]), w: t(d, [n, 8]), bias: null, y: t(d, [4, n]) })],
+      [
+        'layernorm rows',
+        'x',
+        (d, n) => layerNorm(d, { x: t(d, [n, 8]), gamma: t(d, [8]), beta: t(d, [8]), y: t(d, [n, 8]), eps: 1e-6 }),
+      ],
+      ['mean_pool tokens', 'x', (d, n) => meanPool(d, { x: t(d, [1, n, 8]), y: t(d, [1, 8]), skip: 0 })],
+      ['attention tokens', 'qkv', (d, n) => attention(d, { qkv: t(d, [1, n, 24]), out: t(d, [1, n, 8]), heads: 1 })],
+      ['attention batch', 'qkv', (d, n) => attention(d, { qkv: t(d, [n, 2, 24]), out: t(d, [n, 2, 8]), heads: 1 })],
+      [
+        'embedding tokens',
+        'ids',
+        (d, n) =>
+          embedding(d, { ids: t(d, [1, n], 'u32'), table: t(d, [10, 8]), pos: t(d, [n, 8]), out: t(d, [1, n, 8]) }),
+      ],
+      [
+        'patch_embed batch',
+        'image',
+        (d, n) =>
+          patchEmbed(d, {
+            image: t(d, [n, 3, 16, 16]),
+            weight: t(d, [8, 3, 16, 16]),
+            cls: t(d, [8]),
+            pos: t(d, [2, 8]),
+            out: t(d, [n, 2, 8]),
+          }),
+      ],
+      ['posemb out', 'out', (d, n) => posembSincos(d, { omega: t(d, [2]), out: t(d, [5, n]), grid: 2 })],
+      ['texture_pack rows', 'out', (d, n) => texturePack(d, { x: t(d, [4, 8]), out: tex(d, [n, 8]) })],
+      ['texture_pack cols', 'x', (d, n) => texturePack(d, { x: t(d, [4, n]), out: tex(d, [4, n]) })],
+      [
+        'layernorm_texture rows',
+        'y',
+        (d, n) =>
+          layerNormTexture(d, { x: t(d, [4, 8]), gamma: t(d, [8]), beta: t(d, [8]), y: tex(d, [n, 8]), eps: 1e-6 }),
+      ],
+      [
+        'gemm_texture K',
+        'x',
+        (d, n) => gemmTexture(d, { x: tex(d, [4, n]), w: tex(d, [3, n]), bias: null, y: t(d, [4, 3]) }),
+      ],
+      [
+        'gemm_texture N',
+        'w',
+        (d, n) => gemmTexture(d, { x: tex(d, [4, 8]), w: tex(d, [n, 8]), bias: null, y: t(d, [4, n]) }),
+      ],
+      [
+        'attention_texture rows',
+        'qkv',
+        (d, n) => attentionTexture(d, { qkv: tex(d, [n, 24]), out: t(d, [1, 2, 8]), tokens: 2, heads: 1 }),
+      ],
+      [
+        'patch_pack rows',
+        'out',
+        (d, n) => patchPack(d, { image: t(d, [1, 3, 16, 16]), patchSize: 16, out: tex(d, [n, 768]) }),
+      ],
+      [
+        'patch_embed_texture rows',
+        'patches',
+        (d, n) =>
+          patchEmbedTexture(d, {
+            patches: tex(d, [n, 768]),
+            weight: tex(d, [8, 768]),
+            cls: t(d, [8]),
+            pos: t(d, [2, 8]),
+            out: t(d, [1, 2, 8]),
+          }),
+      ],
+    ];
+    it.each(cases.flatMap(([name, arg, call]) => [0, -2, 1.5].map((n) => [`${name} = ${n}`, arg, n, call] as const)))(
+      '%s: names %s',
+      async (_, arg, n, call) => {
+        const d = await testDevice();
+        let err: unknown;
+        try {
+          call(d, n);
+        } catch (e) {
+          err = e;
+        }
+        expect(err).toBeInstanceOf(KernelArgumentError);
+        expect((err as KernelArgumentError).argument).toBe(arg);
+        expect((err as Error).message).toMatch(new RegExp(`must be a positive integer, got ${n}`.replace('.', '\\.')));
+      },
+    );
   });
 });

@@ -35,8 +35,23 @@ describe('--help', () => {
     expect(r.code).toBe(0);
     for (const cmd of ['verify', 'embed', 'export-onnx', 'info', 'classify', 'tokenize', 'tune'])
       expect(r.out).toContain(`usage: wgsl-vit ${cmd}`);
+    // The list at the top names every command whose usage follows.
+    const list = r.out.slice(0, r.out.indexOf('\n\n'));
+    for (const [, cmd] of r.out.matchAll(/^usage: wgsl-vit ([a-z-]+)/gm))
+      expect(list).toMatch(new RegExp(`^  ${cmd} `, 'm'));
+    expect(list).toMatch(/^ {2}convert /m);
     expect(runCli([]).code).toBe(2);
     expect(runCli(['frobnicate']).err).toMatch(/unknown command 'frobnicate'/);
+  });
+});
+
+describe('--version', () => {
+  it.each(['--version', '-V'])('%s prints the package.json version on stdout', (flag) => {
+    const r = runCli([flag]);
+    expect(r.code).toBe(0);
+    const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8'));
+    expect(r.out).toBe(`${pkg.version}\n`);
+    expect(r.err).toBe('');
   });
 });
 
@@ -89,7 +104,7 @@ describe('wgsl-vit embed with a bad image among good ones', () => {
     expect(r.code, r.err).toBe(1);
     expect(r.err).toMatch(/left out .*broken\.jpg: JPEG file is truncated/);
     expect(r.err).toMatch(/left out .*missing\.png: cannot read/);
-    expect(r.out).toMatch(/^3 images, .*; 2 left out \(see above\)$/m);
+    expect(r.err).toMatch(/^3 images, .*; 2 left out \(see above\)$/m);
     const j = JSON.parse(readFileSync(join(dir, 'e.json'), 'utf8'));
     expect(j.images).toEqual([images[0], images[3], images[4]]);
     expect(j.failed.map((f: { index: number }) => f.index)).toEqual([1, 2]);
@@ -298,5 +313,31 @@ describe('tune and its profile store', () => {
     expect(r.stdout).toMatch(/rocket/);
     expect(r.stderr.match(/tuning profile ignored/g)?.length).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`${file}.*is not valid JSON`));
+  });
+});
+
+describe('stdout carries the data, stderr what is for the person watching (docs/cli.md)', () => {
+  it('embed, embed --text, classify, export-onnx', () => {
+    const e = runCli(['embed', ...model, fixture('rocket.png')]);
+    expect(e.code, e.err).toBe(0);
+    expect(e.out.trim().split('\n')).toEqual([expect.stringMatching(/rocket\.png: \[.*\] \(144 values\)$/)]);
+    expect(e.err).toMatch(/^1 images, [\d.]+ s/m);
+    const t = runCli(['embed', ...clip, '--text', 'a cat']);
+    expect(t.code, t.err).toBe(0);
+    expect(t.out.trim().split('\n')).toEqual([expect.stringMatching(/^"a cat": \[.*\] \(64 values\)$/)]);
+    expect(t.err).toMatch(/^1 texts, [\d.]+ s$/m);
+    const c = runCli(['classify', ...clip, '--labels', 'a rocket,a cat', fixture('rocket.png')]);
+    expect(c.code, c.err).toBe(0);
+    expect(c.out.trim().split('\n')).toEqual([
+      expect.stringMatching(/rocket\.png$/),
+      expect.stringMatching(/%.*a (rocket|cat)$/),
+      expect.stringMatching(/%.*a (rocket|cat)$/),
+    ]);
+    expect(c.err).toMatch(/^1 images × 2 labels/m);
+    const dir = tmp();
+    const o = runCli(['export-onnx', ...model, '--out', join(dir, 'm.onnx')]);
+    expect(o.code, o.err).toBe(0);
+    expect(o.out).toBe('');
+    expect(o.err).toMatch(/^wrote .*m\.onnx \([\d.]+ MiB\)$/m);
   });
 });

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { compare, readExpected } from '../../src/model/verify.js';
 import { openCheckpoint } from '../../src/weights/index.js';
 import { fixture } from '../helpers/fixtures.js';
-import { ensureBuilt, runCli } from '../helpers/cli.js';
+import { cli, ensureBuilt, runCli } from '../helpers/cli.js';
 
 beforeAll(ensureBuilt);
 
@@ -29,7 +29,8 @@ describe('wgsl-vit embed', () => {
     const dir = mkdtempSync(join(tmpdir(), 'wgsl-vit-embed-'));
     const r = embed(['--out', join(dir, 'e.safetensors'), '--tokens', '--batch', '2']);
     expect(r.code, r.err).toBe(0);
-    expect(r.out).toMatch(/^3 images, [\d.]+ s, [\d.]+ img\/s on .*; wrote .*e\.safetensors$/m);
+    expect(r.err).toMatch(/^3 images, [\d.]+ s, [\d.]+ img\/s on .*; wrote .*e\.safetensors$/m);
+    expect(r.out).toBe(''); // the data went to the file; the summary is on stderr
     const exp = await readExpected(fixture(`${CASE}.expected.safetensors`));
     const got = await openCheckpoint(join(dir, 'e.safetensors'));
     expect(got.tensors.get('embedding')!.shape).toEqual([3, 144]);
@@ -67,5 +68,46 @@ describe('wgsl-vit embed', () => {
     ]);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/\/nope\.jpg: cannot read/);
+  });
+});
+
+describe('wgsl-vit embed with image URLs (a local server, 127.0.0.1)', () => {
+  it('fetches http URLs beside paths; a failed fetch is left out naming the URL', async () => {
+    const { startFixtureServer } = await import('../helpers/fixture-server.js');
+    const { spawn } = await import('node:child_process');
+    const server = await startFixtureServer();
+    try {
+      const url = `${server.base}/range/rocket.png`;
+      const missing = `${server.base}/missing/cat.png`;
+      const dir = mkdtempSync(join(tmpdir(), 'wgsl-vit-embed-'));
+      // Spawned asynchronously: the server answering it runs in this process.
+      const args = [
+        'embed',
+        '--weights',
+        fixture(`${CASE}.safetensors`),
+        '--config',
+        fixture(`${CASE}.open_clip_config.json`),
+      ];
+      const p = spawn(
+        process.execPath,
+        [cli, ...args, url, missing, fixture('rocket.png'), '--out', join(dir, 'e.json')],
+        {
+          env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let err = '';
+      p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      p.stdout.resume();
+      const code = await new Promise<number | null>((r) => p.on('close', (c) => r(c)));
+      expect(code, err).toBe(1); // one image left out
+      expect(err).toContain(`left out ${missing}: HTTP 404`);
+      const j = JSON.parse(readFileSync(join(dir, 'e.json'), 'utf8'));
+      expect(j.images).toEqual([url, fixture('rocket.png')]);
+      // The URL's image is the file's.
+      expect(j.embedding[0]).toEqual(j.embedding[1]);
+    } finally {
+      server.close();
+    }
   });
 });

@@ -1,4 +1,5 @@
 // `wgsl-vit classify`: the command (its help text, with the options and exit statuses, is at the end).
+import { barStream } from './child.js';
 import {
   help,
   UsageError,
@@ -74,7 +75,7 @@ async function classify(argv: string[]): Promise<number> {
   const bar =
     positionals.length > 1
       ? new cliProgress.SingleBar(
-          { format: 'classifying [{bar}] {value}/{total} images | {eta_formatted} left', stream: process.stderr },
+          { format: 'classifying [{bar}] {value}/{total} images | {eta_formatted} left', stream: barStream() },
           cliProgress.Presets.shades_classic,
         )
       : null;
@@ -122,7 +123,7 @@ export const classifyCommand: Command = {
   ranked by probability (softmax over the labels of exp(logit_scale)·cosine). --template may be
   given several times (prompt ensembling: the label's embedding is the mean of its normalised
   prompt embeddings). Prints a table, or JSON (per image: [{label, score}], most probable first).
-  Unreadable images are named on stderr and left out (exit status 1 then, as embed).
+  IMAGE is a file path or an http(s) URL. Unreadable images are named on stderr and left out (exit status 1 then, as embed).
   ${DTYPE_HELP}
   ${NO_CACHE_HELP}`,
   run: classify,

@@ -1,5 +1,6 @@
 // What every command of the CLI shares: usage errors (exit 2), option parsing, the checks of
 // numbers, required options and output paths.
+import { barStream } from './child.js';
 import { MODEL_DTYPES, type ModelDType } from '../../src/model/dtype.js';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
@@ -78,13 +79,13 @@ export function checkOut(path: string, extensions: string[]): void {
  * `onProgress` to the load, call `done()` after it.
  */
 export async function urlLoadProgress(weights: string): Promise<{
-  onProgress?: (p: { phase: string; loaded: number; total: number }) => void;
+  onProgress?: (p: { phase: string; loaded: number; total: number; tower?: string }) => void;
   done(): void;
 }> {
   if (!/^https?:\/\//i.test(weights)) return { done() {} };
   const { default: cliProgress } = await import('cli-progress');
   const bar = new cliProgress.SingleBar(
-    { format: 'loading {phase} [{bar}] {value}/{total} MB', stream: process.stderr },
+    { format: 'loading {phase} [{bar}] {value}/{total} MB', stream: barStream() },
     cliProgress.Presets.shades_classic,
   );
   let started = false;
@@ -94,7 +95,7 @@ export async function urlLoadProgress(weights: string): Promise<{
       if (!started) bar.start(mb(p.total), 0, { phase: p.phase });
       started = true;
       bar.setTotal(mb(p.total));
-      bar.update(mb(p.loaded), { phase: p.phase });
+      bar.update(mb(p.loaded), { phase: p.tower ? `${p.phase} (${p.tower} tower)` : p.phase });
     },
     done: () => started && bar.stop(),
   };

@@ -1,4 +1,5 @@
 // `wgsl-vit embed`: the command (its help text, with the options and exit statuses, is at the end).
+import { barStream } from './child.js';
 import {
   help,
   UsageError,
@@ -83,7 +84,7 @@ async function embed(argv: string[]): Promise<number> {
       ? new cliProgress.SingleBar(
           {
             format: 'encoding [{bar}] {value}/{total} images | {eta_formatted} left',
-            stream: process.stderr,
+            stream: barStream(),
             noTTYOutput: false,
           },
           cliProgress.Presets.shades_classic,
@@ -146,7 +147,7 @@ async function embed(argv: string[]): Promise<number> {
     }
   }
   const left = r.failed.length ? `; ${r.failed.length} left out (see above)` : '';
-  console.log(
+  console.error(
     `${r.count} images, ${(r.ms / 1000).toFixed(2)} s, ${((r.count * 1000) / r.ms).toFixed(2)} img/s on ${adapterInfo.description || adapterInfo.vendor} (decoding and preprocessing included)${values.out ? `; wrote ${values.out}` : ''}${left}`,
   );
   model.destroy();
@@ -186,7 +187,7 @@ async function embedTexts(
       );
     }
   }
-  console.log(`${texts.length} texts, ${(ms / 1000).toFixed(2)} s${out ? `; wrote ${out}` : ''}`);
+  console.error(`${texts.length} texts, ${(ms / 1000).toFixed(2)} s${out ? `; wrote ${out}` : ''}`);
   clip.destroy();
   device.destroy();
   return 0;
@@ -196,8 +197,10 @@ export const embedCommand: Command = {
   name: 'embed',
   help: `usage: wgsl-vit embed --weights <file> --config <open_clip_config.json> IMAGE... [--out FILE] [--tokens] [--batch 32] [--resolution S] [--max-pixels N] [--dtype fp32|fp16|q8] [--no-cache]
        wgsl-vit embed --weights <file> --config <open_clip_config.json> --text "a photo of a cat" [--text ...] [--out FILE] [--no-cache]
+  IMAGE is a file path or an http(s) URL (fetched; a failed fetch names the URL).
   Decodes (PNG, JPEG: pixels equal Pillow's), preprocesses (squash resize with Pillow's bilinear
-  filter, the config's mean/std) and encodes images; prints a summary line (images, time, img/s).
+  filter, the config's mean/std) and encodes images: the embeddings (or, with --out, the file) are
+  the output; a summary line (images, time, img/s) goes to stderr.
   --out FILE    .json, .npy or .safetensors: embeddings [N, E] (and tokens [N, g², W] with
                 --tokens; with .npy the tokens go to NAME.tokens.npy). Checked before any work.
   --batch N     images decoded and run per forward call (default 32)

@@ -31,7 +31,7 @@ async function exportOnnxCmd(argv: string[]): Promise<number> {
     },
   );
   writeFileSync(values.out!, bytes);
-  console.log(`wrote ${values.out} (${(bytes.length / 2 ** 20).toFixed(1)} MiB)`);
+  console.error(`wrote ${values.out} (${(bytes.length / 2 ** 20).toFixed(1)} MiB)`);
   return 0;
 }
 

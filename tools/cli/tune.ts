@@ -67,7 +67,7 @@ async function tune(argv: string[]): Promise<number> {
   if (store) {
     try {
       await store.put(profile);
-      if (!values.json) console.log(`saved to ${store.where}`);
+      if (!values.json) console.error(`saved to ${store.where}`);
     } catch (e) {
       console.error(`wgsl-vit tune: not saved: ${(e as Error).message}`);
       return 1;

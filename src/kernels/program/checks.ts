@@ -15,6 +15,22 @@ export function byteSize(t: { shape: readonly number[]; dtype: DType }): number 
   return elementCount(t.shape) * DTYPE_BYTES[t.dtype];
 }
 
+/**
+ * Throws unless every dimension of `shape` is a positive integer: a zero-size (or negative, or
+ * fractional) dimension is refused here, naming the argument, rather than reaching Dawn as an
+ * asynchronous "binding size is zero" or leaving an output unwritten. expectShape, the texture
+ * checks and createDispatch (for every binding) call it.
+ */
+export function expectDims(kernel: string, arg: string, shape: readonly number[]): void {
+  for (const [i, d] of shape.entries())
+    if (!Number.isInteger(d) || d <= 0)
+      throw new KernelArgumentError(
+        kernel,
+        arg,
+        `dimension ${i} of [${shape.join(', ')}] must be a positive integer, got ${d}`,
+      );
+}
+
 /** Throws unless `t` has exactly `expected` shape (a `-1` entry matches anything) and the dtype (default f32). */
 export function expectShape(
   kernel: string,
@@ -23,6 +39,7 @@ export function expectShape(
   expected: readonly number[],
   dtype: DType = 'f32',
 ): void {
+  expectDims(kernel, arg, t.shape);
   const ok = t.shape.length === expected.length && expected.every((d, i) => d === -1 || d === t.shape[i]);
   if (!ok)
     throw new KernelArgumentError(kernel, arg, `expected shape [${expected.join(', ')}], got [${t.shape.join(', ')}]`);
@@ -53,6 +70,7 @@ function expectScales(kernel: string, arg: string, dtype: WeightDType, scale: Te
  * checked by the wrapper, its size by createDispatch); returns its dtype.
  */
 export function expectWeightTexture(kernel: string, arg: string, t: TextureRef): WeightDType {
+  expectDims(kernel, arg, t.shape);
   const dtype = expectWeightDType(kernel, arg, t.dtype ?? 'f32');
   expectScales(kernel, arg, dtype, t.scale, t.shape[0]);
   return dtype;
@@ -60,6 +78,7 @@ export function expectWeightTexture(kernel: string, arg: string, t: TextureRef):
 
 /** Throws unless an activation matrix texture holds f32 (only weights come in f16 / q8). */
 export function expectF32Texture(kernel: string, arg: string, t: TextureRef): void {
+  expectDims(kernel, arg, t.shape);
   if ((t.dtype ?? 'f32') !== 'f32')
     throw new KernelArgumentError(kernel, arg, `expected an f32 matrix texture, got dtype ${String(t.dtype)}`);
 }

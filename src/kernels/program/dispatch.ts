@@ -1,7 +1,7 @@
 // One kernel invocation: its arguments checked against the reflected signature and the device's
 // limits, its uniforms packed, its bind group built, returned as a Dispatch.
 import { KernelArgumentError } from '../../errors.js';
-import { byteSize } from './checks.js';
+import { byteSize, expectDims } from './checks.js';
 import { bindGroupLayout, pipelineFor, pipelineForAsync, pipelineKey } from './pipelines.js';
 import { signatureOf } from './reflect.js';
 import { matrixTextureWidth } from './texture-matrix.js';
@@ -38,6 +38,7 @@ function checkTensors(
   }
   for (const s of sig.storage) {
     const t = tensors[s.name]!;
+    expectDims(src.name, s.name, t.shape);
     const offset = t.offset ?? 0;
     const bytes = byteSize(t);
     if (offset % limits.minStorageBufferOffsetAlignment !== 0) {
@@ -94,6 +95,7 @@ function checkTextures(src: KernelSource, sig: KernelSignature, textures: Record
   }
   for (const b of sig.textures) {
     const { texture, shape, dtype } = textures[b.name]!;
+    expectDims(src.name, b.name, shape);
     const [rows, cols] = shape;
     if (texture.format !== MATRIX_TEXTURE_FORMAT)
       throw new KernelArgumentError(
