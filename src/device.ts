@@ -1,5 +1,6 @@
 // One way to get a configured GPUDevice, in Node.js (Dawn through npm `webgpu`) or in a browser.
 import { DeviceError, WebGPUError } from './errors.js';
+import { checkOptionKeys, type KeyList } from './options.js';
 
 /** Optional features the kernels can use when the adapter has them. */
 export const WANTED_FEATURES: readonly GPUFeatureName[] = [
@@ -34,6 +35,15 @@ export interface DeviceOptions {
    */
   preciseTimestamps?: boolean;
 }
+
+/** The keys of DeviceOptions (an unknown one is refused, options.ts). */
+export const DEVICE_OPTION_KEYS = {
+  dawnFlags: true,
+  powerPreference: true,
+  features: true,
+  gpu: true,
+  preciseTimestamps: true,
+} as const satisfies KeyList<DeviceOptions>;
 
 /** Dawn flags that lift timestamp quantization (Node only; `allow_unsafe_apis` is what permits the toggle). */
 export const PRECISE_TIMESTAMP_FLAGS: readonly string[] = [
@@ -93,6 +103,7 @@ export async function nodeGpu(flags: string[] = []): Promise<GPU> {
  * says what to install when there is no adapter.
  */
 export async function requestDevice(opts: DeviceOptions = {}): Promise<DeviceInfo> {
+  checkOptionKeys('requestDevice', opts, DEVICE_OPTION_KEYS);
   let gpu: GPU;
   let runtime: DeviceInfo['runtime'];
   if (opts.gpu) {

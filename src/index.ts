@@ -18,6 +18,7 @@ export {
   normalizeRows,
   softmaxRows,
   type ClipLoadOptions,
+  type EncodeTextsOptions,
   type LabelScore,
   type ZeroShotOptions,
 } from './model/clip.js';

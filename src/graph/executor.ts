@@ -2,6 +2,7 @@
 // (pipelines and bind groups built once, reused by every run), the whole forward pass recorded
 // into one command encoder and one submit.
 import { WebGPUError } from '../errors.js';
+import { checkOptionKeys, type KeyList } from '../options.js';
 import { createMatrixTexture, type Dispatch, type TensorRef, type TextureRef } from '../kernels/program/index.js';
 import type { CopyNode, Graph, Tensor } from './graph.js';
 import { planBuffers, type BufferPlan } from './planner.js';
@@ -12,6 +13,9 @@ export interface RunOptions {
   /** Time every kernel node with timestamp queries (one pass per node; needs 'timestamp-query'). */
   profile?: boolean;
 }
+
+/** The keys of RunOptions (an unknown one is refused, options.ts). */
+export const RUN_OPTION_KEYS = { read: true, profile: true } as const satisfies KeyList<RunOptions>;
 
 export interface NodeTiming {
   node: string;
@@ -126,6 +130,7 @@ export class CompiledGraph {
    * WebGPU validation or out-of-memory error raised by this run rejects it (a WebGPUError).
    */
   async run(inputs: Record<string, Float32Array | Uint32Array>, opts: RunOptions = {}): Promise<RunResult> {
+    checkOptionKeys('CompiledGraph.run', opts, RUN_OPTION_KEYS);
     const { device, graph } = this;
     for (const [name, { tensor }] of this.inputs) {
       const data = inputs[name];

@@ -12,6 +12,8 @@ import {
   type TensorRef,
   type TextureRef,
 } from './program/index.js';
+import { expectKnownArgs } from './program/checks.js';
+import type { KeyList } from '../options.js';
 
 export { attentionTextureKernel };
 const QB = ATTENTION_VARIANTS.texture.queryBlock;
@@ -30,9 +32,20 @@ export interface AttentionTextureArgs {
   scale?: number;
 }
 
+/** The keys of AttentionTextureArgs (an unknown one is refused). */
+export const ATTENTION_TEXTURE_ARG_KEYS = {
+  qkv: true,
+  tokens: true,
+  out: true,
+  heads: true,
+  batch0: true,
+  scale: true,
+} as const satisfies KeyList<AttentionTextureArgs>;
+
 /** out[batch0 : batch0 + qkv rows / N] = concat_h softmax(q_h k_hᵀ · scale) v_h. Needs 8-lane subgroups. */
 export function attentionTexture(device: GPUDevice, a: AttentionTextureArgs): Dispatch {
   const k = attentionTextureKernel.name;
+  expectKnownArgs(k, a, ATTENTION_TEXTURE_ARG_KEYS);
   const [rows, W3] = a.qkv.shape;
   expectF32Texture(k, 'qkv', a.qkv);
   const N = a.tokens;

@@ -32,6 +32,8 @@ export const attentionSubgroupKernel: KernelSource = { name: 'attention_subgroup
 export const attentionTextureKernel: KernelSource = { name: 'attention_texture', wgsl: attentionTextureWgsl };
 
 import type { AttentionVariant } from './choose/variants.js';
+import { expectKnownArgs } from './program/checks.js';
+import type { KeyList } from '../options.js';
 export type { AttentionVariant } from './choose/variants.js';
 /** Each buffer variant's kernel and its queries per workgroup (BQ in the WGSL). */
 const BUFFER_VARIANTS = {
@@ -148,9 +150,20 @@ export interface AttentionArgs {
   permuteLanes?: boolean;
 }
 
+/** The keys of AttentionArgs (an unknown one is refused). */
+export const ATTENTION_ARG_KEYS = {
+  qkv: true,
+  out: true,
+  heads: true,
+  scale: true,
+  variant: true,
+  permuteLanes: true,
+} as const satisfies KeyList<AttentionArgs>;
+
 /** out = concat_h softmax(q_h k_hᵀ · scale) v_h. Any N; head_dim = W / heads, a multiple of 4, ≤ ATTENTION_MAX_HEAD_DIM (128). */
 export function attention(device: GPUDevice, a: AttentionArgs): Dispatch {
   const k = 'attention'; // the op's name in errors; its variants' kernels are attention_broadcast / attention_tiled
+  expectKnownArgs(k, a, ATTENTION_ARG_KEYS);
   if (a.qkv.shape.length !== 3)
     throw new KernelArgumentError(k, 'qkv', `expected [B, N, 3W], got [${a.qkv.shape.join(', ')}]`);
   const [B, N, W3] = a.qkv.shape as [number, number, number];

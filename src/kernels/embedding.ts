@@ -14,6 +14,8 @@ import {
   type KernelSource,
   type TensorRef,
 } from './program/index.js';
+import { expectKnownArgs } from './program/checks.js';
+import type { KeyList } from '../options.js';
 
 export const embeddingKernel: KernelSource = { name: 'embedding', wgsl: embeddingWgsl };
 /** The native_f16 build (an f16 table read as WGSL f16 where the device has shader-f16). */
@@ -32,9 +34,19 @@ export interface EmbeddingArgs {
   f16Loads?: F16Loads;
 }
 
+/** The keys of EmbeddingArgs (an unknown one is refused). */
+export const EMBEDDING_ARG_KEYS = {
+  ids: true,
+  table: true,
+  pos: true,
+  out: true,
+  f16Loads: true,
+} as const satisfies KeyList<EmbeddingArgs>;
+
 /** out[b, t] = table[ids[b, t]] + pos[t]. */
 export function embedding(device: GPUDevice, a: EmbeddingArgs): Dispatch {
   const k = embeddingKernel.name;
+  expectKnownArgs(k, a, EMBEDDING_ARG_KEYS);
   if (a.ids.shape.length !== 2)
     throw new KernelArgumentError(k, 'ids', `expected [B, T], got [${a.ids.shape.join(', ')}]`);
   if (a.table.shape.length !== 2)

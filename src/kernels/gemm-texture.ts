@@ -22,6 +22,8 @@ import {
   type TensorRef,
   type TextureRef,
 } from './program/index.js';
+import { expectKnownArgs } from './program/checks.js';
+import type { KeyList } from '../options.js';
 
 export const gemmTextureKernel: KernelSource = { name: 'gemm_texture', wgsl: gemmTextureWgsl };
 /** Rows and columns of y one workgroup computes (MR, NB in its WGSL). */
@@ -47,9 +49,20 @@ export interface GemmTextureArgs {
   row0?: number;
 }
 
+/** The keys of GemmTextureArgs (an unknown one is refused). */
+export const GEMM_TEXTURE_ARG_KEYS = {
+  x: true,
+  w: true,
+  bias: true,
+  y: true,
+  epilogue: true,
+  row0: true,
+} as const satisfies KeyList<GemmTextureArgs>;
+
 /** y[row0 : row0 + M] = epilogue(x·wᵀ + bias). Any M, N, K; needs 8-lane subgroups. */
 export function gemmTexture(device: GPUDevice, a: GemmTextureArgs): Dispatch {
   const kernel = gemmTextureKernel.name;
+  expectKnownArgs(kernel, a, GEMM_TEXTURE_ARG_KEYS);
   const epilogue = a.epilogue ?? 'none';
   const code = epilogueCode(kernel, epilogue);
   const [N, K] = a.w.shape;

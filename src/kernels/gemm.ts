@@ -22,6 +22,8 @@ import {
   type KernelSource,
   type TensorRef,
 } from './program/index.js';
+import { expectKnownArgs } from './program/checks.js';
+import type { KeyList } from '../options.js';
 
 export const gemmKernel: KernelSource = { name: 'gemm', wgsl: gemmWgsl };
 export const gemmSubgroupKernel: KernelSource = { name: 'gemm_subgroup', wgsl: gemmSubgroupWgsl };
@@ -92,9 +94,22 @@ export function epilogueCode(kernel: string, epilogue: GemmEpilogue): number {
   return GEMM_EPILOGUE_CODE[epilogue];
 }
 
+/** The keys of GemmArgs (an unknown one is refused). */
+export const GEMM_ARG_KEYS = {
+  x: true,
+  w: true,
+  bias: true,
+  y: true,
+  epilogue: true,
+  tile: true,
+  f16Loads: true,
+  variant: true,
+} as const satisfies KeyList<GemmArgs>;
+
 /** y = epilogue(x·wᵀ + bias). Any M, N, K (no multiple-of-tile requirement). */
 export function gemm(device: GPUDevice, args: GemmArgs): Dispatch {
   const kernel = gemmKernel.name; // `kernel` for names, K for the reduction dimension
+  expectKnownArgs(kernel, args, GEMM_ARG_KEYS);
   const epilogue = args.epilogue ?? 'none';
   const code = epilogueCode(kernel, epilogue);
   if (args.w.shape.length !== 2)

@@ -14,6 +14,8 @@ import {
   type TensorRef,
   type TextureRef,
 } from './program/index.js';
+import { expectKnownArgs } from './program/checks.js';
+import type { KeyList } from '../options.js';
 
 export const layerNormKernel: KernelSource = { name: 'layernorm', wgsl: layernormWgsl };
 export const layerNormTextureKernel: KernelSource = { name: 'layernorm_texture', wgsl: layernormTextureWgsl };
@@ -46,9 +48,19 @@ function checkInputs(
   return { dim, rows: elementCount(a.x.shape.slice(0, -1)) };
 }
 
+/** The keys of LayerNormArgs (an unknown one is refused). */
+export const LAYER_NORM_ARG_KEYS = {
+  x: true,
+  gamma: true,
+  beta: true,
+  y: true,
+  eps: true,
+} as const satisfies KeyList<LayerNormArgs>;
+
 /** y = LayerNorm(x) over the last axis. Rows may be any number; dim any positive size. */
 export function layerNorm(device: GPUDevice, a: LayerNormArgs): Dispatch {
   const k = layerNormKernel.name;
+  expectKnownArgs(k, a, LAYER_NORM_ARG_KEYS);
   const { dim, rows } = checkInputs(k, a);
   expectShape(k, 'y', a.y, a.x.shape);
   return createDispatch(device, layerNormKernel, {
@@ -70,9 +82,20 @@ export interface LayerNormTextureArgs {
   row0?: number;
 }
 
+/** The keys of LayerNormTextureArgs (an unknown one is refused). */
+export const LAYER_NORM_TEXTURE_ARG_KEYS = {
+  x: true,
+  gamma: true,
+  beta: true,
+  y: true,
+  eps: true,
+  row0: true,
+} as const satisfies KeyList<LayerNormTextureArgs>;
+
 /** y = LayerNorm(x[row0 : row0 + rows]) into a matrix texture (for the 'texture' GEMM). */
 export function layerNormTexture(device: GPUDevice, a: LayerNormTextureArgs): Dispatch {
   const k = layerNormTextureKernel.name;
+  expectKnownArgs(k, a, LAYER_NORM_TEXTURE_ARG_KEYS);
   const { dim, rows: M } = checkInputs(k, a);
   expectDims(k, 'y', a.y.shape);
   const [rows, cols] = a.y.shape;

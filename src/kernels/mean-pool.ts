@@ -2,6 +2,8 @@
 import { meanPoolWgsl } from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
 import { createDispatch, expectShape, type Dispatch, type KernelSource, type TensorRef } from './program/index.js';
+import { expectKnownArgs } from './program/checks.js';
+import type { KeyList } from '../options.js';
 
 export const meanPoolKernel: KernelSource = { name: 'mean_pool', wgsl: meanPoolWgsl };
 
@@ -14,9 +16,13 @@ export interface MeanPoolArgs {
   skip: number;
 }
 
+/** The keys of MeanPoolArgs (an unknown one is refused). */
+export const MEAN_POOL_ARG_KEYS = { x: true, y: true, skip: true } as const satisfies KeyList<MeanPoolArgs>;
+
 /** y[b] = mean(x[b, skip:]). */
 export function meanPool(device: GPUDevice, a: MeanPoolArgs): Dispatch {
   const k = meanPoolKernel.name;
+  expectKnownArgs(k, a, MEAN_POOL_ARG_KEYS);
   if (a.x.shape.length !== 3)
     throw new KernelArgumentError(k, 'x', `expected [B, rows, dim], got [${a.x.shape.join(', ')}]`);
   const [batch, rows, dim] = a.x.shape as [number, number, number];

@@ -28,6 +28,8 @@ import {
   type TensorRef,
   type TextureRef,
 } from './program/index.js';
+import { expectKnownArgs } from './program/checks.js';
+import type { KeyList } from '../options.js';
 
 export const patchEmbedKernel: KernelSource = { name: 'patch_embed', wgsl: patchEmbedWgsl };
 /** patch_embed's native_f16 build (an f16 weight read as WGSL f16 where the device has shader-f16). */
@@ -58,9 +60,21 @@ export interface PatchEmbedArgs {
   f16Loads?: F16Loads;
 }
 
+/** The keys of PatchEmbedArgs (an unknown one is refused). */
+export const PATCH_EMBED_ARG_KEYS = {
+  image: true,
+  weight: true,
+  cls: true,
+  pos: true,
+  out: true,
+  tile: true,
+  f16Loads: true,
+} as const satisfies KeyList<PatchEmbedArgs>;
+
 /** out = [cls; conv_p(image)ᵀ] + pos. Any batch, any patch size p ≥ 1, any S divisible by p. */
 export function patchEmbed(device: GPUDevice, a: PatchEmbedArgs): Dispatch {
   const k = patchEmbedKernel.name;
+  expectKnownArgs(k, a, PATCH_EMBED_ARG_KEYS);
   if (a.image.shape.length !== 4 || a.image.shape[1] !== 3 || a.image.shape[2] !== a.image.shape[3]) {
     throw new KernelArgumentError(k, 'image', `expected [B, 3, S, S], got [${a.image.shape.join(', ')}]`);
   }
@@ -111,9 +125,18 @@ export interface PatchPackArgs {
   patch0?: number;
 }
 
+/** The keys of PatchPackArgs (an unknown one is refused). */
+export const PATCH_PACK_ARG_KEYS = {
+  image: true,
+  patchSize: true,
+  out: true,
+  patch0: true,
+} as const satisfies KeyList<PatchPackArgs>;
+
 /** The image's patches as rows of a matrix texture (im2col), for patchEmbedTexture. */
 export function patchPack(device: GPUDevice, a: PatchPackArgs): Dispatch {
   const k = patchPackKernel.name;
+  expectKnownArgs(k, a, PATCH_PACK_ARG_KEYS);
   const { B, S, g } = imageGrid(k, a.image, a.patchSize);
   const p = a.patchSize;
   expectDims(k, 'out', a.out.shape);
@@ -150,12 +173,23 @@ export interface PatchEmbedTextureArgs {
   patch0?: number;
 }
 
+/** The keys of PatchEmbedTextureArgs (an unknown one is refused). */
+export const PATCH_EMBED_TEXTURE_ARG_KEYS = {
+  patches: true,
+  weight: true,
+  cls: true,
+  pos: true,
+  out: true,
+  patch0: true,
+} as const satisfies KeyList<PatchEmbedTextureArgs>;
+
 /**
  * patchEmbed from packed patches, the convolution as a texture GEMM (CPU adapters with 8-lane
  * subgroups): out[b, 1 + t] = patches[b·g² + t − patch0]·wᵀ + pos[1 + t]; out[b, 0] = cls + pos[0].
  */
 export function patchEmbedTexture(device: GPUDevice, a: PatchEmbedTextureArgs): Dispatch {
   const k = patchEmbedTextureKernel.name;
+  expectKnownArgs(k, a, PATCH_EMBED_TEXTURE_ARG_KEYS);
   const [W, K] = a.weight.shape;
   const [rows, Kx] = a.patches.shape;
   expectF32Texture(k, 'patches', a.patches);

@@ -12,6 +12,8 @@ import {
   type KernelSource,
   type TensorRef,
 } from './program/index.js';
+import { expectKnownArgs } from './program/checks.js';
+import type { KeyList } from '../options.js';
 
 export const posembSincosKernel: KernelSource = { name: 'posemb_sincos', wgsl: posembSincosWgsl };
 
@@ -59,9 +61,17 @@ export interface PosembSincosArgs {
   grid: number;
 }
 
+/** The keys of PosembSincosArgs (an unknown one is refused). */
+export const POSEMB_SINCOS_ARG_KEYS = {
+  omega: true,
+  out: true,
+  grid: true,
+} as const satisfies KeyList<PosembSincosArgs>;
+
 /** Fills `out` with the table on the GPU. */
 export function posembSincos(device: GPUDevice, a: PosembSincosArgs): Dispatch {
   const k = posembSincosKernel.name;
+  expectKnownArgs(k, a, POSEMB_SINCOS_ARG_KEYS);
   if (!Number.isInteger(a.grid) || a.grid <= 0)
     throw new KernelArgumentError(k, 'grid', `must be a positive integer, got ${a.grid}`);
   expectDims(k, 'out', a.out.shape);

@@ -13,6 +13,8 @@ import {
   type TensorRef,
   type TextureRef,
 } from './program/index.js';
+import { expectKnownArgs } from './program/checks.js';
+import type { KeyList } from '../options.js';
 
 export const texturePackKernel: KernelSource = { name: 'texture_pack', wgsl: texturePackWgsl };
 const WORKGROUP = 64; // texels per workgroup along a row (texture_pack.wgsl's @workgroup_size)
@@ -26,9 +28,13 @@ export interface TexturePackArgs {
   row0?: number;
 }
 
+/** The keys of TexturePackArgs (an unknown one is refused). */
+export const TEXTURE_PACK_ARG_KEYS = { x: true, out: true, row0: true } as const satisfies KeyList<TexturePackArgs>;
+
 /** out = x[row0 : row0 + out.shape[0]] as a zero-padded matrix texture. */
 export function texturePack(device: GPUDevice, a: TexturePackArgs): Dispatch {
   const k = texturePackKernel.name;
+  expectKnownArgs(k, a, TEXTURE_PACK_ARG_KEYS);
   if (a.x.shape.length < 1) throw new KernelArgumentError(k, 'x', 'needs at least one dimension');
   const K = a.x.shape[a.x.shape.length - 1]!;
   const M = elementCount(a.x.shape.slice(0, -1));

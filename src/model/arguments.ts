@@ -9,6 +9,17 @@ import { checkTile } from '../kernels/gemm-tile.js';
 import { f16LoadsProblem } from '../kernels/program/weight-format.js';
 import { GEMM_VARIANTS, gemmVariantFor } from '../kernels/gemm.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
+import { checkOptionKeys, type KeyList } from '../options.js';
+
+/** The keys of KernelChoices (the `kernels` load option; an unknown one is refused). */
+export const KERNEL_CHOICE_KEYS = {
+  gemmVariant: true,
+  gemmTile: true,
+  attentionVariant: true,
+  weightDType: true,
+  f16Loads: true,
+  textureRows: true,
+} as const satisfies KeyList<KernelChoices>;
 
 /** Array.isArray that keeps the element type (the built-in narrows a readonly T[] to any[]). */
 export const isList = <T>(x: readonly T[]): x is readonly T[] => Array.isArray(x);
@@ -29,6 +40,7 @@ function checkVariant(device: GPUDevice, arg: string, v: string | undefined, kno
  * or variant was asked for; 'texture' attention (qkv packed first) when attentionVariantFor says so.
  */
 export function checkKernelChoices(device: GPUDevice, k: KernelChoices = {}): KernelChoices {
+  checkOptionKeys('load', k, KERNEL_CHOICE_KEYS, { argument: 'kernels', prefix: 'kernels.' });
   checkVariant(device, 'kernels.attentionVariant', k.attentionVariant, Object.keys(ATTENTION_VARIANTS));
   if (k.gemmTile !== undefined) checkTile(device, 'load', k.gemmTile);
   if (

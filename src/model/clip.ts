@@ -6,6 +6,7 @@ import { elementCount } from '../shape.js';
 import { expectDeviceAlive } from '../device.js';
 import { sourceLabel, type LoadProgress } from '../weights/source.js';
 import { ArgumentError, CheckpointError, ConfigError } from '../errors.js';
+import { checkOptionKeys, type KeyList } from '../options.js';
 import { encodeImages, type EncodeOptions } from './encode.js';
 import type { ImageInput } from '../preprocess/index.js';
 import type { KernelChoices } from '../graph/graph.js';
@@ -61,17 +62,54 @@ export interface ZeroShotOptions extends Pick<EncodeOptions, 'batchSize' | 'maxP
   templates?: readonly string[];
 }
 
+/** The keys of ClipLoadOptions, ZeroShotOptions, clip.encodeImages' and clip.encodeTexts' options (an unknown one is refused, options.ts). */
+export const CLIP_LOAD_OPTION_KEYS = {
+  weights: true,
+  config: true,
+  vocab: true,
+  kernels: true,
+  dtype: true,
+  onProgress: true,
+  cache: true,
+  signal: true,
+  stallTimeoutMs: true,
+} as const satisfies KeyList<ClipLoadOptions>;
+export const ZERO_SHOT_OPTION_KEYS = {
+  batchSize: true,
+  maxPixels: true,
+  resolution: true,
+  onProgress: true,
+  template: true,
+  templates: true,
+} as const satisfies KeyList<ZeroShotOptions>;
+const CLIP_ENCODE_IMAGES_KEYS = {
+  resolution: true,
+  hiddenBlock: true,
+  batchSize: true,
+  onProgress: true,
+  maxPixels: true,
+} as const satisfies KeyList<Omit<EncodeOptions, 'outputs' | 'onImageError'>>;
+export interface EncodeTextsOptions {
+  /** Texts per forward call (default 64). */
+  batchSize?: number;
+}
+export const ENCODE_TEXTS_OPTION_KEYS = { batchSize: true } as const satisfies KeyList<EncodeTextsOptions>;
+
 /**
  * The CLIP methods return one row (or one ranking) per image, so they cannot leave an image out:
- * `onImageError` (which a plain-JavaScript caller can still pass) is refused, not ignored.
+ * `onImageError` (which a plain-JavaScript caller can still pass) is refused, not ignored. Then any
+ * other unknown key is refused too (checkOptionKeys).
  */
-function refuseImageErrorOption(method: string, opts: object): void {
+function checkClipImageOptions(method: string, opts: unknown, known: Readonly<Record<string, true>>): void {
+  if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) return checkOptionKeys(method, opts, known);
   if ('onImageError' in opts && (opts as { onImageError?: unknown }).onImageError !== undefined)
     throw new ArgumentError(
       method,
       'onImageError',
       `clip.${method} returns one result per image and rejects with an ImageError naming an unreadable one; to skip unreadable images use encodeImages(clip.vision, images, { onImageError: 'skip' }), which returns indices and failed`,
     );
+  // an onImageError: undefined was accepted before unknown keys were refused, and still is
+  checkOptionKeys(method, Object.fromEntries(Object.entries(opts).filter(([k]) => k !== 'onImageError')), known);
 }
 
 /** L2-normalises each row of a [rows, dim] array (in a new array). */
@@ -115,6 +153,8 @@ export class CLIPModel {
 
   /** Loads both towers of an OpenVision 1 checkpoint; an OpenVision 2 (vision-only) file or config is named as such. */
   static async load(device: GPUDevice, opts: ClipLoadOptions): Promise<CLIPModel> {
+    checkOptionKeys('CLIPModel.load', opts, CLIP_LOAD_OPTION_KEYS);
+    if (opts === undefined) throw new ArgumentError('CLIPModel.load', 'options', 'must be given: { weights, config }');
     await expectDeviceAlive(device, `CLIPModel.load(${sourceLabel(opts.weights)})`);
     let json: unknown = opts.config,
       source = 'config';
@@ -208,14 +248,15 @@ export class CLIPModel {
     images: readonly ImageInput[],
     opts: Omit<EncodeOptions, 'outputs' | 'onImageError'> = {},
   ): Promise<Float32Array> {
-    refuseImageErrorOption('encodeImages', opts);
+    checkClipImageOptions('encodeImages', opts, CLIP_ENCODE_IMAGES_KEYS);
     return (
       (await encodeImages(this.vision, images, { ...opts, outputs: ['embedding'] })).embedding ?? new Float32Array(0)
     );
   }
 
   /** [N, E] text embeddings (projected, not normalised), in batches of `batchSize` (default 64). */
-  async encodeTexts(texts: readonly string[], opts: { batchSize?: number } = {}): Promise<Float32Array> {
+  async encodeTexts(texts: readonly string[], opts: EncodeTextsOptions = {}): Promise<Float32Array> {
+    checkOptionKeys('encodeTexts', opts, ENCODE_TEXTS_OPTION_KEYS);
     if (!isList(texts) || texts.length === 0)
       throw new ArgumentError('encodeTexts', 'texts', 'must be a non-empty array of strings');
     texts.forEach((t, i) => {
@@ -273,7 +314,7 @@ export class CLIPModel {
   ): Promise<LabelScore[][]> {
     if (!isList(images) || images.length === 0)
       throw new ArgumentError('zeroShot', 'images', 'must be a non-empty array of images');
-    refuseImageErrorOption('zeroShot', opts);
+    checkClipImageOptions('zeroShot', opts, ZERO_SHOT_OPTION_KEYS);
     if (opts.template !== undefined && opts.templates !== undefined)
       throw new ArgumentError(
         'zeroShot',

@@ -2,6 +2,7 @@
 import { checkHiddenBlockUse, concat, isList } from './arguments.js';
 import type { ViTOutputName, ViTOutputs, VisionTransformer } from './vit.js';
 import { ArgumentError, ImageError } from '../errors.js';
+import { checkOptionKeys, type KeyList } from '../options.js';
 import { decodeResized, normalizeBatch, type ImageInput, type RgbImage } from '../preprocess/index.js';
 
 export interface EncodeOptions {
@@ -23,6 +24,17 @@ export interface EncodeOptions {
    */
   onImageError?: 'throw' | 'skip';
 }
+
+/** The keys of EncodeOptions (an unknown one is refused, options.ts). */
+export const ENCODE_OPTION_KEYS = {
+  outputs: true,
+  resolution: true,
+  hiddenBlock: true,
+  batchSize: true,
+  onProgress: true,
+  maxPixels: true,
+  onImageError: true,
+} as const satisfies KeyList<EncodeOptions>;
 
 export interface EncodeResult {
   /** [N, E] */
@@ -51,6 +63,7 @@ export async function encodeImages(
   opts: EncodeOptions = {},
 ): Promise<EncodeResult> {
   const t0 = performance.now();
+  checkOptionKeys('encodeImages', opts, ENCODE_OPTION_KEYS);
   const size = opts.resolution ?? model.config.imageSize;
   const outputs = opts.outputs ?? ['embedding'];
   const batchSize = opts.batchSize ?? 32;

@@ -3,6 +3,7 @@
 import { expectDeviceAlive } from '../device.js';
 import { sourceLabel, type LoadProgress } from '../weights/source.js';
 import { ArgumentError, ConfigError } from '../errors.js';
+import { checkOptionKeys, type KeyList } from '../options.js';
 import { Graph, type KernelChoices } from '../graph/graph.js';
 import type { CompiledGraph } from '../graph/executor.js';
 import * as ops from '../graph/ops.js';
@@ -103,6 +104,22 @@ export interface TextLoadOptions {
   stallTimeoutMs?: number;
 }
 
+/** The keys of TextLoadOptions and TextForwardOptions (an unknown one is refused, options.ts). */
+export const TEXT_LOAD_OPTION_KEYS = {
+  weights: true,
+  config: true,
+  kernels: true,
+  dtype: true,
+  onProgress: true,
+  cache: true,
+  signal: true,
+  stallTimeoutMs: true,
+} as const satisfies KeyList<TextLoadOptions>;
+export const TEXT_FORWARD_OPTION_KEYS = {
+  outputs: true,
+  maxBatch: true,
+} as const satisfies KeyList<TextForwardOptions>;
+
 export class TextTransformer extends GraphModel {
   private constructor(
     device: GPUDevice,
@@ -116,6 +133,9 @@ export class TextTransformer extends GraphModel {
 
   /** Loads and checks the text tower of a checkpoint against its config, and uploads it. */
   static async load(device: GPUDevice, opts: TextLoadOptions): Promise<TextTransformer> {
+    checkOptionKeys('TextTransformer.load', opts, TEXT_LOAD_OPTION_KEYS);
+    if (opts === undefined)
+      throw new ArgumentError('TextTransformer.load', 'options', 'must be given: { weights, config }');
     await expectDeviceAlive(device, `TextTransformer.load(${sourceLabel(opts.weights)})`);
     const config = await resolveTextConfig(opts.config);
     const asDType = checkModelDType('TextTransformer.load', opts.dtype);
@@ -156,6 +176,7 @@ export class TextTransformer extends GraphModel {
    */
   async forward(ids: Int32Array | Uint32Array, count: number, opts: TextForwardOptions = {}): Promise<TextOutputs> {
     this.checkAlive();
+    checkOptionKeys('text forward', opts, TEXT_FORWARD_OPTION_KEYS);
     const t = this.config,
       T = t.contextLength;
     if (!Number.isInteger(count) || count <= 0)

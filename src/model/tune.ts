@@ -8,6 +8,7 @@ import { adapterTraits } from '../kernels/choose/adapter.js';
 import { ATTENTION_VARIANTS, type AttentionVariant } from '../kernels/attention.js';
 import { GEMM_TILES, tileName, tileProblem } from '../kernels/choose/tiles.js';
 import type { ViTConfig } from './config.js';
+import { checkOptionKeys, type KeyList } from '../options.js';
 import { adapterKey, shapeKey, toStored, type TuneProfile, type TuneTiming } from './profiles.js';
 import { randomCheckpoint } from './random.js';
 import { VisionTransformer } from './vit.js';
@@ -26,8 +27,19 @@ export interface TuneOptions {
   onProgress?: (t: TuneTiming) => void;
 }
 
+/** The keys of TuneOptions (an unknown one is refused, options.ts). */
+export const TUNE_OPTION_KEYS = {
+  batch: true,
+  resolution: true,
+  layers: true,
+  iters: true,
+  tolerance: true,
+  onProgress: true,
+} as const satisfies KeyList<TuneOptions>;
+
 /** Times and checks the candidates (GEMM first, then attention with the best GEMM); returns the profile. */
 export async function tuneKernels(device: GPUDevice, config: ViTConfig, opts: TuneOptions = {}): Promise<TuneProfile> {
+  checkOptionKeys('tuneKernels', opts, TUNE_OPTION_KEYS);
   const batch = opts.batch ?? 1,
     resolution = opts.resolution ?? config.imageSize,
     iters = opts.iters ?? 3,

@@ -3,6 +3,7 @@
 import { expectDeviceAlive } from '../device.js';
 import { sourceLabel, type LoadProgress } from '../weights/source.js';
 import { ArgumentError, ConfigError } from '../errors.js';
+import { checkOptionKeys, type KeyList } from '../options.js';
 import { Graph, type KernelChoices, type Tensor } from '../graph/graph.js';
 import type { CompiledGraph, NodeTiming } from '../graph/executor.js';
 import { GraphModel } from './tower.js';
@@ -162,6 +163,26 @@ export interface LoadOptions {
 
 const DEFAULT_OUTPUTS: readonly ViTOutputName[] = ['tokens', 'pooled', 'embedding'];
 
+/** The keys of LoadOptions and ForwardOptions (an unknown one is refused, options.ts). */
+export const LOAD_OPTION_KEYS = {
+  weights: true,
+  config: true,
+  kernels: true,
+  dtype: true,
+  profile: true,
+  onProgress: true,
+  cache: true,
+  signal: true,
+  stallTimeoutMs: true,
+} as const satisfies KeyList<LoadOptions>;
+export const FORWARD_OPTION_KEYS = {
+  resolution: true,
+  outputs: true,
+  profile: true,
+  maxBatch: true,
+  hiddenBlock: true,
+} as const satisfies KeyList<ForwardOptions>;
+
 export class VisionTransformer extends GraphModel {
   private constructor(
     device: GPUDevice,
@@ -179,6 +200,9 @@ export class VisionTransformer extends GraphModel {
 
   /** Loads and checks a checkpoint against its config, and uploads it. */
   static async load(device: GPUDevice, opts: LoadOptions): Promise<VisionTransformer> {
+    checkOptionKeys('VisionTransformer.load', opts, LOAD_OPTION_KEYS);
+    if (opts === undefined)
+      throw new ArgumentError('VisionTransformer.load', 'options', 'must be given: { weights, config }');
     await expectDeviceAlive(device, `VisionTransformer.load(${sourceLabel(opts.weights)})`);
     const config = await resolveConfig(opts.config);
     let asked = opts.kernels;
@@ -271,6 +295,7 @@ export class VisionTransformer extends GraphModel {
    */
   async forward(pixels: Float32Array, batch: number, opts: ForwardOptions = {}): Promise<ViTOutputs> {
     this.checkAlive();
+    checkOptionKeys('forward', opts, FORWARD_OPTION_KEYS);
     const c = this.config;
     const res = opts.resolution ?? c.imageSize;
     if (!Number.isInteger(res) || res <= 0 || res % c.patchSize !== 0) {

@@ -8,6 +8,7 @@ import { posembSincos2d } from '../kernels/posemb-sincos.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
 import { architecture, gridOf, type ViTConfig } from '../model/config.js';
 import { CheckpointError, ConfigError } from '../errors.js';
+import { checkOptionKeys, type KeyList } from '../options.js';
 import { checkLayout, checkRecomputablePositions, sincosTableError } from '../model/parameters.js';
 
 const { onnx } = onnxProto as unknown as { onnx: typeof import('onnx-proto').onnx };
@@ -21,8 +22,12 @@ export interface OnnxExportOptions {
   resolution?: number;
 }
 
+/** The keys of OnnxExportOptions (an unknown one is refused, options.ts). */
+export const ONNX_EXPORT_OPTION_KEYS = { batch: true, resolution: true } as const satisfies KeyList<OnnxExportOptions>;
+
 /** Returns the serialized ModelProto. Weights are read from the checkpoint and embedded. */
 export async function exportOnnx(config: ViTConfig, ckpt: Checkpoint, opts: OnnxExportOptions): Promise<Uint8Array> {
+  checkOptionKeys('exportOnnx', opts, ONNX_EXPORT_OPTION_KEYS);
   const c = config,
     B = opts.batch,
     S = opts.resolution ?? c.imageSize;

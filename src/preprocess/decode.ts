@@ -5,6 +5,7 @@
 // not applied (neither does OpenVision's pipeline). Every image is size-checked from its header
 // against `maxPixels` before it is decoded.
 import { ImageError } from '../errors.js';
+import { checkOptionKeys, type KeyList } from '../options.js';
 import { checkPixels, decodeJpeg } from './jpeg.js';
 import type { RgbImage } from './resize.js';
 
@@ -20,6 +21,9 @@ export interface DecodeOptions {
   /** Largest width × height accepted (default DEFAULT_MAX_PIXELS); checked before decoding. */
   maxPixels?: number;
 }
+
+/** The keys of DecodeOptions (an unknown one is refused, options.ts). */
+export const DECODE_OPTION_KEYS = { maxPixels: true } as const satisfies KeyList<DecodeOptions>;
 
 function rgbaToRgb(width: number, height: number, rgba: Uint8Array | Uint8ClampedArray): RgbImage {
   const data = new Uint8Array(width * height * 3);
@@ -113,6 +117,7 @@ function bitmapToRgb(bmp: ImageBitmap, name: string): RgbImage {
  * (PNG, JPEG). ImageData / ImageBitmap are already decoded by the browser and taken as they are.
  */
 export async function decodeImage(input: ImageInput, opts: DecodeOptions = {}): Promise<RgbImage> {
+  checkOptionKeys('decodeImage', opts, DECODE_OPTION_KEYS);
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
   if (!(maxPixels > 0)) throw new ImageError('decodeImage', `maxPixels must be a positive number, got ${maxPixels}`);
   if (typeof input === 'string' && /^https?:\/\//i.test(input)) {

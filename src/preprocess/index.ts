@@ -1,6 +1,7 @@
 // OpenVision's released preprocessing: RGB, squash-resize to S×S with PIL bilinear (antialiased),
 // ToTensor (/255), Normalize(mean, std) — into one [B, 3, S, S] float32 batch.
-import { decodeImage, DEFAULT_MAX_PIXELS, type DecodeOptions, type ImageInput } from './decode.js';
+import { decodeImage, DECODE_OPTION_KEYS, DEFAULT_MAX_PIXELS, type DecodeOptions, type ImageInput } from './decode.js';
+import { checkOptionKeys, type KeyList } from '../options.js';
 import { resizeBilinear, type RgbImage } from './resize.js';
 
 export { decodeImage, resizeBilinear, DEFAULT_MAX_PIXELS, type DecodeOptions, type ImageInput, type RgbImage };
@@ -11,6 +12,14 @@ export interface PreprocessOptions extends DecodeOptions {
   mean: readonly [number, number, number];
   std: readonly [number, number, number];
 }
+
+/** The keys of PreprocessOptions (an unknown one is refused, options.ts). */
+export const PREPROCESS_OPTION_KEYS = {
+  ...DECODE_OPTION_KEYS,
+  size: true,
+  mean: true,
+  std: true,
+} as const satisfies KeyList<PreprocessOptions>;
 
 /** Writes one resized image, normalised, into `out` at image index `b` (CHW planes, float32 math). */
 function normalizeInto(img: RgbImage, out: Float32Array, b: number, o: PreprocessOptions): void {
@@ -30,11 +39,13 @@ function normalizeInto(img: RgbImage, out: Float32Array, b: number, o: Preproces
 
 /** One image decoded and squash-resized to S×S (Pillow bilinear): the first two preprocessing steps. */
 export async function decodeResized(input: ImageInput, size: number, opts: DecodeOptions = {}): Promise<RgbImage> {
+  checkOptionKeys('decodeResized', opts, DECODE_OPTION_KEYS);
   return resizeBilinear(await decodeImage(input, opts), size, size);
 }
 
 /** Normalises resized images into a [B, 3, S, S] batch. */
 export function normalizeBatch(images: readonly RgbImage[], o: PreprocessOptions): Float32Array {
+  checkOptionKeys('normalizeBatch', o, PREPROCESS_OPTION_KEYS);
   const out = new Float32Array(images.length * 3 * o.size * o.size);
   images.forEach((img, b) => normalizeInto(img, out, b, o));
   return out;
@@ -42,7 +53,8 @@ export function normalizeBatch(images: readonly RgbImage[], o: PreprocessOptions
 
 /** Decodes, resizes and normalises images into a [B, 3, S, S] batch. */
 export async function preprocessImages(images: readonly ImageInput[], o: PreprocessOptions): Promise<Float32Array> {
+  checkOptionKeys('preprocessImages', o, PREPROCESS_OPTION_KEYS);
   const resized: RgbImage[] = [];
-  for (const input of images) resized.push(await decodeResized(input, o.size, o));
+  for (const input of images) resized.push(await decodeResized(input, o.size, { maxPixels: o.maxPixels }));
   return normalizeBatch(resized, o);
 }

@@ -11,6 +11,7 @@
 // fixture (34 strings), while the libraries that have one (Transformers.js) are far larger and do
 // not do ftfy's cleaning. HTML entities use the `entities` package (the HTML5 table).
 import { decodeHTML, decodeHTMLStrict } from 'entities';
+import { checkOptionKeys, type KeyList } from '../options.js';
 
 /** Ids the CLIPS layout uses (the released vocabulary's [PAD], [bos], [eos], [UNK], [CLS]). */
 export const CLIPS_IDS = { pad: 0, bos: 1, eos: 2, unk: 100, cls: 101 } as const;
@@ -162,6 +163,9 @@ export interface TokenizerOptions {
   contextLength?: number;
 }
 
+/** The keys of TokenizerOptions (an unknown one is refused, options.ts). */
+export const TOKENIZER_OPTION_KEYS = { contextLength: true } as const satisfies KeyList<TokenizerOptions>;
+
 /** CLIPS tokenizer over a WordPiece vocabulary (vocab.txt: one token per line, id = line index). */
 export class ClipsTokenizer {
   private readonly ids: Map<string, number>;
@@ -192,6 +196,7 @@ export class ClipsTokenizer {
 
   /** From the text of a vocab.txt file. */
   static fromVocab(text: string, opts: TokenizerOptions = {}): ClipsTokenizer {
+    checkOptionKeys('ClipsTokenizer.fromVocab', opts, TOKENIZER_OPTION_KEYS);
     if (typeof text !== 'string') throw new TokenizerError('vocabulary: expected the text of a vocab.txt file');
     const lines = text.split('\n');
     if (lines.at(-1) === '') lines.pop();
@@ -203,6 +208,7 @@ export class ClipsTokenizer {
 
   /** The released OpenVision 1 vocabulary (BERT base uncased, 30522 tokens, [bos]/[eos] at 1/2), shipped with the package. */
   static async default(opts: TokenizerOptions = {}): Promise<ClipsTokenizer> {
+    checkOptionKeys('ClipsTokenizer.default', opts, TOKENIZER_OPTION_KEYS);
     const { clipsVocab } = await import('./vocab.generated.js');
     return ClipsTokenizer.fromVocab(clipsVocab, opts);
   }

@@ -4,6 +4,8 @@ import { openTorchZip } from './torch-zip.js';
 import { openSource, readRange, type SourceOptions, type WeightsInput } from './source.js';
 import type { Checkpoint } from './checkpoint.js';
 import { CheckpointError } from '../errors.js';
+import { checkOptionKeys } from '../options.js';
+import { SOURCE_OPTION_KEYS } from './types.js';
 
 /** Opens a checkpoint (path, http(s) URL, bytes, Blob, ByteSource); `opts` applies to URLs (progress, cache). */
 export async function openCheckpoint(
@@ -11,6 +13,7 @@ export async function openCheckpoint(
   name?: string,
   opts: SourceOptions = {},
 ): Promise<Checkpoint> {
+  checkOptionKeys('openCheckpoint', opts, SOURCE_OPTION_KEYS);
   const src = await openSource(input, name, opts);
   const head = await readRange(src, 0, 16);
   if (head[0] === 0x50 && head[1] === 0x4b) return openTorchZip(src);

@@ -2,7 +2,8 @@
 // range requests, url-source.ts), a File/Blob (browser), or bytes in memory. Everything downstream
 // reads byte ranges from a ByteSource, so a multi-gigabyte checkpoint is never held in memory whole.
 import { CheckpointError } from '../errors.js';
-import type { ByteSource, SourceOptions } from './types.js';
+import { SOURCE_OPTION_KEYS, type ByteSource, type SourceOptions } from './types.js';
+import { checkOptionKeys } from '../options.js';
 
 export type { ByteSource, LoadProgress, SourceOptions } from './types.js';
 
@@ -32,6 +33,7 @@ export function isUrl(input: unknown): input is string | URL {
 }
 
 export async function openSource(input: WeightsInput, name?: string, opts: SourceOptions = {}): Promise<ByteSource> {
+  checkOptionKeys('openSource', opts, SOURCE_OPTION_KEYS);
   // In a browser a path is a URL relative to the page.
   const inBrowser = typeof process === 'undefined' && typeof location !== 'undefined';
   if (isUrl(input) || (inBrowser && typeof input === 'string')) {

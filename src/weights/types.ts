@@ -1,4 +1,5 @@
 // The types every byte source shares (source.ts opens paths, bytes and Blobs; url-source.ts URLs).
+import type { KeyList } from '../options.js';
 
 /** Random access to a checkpoint's bytes. */
 export interface ByteSource {
@@ -24,6 +25,14 @@ export interface SourceOptions {
    */
   stallTimeoutMs?: number;
 }
+
+/** The keys of SourceOptions (an unknown one is refused, options.ts). */
+export const SOURCE_OPTION_KEYS = {
+  onProgress: true,
+  cache: true,
+  signal: true,
+  stallTimeoutMs: true,
+} as const satisfies KeyList<SourceOptions>;
 
 /** One progress event of a load: bytes of `file` done out of `total` in a phase. */
 export interface LoadProgress {

@@ -1,6 +1,7 @@
 // Bad arguments give a KernelArgumentError naming the kernel and the argument, before anything
 // is created or dispatched.
 import { describe, expect, it } from 'vitest';
+import * as kernels from '../../src/kernels/index.js';
 import {
   attention,
   attentionTexture,
@@ -221,5 +222,49 @@ describe('kernel argument checks', () => {
         expect((err as Error).message).toMatch(new RegExp(`must be a positive integer, got ${n}`.replace('.', '\\.')));
       },
     );
+  });
+
+  it('an unknown key in the arguments is refused (every wrapper), naming it, a near known key and the known ones', async () => {
+    const d = await testDevice();
+    // every kernel wrapper of wgsl-vit/kernels: a function (device, args) whose key list is KeyList<its Args>
+    const wrappers: [string, (device: GPUDevice, a: never) => unknown, string][] = [
+      ['gemm', kernels.gemm, 'x, w, bias, y, epilogue, tile, f16Loads, variant'],
+      ['gemm_texture', kernels.gemmTexture, 'x, w, bias, y, epilogue, row0'],
+      ['attention', kernels.attention, 'qkv, out, heads, scale, variant, permuteLanes'],
+      ['attention_texture', kernels.attentionTexture, 'qkv, tokens, out, heads, batch0, scale'],
+      ['layernorm', kernels.layerNorm, 'x, gamma, beta, y, eps'],
+      ['layernorm_texture', kernels.layerNormTexture, 'x, gamma, beta, y, eps, row0'],
+      ['texture_pack', kernels.texturePack, 'x, out, row0'],
+      ['patch_embed', kernels.patchEmbed, 'image, weight, cls, pos, out, tile, f16Loads'],
+      ['patch_pack', kernels.patchPack, 'image, patchSize, out, patch0'],
+      ['patch_embed_texture', kernels.patchEmbedTexture, 'patches, weight, cls, pos, out, patch0'],
+      ['mean_pool', kernels.meanPool, 'x, y, skip'],
+      ['embedding', kernels.embedding, 'ids, table, pos, out, f16Loads'],
+      ['posemb_sincos', kernels.posembSincos, 'omega, out, grid'],
+    ];
+    for (const [name, fn, known] of wrappers) {
+      let err: unknown = null;
+      try {
+        fn(d, { notAnArgument: 1 } as never);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, name).toBeInstanceOf(KernelArgumentError);
+      expect((err as Error).message).toBe(
+        `${name}: argument 'notAnArgument': unknown argument; known arguments: ${known}`,
+      );
+      expect(() => fn(d, null as never)).toThrow(`${name}: argument 'args': must be an object of arguments, got null`);
+    }
+    // a misspelt optional argument next to valid ones, which would have been ignored
+    const args = { x: f(d, [4, 8]), w: f(d, [3, 8]), bias: null, y: f(d, [4, 3]) };
+    expect(() => gemm(d, { ...args, epilog: 'gelu' } as never)).toThrow(
+      /^gemm: argument 'epilog': unknown argument \(did you mean 'epilogue'\?\); known arguments: x, w, bias/,
+    );
+    expect(() => gemm(d, { ...args, epilogue: 'gelu' })).not.toThrow();
+    const qkv = { qkv: f(d, [1, 5, 3 * 64]), out: f(d, [1, 5, 64]), heads: 1 };
+    expect(() => attention(d, { ...qkv, scael: 0.5 } as never)).toThrow(
+      /attention: argument 'scael': unknown argument \(did you mean 'scale'\?\)/,
+    );
+    expect(() => attention(d, { ...qkv, scale: 0.5 })).not.toThrow();
   });
 });

@@ -1,10 +1,25 @@
 // Argument checks every kernel wrapper uses: shapes, dtypes, sizes and workgroup grids, each failure
 // a KernelArgumentError naming the kernel and argument.
 import { KernelArgumentError } from '../../errors.js';
+import { checkOptionKeys } from '../../options.js';
 import { elementCount } from '../../shape.js';
 import { hasSubgroupsOf8 } from './device-traits.js';
 import { DTYPE_BYTES, type DType, type TensorRef, type TextureRef, type WeightDType } from './types.js';
 import { expectWeightDType, weightRowWords } from './weight-format.js';
+
+/**
+ * Throws unless `args` is an object whose keys are all in `known` (a misspelt optional argument,
+ * e.g. `epilog`, would otherwise be ignored): a KernelArgumentError naming the key and the known ones.
+ */
+export function expectKnownArgs(kernel: string, args: unknown, known: Readonly<Record<string, true>>): void {
+  if (args === undefined)
+    throw new KernelArgumentError(kernel, 'args', 'must be an object of arguments, got undefined');
+  checkOptionKeys(kernel, args, known, {
+    argument: 'args',
+    noun: 'argument',
+    fail: (where, argument, detail) => new KernelArgumentError(where, argument, detail),
+  });
+}
 
 /** Bytes a tensor of this shape and dtype takes in a buffer (a packed weight: whole rows of words). */
 export function byteSize(t: { shape: readonly number[]; dtype: DType }): number {
