@@ -1,4 +1,3 @@
-/// <reference types="@webgpu/types" preserve="true" />
 // wgsl-vit: OpenVision ViT encoders on WebGPU. Public API.
 //   const { device } = await requestDevice();
 //   const model = await VisionTransformer.load(device, { weights, config });

@@ -1,4 +1,3 @@
-/// <reference types="@webgpu/types" preserve="true" />
 // Low-level entry point (`wgsl-vit/kernels`): every kernel on its own, with its WGSL source.
 // Each wrapper checks shapes against the kernel's shape rules, then returns a `Dispatch` that the
 // caller records into its own compute pass (`d.encode(pass)`).

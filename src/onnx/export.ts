@@ -1,4 +1,3 @@
-/// <reference types="@webgpu/types" preserve="true" />
 // Exports an OpenVision encoder (config + checkpoint) as an ONNX model (opset 17) with a fixed batch
 // and resolution: the same forward pass as src/model/vit.ts, in standard ONNX ops, so that other
 // runtimes (ONNX Runtime Web's WebGPU EP, onnxruntime-node) can run the very same model.

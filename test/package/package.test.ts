@@ -1,9 +1,9 @@
 // The package as npm users get it: `npm pack`, the tarball unpacked into a fresh project's
 // node_modules (its declared dependencies linked from this checkout, nothing else), the README's
-// "Install from npm" examples type-checked by tsc with "strict": true and no skipLibCheck, and the
-// kernel example compiled and run on this machine's adapter.
+// "Install from npm" examples type-checked with "strict": true and no skipLibCheck by TypeScript 5.9
+// and TypeScript 7, and the kernel example compiled and run on this machine's adapter.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -86,6 +86,37 @@ describe('the packed package in a fresh TypeScript project', () => {
     });
     expect(r.stdout + r.stderr).toBe('');
     expect(r.status).toBe(0);
+  });
+
+  // TypeScript 6+ declares WebGPU in its DOM lib, and the package's types for it add no
+  // @webgpu/types (package.json "types@<6"), so nothing is declared twice. TypeScript 7.0.2's DOM lib
+  // lacks a few WebGPU names (the GPUBufferUsage / GPUMapMode constants): the package's own types
+  // need none of them, user code that names them gets @types/web as docs/api.md says.
+  const tsc7 = (config: object): string => {
+    writeFileSync(join(project, 'tsconfig.ts7.json'), JSON.stringify({ extends: './tsconfig.json', ...config }));
+    const r = spawnSync(
+      process.execPath,
+      [join(root, 'node_modules', 'typescript7', 'bin', 'tsc'), '-p', join(project, 'tsconfig.ts7.json'), '--noEmit'],
+      { encoding: 'utf8' },
+    );
+    return r.stdout + r.stderr;
+  };
+
+  it('TypeScript 7 with its DOM lib: no error in the package or its dependencies, the examples only miss what that lib lacks', () => {
+    const errors = tsc7({})
+      .split('\n')
+      .filter((l) => l.includes('error TS'));
+    expect(errors.filter((l) => l.includes('node_modules'))).toEqual([]);
+    expect(errors.filter((l) => !/Cannot find name 'GPU(BufferUsage|MapMode)'/.test(l))).toEqual([]);
+  });
+
+  it('TypeScript 7 with @types/web instead of the DOM lib (docs/api.md): the README examples type-check', () => {
+    symlinkSync(join(root, 'node_modules', '@types', 'web'), join(project, 'node_modules', '@types', 'web'));
+    try {
+      expect(tsc7({ compilerOptions: { lib: ['es2022'], types: ['node', 'web'] } })).toBe('');
+    } finally {
+      rmSync(join(project, 'node_modules', '@types', 'web'));
+    }
   });
 
   it('the kernel example runs and prints gelu(x·wᵀ + b)', () => {
