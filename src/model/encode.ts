@@ -78,6 +78,7 @@ export async function encodeImages(
     );
   }
   checkHiddenBlockUse('encodeImages', opts.hiddenBlock, outputs); // before any image is decoded
+  model.checkResolution('encodeImages', size); // before any image is decoded too
   const parts: Partial<Record<ViTOutputName, Float32Array[]>> = {};
   const indices: number[] = [];
   const failed: EncodeResult['failed'] = [];

@@ -12,6 +12,7 @@ import type { Checkpoint } from '../weights/checkpoint.js';
 import { checkHiddenBlockUse, checkKernelChoices, checkOutputs, describeValue, isCheckpoint } from './arguments.js';
 import * as ops from '../graph/ops.js';
 import { DTYPE_BYTES } from '../kernels/program/index.js';
+import { MATRIX_TEXTURE_ROWS } from '../kernels/program/texture-matrix.js';
 import { posembSincos2d } from '../kernels/posemb-sincos.js';
 import { checkModelDType, KERNEL_DTYPE, storedModelDType, type ModelDType } from './dtype.js';
 import {
@@ -259,12 +260,67 @@ export class VisionTransformer extends GraphModel {
    * maxStorageBufferBindingSize and maxBufferSize. Larger batches are split into chunks of this size.
    */
   maxChunk(resolution = this.config.imageSize): number {
+    return Math.max(1, Math.floor(this.bufferLimit() / this.bytesPerImage(resolution)));
+  }
+
+  /** Bytes of one image's largest activation at `resolution` (the pixels, qkv [n, 3W] or the MLP's [n, mlpWidth]). */
+  private bytesPerImage(resolution: number): number {
     const c = this.config,
       grid = gridOf(c, resolution),
       n = 1 + grid * grid;
-    const perImage = DTYPE_BYTES.f32 * Math.max(3 * resolution * resolution, n * 3 * c.width, n * c.mlpWidth);
-    const limit = Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize);
-    return Math.max(1, Math.floor(limit / perImage));
+    return DTYPE_BYTES.f32 * Math.max(3 * resolution * resolution, n * 3 * c.width, n * c.mlpWidth);
+  }
+
+  private bufferLimit(): number {
+    return Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize);
+  }
+
+  /** Rows of one matrix texture where this model's attention reads its qkv from one (else null). */
+  private attentionTextureRows(): number | null {
+    if (this.kernels.attentionVariant !== 'texture') return null;
+    return Math.min(this.kernels.textureRows ?? MATRIX_TEXTURE_ROWS, this.device.limits.maxTextureDimension2D);
+  }
+
+  /** Why one image at `resolution` does not run on this device with these kernels, or null when it does. */
+  private resolutionProblem(resolution: number): string | null {
+    const bytes = this.bytesPerImage(resolution);
+    if (bytes > this.bufferLimit())
+      return `one image's largest activation would take ${bytes} bytes, over the device's maxStorageBufferBindingSize / maxBufferSize (${this.bufferLimit()})`;
+    const rows = this.attentionTextureRows(),
+      grid = gridOf(this.config, resolution);
+    if (rows !== null && 1 + grid * grid > rows)
+      return `one image's ${1 + grid * grid} tokens would not fit the ${rows} rows of a matrix texture, which this adapter's attention ('texture') reads its queries from`;
+    return null;
+  }
+
+  /**
+   * The largest resolution (a multiple of the patch size) one image runs at on this device with this
+   * model's kernels: every activation must fit one buffer binding, and with the 'texture' attention
+   * (CPU adapters) one image's tokens one matrix texture. forward() refuses a larger one naming it.
+   */
+  maxResolution(): number {
+    const p = this.config.patchSize;
+    let g = 1;
+    while (this.resolutionProblem((g + 1) * p) === null) g++;
+    return g * p;
+  }
+
+  /** Refuses (ArgumentError naming `resolution`, as `where`) a resolution this model cannot run at on this device. */
+  checkResolution(where: string, resolution: number): void {
+    const c = this.config;
+    if (!Number.isInteger(resolution) || resolution <= 0 || resolution % c.patchSize !== 0) {
+      throw new ConfigError(
+        this.source,
+        `resolution ${resolution} is not a positive multiple of the patch size ${c.patchSize}`,
+      );
+    }
+    const problem = this.resolutionProblem(resolution);
+    if (problem)
+      throw new ArgumentError(
+        where,
+        'resolution',
+        `${resolution} is more than this adapter runs this model at: at most ${this.maxResolution()} (at ${resolution}, ${problem})`,
+      );
   }
 
   /** The compiled graph for one chunk shape (built on first use, then reused, also by concurrent calls). */
@@ -298,12 +354,7 @@ export class VisionTransformer extends GraphModel {
     checkOptionKeys('forward', opts, FORWARD_OPTION_KEYS);
     const c = this.config;
     const res = opts.resolution ?? c.imageSize;
-    if (!Number.isInteger(res) || res <= 0 || res % c.patchSize !== 0) {
-      throw new ConfigError(
-        this.source,
-        `resolution ${res} is not a positive multiple of the patch size ${c.patchSize}`,
-      );
-    }
+    this.checkResolution('forward', res);
     if (!Number.isInteger(batch) || batch <= 0)
       throw new ArgumentError('forward', 'batch', `must be a positive integer, got ${String(batch)}`);
     if (!(pixels instanceof Float32Array)) {

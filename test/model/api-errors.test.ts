@@ -10,6 +10,8 @@ import { VisionTransformer } from '../../src/model/vit.js';
 import { compare, readExpected } from '../../src/model/verify.js';
 import { fixture } from '../helpers/fixtures.js';
 import { testDevice, trackBuffers } from '../helpers/gpu.js';
+import { hasSubgroupsOf8 } from '../../src/kernels/choose/adapter.js';
+import { encodeImages } from '../../src/model/encode.js';
 
 const CASE = 'ov1-so14-84-d2';
 const load = async () => {
@@ -212,6 +214,43 @@ describe('kernel choices are load options, not device-wide globals', () => {
       expect(track.live()).toBe(0);
     } finally {
       track.stop();
+    }
+  });
+});
+
+describe('the largest resolution', () => {
+  it('a resolution over what this adapter runs the model at is refused naming it and the largest that runs, before any work', async () => {
+    const device = await testDevice();
+    const c = fixture('ov1-ti16-224-d1.open_clip_config.json');
+    const w = fixture('ov1-ti16-224-d1.safetensors');
+    // On 8-lane adapters the 'texture' attention holds one image's tokens in a matrix texture: with
+    // 50 rows per texture 7×7 patches + 1 fit, 8×8 + 1 do not. Elsewhere the buffer limits bound it.
+    const kernels = hasSubgroupsOf8(device) ? { attentionVariant: 'texture' as const, textureRows: 50 } : undefined;
+    const model = await VisionTransformer.load(device, { weights: w, config: c, kernels });
+    try {
+      const max = model.maxResolution();
+      if (kernels) expect(max).toBe(7 * 16);
+      expect(max % 16).toBe(0);
+      const over = max + 16;
+      const err = await model.forward(new Float32Array(3 * over * over), 1, { resolution: over }).then(
+        () => null,
+        (e: Error) => e,
+      );
+      expect(err).toBeInstanceOf(ArgumentError);
+      expect(err!.message).toMatch(
+        new RegExp(
+          `^forward: argument 'resolution': ${over} is more than this adapter runs this model at: at most ${max} \\(`,
+        ),
+      );
+      await expect(encodeImages(model, [fixture('chelsea.png')], { resolution: over })).rejects.toThrow(
+        `encodeImages: argument 'resolution': ${over} is more than this adapter runs this model at: at most ${max}`,
+      );
+      if (kernels) {
+        const r = await model.forward(new Float32Array(3 * max * max), 1, { resolution: max, outputs: ['pooled'] });
+        expect(r.pooled!.every(Number.isFinite)).toBe(true);
+      }
+    } finally {
+      model.destroy();
     }
   });
 });
