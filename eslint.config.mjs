@@ -9,7 +9,17 @@ import tseslint from 'typescript-eslint';
 const node = Object.fromEntries(['process', 'console', 'URL', 'Buffer', 'setTimeout'].map((g) => [g, 'readonly']));
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'bench/results/**', '**/*.generated.ts', '.gpu/**', '**/*.d.mts', 'types/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'bench/results/**',
+      '**/*.generated.ts',
+      '.gpu/**',
+      '**/*.d.mts',
+      'types/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked.map((c) => ({ ...c, files: ['**/*.ts'] })),
   {
