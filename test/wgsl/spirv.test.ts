@@ -3,10 +3,13 @@
 // driver. Such an index keeps the array addressable, and an NVIDIA driver then put the GEMM's
 // accumulators in local memory (10× slower, docs/gpu.md). tools/check-spirv.ts compiles every
 // specialisation on lavapipe with 4-lane subgroups and reads Mesa's dump of each module.
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { inspectSpirv } from '../../tools/spirv.js';
+
+const execFileAsync = promisify(execFile);
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -45,13 +48,16 @@ describe('SPIR-V inspection (tools/spirv.ts)', () => {
 });
 
 describe('GPU-path kernels in SPIR-V (tools/check-spirv.ts, lavapipe with 4-lane subgroups)', () => {
-  it('index no function-scope array with a non-constant index, in any variant × tile × epilogue', () => {
+  it('index no function-scope array with a non-constant index, in any variant × tile × epilogue', async () => {
     let stdout: string;
     try {
-      stdout = execFileSync(process.execPath, [join(root, 'dist', 'tools', 'check-spirv.js'), '--json'], {
+      // Asynchronously: the check takes 25 s here, over 60 s on a loaded machine, and a test worker
+      // whose event loop is blocked that long misses vitest's 60 s RPC deadline ("Timeout calling
+      // onTaskUpdate"), which fails the run although every test passed.
+      ({ stdout } = await execFileAsync(process.execPath, [join(root, 'dist', 'tools', 'check-spirv.js'), '--json'], {
         encoding: 'utf8',
         maxBuffer: 64 << 20,
-      });
+      }));
     } catch (e) {
       stdout = (e as { stdout?: string }).stdout ?? '';
       if (!stdout) throw e;
