@@ -72,6 +72,20 @@ describe('wgslConst: numbers the host shares with a shader are read from the WGS
     expect([ATTENTION_VARIANTS.broadcast.queryBlock, ATTENTION_VARIANTS.tiled.queryBlock]).toEqual([64, 32]);
     expect(() => wgslConst(gemmKernel, 'NOPE')).toThrow(/kernel gemm: no 'const NOPE: u32 = …;' in its WGSL/);
   });
+
+  it("the W_DTYPE codes are _weight_format.wgsl's, the same in every kernel that includes it", async () => {
+    const { wgslConst, W_DTYPE_CODE } = await import('../../src/kernels/program/index.js');
+    const sources = await import('../../src/wgsl/sources.generated.js');
+    const users = Object.entries(sources).filter(([, wgsl]) => /^const W_F32\b/m.test(wgsl));
+    expect(users.map(([name]) => name)).toEqual(
+      expect.arrayContaining(['gemmWgsl', 'embeddingWgsl', 'patchEmbedWgsl']),
+    );
+    for (const [name, wgsl] of users) {
+      const code = (c: string) => wgslConst({ name, wgsl }, c);
+      expect({ f32: code('W_F32'), f16: code('W_F16'), q8: code('W_Q8') }, name).toEqual(W_DTYPE_CODE);
+    }
+    expect(new Set(Object.values(W_DTYPE_CODE)).size).toBe(3);
+  });
 });
 
 describe('encodeAlone', () => {
