@@ -67,7 +67,7 @@ const read = (t: TensorRef): Promise<Float32Array> => readTensor(device, t);
 const runOnce = (d: Dispatch): Promise<void> => runDispatches(device, d);
 const time = async (d: Dispatch, n: number): Promise<number> => (await timeDispatch(device, d, n)).ms;
 
-// Sampled checks: the float64 references of the tests (test/reference), at a few hundred places,
+// Sampled checks: the float64 references of the tests (reference/), at a few hundred places,
 // since the full references would take minutes at these sizes. Error measure: |got − want| / (|want| + 1).
 
 /** Worst error over 256 sampled outputs of y = epilogue(x·wᵀ + b) (+ y0). */

@@ -2,7 +2,7 @@
 // default WebGPU adapter. Each row reports throughput, GPU time per kernel (timestamp queries
 // where the adapter has them), first-run latency, memory, and its error against a reference:
 // the PyTorch outputs for fixture rows, the float64 CPU reference (reference/vit.ts) for the
-// others. Writes bench/results/<stamp>.json and .md, and bench/results/latest.md.
+// others. Writes bench/results/<stamp>.json and .md, and bench/results/latest-<vendor>.md.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, hostname } from 'node:os';
 import { join } from 'node:path';
@@ -323,7 +323,7 @@ async function main() {
     `wgsl-vit bench: ${rows.length} rows on ${[adapter.vendor, adapter.architecture, adapter.description].filter(Boolean).join(' ')} (commit ${env.commit})`,
   );
   console.log(terminalHeader());
-  // PyTorch img/s measured on this GPU by bench/peers/pytorch_vit.py (bench/gpu-run.sh), per row.
+  // PyTorch img/s measured on this GPU by bench/peers/pytorch_vit.py (tools/gpu/device-run.sh), per row.
   const torch = args.torch
     ? (JSON.parse(readFileSync(args.torch, 'utf8')) as {
         device: string;

@@ -6,7 +6,7 @@ off, eager (nn.MultiheadAttention's inference path), timed on the GPU the WebGPU
 
     python3 bench/peers/pytorch_vit.py --presets presets.json --rows b-16@224x32,l-14@224x32 --out torch.json
 
-presets.json maps preset names to src/model/config.ts's ViTConfig (bench/gpu-run.sh writes it from
+presets.json maps preset names to src/model/config.ts's ViTConfig (tools/gpu/device-run.sh writes it from
 the built library, so both sides use the same shapes). Prints one line per row; the JSON holds
 img/s per row, for bench/run.ts --torch.
 """

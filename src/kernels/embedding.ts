@@ -13,6 +13,7 @@ import {
   type Dispatch,
   type KernelSource,
   type TensorRef,
+  wgslWorkgroupSize,
 } from './program/index.js';
 import { expectKnownArgs } from './program/checks.js';
 import type { KeyList } from '../options.js';
@@ -62,6 +63,6 @@ export function embedding(device: GPUDevice, a: EmbeddingArgs): Dispatch {
     overrides: { W_DTYPE: W_DTYPE_CODE[dtype] },
     uniforms: { rows: B * T, tokens: T, dim: D, vocab },
     tensors: { ids: a.ids, w: a.table, pos: a.pos, out: a.out, w_scale: a.table.scale ?? unusedBinding(device) },
-    workgroups: [Math.ceil(D / 64), ry, rz],
+    workgroups: [Math.ceil(D / wgslWorkgroupSize(embeddingKernel)[0]), ry, rz],
   });
 }

@@ -13,6 +13,7 @@ import {
   type KernelSource,
   type TensorRef,
   type TextureRef,
+  wgslWorkgroupSize,
 } from './program/index.js';
 import { expectKnownArgs } from './program/checks.js';
 import type { KeyList } from '../options.js';
@@ -106,6 +107,6 @@ export function layerNormTexture(device: GPUDevice, a: LayerNormTextureArgs): Di
     uniforms: { rows, dim, eps: a.eps, R0: row0 },
     tensors: { x: a.x, gamma: a.gamma, beta: a.beta },
     textures: { y: a.y },
-    workgroups: [Math.ceil(rows / 8)],
+    workgroups: [Math.ceil(rows / wgslWorkgroupSize(layerNormTextureKernel)[0])],
   });
 }

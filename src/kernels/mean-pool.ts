@@ -1,7 +1,14 @@
 // Mean over tokens, skipping the class token. WGSL: src/wgsl/mean_pool.wgsl.
 import { meanPoolWgsl } from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
-import { createDispatch, expectShape, type Dispatch, type KernelSource, type TensorRef } from './program/index.js';
+import {
+  createDispatch,
+  expectShape,
+  wgslWorkgroupSize,
+  type Dispatch,
+  type KernelSource,
+  type TensorRef,
+} from './program/index.js';
 import { expectKnownArgs } from './program/checks.js';
 import type { KeyList } from '../options.js';
 
@@ -33,6 +40,6 @@ export function meanPool(device: GPUDevice, a: MeanPoolArgs): Dispatch {
   return createDispatch(device, meanPoolKernel, {
     uniforms: { batch, rows, dim, skip: a.skip },
     tensors: { x: a.x, y: a.y },
-    workgroups: [Math.ceil(dim / 64), batch],
+    workgroups: [Math.ceil(dim / wgslWorkgroupSize(meanPoolKernel)[0]), batch],
   });
 }

@@ -23,6 +23,7 @@ import {
   W_DTYPE_CODE,
   type F16Loads,
   wgslConst,
+  wgslWorkgroupSize,
   type Dispatch,
   type KernelSource,
   type TensorRef,
@@ -155,7 +156,7 @@ export function patchPack(device: GPUDevice, a: PatchPackArgs): Dispatch {
     uniforms: { rows, P0: patch0, image_size: S, patch_size: p, grid: g, width },
     tensors: { image: a.image },
     textures: { out: a.out },
-    workgroups: [Math.ceil(width / 64), rows],
+    workgroups: [Math.ceil(width / wgslWorkgroupSize(patchPackKernel)[0]), rows],
   });
 }
 

@@ -11,6 +11,7 @@ import {
   type Dispatch,
   type KernelSource,
   type TensorRef,
+  wgslWorkgroupSize,
 } from './program/index.js';
 import { expectKnownArgs } from './program/checks.js';
 import type { KeyList } from '../options.js';
@@ -84,6 +85,6 @@ export function posembSincos(device: GPUDevice, a: PosembSincosArgs): Dispatch {
   return createDispatch(device, posembSincosKernel, {
     uniforms: { grid: a.grid, dim },
     tensors: { omega: a.omega, out: a.out },
-    workgroups: [Math.ceil(dim / 64), 1 + a.grid * a.grid],
+    workgroups: [Math.ceil(dim / wgslWorkgroupSize(posembSincosKernel)[0]), 1 + a.grid * a.grid],
   });
 }

@@ -12,12 +12,13 @@ import {
   type KernelSource,
   type TensorRef,
   type TextureRef,
+  wgslWorkgroupSize,
 } from './program/index.js';
 import { expectKnownArgs } from './program/checks.js';
 import type { KeyList } from '../options.js';
 
 export const texturePackKernel: KernelSource = { name: 'texture_pack', wgsl: texturePackWgsl };
-const WORKGROUP = 64; // texels per workgroup along a row (texture_pack.wgsl's @workgroup_size)
+const WORKGROUP = wgslWorkgroupSize(texturePackKernel)[0]; // texels per workgroup along a row
 
 export interface TexturePackArgs {
   /** [..., K] f32 tensor; its leading axes are flattened into rows. */

@@ -304,8 +304,9 @@ export class CLIPModel {
    * Zero-shot classification: for each image, every label with its probability (softmax over the
    * labels of the scaled cosines), most probable first; one ranking per image, in order. An image
    * that cannot be read rejects the call with an ImageError naming it (its path and index); nothing
-   * is skipped. Labels longer than the text tower's context (77 tokens) are cut to it, as open_clip
-   * does; their entries carry `truncated: true`.
+   * is skipped. Labels longer than the text tower's context (its context_length: 80 tokens for
+   * OpenVision, the tokenizer's default) are cut to it, as open_clip does; their entries carry
+   * `truncated: true`.
    */
   async zeroShot(
     images: readonly ImageInput[],

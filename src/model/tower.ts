@@ -136,7 +136,7 @@ export abstract class GraphModel {
     this.weights.destroy();
     // Dawn frees destroyed buffers' memory at its next tick, which otherwise waits for the device's
     // next piece of work: an empty submit runs it now, so load/destroy cycles leave the process as
-    // it was (30 CLIP load/destroy cycles grew RSS by 740 MiB without it; test/model/lifetime.test.ts).
+    // it was (30 CLIP load/destroy cycles grew RSS by 740 MiB without it; test/model/new-user.test.ts).
     if (!(await deviceLostInfo(this.device))) this.device.queue.submit([]);
   }
 }

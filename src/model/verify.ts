@@ -10,7 +10,7 @@ import type { ModelDType } from './dtype.js';
 
 /**
  * float32 acceptance thresholds against a float64 reference. Per-kernel errors are bounded by
- * ~K·2^-24 relative (see test/reference); through 12–40 residual blocks activations of magnitude
+ * ~K·2^-24 relative (see reference/); through 12–40 residual blocks activations of magnitude
  * ~1–10 accumulate errors of order 1e-5–1e-4, so 2e-3 absolute on tokens leaves a wide margin while
  * any indexing or formula error (O(0.1–1)) fails. Cosine 0.99999 on pooled/embedding allows a
  * relative error of ~4e-3 in norm, again far above rounding and far below a wrong model.

@@ -8,7 +8,7 @@
 // The arithmetic is f32 in every case.
 
 override W_DTYPE: u32 = 0u;
-// The W_DTYPE codes (the host reads them from here, src/kernels/program/weight-format.ts).
+// The W_DTYPE codes: the host reads them from here (W_DTYPE_CODE, src/kernels/program/weight-format.ts).
 const W_F32: u32 = 0u;
 const W_F16: u32 = 1u;
 const W_Q8: u32 = 2u;

@@ -1,4 +1,4 @@
-// Rows of an f32 matrix into a matrix texture (TextureRef layout, src/kernels/texture-matrix.ts):
+// Rows of an f32 matrix into a matrix texture (TextureRef layout, src/kernels/program/texture-matrix.ts):
 // out texel (q, r) = x[R0 + r, 4q .. 4q + 3], zeros past K (the row padding). What the graph runs
 // before a kernel that reads its activation from a texture (gemm_texture): rows R0 .. R0 + rows - 1
 // of x, so that a tall matrix can be packed in chunks. One invocation per texel; x's ~9-instruction

@@ -72,6 +72,35 @@ describe('wgslConst: numbers the host shares with a shader are read from the WGS
     expect([ATTENTION_VARIANTS.broadcast.queryBlock, ATTENTION_VARIANTS.tiled.queryBlock]).toEqual([64, 32]);
     expect(() => wgslConst(gemmKernel, 'NOPE')).toThrow(/kernel gemm: no 'const NOPE: u32 = …;' in its WGSL/);
   });
+
+  it('wgslWorkgroupSize reads @workgroup_size literals and consts, and refuses an override', async () => {
+    const { wgslWorkgroupSize } = await import('../../src/kernels/program/index.js');
+    const { texturePackKernel } = await import('../../src/kernels/texture-pack.js');
+    const { layerNormTextureKernel } = await import('../../src/kernels/layernorm.js');
+    const { attentionBroadcastKernel } = await import('../../src/kernels/attention.js');
+    expect(wgslWorkgroupSize(texturePackKernel)).toEqual([64, 1, 1]);
+    expect(wgslWorkgroupSize(layerNormTextureKernel)).toEqual([8, 1, 1]);
+    expect(wgslWorkgroupSize(attentionBroadcastKernel)).toEqual([64, 1, 1]); // WG, a const
+    const k = (wgsl: string) => ({ name: 'k', wgsl });
+    expect(wgslWorkgroupSize(k('@compute @workgroup_size(8, 4u)\nfn main() {}'))).toEqual([8, 4, 1]);
+    expect(() => wgslWorkgroupSize(k('override WG_X: u32 = 8u;\n@compute @workgroup_size(WG_X)'))).toThrow(
+      /kernel k: its workgroup size WG_X is an override/,
+    );
+  });
+
+  it("the W_DTYPE codes are _weight_format.wgsl's, the same in every kernel that includes it", async () => {
+    const { wgslConst, W_DTYPE_CODE } = await import('../../src/kernels/program/index.js');
+    const sources = await import('../../src/wgsl/sources.generated.js');
+    const users = Object.entries(sources).filter(([, wgsl]) => /^const W_F32\b/m.test(wgsl));
+    expect(users.map(([name]) => name)).toEqual(
+      expect.arrayContaining(['gemmWgsl', 'embeddingWgsl', 'patchEmbedWgsl']),
+    );
+    for (const [name, wgsl] of users) {
+      const code = (c: string) => wgslConst({ name, wgsl }, c);
+      expect({ f32: code('W_F32'), f16: code('W_F16'), q8: code('W_Q8') }, name).toEqual(W_DTYPE_CODE);
+    }
+    expect(new Set(Object.values(W_DTYPE_CODE)).size).toBe(3);
+  });
 });
 
 describe('encodeAlone', () => {

@@ -77,3 +77,25 @@ export function wgslConst(src: KernelSource, name: string): number {
   if (!m) throw new Error(`kernel ${src.name}: no 'const ${name}: u32 = …;' in its WGSL`);
   return Number(m[1]);
 }
+
+/**
+ * The `@workgroup_size(x[, y[, z]])` of a kernel's entry point, each a literal or a module-scope
+ * `const` (wgslConst): what the host divides a grid by. A size set by an `override` is the host's
+ * own choice (a tile) and is refused here, naming it.
+ */
+export function wgslWorkgroupSize(src: KernelSource): [number, number, number] {
+  const m = /@workgroup_size\(([^)]*)\)/.exec(src.wgsl.replace(/\/\/.*$/gm, ''));
+  if (!m) throw new Error(`kernel ${src.name}: no @workgroup_size(…) in its WGSL`);
+  const dims = m[1]!
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => {
+      const lit = /^(\d+)[ui]?$/.exec(s);
+      if (lit) return Number(lit[1]);
+      if (new RegExp(`^override ${s}\\b`, 'm').test(src.wgsl))
+        throw new Error(`kernel ${src.name}: its workgroup size ${s} is an override (the host sets it)`);
+      return wgslConst(src, s);
+    });
+  return [dims[0]!, dims[1] ?? 1, dims[2] ?? 1];
+}

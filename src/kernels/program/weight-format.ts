@@ -14,11 +14,21 @@
 import { KernelArgumentError } from '../../errors.js';
 import type { WeightDType } from './types.js';
 import { bf16ToF16Bits, f16BitsToF32, f32ToF16Bits } from '../../half.js';
+import { gemmWgsl } from '../../wgsl/sources.generated.js';
+import { wgslConst } from './reflect.js';
 
 export const WEIGHT_DTYPES: readonly WeightDType[] = ['f32', 'f16', 'q8'];
 
-/** The W_DTYPE override value of each weight dtype, as src/wgsl/_weight_format.wgsl declares it. */
-export const W_DTYPE_CODE: Record<WeightDType, number> = { f32: 0, f16: 1, q8: 2 };
+// src/wgsl/_weight_format.wgsl is a partial (not exported on its own): its constants are read from a
+// kernel that includes it, gemm.wgsl.
+const WEIGHT_FORMAT = { name: '_weight_format.wgsl (in gemm.wgsl)', wgsl: gemmWgsl };
+
+/** The W_DTYPE override value of each weight dtype, read from src/wgsl/_weight_format.wgsl's W_F32, W_F16, W_Q8. */
+export const W_DTYPE_CODE: Record<WeightDType, number> = {
+  f32: wgslConst(WEIGHT_FORMAT, 'W_F32'),
+  f16: wgslConst(WEIGHT_FORMAT, 'W_F16'),
+  q8: wgslConst(WEIGHT_FORMAT, 'W_Q8'),
+};
 
 /** u32 words per row of a [rows, K] weight of `dtype` in a buffer or a matrix texture (see above). */
 export function weightRowWords(K: number, dtype: WeightDType, storage: 'buffer' | 'texture' = 'buffer'): number {
