@@ -3,45 +3,37 @@
 //   const clip = await CLIPModel.load(device, { weights, config });
 //   const [ranked] = await clip.zeroShot(['cat.jpg'], ['cat', 'dog'], { template: 'a photo of a {}.' });
 import { elementCount } from '../shape.js';
-import { expectDeviceAlive } from '../device.js';
-import { sourceLabel, type LoadProgress } from '../weights/source.js';
 import { ArgumentError, CheckpointError, ConfigError } from '../errors.js';
 import { checkOptionKeys, type KeyList } from '../options.js';
 import { encodeImages, type EncodeOptions } from './encode.js';
 import type { ImageInput } from '../preprocess/index.js';
-import type { KernelChoices } from '../graph/graph.js';
-import { checkModelDType, type ModelDType } from './dtype.js';
+import { checkModelDType } from './dtype.js';
 import { ClipsTokenizer } from '../text/tokenizer.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
 import { configFromOpenClip, textConfigFromOpenClip, readConfigJson } from './config.js';
 import { TextTransformer } from './text.js';
-import { isCheckpoint, isList } from './arguments.js';
+import { isList } from './arguments.js';
+import {
+  checkLoadCall,
+  openLoadCheckpoint,
+  TOWER_LOAD_OPTION_KEYS,
+  towerOptions,
+  type TowerLoadOptions,
+} from './load.js';
 import { VisionTransformer } from './vit.js';
-import { openCheckpoint, type WeightsInput } from './parameters.js';
+import type { WeightsInput } from './parameters.js';
 
-export interface ClipLoadOptions {
+/**
+ * The load options: those of every tower (load.ts), applied to both towers (a tuning `profile` is
+ * looked up for each tower's own shape), the config and the tokenizer.
+ */
+export interface ClipLoadOptions extends TowerLoadOptions {
   /** The OpenVision 1 checkpoint (both towers, `logit_scale`): a path, bytes, a File/Blob or an opened Checkpoint. */
   weights: WeightsInput | Checkpoint;
   /** The open_clip_config.json: parsed, or (Node) its path. */
   config: Record<string, unknown> | string;
   /** The tokenizer: a ClipsTokenizer, or the text of a vocab.txt; default the released CLIPS vocabulary. */
   vocab?: ClipsTokenizer | string;
-  /** Kernel choices for both towers (as VisionTransformer's LoadOptions.kernels). */
-  kernels?: KernelChoices;
-  /** How both towers' matrices are held on the GPU (as VisionTransformer's LoadOptions.dtype). */
-  dtype?: ModelDType;
-  /**
-   * Progress of the load: `{ file, phase, loaded, total }` in bytes — 'download' as a URL's bytes
-   * arrive (total: the file's size; a load reads only the tensors it needs), 'upload' as the
-   * tower's tensors are read, checked and uploaded (ends at total).
-   */
-  onProgress?: (p: LoadProgress) => void;
-  /** For a URL: keep downloaded blocks in the cache (Node: $WGSL_VIT_CACHE or ~/.cache/wgsl-vit/downloads). Default true. */
-  cache?: boolean;
-  /** For a URL: aborts the download; the load rejects with a CheckpointError naming the URL. */
-  signal?: AbortSignal;
-  /** For a URL: how long (ms) a request may receive nothing before the load fails naming the URL. Default 60000. */
-  stallTimeoutMs?: number;
 }
 
 /** One label's score for one image: the shape Transformers.js's zero-shot-image-classification returns. */
@@ -67,12 +59,7 @@ export const CLIP_LOAD_OPTION_KEYS = {
   weights: true,
   config: true,
   vocab: true,
-  kernels: true,
-  dtype: true,
-  onProgress: true,
-  cache: true,
-  signal: true,
-  stallTimeoutMs: true,
+  ...TOWER_LOAD_OPTION_KEYS,
 } as const satisfies KeyList<ClipLoadOptions>;
 export const ZERO_SHOT_OPTION_KEYS = {
   batchSize: true,
@@ -153,9 +140,7 @@ export class CLIPModel {
 
   /** Loads both towers of an OpenVision 1 checkpoint; an OpenVision 2 (vision-only) file or config is named as such. */
   static async load(device: GPUDevice, opts: ClipLoadOptions): Promise<CLIPModel> {
-    checkOptionKeys('CLIPModel.load', opts, CLIP_LOAD_OPTION_KEYS);
-    if (opts === undefined) throw new ArgumentError('CLIPModel.load', 'options', 'must be given: { weights, config }');
-    await expectDeviceAlive(device, `CLIPModel.load(${sourceLabel(opts.weights)})`);
+    await checkLoadCall('CLIPModel.load', device, opts, CLIP_LOAD_OPTION_KEYS);
     let json: unknown = opts.config,
       source = 'config';
     if (typeof opts.config === 'string') {
@@ -193,14 +178,7 @@ export class CLIPModel {
       );
     }
     checkModelDType('CLIPModel.load', opts.dtype);
-    const ckpt = isCheckpoint(opts.weights)
-      ? opts.weights
-      : await openCheckpoint(opts.weights, undefined, {
-          onProgress: opts.onProgress,
-          cache: opts.cache,
-          signal: opts.signal,
-          stallTimeoutMs: opts.stallTimeoutMs,
-        });
+    const ckpt = await openLoadCheckpoint(opts);
     const ls = ckpt.tensors.get('logit_scale');
     if (!ls)
       throw new CheckpointError(
@@ -215,22 +193,12 @@ export class CLIPModel {
     const [logitScale] = await ckpt.read('logit_scale');
     if (!Number.isFinite(logitScale!))
       throw new CheckpointError(ckpt.file, `non-finite value ${logitScale}`, 'logit_scale');
-    const text = await TextTransformer.load(device, {
-      weights: ckpt,
-      config: textCfg,
-      kernels: opts.kernels,
-      dtype: opts.dtype,
-      onProgress: opts.onProgress,
-    });
+    // Both towers from the opened file, each with the shared options (and its own profile).
+    const shared = towerOptions(opts);
+    const text = await TextTransformer.load(device, { ...shared, weights: ckpt, config: textCfg });
     let vision: VisionTransformer;
     try {
-      vision = await VisionTransformer.load(device, {
-        weights: ckpt,
-        config: visionCfg,
-        kernels: opts.kernels,
-        dtype: opts.dtype,
-        onProgress: opts.onProgress,
-      });
+      vision = await VisionTransformer.load(device, { ...shared, weights: ckpt, config: visionCfg });
     } catch (e) {
       text.destroy();
       throw e;

@@ -113,116 +113,260 @@ export async function readConfigJson(path: string): Promise<unknown> {
   }
 }
 
+/** Which tower a key of the config belongs to ('both': a key both towers read, e.g. model_cfg.quick_gelu). */
+export type ConfigTower = 'vision' | 'text';
+
 /**
- * Reads `model_cfg.vision_cfg` (+ `embed_dim`, `quick_gelu`, `preprocess_cfg`) of an open_clip JSON
- * config. Every key of open_clip's CLIPVisionCfg that changes the forward pass is either honoured,
- * with open_clip's default when absent (no_ln_pre: false, pool_type: 'tok', final_ln_after_pool:
- * false, norm_kwargs.eps: 1e-5, nn.LayerNorm's), or refused with a ConfigError naming it.
+ * One key of an open_clip config and what the parsers do with it: honoured (`field`: the config field
+ * it sets, through `as`), defaulted (`default`: open_clip's value when it is absent or null; a key
+ * with `read` and no default is required), or refused (`refuse`: why a value is refused, checked
+ * after the default; the ConfigError names the key, the value and the reason). A key with only
+ * `refuse` is checked and otherwise has no effect (its accepted values are the ones the tower runs).
+ * Turning a refusal into a feature is a change of its row: drop `refuse` (or narrow it), add `field`.
  */
-export function configFromOpenClip(json: unknown, source = 'open_clip_config.json'): ViTConfig {
-  const root = json as {
-    model_cfg?: { embed_dim?: number; quick_gelu?: unknown; vision_cfg?: Record<string, unknown> };
-    preprocess_cfg?: Record<string, unknown>;
-  };
-  const v = root?.model_cfg?.vision_cfg;
-  if (!v || typeof v !== 'object') throw new ConfigError(source, 'no model_cfg.vision_cfg');
-  const key = (k: string) => `model_cfg.vision_cfg.${k}`;
-  const refuse = (k: string, why: string): never => {
-    throw new ConfigError(
-      source,
-      `${k} = ${JSON.stringify(k.startsWith('model_cfg.vision_cfg.') ? v[k.slice(21)] : root.model_cfg?.quick_gelu)}: ${why}`,
-    );
-  };
-  const need = (k: string): number => {
-    const x = v[k];
-    if (typeof x !== 'number') throw new ConfigError(source, `${key(k)} is missing or not a number`);
-    return x;
-  };
-  const flag = (k: string, dflt: boolean): boolean => {
-    const x = v[k];
-    if (x === undefined || x === null) return dflt;
-    if (typeof x !== 'boolean')
-      throw new ConfigError(source, `${key(k)} must be true or false, got ${JSON.stringify(x)}`);
-    return x;
-  };
-  /** image_size / patch_size: a number, or a square [h, w] pair. */
-  const side = (k: string): number => {
-    const x = v[k];
-    if (typeof x === 'number') return x;
-    if (Array.isArray(x) && x.length === 2 && x.every((d) => typeof d === 'number')) {
-      if (x[0] !== x[1])
-        refuse(key(k), 'non-square sizes are not supported (the kernels assume a square image and patch)');
-      return x[0] as number;
-    }
-    throw new ConfigError(source, `${key(k)} is missing or not a number or [h, w] pair`);
-  };
-  const width = need('width');
-  const headWidth = v.head_width === undefined ? 64 : need('head_width');
-  const mlpRatio = v.mlp_ratio === undefined ? 4 : need('mlp_ratio');
+export interface ConfigKey {
+  /** Path under model_cfg.<tower>_cfg (norm_kwargs.eps), or from the root when it starts with model_cfg. or preprocess_cfg. */
+  readonly key: string;
+  readonly tower: ConfigTower | 'both';
+  /** Checks the type (throws a ValueProblem: what is wrong, said after the key's path) and may convert. */
+  readonly read?: (v: unknown) => unknown;
+  readonly default?: unknown;
+  /** Why this value is refused (the kernels do not implement it), or false / undefined when it is accepted. */
+  readonly refuse?: (v: any) => string | false | undefined; // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** The config field the key sets (ViTConfig / TextConfig), its value through `as`. */
+  readonly field?: string;
+  readonly as?: (v: any) => unknown; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
 
-  // What the kernels do not implement: refused by name rather than run silently wrong.
-  if (root.model_cfg?.quick_gelu === true)
-    refuse(
-      'model_cfg.quick_gelu',
-      'QuickGELU is not implemented for the vision tower (only exact-erf GELU, nn.GELU())',
-    );
-  if (v.act_kwargs !== undefined && v.act_kwargs !== null && Object.keys(v.act_kwargs).length > 0) {
-    refuse(key('act_kwargs'), 'only the default exact-erf GELU (nn.GELU()) is implemented for the vision tower');
+/** What is wrong with a config value (a reader's complaint), said after the key's path. */
+class ValueProblem extends Error {
+  constructor(readonly detail: string) {
+    super(detail);
   }
-  const norm = (v.norm_kwargs ?? {}) as Record<string, unknown>;
-  if (typeof norm !== 'object' || Array.isArray(norm))
-    throw new ConfigError(source, `${key('norm_kwargs')} must be an object`);
-  for (const k of Object.keys(norm))
-    if (k !== 'eps') refuse(key('norm_kwargs'), `only eps can be set (LayerNorm option '${k}' is not implemented)`);
-  if (norm.eps !== undefined && typeof norm.eps !== 'number')
-    throw new ConfigError(source, `${key('norm_kwargs.eps')} must be a number`);
-  if (v.ls_init_value !== undefined && v.ls_init_value !== null)
-    refuse(key('ls_init_value'), 'layer scale is not implemented');
-  if (v.attentional_pool === true) refuse(key('attentional_pool'), 'attention pooling is not implemented');
-  if (v.pos_embed_type !== undefined && v.pos_embed_type !== 'learnable' && v.pos_embed_type !== 'sin_cos_2d') {
-    refuse(
-      key('pos_embed_type'),
+}
+const num = (v: unknown): number => {
+  if (typeof v !== 'number') throw new ValueProblem('is missing or not a number');
+  return v;
+};
+const bool = (v: unknown): boolean => {
+  if (typeof v !== 'boolean') throw new ValueProblem(`must be true or false, got ${JSON.stringify(v)}`);
+  return v;
+};
+const obj = (v: unknown): Record<string, unknown> => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ValueProblem('must be an object');
+  return v as Record<string, unknown>;
+};
+/** image_size / patch_size: a number, or an [h, w] pair (a non-square one is refused by its row). */
+const side = (v: unknown): number | [number, number] => {
+  if (typeof v === 'number') return v;
+  if (Array.isArray(v) && v.length === 2 && v.every((d) => typeof d === 'number')) return v as [number, number];
+  throw new ValueProblem('is missing or not a number or [h, w] pair');
+};
+const rgb = (v: unknown): [number, number, number] => {
+  if (!(Array.isArray(v) && v.length === 3 && v.every((e) => typeof e === 'number' && Number.isFinite(e))))
+    throw new ValueProblem(`must be 3 finite numbers (one per RGB channel), got ${JSON.stringify(v)}`);
+  return v as [number, number, number];
+};
+const given = (v: unknown) => v !== undefined && v !== null;
+const nonSquare = (v: number | [number, number]) =>
+  Array.isArray(v) &&
+  v[0] !== v[1] &&
+  'non-square sizes are not supported (the kernels assume a square image and patch)';
+const onlyKeys = (allowed: string, what: (k: string) => string) => (v: Record<string, unknown>) => {
+  const k = Object.keys(v).find((k) => k !== allowed);
+  return k !== undefined && what(k);
+};
+
+/**
+ * Every key of open_clip's CLIPVisionCfg / CLIPTextCfg (and of model_cfg, preprocess_cfg) that
+ * changes the forward pass, for both towers, with open_clip's defaults (no_ln_pre false, pool_type
+ * 'tok' / 'argmax', final_ln_after_pool false, LayerNorm eps 1e-5, …), never OpenVision's silently.
+ * The fields no single key gives (heads from head_width, mlpWidth from mlp_ratio, embedDim) are
+ * computed by configFromOpenClip / textConfigFromOpenClip.
+ */
+export const OPEN_CLIP_KEYS: readonly ConfigKey[] = [
+  // model_cfg: both towers
+  { key: 'model_cfg.embed_dim', tower: 'both', read: (v) => (typeof v === 'number' ? v : null), default: null },
+  {
+    key: 'model_cfg.quick_gelu',
+    tower: 'both',
+    refuse: (v) =>
+      v === true &&
+      'QuickGELU is not implemented (the towers run GELU: exact erf, or tanh where text_cfg.act_kwargs asks for it)',
+  },
+  { key: 'mlp_ratio', tower: 'both', read: num, default: 4 },
+  { key: 'ls_init_value', tower: 'both', refuse: (v) => given(v) && 'layer scale is not implemented' },
+  {
+    key: 'norm_kwargs',
+    tower: 'both',
+    read: obj,
+    default: {},
+    refuse: onlyKeys('eps', (k) => `only eps can be set (LayerNorm option '${k}' is not implemented)`),
+  },
+  { key: 'norm_kwargs.eps', tower: 'both', read: num, default: 1e-5, field: 'eps' },
+  // the vision tower
+  {
+    key: 'image_size',
+    tower: 'vision',
+    read: side,
+    refuse: nonSquare,
+    field: 'imageSize',
+    as: (v: number | number[]) => (Array.isArray(v) ? v[0] : v),
+  },
+  {
+    key: 'patch_size',
+    tower: 'vision',
+    read: side,
+    refuse: nonSquare,
+    field: 'patchSize',
+    as: (v: number | number[]) => (Array.isArray(v) ? v[0] : v),
+  },
+  { key: 'width', tower: 'vision', read: num, field: 'width' },
+  { key: 'layers', tower: 'vision', read: num, field: 'layers' },
+  { key: 'head_width', tower: 'vision', read: num, default: 64 },
+  { key: 'no_ln_pre', tower: 'vision', read: bool, default: false, field: 'lnPre', as: (v: boolean) => !v },
+  {
+    key: 'pool_type',
+    tower: 'vision',
+    default: 'tok',
+    refuse: (v) => v !== 'avg' && v !== 'tok' && "only 'avg' and 'tok' pooling are implemented",
+    field: 'pool',
+  },
+  { key: 'final_ln_after_pool', tower: 'vision', read: bool, default: false, field: 'finalLnAfterPool' },
+  {
+    key: 'act_kwargs',
+    tower: 'vision',
+    refuse: (v) =>
+      given(v) &&
+      Object.keys(v).length > 0 &&
+      'only the default exact-erf GELU (nn.GELU()) is implemented for the vision tower',
+  },
+  { key: 'attentional_pool', tower: 'vision', refuse: (v) => v === true && 'attention pooling is not implemented' },
+  {
+    key: 'pos_embed_type',
+    tower: 'vision',
+    refuse: (v) =>
+      v !== undefined &&
+      v !== 'learnable' &&
+      v !== 'sin_cos_2d' &&
       "only a position table stored in the checkpoint ('learnable' or 'sin_cos_2d') is implemented",
-    );
-  }
-  for (const k of ['qk_norm', 'scaled_cosine_attn', 'scale_heads', 'scale_attn_inner', 'scale_attn', 'scale_fc']) {
-    if (v[k] === true) refuse(key(k), 'this attention-block variant is not implemented');
-  }
-  if (v.block_type !== undefined && v.block_type !== null && v.block_type !== 'default')
-    refuse(key('block_type'), 'only the default residual attention block is implemented');
-  if (v.timm_model_name !== undefined && v.timm_model_name !== null)
-    refuse(key('timm_model_name'), 'timm vision towers are not supported');
-  const pool = (v.pool_type ?? 'tok') as 'avg' | 'tok';
-  if (pool !== 'avg' && pool !== 'tok') refuse(key('pool_type'), "only 'avg' and 'tok' pooling are implemented");
+  },
+  ...['qk_norm', 'scaled_cosine_attn', 'scale_heads', 'scale_attn_inner', 'scale_attn', 'scale_fc'].map(
+    (key): ConfigKey => ({
+      key,
+      tower: 'vision',
+      refuse: (v) => v === true && 'this attention-block variant is not implemented',
+    }),
+  ),
+  {
+    key: 'block_type',
+    tower: 'vision',
+    refuse: (v) => given(v) && v !== 'default' && 'only the default residual attention block is implemented',
+  },
+  { key: 'timm_model_name', tower: 'vision', refuse: (v) => given(v) && 'timm vision towers are not supported' },
+  { key: 'preprocess_cfg.mean', tower: 'vision', read: rgb, default: IMAGENET_MEAN, field: 'mean' },
+  { key: 'preprocess_cfg.std', tower: 'vision', read: rgb, default: IMAGENET_STD, field: 'std' },
+  // the text tower
+  { key: 'hf_model_name', tower: 'text', refuse: (v) => given(v) && 'Hugging Face text towers are not supported' },
+  {
+    key: 'no_causal_mask',
+    tower: 'text',
+    default: false,
+    refuse: (v) => v !== true && 'only the unmasked text tower (no_causal_mask: true, as OpenVision) is implemented',
+  },
+  {
+    key: 'pool_type',
+    tower: 'text',
+    default: 'argmax',
+    refuse: (v) => v !== 'last' && "only 'last' pooling (OpenVision's) is implemented",
+  },
+  { key: 'proj_bias', tower: 'text', refuse: (v) => v === true && 'a text projection bias is not implemented' },
+  {
+    key: 'proj_type',
+    tower: 'text',
+    default: 'linear',
+    refuse: (v) => v !== 'linear' && "only the 'linear' text projection is implemented",
+  },
+  { key: 'embed_cls', tower: 'text', refuse: (v) => v === true && 'a text class token is not implemented' },
+  {
+    key: 'act_kwargs',
+    tower: 'text',
+    read: obj,
+    default: {},
+    refuse: onlyKeys('approximate', (k) => `GELU option '${k}' is not implemented`),
+  },
+  {
+    key: 'act_kwargs.approximate',
+    tower: 'text',
+    default: 'none',
+    refuse: (v) => v !== 'tanh' && v !== 'none' && "must be 'tanh' or 'none'",
+    field: 'act',
+    as: (v) => (v === 'tanh' ? 'gelu_tanh' : 'gelu'),
+  },
+  { key: 'context_length', tower: 'text', read: num, default: 77, field: 'contextLength' },
+  { key: 'vocab_size', tower: 'text', read: num, default: 49408, field: 'vocabSize' },
+  { key: 'width', tower: 'text', read: num, default: 512, field: 'width' },
+  { key: 'heads', tower: 'text', read: num, default: 8, field: 'heads' },
+  { key: 'layers', tower: 'text', read: num, default: 12, field: 'layers' },
+];
 
-  const pre = root.preprocess_cfg ?? {};
-  for (const k of ['mean', 'std'] as const) {
-    const x = pre[k];
-    if (
-      x !== undefined &&
-      !(Array.isArray(x) && x.length === 3 && x.every((e) => typeof e === 'number' && Number.isFinite(e)))
-    ) {
+/**
+ * Reads one tower's keys of an open_clip config by OPEN_CLIP_KEYS: the fields they set, and every
+ * key's value (defaults filled in) by its path. A refused value or a bad type is a ConfigError
+ * naming the key's full path.
+ */
+function readTowerKeys(
+  tower: ConfigTower,
+  root: Record<string, unknown>,
+  source: string,
+): { fields: Record<string, unknown>; values: Map<string, unknown> } {
+  const cfgPath = `model_cfg.${tower}_cfg`;
+  const fields: Record<string, unknown> = {};
+  const values = new Map<string, unknown>();
+  for (const row of OPEN_CLIP_KEYS) {
+    if (row.tower !== tower && row.tower !== 'both') continue;
+    const fromRoot = /^(model_cfg|preprocess_cfg)\./.test(row.key);
+    const path = fromRoot ? row.key : `${cfgPath}.${row.key}`;
+    let raw: unknown = root;
+    for (const part of path.split('.'))
+      raw = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>)[part] : undefined;
+    const absent = raw === undefined || (raw === null && 'default' in row);
+    let value = absent && 'default' in row ? row.default : raw;
+    try {
+      if (row.read) value = row.read(value);
+    } catch (e) {
+      if (e instanceof ValueProblem) throw new ConfigError(source, `${path} ${e.detail}`);
+      throw e;
+    }
+    const why = row.refuse?.(value);
+    if (why)
       throw new ConfigError(
         source,
-        `preprocess_cfg.${k} must be 3 finite numbers (one per RGB channel), got ${JSON.stringify(x)}`,
+        `${path} = ${absent && raw === undefined && 'default' in row ? `${JSON.stringify(value)} (open_clip's default: the key is absent)` : JSON.stringify(raw)}: ${why}`,
       );
-    }
+    values.set(row.key, value);
+    if (row.field) fields[row.field] = row.as ? row.as(value) : value;
   }
+  return { fields, values };
+}
+
+/**
+ * Reads `model_cfg.vision_cfg` (+ `embed_dim`, `quick_gelu`, `preprocess_cfg`) of an open_clip JSON
+ * config: every key that changes the forward pass is honoured with open_clip's default when absent,
+ * or refused with a ConfigError naming it (OPEN_CLIP_KEYS).
+ */
+export function configFromOpenClip(json: unknown, source = 'open_clip_config.json'): ViTConfig {
+  const root = json as { model_cfg?: { vision_cfg?: unknown } } | null;
+  const v = root?.model_cfg?.vision_cfg;
+  if (!v || typeof v !== 'object') throw new ConfigError(source, 'no model_cfg.vision_cfg');
+  const { fields, values } = readTowerKeys('vision', root, source);
+  const width = fields.width as number;
   return validateConfig(
     {
-      imageSize: side('image_size'),
-      patchSize: side('patch_size'),
-      width,
-      layers: need('layers'),
-      heads: width / headWidth,
-      mlpWidth: Math.floor(width * mlpRatio),
-      embedDim: typeof root.model_cfg?.embed_dim === 'number' ? root.model_cfg.embed_dim : width,
-      eps: norm.eps ?? 1e-5,
-      mean: (pre.mean as [number, number, number]) ?? IMAGENET_MEAN,
-      std: (pre.std as [number, number, number]) ?? IMAGENET_STD,
-      lnPre: !flag('no_ln_pre', false),
-      pool,
-      finalLnAfterPool: flag('final_ln_after_pool', false),
+      ...(fields as Omit<ViTConfig, 'heads' | 'mlpWidth' | 'embedDim'>),
+      heads: width / (values.get('head_width') as number),
+      mlpWidth: Math.floor(width * (values.get('mlp_ratio') as number)),
+      embedDim: (values.get('model_cfg.embed_dim') as number | null) ?? width,
     },
     source,
   );
@@ -307,55 +451,22 @@ export interface TextConfig {
 /**
  * Reads `model_cfg.text_cfg` of an open_clip JSON config, or returns null when it has none (a
  * vision-only OpenVision 2 config). Keys that change the forward pass are honoured or refused by
- * name, as for the vision tower: OpenVision's text tower has no attention mask (no_causal_mask),
- * pools the last token, projects without bias; other layouts are refused.
+ * name from the same table as the vision tower's (OPEN_CLIP_KEYS): OpenVision's text tower has no
+ * attention mask (no_causal_mask), pools the last token, projects without bias; other layouts are
+ * refused.
  */
 export function textConfigFromOpenClip(json: unknown, source = 'open_clip_config.json'): TextConfig | null {
-  const root = json as { model_cfg?: { embed_dim?: number; quick_gelu?: unknown; text_cfg?: Record<string, unknown> } };
+  const root = json as { model_cfg?: { text_cfg?: unknown } } | null;
   const t = root?.model_cfg?.text_cfg;
   if (t === undefined || t === null) return null;
   if (typeof t !== 'object') throw new ConfigError(source, 'model_cfg.text_cfg must be an object');
-  const key = (k: string) => `model_cfg.text_cfg.${k}`;
-  const refuse = (k: string, why: string): never => {
-    throw new ConfigError(source, `${key(k)} = ${JSON.stringify(t[k])}: ${why}`);
-  };
-  const num = (k: string, dflt?: number): number => {
-    const x = t[k] ?? dflt;
-    if (typeof x !== 'number') throw new ConfigError(source, `${key(k)} is missing or not a number`);
-    return x;
-  };
-  if (t.hf_model_name !== undefined && t.hf_model_name !== null)
-    refuse('hf_model_name', 'Hugging Face text towers are not supported');
-  if (t.no_causal_mask !== true)
-    refuse('no_causal_mask', 'only the unmasked text tower (no_causal_mask: true, as OpenVision) is implemented');
-  if ((t.pool_type ?? 'argmax') !== 'last') refuse('pool_type', "only 'last' pooling (OpenVision's) is implemented");
-  if (t.proj_bias === true) refuse('proj_bias', 'a text projection bias is not implemented');
-  if ((t.proj_type ?? 'linear') !== 'linear') refuse('proj_type', "only the 'linear' text projection is implemented");
-  if (t.embed_cls === true) refuse('embed_cls', 'a text class token is not implemented');
-  if (t.ls_init_value !== undefined && t.ls_init_value !== null)
-    refuse('ls_init_value', 'layer scale is not implemented');
-  if (root.model_cfg?.quick_gelu === true)
-    throw new ConfigError(source, 'model_cfg.quick_gelu = true: QuickGELU is not implemented');
-  const act = (t.act_kwargs ?? {}) as Record<string, unknown>;
-  for (const k of Object.keys(act))
-    if (k !== 'approximate') refuse('act_kwargs', `GELU option '${k}' is not implemented`);
-  if (act.approximate !== undefined && act.approximate !== 'tanh' && act.approximate !== 'none')
-    refuse('act_kwargs', "approximate must be 'tanh' or 'none'");
-  const norm = (t.norm_kwargs ?? {}) as Record<string, unknown>;
-  for (const k of Object.keys(norm))
-    if (k !== 'eps') refuse('norm_kwargs', `only eps can be set (LayerNorm option '${k}' is not implemented)`);
-  const width = num('width', 512);
-  const heads = num('heads', 8);
+  const { fields, values } = readTowerKeys('text', root as Record<string, unknown>, source);
+  const width = fields.width as number,
+    heads = fields.heads as number;
   const c: TextConfig = {
-    contextLength: num('context_length', 77),
-    vocabSize: num('vocab_size', 49408),
-    width,
-    heads,
-    layers: num('layers', 12),
-    mlpWidth: Math.floor(width * num('mlp_ratio', 4)),
-    eps: (norm.eps as number | undefined) ?? 1e-5,
-    act: act.approximate === 'tanh' ? 'gelu_tanh' : 'gelu',
-    embedDim: typeof root.model_cfg?.embed_dim === 'number' ? root.model_cfg.embed_dim : width,
+    ...(fields as Omit<TextConfig, 'mlpWidth' | 'embedDim'>),
+    mlpWidth: Math.floor(width * (values.get('mlp_ratio') as number)),
+    embedDim: (values.get('model_cfg.embed_dim') as number | null) ?? width,
   };
   for (const k of ['contextLength', 'vocabSize', 'width', 'heads', 'layers', 'mlpWidth', 'embedDim'] as const) {
     if (!Number.isInteger(c[k]) || c[k] <= 0)

@@ -8,7 +8,7 @@ import type { KernelChoices } from '../graph/graph.js';
 import { ATTENTION_VARIANTS, type AttentionVariant } from '../kernels/attention.js';
 import { GEMM_TILES, tileName } from '../kernels/gemm-tile.js';
 import { GEMM_VARIANTS, type GemmVariant } from '../kernels/gemm.js';
-import type { ViTConfig } from './config.js';
+import type { TextConfig, ViTConfig } from './config.js';
 
 /** Kernel choices as stored (the tile by name). */
 export interface StoredChoices {
@@ -32,7 +32,7 @@ export interface TuneProfile {
   version: 1;
   /** adapterKey(): vendor / architecture / description of the adapter it was measured on. */
   adapter: string;
-  /** shapeKey(): the model shape the choices are for. */
+  /** shapeKey(): the tower shape the choices are for. */
   shape: string;
   batch: number;
   resolution: number;
@@ -46,9 +46,14 @@ export function adapterKey(info: Partial<GPUAdapterInfo> | undefined): string {
   return [info?.vendor, info?.architecture, info?.description].map((s) => s ?? '').join(' / ');
 }
 
-/** The model shape kernel choices depend on: width, heads, MLP width, patch, resolution. */
-export function shapeKey(c: ViTConfig, resolution = c.imageSize): string {
-  return `vit w${c.width} h${c.heads} mlp${c.mlpWidth} p${c.patchSize} r${resolution}`;
+/**
+ * The tower shape kernel choices depend on: width, heads, MLP width, and the tokens per input (a
+ * vision tower's patch and resolution; a text tower's context length, `resolution` unused). Each
+ * tower has its own profile, a CLIP model's text tower too (load.ts says why).
+ */
+export function shapeKey(c: ViTConfig | TextConfig, resolution?: number): string {
+  if ('contextLength' in c) return `text w${c.width} h${c.heads} mlp${c.mlpWidth} t${c.contextLength}`;
+  return `vit w${c.width} h${c.heads} mlp${c.mlpWidth} p${c.patchSize} r${resolution ?? c.imageSize}`;
 }
 
 export function toStored(k: KernelChoices): StoredChoices {

@@ -1,25 +1,22 @@
 // The CLIP text tower of OpenVision 1 on WebGPU. `buildTextGraph` mirrors open_clip's
 // CLIP.encode_text as OpenVision configures it (no attention mask, tanh GELU, last-token pooling).
-import { expectDeviceAlive } from '../device.js';
-import { sourceLabel, type LoadProgress } from '../weights/source.js';
 import { ArgumentError, ConfigError } from '../errors.js';
 import { checkOptionKeys, type KeyList } from '../options.js';
 import { Graph, type KernelChoices } from '../graph/graph.js';
 import type { CompiledGraph } from '../graph/executor.js';
 import * as ops from '../graph/ops.js';
 import { DTYPE_BYTES } from '../kernels/program/index.js';
-import { checkModelDType, KERNEL_DTYPE, storedModelDType, type ModelDType } from './dtype.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
 import { residualBlock, type Param } from './blocks.js';
 import { textConfigFromOpenClip, type TextConfig, readConfigJson } from './config.js';
 import { GraphModel } from './tower.js';
-import { checkKernelChoices, checkOutputs, describeValue, isCheckpoint } from './arguments.js';
+import { checkOutputs, describeValue } from './arguments.js';
+import { checkLoadCall, loadTower, TOWER_LOAD_OPTION_KEYS, type TowerLoadOptions } from './load.js';
+import { shapeKey } from './profiles.js';
 import {
   checkTextLayout,
   expectedTextKeys,
-  openCheckpoint,
   TEXT_TRANSPOSED,
-  uploadWeights,
   towerParams,
   type GpuWeights,
   type WeightsInput,
@@ -81,39 +78,22 @@ export interface TextOutputs {
   chunks: number[];
 }
 
-export interface TextLoadOptions {
+/**
+ * The load options: those of every tower (load.ts; as VisionTransformer's: `kernels`, `dtype`, a
+ * tuning `profile` looked up for this tower's own shape, the download options) and its config.
+ */
+export interface TextLoadOptions extends TowerLoadOptions {
   /** The checkpoint (an OpenVision 1 file: text keys at the top level): a path, bytes, a File/Blob, or an opened Checkpoint. */
   weights: WeightsInput | Checkpoint;
   /** A TextConfig, or the parsed open_clip_config.json, or (Node) its path. */
   config: TextConfig | Record<string, unknown> | string;
-  /** Kernel choices for every node (as VisionTransformer's LoadOptions.kernels). */
-  kernels?: KernelChoices;
-  /** How the matrices are held on the GPU (as VisionTransformer's LoadOptions.dtype). */
-  dtype?: ModelDType;
-  /**
-   * Progress of the load: `{ file, phase, loaded, total }` in bytes — 'download' as a URL's bytes
-   * arrive (total: the file's size; a load reads only the tensors it needs), 'upload' as the
-   * tower's tensors are read, checked and uploaded (ends at total).
-   */
-  onProgress?: (p: LoadProgress) => void;
-  /** For a URL: keep downloaded blocks in the cache (Node: $WGSL_VIT_CACHE or ~/.cache/wgsl-vit/downloads). Default true. */
-  cache?: boolean;
-  /** For a URL: aborts the download; the load rejects with a CheckpointError naming the URL. */
-  signal?: AbortSignal;
-  /** For a URL: how long (ms) a request may receive nothing before the load fails naming the URL. Default 60000. */
-  stallTimeoutMs?: number;
 }
 
 /** The keys of TextLoadOptions and TextForwardOptions (an unknown one is refused, options.ts). */
 export const TEXT_LOAD_OPTION_KEYS = {
   weights: true,
   config: true,
-  kernels: true,
-  dtype: true,
-  onProgress: true,
-  cache: true,
-  signal: true,
-  stallTimeoutMs: true,
+  ...TOWER_LOAD_OPTION_KEYS,
 } as const satisfies KeyList<TextLoadOptions>;
 export const TEXT_FORWARD_OPTION_KEYS = {
   outputs: true,
@@ -127,33 +107,22 @@ export class TextTransformer extends GraphModel {
     weights: GpuWeights,
     source: string,
     kernels: KernelChoices,
+    /** Where the kernel choices came from: 'load option', 'profile <store>' or 'built-in'. */
+    readonly kernelsFrom: string,
   ) {
     super(device, weights, source, kernels);
   }
 
   /** Loads and checks the text tower of a checkpoint against its config, and uploads it. */
   static async load(device: GPUDevice, opts: TextLoadOptions): Promise<TextTransformer> {
-    checkOptionKeys('TextTransformer.load', opts, TEXT_LOAD_OPTION_KEYS);
-    if (opts === undefined)
-      throw new ArgumentError('TextTransformer.load', 'options', 'must be given: { weights, config }');
-    await expectDeviceAlive(device, `TextTransformer.load(${sourceLabel(opts.weights)})`);
+    await checkLoadCall('TextTransformer.load', device, opts, TEXT_LOAD_OPTION_KEYS);
     const config = await resolveTextConfig(opts.config);
-    const asDType = checkModelDType('TextTransformer.load', opts.dtype);
-    const settled = checkKernelChoices(device, opts.kernels);
-    const ckpt = isCheckpoint(opts.weights)
-      ? opts.weights
-      : await openCheckpoint(opts.weights, undefined, {
-          onProgress: opts.onProgress,
-          cache: opts.cache,
-          signal: opts.signal,
-          stallTimeoutMs: opts.stallTimeoutMs,
-        });
-    const layout = checkTextLayout(ckpt, config);
-    const dtype = asDType ?? storedModelDType(ckpt, layout.keys.keys());
-    const kernels = { ...settled, weightDType: KERNEL_DTYPE[dtype] };
-    const onProgress = opts.onProgress && ((p: LoadProgress) => opts.onProgress!({ ...p, tower: 'text' }));
-    const weights = await uploadWeights(device, ckpt, layout, undefined, kernels, onProgress);
-    return new TextTransformer(device, config, weights, ckpt.file, kernels);
+    const t = await loadTower(device, opts, {
+      where: 'TextTransformer.load',
+      shape: shapeKey(config),
+      layout: (ckpt) => checkTextLayout(ckpt, config),
+    });
+    return new TextTransformer(device, config, t.weights, t.source, t.kernels, t.kernelsFrom);
   }
 
   /** Texts one submit may hold: every activation must fit the device's buffer limits. */

@@ -7,10 +7,12 @@ import type { KernelChoices } from '../graph/graph.js';
 import { adapterTraits } from '../kernels/choose/adapter.js';
 import { ATTENTION_VARIANTS, type AttentionVariant } from '../kernels/attention.js';
 import { GEMM_TILES, tileName, tileProblem } from '../kernels/choose/tiles.js';
-import type { ViTConfig } from './config.js';
+import type { TextConfig, ViTConfig } from './config.js';
 import { checkOptionKeys, type KeyList } from '../options.js';
 import { adapterKey, shapeKey, toStored, type TuneProfile, type TuneTiming } from './profiles.js';
-import { randomCheckpoint } from './random.js';
+import { randomCheckpoint, randomTextTensors } from './random.js';
+import { memoryCheckpoint } from '../weights/checkpoint.js';
+import { TextTransformer } from './text.js';
 import { VisionTransformer } from './vit.js';
 
 export interface TuneOptions {
@@ -37,29 +39,78 @@ export const TUNE_OPTION_KEYS = {
   onProgress: true,
 } as const satisfies KeyList<TuneOptions>;
 
-/** Times and checks the candidates (GEMM first, then attention with the best GEMM); returns the profile. */
-export async function tuneKernels(device: GPUDevice, config: ViTConfig, opts: TuneOptions = {}): Promise<TuneProfile> {
-  checkOptionKeys('tuneKernels', opts, TUNE_OPTION_KEYS);
-  const batch = opts.batch ?? 1,
-    resolution = opts.resolution ?? config.imageSize,
-    iters = opts.iters ?? 3,
-    tolerance = opts.tolerance ?? 2e-3;
-  const c: ViTConfig = { ...config, layers: Math.min(config.layers, opts.layers ?? 2) };
-  const ckpt = randomCheckpoint(c, 7, 'tune');
+/** One timed forward of a tower with some kernel choices: its outputs (to compare) and the model to free. */
+type Runner = (
+  choices: KernelChoices,
+) => Promise<{ forward: () => Promise<Record<string, Float32Array>>; destroy: () => void }>;
+
+/** Loads a few blocks of `config`'s tower on random weights, and a forward on fixed random inputs. */
+function runnerFor(
+  device: GPUDevice,
+  config: ViTConfig | TextConfig,
+  batch: number,
+  resolution: number,
+  layers: number,
+): Runner {
+  if ('contextLength' in config) {
+    const t: TextConfig = { ...config, layers: Math.min(config.layers, layers) };
+    const weights = memoryCheckpoint(randomTextTensors(t, 7), 'tune');
+    let seed = 1;
+    const ids = Uint32Array.from({ length: batch * t.contextLength }, () => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return seed % t.vocabSize;
+    });
+    return async (kernels) => {
+      const m = await TextTransformer.load(device, { weights, config: t, kernels, profile: false });
+      const forward = async () => {
+        const r = await m.forward(ids, batch, { outputs: ['block0', 'embedding'] });
+        return { block0: r.block0!, embedding: r.embedding! };
+      };
+      return { forward, destroy: () => m.destroy() };
+    };
+  }
+  const c: ViTConfig = { ...config, layers: Math.min(config.layers, layers) };
+  const weights = randomCheckpoint(c, 7, 'tune');
   let seed = 1;
   const pixels = Float32Array.from({ length: batch * 3 * resolution * resolution }, () => {
     seed = (seed * 1103515245 + 12345) >>> 0;
     return seed / 2 ** 31 - 1;
   });
-  const outputs = ['tokens', 'embedding'] as const;
+  return async (kernels) => {
+    const m = await VisionTransformer.load(device, { weights, config: c, kernels, profile: false });
+    const forward = async () => {
+      const r = await m.forward(pixels, batch, { resolution, outputs: ['tokens', 'embedding'] });
+      return { tokens: r.tokens!, embedding: r.embedding! };
+    };
+    return { forward, destroy: () => m.destroy() };
+  };
+}
+
+/**
+ * Times and checks the candidates (GEMM first, then attention with the best GEMM) on either tower
+ * (a text tower: `batch` texts of its context length, `resolution` unused); returns the profile, keyed
+ * by the tower's shape (shapeKey).
+ */
+export async function tuneKernels(
+  device: GPUDevice,
+  config: ViTConfig | TextConfig,
+  opts: TuneOptions = {},
+): Promise<TuneProfile> {
+  checkOptionKeys('tuneKernels', opts, TUNE_OPTION_KEYS);
+  const text = 'contextLength' in config;
+  const batch = opts.batch ?? 1,
+    resolution = text ? config.contextLength : (opts.resolution ?? config.imageSize),
+    iters = opts.iters ?? 3,
+    tolerance = opts.tolerance ?? 2e-3;
+  const load = runnerFor(device, config, batch, resolution, opts.layers ?? 2);
   const run = async (choices: KernelChoices) => {
-    const m = await VisionTransformer.load(device, { weights: ckpt, config: c, kernels: choices, profile: false });
+    const m = await load(choices);
     try {
-      const first = await m.forward(pixels, batch, { resolution, outputs });
+      const first = await m.forward();
       const times: number[] = [];
       for (let i = 0; i < iters; i++) {
         const t = performance.now();
-        await m.forward(pixels, batch, { resolution, outputs });
+        await m.forward();
         times.push(performance.now() - t);
       }
       times.sort((a, b) => a - b);
@@ -71,7 +122,7 @@ export async function tuneKernels(device: GPUDevice, config: ViTConfig, opts: Tu
   const reference = (await run({ gemmVariant: 'tiled', attentionVariant: 'broadcast' })).out;
   const diff = (o: typeof reference) => {
     let d = 0;
-    for (const k of outputs) {
+    for (const k of Object.keys(reference)) {
       const a = o[k]!,
         b = reference[k]!;
       for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
@@ -131,7 +182,7 @@ export async function tuneKernels(device: GPUDevice, config: ViTConfig, opts: Tu
   return {
     version: 1,
     adapter: adapterKey((device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo),
-    shape: shapeKey(config, resolution),
+    shape: text ? shapeKey(config) : shapeKey(config, resolution),
     batch,
     resolution,
     choices: toStored(choices),

@@ -1,20 +1,17 @@
 // The OpenVision vision encoder on WebGPU. `buildViTGraph` mirrors OpenVision's (open_clip layout)
 // VisionTransformer.forward line by line; `VisionTransformer` loads weights and runs batches.
-import { expectDeviceAlive } from '../device.js';
-import { sourceLabel, type LoadProgress } from '../weights/source.js';
 import { ArgumentError, ConfigError } from '../errors.js';
 import { checkOptionKeys, type KeyList } from '../options.js';
 import { Graph, type KernelChoices, type Tensor } from '../graph/graph.js';
 import type { CompiledGraph, NodeTiming } from '../graph/executor.js';
 import { GraphModel } from './tower.js';
-import { adapterKey, defaultProfileStore, fromStored, shapeKey, warnOnce, type ProfileStore } from './profiles.js';
-import type { Checkpoint } from '../weights/checkpoint.js';
-import { checkHiddenBlockUse, checkKernelChoices, checkOutputs, describeValue, isCheckpoint } from './arguments.js';
+import { shapeKey } from './profiles.js';
+import { checkHiddenBlockUse, checkOutputs, describeValue } from './arguments.js';
+import { checkLoadCall, loadTower, TOWER_LOAD_OPTION_KEYS, type TowerLoadOptions } from './load.js';
 import * as ops from '../graph/ops.js';
 import { DTYPE_BYTES } from '../kernels/program/index.js';
 import { MATRIX_TEXTURE_ROWS } from '../kernels/program/texture-matrix.js';
 import { posembSincos2d } from '../kernels/posemb-sincos.js';
-import { checkModelDType, KERNEL_DTYPE, storedModelDType, type ModelDType } from './dtype.js';
 import {
   architecture,
   configFromOpenClip,
@@ -28,14 +25,11 @@ import {
   checkLayout,
   checkRecomputablePositions,
   expectedKeys,
-  openCheckpoint,
   sincosTableError,
   uploadF32,
-  uploadWeights,
   towerParams,
   VISION_TRANSPOSED,
   type GpuWeights,
-  type WeightsInput,
 } from './parameters.js';
 
 export type ViTOutputName = 'tokens' | 'pooled' | 'embedding' | 'block0' | 'hidden';
@@ -122,44 +116,9 @@ export interface ViTOutputs {
   chunks: number[];
 }
 
-export interface LoadOptions {
-  /** The checkpoint: a path (Node), bytes, a File/Blob, or an already opened Checkpoint. */
-  weights: WeightsInput | Checkpoint;
+export interface LoadOptions extends TowerLoadOptions {
   /** A ViTConfig, or the parsed open_clip_config.json, or (Node) its path. */
   config: ViTConfig | Record<string, unknown> | string;
-  /**
-   * Kernel choices for every node of this model, e.g. `{ gemmTile: GEMM_TILES['128x64k16'],
-   * attentionVariant: 'broadcast' }`. Default: a stored tuning profile for this adapter and model
-   * shape (`wgsl-vit tune`, profiles.ts) when there is one, else the built-in per-adapter choices
-   * (kernels/choose/choose.ts). `kernelsFrom` on the model says which.
-   */
-  kernels?: KernelChoices;
-  /**
-   * How the matrices (linear layers, patch / token embeddings) are held on the GPU: 'fp32', 'fp16'
-   * (half the bytes) or 'q8' (int8 per output channel with float32 scales, about a quarter);
-   * biases, LayerNorms and positions stay float32, all arithmetic is float32. Default: the dtype the
-   * file stores them in (fp16 for an F16 file, q8 for a `wgsl-vit convert --dtype q8` file, else fp32).
-   * The accuracy each costs is measured per fixture (README, docs/dtypes.md).
-   */
-  dtype?: ModelDType;
-  /**
-   * Where to look for a tuning profile when `kernels` is not given: true (default) the default store
-   * (Node: $WGSL_VIT_PROFILES or ~/.cache/wgsl-vit/profiles.json; browsers: localStorage), a
-   * ProfileStore, or false for none.
-   */
-  profile?: boolean | ProfileStore;
-  /**
-   * Progress of the load: `{ file, phase, loaded, total }` in bytes — 'download' as a URL's bytes
-   * arrive (total: the file's size; a load reads only the tensors it needs), 'upload' as the
-   * tower's tensors are read, checked and uploaded (ends at total).
-   */
-  onProgress?: (p: LoadProgress) => void;
-  /** For a URL: keep downloaded blocks in the cache (Node: $WGSL_VIT_CACHE or ~/.cache/wgsl-vit/downloads). Default true. */
-  cache?: boolean;
-  /** For a URL: aborts the download; the load rejects with a CheckpointError naming the URL. */
-  signal?: AbortSignal;
-  /** For a URL: how long (ms) a request may receive nothing before the load fails naming the URL. Default 60000. */
-  stallTimeoutMs?: number;
 }
 
 const DEFAULT_OUTPUTS: readonly ViTOutputName[] = ['tokens', 'pooled', 'embedding'];
@@ -168,13 +127,7 @@ const DEFAULT_OUTPUTS: readonly ViTOutputName[] = ['tokens', 'pooled', 'embeddin
 export const LOAD_OPTION_KEYS = {
   weights: true,
   config: true,
-  kernels: true,
-  dtype: true,
-  profile: true,
-  onProgress: true,
-  cache: true,
-  signal: true,
-  stallTimeoutMs: true,
+  ...TOWER_LOAD_OPTION_KEYS,
 } as const satisfies KeyList<LoadOptions>;
 export const FORWARD_OPTION_KEYS = {
   resolution: true,
@@ -201,58 +154,18 @@ export class VisionTransformer extends GraphModel {
 
   /** Loads and checks a checkpoint against its config, and uploads it. */
   static async load(device: GPUDevice, opts: LoadOptions): Promise<VisionTransformer> {
-    checkOptionKeys('VisionTransformer.load', opts, LOAD_OPTION_KEYS);
-    if (opts === undefined)
-      throw new ArgumentError('VisionTransformer.load', 'options', 'must be given: { weights, config }');
-    await expectDeviceAlive(device, `VisionTransformer.load(${sourceLabel(opts.weights)})`);
+    await checkLoadCall('VisionTransformer.load', device, opts, LOAD_OPTION_KEYS);
     const config = await resolveConfig(opts.config);
-    let asked = opts.kernels;
-    let from = asked ? 'load option' : 'built-in';
-    if (!asked && opts.profile !== false) {
-      const store = typeof opts.profile === 'object' ? opts.profile : await defaultProfileStore();
-      const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
-      // A cache never stops a load: an unreadable profile store or entry is treated as absent,
-      // with one warning naming it (profiles.ts).
-      try {
-        const p = await store?.get(adapterKey(info), shapeKey(config));
-        if (p && store) {
-          asked = fromStored(p.choices, store.where);
-          from = `profile ${store.where}`;
-        }
-      } catch (e) {
-        warnOnce(`tuning profile ignored, built-in kernel choices used: ${(e as Error).message}`);
-      }
-    }
-    const asDType = checkModelDType('VisionTransformer.load', opts.dtype);
-    const settled = checkKernelChoices(device, asked);
-    const ckpt = isCheckpoint(opts.weights)
-      ? opts.weights
-      : await openCheckpoint(opts.weights, undefined, {
-          onProgress: opts.onProgress,
-          cache: opts.cache,
-          signal: opts.signal,
-          stallTimeoutMs: opts.stallTimeoutMs,
-        });
-    const layout = checkLayout(ckpt, config);
-    const dtype =
-      asDType ??
-      storedModelDType(
-        ckpt,
-        [...layout.keys.keys()].map((k) => layout.prefix + k),
-      );
-    const kernels = { ...settled, weightDType: KERNEL_DTYPE[dtype] };
     let posError = Infinity;
-    const weights = await uploadWeights(
-      device,
-      ckpt,
-      layout,
-      (k, data) => {
+    const t = await loadTower(device, opts, {
+      where: 'VisionTransformer.load',
+      shape: shapeKey(config),
+      layout: (ckpt) => checkLayout(ckpt, config),
+      inspect: (k, data) => {
         if (k === 'positional_embedding') posError = sincosTableError(data, gridOf(config), config.width);
       },
-      kernels,
-      opts.onProgress && ((p) => opts.onProgress!({ ...p, tower: 'vision' })),
-    );
-    return new VisionTransformer(device, config, weights, ckpt.file, posError, kernels, from);
+    });
+    return new VisionTransformer(device, config, t.weights, t.source, posError, t.kernels, t.kernelsFrom);
   }
 
   /**

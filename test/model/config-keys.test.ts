@@ -5,7 +5,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
-import { configFromOpenClip, PRESETS, type ViTConfig } from '../../src/model/config.js';
+import {
+  configFromOpenClip,
+  OPEN_CLIP_KEYS,
+  PRESETS,
+  textConfigFromOpenClip,
+  type ViTConfig,
+} from '../../src/model/config.js';
 import { VisionTransformer } from '../../src/model/vit.js';
 import { compare, readExpected } from '../../src/model/verify.js';
 import { memoryCheckpoint } from '../../src/weights/checkpoint.js';
@@ -225,6 +231,145 @@ describe('refused keys (named in the error)', () => {
         'cfg.json',
       ),
     ).toThrow(/cfg\.json: model_cfg\.quick_gelu = true: QuickGELU is not implemented/);
+  });
+});
+
+// The text tower reads the same table (OPEN_CLIP_KEYS): the same refusals, named the same way.
+const CLIP_CASE = 'ov1-clip-ti16-224-t2';
+const withText = (edit: (t: Record<string, unknown>) => void, root?: (j: Record<string, any>) => void) => {
+  const j = JSON.parse(readFileSync(fixture(`${CLIP_CASE}.open_clip_config.json`), 'utf8'));
+  edit(j.model_cfg.text_cfg);
+  root?.(j);
+  return j;
+};
+
+describe('text tower keys (the same table)', () => {
+  it("OpenVision's text tower is read as such; absent keys take open_clip's defaults", () => {
+    expect(textConfigFromOpenClip(withText(() => {}))).toMatchObject({
+      act: 'gelu_tanh',
+      eps: 1e-6,
+      contextLength: 80,
+    });
+    const d = textConfigFromOpenClip(
+      withText((t) => {
+        for (const k of ['act_kwargs', 'norm_kwargs', 'context_length', 'vocab_size', 'mlp_ratio']) delete t[k];
+      }),
+    )!;
+    expect([d.act, d.eps, d.contextLength, d.vocabSize, d.mlpWidth]).toEqual(['gelu', 1e-5, 77, 49408, 4 * d.width]);
+    const none = textConfigFromOpenClip(withText((t) => (t.act_kwargs = { approximate: 'none' })))!;
+    expect(none.act).toBe('gelu');
+  });
+
+  it.each([
+    [
+      'no_causal_mask absent (a causal mask)',
+      (t: Record<string, unknown>) => {
+        delete t.no_causal_mask;
+      },
+      /cfg\.json: model_cfg\.text_cfg\.no_causal_mask = false \(open_clip's default: the key is absent\): only the unmasked text tower \(no_causal_mask: true, as OpenVision\) is implemented/,
+    ],
+    [
+      'no_causal_mask false',
+      (t: Record<string, unknown>) => {
+        t.no_causal_mask = false;
+      },
+      /model_cfg\.text_cfg\.no_causal_mask = false: only the unmasked text tower/,
+    ],
+    [
+      "pool_type 'argmax'",
+      (t: Record<string, unknown>) => {
+        t.pool_type = 'argmax';
+      },
+      /model_cfg\.text_cfg\.pool_type = "argmax": only 'last' pooling \(OpenVision's\) is implemented/,
+    ],
+    [
+      'proj_bias',
+      (t: Record<string, unknown>) => {
+        t.proj_bias = true;
+      },
+      /model_cfg\.text_cfg\.proj_bias = true: a text projection bias is not implemented/,
+    ],
+    [
+      "proj_type 'mlp'",
+      (t: Record<string, unknown>) => {
+        t.proj_type = 'mlp';
+      },
+      /model_cfg\.text_cfg\.proj_type = "mlp": only the 'linear' text projection/,
+    ],
+    [
+      'embed_cls',
+      (t: Record<string, unknown>) => {
+        t.embed_cls = true;
+      },
+      /model_cfg\.text_cfg\.embed_cls = true: a text class token is not implemented/,
+    ],
+    [
+      'hf_model_name',
+      (t: Record<string, unknown>) => {
+        t.hf_model_name = 'bert-base-uncased';
+      },
+      /model_cfg\.text_cfg\.hf_model_name = "bert-base-uncased": Hugging Face text towers are not supported/,
+    ],
+    [
+      'ls_init_value (as in the vision tower)',
+      (t: Record<string, unknown>) => {
+        t.ls_init_value = 1e-5;
+      },
+      /model_cfg\.text_cfg\.ls_init_value = 0\.00001: layer scale is not implemented/,
+    ],
+    [
+      'an unknown GELU approximation',
+      (t: Record<string, unknown>) => {
+        t.act_kwargs = { approximate: 'sigmoid' };
+      },
+      /model_cfg\.text_cfg\.act_kwargs\.approximate = "sigmoid": must be 'tanh' or 'none'/,
+    ],
+    [
+      'a GELU option other than approximate',
+      (t: Record<string, unknown>) => {
+        t.act_kwargs = { approximate: 'tanh', inplace: true };
+      },
+      /model_cfg\.text_cfg\.act_kwargs = \{"approximate":"tanh","inplace":true\}: GELU option 'inplace' is not implemented/,
+    ],
+    [
+      'norm_kwargs other than eps (as in the vision tower)',
+      (t: Record<string, unknown>) => {
+        t.norm_kwargs = { eps: 1e-6, bias: false };
+      },
+      /model_cfg\.text_cfg\.norm_kwargs = .*only eps can be set \(LayerNorm option 'bias'/,
+    ],
+    [
+      'a width that is not a number',
+      (t: Record<string, unknown>) => {
+        t.width = '64';
+      },
+      /model_cfg\.text_cfg\.width is missing or not a number/,
+    ],
+  ] as const)('refused: %s', (_, edit, pattern) => {
+    const j = withText(edit);
+    expect(() => textConfigFromOpenClip(j, 'cfg.json')).toThrow(ConfigError);
+    expect(() => textConfigFromOpenClip(j, 'cfg.json')).toThrow(pattern);
+  });
+
+  it('model_cfg.quick_gelu is refused by both towers, by the one row', () => {
+    const j = withText(
+      () => {},
+      (r) => {
+        r.model_cfg.quick_gelu = true;
+      },
+    );
+    for (const parse of [configFromOpenClip, textConfigFromOpenClip])
+      expect(() => parse(j, 'cfg.json')).toThrow(
+        /cfg\.json: model_cfg\.quick_gelu = true: QuickGELU is not implemented/,
+      );
+  });
+
+  it('the table: one row per key and tower, each honoured, defaulted or refused', () => {
+    for (const tower of ['vision', 'text'] as const) {
+      const keys = OPEN_CLIP_KEYS.filter((r) => r.tower === tower || r.tower === 'both').map((r) => r.key);
+      expect(new Set(keys).size, tower).toBe(keys.length);
+    }
+    for (const r of OPEN_CLIP_KEYS) expect(r.read || r.refuse || 'default' in r, r.key).toBeTruthy();
   });
 });
 

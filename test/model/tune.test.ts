@@ -8,12 +8,30 @@ import { ConfigError } from '../../src/errors.js';
 import { defaultProfileStore, fileProfileStore, shapeKey, type TuneProfile } from '../../src/model/profiles.js';
 import { tuneKernels } from '../../src/model/tune.js';
 import { VisionTransformer } from '../../src/model/vit.js';
-import type { ViTConfig } from '../../src/model/config.js';
-import { randomCheckpoint } from '../../src/model/random.js';
+import { TextTransformer } from '../../src/model/text.js';
+import { CLIPModel } from '../../src/model/clip.js';
+import { configFromOpenClip, textConfigFromOpenClip, type TextConfig, type ViTConfig } from '../../src/model/config.js';
+import { randomCheckpoint, randomTextTensors } from '../../src/model/random.js';
+import { memoryCheckpoint } from '../../src/weights/checkpoint.js';
+import { fixture } from '../helpers/fixtures.js';
 import { testDevice } from '../helpers/gpu.js';
 import { TINY_VIT } from '../helpers/random-vit.js';
 
 const config: ViTConfig = TINY_VIT;
+/** A small text tower (2 heads × 32, 17 tokens). */
+const textConfig: TextConfig = {
+  contextLength: 17,
+  vocabSize: 300,
+  width: 64,
+  heads: 2,
+  layers: 2,
+  mlpWidth: 256,
+  eps: 1e-6,
+  act: 'gelu_tanh',
+  embedDim: 32,
+};
+/** Choices no built-in heuristic makes on any adapter, so that a load using them shows the profile was read. */
+const UNUSUAL = { gemmVariant: 'tiled', gemmTile: '64x64k32', attentionVariant: 'broadcast' } as const;
 
 /** One real profile (a 1-block tune), measured once: the store tests need its form, not new timings. */
 let measured: Promise<TuneProfile> | null = null;
@@ -63,6 +81,66 @@ describe('wgsl-vit tune (tuneKernels and profiles)', () => {
       b = (await none.forward(px, 1)).embedding!;
     for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThanOrEqual(1e-4);
     for (const m of [tuned, given, none]) m.destroy();
+  });
+
+  it('tunes a text tower: its candidates checked, the profile keyed by its own shape', async () => {
+    const p = await tuneKernels(await testDevice(), { ...textConfig, layers: 1 }, { iters: 1 });
+    expect(p.shape).toBe(shapeKey(textConfig));
+    expect(p.shape).toBe('text w64 h2 mlp256 t17');
+    expect(p.resolution).toBe(17);
+    for (const t of p.timings) expect(t, t.label).toMatchObject({ ok: true });
+    expect(p.timings.filter((t) => t.label.startsWith('attention')).length).toBeGreaterThan(0);
+  });
+
+  it("a stored profile for a text tower's shape is what TextTransformer.load and CLIPModel.load use (kernelsFrom); each tower its own", async () => {
+    const device = await testDevice();
+    const store = await fileProfileStore(join(mkdtempSync(join(tmpdir(), 'wgsl-vit-prof-')), 'p.json'));
+    const p = { ...(await storedShape(device)), shape: shapeKey(textConfig) };
+    await store.put({ ...p, choices: UNUSUAL });
+    const weights = memoryCheckpoint(randomTextTensors(textConfig, 3), 'text');
+    const tuned = await TextTransformer.load(device, { weights, config: textConfig, profile: store });
+    expect(tuned.kernelsFrom).toBe(`profile ${store.where}`);
+    expect(tuned.kernels).toMatchObject({ gemmVariant: 'tiled', attentionVariant: 'broadcast' });
+    expect(tuned.kernels.gemmTile).toMatchObject({ wgX: 8, wgY: 8, bk: 32 });
+    const given = await TextTransformer.load(device, {
+      weights,
+      config: textConfig,
+      profile: store,
+      kernels: { attentionVariant: 'tiled' },
+    });
+    expect(given.kernelsFrom).toBe('load option');
+    const none = await TextTransformer.load(device, { weights, config: textConfig, profile: false });
+    expect(none.kernelsFrom).toBe('built-in');
+    const ids = Uint32Array.from({ length: 2 * 17 }, (_, i) => (i * 37) % 300);
+    const a = (await tuned.forward(ids, 2)).embedding!,
+      b = (await none.forward(ids, 2)).embedding!;
+    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThanOrEqual(1e-4);
+    for (const m of [tuned, given, none]) m.destroy();
+
+    // CLIP: each tower looks up its own shape; a tower without a profile runs the built-in choices.
+    const CLIP = 'ov1-clip-ti16-224-t2';
+    const json = JSON.parse(readFileSync(fixture(`${CLIP}.open_clip_config.json`), 'utf8')) as unknown;
+    await store.put({ ...p, shape: shapeKey(textConfigFromOpenClip(json)!), choices: UNUSUAL });
+    const clipOpts = {
+      weights: fixture(`${CLIP}.bin`),
+      config: fixture(`${CLIP}.open_clip_config.json`),
+      profile: store,
+    };
+    let clip = await CLIPModel.load(device, clipOpts);
+    expect([clip.text.kernelsFrom, clip.vision.kernelsFrom]).toEqual([`profile ${store.where}`, 'built-in']);
+    expect(clip.text.kernels).toMatchObject({ gemmVariant: 'tiled', attentionVariant: 'broadcast' });
+    clip.destroy();
+    await store.put({ ...p, shape: shapeKey(configFromOpenClip(json)), choices: UNUSUAL });
+    clip = await CLIPModel.load(device, clipOpts);
+    expect([clip.text.kernelsFrom, clip.vision.kernelsFrom]).toEqual([
+      `profile ${store.where}`,
+      `profile ${store.where}`,
+    ]);
+    expect(clip.vision.kernels).toMatchObject({ gemmVariant: 'tiled', attentionVariant: 'broadcast' });
+    clip.destroy();
+    clip = await CLIPModel.load(device, { ...clipOpts, profile: false });
+    expect([clip.text.kernelsFrom, clip.vision.kernelsFrom]).toEqual(['built-in', 'built-in']);
+    clip.destroy();
   });
 
   it('a broken, foreign or unreadable profile store never stops a load: built-in choices and one warning naming it; WGSL_VIT_PROFILES=off means none', async () => {

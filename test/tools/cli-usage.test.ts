@@ -69,6 +69,8 @@ describe('usage errors name the option (exit 2, before any work)', () => {
     [['tune'], /give one of --config or --model/],
     [['tune', '--model', 'ti-16', '--layers', '0'], /--layers must be a positive integer, got '0'/],
     [['tune', '--model', 'ti-16', '--resolution', '100'], /--resolution 100 is not a multiple of the patch size 16/],
+    [['tune', '--model', 'ti-16', '--tower', 'text'], /--tower text: --model ti-16 has no text tower/],
+    [['tune', '--model', 'ti-16', '--tower', 'both'], /--tower must be 'vision' or 'text', got 'both'/],
     [
       ['embed', ...model, '--out', 'embeddings.txt', 'a.png'],
       /--out embeddings\.txt: unknown format '\.txt' \(use \.json, \.npy, \.safetensors\)/,
