@@ -12,7 +12,7 @@ import { requestDevice } from '../src/device.js';
 import { adapterTraits } from '../src/kernels/choose/adapter.js';
 import { gitCommit, resultStem } from './env.js';
 import { attentionRows } from './kernels/attention.js';
-import { createBench, type Bench, type KernelBenchFlags } from './kernels/context.js';
+import { createBench, type Bench } from './kernels/context.js';
 import { gemmRows } from './kernels/gemm.js';
 import { layerNormRows } from './kernels/layernorm.js';
 import { meanPoolRows } from './kernels/mean-pool.js';
@@ -62,7 +62,7 @@ const {
 } = await requestDevice({ dawnFlags: flags.flags ? flags.flags.split(',') : [], preciseTimestamps: true });
 const timestamps = timestampMode !== 'none';
 const timingLabel = timestamps ? `timestamp-query (${timestampMode})` : 'wall';
-const bench = createBench(device, adapterTraits(device), flags as KernelBenchFlags);
+const bench = createBench(device, adapterTraits(device), flags);
 const adapterLine = [adapterInfo.vendor, adapterInfo.architecture, adapterInfo.description].filter(Boolean).join(' ');
 console.log(`adapter: ${adapterLine}; ${timingLabel}; median of ${bench.iters}`);
 for (const [, rows] of FAMILY_ROWS) await rows(bench);

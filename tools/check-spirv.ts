@@ -48,7 +48,8 @@ async function gpuPathSpecs(): Promise<Spec[]> {
   };
   const specs: Spec[] = [];
   const gemmTiled = f.variantNames(f.GEMM_FAMILY).filter((v) => f.GEMM_SPECS[v].gpuPath && f.GEMM_SPECS[v].tiles);
-  if (gemmTiled.length !== 1) throw new Error(`check-spirv: expected one GPU-path tiled GEMM, got ${gemmTiled.join(', ')}`);
+  if (gemmTiled.length !== 1)
+    throw new Error(`check-spirv: expected one GPU-path tiled GEMM, got ${gemmTiled.join(', ')}`);
   const variant = gemmTiled[0]!;
   for (const [tileName, tile] of Object.entries(k.GEMM_TILES)) {
     for (const epilogue of f.GEMM_EPILOGUES)

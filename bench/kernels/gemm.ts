@@ -94,7 +94,8 @@ function dtypesAsked(b: Bench): WeightDType[] {
 }
 
 /** A variant's name in the skip line: its row's kernel, with the variant for a buffer one ('gemm subgroup', 'gemm_texture'). */
-const skipName = (v: GemmVariant) => (GEMM_SPECS[v].reads === 'texture' ? GEMM_SPECS[v].row : `${GEMM_SPECS[v].row} ${v}`);
+const skipName = (v: GemmVariant) =>
+  GEMM_SPECS[v].reads === 'texture' ? GEMM_SPECS[v].row : `${GEMM_SPECS[v].row} ${v}`;
 
 export async function gemmRows(b: Bench): Promise<void> {
   const { device } = b;

@@ -17,6 +17,15 @@ export async function meanPoolRows(b: Bench): Promise<void> {
     const d = meanPool(b.device, { x: b.tensor([B, rowsN, dim], xv), y, skip: 1 });
     await b.runOnce(d);
     const ref = meanPoolRef(xv, B, rowsN, dim, 1);
-    await b.record('mean_pool', name, '', d, 0, 4 * B * rowsN * dim, 'GB/s', fullCheck(await b.read(y), ref.y, ref.bound));
+    await b.record(
+      'mean_pool',
+      name,
+      '',
+      d,
+      0,
+      4 * B * rowsN * dim,
+      'GB/s',
+      fullCheck(await b.read(y), ref.y, ref.bound),
+    );
   }
 }

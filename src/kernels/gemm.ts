@@ -144,8 +144,7 @@ export function gemm(device: GPUDevice, args: GemmArgs): Dispatch {
     );
   if (spec.reads === 'texture')
     throw new KernelArgumentError(kernel, 'variant', `'${variant}' reads matrix textures: call ${spec.wrapper}`);
-  if (args.tile && !spec.tiles)
-    throw new KernelArgumentError(kernel, 'tile', "a tile is for the 'tiled' variant only");
+  if (args.tile && !spec.tiles) throw new KernelArgumentError(kernel, 'tile', "a tile is for the 'tiled' variant only");
   const problem = variantProblem(spec, variant, adapterTraits(device));
   const run = BUFFER_DISPATCH[variant as BufferGemmVariant];
   return run(device, { args, M, N, K, k4, dtype, code, problem });

@@ -1,13 +1,7 @@
 // Texture placement (src/graph/placement.ts): decided once from the kernel choices and one table of
 // parameter roles.
 import { describe, expect, it } from 'vitest';
-import {
-  attentionReads,
-  gemmReads,
-  paramRole,
-  paramStorage,
-  settleLayouts,
-} from '../../src/graph/placement.js';
+import { attentionReads, gemmReads, paramRole, paramStorage, settleLayouts } from '../../src/graph/placement.js';
 import { isInOutKey, isMatrixKey } from '../../src/model/dtype.js';
 import { expectedKeys, expectedTextKeys } from '../../src/model/parameters.js';
 import type { TextConfig, ViTConfig } from '../../src/model/config.js';
