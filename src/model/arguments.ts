@@ -53,9 +53,10 @@ function checkVariant(
 
 /**
  * Validates kernel choices up front (an unknown variant or a tile the device cannot run is refused at
- * load) and settles the variants the graph's structure depends on: 'texture' GEMMs (weights
- * uploaded as textures, x packed before each GEMM) when gemmVariantFor(device) says so and no tile
- * or variant was asked for; 'texture' attention (qkv packed first) when attentionVariantFor says so.
+ * load; what each variant needs comes from its family table, choose/variants.ts) and settles the
+ * variants the graph's structure depends on (graph/placement.ts's settleLayouts): the adapter's
+ * texture-reading GEMM (weights uploaded as textures, x packed before each GEMM) when no tile or
+ * variant was asked for, its texture-reading attention (qkv packed first) when none was asked for.
  */
 export function checkKernelChoices(device: GPUDevice, k: KernelChoices = {}): KernelChoices {
   checkOptionKeys('load', k, KERNEL_CHOICE_KEYS, { argument: 'kernels', prefix: 'kernels.' });

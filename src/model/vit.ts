@@ -11,6 +11,7 @@ import { adapterKey, defaultProfileStore, fromStored, shapeKey, warnOnce, type P
 import type { Checkpoint } from '../weights/checkpoint.js';
 import { checkHiddenBlockUse, checkKernelChoices, checkOutputs, describeValue, isCheckpoint } from './arguments.js';
 import * as ops from '../graph/ops.js';
+import { attentionReads } from '../graph/placement.js';
 import { DTYPE_BYTES } from '../kernels/program/index.js';
 import { MATRIX_TEXTURE_ROWS } from '../kernels/program/texture-matrix.js';
 import { posembSincos2d } from '../kernels/posemb-sincos.js';
@@ -277,7 +278,7 @@ export class VisionTransformer extends GraphModel {
 
   /** Rows of one matrix texture where this model's attention reads its qkv from one (else null). */
   private attentionTextureRows(): number | null {
-    if (this.kernels.attentionVariant !== 'texture') return null;
+    if (attentionReads(this.kernels) !== 'texture') return null;
     return Math.min(this.kernels.textureRows ?? MATRIX_TEXTURE_ROWS, this.device.limits.maxTextureDimension2D);
   }
 
