@@ -161,7 +161,7 @@ interface GemmCall {
   dtype: WeightDType;
   /** The EPILOGUE code. */
   code: number;
-  /** variantProblem for this adapter (a needed capability it lacks), or null. */
+  /** variantProblem for this adapter (a needed capability it lacks), or null: each entry throws it after its own argument checks. */
   problem: string | null;
 }
 
