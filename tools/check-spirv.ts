@@ -32,6 +32,8 @@ interface Spec {
 
 async function gpuPathSpecs(): Promise<Spec[]> {
   const k = await import('../src/kernels/index.js');
+  // What to compile comes from the family tables: each GPU-path variant, its tiles, epilogues, head dims.
+  const f = await import('../src/kernels/choose/variants.js');
   const t = (device: GPUDevice, shape: number[]) =>
     k.uploadTensor(device, new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
   // A weight of each dtype (weight-format.ts): f16 and q8 add the decoders and the scales.
@@ -45,12 +47,15 @@ async function gpuPathSpecs(): Promise<Spec[]> {
     );
   };
   const specs: Spec[] = [];
-  const epilogues: import('../src/kernels/gemm.js').GemmEpilogue[] = ['none', 'gelu', 'residual', 'gelu_tanh'];
+  const gemmTiled = f.variantNames(f.GEMM_FAMILY).filter((v) => f.GEMM_SPECS[v].gpuPath && f.GEMM_SPECS[v].tiles);
+  if (gemmTiled.length !== 1)
+    throw new Error(`check-spirv: expected one GPU-path tiled GEMM, got ${gemmTiled.join(', ')}`);
+  const variant = gemmTiled[0]!;
   for (const [tileName, tile] of Object.entries(k.GEMM_TILES)) {
-    for (const epilogue of epilogues)
+    for (const epilogue of f.GEMM_EPILOGUES)
       for (const bias of [true, false])
         specs.push({
-          name: `gemm tiled ${tileName} ${epilogue}${bias ? '' : ' no-bias'}`,
+          name: `gemm ${variant} ${tileName} ${epilogue}${bias ? '' : ' no-bias'}`,
           make: (d) =>
             k.gemm(d, {
               x: t(d, [5, 8]),
@@ -59,7 +64,7 @@ async function gpuPathSpecs(): Promise<Spec[]> {
               y: t(d, [5, 3]),
               epilogue,
               tile,
-              variant: 'tiled',
+              variant,
             }),
         });
     // f16 packed (u32 words) and native (WGSL f16, the native_f16 build; devices with shader-f16), q8.
@@ -71,7 +76,7 @@ async function gpuPathSpecs(): Promise<Spec[]> {
     for (const [dtype, f16Loads] of kinds)
       for (const epilogue of ['residual', 'gelu'] as const)
         specs.push({
-          name: `gemm tiled ${tileName} ${epilogue} ${dtype}${f16Loads ? ` ${f16Loads}` : ''} weights`,
+          name: `gemm ${variant} ${tileName} ${epilogue} ${dtype}${f16Loads ? ` ${f16Loads}` : ''} weights`,
           nativeF16: f16Loads === 'native',
           make: (d) =>
             k.gemm(d, {
@@ -81,7 +86,7 @@ async function gpuPathSpecs(): Promise<Spec[]> {
               y: t(d, [5, 3]),
               epilogue,
               tile,
-              variant: 'tiled',
+              variant,
               f16Loads,
             }),
         });
@@ -113,8 +118,8 @@ async function gpuPathSpecs(): Promise<Spec[]> {
         }),
     });
   }
-  for (const variant of ['broadcast', 'tiled'] as const)
-    for (const D of [8, 32, 64, 72, 80, 128])
+  for (const variant of f.variantNames(f.ATTENTION_FAMILY).filter((v) => f.ATTENTION_SPECS[v].gpuPath))
+    for (const D of f.ATTENTION_FAMILY.headDims)
       specs.push({
         name: `attention ${variant} head_dim ${D}`,
         make: (d) => k.attention(d, { qkv: t(d, [1, 3, 3 * D]), out: t(d, [1, 3, D]), heads: 1, variant }),

@@ -12,6 +12,7 @@ import { layerNorm as layerNormDispatch, layerNormTexture } from '../kernels/lay
 import { meanPool as meanPoolDispatch } from '../kernels/mean-pool.js';
 import { patchEmbed as patchEmbedDispatch, patchEmbedTexture, patchPack } from '../kernels/patch-embed.js';
 import type { Graph, Resolve, ResolveTexture, Tensor, TensorStorage } from './graph.js';
+import { attentionReads, gemmReads } from './placement.js';
 
 /** Rows a matrix texture of this graph may have (KernelChoices.textureRows, default MATRIX_TEXTURE_ROWS). */
 const textureRows = (g: Graph) => g.kernels.textureRows ?? MATRIX_TEXTURE_ROWS;
@@ -100,11 +101,11 @@ export function layerNorm(
 
 /**
  * The buffer GEMM's variant for weight `w` [N, K]: the model's, except 'subgroup' where K % 4 != 0 and
- * 'texture' (a buffer-stored weight under it), where gemm() takes its own default.
+ * a texture-reading one (a buffer-stored weight under it, placement.ts), where gemm() takes its own default.
  */
 const gemmVariant = (g: Graph, w: Tensor) => {
   const v = g.kernels.gemmVariant;
-  return v === 'texture' || (v === 'subgroup' && w.shape[1]! % 4 !== 0) ? undefined : v;
+  return gemmReads(g.kernels) === 'texture' || (v === 'subgroup' && w.shape[1]! % 4 !== 0) ? undefined : v;
 };
 
 /**
@@ -193,7 +194,7 @@ export function attention(g: Graph, name: string, qkv: Tensor, heads: number, to
     g.kernel(name, [qkv], [out], (d, r, rt) => attentionTexture(d, { qkv: rt(qkv), tokens: N, out: r(out), heads }));
     return out;
   }
-  if (g.kernels.attentionVariant !== 'texture') {
+  if (attentionReads(g.kernels) === 'buffer') {
     // A [B·N, 3W] buffer (a GEMM that read a texture x) is viewed as [B, N, 3W].
     g.kernel(name, [qkv], [out], (d, r) =>
       attentionDispatch(d, {

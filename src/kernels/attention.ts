@@ -15,7 +15,6 @@ import { chooseAttentionVariant } from './choose/choose.js';
 import {
   createDispatch,
   expectShape,
-  expectSubgroupsOf8,
   wgslConst,
   type Dispatch,
   type KernelSource,
@@ -31,17 +30,27 @@ export const attentionSubgroupKernel: KernelSource = { name: 'attention_subgroup
 /** The 'texture' variant's kernel; its wrapper is attentionTexture (attention-texture.ts). */
 export const attentionTextureKernel: KernelSource = { name: 'attention_texture', wgsl: attentionTextureWgsl };
 
-import type { AttentionVariant } from './choose/variants.js';
+import {
+  ATTENTION_FAMILY,
+  bufferFormOf,
+  variantProblem,
+  variantSpec as familySpec,
+  type AttentionVariant,
+  type BufferAttentionVariant,
+} from './choose/variants.js';
 import { expectKnownArgs } from './program/checks.js';
 import type { KeyList } from '../options.js';
 export type { AttentionVariant } from './choose/variants.js';
-/** Each buffer variant's kernel and its queries per workgroup (BQ in the WGSL). */
-const BUFFER_VARIANTS = {
+/**
+ * Each buffer variant's kernel and its queries per workgroup (BQ in the WGSL): one entry per 'buffer'
+ * variant of ATTENTION_FAMILY (choose/variants.ts, which says what each needs).
+ */
+const BUFFER_VARIANTS: Record<BufferAttentionVariant, { kernel: KernelSource; queryBlock: number }> = {
   // At D ≤ 64; above, SPLIT = 2 invocations share a query and a workgroup holds half as many (broadcastSplit).
   broadcast: { kernel: attentionBroadcastKernel, queryBlock: wgslConst(attentionBroadcastKernel, 'WG') },
   tiled: { kernel: attentionTiledKernel, queryBlock: wgslConst(attentionTiledKernel, 'BQ') },
   subgroup: { kernel: attentionSubgroupKernel, queryBlock: wgslConst(attentionSubgroupKernel, 'QB') },
-} as const;
+};
 /** Every variant, by name, with its kernel and queries per workgroup. */
 export const ATTENTION_VARIANTS: Readonly<Record<AttentionVariant, { kernel: KernelSource; queryBlock: number }>> = {
   ...BUFFER_VARIANTS,
@@ -71,20 +80,16 @@ export function broadcastSplit(D: number): number {
 
 /** The buffer variant's kernel and query block; a KernelArgumentError for a name that is not one. */
 function variantSpec(v: AttentionVariant): (typeof BUFFER_VARIANTS)[keyof typeof BUFFER_VARIANTS] {
-  if (v === 'texture')
-    throw new KernelArgumentError(
-      'attention',
-      'variant',
-      "'texture' reads a qkv matrix texture: call attentionTexture (attention-texture.ts)",
-    );
-  const spec = Object.hasOwn(BUFFER_VARIANTS, v) ? BUFFER_VARIANTS[v] : undefined;
+  const spec = familySpec(ATTENTION_FAMILY, v);
   if (!spec)
     throw new KernelArgumentError(
       'attention',
       'variant',
       `unknown variant '${String(v)}' (have: ${Object.keys(ATTENTION_VARIANTS).join(', ')})`,
     );
-  return spec;
+  if (spec.reads === 'texture')
+    throw new KernelArgumentError('attention', 'variant', `'${v}' reads a qkv matrix texture: call ${spec.wrapper}`);
+  return BUFFER_VARIANTS[v as BufferAttentionVariant];
 }
 
 const forced = new WeakMap<GPUDevice, AttentionVariant>();
@@ -171,10 +176,12 @@ export function attention(device: GPUDevice, a: AttentionArgs): Dispatch {
   const W = W3 / 3;
   expectShape(k, 'qkv', a.qkv, [B, N, W3]);
   expectShape(k, 'out', a.out, [B, N, W]);
-  const chosen = a.variant ?? attentionVariantFor(device);
-  // attention() reads buffers: where the adapter's choice is 'texture', its buffer form is 'subgroup'.
-  const v = variantSpec(a.variant === undefined && chosen === 'texture' ? 'subgroup' : chosen);
-  if (v.kernel === attentionSubgroupKernel) expectSubgroupsOf8(device, k, 'variant', "'subgroup' ");
+  // attention() reads buffers: where the adapter's choice reads textures, its buffer form (ATTENTION_FAMILY).
+  const chosen = attentionVariantFor(device);
+  const name = a.variant ?? bufferFormOf(ATTENTION_FAMILY, chosen);
+  const v = variantSpec(name);
+  const problem = variantProblem(ATTENTION_FAMILY.variants[name], name, adapterTraits(device));
+  if (problem) throw new KernelArgumentError(k, 'variant', problem);
   if (a.permuteLanes && v.kernel !== attentionTiledKernel) {
     throw new KernelArgumentError(k, 'permuteLanes', "only the 'tiled' variant has a permuted test build");
   }

@@ -1,16 +1,26 @@
-// Linear layer with fused epilogues, in two variants with one contract: 'tiled' (src/wgsl/gemm.wgsl,
+// Linear layer with fused epilogues, in two buffer variants with one contract: 'tiled' (src/wgsl/gemm.wgsl,
 // workgroup-memory tiles, for GPUs) and 'subgroup' (src/wgsl/gemm_subgroup.wgsl: one 8-lane
-// subgroup per workgroup sharing x by subgroupBroadcast, for CPU adapters).
+// subgroup per workgroup sharing x by subgroupBroadcast, for CPU adapters). The variants, what each
+// needs and the epilogues are described once in choose/variants.ts (GEMM_FAMILY); this file holds
+// each buffer variant's dispatch (BUFFER_DISPATCH).
 import { gemmNativeF16Wgsl, gemmSubgroupNativeF16Wgsl, gemmSubgroupWgsl, gemmWgsl } from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
 import { adapterTraits, hasSubgroupsOf8 } from './choose/adapter.js';
 import { chooseGemmVariant } from './choose/choose.js';
-import { GEMM_VARIANTS, type GemmVariant } from './choose/variants.js';
+import {
+  bufferFormOf,
+  GEMM_FAMILY,
+  GEMM_VARIANTS,
+  type BufferGemmVariant,
+  variantProblem,
+  variantSpec,
+  type GemmEpilogue,
+  type GemmVariant,
+} from './choose/variants.js';
 import { tileLaunch, type GemmTile } from './gemm-tile.js';
 import {
   createDispatch,
   expectShape,
-  expectSubgroupsOf8,
   expectWeight,
   weightSource,
   W_DTYPE_CODE,
@@ -21,6 +31,7 @@ import {
   type Dispatch,
   type KernelSource,
   type TensorRef,
+  type WeightDType,
 } from './program/index.js';
 import { expectKnownArgs } from './program/checks.js';
 import type { KeyList } from '../options.js';
@@ -34,7 +45,7 @@ export const gemmSubgroupNativeF16Kernel: KernelSource = {
   wgsl: gemmSubgroupNativeF16Wgsl,
 };
 
-export { GEMM_VARIANTS, type GemmVariant } from './choose/variants.js';
+export { GEMM_EPILOGUES, GEMM_VARIANTS, type GemmEpilogue, type GemmVariant } from './choose/variants.js';
 /** Rows and columns of y one 'subgroup' workgroup computes (MR, NB in its WGSL). */
 const SUBGROUP_BLOCK = { m: wgslConst(gemmSubgroupKernel, 'MR'), n: wgslConst(gemmSubgroupKernel, 'NB') };
 
@@ -50,18 +61,10 @@ export function gemmVariantFor(device: GPUDevice): GemmVariant {
   return chooseGemmVariant(adapterTraits(device));
 }
 
-/**
- * What happens to `x·wᵀ + bias` before it is stored: nothing, exact-erf GELU (nn.GELU()), `y +=
- * result`, or tanh-approximated GELU (nn.GELU(approximate='tanh')).
- */
-export type GemmEpilogue = 'none' | 'gelu' | 'residual' | 'gelu_tanh';
-/** Each epilogue's EPILOGUE override value, as gemm.wgsl (and every GEMM variant) declares it. */
-export const GEMM_EPILOGUE_CODE: Record<GemmEpilogue, number> = {
-  none: wgslConst(gemmKernel, 'EPILOGUE_NONE'),
-  gelu: wgslConst(gemmKernel, 'EPILOGUE_GELU'),
-  residual: wgslConst(gemmKernel, 'EPILOGUE_RESIDUAL'),
-  gelu_tanh: wgslConst(gemmKernel, 'EPILOGUE_GELU_TANH'),
-};
+/** Each epilogue's EPILOGUE override value, as gemm.wgsl (and every GEMM variant) declares it (GEMM_FAMILY.epilogues). */
+export const GEMM_EPILOGUE_CODE = Object.fromEntries(
+  Object.entries(GEMM_FAMILY.epilogues).map(([e, name]) => [e, wgslConst(gemmKernel, name)]),
+) as Record<GemmEpilogue, number>;
 
 export interface GemmArgs {
   /** [..., K] activations; all leading axes are flattened into M rows. */
@@ -130,61 +133,81 @@ export function gemm(device: GPUDevice, args: GemmArgs): Dispatch {
   expectShape(kernel, 'y', args.y, [...lead, N]);
   // 'subgroup' reads an f32 w as vec4s along K: K must be a multiple of 4, else the default is 'tiled'.
   const k4 = dtype !== 'f32' || K % 4 === 0;
-  const variant = args.variant ?? (args.tile || !k4 || gemmVariantFor(device) === 'tiled' ? 'tiled' : 'subgroup');
-  if (variant === 'texture')
-    throw new KernelArgumentError(
-      kernel,
-      'variant',
-      "'texture' reads matrix textures: call gemmTexture (gemm-texture.ts) with x and w as TextureRefs",
-    );
-  if (!GEMM_VARIANTS.includes(variant)) {
+  // The default: the adapter's choice, in its buffer form (a 'texture' choice runs as 'subgroup' on buffers).
+  const variant = args.variant ?? (args.tile || !k4 ? 'tiled' : bufferFormOf(GEMM_FAMILY, gemmVariantFor(device)));
+  const spec = variantSpec(GEMM_FAMILY, variant);
+  if (!spec)
     throw new KernelArgumentError(
       kernel,
       'variant',
       `unknown variant '${String(variant)}' (have: ${GEMM_VARIANTS.join(', ')})`,
     );
-  }
-  const tensors = {
-    x: args.x,
-    w: args.w,
-    bias: args.bias ?? unusedBinding(device),
-    y: args.y,
-    w_scale: args.w.scale ?? unusedBinding(device),
-  };
-  const W_DTYPE = W_DTYPE_CODE[dtype];
-  if (variant === 'subgroup') {
-    if (args.tile) throw new KernelArgumentError(kernel, 'tile', "a tile is for the 'tiled' variant only");
+  if (spec.reads === 'texture')
+    throw new KernelArgumentError(kernel, 'variant', `'${variant}' reads matrix textures: call ${spec.wrapper}`);
+  if (args.tile && !spec.tiles) throw new KernelArgumentError(kernel, 'tile', "a tile is for the 'tiled' variant only");
+  const problem = variantProblem(spec, variant, adapterTraits(device));
+  const run = BUFFER_DISPATCH[variant as BufferGemmVariant];
+  return run(device, { args, M, N, K, k4, dtype, code, problem });
+}
+
+/** What a buffer variant's dispatch gets: the checked arguments and sizes, and what the adapter lacks for it. */
+interface GemmCall {
+  args: GemmArgs;
+  M: number;
+  N: number;
+  K: number;
+  /** Whether w's rows can be read as vec4s along K. */
+  k4: boolean;
+  dtype: WeightDType;
+  /** The EPILOGUE code. */
+  code: number;
+  /** variantProblem for this adapter (a needed capability it lacks), or null: each entry throws it after its own argument checks. */
+  problem: string | null;
+}
+
+const gemmTensors = (device: GPUDevice, a: GemmArgs) => ({
+  x: a.x,
+  w: a.w,
+  bias: a.bias ?? unusedBinding(device),
+  y: a.y,
+  w_scale: a.w.scale ?? unusedBinding(device),
+});
+
+/** Each buffer variant's dispatch: one entry per buffer variant of GEMM_FAMILY. */
+const BUFFER_DISPATCH: Record<BufferGemmVariant, (device: GPUDevice, c: GemmCall) => Dispatch> = {
+  tiled(device, { args, M, N, K, dtype, code }) {
+    const launch = tileLaunch(device, gemmKernel.name, args.tile, M, N);
+    return createDispatch(device, weightSource(device, dtype, gemmKernel, gemmNativeF16Kernel, args.f16Loads), {
+      overrides: {
+        EPILOGUE: code,
+        HAS_BIAS: args.bias !== null,
+        W_DTYPE: W_DTYPE_CODE[dtype],
+        ...launch.overrides,
+        PREFETCH: launch.tile.prefetch ?? false,
+      },
+      uniforms: { M, N, K },
+      tensors: gemmTensors(device, args),
+      workgroups: launch.workgroups,
+    });
+  },
+  subgroup(device, { args, M, N, K, k4, dtype, code, problem }) {
+    const kernel = gemmKernel.name;
     if (!k4)
       throw new KernelArgumentError(
         kernel,
         'w',
         `the 'subgroup' variant needs K % 4 == 0, got K = ${K} (for f32 weights; f16 and q8 rows are padded)`,
       );
-    expectSubgroupsOf8(device, kernel, 'variant', "'subgroup' ");
-    const wx = Math.ceil(N / SUBGROUP_BLOCK.n),
-      wy = Math.ceil(M / SUBGROUP_BLOCK.m);
+    if (problem) throw new KernelArgumentError(kernel, 'variant', problem);
     return createDispatch(
       device,
       weightSource(device, dtype, gemmSubgroupKernel, gemmSubgroupNativeF16Kernel, args.f16Loads),
       {
-        overrides: { EPILOGUE: code, HAS_BIAS: args.bias !== null, W_DTYPE },
+        overrides: { EPILOGUE: code, HAS_BIAS: args.bias !== null, W_DTYPE: W_DTYPE_CODE[dtype] },
         uniforms: { M, N, K },
-        tensors,
-        workgroups: [wx, wy],
+        tensors: gemmTensors(device, args),
+        workgroups: [Math.ceil(N / SUBGROUP_BLOCK.n), Math.ceil(M / SUBGROUP_BLOCK.m)],
       },
     );
-  }
-  const launch = tileLaunch(device, kernel, args.tile, M, N);
-  return createDispatch(device, weightSource(device, dtype, gemmKernel, gemmNativeF16Kernel, args.f16Loads), {
-    overrides: {
-      EPILOGUE: code,
-      HAS_BIAS: args.bias !== null,
-      W_DTYPE,
-      ...launch.overrides,
-      PREFETCH: launch.tile.prefetch ?? false,
-    },
-    uniforms: { M, N, K },
-    tensors,
-    workgroups: launch.workgroups,
-  });
-}
+  },
+};

@@ -69,6 +69,15 @@ export {
 } from './attention.js';
 export { isCpuAdapter, hasSubgroupsOf8, adapterTraits } from './choose/adapter.js';
 export {
+  GEMM_FAMILY,
+  ATTENTION_FAMILY,
+  GEMM_EPILOGUES,
+  runnableVariants,
+  variantProblem,
+  type VariantSpec,
+  type VariantNeed,
+} from './choose/variants.js';
+export {
   patchEmbed,
   patchEmbedKernel,
   patchEmbedNativeF16Kernel,

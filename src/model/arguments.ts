@@ -2,12 +2,20 @@
 // each failure an ArgumentError naming the call and the argument.
 import { ArgumentError } from '../errors.js';
 import type { KernelChoices } from '../graph/graph.js';
-import { ATTENTION_VARIANTS, attentionVariantFor } from '../kernels/attention.js';
-import { hasSubgroupsOf8 } from '../kernels/choose/adapter.js';
-import { NEEDS_SUBGROUPS_OF_8 } from '../kernels/program/checks.js';
+import { settleLayouts } from '../graph/placement.js';
+import { attentionVariantFor } from '../kernels/attention.js';
+import { adapterTraits } from '../kernels/choose/adapter.js';
+import {
+  ATTENTION_FAMILY,
+  GEMM_FAMILY,
+  variantNames,
+  variantProblem,
+  variantSpec,
+  type VariantSpec,
+} from '../kernels/choose/variants.js';
 import { checkTile } from '../kernels/gemm-tile.js';
 import { f16LoadsProblem } from '../kernels/program/weight-format.js';
-import { GEMM_VARIANTS, gemmVariantFor } from '../kernels/gemm.js';
+import { gemmVariantFor } from '../kernels/gemm.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
 import { checkOptionKeys, type KeyList } from '../options.js';
 
@@ -24,24 +32,35 @@ export const KERNEL_CHOICE_KEYS = {
 /** Array.isArray that keeps the element type (the built-in narrows a readonly T[] to any[]). */
 export const isList = <T>(x: readonly T[]): x is readonly T[] => Array.isArray(x);
 
-/** An asked-for variant: one of `known`; 'subgroup' and 'texture' only on a device with 8-lane subgroups. */
-function checkVariant(device: GPUDevice, arg: string, v: string | undefined, known: readonly string[]): void {
+/** An asked-for variant: one of the family's (choose/variants.ts), on a device that has what it needs. */
+function checkVariant(
+  device: GPUDevice,
+  arg: string,
+  v: string | undefined,
+  family: { variants: Record<string, VariantSpec> },
+): void {
   if (v === undefined) return;
-  if (!known.includes(v))
-    throw new ArgumentError('load', arg, `unknown variant ${JSON.stringify(v)} (have: ${known.join(', ')})`);
-  if ((v === 'subgroup' || v === 'texture') && !hasSubgroupsOf8(device))
-    throw new ArgumentError('load', arg, `'${v}' ${NEEDS_SUBGROUPS_OF_8}`);
+  const spec = variantSpec(family, v);
+  if (!spec)
+    throw new ArgumentError(
+      'load',
+      arg,
+      `unknown variant ${JSON.stringify(v)} (have: ${variantNames(family).join(', ')})`,
+    );
+  const problem = variantProblem(spec, v, adapterTraits(device));
+  if (problem) throw new ArgumentError('load', arg, problem);
 }
 
 /**
  * Validates kernel choices up front (an unknown variant or a tile the device cannot run is refused at
- * load) and settles the variants the graph's structure depends on: 'texture' GEMMs (weights
- * uploaded as textures, x packed before each GEMM) when gemmVariantFor(device) says so and no tile
- * or variant was asked for; 'texture' attention (qkv packed first) when attentionVariantFor says so.
+ * load; what each variant needs comes from its family table, choose/variants.ts) and settles the
+ * variants the graph's structure depends on (graph/placement.ts's settleLayouts): the adapter's
+ * texture-reading GEMM (weights uploaded as textures, x packed before each GEMM) when no tile or
+ * variant was asked for, its texture-reading attention (qkv packed first) when none was asked for.
  */
 export function checkKernelChoices(device: GPUDevice, k: KernelChoices = {}): KernelChoices {
   checkOptionKeys('load', k, KERNEL_CHOICE_KEYS, { argument: 'kernels', prefix: 'kernels.' });
-  checkVariant(device, 'kernels.attentionVariant', k.attentionVariant, Object.keys(ATTENTION_VARIANTS));
+  checkVariant(device, 'kernels.attentionVariant', k.attentionVariant, ATTENTION_FAMILY);
   if (k.gemmTile !== undefined) checkTile(device, 'load', k.gemmTile);
   if (
     k.textureRows !== undefined &&
@@ -52,17 +71,12 @@ export function checkKernelChoices(device: GPUDevice, k: KernelChoices = {}): Ke
       'kernels.textureRows',
       `must be an integer in 1 .. ${device.limits.maxTextureDimension2D} (maxTextureDimension2D), got ${String(k.textureRows)}`,
     );
-  checkVariant(device, 'kernels.gemmVariant', k.gemmVariant, GEMM_VARIANTS);
+  checkVariant(device, 'kernels.gemmVariant', k.gemmVariant, GEMM_FAMILY);
   const f16Problem = k.f16Loads === undefined ? null : f16LoadsProblem(device, k.f16Loads);
   if (f16Problem) throw new ArgumentError('load', 'kernels.f16Loads', f16Problem);
-  if (k.gemmVariant !== undefined && k.gemmVariant !== 'tiled' && k.gemmTile !== undefined)
+  if (k.gemmVariant !== undefined && !variantSpec(GEMM_FAMILY, k.gemmVariant)!.tiles && k.gemmTile !== undefined)
     throw new ArgumentError('load', 'kernels.gemmTile', "a tile is for the 'tiled' GEMM variant only");
-  const settled = { ...k };
-  if (k.gemmVariant === undefined && k.gemmTile === undefined && gemmVariantFor(device) === 'texture')
-    settled.gemmVariant = 'texture';
-  if (k.attentionVariant === undefined && attentionVariantFor(device) === 'texture')
-    settled.attentionVariant = 'texture';
-  return settled;
+  return settleLayouts(k, { gemmVariant: gemmVariantFor(device), attentionVariant: attentionVariantFor(device) });
 }
 
 /** A `hiddenBlock` only goes with the 'hidden' output: given without it, it would be ignored, so it is refused. */

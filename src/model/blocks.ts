@@ -2,6 +2,7 @@
 // pre-norm, `x = x + attn(ln_1(x))`, `x = x + mlp(ln_2(x))` with `mlp = c_proj(act(c_fc(.)))`.
 import type { Graph, Tensor } from '../graph/graph.js';
 import * as ops from '../graph/ops.js';
+import { attentionReads, gemmReads } from '../graph/placement.js';
 
 /** A parameter of the tower by key (without prefix); its shape comes from the tower's table. */
 export type Param = (key: string) => Tensor;
@@ -16,9 +17,9 @@ export interface BlockShape {
 /** Adds block `i` of a tower to the graph, updating the residual stream `x` in place. */
 export function residualBlock(g: Graph, P: Param, i: number, x: Tensor, s: BlockShape): void {
   const b = `transformer.resblocks.${i}.`;
-  // Where the next kernel reads textures ('texture' variants), results go straight into textures.
-  const gemmTex = g.kernels.gemmVariant === 'texture' ? 'texture' : 'buffer';
-  const attnTex = g.kernels.attentionVariant === 'texture' ? 'texture' : 'buffer';
+  // Where the next kernel reads textures (graph/placement.ts), results go straight into textures.
+  const gemmTex = gemmReads(g.kernels);
+  const attnTex = attentionReads(g.kernels);
   // x = x + out_proj(attn(ln_1(x)))
   const h = ops.layerNorm(g, `${b}ln_1`, x, P(`${b}ln_1.weight`), P(`${b}ln_1.bias`), s.eps, gemmTex);
   const qkv = ops.linear(

@@ -15,6 +15,7 @@ import {
 } from '../kernels/program/weight-format.js';
 import type { WeightDType } from '../kernels/program/types.js';
 import { elementCount } from '../shape.js';
+import { paramRole, ROLE_TRAITS } from '../graph/placement.js';
 
 export type ModelDType = 'fp32' | 'fp16' | 'q8';
 export const MODEL_DTYPES: readonly ModelDType[] = ['fp32', 'fp16', 'q8'];
@@ -30,15 +31,15 @@ export function checkModelDType(where: string, d: unknown): ModelDType | undefin
 }
 
 /**
- * The matrices (keys without the 'visual.' prefix): what a dtype applies to. Everything else (biases,
- * LayerNorms, positions, class token, logit scale) stays float32.
+ * The matrices (keys without the 'visual.' prefix; graph/placement.ts's PARAM_ROLES): what a dtype
+ * applies to. Everything else (biases, LayerNorms, positions, class token, logit scale) stays float32.
  */
-const MATRIX =
-  /(^|\.)(in_proj_weight|out_proj\.weight|c_fc\.weight|c_proj\.weight)$|^(proj|text_projection|conv1\.weight|token_embedding\.weight)$/;
-export const isMatrixKey = (key: string): boolean => MATRIX.test(key);
+export const isMatrixKey = (key: string): boolean => paramRole(key) !== null;
 /** The matrices stored [in, out] (x @ proj): their output channels are the last axis. */
-const IN_OUT = /^(proj|text_projection)$/;
-export const isInOutKey = (key: string): boolean => IN_OUT.test(key);
+export const isInOutKey = (key: string): boolean => {
+  const role = paramRole(key);
+  return role !== null && ROLE_TRAITS[role].inOut;
+};
 /** A full checkpoint key (with 'visual.' where present) without that prefix. */
 export const towerKey = (full: string): string => full.replace(/^visual\./, '');
 

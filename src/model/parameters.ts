@@ -12,6 +12,7 @@ import { isMatrixKey, isQ8ScaleKey, readMatrix } from './dtype.js';
 import { packWeight } from '../kernels/program/weight-format.js';
 import { uploadWeightTexture } from '../kernels/program/texture-matrix.js';
 import type { WeightDType } from '../kernels/program/types.js';
+import { paramStorage } from '../graph/placement.js';
 
 /**
  * The parameter table of one tower: every checkpoint key (without prefix) with the shape the file
@@ -161,10 +162,6 @@ export function checkTextLayout(ckpt: Checkpoint, t: TextConfig): TowerLayout {
   return { tower: 'text', prefix: '', keys, transposed: TEXT_TRANSPOSED };
 }
 
-/** The linear layers' weights ([out, in] on the GPU) and the patch embedding's, which the GEMMs read. */
-const LINEAR_WEIGHT =
-  /(^|\.)(in_proj_weight|out_proj\.weight|c_fc\.weight|c_proj\.weight)$|^(proj|text_projection|conv1\.weight)$/;
-
 /**
  * A parameter's shape on the GPU in its storage: a texture, and an f16 / q8 matrix anywhere, holds
  * [rows, the rest flattened] (conv1 [W, 3·p·p]).
@@ -184,13 +181,8 @@ export function paramDType(kernels: KernelChoices, key: string): WeightDType {
   return isMatrixKey(key) ? (kernels.weightDType ?? 'f32') : 'f32';
 }
 
-/**
- * Where a parameter lives on the GPU: the linear weights in matrix textures when the model runs the
- * 'texture' GEMM (what it reads them from), everything else in buffers.
- */
-export function paramStorage(kernels: KernelChoices, key: string): TensorStorage {
-  return kernels.gemmVariant === 'texture' && LINEAR_WEIGHT.test(key) ? 'texture' : 'buffer';
-}
+/** Where a parameter lives on the GPU (graph/placement.ts: the GEMMs' weights follow the GEMM's layout). */
+export { paramStorage };
 
 /**
  * A tower's parameter lookup for a graph: key (without prefix) → its param tensor, with the shape

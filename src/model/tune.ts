@@ -4,8 +4,8 @@
 // 'broadcast' attention, each tested against float64 references in the test suite), and returns the
 // fastest correct choices as a profile (profiles.ts stores it; models loaded later use it).
 import type { KernelChoices } from '../graph/graph.js';
-import { adapterTraits } from '../kernels/choose/adapter.js';
-import { ATTENTION_VARIANTS, type AttentionVariant } from '../kernels/attention.js';
+import { adapterTraits, type AdapterTraits } from '../kernels/choose/adapter.js';
+import { ATTENTION_FAMILY, GEMM_FAMILY, GEMM_SPECS, runnableVariants } from '../kernels/choose/variants.js';
 import { GEMM_TILES, tileName, tileProblem } from '../kernels/choose/tiles.js';
 import type { TextConfig, ViTConfig } from './config.js';
 import { checkOptionKeys, type KeyList } from '../options.js';
@@ -87,6 +87,24 @@ function runnerFor(
 }
 
 /**
+ * The GEMM candidates on an adapter with these traits, from GEMM_FAMILY (choose/variants.ts): each
+ * variant it can run, the most specialised first (table order reversed: 'texture', 'subgroup'),
+ * and a tiled one with every tile its limits allow — not only the built-in candidates: on a GPU
+ * the built-in ranking is one H200 sweep's (choose/choose.ts), and measuring is the point.
+ */
+export function gemmTuneCandidates(traits: AdapterTraits): [string, KernelChoices][] {
+  return runnableVariants(GEMM_FAMILY, traits)
+    .reverse()
+    .flatMap((v): [string, KernelChoices][] =>
+      GEMM_SPECS[v].tiles
+        ? Object.values(GEMM_TILES)
+            .filter((tile) => tileProblem(traits.limits, tile) === null)
+            .map((tile) => [`gemm ${v} ${tileName(tile)}`, { gemmVariant: v, gemmTile: tile }])
+        : [[`gemm ${v}`, { gemmVariant: v }]],
+    );
+}
+
+/**
  * Times and checks the candidates (GEMM first, then attention with the best GEMM) on either tower
  * (a text tower: `batch` texts of its context length, `resolution` unused); returns the profile, keyed
  * by the tower's shape (shapeKey).
@@ -148,32 +166,15 @@ export async function tuneKernels(
 
   const traits = adapterTraits(device);
   // 1. The GEMM, with the attention the heuristics pick.
-  const gemmCandidates: [string, KernelChoices][] = [
-    ...(traits.subgroupsOf8
-      ? ([
-          ['gemm texture', { gemmVariant: 'texture' }],
-          ['gemm subgroup', { gemmVariant: 'subgroup' }],
-        ] as [string, KernelChoices][])
-      : []),
-    // Every tile this adapter's limits allow, not only the built-in candidates: on a GPU the
-    // built-in ranking is one H200 sweep's (choose/choose.ts), and measuring is the point.
-    ...Object.values(GEMM_TILES)
-      .filter((tile) => tileProblem(traits.limits, tile) === null)
-      .map((tile): [string, KernelChoices] => [
-        `gemm tiled ${tileName(tile)}`,
-        { gemmVariant: 'tiled', gemmTile: tile },
-      ]),
-  ];
+  const gemmCandidates = gemmTuneCandidates(traits);
   const gemmTimings: TuneTiming[] = [];
   for (const [label, k] of gemmCandidates) gemmTimings.push(await time(label, k));
   const gemmBest = best(gemmTimings);
   const gemmChoice: KernelChoices = gemmBest ? gemmCandidates[gemmTimings.indexOf(gemmBest)]![1] : {};
   // 2. The attention, with that GEMM.
   const attentionTimings: TuneTiming[] = [];
-  for (const v of Object.keys(ATTENTION_VARIANTS) as AttentionVariant[]) {
-    if ((v === 'subgroup' || v === 'texture') && !traits.subgroupsOf8) continue;
+  for (const v of runnableVariants(ATTENTION_FAMILY, traits))
     attentionTimings.push(await time(`attention ${v}`, { ...gemmChoice, attentionVariant: v }));
-  }
   const attentionBest = best(attentionTimings);
   const choices: KernelChoices = {
     ...gemmChoice,

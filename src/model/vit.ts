@@ -9,6 +9,7 @@ import { shapeKey } from './profiles.js';
 import { checkHiddenBlockUse, checkOutputs, describeValue } from './arguments.js';
 import { checkLoadCall, loadTower, TOWER_LOAD_OPTION_KEYS, type TowerLoadOptions } from './load.js';
 import * as ops from '../graph/ops.js';
+import { attentionReads } from '../graph/placement.js';
 import { DTYPE_BYTES } from '../kernels/program/index.js';
 import { MATRIX_TEXTURE_ROWS } from '../kernels/program/texture-matrix.js';
 import { posembSincos2d } from '../kernels/posemb-sincos.js';
@@ -190,7 +191,7 @@ export class VisionTransformer extends GraphModel {
 
   /** Rows of one matrix texture where this model's attention reads its qkv from one (else null). */
   private attentionTextureRows(): number | null {
-    if (this.kernels.attentionVariant !== 'texture') return null;
+    if (attentionReads(this.kernels) !== 'texture') return null;
     return Math.min(this.kernels.textureRows ?? MATRIX_TEXTURE_ROWS, this.device.limits.maxTextureDimension2D);
   }
 

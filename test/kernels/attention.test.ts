@@ -7,7 +7,8 @@ import {
   type AttentionVariant,
 } from '../../src/kernels/attention.js';
 import { attentionTexture } from '../../src/kernels/attention-texture.js';
-import { hasSubgroupsOf8 } from '../../src/kernels/choose/adapter.js';
+import { adapterTraits } from '../../src/kernels/choose/adapter.js';
+import { ATTENTION_FAMILY, variantProblem } from '../../src/kernels/choose/variants.js';
 import { uploadMatrixTexture } from '../../src/kernels/program/texture-matrix.js';
 import { attentionRef } from '../../reference/attention.js';
 import { poisoned, readback, rng, run, testDevice, upload, worstRatio } from '../helpers/gpu.js';
@@ -51,10 +52,17 @@ const builds: [string, AttentionVariant, boolean][] = [
   ]),
   ['tiled, lanes permuted', 'tiled', true],
 ];
-/** The 8-lane variants ('subgroup', 'texture') are skipped, and reported skipped, on adapters without 8-lane subgroups (GPUs; lavapipe at LP_NATIVE_VECTOR_WIDTH=128). */
-function skipWithoutSubgroupsOf8(ctx: { skip(note?: string): void }, device: GPUDevice, variant: string): void {
-  if ((variant === 'subgroup' || variant === 'texture') && !hasSubgroupsOf8(device))
-    ctx.skip(`no 8-lane subgroups on this adapter: ${variant} not run`);
+/**
+ * A variant the adapter lacks a need for (ATTENTION_FAMILY: 'subgroup', 'texture' need 8-lane
+ * subgroups) is skipped, and reported skipped (GPUs; lavapipe at LP_NATIVE_VECTOR_WIDTH=128).
+ */
+function skipWithoutSubgroupsOf8(
+  ctx: { skip(note?: string): void },
+  device: GPUDevice,
+  variant: AttentionVariant,
+): void {
+  const problem = variantProblem(ATTENTION_FAMILY.variants[variant], variant, adapterTraits(device));
+  if (problem) ctx.skip(`${problem}, which this adapter lacks: ${variant} not run`);
 }
 
 describe.each(builds)('attention (%s)', (_, variant, permuteLanes) => {

@@ -1,4 +1,4 @@
-// The built-in kernel choices as tables, without a device (choose.ts is pure).
+// The built-in kernel choices and the kernel family tables, without a device (choose/ is pure).
 import { describe, expect, it } from 'vitest';
 import {
   chooseAttentionVariant,
@@ -8,6 +8,17 @@ import {
   type AdapterTraits,
 } from '../../src/kernels/choose/choose.js';
 import { GEMM_TILES, tileName, tileProblem } from '../../src/kernels/gemm-tile.js';
+import { GEMM_EPILOGUE_CODE } from '../../src/kernels/gemm.js';
+import {
+  ATTENTION_FAMILY,
+  bufferFormOf,
+  GEMM_EPILOGUES,
+  GEMM_FAMILY,
+  runnableVariants,
+  variantProblem,
+  type VariantSpec,
+} from '../../src/kernels/choose/variants.js';
+import { gemmTuneCandidates } from '../../src/model/tune.js';
 
 // WebGPU's default limits (every adapter has at least these) and a small adapter's.
 const DEFAULT_LIMITS = {
@@ -74,5 +85,48 @@ describe('built-in kernel choices (pure functions of adapter traits and shape)',
     expect(tileProblem(LAVAPIPE_LIMITS, GEMM_TILES['64x64k32']!)).toBeNull();
     expect(tileProblem(DEFAULT_LIMITS, GEMM_TILES['64x64k16']!)).toBeNull();
     expect(tileProblem(DEFAULT_LIMITS, { wgX: 0, wgY: 8, bk: 8 })).toMatch(/positive integers/);
+  });
+});
+
+describe('the kernel family tables (choose/variants.ts)', () => {
+  it('what each adapter can run follows from the variants’ needs', () => {
+    expect(runnableVariants(GEMM_FAMILY, lavapipe)).toEqual(['tiled', 'subgroup', 'texture']);
+    expect(runnableVariants(GEMM_FAMILY, swiftshader)).toEqual(['tiled']);
+    expect(runnableVariants(ATTENTION_FAMILY, lavapipe)).toEqual(['broadcast', 'tiled', 'subgroup', 'texture']);
+    expect(runnableVariants(ATTENTION_FAMILY, gpu)).toEqual(['broadcast', 'tiled']);
+    expect(variantProblem(GEMM_FAMILY.variants.texture, 'texture', gpu)).toBe(
+      "'texture' needs the subgroups feature with a subgroup size of exactly 8",
+    );
+    expect(variantProblem(GEMM_FAMILY.variants.tiled, 'tiled', gpu)).toBeNull();
+  });
+
+  it('the built-in choices are variants of the tables, runnable where chosen', () => {
+    for (const t of [lavapipe, swiftshader, gpu, gpuWith8]) {
+      expect(runnableVariants(GEMM_FAMILY, t)).toContain(chooseGemmVariant(t));
+      expect(runnableVariants(ATTENTION_FAMILY, t)).toContain(chooseAttentionVariant(t));
+    }
+  });
+
+  it('a texture variant names its wrapper and its buffer form; the epilogues are gemm.wgsl’s codes', () => {
+    for (const f of [GEMM_FAMILY, ATTENTION_FAMILY] as { variants: Record<string, VariantSpec> }[])
+      for (const [v, spec] of Object.entries(f.variants)) {
+        if (spec.reads === 'texture') {
+          expect(spec.wrapper, v).toBeTruthy();
+          expect(f.variants[bufferFormOf(f, v)]!.reads, v).toBe('buffer');
+        } else expect(bufferFormOf(f, v)).toBe(v);
+      }
+    expect(GEMM_EPILOGUES).toEqual(['none', 'gelu', 'residual', 'gelu_tanh']);
+    expect(new Set(Object.values(GEMM_EPILOGUE_CODE)).size).toBe(GEMM_EPILOGUES.length);
+  });
+
+  it("tune's GEMM candidates: the runnable variants, most specialised first, a tiled one per allowed tile", () => {
+    const names = gemmTuneCandidates(lavapipe).map(([n]) => n);
+    expect(names.slice(0, 2)).toEqual(['gemm texture', 'gemm subgroup']);
+    expect(names.slice(2)).toEqual(
+      Object.values(GEMM_TILES)
+        .filter((t) => tileProblem(LAVAPIPE_LIMITS, t) === null)
+        .map((t) => `gemm tiled ${tileName(t)}`),
+    );
+    expect(gemmTuneCandidates(gpu).every(([n]) => n.startsWith('gemm tiled '))).toBe(true);
   });
 });

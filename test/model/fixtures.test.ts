@@ -1,7 +1,8 @@
 // Every reference case through the public API: weights + open_clip config → forward → compare.
 import { afterAll, describe, expect, it } from 'vitest';
 import type { KernelChoices } from '../../src/graph/graph.js';
-import { hasSubgroupsOf8 } from '../../src/kernels/choose/adapter.js';
+import { adapterTraits } from '../../src/kernels/choose/adapter.js';
+import { ATTENTION_FAMILY, GEMM_FAMILY, variantNames, variantProblem } from '../../src/kernels/choose/variants.js';
 import { VisionTransformer } from '../../src/model/vit.js';
 import { compare, readExpected } from '../../src/model/verify.js';
 import { CASES, fixture } from '../helpers/fixtures.js';
@@ -32,23 +33,30 @@ describe('OpenVision reference fixtures', () => {
   });
 });
 
-// Every way the GEMM and attention choices combine (buffers and textures meet differently in each:
-// a texture in_proj output read by a buffer attention, a buffer one packed for texture attention, …).
+// Every way the GEMM and attention variants combine (buffers and textures meet differently in each:
+// a texture in_proj output read by a buffer attention, a buffer one packed for texture attention, …),
+// generated from the family tables (kernels/choose/variants.ts): each combination this adapter can
+// run, on the smallest fixture only (ov1-so14-84-d2: batch 3, 2 blocks), to keep the suite's time.
+const COMBOS: KernelChoices[] = variantNames(GEMM_FAMILY).flatMap((gemmVariant) =>
+  variantNames(ATTENTION_FAMILY).map((attentionVariant) => ({ gemmVariant, attentionVariant })),
+);
+
 describe('OpenVision reference fixtures with each combination of kernel variants', () => {
-  const combos: KernelChoices[] = [
-    { gemmVariant: 'texture', attentionVariant: 'texture' },
-    { gemmVariant: 'texture', attentionVariant: 'subgroup' },
-    { gemmVariant: 'texture', attentionVariant: 'broadcast' },
-    { gemmVariant: 'subgroup', attentionVariant: 'texture' },
-    { gemmVariant: 'tiled', attentionVariant: 'texture' },
-    { gemmVariant: 'tiled', attentionVariant: 'tiled' },
-  ];
-  it.for(combos.map((k) => [`gemm ${k.gemmVariant}, attention ${k.attentionVariant}`, k] as const))(
+  it('the combinations are every GEMM variant × every attention variant', () => {
+    expect(COMBOS).toHaveLength(
+      Object.keys(GEMM_FAMILY.variants).length * Object.keys(ATTENTION_FAMILY.variants).length,
+    );
+  });
+
+  it.for(COMBOS.map((k) => [`gemm ${k.gemmVariant}, attention ${k.attentionVariant}`, k] as const))(
     'ov1-so14-84-d2 (batch 3, 2 blocks) with %s matches PyTorch',
     async ([, kernels], ctx) => {
       const device = await testDevice();
-      const needs8 = [kernels.gemmVariant, kernels.attentionVariant].some((v) => v === 'texture' || v === 'subgroup');
-      if (needs8 && !hasSubgroupsOf8(device)) return ctx.skip('no 8-lane subgroups on this adapter: not run');
+      const traits = adapterTraits(device);
+      const problem =
+        variantProblem(GEMM_FAMILY.variants[kernels.gemmVariant!], kernels.gemmVariant!, traits) ??
+        variantProblem(ATTENTION_FAMILY.variants[kernels.attentionVariant!], kernels.attentionVariant!, traits);
+      if (problem) return ctx.skip(`${problem}, which this adapter lacks: not run`);
       const name = 'ov1-so14-84-d2';
       const exp = await readExpected(fixture(`${name}.expected.safetensors`));
       const model = await VisionTransformer.load(device, {

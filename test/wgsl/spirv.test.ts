@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { inspectSpirv } from '../../tools/spirv.js';
+import { ATTENTION_FAMILY, GEMM_FAMILY, type VariantSpec } from '../../src/kernels/choose/variants.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -66,8 +67,15 @@ describe('GPU-path kernels in SPIR-V (tools/check-spirv.ts, lavapipe with 4-lane
       modules: { name: string; dynamic: number; functionAccesses: number }[];
       shared: string[];
     };
-    // Every family was compiled (a dump that went missing would otherwise pass as "no access").
-    for (const family of ['gemm tiled', 'patch_embed', 'attention broadcast', 'attention tiled', 'layernorm'])
+    // Every family was compiled (a dump that went missing would otherwise pass as "no access"), and
+    // every GPU-path variant of the family tables (choose/variants.ts).
+    const gpuPath = (family: string, f: { variants: Record<string, VariantSpec> }) =>
+      Object.entries(f.variants)
+        .filter(([, s]) => s.gpuPath)
+        .map(([v]) => `${family} ${v}`);
+    const families = [...gpuPath('gemm', GEMM_FAMILY), ...gpuPath('attention', ATTENTION_FAMILY)];
+    expect(families).toContain('gemm tiled');
+    for (const family of [...families, 'patch_embed', 'layernorm'])
       expect(
         res.modules.some((m) => m.name.startsWith(family)),
         family,

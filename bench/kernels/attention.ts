@@ -1,0 +1,107 @@
+// The attention rows: each shape × each asked variant of ATTENTION_FAMILY (choose/variants.ts;
+// --variants all|a,b; default the adapter's choice) this adapter can run, a buffer variant through
+// attention(), a texture-reading one with qkv as a matrix texture (as a model packs or writes it).
+// Each checked on 64 sampled (batch, query, head) rows against the float64 reference.
+import { attention, attentionVariantFor } from '../../src/kernels/attention.js';
+import { attentionTexture } from '../../src/kernels/attention-texture.js';
+import {
+  ATTENTION_FAMILY,
+  ATTENTION_SPECS,
+  variantNames,
+  variantSpec,
+  type AttentionVariant,
+} from '../../src/kernels/choose/variants.js';
+import { uploadMatrixTexture } from '../../src/kernels/program/texture-matrix.js';
+import type { Dispatch } from '../../src/kernels/program/index.js';
+import { attentionRefRow } from '../../reference/attention.js';
+import { LACKS, type Bench } from './context.js';
+
+/** [label, B, N, heads, D]. */
+export const ATTENTION_SHAPES = [
+  ['ti 1×197 3×64', 1, 197, 3, 64],
+  ['b8 1×785 12×64', 1, 785, 12, 64],
+  ['b8 32×785 12×64', 32, 785, 12, 64],
+  ['b 32×197 12×64', 32, 197, 12, 64],
+  ['h 1×257 16×80', 1, 257, 16, 80],
+  ['so400m 32×257 16×72', 32, 257, 16, 72],
+] as const;
+
+/** Worst error over 64 sampled (batch, query, head) rows: |got − want| / (|want| + 1). */
+function attentionSampleError(
+  got: Float32Array,
+  qkv: Float32Array,
+  B: number,
+  N: number,
+  heads: number,
+  D: number,
+): number {
+  const W = heads * D;
+  let worst = 0;
+  for (let s = 0; s < 64; s++) {
+    const b = s % B,
+      q = (s * 7919) % N,
+      h = (s * 31) % heads;
+    const want = attentionRefRow(qkv, N, W, heads, b, h, q).out;
+    for (let d = 0; d < D; d++)
+      worst = Math.max(worst, Math.abs(got[(b * N + q) * W + h * D + d]! - want[d]!) / (Math.abs(want[d]!) + 1));
+  }
+  return worst;
+}
+
+/** The asked variants (--variants), each known; those the adapter cannot run are skipped, and named. */
+function variantsAsked(b: Bench, defaultVariant: AttentionVariant): AttentionVariant[] {
+  const asked: AttentionVariant[] =
+    b.flags.variants === 'all'
+      ? variantNames(ATTENTION_FAMILY)
+      : b.flags.variants
+        ? (b.flags.variants.split(',') as AttentionVariant[])
+        : [defaultVariant];
+  return asked.filter((v) => {
+    const spec = variantSpec(ATTENTION_FAMILY, v);
+    if (!spec)
+      throw new Error(`--variants: unknown variant '${v}' (have: ${variantNames(ATTENTION_FAMILY).join(', ')})`);
+    const need = spec.needs.find((n) => !b.traits[n]);
+    if (need) console.log(`attention ${v}: skipped, ${LACKS[need]}`);
+    return !need;
+  });
+}
+
+export async function attentionRows(b: Bench): Promise<void> {
+  const { device } = b;
+  const defaultVariant = attentionVariantFor(device);
+  const variants = variantsAsked(b, defaultVariant);
+  for (const [name, B, N, heads, D] of ATTENTION_SHAPES) {
+    if (!b.want(`attention ${name}`)) continue;
+    const W = heads * D;
+    if (4 * B * N * 3 * W > device.limits.maxStorageBufferBindingSize) {
+      console.log(`attention ${name}: skipped, over maxStorageBufferBindingSize`);
+      continue;
+    }
+    const qv = b.data(B * N * 3 * W);
+    const qkv = b.tensor([B, N, 3 * W], qv),
+      out = b.tensor([B, N, W]);
+    const checked = async (variant: AttentionVariant, d: Dispatch) => {
+      await b.runOnce(d);
+      const err = attentionSampleError(await b.read(out), qv, B, N, heads, D);
+      const label = variant + (variant === defaultVariant ? '*' : '');
+      await b.record(ATTENTION_SPECS[variant].row, name, label, d, err, 4 * B * heads * N * N * D);
+    };
+    for (const variant of variants) {
+      const spec = ATTENTION_SPECS[variant];
+      if (spec.reads === 'buffer') {
+        await checked(variant, attention(device, { qkv, out, heads, variant }));
+        continue;
+      }
+      // Reads qkv as a [B·N, 3W] matrix texture (as a model packs or writes it).
+      if (B * N > device.limits.maxTextureDimension2D) {
+        console.log(`${spec.row} ${name}: skipped, ${B * N} rows > maxTextureDimension2D (a model runs it in chunks)`);
+        continue;
+      }
+      const qt = uploadMatrixTexture(device, qv, B * N, 3 * W);
+      await checked(variant, attentionTexture(device, { qkv: qt, tokens: N, out, heads }));
+      qt.texture.destroy();
+    }
+    qkv.buffer.destroy();
+    out.buffer.destroy();
+  }
+}

@@ -1,0 +1,168 @@
+// The GEMM rows: each shape × weight dtype (--dtypes) × each variant of GEMM_FAMILY this adapter can
+// run (choose/variants.ts): a row per tile (--tiles) for a variant that takes tiles, one row for
+// another buffer variant, one for a texture-reading one (x and w as matrix textures, as a model
+// runs it). Each checked at 256 sampled outputs against the float64 reference.
+import { GEMM_TILES, checkTile, gemmTileFor, tileName, type GemmTile } from '../../src/kernels/gemm-tile.js';
+import { gemm, gemmVariantFor } from '../../src/kernels/gemm.js';
+import { gemmTexture } from '../../src/kernels/gemm-texture.js';
+import {
+  GEMM_FAMILY,
+  GEMM_SPECS,
+  runnableVariants,
+  variantNames,
+  type GemmEpilogue,
+  type GemmVariant,
+} from '../../src/kernels/choose/variants.js';
+import { uploadMatrixTexture, uploadWeightTexture } from '../../src/kernels/program/texture-matrix.js';
+import { dequantize, quantizeQ8, toF16, WEIGHT_DTYPES } from '../../src/kernels/program/weight-format.js';
+import type { Dispatch, WeightDType } from '../../src/kernels/program/index.js';
+import { uploadWeight } from '../../src/kernels/program/harness.js';
+import { gemmRefAt } from '../../reference/gemm.js';
+import { LACKS, type Bench } from './context.js';
+
+// gemm at ViT shapes: [label, M, K, N, epilogue] (M = tokens × batch). 12608×768→3072 is the
+// issue's target shape; the batch-32 rows are the GPU suite's own GEMMs (B/16 and L/14 at 224).
+// Rows over 10 GFLOP are skipped on CPU adapters unless --big (they take minutes per tile there).
+export const GEMM_SHAPES: [string, number, number, number, GemmEpilogue][] = [
+  ['ti qkv 197×192→576', 197, 192, 576, 'none'],
+  ['ti fc 197×192→768 gelu', 197, 192, 768, 'gelu'],
+  ['ti proj 197×768→192 res', 197, 768, 192, 'residual'],
+  ['b fc 197×768→3072 gelu', 197, 768, 3072, 'gelu'],
+  ['b fc 1576×768→3072 gelu', 1576, 768, 3072, 'gelu'],
+  ['b fc2 1576×3072→768 res', 1576, 3072, 768, 'residual'],
+  ['b qkv b32 6304×768→2304', 6304, 768, 2304, 'none'],
+  ['b proj b32 6304×768→768 res', 6304, 768, 768, 'residual'],
+  ['b fc b32 6304×768→3072 gelu', 6304, 768, 3072, 'gelu'],
+  ['b fc2 b32 6304×3072→768 res', 6304, 3072, 768, 'residual'],
+  ['l fc b32 8224×1024→4096 gelu', 8224, 1024, 4096, 'gelu'],
+  ['l fc2 b32 8224×4096→1024 res', 8224, 4096, 1024, 'residual'],
+  ['b fc batch 64 12608×768→3072', 12608, 768, 3072, 'none'],
+];
+
+/** Worst error over 256 sampled outputs of y = epilogue(x·wᵀ + b) (+ y0): |got − want| / (|want| + 1). */
+function gemmSampleError(
+  got: Float32Array,
+  x: Float32Array,
+  w: Float32Array,
+  b: Float32Array,
+  y0: Float32Array,
+  M: number,
+  K: number,
+  N: number,
+  epilogue: GemmEpilogue,
+): number {
+  let worst = 0;
+  for (let s = 0; s < 256; s++) {
+    const m = (s * 7919) % M,
+      n = (s * 104729 + 13) % N;
+    const want = gemmRefAt(x, K, w, N, b, epilogue, y0, m, n).y;
+    worst = Math.max(worst, Math.abs(got[m * N + n]! - want) / (Math.abs(want) + 1));
+  }
+  return worst;
+}
+
+/** Tiles to time: the device's per-shape default (null), a list of names, or every tile it can run. */
+function tilesAsked(b: Bench): (GemmTile | null)[] {
+  let tiles: (GemmTile | null)[] = [null];
+  if (b.flags.tiles === 'all') tiles = Object.values(GEMM_TILES);
+  else if (b.flags.tiles) {
+    tiles = b.flags.tiles.split(',').map((n) => {
+      const t = GEMM_TILES[n];
+      if (!t) throw new Error(`--tiles: unknown tile '${n}' (known: ${Object.keys(GEMM_TILES).join(', ')})`);
+      return t;
+    });
+  }
+  return tiles.filter((t) => {
+    if (!t) return true;
+    try {
+      checkTile(b.device, 'gemm', t);
+      return true;
+    } catch (e) {
+      console.log(`tile ${tileName(t)} skipped: ${(e as Error).message}`);
+      return false;
+    }
+  });
+}
+
+/** Weight dtypes of the rows (--dtypes f32,f16,q8): f16 and q8 rows are marked so in the tile column. */
+function dtypesAsked(b: Bench): WeightDType[] {
+  return b.flags.dtypes.split(',').map((d) => {
+    if (!(WEIGHT_DTYPES as readonly string[]).includes(d))
+      throw new Error(`--dtypes: unknown weight dtype '${d}' (have: ${WEIGHT_DTYPES.join(', ')})`);
+    return d as WeightDType;
+  });
+}
+
+/** A variant's name in the skip line: its row's kernel, with the variant for a buffer one ('gemm subgroup', 'gemm_texture'). */
+const skipName = (v: GemmVariant) =>
+  GEMM_SPECS[v].reads === 'texture' ? GEMM_SPECS[v].row : `${GEMM_SPECS[v].row} ${v}`;
+
+export async function gemmRows(b: Bench): Promise<void> {
+  const { device } = b;
+  const tiles = tilesAsked(b);
+  const defaultVariant = gemmVariantFor(device);
+  const weightDTypes = dtypesAsked(b);
+  const runnable = runnableVariants(GEMM_FAMILY, b.traits);
+  const unmet = variantNames(GEMM_FAMILY).filter((v) => !runnable.includes(v));
+  if (unmet.length > 0 && GEMM_SHAPES.some(([name]) => b.want(`gemm ${name}`))) {
+    const need = GEMM_SPECS[unmet[0]!].needs.find((n) => !b.traits[n])!;
+    console.log(`${unmet.map(skipName).join(', ')}: skipped, ${LACKS[need]}`);
+  }
+  for (const [name, M, K, N, epilogue] of GEMM_SHAPES) {
+    if (!b.want(`gemm ${name}`)) continue;
+    if (2 * M * N * K > 10e9 && b.traits.cpu && !b.flags.big) {
+      console.log(`gemm ${name}: skipped on a CPU adapter (--big runs it)`);
+      continue;
+    }
+    const bytes = 4 * Math.max(M * N, M * K, N * K);
+    if (bytes > device.limits.maxStorageBufferBindingSize) {
+      console.log(`gemm ${name}: skipped, ${bytes} bytes > maxStorageBufferBindingSize`);
+      continue;
+    }
+    const xv = b.data(M * K),
+      w32 = b.data(N * K, 1 / Math.sqrt(K)),
+      bv = b.data(N, 0.5),
+      y0 = b.data(M * N);
+    const x = b.tensor([M, K], xv),
+      bias = b.tensor([N], bv),
+      y = b.tensor([M, N], y0);
+    // Each weight dtype (--dtypes): stored as the kernels read it, checked against its dequantized values.
+    for (const dtype of weightDTypes) {
+      const stored = dtype === 'f16' ? toF16(w32) : dtype === 'q8' ? quantizeQ8(w32, N, K) : w32;
+      const wv = dequantize(stored, N, K);
+      const w = uploadWeight(device, stored, N, K);
+      const sfx = dtype === 'f32' ? '' : ` ${dtype}`;
+      // Each variant's dispatch: y reset, run once, checked at sampled places, then timed.
+      const checked = async (kernel: string, label: string, d: Dispatch) => {
+        device.queue.writeBuffer(y.buffer, 0, y0);
+        await b.runOnce(d);
+        const err = gemmSampleError(await b.read(y), xv, wv, bv, y0, M, K, N, epilogue);
+        await b.record(kernel, name, label + sfx, d, err, 2 * M * N * K);
+      };
+      const star = (v: string) => (defaultVariant === v ? '*' : '');
+      for (const variant of runnable) {
+        const spec = GEMM_SPECS[variant];
+        if (spec.tiles) {
+          const defaultTile = gemmTileFor(device, { m: M, n: N });
+          for (const tile of tiles.map((t) => t ?? defaultTile)) {
+            const d = gemm(device, { x, w, bias, y, epilogue, tile, variant });
+            await checked(spec.row, tileName(tile) + (tile === defaultTile ? star(variant) : ''), d);
+          }
+        } else if (spec.reads === 'buffer') {
+          await checked(spec.row, variant + star(variant), gemm(device, { x, w, bias, y, epilogue, variant }));
+        } else if (M <= device.limits.maxTextureDimension2D) {
+          // x and w as matrix textures, as a model runs it (x packed or written by the previous kernel, w uploaded at load).
+          const xt = uploadMatrixTexture(device, xv, M, K),
+            wt = uploadWeightTexture(device, stored, N, K);
+          await checked(spec.row, variant + star(variant), gemmTexture(device, { x: xt, w: wt, bias, y, epilogue }));
+          xt.texture.destroy();
+          wt.texture.destroy();
+          wt.scale?.buffer.destroy();
+        }
+      }
+      w.buffer.destroy();
+      w.scale?.buffer.destroy();
+    }
+    for (const t of [x, bias, y]) t.buffer.destroy();
+  }
+}
