@@ -54,10 +54,8 @@ export function setGemmTile(device: GPUDevice, t: GemmTile | null): void {
 /**
  * The tile for an M × N output on `device`: the one set with setGemmTile, else chooseGemmTile
  * (choose/choose.ts: a pure function of the adapter's traits and the shape, its cost model documented there).
- * - CPU adapters: 128×128 k16, 128×64 k16, 64×64 k32 (the fastest per output on lavapipe's ViT-B
- *   MLP GEMMs: bench/results/kernels-2026-11-23T10-55-28-101Z-mesa.md).
- * - Other adapters: 128×128 k8 (8,448 B of workgroup memory, tileWorkgroupBytes; 256 invocations),
- *   128×64 k16, 64×64 k32, with assumed speeds 1.25 / 1.1 / 1: not yet measured on a GPU.
+ * The candidates and their relative speeds (lavapipe's from its kernel benchmark, GPUs' from the
+ * one H200 sweep) are written once, in choose/choose.ts.
  */
 export function gemmTileFor(device: GPUDevice, shape?: { m: number; n: number }): GemmTile {
   return forced.get(device) ?? chooseGemmTile(adapterTraits(device), shape);
