@@ -1,0 +1,317 @@
+// An output folder of a collection run, in clip-retrieval's layout (docs/datasets.md, "Output layout"):
+//
+//   manifest.json                      the run's parameters and its finished parts
+//   img_emb/img_emb_{N}.npy            [rows, dim] float16 (default) or float32, L2-normalised by default
+//   text_emb/text_emb_{N}.npy          the same for the captions' text embeddings, when given
+//   metadata/metadata_{N}.parquet      key, image_path, caption, the JSON fields: row i = npy row i
+//   failed/failed_{N}.parquet          key, reason: the samples left out (only when there are some)
+//
+// {N} is the part index as a plain integer (img_emb_0.npy, img_emb_12.npy), as clip-retrieval names
+// them. A part's files are written under hidden temporary names (`.img_emb_3.npy.tmp-<pid>-<random>`,
+// which no `img_emb_*.npy` glob matches), synced, then renamed, the .npy last: a folder that shows
+// img_emb_{N}.npy also has that part's other files. The part counts as done once manifest.json lists
+// it (written to a temporary name and renamed too); a process killed at any point leaves at most
+// temporary files and a part the manifest does not list, which is then redone. The bytes are a pure
+// function of the part's input, so a part written twice (an at-least-once queue) gives the same files.
+// Node only (node:fs, loaded on first use); the bytes themselves are src/pipeline/writers/format.ts.
+import { ArgumentError } from '../../errors.js';
+import { checkOptionKeys, type KeyList } from '../../options.js';
+import {
+  embeddingsNpy,
+  failedParquet,
+  metadataParquet,
+  type EmbeddingDtype,
+  type FailedRow,
+  type PartRow,
+} from './format.js';
+
+/** The output folder cannot be used: not writable, another run's parameters, a damaged manifest. */
+export class OutputError extends Error {
+  constructor(
+    readonly dir: string,
+    detail: string,
+    /** The run parameter that differs, when that is the reason. */
+    readonly parameter?: string,
+  ) {
+    super(`output folder ${dir}: ${detail}`);
+    this.name = 'OutputError';
+  }
+}
+
+/** What a run is: a rerun into the same folder must have the same values (or pass `overwrite`). */
+export interface OutputParams {
+  /** A hash identifying the weights and config (e.g. sha256 of both). */
+  modelHash: string;
+  /** The model's input resolution in pixels. */
+  resolution: number;
+  /** The weight dtype the model ran in ('fp32', 'fp16', 'q8'). */
+  dtype: string;
+  /** How embeddings are stored (default 'float16'). */
+  embDtype?: EmbeddingDtype;
+  /** L2-normalise each embedding (default true). */
+  normalize?: boolean;
+}
+const PARAM_KEYS = {
+  modelHash: true,
+  resolution: true,
+  dtype: true,
+  embDtype: true,
+  normalize: true,
+} as const satisfies KeyList<OutputParams>;
+
+export interface OpenOutputOptions {
+  /** Replace a previous run in the folder (its manifest and part files) instead of refusing or resuming. */
+  overwrite?: boolean;
+}
+const OPEN_KEYS = { overwrite: true } as const satisfies KeyList<OpenOutputOptions>;
+
+/** One part's content. */
+export interface PartInput {
+  /** rows.length × dim image embeddings, row-major, as the model returned them (unnormalised). */
+  embeddings: Float32Array;
+  dim: number;
+  /** rows.length × textDim caption embeddings, when the model has a text tower and captions exist. */
+  textEmbeddings?: Float32Array;
+  /** Width of textEmbeddings' rows (default dim). */
+  textDim?: number;
+  /** One per embedding row, same order. */
+  rows: readonly PartRow[];
+  /** The samples of this part that could not be embedded. */
+  failed?: readonly FailedRow[];
+}
+
+/** A finished part as manifest.json records it. */
+export interface PartRecord {
+  rows: number;
+  failed: number;
+  /** Each file of the part (relative to the folder) with its size and sha256. */
+  files: Record<string, { bytes: number; sha256: string }>;
+}
+
+export interface Manifest {
+  format: typeof FORMAT;
+  params: Required<OutputParams>;
+  parts: Record<string, PartRecord>;
+}
+const FORMAT = 'wgsl-vit/output/1';
+
+export interface Output {
+  readonly dir: string;
+  readonly params: Required<OutputParams>;
+  /** Whether manifest.json (as now on disk) lists part n and its files are there at their recorded sizes. */
+  isPartDone(n: number): Promise<boolean>;
+  /** The finished parts, ascending. */
+  doneParts(): Promise<number[]>;
+  /** Writes part n atomically (see the file's header) and records it in the manifest. */
+  writePart(n: number, part: PartInput): Promise<PartRecord>;
+}
+
+const FOLDERS = ['img_emb', 'text_emb', 'metadata', 'failed'] as const;
+/** A finished part file, or a temporary one, of this layout. */
+const PART_FILE = /^(img_emb_\d+\.npy|text_emb_\d+\.npy|metadata_\d+\.parquet|failed_\d+\.parquet)$/;
+const TEMP_FILE = /^\.(img_emb|text_emb|metadata|failed|manifest).*\.tmp-/;
+
+type Fs = typeof import('node:fs/promises');
+type Path = typeof import('node:path');
+
+/**
+ * Opens (creating it if need be) an output folder for a run with `params`. A folder whose manifest
+ * has other parameters is refused, naming the first that differs, unless `overwrite`, which removes
+ * the previous run's manifest and part files (nothing else) and starts afresh; with the same
+ * parameters the finished parts stay finished (resume). A folder with part files but no manifest is
+ * refused too (unless `overwrite`): they are not this library's, or their run is unknown.
+ */
+export async function openOutput(dir: string, params: OutputParams, options: OpenOutputOptions = {}): Promise<Output> {
+  const where = 'openOutput';
+  checkOptionKeys(where, params, PARAM_KEYS, { argument: 'params', prefix: 'params.', noun: 'parameter' });
+  checkOptionKeys(where, options, OPEN_KEYS);
+  const full = resolveParams(params);
+  const fs = await import('node:fs/promises');
+  const path = await import('node:path');
+  const crypto = await import('node:crypto');
+
+  try {
+    for (const f of FOLDERS) await fs.mkdir(path.join(dir, f), { recursive: true });
+    const probe = path.join(dir, `.manifest.json.tmp-probe-${process.pid}`);
+    await fs.writeFile(probe, '');
+    await fs.unlink(probe);
+  } catch (e) {
+    throw new OutputError(dir, `cannot be written: ${(e as Error).message}`);
+  }
+
+  const manifestPath = path.join(dir, 'manifest.json');
+  const readManifest = async (): Promise<Manifest | undefined> => {
+    let text: string;
+    try {
+      text = await fs.readFile(manifestPath, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new OutputError(dir, `cannot read manifest.json: ${(e as Error).message}`);
+    }
+    try {
+      const m = JSON.parse(text) as Manifest;
+      if (m.format !== FORMAT || typeof m.params !== 'object' || typeof m.parts !== 'object')
+        throw new Error('not a manifest');
+      return m;
+    } catch (e) {
+      throw new OutputError(dir, `manifest.json is not a ${FORMAT} manifest (${(e as Error).message})`);
+    }
+  };
+  const writeManifest = (m: Manifest): Promise<void> =>
+    writeAtomic(fs, path, manifestPath, new TextEncoder().encode(JSON.stringify(m, null, 2) + '\n'));
+
+  const old = await readManifest();
+  if (options.overwrite) {
+    await removeRun(fs, path, dir);
+  } else if (old) {
+    for (const k of Object.keys(PARAM_KEYS) as (keyof OutputParams)[])
+      if (old.params[k] !== full[k])
+        throw new OutputError(
+          dir,
+          `holds a run with other parameters: '${k}' is ${JSON.stringify(old.params[k])} there, ` +
+            `${JSON.stringify(full[k])} now (overwrite replaces that run)`,
+          k,
+        );
+  } else {
+    const found = await partFiles(fs, path, dir);
+    if (found.length)
+      throw new OutputError(dir, `holds part files but no manifest.json (${found[0]}, …; overwrite replaces them)`);
+  }
+  if (options.overwrite || !old) await writeManifest({ format: FORMAT, params: full, parts: {} });
+
+  let chain: Promise<unknown> = Promise.resolve();
+  const isPartDone = async (n: number): Promise<boolean> => {
+    const rec = (await readManifest())?.parts[String(n)];
+    if (!rec) return false;
+    for (const [file, { bytes }] of Object.entries(rec.files)) {
+      const st = await fs.stat(path.join(dir, file)).catch(() => undefined);
+      if (!st || st.size !== bytes) return false;
+    }
+    return true;
+  };
+
+  return {
+    dir,
+    params: full,
+    isPartDone,
+    async doneParts() {
+      const m = await readManifest();
+      const out: number[] = [];
+      for (const k of Object.keys(m?.parts ?? {})) if (await isPartDone(Number(k))) out.push(Number(k));
+      return out.sort((a, b) => a - b);
+    },
+    async writePart(n, part) {
+      const files = encodePart(n, part, full);
+      const record: PartRecord = { rows: part.rows.length, failed: part.failed?.length ?? 0, files: {} };
+      for (const [file, bytes] of files)
+        record.files[file] = { bytes: bytes.length, sha256: crypto.createHash('sha256').update(bytes).digest('hex') };
+      try {
+        // A file this part no longer has (no failures, no captions this time) must not linger.
+        for (const stale of [`failed/failed_${n}.parquet`, `text_emb/text_emb_${n}.npy`])
+          if (!files.has(stale)) await fs.rm(path.join(dir, stale), { force: true });
+        // All temporaries first, then the renames, the image embeddings last.
+        const temps: [string, string][] = [];
+        for (const [file, bytes] of files) temps.push([await writeTemp(fs, path, path.join(dir, file), bytes), file]);
+        for (const [temp, file] of temps) await fs.rename(temp, path.join(dir, file));
+      } catch (e) {
+        throw new OutputError(dir, `part ${n} cannot be written: ${(e as Error).message}`);
+      }
+      // Re-read the manifest so that parts recorded meanwhile by another writer are kept.
+      const done = chain.then(async () => {
+        const m = (await readManifest()) ?? { format: FORMAT, params: full, parts: {} };
+        m.parts[String(n)] = record;
+        m.parts = Object.fromEntries(Object.entries(m.parts).sort(([a], [b]) => Number(a) - Number(b)));
+        await writeManifest(m);
+      });
+      chain = done.catch(() => undefined);
+      await done;
+      return record;
+    },
+  };
+}
+
+function resolveParams(p: OutputParams): Required<OutputParams> {
+  const fail = (k: string, d: string): never => {
+    throw new ArgumentError('openOutput', `params.${k}`, d);
+  };
+  if (typeof p.modelHash !== 'string' || !p.modelHash) fail('modelHash', 'must be a non-empty string');
+  if (!Number.isInteger(p.resolution) || p.resolution <= 0) fail('resolution', 'must be a positive integer');
+  if (typeof p.dtype !== 'string' || !p.dtype) fail('dtype', 'must be a non-empty string');
+  const embDtype = p.embDtype ?? 'float16';
+  if (embDtype !== 'float16' && embDtype !== 'float32') fail('embDtype', "must be 'float16' or 'float32'");
+  const normalize = p.normalize ?? true;
+  if (typeof normalize !== 'boolean') fail('normalize', 'must be a boolean');
+  return { modelHash: p.modelHash, resolution: p.resolution, dtype: p.dtype, embDtype, normalize };
+}
+
+/** The files of part n (path relative to the folder → bytes), in rename order: the .npy of images last. */
+function encodePart(n: number, part: PartInput, params: Required<OutputParams>): Map<string, Uint8Array> {
+  const bad = (what: string): never => {
+    throw new RangeError(`writePart(${n}): ${what}`);
+  };
+  if (!Number.isInteger(n) || n < 0) bad('the part index must be a non-negative integer');
+  if (!Number.isInteger(part.dim) || part.dim <= 0) bad('dim must be a positive integer');
+  const rows = part.rows.length;
+  if (part.embeddings.length !== rows * part.dim)
+    bad(`embeddings hold ${part.embeddings.length} values, ${rows} rows × ${part.dim} expected`);
+  const files = new Map<string, Uint8Array>();
+  const failed = part.failed ?? [];
+  if (failed.length) files.set(`failed/failed_${n}.parquet`, failedParquet(failed));
+  if (part.textEmbeddings) {
+    const textDim = part.textDim ?? part.dim;
+    if (part.textEmbeddings.length !== rows * textDim)
+      bad(`textEmbeddings hold ${part.textEmbeddings.length} values, ${rows} rows × ${textDim} expected`);
+    files.set(
+      `text_emb/text_emb_${n}.npy`,
+      embeddingsNpy(part.textEmbeddings, rows, textDim, params.embDtype, params.normalize),
+    );
+  }
+  files.set(`metadata/metadata_${n}.parquet`, metadataParquet(part.rows));
+  files.set(
+    `img_emb/img_emb_${n}.npy`,
+    embeddingsNpy(part.embeddings, rows, part.dim, params.embDtype, params.normalize),
+  );
+  return files;
+}
+
+/** Writes `bytes` beside `target` under a hidden temporary name, synced; returns that name. */
+async function writeTemp(fs: Fs, path: Path, target: string, bytes: Uint8Array): Promise<string> {
+  const temp = path.join(
+    path.dirname(target),
+    `.${path.basename(target)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`,
+  );
+  const fh = await fs.open(temp, 'w');
+  try {
+    await fh.writeFile(bytes);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  return temp;
+}
+
+async function writeAtomic(fs: Fs, path: Path, target: string, bytes: Uint8Array): Promise<void> {
+  await fs.rename(await writeTemp(fs, path, target, bytes), target);
+}
+
+/** The part files (finished names) in the layout's folders, relative to `dir`. */
+async function partFiles(fs: Fs, path: Path, dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const f of FOLDERS)
+    for (const name of (await fs.readdir(path.join(dir, f))).sort()) if (PART_FILE.test(name)) out.push(`${f}/${name}`);
+  return out;
+}
+
+/** Removes a previous run: manifest.json, part files and temporaries of this layout, nothing else. */
+async function removeRun(fs: Fs, path: Path, dir: string): Promise<void> {
+  try {
+    await fs.rm(path.join(dir, 'manifest.json'), { force: true });
+    for (const name of await fs.readdir(dir))
+      if (TEMP_FILE.test(name)) await fs.rm(path.join(dir, name), { force: true });
+    for (const f of FOLDERS)
+      for (const name of await fs.readdir(path.join(dir, f)))
+        if (PART_FILE.test(name) || TEMP_FILE.test(name)) await fs.rm(path.join(dir, f, name), { force: true });
+  } catch (e) {
+    throw new OutputError(dir, `the previous run cannot be removed: ${(e as Error).message}`);
+  }
+}
