@@ -218,6 +218,7 @@ describe('layout', () => {
     ['src/device.ts', 'src/kernels', 'src/weights', 'src/preprocess', 'src/text'],
     ['src/graph'],
     ['src/model'],
+    ['src/pipeline'],
     ['src/onnx', 'src/io'],
     ['src/index.ts'],
   ];
@@ -282,12 +283,12 @@ describe('layout', () => {
       '## Planned (not yet present)',
       '`src/pipeline/runner.ts`',
       '## After',
-      '`src/pipeline/`',
+      '`src/not-yet/`',
     ].join('\n');
     expect(danglingPaths('docs/x.md', md, root)).toEqual([
       'docs/x.md: test/reference/',
       'docs/x.md: bench/results/2026-11-30T20-01-07-111Z-mesa.{json,md,txt}',
-      'docs/x.md: src/pipeline/',
+      'docs/x.md: src/not-yet/',
       'docs/x.md: ../nope.md (link)',
     ]);
   });
