@@ -105,6 +105,20 @@ interface Slot {
 
 const positiveInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
 
+/**
+ * The parent's Node options for a worker, less `--input-type`, which a worker refuses ("can only be used
+ * with string input") though `node --input-type=module -e …` passes it on by default.
+ */
+function workerExecArgv(): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < process.execArgv.length; i++) {
+    const a = process.execArgv[i]!;
+    if (a === '--input-type') i++;
+    else if (!a.startsWith('--input-type=')) out.push(a);
+  }
+  return out;
+}
+
 /** The default number of decode threads: the cores available to this process − 1, at least 1. */
 export function defaultDecodeThreads(): number {
   return Math.max(1, availableParallelism() - 1);
@@ -166,9 +180,8 @@ export function createDecodePool(options: DecodePoolOptions): DecodePool {
   }
 
   function spawn(): Slot {
-    const worker = new Worker(workerUrl, { workerData: config });
+    const worker = new Worker(workerUrl, { workerData: config, execArgv: workerExecArgv() });
     const slot: Slot = { worker, job: null, ready: false };
-    worker.unref();
     worker.on('message', (r: WorkerReply) => {
       if (r.kind === 'ready') {
         slot.ready = true;
@@ -188,6 +201,7 @@ export function createDecodePool(options: DecodePoolOptions): DecodePool {
     });
     worker.on('error', (e) => (slot.error = e));
     worker.on('exit', (code) => onExit(slot, code));
+    worker.unref(); // after the listeners (adding one refs the worker again)
     return slot;
   }
 
