@@ -90,6 +90,7 @@ describe('decode pool', () => {
         for (const it of items) {
           const s = pool.stats;
           maxSeen = Math.max(maxSeen, s.running + s.queued);
+          await Promise.resolve(); // an asynchronous source, as files or a tar stream are
           yield it;
         }
       }

@@ -131,13 +131,14 @@ export function createDecodePool(options: DecodePoolOptions): DecodePool {
   if (!options || !positiveInt(options.size))
     throw new ArgumentError(where, 'size', `must be a positive integer, got ${options?.size}`);
   const threads = options.threads ?? defaultDecodeThreads();
-  if (!positiveInt(threads)) throw new ArgumentError(where, 'threads', `must be a positive integer, got ${threads}`);
+  if (!positiveInt(threads))
+    throw new ArgumentError(where, 'threads', `must be a positive integer, got ${String(threads)}`);
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   if (!(typeof maxPixels === 'number' && maxPixels > 0))
     throw new ArgumentError(where, 'maxPixels', `must be a positive number, got ${maxPixels}`);
   const maxInFlight = options.maxInFlight ?? 4 * threads;
   if (!positiveInt(maxInFlight))
-    throw new ArgumentError(where, 'maxInFlight', `must be a positive integer, got ${maxInFlight}`);
+    throw new ArgumentError(where, 'maxInFlight', `must be a positive integer, got ${String(maxInFlight)}`);
   const workerUrl = options.workerUrl ?? new URL('./worker.js', import.meta.url);
   const config: WorkerConfig = { size: options.size, maxPixels };
 
