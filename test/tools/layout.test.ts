@@ -283,12 +283,12 @@ describe('layout', () => {
       '## Planned (not yet present)',
       '`src/adapters/bullmq.ts`',
       '## After',
-      '`src/adapters/`',
+      '`src/not-yet/`',
     ].join('\n');
     expect(danglingPaths('docs/x.md', md, root)).toEqual([
       'docs/x.md: test/reference/',
       'docs/x.md: bench/results/2026-11-30T20-01-07-111Z-mesa.{json,md,txt}',
-      'docs/x.md: src/adapters/',
+      'docs/x.md: src/not-yet/',
       'docs/x.md: ../nope.md (link)',
     ]);
   });
