@@ -218,7 +218,7 @@ describe('layout', () => {
     ['src/device.ts', 'src/kernels', 'src/weights', 'src/preprocess', 'src/text'],
     ['src/graph'],
     ['src/model'],
-    ['src/onnx', 'src/io'],
+    ['src/onnx', 'src/io', 'src/pipeline'],
     ['src/index.ts'],
   ];
   const layerOf = (f: string): number => {
@@ -280,14 +280,14 @@ describe('layout', () => {
       '# Doc',
       'See `test/reference/`, `bench/results/2026-11-30T20-01-07-111Z-mesa.{json,md,txt}` and [x](../nope.md).',
       '## Planned (not yet present)',
-      '`src/pipeline/runner.ts`',
+      '`src/adapters/bullmq.ts`',
       '## After',
-      '`src/pipeline/`',
+      '`src/adapters/`',
     ].join('\n');
     expect(danglingPaths('docs/x.md', md, root)).toEqual([
       'docs/x.md: test/reference/',
       'docs/x.md: bench/results/2026-11-30T20-01-07-111Z-mesa.{json,md,txt}',
-      'docs/x.md: src/pipeline/',
+      'docs/x.md: src/adapters/',
       'docs/x.md: ../nope.md (link)',
     ]);
   });
