@@ -162,6 +162,15 @@ describe('tar shards', () => {
     expect(view(await all(parts[2]!))).toEqual([{ key: 'dir.v2/x', ext: 'jpg', caption: undefined, meta: undefined }]);
   });
 
+  it('a part can be left early and read again from the start', async () => {
+    const part = (await openSources([join(dir, '00000.tar')])).parts[0]!;
+    for await (const s of part.samples()) {
+      expect(s.key).toBe('000000000');
+      break;
+    }
+    expect((await all(part)).map((s) => s.key)).toEqual(['000000000', '000000001', 'sub/000000002']);
+  });
+
   it('a sample without an image, or with bad JSON, is a failure in its place; the shard goes on', async () => {
     const p = join(dir, 'bad-members.tar');
     writeFileSync(

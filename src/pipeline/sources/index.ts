@@ -69,7 +69,8 @@ export async function openSources(specs: readonly string[], opts: SourceOptions 
     }
   };
 
-  for (const spec of specs)
+  for (const spec of specs as readonly string[])
+    // (Array.isArray above widened its type)
     for (const s of expandBraces(spec)) {
       if (isUrl(s)) {
         if (!isTarName(s))
