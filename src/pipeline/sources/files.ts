@@ -127,7 +127,8 @@ export async function readEntry(e: FileEntry, timeoutMs: number): Promise<Source
     const m = (err as Error).message;
     return fail(err instanceof SourceError ? m.slice(e.location.length + 2) : `cannot read: ${m}`);
   }
-  let ext = extensionOf(e.location);
+  const named = extensionOf(e.location);
+  let ext = named;
   if (!IMAGE_EXTENSIONS.includes(ext)) {
     // A list entry without an image extension (a URL such as `…/image?id=3`): named by its content.
     if (isJpeg(bytes)) ext = 'jpg';
@@ -135,10 +136,7 @@ export async function readEntry(e: FileEntry, timeoutMs: number): Promise<Source
     else return fail('not a PNG or JPEG file (by its extension and its first bytes)');
   }
   const sample: Sample = { key: e.key, source: e.location, bytes, ext };
-  const stem = e.location.slice(
-    0,
-    e.location.length - (extensionOf(e.location) ? extensionOf(e.location).length + 1 : 0),
-  );
+  const stem = named ? e.location.slice(0, e.location.length - named.length - 1) : e.location;
   const captionPath = e.caption ?? (e.probe ? `${stem}.txt` : undefined);
   const metaPath = e.meta ?? (e.probe ? `${stem}.json` : undefined);
   try {
