@@ -84,3 +84,18 @@ export class WebGPUError extends Error {
     this.name = 'WebGPUError';
   }
 }
+
+/**
+ * A source of images (a folder, a list file, a tar shard or its URL) cannot be opened or read to the
+ * end: missing, unreachable, not a tar, truncated. Names the source. One unreadable sample inside a
+ * readable source is not an error but a failure record (src/pipeline/sources/types.ts).
+ */
+export class SourceError extends Error {
+  constructor(
+    readonly source: string,
+    detail: string,
+  ) {
+    super(`${source}: ${detail}`);
+    this.name = 'SourceError';
+  }
+}
