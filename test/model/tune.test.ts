@@ -37,7 +37,12 @@ const UNUSUAL = { gemmVariant: 'tiled', gemmTile: '64x64k32', attentionVariant: 
 let measured: Promise<TuneProfile> | null = null;
 const storedShape = (device: GPUDevice) => (measured ??= tuneKernels(device, { ...config, layers: 1 }, { iters: 1 }));
 
-describe('wgsl-vit tune (tuneKernels and profiles)', () => {
+// A tune compiles every candidate's pipelines (each tile × epilogue × the attention variants). On a
+// fresh machine lavapipe compiles each at its first dispatch with a cold Mesa shader cache
+// (docs/cpu-adapters.md): the first test took 6 s with a warm cache here and more than 120 s with a
+// cold one on a loaded machine (a fresh-clone CI run beside other jobs), so these tests get 600 s —
+// time to compile, not a hang: each kernel's own test waits at most 100 s for the GPU, naming it.
+describe('wgsl-vit tune (tuneKernels and profiles)', { timeout: 600_000 }, () => {
   it('times and checks every candidate and chooses the fastest correct GEMM, then attention', async () => {
     const device = await testDevice();
     const seen: string[] = [];
