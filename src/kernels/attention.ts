@@ -45,11 +45,28 @@ export type { AttentionVariant } from './choose/variants.js';
  * Each buffer variant's kernel and its queries per workgroup (BQ in the WGSL): one entry per 'buffer'
  * variant of ATTENTION_FAMILY (choose/variants.ts, which says what each needs).
  */
-const BUFFER_VARIANTS: Record<BufferAttentionVariant, { kernel: KernelSource; queryBlock: number }> = {
-  // At D ≤ 64; above, SPLIT = 2 invocations share a query and a workgroup holds half as many (broadcastSplit).
-  broadcast: { kernel: attentionBroadcastKernel, queryBlock: wgslConst(attentionBroadcastKernel, 'WG') },
-  tiled: { kernel: attentionTiledKernel, queryBlock: wgslConst(attentionTiledKernel, 'BQ') },
-  subgroup: { kernel: attentionSubgroupKernel, queryBlock: wgslConst(attentionSubgroupKernel, 'QB') },
+/** A buffer variant of `kernel` holding `queryBlock` queries per workgroup at every head dimension. */
+const fixedBlock = (kernel: KernelSource, name: string) => {
+  const queryBlock = wgslConst(kernel, name);
+  return { kernel, queryBlock, queriesAt: () => queryBlock };
+};
+const BROADCAST_WG = wgslConst(attentionBroadcastKernel, 'WG');
+/**
+ * Each buffer variant's kernel, its queries per workgroup at head dims up to 64 (`queryBlock`), and at
+ * head dimension D (`queriesAt`, what its dispatch grid divides N by).
+ */
+const BUFFER_VARIANTS: Record<
+  BufferAttentionVariant,
+  { kernel: KernelSource; queryBlock: number; queriesAt(D: number): number }
+> = {
+  // Above D = 64, SPLIT = 2 invocations share a query and a workgroup holds half as many (broadcastSplit).
+  broadcast: {
+    kernel: attentionBroadcastKernel,
+    queryBlock: BROADCAST_WG,
+    queriesAt: (D) => BROADCAST_WG / broadcastSplit(D),
+  },
+  tiled: fixedBlock(attentionTiledKernel, 'BQ'),
+  subgroup: fixedBlock(attentionSubgroupKernel, 'QB'),
 };
 /** Every variant, by name, with its kernel and queries per workgroup. */
 export const ATTENTION_VARIANTS: Readonly<Record<AttentionVariant, { kernel: KernelSource; queryBlock: number }>> = {
@@ -190,10 +207,6 @@ export function attention(device: GPUDevice, a: AttentionArgs): Dispatch {
     overrides: a.permuteLanes ? { HEAD_DIM: D, PERMUTE_LANES: true } : { HEAD_DIM: D },
     uniforms: { tokens: N, heads: a.heads, scale },
     tensors: { qkv: a.qkv, out: a.out },
-    workgroups: [
-      Math.ceil(N / (v.kernel === attentionBroadcastKernel ? v.queryBlock / broadcastSplit(D) : v.queryBlock)),
-      a.heads,
-      B,
-    ],
+    workgroups: [Math.ceil(N / v.queriesAt(D)), a.heads, B],
   });
 }

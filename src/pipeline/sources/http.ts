@@ -66,6 +66,12 @@ export async function fetchBytes(url: string, timeoutMs: number): Promise<Uint8A
     chunks.push(c);
     n += c.length;
   }
+  return concatBytes(chunks, n);
+}
+
+/** `chunks` (n bytes in all) as one array: the chunk itself (a plain view, not a Buffer) when there is one. */
+export function concatBytes(chunks: readonly Uint8Array[], n: number): Uint8Array {
+  if (chunks.length === 1) return new Uint8Array(chunks[0]!.buffer, chunks[0]!.byteOffset, n);
   const out = new Uint8Array(n);
   let o = 0;
   for (const c of chunks) {

@@ -17,7 +17,7 @@ import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import tarStream from 'tar-stream';
 import { SourceError } from '../../errors.js';
-import { fetchChunks, isUrl } from './http.js';
+import { concatBytes, fetchChunks, isUrl } from './http.js';
 import { IMAGE_EXTENSIONS, type Sample, type SourceItem } from './types.js';
 
 /** True for the names read as tar shards: `.tar`, and gzip-compressed `.tar.gz` / `.tgz` (query string ignored). */
@@ -73,17 +73,6 @@ function openRaw(shard: string, timeoutMs: number): Readable {
   if (isUrl(shard)) return Readable.from(fetchChunks(shard, timeoutMs), { objectMode: false });
   return createReadStream(shard);
 }
-
-const concat = (chunks: Uint8Array[], n: number): Uint8Array => {
-  if (chunks.length === 1) return new Uint8Array(chunks[0]!.buffer, chunks[0]!.byteOffset, n); // a plain view, not a Buffer
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
-};
 
 /**
  * The samples of one shard, in member order. Throws a SourceError naming the shard when it cannot be
@@ -165,7 +154,7 @@ export async function* tarSamples(shard: string, timeoutMs: number): AsyncGenera
       }
       if (!split) continue;
       const ext = split[1].toLowerCase();
-      if (!members.has(ext)) members.set(ext, concat(chunks, n));
+      if (!members.has(ext)) members.set(ext, concatBytes(chunks, n));
     }
     if (total < 1024 || tail.some((b) => b !== 0)) throw truncated('no end-of-archive blocks');
     if (key !== undefined) yield toItem(key, shard, members);
