@@ -75,6 +75,8 @@ const CLIP_ENCODE_IMAGES_KEYS = {
   batchSize: true,
   onProgress: true,
   maxPixels: true,
+  decoder: true,
+  inFlight: true,
 } as const satisfies KeyList<Omit<EncodeOptions, 'outputs' | 'onImageError'>>;
 export interface EncodeTextsOptions {
   /** Texts per forward call (default 64). */

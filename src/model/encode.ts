@@ -1,9 +1,20 @@
-// Images in, embeddings out: decode → OpenVision preprocessing → batched forward passes.
+// Images in, embeddings out: decode → OpenVision preprocessing → batched forward passes, as a
+// pipeline (src/model/overlap.ts): images are decoded ahead (in worker threads when a `decoder` such
+// as the collection pipeline's decode pool is given), batched, and the forward passes kept in flight
+// so that the device never waits for the host between batches. The results are the same, bit for
+// bit, as decoding and running each batch one after another: the same batches, the same kernels.
 import { checkHiddenBlockUse, concat, isList } from './arguments.js';
-import type { ViTOutputName, ViTOutputs, VisionTransformer } from './vit.js';
+import { batchImages, forwardInFlight, inOrder, DEFAULT_FLIGHT_DEPTH } from './overlap.js';
+import type { ViTOutputName, VisionTransformer } from './vit.js';
 import { ArgumentError, ImageError } from '../errors.js';
 import { checkOptionKeys, type KeyList } from '../options.js';
-import { decodeResized, normalizeBatch, type ImageInput, type RgbImage } from '../preprocess/index.js';
+import {
+  decodeResized,
+  readImageBytes,
+  type ImageDecoder,
+  type ImageInput,
+  type RgbImage,
+} from '../preprocess/index.js';
 
 export interface EncodeOptions {
   /** Outputs to return (default: embedding only). */
@@ -23,6 +34,14 @@ export interface EncodeOptions {
    * an ImageError naming it; 'skip' leaves it out, records it in `failed` and encodes the others.
    */
   onImageError?: 'throw' | 'skip';
+  /**
+   * Decodes encoded images (paths, URLs, bytes, Blobs: read here, decoded there) off the main thread,
+   * e.g. a decode pool (`createDecodePool`, Node); its size must be the resolution run at, and its
+   * own maxPixels applies. Default: decoding on this thread, one image ahead of the batch.
+   */
+  decoder?: ImageDecoder;
+  /** Forward calls in flight (default DEFAULT_FLIGHT_DEPTH = 2; 1 runs batch after batch). */
+  inFlight?: number;
 }
 
 /** The keys of EncodeOptions (an unknown one is refused, options.ts). */
@@ -34,6 +53,8 @@ export const ENCODE_OPTION_KEYS = {
   onProgress: true,
   maxPixels: true,
   onImageError: true,
+  decoder: true,
+  inFlight: true,
 } as const satisfies KeyList<EncodeOptions>;
 
 export interface EncodeResult {
@@ -77,33 +98,54 @@ export async function encodeImages(
       `must be 'throw' or 'skip', got ${String(opts.onImageError)}`,
     );
   }
+  const decoder = opts.decoder;
+  if (decoder !== undefined && (typeof decoder?.decode !== 'function' || decoder.size !== size))
+    throw new ArgumentError(
+      'encodeImages',
+      'decoder',
+      typeof decoder?.decode !== 'function'
+        ? 'must be an ImageDecoder (e.g. a decode pool)'
+        : `resizes to ${decoder.size} px, but this call runs at ${size} px`,
+    );
+  const inFlight = opts.inFlight ?? DEFAULT_FLIGHT_DEPTH;
+  if (!Number.isInteger(inFlight) || inFlight < 1)
+    throw new ArgumentError('encodeImages', 'inFlight', `must be a positive integer, got ${String(inFlight)}`);
   checkHiddenBlockUse('encodeImages', opts.hiddenBlock, outputs); // before any image is decoded
   model.checkResolution('encodeImages', size); // before any image is decoded too
   const parts: Partial<Record<ViTOutputName, Float32Array[]>> = {};
   const indices: number[] = [];
   const failed: EncodeResult['failed'] = [];
-  for (let start = 0; start < images.length; start += batchSize) {
-    const chunk = images.slice(start, start + batchSize);
-    const resized: RgbImage[] = [];
-    for (const [j, input] of chunk.entries()) {
-      try {
-        resized.push(await decodeResized(input, size, { maxPixels: opts.maxPixels }));
-        indices.push(start + j);
-      } catch (e) {
-        if (opts.onImageError !== 'skip' || !(e instanceof ImageError)) throw e;
-        failed.push({ index: start + j, image: typeof input === 'string' ? input : e.image, message: e.message });
+
+  type Meta = { index: number; input: ImageInput; error?: ImageError };
+  const decodeOne = async (input: ImageInput, index: number): Promise<{ image?: RgbImage; meta: Meta }> => {
+    try {
+      const read = decoder ? await readImageBytes(input) : null;
+      const image = read
+        ? await decoder!.decode(read.bytes, read.name)
+        : await decodeResized(input, size, { maxPixels: opts.maxPixels });
+      return { image, meta: { index, input } };
+    } catch (e) {
+      if (opts.onImageError !== 'skip' || !(e instanceof ImageError)) throw e;
+      return { meta: { index, input, error: e } };
+    }
+  };
+  const decoded = inOrder(images, decodeOne, decoder?.maxInFlight ?? 1);
+  const batches = batchImages(decoded, batchSize, { size, mean: model.config.mean, std: model.config.std });
+  const forwardOpts = { resolution: size, outputs, hiddenBlock: opts.hiddenBlock };
+  for await (const r of forwardInFlight(model, batches, forwardOpts, inFlight)) {
+    for (const { meta, row } of r.tag) {
+      if (row >= 0) indices.push(meta.index);
+      else {
+        const e = meta.error!;
+        failed.push({
+          index: meta.index,
+          image: typeof meta.input === 'string' ? meta.input : e.image,
+          message: e.message,
+        });
       }
     }
-    if (resized.length > 0) {
-      const pixels = normalizeBatch(resized, { size, mean: model.config.mean, std: model.config.std });
-      const out: ViTOutputs = await model.forward(pixels, resized.length, {
-        resolution: size,
-        outputs,
-        hiddenBlock: opts.hiddenBlock,
-      });
-      for (const k of outputs) (parts[k] ??= []).push(out[k]!);
-    }
-    opts.onProgress?.(start + chunk.length, images.length);
+    if (r.count > 0) for (const k of outputs) (parts[k] ??= []).push(r.outputs[k]!);
+    opts.onProgress?.(r.tag.at(-1)!.meta.index + 1, images.length);
   }
   const result: EncodeResult = { count: indices.length, indices, failed, ms: 0 };
   for (const [k, list] of Object.entries(parts) as [ViTOutputName, Float32Array[]][]) {

@@ -113,6 +113,40 @@ function bitmapToRgb(bmp: ImageBitmap, name: string): RgbImage {
 }
 
 /**
+ * The undecoded bytes of an input and the name its errors use: a path is read (Node), an http(s) URL
+ * fetched, bytes and Blobs taken as they are; `null` for an input that is already decoded (ImageData,
+ * ImageBitmap, RgbImage). A failure to read is an ImageError naming the path or URL.
+ */
+export async function readImageBytes(input: ImageInput): Promise<{ bytes: Uint8Array; name: string } | null> {
+  if (typeof input === 'string' && /^https?:\/\//i.test(input)) {
+    // An http(s) URL: fetched (in Node and in browsers); every failure names the URL.
+    try {
+      const r = await fetch(input);
+      if (!r.ok) throw new ImageError(input, `HTTP ${r.status} ${r.statusText}`);
+      return { bytes: new Uint8Array(await r.arrayBuffer()), name: input };
+    } catch (e) {
+      if (e instanceof ImageError) throw e;
+      throw new ImageError(input, `cannot be fetched: ${(e as Error).message}`);
+    }
+  }
+  if (typeof input === 'string') {
+    if (!isNode)
+      throw new ImageError(input, 'a path can be read only in Node; pass a File, Blob or bytes in a browser');
+    const { readFile } = await import('node:fs/promises');
+    try {
+      return { bytes: await readFile(input), name: input };
+    } catch (e) {
+      throw new ImageError(input, `cannot read: ${(e as Error).message}`);
+    }
+  }
+  if (input instanceof Uint8Array) return { bytes: input, name: '<bytes>' };
+  if (input instanceof ArrayBuffer) return { bytes: new Uint8Array(input), name: '<bytes>' };
+  if (typeof Blob !== 'undefined' && input instanceof Blob)
+    return { bytes: new Uint8Array(await input.arrayBuffer()), name: (input as File).name || '<blob>' };
+  return null;
+}
+
+/**
  * Decodes one image to RGB. Strings are http(s) URLs (fetched) or file paths (Node); bytes and Blobs/Files are sniffed
  * (PNG, JPEG). ImageData / ImageBitmap are already decoded by the browser and taken as they are.
  */
@@ -120,36 +154,8 @@ export async function decodeImage(input: ImageInput, opts: DecodeOptions = {}): 
   checkOptionKeys('decodeImage', opts, DECODE_OPTION_KEYS);
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
   if (!(maxPixels > 0)) throw new ImageError('decodeImage', `maxPixels must be a positive number, got ${maxPixels}`);
-  if (typeof input === 'string' && /^https?:\/\//i.test(input)) {
-    // An http(s) URL: fetched (in Node and in browsers); every failure names the URL.
-    let bytes: Uint8Array;
-    try {
-      const r = await fetch(input);
-      if (!r.ok) throw new ImageError(input, `HTTP ${r.status} ${r.statusText}`);
-      bytes = new Uint8Array(await r.arrayBuffer());
-    } catch (e) {
-      if (e instanceof ImageError) throw e;
-      throw new ImageError(input, `cannot be fetched: ${(e as Error).message}`);
-    }
-    return decodeBytes(bytes, input, maxPixels);
-  }
-  if (typeof input === 'string') {
-    if (!isNode)
-      throw new ImageError(input, 'a path can be read only in Node; pass a File, Blob or bytes in a browser');
-    const { readFile } = await import('node:fs/promises');
-    let bytes: Uint8Array;
-    try {
-      bytes = await readFile(input);
-    } catch (e) {
-      throw new ImageError(input, `cannot read: ${(e as Error).message}`);
-    }
-    return decodeBytes(bytes, input, maxPixels);
-  }
-  if (input instanceof Uint8Array) return decodeBytes(input, '<bytes>', maxPixels);
-  if (input instanceof ArrayBuffer) return decodeBytes(new Uint8Array(input), '<bytes>', maxPixels);
-  if (typeof Blob !== 'undefined' && input instanceof Blob) {
-    return decodeBytes(new Uint8Array(await input.arrayBuffer()), (input as File).name || '<blob>', maxPixels);
-  }
+  const read = await readImageBytes(input);
+  if (read) return decodeBytes(read.bytes, read.name, maxPixels);
   if (typeof ImageData !== 'undefined' && input instanceof ImageData)
     return rgbaToRgb(input.width, input.height, input.data);
   if (typeof ImageBitmap !== 'undefined' && input instanceof ImageBitmap) return bitmapToRgb(input, '<ImageBitmap>');

@@ -1,10 +1,38 @@
 // OpenVision's released preprocessing: RGB, squash-resize to S×S with PIL bilinear (antialiased),
 // ToTensor (/255), Normalize(mean, std) — into one [B, 3, S, S] float32 batch.
-import { decodeImage, DECODE_OPTION_KEYS, DEFAULT_MAX_PIXELS, type DecodeOptions, type ImageInput } from './decode.js';
+import {
+  decodeImage,
+  readImageBytes,
+  DECODE_OPTION_KEYS,
+  DEFAULT_MAX_PIXELS,
+  type DecodeOptions,
+  type ImageInput,
+} from './decode.js';
 import { checkOptionKeys, type KeyList } from '../options.js';
 import { resizeBilinear, type RgbImage } from './resize.js';
 
-export { decodeImage, resizeBilinear, DEFAULT_MAX_PIXELS, type DecodeOptions, type ImageInput, type RgbImage };
+export {
+  decodeImage,
+  readImageBytes,
+  resizeBilinear,
+  DEFAULT_MAX_PIXELS,
+  type DecodeOptions,
+  type ImageInput,
+  type RgbImage,
+};
+
+/**
+ * Something that decodes and squash-resizes encoded images (PNG, JPEG bytes) to `size` × `size`
+ * exactly as decodeResized does, possibly off the main thread: the collection pipeline's decode pool
+ * (src/pipeline/decode/pool.ts, Node worker threads) is one. Errors are ImageErrors naming `label`.
+ */
+export interface ImageDecoder {
+  /** The output side S. */
+  readonly size: number;
+  /** How many decode() calls are worth having pending at once (the pool's maxInFlight). */
+  readonly maxInFlight: number;
+  decode(bytes: Uint8Array, label: string): Promise<RgbImage>;
+}
 
 export interface PreprocessOptions extends DecodeOptions {
   /** Output side S (the model's resolution). */

@@ -24,7 +24,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ArgumentError, ImageError } from '../../errors.js';
 import { checkOptionKeys, type KeyList } from '../../options.js';
-import { DEFAULT_MAX_PIXELS, type RgbImage } from '../../preprocess/index.js';
+import { DEFAULT_MAX_PIXELS, type ImageDecoder, type RgbImage } from '../../preprocess/index.js';
 import type { WorkerConfig, WorkerReply, WorkerRequest } from './protocol.js';
 
 export interface DecodePoolOptions {
@@ -74,7 +74,9 @@ export interface DecodePoolStats {
   decodeMs: number;
 }
 
-export interface DecodePool {
+export interface DecodePool extends ImageDecoder {
+  /** The output side S (the `size` option). */
+  readonly size: number;
   /** The number of worker threads. */
   readonly threads: number;
   readonly maxInFlight: number;
@@ -289,6 +291,7 @@ export function createDecodePool(options: DecodePoolOptions): DecodePool {
   for (let i = 0; i < threads; i++) slots.push(spawn());
 
   return {
+    size: options.size,
     threads,
     maxInFlight,
     decode,

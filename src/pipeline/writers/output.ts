@@ -9,10 +9,15 @@
 // {N} is the part index as a plain integer (img_emb_0.npy, img_emb_12.npy), as clip-retrieval names
 // them. A part's files are written under hidden temporary names (`.img_emb_3.npy.tmp-<pid>-<random>`,
 // which no `img_emb_*.npy` glob matches), synced, then renamed, the .npy last: a folder that shows
-// img_emb_{N}.npy also has that part's other files. The part counts as done once manifest.json lists
-// it (written to a temporary name and renamed too); a process killed at any point leaves at most
-// temporary files and a part the manifest does not list, which is then redone. The bytes are a pure
-// function of the part's input, so a part written twice (an at-least-once queue) gives the same files.
+// img_emb_{N}.npy also has that part's other files. The part counts as done once its record
+// parts/part_{N}.json is there (written to a temporary name and renamed too, after the part's files),
+// with every file it lists at its recorded size. One record per part, so processes on several machines
+// writing parts into one folder never overwrite each other's records; manifest.json's `parts` is
+// rebuilt from the records after each write (and by refreshManifest(), which a coordinator calls at
+// the end: a rebuild racing another process's may miss a part until then). A process killed at any
+// point leaves at most temporary files and a part without a record, which is then redone. The bytes
+// are a pure function of the part's input, so a part written twice (an at-least-once queue) gives the
+// same files and the same record.
 // Node only (node:fs, loaded on first use); the bytes themselves are src/pipeline/writers/format.ts.
 import { ArgumentError } from '../../errors.js';
 import { checkOptionKeys, type KeyList } from '../../options.js';
@@ -102,14 +107,17 @@ export interface Output {
   isPartDone(n: number): Promise<boolean>;
   /** The finished parts, ascending. */
   doneParts(): Promise<number[]>;
-  /** Writes part n atomically (see the file's header) and records it in the manifest. */
+  /** Writes part n atomically (see the file's header), then its record parts/part_{n}.json, then the manifest. */
   writePart(n: number, part: PartInput): Promise<PartRecord>;
+  /** Rebuilds manifest.json's `parts` from the part records on disk (after other processes wrote parts). */
+  refreshManifest(): Promise<Manifest>;
 }
 
-const FOLDERS = ['img_emb', 'text_emb', 'metadata', 'failed'] as const;
-/** A finished part file, or a temporary one, of this layout. */
-const PART_FILE = /^(img_emb_\d+\.npy|text_emb_\d+\.npy|metadata_\d+\.parquet|failed_\d+\.parquet)$/;
-const TEMP_FILE = /^\.(img_emb|text_emb|metadata|failed|manifest).*\.tmp-/;
+const FOLDERS = ['img_emb', 'text_emb', 'metadata', 'failed', 'parts'] as const;
+/** A finished part file or record, or a temporary one, of this layout. */
+const PART_FILE = /^(img_emb_\d+\.npy|text_emb_\d+\.npy|metadata_\d+\.parquet|failed_\d+\.parquet|part_\d+\.json)$/;
+const TEMP_FILE = /^\.(img_emb|text_emb|metadata|failed|manifest|part).*\.tmp-/;
+const RECORD = /^part_(\d+)\.json$/;
 
 type Fs = typeof import('node:fs/promises');
 type Path = typeof import('node:path');
@@ -179,26 +187,55 @@ export async function openOutput(dir: string, params: OutputParams, options: Ope
   }
   if (options.overwrite || !old) await writeManifest({ format: FORMAT, params: full, parts: {} });
 
-  let chain: Promise<unknown> = Promise.resolve();
-  const isPartDone = async (n: number): Promise<boolean> => {
-    const rec = (await readManifest())?.parts[String(n)];
-    if (!rec) return false;
+  const recordPath = (n: number) => path.join(dir, 'parts', `part_${n}.json`);
+  /** Part n's record if it is there, well formed, and every file it lists has its recorded size. */
+  const readRecord = async (n: number): Promise<PartRecord | undefined> => {
+    let rec: PartRecord;
+    try {
+      rec = JSON.parse(await fs.readFile(recordPath(n), 'utf8')) as PartRecord;
+      if (typeof rec !== 'object' || typeof rec.files !== 'object' || !Number.isInteger(rec.rows)) return undefined;
+    } catch {
+      return undefined; // absent, or cut short (then the part is redone)
+    }
     for (const [file, { bytes }] of Object.entries(rec.files)) {
       const st = await fs.stat(path.join(dir, file)).catch(() => undefined);
-      if (!st || st.size !== bytes) return false;
+      if (!st || st.size !== bytes) return undefined;
     }
-    return true;
+    return rec;
   };
+  const recordedParts = async (): Promise<number[]> => {
+    const names = await fs.readdir(path.join(dir, 'parts')).catch(() => [] as string[]);
+    return names
+      .map((f) => RECORD.exec(f)?.[1])
+      .filter((k): k is string => k !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b);
+  };
+  let chain: Promise<unknown> = Promise.resolve();
+  /** manifest.json with `parts` rebuilt from the records (serialised within this process). */
+  const refreshManifest = (): Promise<Manifest> => {
+    const done = chain.then(async () => {
+      const m: Manifest = { format: FORMAT, params: full, parts: {} };
+      for (const k of await recordedParts()) {
+        const rec = await readRecord(k);
+        if (rec) m.parts[String(k)] = rec;
+      }
+      await writeManifest(m);
+      return m;
+    });
+    chain = done.catch(() => undefined);
+    return done;
+  };
+  const isPartDone = async (n: number): Promise<boolean> => (await readRecord(n)) !== undefined;
 
   return {
     dir,
     params: full,
     isPartDone,
     async doneParts() {
-      const m = await readManifest();
       const out: number[] = [];
-      for (const k of Object.keys(m?.parts ?? {})) if (await isPartDone(Number(k))) out.push(Number(k));
-      return out.sort((a, b) => a - b);
+      for (const k of await recordedParts()) if (await isPartDone(k)) out.push(k);
+      return out;
     },
     async writePart(n, part) {
       const files = encodePart(n, part, full);
@@ -209,24 +246,18 @@ export async function openOutput(dir: string, params: OutputParams, options: Ope
         // A file this part no longer has (no failures, no captions this time) must not linger.
         for (const stale of [`failed/failed_${n}.parquet`, `text_emb/text_emb_${n}.npy`])
           if (!files.has(stale)) await fs.rm(path.join(dir, stale), { force: true });
-        // All temporaries first, then the renames, the image embeddings last.
+        // All temporaries first, then the renames, the image embeddings last, then the record.
         const temps: [string, string][] = [];
         for (const [file, bytes] of files) temps.push([await writeTemp(fs, path, path.join(dir, file), bytes), file]);
         for (const [temp, file] of temps) await fs.rename(temp, path.join(dir, file));
+        await writeAtomic(fs, path, recordPath(n), new TextEncoder().encode(JSON.stringify(record, null, 2) + '\n'));
       } catch (e) {
         throw new OutputError(dir, `part ${n} cannot be written: ${(e as Error).message}`);
       }
-      // Re-read the manifest so that parts recorded meanwhile by another writer are kept.
-      const done = chain.then(async () => {
-        const m = (await readManifest()) ?? { format: FORMAT, params: full, parts: {} };
-        m.parts[String(n)] = record;
-        m.parts = Object.fromEntries(Object.entries(m.parts).sort(([a], [b]) => Number(a) - Number(b)));
-        await writeManifest(m);
-      });
-      chain = done.catch(() => undefined);
-      await done;
+      await refreshManifest();
       return record;
     },
+    refreshManifest,
   };
 }
 
