@@ -50,61 +50,72 @@ function precompute(inSize: number, outSize: number): Coeffs {
   return { ksize, bounds, kk };
 }
 
+// The sums: the bilinear (triangle) weights are all ≥ 0 and sum to 2^22 (rounded), so a sum of
+// pixel × weight terms plus the rounding half stays within [0, 255 · 2^22 + 2^21] < 2^31, as in
+// Pillow's INT32 accumulators: `>> PRECISION_BITS` is its shift, and the clamp is Pillow's clip8.
 const clip8 = (v: number): number => {
-  const s = Math.floor(v / (1 << PRECISION_BITS)); // arithmetic shift of a value that fits int32
+  const s = v >> PRECISION_BITS;
   return s < 0 ? 0 : s > 255 ? 255 : s;
 };
 
-/**
- * One separable pass over RGB data: every line (a row for the horizontal pass, a column for the
- * vertical one) of `inLen` pixels becomes `outLen` pixels. Strides are in bytes of the interleaved
- * RGB arrays; `lineStep`/`pixStep` address the input, `outLineStep`/`outPixStep` the output.
- */
-function pass(
-  src: Uint8Array,
-  dst: Uint8Array,
-  lines: number,
-  inLen: number,
-  outLen: number,
-  lineStep: number,
-  pixStep: number,
-  outLineStep: number,
-  outPixStep: number,
-): void {
-  const { ksize, bounds, kk } = precompute(inLen, outLen);
-  for (let line = 0; line < lines; line++) {
-    for (let xx = 0; xx < outLen; xx++) {
+/** The horizontal pass: each row of `inW` RGB pixels becomes `outW` pixels (rows stay contiguous). */
+function horizontal(src: RgbImage, outW: number): RgbImage {
+  const { ksize, bounds, kk } = precompute(src.width, outW);
+  const H = src.height,
+    inStride = src.width * 3,
+    outStride = outW * 3;
+  const s = src.data;
+  const data = new Uint8Array(outStride * H);
+  for (let y = 0; y < H; y++) {
+    const row = y * inStride,
+      orow = y * outStride;
+    for (let xx = 0; xx < outW; xx++) {
       const xmin = bounds[2 * xx]!,
-        n = bounds[2 * xx + 1]!;
+        n = bounds[2 * xx + 1]!,
+        k0 = xx * ksize;
       let r = 1 << (PRECISION_BITS - 1),
         g = r,
         b = r;
-      for (let x = 0; x < n; x++) {
-        const w = kk[xx * ksize + x]!,
-          p = line * lineStep + (x + xmin) * pixStep;
-        r += src[p]! * w;
-        g += src[p + 1]! * w;
-        b += src[p + 2]! * w;
+      let p = row + xmin * 3;
+      for (let x = 0; x < n; x++, p += 3) {
+        const w = kk[k0 + x]!;
+        r = (r + Math.imul(s[p]!, w)) | 0;
+        g = (g + Math.imul(s[p + 1]!, w)) | 0;
+        b = (b + Math.imul(s[p + 2]!, w)) | 0;
       }
-      const o = line * outLineStep + xx * outPixStep;
-      dst[o] = clip8(r);
-      dst[o + 1] = clip8(g);
-      dst[o + 2] = clip8(b);
+      const o = orow + xx * 3;
+      data[o] = clip8(r);
+      data[o + 1] = clip8(g);
+      data[o + 2] = clip8(b);
     }
   }
+  return { width: outW, height: H, data };
 }
 
-function horizontal(src: RgbImage, outW: number): RgbImage {
-  const data = new Uint8Array(outW * src.height * 3);
-  pass(src.data, data, src.height, src.width, outW, src.width * 3, 3, outW * 3, 3);
-  return { width: outW, height: src.height, data };
-}
-
+/**
+ * The vertical pass, as Pillow's ImagingResampleVertical: each output row is a weighted sum of
+ * input rows, computed along the row (contiguous memory) rather than down each column.
+ */
 function vertical(src: RgbImage, outH: number): RgbImage {
-  const W = src.width;
-  const data = new Uint8Array(W * outH * 3);
-  pass(src.data, data, W, src.height, outH, 3, W * 3, 3, W * 3);
-  return { width: W, height: outH, data };
+  const { ksize, bounds, kk } = precompute(src.height, outH);
+  const stride = src.width * 3;
+  const s = src.data;
+  const data = new Uint8Array(stride * outH);
+  const acc = new Int32Array(stride);
+  for (let yy = 0; yy < outH; yy++) {
+    const ymin = bounds[2 * yy]!,
+      n = bounds[2 * yy + 1]!,
+      k0 = yy * ksize;
+    acc.fill(1 << (PRECISION_BITS - 1));
+    for (let y = 0; y < n; y++) {
+      const w = kk[k0 + y]!,
+        row = (ymin + y) * stride;
+      for (let i = 0; i < stride; i++) acc[i] = (acc[i]! + Math.imul(s[row + i]!, w)) | 0;
+    }
+    const o = yy * stride;
+    for (let i = 0; i < stride; i++) data[o + i] = clip8(acc[i]!);
+  }
+  return { width: src.width, height: outH, data };
 }
 
 /** Pillow-identical bilinear resize (antialiased when shrinking) of an RGB image to width × height. */
