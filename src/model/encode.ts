@@ -10,6 +10,7 @@ import { ArgumentError, ImageError } from '../errors.js';
 import { checkOptionKeys, type KeyList } from '../options.js';
 import {
   decodeResized,
+  decoderNormalizes,
   readImageBytes,
   type ImageDecoder,
   type ImageInput,
@@ -117,11 +118,18 @@ export async function encodeImages(
   const failed: EncodeResult['failed'] = [];
 
   type Meta = { index: number; input: ImageInput; error?: ImageError };
-  const decodeOne = async (input: ImageInput, index: number): Promise<{ image?: RgbImage; meta: Meta }> => {
+  // A decoder that normalises as this model does also takes that off the main thread.
+  const pixelsToo = !!decoder && decoderNormalizes(decoder, model.config);
+  const decodeOne = async (
+    input: ImageInput,
+    index: number,
+  ): Promise<{ image?: RgbImage | Float32Array; meta: Meta }> => {
     try {
       const read = decoder ? await readImageBytes(input) : null;
       const image = read
-        ? await decoder!.decode(read.bytes, read.name)
+        ? pixelsToo
+          ? await decoder!.decodePixels!(read.bytes, read.name)
+          : await decoder!.decode(read.bytes, read.name)
         : await decodeResized(input, size, { maxPixels: opts.maxPixels });
       return { image, meta: { index, input } };
     } catch (e) {

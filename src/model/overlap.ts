@@ -15,7 +15,7 @@
 // queued behind it), so device memory for staging and host memory for results stay bounded; results
 // come out in the order the batches went in.
 import { ArgumentError } from '../errors.js';
-import { normalizeBatch, type PreprocessOptions, type RgbImage } from '../preprocess/index.js';
+import { normalizeItems, type PreprocessOptions, type RgbImage } from '../preprocess/index.js';
 import type { ForwardOptions, ViTOutputs, VisionTransformer } from './vit.js';
 
 /** One batch of preprocessed images ([count, 3, S, S] float32, NCHW) and what the caller attaches to it. */
@@ -38,9 +38,12 @@ export interface FlightResult<T> {
   preprocessMs: number;
 }
 
-/** A decoded item for batchImages: its resized image, or none (a failure passed through in its place). */
+/**
+ * A decoded item for batchImages: its resized image, or its pixels already normalised ([3, S, S], a
+ * decode pool's decodePixels), or neither (a failure passed through in its place).
+ */
 export interface DecodedItem<M> {
-  image?: RgbImage;
+  image?: RgbImage | Float32Array;
   meta: M;
 }
 
@@ -130,10 +133,10 @@ export async function* batchImages<M>(
   if (!Number.isInteger(batchSize) || batchSize < 1)
     throw new ArgumentError('batchImages', 'batchSize', `must be a positive integer, got ${String(batchSize)}`);
   let tag: BatchedItem<M>[] = [];
-  let images: RgbImage[] = [];
+  let images: (RgbImage | Float32Array)[] = [];
   const flush = (): FlightBatch<BatchedItem<M>[]> => {
     const t0 = performance.now();
-    const pixels = normalizeBatch(images, pre);
+    const pixels = normalizeItems(images, pre);
     const b = { pixels, count: images.length, tag, preprocessMs: performance.now() - t0 };
     tag = [];
     images = [];

@@ -20,7 +20,7 @@ import { batchImages, forwardInFlight, inOrder, DEFAULT_FLIGHT_DEPTH } from '../
 import type { CLIPModel } from '../model/clip.js';
 import type { ModelDType } from '../model/dtype.js';
 import type { VisionTransformer } from '../model/vit.js';
-import type { RgbImage } from '../preprocess/index.js';
+import { decoderNormalizes, type RgbImage } from '../preprocess/index.js';
 import { createDecodePool, type DecodePool } from './decode/pool.js';
 import { openSources, type Part, type Sample, type SourceItem, type Sources } from './sources/index.js';
 import { openOutput, type Output, type OutputParams } from './writers/output.js';
@@ -180,13 +180,14 @@ export async function embedPart(ctx: PartContext, part: Part): Promise<PartResul
   const vision = isClip(ctx.model) ? ctx.model.vision : ctx.model;
   const { decoder, stages } = ctx;
   const size = decoder.size;
-  const decodeOne = async (item: SourceItem): Promise<{ image?: RgbImage; meta: Meta }> => {
+  const pixelsToo = decoderNormalizes(decoder, vision.config); // normalised in the workers too
+  const decodeOne = async (item: SourceItem): Promise<{ image?: RgbImage | Float32Array; meta: Meta }> => {
     if (item.error !== undefined) return { meta: { key: item.key, source: item.source, reason: item.error } };
     try {
-      return {
-        image: await decoder.decode(item.bytes, item.key),
-        meta: { sample: item, key: item.key, source: item.source },
-      };
+      const image = pixelsToo
+        ? await decoder.decodePixels(item.bytes, item.key)
+        : await decoder.decode(item.bytes, item.key);
+      return { image, meta: { sample: item, key: item.key, source: item.source } };
     } catch (e) {
       if (!(e instanceof ImageError)) throw e;
       const reason = e.message.startsWith(`${item.key}: `) ? e.message.slice(item.key.length + 2) : e.message;
@@ -346,7 +347,12 @@ export async function embedDataset(
     return summary;
   }
   const decoder =
-    opts.decoder ?? createDecodePool({ size: resolution, ...(opts.threads ? { threads: opts.threads } : {}) });
+    opts.decoder ??
+    createDecodePool({
+      size: resolution,
+      normalize: { mean: vision.config.mean, std: vision.config.std },
+      ...(opts.threads ? { threads: opts.threads } : {}),
+    });
   summary.threads = decoder.threads;
   let known = todo.every((p) => p.size !== undefined) ? todo.reduce((a, p) => a + p.size!, 0) : undefined;
   const rate = () => summary.embedded / Math.max(1e-9, (performance.now() - t0) / 1000);

@@ -32,6 +32,16 @@ export interface ImageDecoder {
   /** How many decode() calls are worth having pending at once (the pool's maxInFlight). */
   readonly maxInFlight: number;
   decode(bytes: Uint8Array, label: string): Promise<RgbImage>;
+  /** The mean / std decodePixels normalises with, where it can. */
+  readonly normalize?: { mean: readonly [number, number, number]; std: readonly [number, number, number] };
+  /** Decoded, resized and normalised ([3, S, S] float32, as normalizeBatch of one image), where it can. */
+  decodePixels?(bytes: Uint8Array, label: string): Promise<Float32Array>;
+}
+
+/** Whether a decoder normalises as `o` asks (the same mean and std), so that its decodePixels can serve. */
+export function decoderNormalizes(d: ImageDecoder, o: Pick<PreprocessOptions, 'mean' | 'std'>): boolean {
+  const n = d.normalize;
+  return !!n && !!d.decodePixels && [0, 1, 2].every((c) => n.mean[c] === o.mean[c] && n.std[c] === o.std[c]);
 }
 
 export interface PreprocessOptions extends DecodeOptions {
@@ -69,6 +79,19 @@ function normalizeInto(img: RgbImage, out: Float32Array, b: number, o: Preproces
 export async function decodeResized(input: ImageInput, size: number, opts: DecodeOptions = {}): Promise<RgbImage> {
   checkOptionKeys('decodeResized', opts, DECODE_OPTION_KEYS);
   return resizeBilinear(await decodeImage(input, opts), size, size);
+}
+
+/** Copies each item into a [B, 3, S, S] batch: a resized image is normalised, a [3, S, S] array taken as it is. */
+export function normalizeItems(items: readonly (RgbImage | Float32Array)[], o: PreprocessOptions): Float32Array {
+  const per = 3 * o.size * o.size;
+  const out = new Float32Array(items.length * per);
+  items.forEach((it, b) => {
+    if (it instanceof Float32Array) {
+      if (it.length !== per) throw new RangeError(`normalizeItems: item ${b} has ${it.length} values, ${per} expected`);
+      out.set(it, b * per);
+    } else normalizeInto(it, out, b, o);
+  });
+  return out;
 }
 
 /** Normalises resized images into a [B, 3, S, S] batch. */

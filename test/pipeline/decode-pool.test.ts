@@ -16,7 +16,7 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ArgumentError, ImageError } from '../../src/errors.js';
 import { createDecodePool, type DecodeOutcome } from '../../src/pipeline/decode/pool.js';
-import { decodeResized, type RgbImage } from '../../src/preprocess/index.js';
+import { decodeResized, normalizeBatch, type RgbImage } from '../../src/preprocess/index.js';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..', '..');
@@ -223,5 +223,25 @@ describe('decode pool', () => {
     expect(() => createDecodePool({ size: 0 })).toThrow(ArgumentError);
     expect(() => createDecodePool({ size: 8, threads: 1.5 })).toThrow(/threads/);
     expect(() => createDecodePool({ size: 8, thread: 2 } as never)).toThrow(/thread/);
+  });
+
+  it('decodePixels: normalised in the worker, equal bit for bit to normalizeBatch of the decoded image', async () => {
+    const normalize = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] } as const;
+    const pool = createDecodePool({ size: 61, threads: 1, workerUrl, normalize });
+    const plain = createDecodePool({ size: 61, threads: 1, workerUrl });
+    try {
+      for (const f of files.slice(0, 6)) {
+        const px = await pool.decodePixels(bytesOf.get(f)!, f);
+        expect(px).toEqual(normalizeBatch([reference.get(`61 ${f}`)!], { size: 61, ...normalize }));
+      }
+      await expect(pool.decodePixels(new Uint8Array([1, 2, 3]), 'junk')).rejects.toThrow(ImageError);
+      await expect(plain.decodePixels(bytesOf.get(files[0]!)!, 'x')).rejects.toThrow(/normalize/);
+      expect(() =>
+        createDecodePool({ size: 61, workerUrl, normalize: { mean: [0, 0], std: [1, 1, 1] } as never }),
+      ).toThrow(ArgumentError);
+    } finally {
+      await pool.close();
+      await plain.close();
+    }
   });
 });

@@ -213,6 +213,32 @@ describe('embedDataset (library)', () => {
     expect(readdirSync(join(out, 'parts'))).toEqual(['part_1.json']);
   });
 
+  it("normalising in the decode workers (the pool's normalize option) gives the same files byte for byte", async () => {
+    const norm = createDecodePool({
+      size: 224,
+      threads: 2,
+      workerUrl,
+      normalize: { mean: vit.config.mean, std: vit.config.std },
+    });
+    try {
+      const [a, b] = [tmp(), tmp()];
+      await embedDataset(vit, shards.paths, a, { modelHash: hash, batchSize: 3, decoder: pool });
+      await embedDataset(vit, shards.paths, b, { modelHash: hash, batchSize: 3, decoder: norm });
+      for (const f of [
+        'img_emb/img_emb_0.npy',
+        'img_emb/img_emb_1.npy',
+        'img_emb/img_emb_2.npy',
+        'metadata/metadata_1.parquet',
+      ])
+        expect(readFileSync(join(b, f)).equals(readFileSync(join(a, f))), f).toBe(true);
+      const piped = await encodeImages(vit, PHOTOS, { batchSize: 3, decoder: norm });
+      const plain = await encodeImages(vit, PHOTOS, { batchSize: 3 });
+      expect(piped.embedding).toEqual(plain.embedding);
+    } finally {
+      await norm.close();
+    }
+  });
+
   it('encodeImages: a decode pool and forward calls in flight change nothing, bit for bit', async () => {
     const plain = await encodeImages(vit, PHOTOS, { batchSize: 3, inFlight: 1 });
     const piped = await encodeImages(vit, PHOTOS, { batchSize: 3, decoder: pool, inFlight: 3 });

@@ -6,12 +6,12 @@
 // an image does ends the worker short of a crash, which the pool handles.
 import { parentPort, workerData } from 'node:worker_threads';
 import { ImageError } from '../../errors.js';
-import { decodeResized } from '../../preprocess/index.js';
+import { decodeResized, normalizeBatch } from '../../preprocess/index.js';
 import type { WorkerConfig, WorkerReply, WorkerRequest } from './protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('worker.js is the decode pool worker: it runs in a worker thread started by the pool');
-const { size, maxPixels } = workerData as WorkerConfig;
+const { size, maxPixels, normalize } = workerData as WorkerConfig;
 const reply = (r: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(r, transfer);
 
 /** An error's text without the `<bytes>: ` prefix decodeImage gives images passed as bytes. */
@@ -21,10 +21,16 @@ function detailOf(e: unknown): string {
   return `cannot be decoded: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`;
 }
 
-async function handle({ id, bytes }: WorkerRequest): Promise<void> {
+async function handle({ id, bytes, pixels }: WorkerRequest): Promise<void> {
   const t0 = performance.now();
   try {
     const img = await decodeResized(bytes, size, { maxPixels });
+    if (pixels) {
+      // The same function the main thread would run on this image, so the values are the same bit for bit.
+      const out = normalizeBatch([img], { size, mean: normalize!.mean, std: normalize!.std });
+      reply({ kind: 'pixels', id, pixels: out, ms: performance.now() - t0 }, [out.buffer as ArrayBuffer]);
+      return;
+    }
     // Only a buffer holding exactly these pixels is transferred (decoders allocate one per image).
     const data =
       img.data.byteOffset === 0 && img.data.byteLength === img.data.buffer.byteLength ? img.data : img.data.slice();
