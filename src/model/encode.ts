@@ -128,7 +128,7 @@ export async function encodeImages(
       const read = decoder ? await readImageBytes(input) : null;
       const image = read
         ? pixelsToo
-          ? await decoder!.decodePixels!(read.bytes, read.name)
+          ? await decoder.decodePixels!(read.bytes, read.name)
           : await decoder!.decode(read.bytes, read.name)
         : await decodeResized(input, size, { maxPixels: opts.maxPixels });
       return { image, meta: { index, input } };

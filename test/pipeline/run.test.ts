@@ -53,7 +53,7 @@ const npyOf = (dir: string, kind: 'img_emb' | 'text_emb', n: number) =>
   readNpy(new Uint8Array(readFileSync(join(dir, kind, `${kind}_${n}.npy`))));
 const parquetOf = async (path: string) => {
   const b = readFileSync(path);
-  return parquetReadObjects({ file: b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer });
+  return parquetReadObjects({ file: b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) });
 };
 
 function normalisedRows(x: Float32Array, rows: number, dim: number): number[] {
