@@ -30,6 +30,7 @@ async function embed(argv: string[]): Promise<number> {
       batch: { type: 'string' },
       resolution: { type: 'string' },
       'max-pixels': { type: 'string' },
+      threads: { type: 'string' },
       flags: { type: 'string' },
       dtype: { type: 'string' },
       text: { type: 'string', multiple: true },
@@ -42,7 +43,9 @@ async function embed(argv: string[]): Promise<number> {
   const dtype = dtypeOption(values.dtype);
   if (values.text) {
     if (positionals.length) throw new UsageError('--text embeds texts; give images in another call');
-    const imageOnly = (['tokens', 'resolution', 'batch', 'max-pixels'] as const).filter((k) => values[k] !== undefined);
+    const imageOnly = (['tokens', 'resolution', 'batch', 'max-pixels', 'threads'] as const).filter(
+      (k) => values[k] !== undefined,
+    );
     if (imageOnly.length)
       throw new UsageError(
         `${imageOnly.map((k) => `--${k}`).join(', ')} ${imageOnly.length > 1 ? 'are' : 'is'} for images, not --text (text embeddings have no tokens output, resolution or image batch)`,
@@ -61,6 +64,7 @@ async function embed(argv: string[]): Promise<number> {
   const batch = intOption('batch', values.batch) ?? 32;
   const resolution = intOption('resolution', values.resolution);
   const maxPixels = intOption('max-pixels', values['max-pixels']);
+  const threads = intOption('threads', values.threads);
   if (values.out) checkOut(values.out, ['.json', '.npy', '.safetensors']);
   const { encodeImages } = await import('../../src/model/encode.js');
   const { toNpy, toSafetensors, rows } = await import('../../src/io/writers.js');
@@ -91,14 +95,26 @@ async function embed(argv: string[]): Promise<number> {
         )
       : null;
   bar?.start(positionals.length, 0);
+  // Several images: decoded (and normalised) in worker threads while the forward passes run.
+  const { createDecodePool } = await import('../../src/pipeline/decode/pool.js');
+  const pool =
+    positionals.length > 1
+      ? createDecodePool({
+          size: res,
+          normalize: { mean: model.config.mean, std: model.config.std },
+          ...(maxPixels ? { maxPixels } : {}),
+          ...(threads ? { threads } : {}),
+        })
+      : undefined;
   const r = await encodeImages(model, positionals, {
+    decoder: pool,
     resolution: res,
     batchSize: batch,
     maxPixels,
     outputs: values.tokens ? ['embedding', 'tokens'] : ['embedding'],
     onImageError: 'skip',
     onProgress: (done) => bar?.update(done),
-  });
+  }).finally(() => pool?.close());
   bar?.stop();
   for (const f of r.failed) console.error(`wgsl-vit embed: left out ${f.message}`);
   const encoded = r.indices.map((i) => positionals[i]!);
@@ -195,7 +211,7 @@ async function embedTexts(
 
 export const embedCommand: Command = {
   name: 'embed',
-  help: `usage: wgsl-vit embed --weights <file> --config <open_clip_config.json> IMAGE... [--out FILE] [--tokens] [--batch 32] [--resolution S] [--max-pixels N] [--dtype fp32|fp16|q8] [--no-cache]
+  help: `usage: wgsl-vit embed --weights <file> --config <open_clip_config.json> IMAGE... [--out FILE] [--tokens] [--batch 32] [--resolution S] [--max-pixels N] [--threads N] [--dtype fp32|fp16|q8] [--no-cache]
        wgsl-vit embed --weights <file> --config <open_clip_config.json> --text "a photo of a cat" [--text ...] [--out FILE] [--no-cache]
   IMAGE is a file path or an http(s) URL (fetched; a failed fetch names the URL).
   Decodes (PNG, JPEG: pixels equal Pillow's), preprocesses (squash resize with Pillow's bilinear
@@ -206,6 +222,8 @@ export const embedCommand: Command = {
   --batch N     images decoded and run per forward call (default 32)
   --resolution S  run at S×S pixels (a multiple of the patch size; default: the checkpoint's)
   --max-pixels N  refuse images larger than N pixels before decoding (default 89478485, Pillow's)
+  --threads N   decode worker threads for several images (default: the cores available - 1); a whole
+                collection is better served by \`wgsl-vit embed-dataset\` (resumable, clip-retrieval's files)
   --text T      text embeddings [N, E] of an OpenVision 1 (CLIP) checkpoint instead (repeat for several)
   ${DTYPE_HELP}
   ${NO_CACHE_HELP}
