@@ -283,6 +283,16 @@ describe('the ranking', () => {
       expect(hits![3]!.score).toBe(-4);
       expect(hits![4]!.score).toBe(-204);
       expect(hits![5]!.score).toBeNaN();
+      // an all-zero query: every score 0, in part and row order (the NaN row last)
+      const [zero] = await index.search(new Float32Array(dim), { top: 6 });
+      expect(zero!.map((h) => [h.part, h.row])).toEqual([
+        [0, 0],
+        [0, 1],
+        [0, 2],
+        [1, 0],
+        [1, 2],
+        [1, 1],
+      ]);
     } finally {
       index.destroy();
     }
