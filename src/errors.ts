@@ -99,3 +99,19 @@ export class SourceError extends Error {
     this.name = 'SourceError';
   }
 }
+
+/**
+ * An embedding index (a collection run's output folder, searched by src/pipeline/search/) cannot be
+ * used: no such folder, no manifest, no finished part, a damaged or foreign file. Names the folder
+ * or the file.
+ */
+export class SearchIndexError extends Error {
+  constructor(
+    /** The folder, or the file within it, at fault. */
+    readonly path: string,
+    detail: string,
+  ) {
+    super(`${path}: ${detail}`);
+    this.name = 'SearchIndexError';
+  }
+}

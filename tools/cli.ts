@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// wgsl-vit command line: verify, embed, embed-dataset, worker, classify, convert, tokenize, export-onnx, tune, info. Each command answers --help on stdout
+// wgsl-vit command line: verify, embed, embed-dataset, worker, search, classify, convert, tokenize, export-onnx, tune, info. Each command answers --help on stdout
 // (exit 0); a usage error (unknown option, bad number, bad --out) exits 2 with a message naming the
 // option; a failure while working exits 1. Every command prints its data (embeddings, labels, ids, the
 // verify table, JSON) on stdout and everything for the person watching (summaries, progress bars,
@@ -13,6 +13,7 @@ import { embedCommand } from './cli/embed.js';
 import { embedDatasetCommand } from './cli/embed-dataset.js';
 import { exportOnnxCommand } from './cli/export-onnx.js';
 import { infoCommand } from './cli/info.js';
+import { searchCommand } from './cli/search.js';
 import { tokenizeCommand } from './cli/tokenize.js';
 import { tuneCommand } from './cli/tune.js';
 import { verifyCommand } from './cli/verify.js';
@@ -21,8 +22,8 @@ const USAGE = `usage: wgsl-vit <command> [options]   (wgsl-vit <command> --help 
   verify       compare a checkpoint's outputs with a PyTorch expected file
   embed        images (or --text) in, embeddings out
   embed-dataset  a whole collection (folders, lists, webdataset shards) into clip-retrieval's layout, resumable
-  worker       embeds the parts of an embed-dataset --queue run (BullMQ on Redis)
   classify     zero-shot labels for images (OpenVision 1 CLIP checkpoints)
+  search       rank a collection run's embeddings against a text or an image query
   convert      write a checkpoint with fp16 or q8 matrices (a smaller safetensors file)
   tokenize     CLIPS token ids of texts
   export-onnx  write the encoder as an ONNX model
@@ -42,6 +43,7 @@ const COMMANDS: readonly Command[] = [
   embedCommand,
   embedDatasetCommand,
   classifyCommand,
+  searchCommand,
   convertCommand,
   tokenizeCommand,
   exportOnnxCommand,

@@ -99,6 +99,8 @@ export interface Manifest {
   parts: Record<string, PartRecord>;
 }
 const FORMAT = 'wgsl-vit/output/1';
+/** manifest.json's `format`, which a reader of the folder (src/pipeline/search/index.ts) checks. */
+export const MANIFEST_FORMAT = FORMAT;
 
 export interface Output {
   readonly dir: string;
