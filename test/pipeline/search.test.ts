@@ -22,6 +22,7 @@ import { encodeImages } from '../../src/model/encode.js';
 import { fixture } from '../helpers/fixtures.js';
 import { rng, testDevice, trackBuffers } from '../helpers/gpu.js';
 import { ensureBuilt, runCliAsync } from '../helpers/cli.js';
+import { hashModelFiles } from '../../src/pipeline/run.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'wgsl-vit-search-'));
 const U = 2 ** -24; // float32 unit roundoff
@@ -526,7 +527,8 @@ describe('end to end: fixture images embedded, written, searched', () => {
       config: fixture(`${CLIP_CASE}.open_clip_config.json`),
     });
     dir = tmp();
-    const out = await openOutput(dir, { modelHash: 'sha256:fixture', resolution: 224, dtype: 'fp32' });
+    const modelHash = await hashModelFiles(fixture(`${CLIP_CASE}.bin`), fixture(`${CLIP_CASE}.open_clip_config.json`));
+    const out = await openOutput(dir, { modelHash, resolution: 224, dtype: 'fp32' });
     const groups = [PHOTOS.map((p) => [p, fixture(`${p}.png`)]), JPEGS.map((j) => [j, fixture(`jpeg/${j}.jpg`)])];
     for (const [n, group] of groups.entries()) {
       const r = await encodeImages(
@@ -625,6 +627,16 @@ describe('end to end: fixture images embedded, written, searched', () => {
     const r = await runCliAsync(['search', '--index', missing, '--text', 'a', ...model]);
     expect(r.code).toBe(1);
     expect(r.err).toContain(`${missing}: no such folder`);
+    // Another model's files than the one that made the index: refused, naming both hashes.
+    const other = [
+      '--weights',
+      fixture('ov1-ti16-224-d1.safetensors'),
+      '--config',
+      fixture('ov1-ti16-224-d1.open_clip_config.json'),
+    ];
+    const wrong = await runCliAsync(['search', '--index', dir, '--image', fixture('chelsea.png'), ...other]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.err).toMatch(/are not the model that made .*its manifest's modelHash is sha256:/);
     const help = await runCliAsync(['search', '--help']);
     expect(help.code).toBe(0);
     expect(help.out).toMatch(/^usage: wgsl-vit search --index OUT \(--text T \| --image FILE\)/);

@@ -21,7 +21,7 @@ const model = ['--weights', fixture(`${CASE}.safetensors`), '--config', fixture(
 const tmp = () => mkdtempSync(join(tmpdir(), 'wgsl-vit-cli-'));
 
 describe('--help', () => {
-  it.each(['verify', 'embed', 'export-onnx', 'info', 'classify', 'tokenize', 'tune'])(
+  it.each(['verify', 'embed', 'export-onnx', 'info', 'classify', 'tokenize', 'tune', 'embed-dataset', 'search'])(
     '%s --help prints its usage on stdout and exits 0',
     (cmd) => {
       const r = runCli([cmd, '--help']);
@@ -33,7 +33,17 @@ describe('--help', () => {
   it('wgsl-vit --help lists every command; no command is a usage error', () => {
     const r = runCli(['--help']);
     expect(r.code).toBe(0);
-    for (const cmd of ['verify', 'embed', 'export-onnx', 'info', 'classify', 'tokenize', 'tune'])
+    for (const cmd of [
+      'verify',
+      'embed',
+      'export-onnx',
+      'info',
+      'classify',
+      'tokenize',
+      'tune',
+      'embed-dataset',
+      'search',
+    ])
       expect(r.out).toContain(`usage: wgsl-vit ${cmd}`);
     // The list at the top names every command whose usage follows.
     const list = r.out.slice(0, r.out.indexOf('\n\n'));

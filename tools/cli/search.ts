@@ -46,6 +46,13 @@ async function search(argv: string[]): Promise<number> {
   // The index first: a wrong folder is said before a model is loaded.
   const index = await openIndex(device, values.index!);
   try {
+    // The query must go through the model that made the index, or its scores mean nothing.
+    const { hashModelFiles } = await import('../../src/pipeline/run.js');
+    const hash = await hashModelFiles(values.weights!, values.config!);
+    if (hash !== index.params.modelHash)
+      throw new Error(
+        `--weights ${values.weights} and --config ${values.config} are not the model that made ${values.index} (its manifest's modelHash is ${index.params.modelHash}, these files hash to ${hash})`,
+      );
     // By default the model runs in the dtype that made the index (its manifest's params.dtype).
     const recorded = (MODEL_DTYPES as readonly string[]).includes(index.params.dtype)
       ? (index.params.dtype as ModelDType)
@@ -100,8 +107,8 @@ export const searchCommand: Command = {
   Ranks the rows of a collection run's output folder OUT (img_emb/*.npy, metadata/*.parquet,
   manifest.json: docs/datasets.md) against one query, on the GPU: a text through the CLIP text tower
   (OpenVision 1 checkpoints), or an image file or http(s) URL through the vision tower at the run's
-  resolution. --weights and --config must be the model that made the index (its embedding width is
-  checked). Prints one line per hit, best first: score<TAB>key<TAB>caption (tabs and line breaks of
+  resolution. --weights and --config must be the model that made the index (the files' hash is checked
+  against the manifest's modelHash). Prints one line per hit, best first: score<TAB>key<TAB>caption (tabs and line breaks of
   a caption as spaces); with --json an array of {key, score, caption}. The score is the cosine
   similarity for a normalised index (the default of a run), else the plain dot product.
   --top K       hits to print (default 10)
