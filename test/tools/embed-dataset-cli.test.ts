@@ -65,7 +65,7 @@ async function keysOf(dir: string): Promise<string[]> {
   for (const f of names) {
     const b = readFileSync(join(dir, 'metadata', f));
     const rows = await parquetReadObjects({
-      file: b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer,
+      file: b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength),
     });
     keys.push(...rows.map((r) => String(r.key)));
   }
