@@ -214,7 +214,10 @@ export async function checkRedis(url: string, timeoutMs = 5000): Promise<void> {
   }
 }
 
-/** Resolves `p`, or rejects with a QueueError naming the URL when Redis does not answer within `ms`. */
+/**
+ * Resolves `p`, or rejects with a QueueError naming the URL when Redis does not answer within `ms`
+ * or the request fails (a connection lost midway).
+ */
 async function answered<T>(p: Promise<T>, u: QueueUrl, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -227,6 +230,9 @@ async function answered<T>(p: Promise<T>, u: QueueUrl, ms: number, what: string)
         );
       }),
     ]);
+  } catch (e) {
+    if (e instanceof QueueError) throw e;
+    throw new QueueError(`Redis at ${u.url}: ${what} failed: ${reasonOf(e)}`, { cause: e });
   } finally {
     clearTimeout(timer);
   }
@@ -251,8 +257,10 @@ export interface EnqueueOptions {
   attempts?: number;
   /** The first retry's delay; each next one doubles (default QUEUE_DEFAULTS.backoffMs). */
   backoffMs?: number;
-  /** How long Redis may take to answer the connection check and each request (default 5000 ms). */
+  /** How long Redis may take to answer the connection check (default 5000 ms). */
   timeoutMs?: number;
+  /** How long Redis may take to answer each request after it (default 30 s). */
+  requestTimeoutMs?: number;
 }
 
 /** What enqueueRun did: parts newly added, parts already there, failed parts put back to run again. */
@@ -329,7 +337,15 @@ async function withQueues<T>(
   try {
     return await use({ parts, runs, bull });
   } finally {
-    await Promise.allSettled([parts.close(), runs.close()]);
+    // A Redis that went away leaves close() pending forever (its QUIT never answered): wait a few
+    // seconds, then drop the connections.
+    let timer: NodeJS.Timeout | undefined;
+    const closed = await Promise.race([
+      Promise.allSettled([parts.close(), runs.close()]).then(() => true),
+      new Promise<false>((r) => (timer = setTimeout(() => r(false), 2000))),
+    ]);
+    clearTimeout(timer);
+    if (!closed) void Promise.allSettled([parts.disconnect(), runs.disconnect()]);
   }
 }
 
@@ -349,6 +365,7 @@ export async function enqueueRun(url: string, run: Run, opts: EnqueueOptions = {
   const attempts = positiveInt(opts.attempts, 'attempts') ?? QUEUE_DEFAULTS.attempts;
   const backoffMs = positiveInt(opts.backoffMs, 'backoffMs', 0) ?? QUEUE_DEFAULTS.backoffMs;
   const timeoutMs = positiveInt(opts.timeoutMs, 'timeoutMs') ?? 5000;
+  const requestTimeoutMs = positiveInt(opts.requestTimeoutMs, 'requestTimeoutMs') ?? 30_000;
   const runJson = json(run.data, `run ${run.runId}'s data`);
   if (!Array.isArray(run.parts)) throw new QueueError(`run ${run.runId} has no parts array`);
   const seen = new Set<number>();
@@ -362,7 +379,7 @@ export async function enqueueRun(url: string, run: Run, opts: EnqueueOptions = {
   }
   await checkRedis(url, timeoutMs);
   return withQueues(u, queue, async ({ parts, runs, bull }) => {
-    const ask = <T>(p: Promise<T>, what: string) => answered(p, u, Math.max(timeoutMs, 30_000), what);
+    const ask = <T>(p: Promise<T>, what: string) => answered(p, u, requestTimeoutMs, what);
     const parent = (await ask(runs.getJob(runJobId(run.runId)), 'reading the run')) as Job<RunJobData> | undefined;
     if (parent) {
       if (json(parent.data.run, 'stored run data') !== runJson)
@@ -426,22 +443,25 @@ export async function enqueueRun(url: string, run: Run, opts: EnqueueOptions = {
 export async function removeRun(
   url: string,
   runId: string,
-  opts: { queue?: string; timeoutMs?: number } = {},
+  opts: { queue?: string; timeoutMs?: number; requestTimeoutMs?: number } = {},
 ): Promise<void> {
   const u = parseQueueUrl(url);
   const queue = checkQueueName(opts.queue ?? DEFAULT_QUEUE);
   checkRunId(runId);
   const timeoutMs = positiveInt(opts.timeoutMs, 'timeoutMs') ?? 5000;
+  const requestTimeoutMs = positiveInt(opts.requestTimeoutMs, 'requestTimeoutMs') ?? 30_000;
   await checkRedis(url, timeoutMs);
   await withQueues(u, queue, async ({ parts, runs }) => {
-    const parent = (await runs.getJob(runJobId(runId))) as Job<RunJobData> | undefined;
+    const ask = <T>(p: Promise<T>, what: string) => answered(p, u, requestTimeoutMs, what);
+    const parent = (await ask(runs.getJob(runJobId(runId)), 'reading the run')) as Job<RunJobData> | undefined;
     if (!parent) return;
     try {
-      await parent.remove({ removeChildren: true });
+      await ask(parent.remove({ removeChildren: true }), 'removing the run');
     } catch (e) {
+      if (e instanceof QueueError) throw e;
       throw new QueueError(`run ${runId} could not be removed (a part still running?): ${reasonOf(e)}`, { cause: e });
     }
-    for (const index of parent.data.parts) await parts.remove(partJobId(runId, index)); // any left behind
+    for (const index of parent.data.parts) await ask(parts.remove(partJobId(runId, index)), 'removing a part'); // any left behind
   });
 }
 
@@ -468,8 +488,10 @@ export interface WatchOptions {
   signal?: AbortSignal;
   /** Time between polls (default 1000 ms). */
   pollMs?: number;
-  /** How long Redis may take to answer the connection check (default 5000 ms); a poll may take 30 s at most. */
+  /** How long Redis may take to answer the connection check (default 5000 ms). */
   timeoutMs?: number;
+  /** How long Redis may take to answer each request of a poll (default 30 s): a Redis that stops answering is a QueueError. */
+  requestTimeoutMs?: number;
 }
 
 /** How a run ended: the parts completed (their handlers' results by index) and the parts that failed. */
@@ -484,8 +506,8 @@ export interface RunResult {
  * Watches a run until every part has completed or failed after its attempts, calling onProgress
  * after each poll; resolves with the completed part indices and the failed ones with BullMQ's
  * failedReason (the handler's error message, or `job stalled more than allowable limit`). A run id
- * not in the queue is a QueueError; so is Redis not answering (within timeoutMs at the start, 30 s
- * per poll later).
+ * not in the queue is a QueueError; so is Redis not answering (within timeoutMs at the start,
+ * requestTimeoutMs later).
  */
 export async function watchRun(url: string, runId: string, opts: WatchOptions = {}): Promise<RunResult> {
   const u = parseQueueUrl(url);
@@ -493,11 +515,12 @@ export async function watchRun(url: string, runId: string, opts: WatchOptions = 
   checkRunId(runId);
   const pollMs = positiveInt(opts.pollMs, 'pollMs') ?? 1000;
   const timeoutMs = positiveInt(opts.timeoutMs, 'timeoutMs') ?? 5000;
+  const requestTimeoutMs = positiveInt(opts.requestTimeoutMs, 'requestTimeoutMs') ?? 30_000;
   const { signal } = opts;
   signal?.throwIfAborted();
   await checkRedis(url, timeoutMs);
   return withQueues(u, queue, async ({ parts, runs }) => {
-    const ask = <T>(p: Promise<T>, what: string) => answered(p, u, Math.max(timeoutMs, 30_000), what);
+    const ask = <T>(p: Promise<T>, what: string) => answered(p, u, requestTimeoutMs, what);
     const parent = (await ask(runs.getJob(runJobId(runId)), 'reading the run')) as Job<RunJobData> | undefined;
     if (!parent) throw new QueueError(`no run ${runId} in queue ${queue} at ${u.url}`);
     const indices = [...parent.data.parts].sort((a, b) => a - b);
@@ -608,6 +631,12 @@ export interface WorkerOptions {
   maxStalledCount?: number;
   /** How long Redis may take to answer the connection check at start (default 5000 ms). */
   timeoutMs?: number;
+  /**
+   * How long close() waits, once the handlers have settled, for BullMQ to record the parts and close
+   * its connections (default 10 s); past it (Redis gone) the connections are dropped, so the process
+   * can still exit, and a part not recorded as done is taken again once its lock expires.
+   */
+  closeTimeoutMs?: number;
   /** Errors of the worker itself (a lost connection, a lock that could not be renewed); default: printed to stderr. */
   onError?: (error: Error) => void;
   /** The environment read for the settings' defaults (default process.env). */
@@ -621,6 +650,9 @@ export interface PartWorker {
    * by default they run to their end (BullMQ's graceful close; what SIGTERM should call). With
    * `{ abort: true }` (also after a graceful close began, e.g. on a second signal) the handlers'
    * signals abort, and a part whose handler then throws is released back to the queue at once.
+   * When Redis has gone away, close() still resolves, closeTimeoutMs after the last handler settled
+   * (reported through onError), but BullMQ's own timers (lock renewal, stalled checks) may then keep
+   * the process alive: a command should exit (process.exit) once close() has resolved.
    */
   close(opts?: { abort?: boolean }): Promise<void>;
   /** Whether close() was called. */
@@ -667,15 +699,21 @@ export async function startWorker(url: string, handler: PartHandler, opts: Worke
   const queue = checkQueueName(opts.queue ?? DEFAULT_QUEUE);
   const settings = workerSettings(opts);
   const timeoutMs = positiveInt(opts.timeoutMs, 'timeoutMs') ?? 5000;
+  const closeTimeoutMs = positiveInt(opts.closeTimeoutMs, 'closeTimeoutMs') ?? 10_000;
   await checkRedis(url, timeoutMs);
   const bull = await loadBullmq();
   const running = new Set<AbortController>();
+  // Parts being processed (the handler and what follows it: recording, releasing), and who waits for none.
+  let inProcessor = 0;
+  const idle: (() => void)[] = [];
+  const whenIdle = () => (inProcessor === 0 ? Promise.resolve() : new Promise<void>((r) => idle.push(r)));
   let releasing = false;
   const processor = async (job: Job<PartJobData>, token?: string, jobSignal?: AbortSignal): Promise<unknown> => {
     const ac = new AbortController();
     const onCancel = () => ac.abort(jobSignal?.reason);
     jobSignal?.addEventListener('abort', onCancel, { once: true });
     running.add(ac);
+    inProcessor++;
     if (releasing) ac.abort(new Error('worker closing'));
     try {
       return await handler(
@@ -698,6 +736,7 @@ export async function startWorker(url: string, handler: PartHandler, opts: Worke
     } finally {
       running.delete(ac);
       jobSignal?.removeEventListener('abort', onCancel);
+      if (--inProcessor === 0) idle.splice(0).forEach((r) => r());
     }
   };
   const worker: Worker = new bull.Worker(queue, processor, {
@@ -722,7 +761,27 @@ export async function startWorker(url: string, handler: PartHandler, opts: Worke
         releasing = true;
         for (const ac of running) ac.abort(new Error('worker closing'));
       }
-      closing ??= worker.close();
+      closing ??= (async () => {
+        const graceful = worker.close().then(
+          () => true,
+          (e: Error) => (onError(e), true),
+        );
+        await whenIdle(); // no new part starts: the worker is closing
+        let timer: NodeJS.Timeout | undefined;
+        const closed = await Promise.race([
+          graceful,
+          new Promise<false>((r) => (timer = setTimeout(() => r(false), closeTimeoutMs))),
+        ]);
+        clearTimeout(timer);
+        if (!closed) {
+          onError(
+            new QueueError(
+              `Redis at ${u.url} did not answer within ${closeTimeoutMs} ms of the last part's end while the worker closed: its connections are dropped (a part not recorded as done is taken again once its lock expires)`,
+            ),
+          );
+          await Promise.race([worker.disconnect().catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
+        }
+      })();
       return closing;
     },
   };

@@ -440,6 +440,53 @@ describe('with a Redis', () => {
     expect(await w2.exit).toBe(0);
   }, 60_000);
 
+  it('a Redis that stops during watchRun: the named error within seconds, not a hang', async () => {
+    const own = await startRedis();
+    try {
+      await enqueueRun(own.url, makeRun('run-gone', 1), { queue: 'gone' });
+      let polls = 0;
+      const watching = watchRun(own.url, 'run-gone', {
+        queue: 'gone',
+        pollMs: 100,
+        requestTimeoutMs: 1000,
+        onProgress: () => polls++,
+      });
+      await expect.poll(() => polls, { timeout: 10_000 }).toBeGreaterThan(0);
+      await own.stop();
+      const t0 = Date.now();
+      await expect(watching).rejects.toThrow(
+        new RegExp(`^Redis at ${own.url.replace(/\./g, '\\.')}(:| stopped answering:) polling the parts`),
+      );
+      expect(Date.now() - t0).toBeLessThan(15_000);
+    } finally {
+      await own.stop();
+    }
+  }, 60_000);
+
+  it('Redis gone while a worker closes: close() still resolves (the error reported) and the worker can exit', async () => {
+    const own = await startRedis();
+    try {
+      const dir = tempDir();
+      await enqueueRun(own.url, makeRun('run-lost', 1), { queue: 'lost' });
+      const w = spawnWorker('lost', dir, {
+        STUB_URL: own.url,
+        STUB_SLEEP_MS: '1500',
+        STUB_CLOSE_TIMEOUT_MS: '500',
+        STUB_EXIT_AFTER_CLOSE: '1',
+      });
+      await expect.poll(() => w.lines.includes('start 0'), { timeout: 30_000 }).toBe(true);
+      await own.stop();
+      w.p.kill('SIGTERM');
+      expect(await w.exit).toBe(0);
+      expect(w.lines).toEqual(expect.arrayContaining(['closing', 'done 0', 'closed']));
+      expect(w.stderr()).toContain(
+        `Redis at ${own.url} did not answer within 500 ms of the last part's end while the worker closed`,
+      );
+    } finally {
+      await own.stop();
+    }
+  }, 60_000);
+
   it('watchRun stops when its signal aborts', async () => {
     const queue = 'abort-watch';
     await enqueueRun(url, makeRun('run-watch', 1), { queue });

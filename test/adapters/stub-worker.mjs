@@ -5,7 +5,8 @@
 // writers do) with `<run.tag>:<part.data.text>`, prints `done <i>` and returns { index, pid }.
 // STUB_FAIL lists part indices whose handler throws instead. SIGTERM closes the worker (gracefully,
 // or with { abort: true } when STUB_ON_SIGTERM=abort) and the process then exits on its own: a
-// connection left open would keep it alive. The lock and stall settings come from the environment
+// connection left open would keep it alive (with STUB_EXIT_AFTER_CLOSE it exits at once, as a command
+// does, since a Redis gone away leaves BullMQ's timers behind: PartWorker.close). The lock and stall settings come from the environment
 // (WGSL_VIT_QUEUE_LOCK_MS, WGSL_VIT_QUEUE_STALL_MS), as a CLI's tests would set them.
 import { appendFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,13 +33,20 @@ const worker = await startWorker(
     process.stdout.write(`done ${part.index}\n`);
     return { index: part.index, pid: process.pid };
   },
-  { queue, onError: (e) => process.stderr.write(`stub worker ${process.pid}: ${e.message}\n`) },
+  {
+    queue,
+    onError: (e) => process.stderr.write(`stub worker ${process.pid}: ${e.message}\n`),
+    ...(process.env.STUB_CLOSE_TIMEOUT_MS && { closeTimeoutMs: Number(process.env.STUB_CLOSE_TIMEOUT_MS) }),
+  },
 );
 process.stdout.write(`ready ${JSON.stringify(worker.settings)}\n`);
 process.once('SIGTERM', () => {
   process.stdout.write('closing\n');
   worker.close({ abort: process.env.STUB_ON_SIGTERM === 'abort' }).then(
-    () => process.stdout.write('closed\n'),
+    () => {
+      process.stdout.write('closed\n');
+      if (process.env.STUB_EXIT_AFTER_CLOSE) process.exit(0); // as a command does (PartWorker.close)
+    },
     (e) => {
       process.stderr.write(`close failed: ${e.message}\n`);
       process.exitCode = 1;
