@@ -196,6 +196,8 @@ export async function checkRedis(url: string, timeoutMs = 5000): Promise<void> {
         await client.connect();
         const pong = await client.ping();
         if (pong !== 'PONG') throw new Error(`PING answered ${JSON.stringify(pong)}, not PONG`);
+        // ioredis selects the database as it connects, but only reports a failure as an 'error' event.
+        if (u.db !== 0) await client.select(u.db);
         await client.quit();
       })(),
       timeout,
@@ -709,6 +711,11 @@ export async function startWorker(url: string, handler: PartHandler, opts: Worke
   const whenIdle = () => (inProcessor === 0 ? Promise.resolve() : new Promise<void>((r) => idle.push(r)));
   let releasing = false;
   const processor = async (job: Job<PartJobData>, token?: string, jobSignal?: AbortSignal): Promise<unknown> => {
+    const part = job.data?.part as PartJobData['part'] | undefined;
+    if (!Number.isSafeInteger(part?.index))
+      throw new bull.UnrecoverableError(
+        `job ${job.id} in queue ${queue} is not a wgsl-vit part (no part index in its data)`,
+      );
     const ac = new AbortController();
     const onCancel = () => ac.abort(jobSignal?.reason);
     jobSignal?.addEventListener('abort', onCancel, { once: true });

@@ -306,8 +306,13 @@ describe('with a Redis', () => {
           .split('\n')
       : [];
 
-  it('checkRedis resolves on a running Redis', async () => {
+  it('checkRedis resolves on a running Redis, and names a database it refuses', async () => {
     await expect(checkRedis(url)).resolves.toBeUndefined();
+    await expect(checkRedis(url.replace(/\/0$/, '/15'))).resolves.toBeUndefined();
+    const db99 = url.replace(/\/0$/, '/99');
+    await expect(checkRedis(db99)).rejects.toThrow(
+      `Redis at ${db99} answered with an error: ERR DB index is out of range`,
+    );
   });
 
   it('enqueueing the same run twice adds nothing; other parameters are refused; removeRun empties it', async () => {
@@ -374,6 +379,49 @@ describe('with a Redis', () => {
       expect(await w.exit).toBe(0);
     }
   }, 60_000);
+
+  it('a part whose worker dies more often than maxStalledCount allows fails, naming why', async () => {
+    const queue = 'stall';
+    const dir = tempDir();
+    const run = makeRun('run-stall', 1);
+    await enqueueRun(url, run, { queue });
+    const env = { WGSL_VIT_QUEUE_MAX_STALLED: '0' };
+    const victim = spawnWorker(queue, dir, { ...env, STUB_SLEEP_MS: '30000' });
+    await expect.poll(() => victim.lines.includes('start 0'), { timeout: 30_000 }).toBe(true);
+    victim.p.kill('SIGKILL');
+    const survivor = spawnWorker(queue, dir, { ...env, STUB_SLEEP_MS: '50' });
+    expect(await watchRun(url, run.runId, { queue, pollMs: 100 })).toEqual({
+      done: [],
+      failed: [{ index: 0, reason: 'job stalled more than allowable limit' }],
+      results: {},
+    });
+    expect(survivor.lines).not.toContain('start 0'); // failed, not run again
+    survivor.p.kill('SIGTERM');
+    expect(await survivor.exit).toBe(0);
+  }, 60_000);
+
+  it('a worker fails a job that is not a part at once, naming it', async () => {
+    const queue = 'foreign';
+    const q = new Queue(queue, { connection: parseQueueUrl(url) });
+    try {
+      await q.add('other', { hello: 'world' }, { jobId: 'not-a-part', attempts: 3 });
+      const errors: Error[] = [];
+      const worker = await startWorker(url, () => Promise.resolve('never'), { queue, onError: (e) => errors.push(e) });
+      try {
+        await expect.poll(async () => (await q.getJob('not-a-part'))!.getState(), { timeout: 30_000 }).toBe('failed');
+        const job = (await q.getJob('not-a-part'))!;
+        expect(job.failedReason).toBe(
+          `job not-a-part in queue ${queue} is not a wgsl-vit part (no part index in its data)`,
+        );
+        expect(job.attemptsMade).toBe(1);
+      } finally {
+        await worker.close();
+      }
+      expect(errors).toEqual([]);
+    } finally {
+      await q.close();
+    }
+  });
 
   it('a handler that throws: the part fails after its attempts with the reason; enqueued again it runs again', async () => {
     const queue = 'fail';
