@@ -403,9 +403,9 @@ export async function enqueueRun(url: string, run: Run, opts: EnqueueOptions = {
       'reading the parts',
     )) as (Job<PartJobData> | undefined)[];
     for (const job of before)
-      if (job && json(job.data.part.data, '') !== partJson.get(job.data.part.index))
+      if (job && json(job.data?.part?.data ?? null, '') !== partJson.get(job.data?.part?.index))
         throw new QueueError(
-          `run ${run.runId} is already in queue ${queue} at ${u.url}, and part ${job.data.part.index} has other data there`,
+          `run ${run.runId} is already in queue ${queue} at ${u.url}, and part ${job.data?.part?.index ?? job.id} has other data there`,
         );
     const flow: FlowJob = {
       name: 'run',
@@ -460,8 +460,9 @@ export async function removeRun(
     try {
       await ask(parent.remove({ removeChildren: true }), 'removing the run');
     } catch (e) {
-      if (e instanceof QueueError) throw e;
-      throw new QueueError(`run ${runId} could not be removed (a part still running?): ${reasonOf(e)}`, { cause: e });
+      const cause = (e as Error).cause; // a refusal (a part locked by a worker), not a Redis gone silent
+      if (cause === undefined) throw e;
+      throw new QueueError(`run ${runId} could not be removed (a part still running?): ${reasonOf(cause)}`, { cause });
     }
     for (const index of parent.data.parts) await ask(parts.remove(partJobId(runId, index)), 'removing a part'); // any left behind
   });

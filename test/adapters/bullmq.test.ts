@@ -400,6 +400,40 @@ describe('with a Redis', () => {
     expect(await survivor.exit).toBe(0);
   }, 60_000);
 
+  it('removeRun refuses while a part runs, naming the run; an in-process worker gets the run and the part', async () => {
+    const queue = 'remove-busy';
+    const run = makeRun('run-busy', 1);
+    await enqueueRun(url, run, { queue });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const seen: unknown[] = [];
+    const worker = await startWorker(
+      url,
+      async (data, ctx) => {
+        seen.push(data, { jobId: ctx.jobId, runId: ctx.runId, attempt: ctx.attempt });
+        await gate;
+        return 'ok';
+      },
+      { queue },
+    );
+    try {
+      await expect.poll(() => seen.length, { timeout: 30_000 }).toBe(2);
+      expect(seen).toEqual([
+        { run: { tag: 'T' }, part: { index: 0, data: { text: 'part 0 of run-busy' } } },
+        { jobId: 'run-busy.part-0', runId: 'run-busy', attempt: 1 },
+      ]);
+      await expect(removeRun(url, 'run-busy', { queue })).rejects.toThrow(
+        /^run run-busy could not be removed \(a part still running\?\): .*locked/,
+      );
+    } finally {
+      release();
+      await worker.close();
+    }
+    expect(await watchRun(url, 'run-busy', { queue })).toEqual({ done: [0], failed: [], results: { 0: 'ok' } });
+    await removeRun(url, 'run-busy', { queue });
+    expect(await counts(queue)).toMatchObject({ waiting: 0, completed: 0 });
+  });
+
   it('a worker fails a job that is not a part at once, naming it', async () => {
     const queue = 'foreign';
     const q = new Queue(queue, { connection: parseQueueUrl(url) });
