@@ -63,8 +63,7 @@ async function embedDatasetCli(argv: string[]): Promise<number> {
   const sources = await openSources(positionals, partSize ? { partSize } : {});
   const modelHash = await hashModelFiles(values.weights!, values.config!);
   if (values.queue) {
-    const queueModule: string = './queue.js'; // TEMP until the adapter lands
-    const { enqueueDataset } = (await import(queueModule)) as { enqueueDataset: (o: unknown) => Promise<number> };
+    const { enqueueDataset } = await import('./queue.js');
     return enqueueDataset({
       queue: values.queue,
       sources: positionals,
