@@ -33,8 +33,8 @@ function start(args: string[], env: NodeJS.ProcessEnv = {}): Run {
   });
   let out = '',
     err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }>(
     (resolve) => child.on('close', (code, signal) => resolve({ code, signal, out, err })),
   );
@@ -67,7 +67,7 @@ async function keysOf(dir: string): Promise<string[]> {
   for (const f of names) {
     const b = readFileSync(join(dir, 'metadata', f));
     const rows = await parquetReadObjects({
-      file: b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer,
+      file: b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength),
     });
     keys.push(...rows.map((r) => String(r.key)));
   }

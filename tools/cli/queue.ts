@@ -40,9 +40,18 @@ export async function enqueueDataset(o: {
   const { runParams } = await import('../../src/pipeline/run.js');
   const { openOutput } = await import('../../src/pipeline/writers/output.js');
   const { createHash } = await import('node:crypto');
-  const { resolve } = await import('node:path');
+  const path = await import('node:path');
   await q.checkRedis(o.queue);
-  const run: RunJob = { ...o.run, output: resolve(o.run.output), sources: o.sources, overwrite: false };
+  // Absolute paths: a worker runs in another folder (on another machine, where the same paths hold).
+  const abs = (p: string) => (/^https?:\/\//i.test(p) ? p : path.resolve(p));
+  const run: RunJob = {
+    ...o.run,
+    weights: abs(o.run.weights),
+    config: abs(o.run.config),
+    output: abs(o.run.output),
+    sources: o.sources.map(abs),
+    overwrite: false,
+  };
   const params = await runParams(run.weights, run.config, {
     modelHash: run.modelHash,
     dtype: run.dtype ?? undefined,
