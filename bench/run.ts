@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, hostname } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { requestDevice, type DeviceInfo } from '../src/device.js';
+import { requestDevice, type DeviceInfo, splitDawnFlags } from '../src/device.js';
 import { flopsPerImage, presetConfig, readOpenClipConfig, type ViTConfig } from '../src/model/config.js';
 import { randomCheckpoint, randomTensors, seededNormal } from '../src/model/random.js';
 import { compare, readExpected, type Comparison } from '../src/model/verify.js';
@@ -294,7 +294,7 @@ async function runRow(p: Prepared, iters: number, warmup: number, flags: string[
 async function main() {
   const rows = args.rows ? parseRows(args.rows) : SUITES[args.suite];
   if (!rows) throw new Error(`unknown suite '${args.suite}' (have: ${Object.keys(SUITES).join(', ')})`);
-  const flags = args.flags ? args.flags.split(',') : [];
+  const flags = args.flags ? splitDawnFlags(args.flags) : [];
   const probe = await requestDevice({ dawnFlags: flags, preciseTimestamps: true });
   const adapter = probe.adapterInfo;
   const env = {

@@ -1,6 +1,6 @@
 // `wgsl-vit verify`: the command (its help text, with the options and exit statuses, is at the end).
 import { help, UsageError, parse, required, type Command } from './common.js';
-import { requestDevice } from '../../src/device.js';
+import { requestDevice, splitDawnFlags } from '../../src/device.js';
 import { VisionTransformer, type ViTOutputName } from '../../src/model/vit.js';
 import {
   compare,
@@ -44,7 +44,7 @@ async function verify(argv: string[]): Promise<number> {
   }
   const { CLIP_ENTRIES, compareClip } = await import('../../src/model/verify.js');
   const isClip = CLIP_ENTRIES.some((k) => exp.ckpt.tensors.has(k));
-  const { device, adapterInfo } = await requestDevice({ dawnFlags: values.flags ? values.flags.split(',') : [] });
+  const { device, adapterInfo } = await requestDevice({ dawnFlags: values.flags ? splitDawnFlags(values.flags) : [] });
   const { CLIPModel: Clip } = await import('../../src/model/clip.js');
   const dtype = values.dtype as ModelDType | undefined;
   if (dtype !== undefined && !(MODEL_DTYPES as readonly string[]).includes(dtype))

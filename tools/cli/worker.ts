@@ -9,7 +9,7 @@
 import { loadEmbeddingModel } from './dataset.js';
 import { help, intOption, parse, required, UsageError, type Command } from './common.js';
 import type { RunJob } from './queue.js';
-import { requestDevice } from '../../src/device.js';
+import { requestDevice, splitDawnFlags } from '../../src/device.js';
 import type { EmbeddingModel } from '../../src/pipeline/run.js';
 import type { DecodePool } from '../../src/pipeline/decode/pool.js';
 
@@ -33,7 +33,7 @@ async function worker(argv: string[]): Promise<number> {
   const { embedDataset, hashModelFiles } = await import('../../src/pipeline/run.js');
   const { createDecodePool } = await import('../../src/pipeline/decode/pool.js');
   await q.checkRedis(values.queue!);
-  const { device } = await requestDevice({ dawnFlags: values.flags ? values.flags.split(',') : [] });
+  const { device } = await requestDevice({ dawnFlags: values.flags ? splitDawnFlags(values.flags) : [] });
 
   let loaded: { key: string; model: EmbeddingModel; pool: DecodePool } | null = null;
   const hashes = new Map<string, string>();
