@@ -98,6 +98,12 @@ export interface ForwardOptions {
    * -2 the second-to-last, what LLaVA-style pipelines take from OpenVision 2). Default -1.
    */
   hiddenBlock?: number;
+  /**
+   * Keep the outputs on the device: they come back as GPU buffers in `buffers` (STORAGE, COPY_SRC,
+   * COPY_DST; the caller destroys them), nothing is read back, and the call resolves once the work is
+   * submitted and validated — for a caller whose next commands use them on the same queue.
+   */
+  onDevice?: boolean;
 }
 
 export interface ViTOutputs {
@@ -115,6 +121,8 @@ export interface ViTOutputs {
   timings?: NodeTiming[];
   /** Batch sizes the run was split into (one entry unless the batch exceeded device limits). */
   chunks: number[];
+  /** With `onDevice`: each output asked for, as a GPU buffer of the same layout (float32, row-major). */
+  buffers?: Partial<Record<ViTOutputName, GPUBuffer>>;
 }
 
 export interface LoadOptions extends TowerLoadOptions {
@@ -136,6 +144,7 @@ export const FORWARD_OPTION_KEYS = {
   profile: true,
   maxBatch: true,
   hiddenBlock: true,
+  onDevice: true,
 } as const satisfies KeyList<ForwardOptions>;
 
 export class VisionTransformer extends GraphModel {
@@ -260,10 +269,12 @@ export class VisionTransformer extends GraphModel {
   }
 
   /**
-   * Runs the encoder on `batch` preprocessed images ([B, 3, S, S] float32, NCHW). Batches larger
-   * than `maxChunk(S)` are split into chunks run one after another; outputs are concatenated.
+   * Runs the encoder on `batch` preprocessed images ([B, 3, S, S] float32, NCHW): a Float32Array, or
+   * a GPU buffer already holding them (COPY_SRC usage; copied on the device, never read by the host,
+   * so its values are not checked for being finite). Batches larger than `maxChunk(S)` are split
+   * into chunks run one after another; outputs are concatenated (`onDevice`: into one buffer each).
    */
-  async forward(pixels: Float32Array, batch: number, opts: ForwardOptions = {}): Promise<ViTOutputs> {
+  async forward(pixels: Float32Array | GPUBuffer, batch: number, opts: ForwardOptions = {}): Promise<ViTOutputs> {
     this.checkAlive();
     checkOptionKeys('forward', opts, FORWARD_OPTION_KEYS);
     const c = this.config;
@@ -271,22 +282,36 @@ export class VisionTransformer extends GraphModel {
     this.checkResolution('forward', res);
     if (!Number.isInteger(batch) || batch <= 0)
       throw new ArgumentError('forward', 'batch', `must be a positive integer, got ${String(batch)}`);
-    if (!(pixels instanceof Float32Array)) {
+    const onGpu = isGpuBuffer(pixels);
+    if (!(pixels instanceof Float32Array) && !onGpu) {
       throw new ArgumentError(
         'forward',
         'pixels',
-        `must be a Float32Array [B, 3, S, S] of preprocessed values, got ${describeValue(pixels)} (use preprocessImages() or new Float32Array(...))`,
+        `must be a Float32Array [B, 3, S, S] of preprocessed values or a GPUBuffer holding them, got ${describeValue(pixels)} (use preprocessImages() or new Float32Array(...))`,
       );
     }
     const per = 3 * res * res;
-    if (pixels.length !== batch * per) {
+    if (onGpu) {
+      if (pixels.size < batch * per * 4)
+        throw new ArgumentError(
+          'forward',
+          'pixels',
+          `is a GPUBuffer of ${pixels.size} bytes; [${batch}, 3, ${res}, ${res}] float32 needs ${batch * per * 4}`,
+        );
+      if (!(pixels.usage & GPUBufferUsage.COPY_SRC))
+        throw new ArgumentError(
+          'forward',
+          'pixels',
+          'is a GPUBuffer without COPY_SRC usage (the input is copied from it)',
+        );
+    } else if (pixels.length !== batch * per) {
       throw new ArgumentError(
         'forward',
         'pixels',
         `has ${pixels.length} values; [${batch}, 3, ${res}, ${res}] needs ${batch * per}`,
       );
     }
-    const bad = firstNonFinite(pixels);
+    const bad = onGpu ? -1 : firstNonFinite(pixels);
     if (bad >= 0) {
       const b = Math.floor(bad / per),
         ch = Math.floor((bad % per) / (res * res)),
@@ -295,7 +320,7 @@ export class VisionTransformer extends GraphModel {
       throw new ArgumentError(
         'forward',
         'pixels',
-        `value ${pixels[bad]} at [${b}, ${ch}, ${y}, ${x}] (flat index ${bad}) is not finite`,
+        `value ${(pixels as Float32Array)[bad]} at [${b}, ${ch}, ${y}, ${x}] (flat index ${bad}) is not finite`,
       );
     }
     const outputs = opts.outputs ?? DEFAULT_OUTPUTS;
@@ -310,17 +335,47 @@ export class VisionTransformer extends GraphModel {
       );
     checkHiddenBlockUse('forward', opts.hiddenBlock, outputs);
     const hiddenBlock = hb < 0 ? L + hb : hb;
+    const buffers: Partial<Record<ViTOutputName, GPUBuffer>> = {};
+    const made: GPUBuffer[] = [];
     const r = await this.runChunked('forward', batch, opts.maxBatch, this.maxChunk(res), async (start, b, alive) => {
       const cg = await this.compiled(b, res, outputs, hiddenBlock);
       alive();
-      return cg.run({ image: pixels.subarray(start * per, (start + b) * per) }, { profile: opts.profile });
+      const input = onGpu
+        ? { buffer: pixels, offset: start * per * 4 }
+        : pixels.subarray(start * per, (start + b) * per);
+      if (!opts.onDevice) return cg.run({ image: input }, { profile: opts.profile });
+      const into: Record<string, { buffer: GPUBuffer; offset: number }> = {};
+      for (const k of outputs) {
+        const perImage = cg.graph.outputs.get(k)!.bytes / b;
+        if (!buffers[k]) {
+          buffers[k] = this.device.createBuffer({
+            label: `forward ${k}`,
+            size: Math.max(16, perImage * batch),
+            usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+          });
+          made.push(buffers[k]);
+        }
+        into[k] = { buffer: buffers[k], offset: start * perImage };
+      }
+      return cg.run({ image: input }, { profile: opts.profile, read: [], into });
+    }).catch((e: unknown) => {
+      for (const b of made) b.destroy(); // nothing leaked on a failed call
+      throw e;
     });
     return {
       ...(r.outputs as Partial<Record<ViTOutputName, Float32Array>>),
       chunks: r.chunks,
       ...(r.timings ? { timings: r.timings } : {}),
+      ...(opts.onDevice ? { buffers } : {}),
     };
   }
+}
+
+/** Whether a value is a GPUBuffer (a real one, or Dawn's for Node: it has size, usage and mapAsync). */
+function isGpuBuffer(v: unknown): v is GPUBuffer {
+  return (
+    typeof v === 'object' && v !== null && 'mapAsync' in v && 'usage' in v && typeof (v as GPUBuffer).size === 'number'
+  );
 }
 
 function firstNonFinite(a: Float32Array): number {
