@@ -98,6 +98,13 @@ export {
 } from './errors.js';
 export { encodeImages, type EncodeOptions, type EncodeResult } from './model/encode.js';
 export {
+  forwardInFlight,
+  batchImages,
+  DEFAULT_FLIGHT_DEPTH,
+  type FlightBatch,
+  type FlightResult,
+} from './model/overlap.js';
+export {
   preprocessImages,
   decodeImage,
   decodeResized,
