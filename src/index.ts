@@ -31,6 +31,15 @@ export {
   type TextLoadOptions,
 } from './model/text.js';
 export { ClipsTokenizer, cleanText, CLIPS_IDS, TokenizerError, type TokenizerOptions } from './text/tokenizer.js';
+export { BpeTokenizer, OPENAI_BPE_IDS } from './text/bpe.js';
+export {
+  tokenizerChoice,
+  tokenizerForConfig,
+  type TextTokenizer,
+  type TokenizerKind,
+  type TokenizerChoice,
+  type ConfigTokenizerOptions,
+} from './text/choose.js';
 export {
   configFromOpenClip,
   readConfigJson,

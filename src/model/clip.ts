@@ -1,5 +1,6 @@
-// OpenVision 1 as a whole CLIP model: both towers from one checkpoint, the CLIPS tokenizer, and
-// the scores OpenVision computes (`exp(logit_scale)` times cosine, softmax over the texts).
+// OpenVision 1 (and OpenAI-layout CLIP) as a whole CLIP model: both towers from one checkpoint, the
+// tokenizer its config names (src/text/choose.ts: CLIPS or OpenAI's BPE), and the scores OpenVision
+// computes (`exp(logit_scale)` times cosine, softmax over the texts).
 //   const clip = await CLIPModel.load(device, { weights, config });
 //   const [ranked] = await clip.zeroShot(['cat.jpg'], ['cat', 'dog'], { template: 'a photo of a {}.' });
 import { elementCount } from '../shape.js';
@@ -8,7 +9,7 @@ import { checkOptionKeys, type KeyList } from '../options.js';
 import { encodeImages, type EncodeOptions } from './encode.js';
 import type { ImageInput } from '../preprocess/index.js';
 import { checkModelDType } from './dtype.js';
-import { ClipsTokenizer } from '../text/tokenizer.js';
+import { tokenizerForConfig, type TextTokenizer } from '../text/choose.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
 import { configFromOpenClip, textConfigFromOpenClip, readConfigJson } from './config.js';
 import { TextTransformer } from './text.js';
@@ -32,8 +33,14 @@ export interface ClipLoadOptions extends TowerLoadOptions {
   weights: WeightsInput | Checkpoint;
   /** The open_clip_config.json: parsed, or (Node) its path. */
   config: Record<string, unknown> | string;
-  /** The tokenizer: a ClipsTokenizer, or the text of a vocab.txt; default the released CLIPS vocabulary. */
-  vocab?: ClipsTokenizer | string;
+  /**
+   * The tokenizer. Default: the one the config's checkpoint uses (tokenizerForConfig: the CLIPS
+   * tokenizer for `text_cfg.hf_tokenizer_name: 'bert-base-uncased'`, OpenVision 1; OpenAI's BPE
+   * without `hf_tokenizer_name`), with the vocabulary the package ships. Else a tokenizer of that
+   * kind (ClipsTokenizer, BpeTokenizer), or the text of that kind's vocabulary file (a vocab.txt; a
+   * decompressed bpe_simple_vocab_16e6.txt).
+   */
+  vocab?: TextTokenizer | string;
 }
 
 /** One label's score for one image: the shape Transformers.js's zero-shot-image-classification returns. */
@@ -130,7 +137,8 @@ export class CLIPModel {
   private constructor(
     readonly vision: VisionTransformer,
     readonly text: TextTransformer,
-    readonly tokenizer: ClipsTokenizer,
+    /** The checkpoint's tokenizer (`tokenizer.kind`: 'clips' or 'openai-bpe'). */
+    readonly tokenizer: TextTokenizer,
     /** The checkpoint's `logit_scale` (a log); scores use exp(logitScale). */
     readonly logitScale: number,
   ) {}
@@ -161,12 +169,11 @@ export class CLIPModel {
         source,
         `the towers' embed_dim differ (vision ${visionCfg.embedDim}, text ${textCfg.embedDim})`,
       );
-    const tokenizer =
-      opts.vocab instanceof ClipsTokenizer
-        ? opts.vocab
-        : typeof opts.vocab === 'string'
-          ? ClipsTokenizer.fromVocab(opts.vocab, { contextLength: textCfg.contextLength })
-          : await ClipsTokenizer.default({ contextLength: textCfg.contextLength });
+    const tokenizer = await tokenizerForConfig(json, {
+      source,
+      vocab: opts.vocab,
+      contextLength: textCfg.contextLength,
+    });
     if (tokenizer.contextLength !== textCfg.contextLength) {
       throw new ConfigError(
         source,

@@ -12,7 +12,6 @@ import * as ops from '../graph/ops.js';
 import { attentionReads } from '../graph/placement.js';
 import { DTYPE_BYTES } from '../kernels/program/index.js';
 import { MATRIX_TEXTURE_ROWS } from '../kernels/program/texture-matrix.js';
-import { posembSincos2d } from '../kernels/posemb-sincos.js';
 import {
   architecture,
   configFromOpenClip,
@@ -24,8 +23,9 @@ import {
 import { residualBlock, type Param } from './blocks.js';
 import {
   checkLayout,
-  checkRecomputablePositions,
   expectedKeys,
+  positionTableAt,
+  SINCOS_TABLE_TOLERANCE,
   sincosTableError,
   uploadF32,
   towerParams,
@@ -37,7 +37,7 @@ export type ViTOutputName = 'tokens' | 'pooled' | 'embedding' | 'block0' | 'hidd
 /** Every output `forward` can return. */
 export const VIT_OUTPUTS: readonly ViTOutputName[] = ['tokens', 'pooled', 'embedding', 'block0', 'hidden'];
 
-/** Name of the position-table param for a resolution: the checkpoint's own, or a recomputed one. */
+/** Name of the position-table param for a resolution: the checkpoint's own, or one recomputed (sin-cos) or resampled (learned). */
 const posKey = (c: ViTConfig, resolution: number) =>
   resolution === c.imageSize ? 'positional_embedding' : `positional_embedding@${resolution}`;
 
@@ -85,7 +85,11 @@ export function buildViTGraph(
 }
 
 export interface ForwardOptions {
-  /** Input resolution (default: the checkpoint's). Any multiple of the patch size; the sin-cos table is recomputed. */
+  /**
+   * Input resolution (default: the checkpoint's). Any multiple of the patch size: a sin-cos position
+   * table is recomputed for the new grid (OpenVision), a learned one resampled as open_clip's
+   * resize_pos_embed does (class row kept, the grid by antialiased bicubic).
+   */
   resolution?: number;
   /** Which outputs to compute and return (default tokens, pooled, embedding). */
   outputs?: readonly ViTOutputName[];
@@ -153,8 +157,10 @@ export class VisionTransformer extends GraphModel {
     readonly config: ViTConfig,
     weights: GpuWeights,
     source: string,
-    /** Max |difference| of the stored position table to the sin-cos formula (see checkRecomputablePositions). */
+    /** Max |difference| of the stored position table to the sin-cos formula (see positionTableAt). */
     readonly positionTableError: number,
+    /** The stored table when it is not the sin-cos formula (a learned one, resampled for other resolutions), else null. */
+    private readonly learnedPositions: Float32Array | null,
     kernels: KernelChoices,
     /** Where the kernel choices came from: 'load option', 'profile <store>' or 'built-in'. */
     readonly kernelsFrom: string,
@@ -166,16 +172,19 @@ export class VisionTransformer extends GraphModel {
   static async load(device: GPUDevice, opts: LoadOptions): Promise<VisionTransformer> {
     await checkLoadCall('VisionTransformer.load', device, opts, LOAD_OPTION_KEYS);
     const config = await resolveConfig(opts.config);
-    let posError = Infinity;
+    let posError = Infinity,
+      learned: Float32Array | null = null;
     const t = await loadTower(device, opts, {
       where: 'VisionTransformer.load',
       shape: shapeKey(config),
       layout: (ckpt) => checkLayout(ckpt, config),
       inspect: (k, data) => {
-        if (k === 'positional_embedding') posError = sincosTableError(data, gridOf(config), config.width);
+        if (k !== 'positional_embedding') return;
+        posError = sincosTableError(data, gridOf(config), config.width);
+        learned = posError <= SINCOS_TABLE_TOLERANCE ? null : data;
       },
     });
-    return new VisionTransformer(device, config, t.weights, t.source, posError, t.kernels, t.kernelsFrom);
+    return new VisionTransformer(device, config, t.weights, t.source, posError, learned, t.kernels, t.kernelsFrom);
   }
 
   /**
@@ -256,11 +265,13 @@ export class VisionTransformer extends GraphModel {
     this.checkAlive();
     const pk = posKey(this.config, resolution);
     if (!this.weights.buffers.has(pk) && !this.extraParams.has(pk)) {
-      checkRecomputablePositions(this.source, this.positionTableError, this.config, resolution);
-      this.extraParams.set(
-        pk,
-        uploadF32(this.device, posembSincos2d(gridOf(this.config, resolution), this.config.width), pk),
+      const table = positionTableAt(
+        this.learnedPositions ?? new Float32Array(0),
+        this.positionTableError,
+        this.config,
+        resolution,
       );
+      this.extraParams.set(pk, uploadF32(this.device, table, pk));
     }
     const hb = outputs.includes('hidden') ? hiddenBlock : -1;
     return this.compileCached(`${batch}|${resolution}|${[...outputs].sort().join(',')}|${hb}`, () =>
