@@ -1,7 +1,9 @@
 // The collection pipeline end to end (src/pipeline/run.ts) against the model alone, in one run:
-//   npm run bench:pipeline -- [--model ti-16] [--resolution 224] [--batch 8] [--images 96] [--threads N] [--repeat 3]
+//   npm run bench:pipeline -- [--model ti-16] [--resolution 224] [--batch 8] [--images 96] [--shard-size 48] [--threads N] [--repeat 3]
 // A webdataset of real JPEGs at web sizes (test/fixtures/pipeline/photos, 160–640 px, repeated to
-// --images samples in shards of 16) is embedded by embedDataset into a temporary folder with 1…N
+// --images samples in shards of --shard-size; img2dataset writes 10000 a shard, and the device idles
+// for about one batch at each part's end while the part is written: small shards understate the
+// pipeline) is embedded by embedDataset into a temporary folder with 1…N
 // decode threads; beside it, in the same run and on the same device, the model alone: forward passes
 // in flight over the same images already decoded and normalised (forwardInFlight, the pipeline's own
 // GPU stage). Then decode + resize alone: the decode pool with 1…N threads, and Pillow on the same
@@ -32,6 +34,7 @@ const { values: args } = parseArgs({
     images: { type: 'string', default: '96' },
     threads: { type: 'string', default: String(availableParallelism()) },
     repeat: { type: 'string', default: '3' },
+    'shard-size': { type: 'string', default: '48' },
   },
 });
 const config = presetConfig(args.model, args.resolution ? Number(args.resolution) : undefined);
@@ -39,7 +42,8 @@ const size = config.imageSize,
   batch = Number(args.batch),
   count = Number(args.images),
   maxThreads = Number(args.threads),
-  repeat = Number(args.repeat);
+  repeat = Number(args.repeat),
+  shardSize = Number(args['shard-size']);
 
 const photosDir = join(ROOT, 'test', 'fixtures', 'pipeline', 'photos');
 const photos = readdirSync(photosDir)
@@ -51,9 +55,9 @@ const work = mkdtempSync(join(tmpdir(), 'wgsl-vit-bench-pipeline-'));
 
 async function writeShards(): Promise<string[]> {
   const paths: string[] = [];
-  for (let s = 0; s * 16 < count; s++) {
+  for (let s = 0; s * shardSize < count; s++) {
     const pack = tarStream.pack();
-    for (let i = s * 16; i < Math.min(count, (s + 1) * 16); i++) {
+    for (let i = s * shardSize; i < Math.min(count, (s + 1) * shardSize); i++) {
       const key = String(i).padStart(9, '0');
       pack.entry({ name: `${key}.jpg` }, Buffer.from(bytes[i % bytes.length]!));
       pack.entry({ name: `${key}.txt` }, `photo ${i}`);
