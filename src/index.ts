@@ -14,8 +14,10 @@ export {
 } from './model/vit.js';
 export {
   CLIPModel,
+  clipTokenizerKind,
   normalizeRows,
   softmaxRows,
+  type ClipTokenizerKind,
   type ClipLoadOptions,
   type EncodeTextsOptions,
   type LabelScore,
@@ -39,6 +41,8 @@ export {
   type TextConfig,
   presetConfig,
   PRESETS,
+  BASELINE_PRESETS,
+  presetFamily,
   flopsPerImage,
   validateConfig,
   headDim,

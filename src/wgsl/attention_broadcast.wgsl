@@ -114,7 +114,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       if (wanted) {
         // Keys past N (zero-filled rows), and causal keys after the query, score -inf.
         let keys = vec4u(kv0 + j0) + vec4u(0u, 1u, 2u, 3u);
-        let live = keys < vec4u(N) & (keys <= vec4u(qi) | vec4<bool>(!CAUSAL));
+        let live = (keys < vec4u(N)) & ((keys <= vec4u(qi)) | vec4<bool>(!CAUSAL));
         let s = select(vec4f(-3.0e38), sc, live);
         let m_new = max(m, hmax(s));
         if (m_new > m) {

@@ -86,10 +86,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: v
     let keys = vec4u(k0, k0 + 1u, k0 + 2u, k0 + 3u);
     let live = keys < vec4u(N);
     let any_q = vec4<bool>(!CAUSAL);
-    s0 = select(vec4f(NEG), s0 * params.scale, live & (keys <= vec4u(q0) | any_q));
-    s1 = select(vec4f(NEG), s1 * params.scale, live & (keys <= vec4u(q0 + 1u) | any_q));
-    s2 = select(vec4f(NEG), s2 * params.scale, live & (keys <= vec4u(q0 + 2u) | any_q));
-    s3 = select(vec4f(NEG), s3 * params.scale, live & (keys <= vec4u(q0 + 3u) | any_q));
+    s0 = select(vec4f(NEG), s0 * params.scale, live & ((keys <= vec4u(q0)) | any_q));
+    s1 = select(vec4f(NEG), s1 * params.scale, live & ((keys <= vec4u(q0 + 1u)) | any_q));
+    s2 = select(vec4f(NEG), s2 * params.scale, live & ((keys <= vec4u(q0 + 2u)) | any_q));
+    s3 = select(vec4f(NEG), s3 * params.scale, live & ((keys <= vec4u(q0 + 3u)) | any_q));
 
     red[tx * 8u + ty] = vec4f(hmax(s0), hmax(s1), hmax(s2), hmax(s3));
     workgroupBarrier();

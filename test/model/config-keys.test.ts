@@ -6,12 +6,17 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
 import {
+  architecture,
+  BASELINE_PRESETS,
   configFromOpenClip,
   OPEN_CLIP_KEYS,
   PRESETS,
+  presetConfig,
+  presetFamily,
   textConfigFromOpenClip,
   type ViTConfig,
 } from '../../src/model/config.js';
+import { SUITES } from '../../bench/suites.js';
 import { VisionTransformer } from '../../src/model/vit.js';
 import { compare, readExpected } from '../../src/model/verify.js';
 import { memoryCheckpoint } from '../../src/weights/checkpoint.js';
@@ -430,5 +435,31 @@ describe('presets', () => {
       'h-14': 1024,
     };
     for (const [k, e] of Object.entries(want)) expect(PRESETS[k]!.embedDim, k).toBe(e);
+  });
+
+  it("the CLIP baselines' shapes are OpenAI's layout (QuickGELU, ln_pre, class token, eps 1e-5), named by family", () => {
+    const want: Record<string, [number, number, number, number, number, number]> = {
+      // width, layers, heads, patch, resolution, embed_dim (open_clip's ViT-*-quickgelu configs)
+      'openai-b-32': [768, 12, 12, 32, 224, 512],
+      'openai-b-16': [768, 12, 12, 16, 224, 512],
+      'openai-l-14': [1024, 24, 16, 14, 224, 768],
+      'openai-l-14-336': [1024, 24, 16, 14, 336, 768],
+      'dfn-h-14': [1280, 32, 16, 14, 224, 1024],
+    };
+    expect(Object.keys(BASELINE_PRESETS).sort()).toEqual(Object.keys(want).sort());
+    for (const [k, [W, L, H, p, S, E]] of Object.entries(want)) {
+      const c = presetConfig(k);
+      expect([c.width, c.layers, c.heads, c.patchSize, c.imageSize, c.embedDim], k).toEqual([W, L, H, p, S, E]);
+      expect(c.mlpWidth, k).toBe(4 * W);
+      expect(architecture(c), k).toEqual({ lnPre: true, pool: 'tok', finalLnAfterPool: false, act: 'quick_gelu' });
+      expect(c.eps, k).toBe(1e-5);
+    }
+    expect(presetFamily('openai-b-16')).toBe('OpenAI CLIP');
+    expect(presetFamily('dfn-h-14')).toBe('DFN (OpenAI layout)');
+    expect(presetFamily('b-16')).toBe('OpenVision');
+    // every preset row of the benchmark's suites exists
+    for (const rows of Object.values(SUITES))
+      for (const r of rows)
+        if (!r.model.startsWith('fixture:')) expect(() => presetConfig(r.model), r.model).not.toThrow();
   });
 });
