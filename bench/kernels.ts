@@ -8,7 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { requestDevice } from '../src/device.js';
+import { requestDevice, splitDawnFlags } from '../src/device.js';
 import { adapterTraits } from '../src/kernels/choose/adapter.js';
 import { gitCommit, resultStem } from './env.js';
 import { attentionRows } from './kernels/attention.js';
@@ -59,7 +59,7 @@ const {
   adapterInfo,
   features,
   timestamps: timestampMode,
-} = await requestDevice({ dawnFlags: flags.flags ? flags.flags.split(',') : [], preciseTimestamps: true });
+} = await requestDevice({ dawnFlags: flags.flags ? splitDawnFlags(flags.flags) : [], preciseTimestamps: true });
 const timestamps = timestampMode !== 'none';
 const timingLabel = timestamps ? `timestamp-query (${timestampMode})` : 'wall';
 const bench = createBench(device, adapterTraits(device), flags);

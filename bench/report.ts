@@ -17,6 +17,12 @@ export interface RowResult {
   msPerImage: number;
   gflops: number;
   gpuMs: number | null;
+  /** Wall ms per batch with forward calls kept in flight (forwardInFlight, depth 2) over the same batches. */
+  msPerBatchInFlight?: number;
+  /** 1 − GPU ms / wall ms: the share of a fenced call's wall time that is not kernel time (null without timestamps). */
+  hostOverhead?: number | null;
+  /** The same for the calls in flight. */
+  hostOverheadInFlight?: number | null;
   gpuTiming: string;
   perKernelMs: Record<string, number>;
   firstRunMs: number;
@@ -81,6 +87,10 @@ export function terminalRow(r: RowResult): string {
   return `${r.label.padEnd(34)} ${String(r.patch).padStart(2)} ${String(r.resolution).padStart(4)} ${String(r.batch).padStart(3)} ${r.imagesPerSec.toFixed(2).padStart(9)} ${r.msPerImage.toFixed(1).padStart(9)} ${r.gflops.toFixed(1).padStart(8)} ${r.firstRunMs.toFixed(0).padStart(9)} ${worst(r).toExponential(1).padStart(9)}  ${(r.ok ? 'ok' : 'WRONG').padEnd(5)}  ${r.peer?.imagesPerSec ? r.peer.imagesPerSec.toFixed(2).padStart(10) + ' ' + (r.imagesPerSec / r.peer.imagesPerSec).toFixed(2).padStart(9) : r.peer?.error ? 'peer failed: ' + r.peer.error.slice(0, 60) : ''}`;
 }
 
+/** A fraction as a percentage ('—' when unknown). */
+const pct = (v: number | null | undefined): string =>
+  v === null || v === undefined ? '—' : `${(100 * v).toFixed(0)} %`;
+
 export function markdownTable(
   env: {
     date: string;
@@ -106,7 +116,7 @@ export function markdownTable(
   const lines = [
     `Adapter: ${[a.vendor, a.architecture, a.description].filter(Boolean).join(' ')} · machine: ${String(env.machine.cpu)} ×${String(env.machine.cores)} · commit ${env.commit} · ${env.date}`,
     `Peer: ${rows.find((r) => r.peer)?.peer?.name ?? 'none'} running the same weights exported to ONNX (src/onnx/export.ts), timed the same way (session.run with outputs on the CPU); ×N = our img/s over the peer's.`,
-    `Timing: median of ${env.iters} fenced forward passes after ${env.warmup} warm-up (input upload + forward + embedding readback); GPU ms from timestamp queries (one pass per kernel) where available${env.timestamps === 'precise' ? ", Dawn's 65.536 µs quantization lifted" : env.timestamps === 'quantized' ? ', quantized to 65.536 µs (Dawn refused to lift it)' : ''}.`,
+    `Timing: median of ${env.iters} fenced forward passes after ${env.warmup} warm-up (input upload + forward + embedding readback); GPU ms from timestamp queries (one pass per kernel) where available; "in flight": the same batches with forward calls kept in flight (batch n+1's upload and n−1's read-back around batch n, as encodeImages and embed-dataset run them); host overhead = 1 − GPU ms / wall ms${env.timestamps === 'precise' ? ", Dawn's 65.536 µs quantization lifted" : env.timestamps === 'quantized' ? ', quantized to 65.536 µs (Dawn refused to lift it)' : ''}.`,
     ...(withNative
       ? [
           `Native: ${rows.find((r) => r.native?.name)?.native?.name ?? 'onnxruntime-node CPU EP'} on the same cores, the same ONNX file; ours ×N = our img/s over native (below 1: the distance to what these cores do natively).`,
@@ -118,16 +128,16 @@ export function markdownTable(
         ]
       : []),
     '',
-    `| model | patch | res | batch | img/s | ms/img | GFLOP/s | GPU ms/batch | first run ms | act. MiB (planned / unplanned) | weights MiB | top kernels | reference | max abs err | emb. cosine | ok | peer (same adapter, same model) | peer vs ours, emb. max abs | kernels |${withNative ? ' native CPU (same cores) |' : ''}${withTorch ? ' PyTorch fp32 (same GPU) |' : ''}`,
-    `|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|${withNative ? '---|' : ''}${withTorch ? '---|' : ''}`,
+    `| model | patch | res | batch | img/s | ms/img | GFLOP/s | GPU ms/batch | in flight ms/batch | host overhead (fenced / in flight) | first run ms | act. MiB (planned / unplanned) | weights MiB | top kernels | reference | max abs err | emb. cosine | ok | peer (same adapter, same model) | peer vs ours, emb. max abs | kernels |${withNative ? ' native CPU (same cores) |' : ''}${withTorch ? ' PyTorch fp32 (same GPU) |' : ''}`,
+    `|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|${withNative ? '---|' : ''}${withTorch ? '---|' : ''}`,
   ];
   for (const r of rows) {
     if (r.error) {
-      lines.push(`| ${r.label} | | | | | | | | | | | | | | | ERROR: ${r.error} |`);
+      lines.push(`| ${r.label} | | | | | | | | | | | | | | | | | ERROR: ${r.error} |`);
       continue;
     }
     lines.push(
-      `| ${r.label} | ${r.patch} | ${r.resolution} | ${r.batch} | ${r.imagesPerSec.toFixed(2)} | ${r.msPerImage.toFixed(1)} | ${r.gflops.toFixed(1)} | ${r.gpuMs === null ? 'n/a' : r.gpuMs.toFixed(1)} | ${r.firstRunMs.toFixed(0)} | ${mib(r.plannedActivationBytes)} / ${mib(r.unplannedActivationBytes)} | ${mib(r.weightBytes)} | ${topKernels(r)} | ${r.reference} | ${worst(r).toExponential(1)} | ${cos(r)} | ${r.ok ? 'yes' : '**WRONG**'} | ${peerCell(r)} | ${r.peer?.agreement ? r.peer.agreement.maxAbs.toExponential(1) : '—'} | ${r.kernels ?? 'defaults'} |${nativeCol(r)}${torchCell(r)}`,
+      `| ${r.label} | ${r.patch} | ${r.resolution} | ${r.batch} | ${r.imagesPerSec.toFixed(2)} | ${r.msPerImage.toFixed(1)} | ${r.gflops.toFixed(1)} | ${r.gpuMs === null ? 'n/a' : r.gpuMs.toFixed(1)} | ${r.msPerBatchInFlight?.toFixed(1) ?? '—'} | ${pct(r.hostOverhead)} / ${pct(r.hostOverheadInFlight)} | ${r.firstRunMs.toFixed(0)} | ${mib(r.plannedActivationBytes)} / ${mib(r.unplannedActivationBytes)} | ${mib(r.weightBytes)} | ${topKernels(r)} | ${r.reference} | ${worst(r).toExponential(1)} | ${cos(r)} | ${r.ok ? 'yes' : '**WRONG**'} | ${peerCell(r)} | ${r.peer?.agreement ? r.peer.agreement.maxAbs.toExponential(1) : '—'} | ${r.kernels ?? 'defaults'} |${nativeCol(r)}${torchCell(r)}`,
     );
   }
   return lines.join('\n') + '\n';

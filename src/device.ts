@@ -34,6 +34,12 @@ export interface DeviceOptions {
    * and `DeviceInfo.timestamps` says so.
    */
   preciseTimestamps?: boolean;
+  /**
+   * In Node, ask Dawn for `shader-f16` on NVIDIA GPUs too (the toggle NODE_DAWN_FEATURES names; Dawn
+   * leaves f16 off on every NVIDIA GPU on Vulkan without it). Default true; where Dawn refuses the
+   * toggle the device comes without it, and `DeviceInfo.dawnFlags` says what it was made with.
+   */
+  nvidiaF16?: boolean;
 }
 
 /** The keys of DeviceOptions (an unknown one is refused, options.ts). */
@@ -43,7 +49,48 @@ export const DEVICE_OPTION_KEYS = {
   features: true,
   gpu: true,
   preciseTimestamps: true,
+  nvidiaF16: true,
 } as const satisfies KeyList<DeviceOptions>;
+
+/** Dawn features (toggles) a Node device is asked for by default: f16 on NVIDIA (see DeviceOptions.nvidiaF16). */
+export const NODE_DAWN_FEATURES: readonly string[] = ['vulkan_enable_f16_on_nvidia'];
+
+/**
+ * A --flags value as Dawn flags: comma-separated, where a name without `=` after a
+ * `enable-dawn-features=` / `disable-dawn-features=` flag is one more toggle of it
+ * (`enable-dawn-features=a,b,disable-dawn-features=c` is two flags, not three).
+ */
+export function splitDawnFlags(text: string): string[] {
+  const out: string[] = [];
+  for (const t of text.split(',').map((x) => x.trim())) {
+    if (!t) continue;
+    const last = out.at(-1);
+    if (!t.includes('=') && last && /^(enable|disable)-dawn-features=/.test(last)) out[out.length - 1] = `${last},${t}`;
+    else out.push(t);
+  }
+  return out;
+}
+
+/**
+ * Dawn's flags with every `enable-dawn-features=` joined into one comma-separated flag, and every
+ * `disable-dawn-features=` likewise (Dawn for Node keeps only the last of each kind, so two
+ * separate ones would drop the first's toggles); the other flags kept, in order, and each toggle once.
+ */
+export function mergeDawnFlags(flags: readonly string[]): string[] {
+  const lists = { enable: [] as string[], disable: [] as string[] };
+  const other: string[] = [];
+  for (const f of flags) {
+    const m = /^(enable|disable)-dawn-features=(.*)$/.exec(f);
+    if (!m) other.push(f);
+    else
+      for (const t of m[2]!.split(',').map((x) => x.trim()))
+        if (t && !lists[m[1] as 'enable' | 'disable'].includes(t)) lists[m[1] as 'enable' | 'disable'].push(t);
+  }
+  const out = [...other];
+  if (lists.enable.length) out.push(`enable-dawn-features=${lists.enable.join(',')}`);
+  if (lists.disable.length) out.push(`disable-dawn-features=${lists.disable.join(',')}`);
+  return out;
+}
 
 /** Dawn flags that lift timestamp quantization (Node only; `allow_unsafe_apis` is what permits the toggle). */
 export const PRECISE_TIMESTAMP_FLAGS: readonly string[] = [
@@ -69,6 +116,8 @@ export interface DeviceInfo {
   runtime: 'node-dawn' | 'browser' | 'custom';
   /** Whether timestamp queries are available, and quantized or not (see DeviceOptions.preciseTimestamps). */
   timestamps: TimestampMode;
+  /** The Dawn flags the device was made with, merged (Node; empty elsewhere). */
+  dawnFlags: string[];
 }
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
@@ -76,7 +125,8 @@ const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 const nodeGpus = new Map<string, GPU>();
 
 /** Dawn's GPU object for a set of flags (Node only), with WebGPU's globals installed; one per flag set. */
-export async function nodeGpu(flags: string[] = []): Promise<GPU> {
+export async function nodeGpu(given: string[] = []): Promise<GPU> {
+  const flags = mergeDawnFlags(given);
   const key = flags.join(' ');
   const known = nodeGpus.get(key);
   if (known) return known;
@@ -114,17 +164,29 @@ export async function requestDevice(opts: DeviceOptions = {}): Promise<DeviceInf
     runtime = 'browser';
   } else if (isNode) {
     runtime = 'node-dawn';
-    if (opts.preciseTimestamps) {
-      // Try with the flags; a Dawn that refuses them gives no adapter (or throws): then without.
+    const base = [...(opts.dawnFlags ?? [])];
+    // Each extra set of flags is tried first; a Dawn that refuses them gives no adapter (or throws),
+    // and the device is then made without them.
+    const tries: { flags: string[]; precise: boolean }[] = [];
+    const f16 = opts.nvidiaF16 === false ? [] : NODE_DAWN_FEATURES.map((t) => `enable-dawn-features=${t}`);
+    if (opts.preciseTimestamps) tries.push({ flags: [...base, ...f16, ...PRECISE_TIMESTAMP_FLAGS], precise: true });
+    if (f16.length) tries.push({ flags: [...base, ...f16], precise: false });
+    for (const t of tries) {
       try {
-        const flags = [...(opts.dawnFlags ?? []), ...PRECISE_TIMESTAMP_FLAGS];
-        const precise = await requestDevice({ ...opts, preciseTimestamps: false, gpu: await nodeGpu(flags) });
-        return { ...precise, runtime, timestamps: precise.timestamps === 'none' ? 'none' : 'precise' };
+        const flags = mergeDawnFlags(t.flags);
+        const d = await requestDevice({
+          ...opts,
+          preciseTimestamps: false,
+          nvidiaF16: false,
+          gpu: await nodeGpu(flags),
+        });
+        const timestamps = t.precise && d.timestamps !== 'none' ? 'precise' : d.timestamps;
+        return { ...d, runtime, timestamps, dawnFlags: flags };
       } catch {
-        // fall through: the default flags
+        // the next try, or the given flags alone
       }
     }
-    gpu = await nodeGpu(opts.dawnFlags ?? []);
+    gpu = await nodeGpu(base);
   } else {
     throw new DeviceError(
       'WebGPU is not available: this browser has no navigator.gpu (try a current Chrome/Edge, or enable WebGPU).',
@@ -170,6 +232,7 @@ export async function requestDevice(opts: DeviceOptions = {}): Promise<DeviceInf
     limits,
     runtime,
     timestamps: features.includes('timestamp-query') ? 'quantized' : 'none',
+    dawnFlags: runtime === 'node-dawn' ? mergeDawnFlags(opts.dawnFlags ?? []) : [],
   };
 }
 

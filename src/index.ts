@@ -14,10 +14,8 @@ export {
 } from './model/vit.js';
 export {
   CLIPModel,
-  clipTokenizerKind,
   normalizeRows,
   softmaxRows,
-  type ClipTokenizerKind,
   type ClipLoadOptions,
   type EncodeTextsOptions,
   type LabelScore,
@@ -33,6 +31,15 @@ export {
   type TextLoadOptions,
 } from './model/text.js';
 export { ClipsTokenizer, cleanText, CLIPS_IDS, TokenizerError, type TokenizerOptions } from './text/tokenizer.js';
+export { BpeTokenizer, OPENAI_BPE_IDS } from './text/bpe.js';
+export {
+  tokenizerChoice,
+  tokenizerForConfig,
+  type TextTokenizer,
+  type TokenizerKind,
+  type TokenizerChoice,
+  type ConfigTokenizerOptions,
+} from './text/choose.js';
 export {
   configFromOpenClip,
   readConfigJson,
@@ -101,6 +108,13 @@ export {
   WebGPUError,
 } from './errors.js';
 export { encodeImages, type EncodeOptions, type EncodeResult } from './model/encode.js';
+export {
+  forwardInFlight,
+  batchImages,
+  DEFAULT_FLIGHT_DEPTH,
+  type FlightBatch,
+  type FlightResult,
+} from './model/overlap.js';
 export {
   preprocessImages,
   decodeImage,

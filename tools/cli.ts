@@ -17,11 +17,13 @@ import { searchCommand } from './cli/search.js';
 import { tokenizeCommand } from './cli/tokenize.js';
 import { tuneCommand } from './cli/tune.js';
 import { verifyCommand } from './cli/verify.js';
+import { workerCommand } from './cli/worker.js';
 
 const USAGE = `usage: wgsl-vit <command> [options]   (wgsl-vit <command> --help for each)
   verify       compare a checkpoint's outputs with a PyTorch expected file
   embed        images (or --text) in, embeddings out
   embed-dataset  a whole collection (folders, lists, webdataset shards) into clip-retrieval's layout, resumable
+  worker       embeds the parts of an embed-dataset --queue run (BullMQ on Redis)
   classify     zero-shot labels for images (OpenVision 1 CLIP checkpoints)
   search       rank a collection run's embeddings against a text or an image query
   convert      write a checkpoint with fp16 or q8 matrices (a smaller safetensors file)
@@ -42,6 +44,7 @@ const COMMANDS: readonly Command[] = [
   verifyCommand,
   embedCommand,
   embedDatasetCommand,
+  workerCommand,
   classifyCommand,
   searchCommand,
   convertCommand,

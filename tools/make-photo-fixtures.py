@@ -3,7 +3,7 @@
 
 Made from the four photos in test/fixtures (astronaut, chelsea, coffee, rocket: scikit-image's
 public-domain samples) with Pillow: each resized (Lanczos) to a few sizes between 160 and 640 px on
-the long side and saved as baseline 4:2:0 JPEG. Writes test/fixtures/pipeline/photos/NAME-WxH.jpg.
+the long side and saved as baseline 4:2:0 JPEG, named NAME-WxH.jpg, into test/fixtures/pipeline/photos/.
 Run with Debian's python3-pil: /usr/bin/python3 tools/make-photo-fixtures.py
 """
 import os

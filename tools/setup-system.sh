@@ -6,6 +6,10 @@
 #    ("shaderUniform*ArrayDynamicIndexing required").
 # 2. Chromium (Debian's package) for the demo page's browser test, unless CHROMIUM_PATH points at one;
 #    optional: without it setup succeeds and that test is skipped.
+# 3. Redis (Debian's redis-server) for the BullMQ adapter's tests, which start their own server on a
+#    free loopback port (test/helpers/redis.ts); the system service Debian's package enables is
+#    stopped and disabled again. Required under CI=true (setup fails without it); elsewhere a warning,
+#    and those tests are skipped naming why.
 # Needs root (or sudo) only when it has to install something.
 set -euo pipefail
 [ "$(uname -s)" = Linux ] || { echo "setup: not Linux: install a WebGPU-capable driver and Chromium yourself"; exit 0; }
@@ -49,4 +53,26 @@ elif apt_install chromium && [ -x /usr/bin/chromium ]; then
   echo "setup: installed Chromium: $(/usr/bin/chromium --version 2>/dev/null)"
 else
   echo "setup: warning: Chromium is not installed (see above); the demo page's test will be skipped. Install Debian's chromium, or set CHROMIUM_PATH, to run it." >&2
+fi
+
+# Redis serves the BullMQ adapter's tests (test/adapters/bullmq.test.ts), each of which starts its own
+# redis-server; none uses a system Redis. So when this script installs the package, it stops and
+# disables the service that Debian's package starts and enables (where it could start one), leaving
+# nothing listening on port 6379; `systemctl enable --now redis-server` brings it back for real runs.
+if command -v redis-server >/dev/null; then
+  echo "setup: Redis: $(redis-server --version)"
+elif apt_install redis-server && command -v redis-server >/dev/null; then
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    $sudo systemctl disable --now redis-server >/dev/null 2>&1 || true
+  else
+    $sudo service redis-server stop >/dev/null 2>&1 || true
+    $sudo update-rc.d redis-server disable >/dev/null 2>&1 || true
+    command -v systemctl >/dev/null && $sudo systemctl disable redis-server >/dev/null 2>&1 || true
+  fi
+  echo "setup: installed Redis: $(redis-server --version) (its system service stopped and disabled: the tests start their own)"
+elif [ -n "${CI:-}" ]; then
+  echo "setup: redis-server is not installed and could not be installed (see above); the BullMQ tests need it under CI" >&2
+  exit 1
+else
+  echo "setup: warning: redis-server is not installed (see above); the BullMQ adapter's tests will be skipped. Install Debian's redis-server to run them." >&2
 fi

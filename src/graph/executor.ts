@@ -12,10 +12,26 @@ export interface RunOptions {
   read?: readonly string[];
   /** Time every kernel node with timestamp queries (one pass per node; needs 'timestamp-query'). */
   profile?: boolean;
+  /**
+   * Outputs copied on the device into the caller's buffers (at a byte offset) instead of being read
+   * back: nothing is mapped, and the run resolves once its commands are submitted and validated (the
+   * caller's later commands on the same queue see the values). Those outputs are not in `outputs`.
+   */
+  into?: Record<string, DeviceSlice>;
+}
+
+/** A region of a caller's GPU buffer: where a device-resident input is read from or an output copied to. */
+export interface DeviceSlice {
+  buffer: GPUBuffer;
+  /** Byte offset (a multiple of 4). */
+  offset: number;
 }
 
 /** The keys of RunOptions (an unknown one is refused, options.ts). */
-export const RUN_OPTION_KEYS = { read: true, profile: true } as const satisfies KeyList<RunOptions>;
+export const RUN_OPTION_KEYS = { read: true, profile: true, into: true } as const satisfies KeyList<RunOptions>;
+
+const isSlice = (v: unknown): v is DeviceSlice =>
+  typeof v === 'object' && v !== null && 'buffer' in v && typeof (v as DeviceSlice).offset === 'number';
 
 export interface NodeTiming {
   node: string;
@@ -129,12 +145,31 @@ export class CompiledGraph {
    * Writes the inputs, records the forward pass into one command buffer, submits, reads back. A
    * WebGPU validation or out-of-memory error raised by this run rejects it (a WebGPUError).
    */
-  async run(inputs: Record<string, Float32Array | Uint32Array>, opts: RunOptions = {}): Promise<RunResult> {
+  async run(
+    inputs: Record<string, Float32Array | Uint32Array | DeviceSlice>,
+    opts: RunOptions = {},
+  ): Promise<RunResult> {
     checkOptionKeys('CompiledGraph.run', opts, RUN_OPTION_KEYS);
     const { device, graph } = this;
+    const into = opts.into ?? {};
+    for (const [name, slice] of Object.entries(into)) {
+      const t = graph.outputs.get(name);
+      if (!t) throw new Error(`graph: no output '${name}' to copy into a buffer`);
+      if (slice.offset % 4 !== 0 || slice.offset + t.bytes > slice.buffer.size)
+        throw new Error(
+          `graph: output '${name}' (${t.bytes} bytes) does not fit its buffer at offset ${slice.offset} (${slice.buffer.size} bytes)`,
+        );
+    }
     for (const [name, { tensor }] of this.inputs) {
       const data = inputs[name];
       if (!data) throw new Error(`graph: missing input '${name}'`);
+      if (isSlice(data)) {
+        if (data.offset % 4 !== 0 || data.offset + tensor.bytes > data.buffer.size)
+          throw new Error(
+            `graph: input '${name}' needs ${tensor.bytes} bytes at offset ${data.offset} of a ${data.buffer.size}-byte buffer`,
+          );
+        continue;
+      }
       const want = tensor.dtype === 'u32' ? Uint32Array : Float32Array;
       if (!(data instanceof want))
         throw new Error(
@@ -145,7 +180,7 @@ export class CompiledGraph {
           `graph: input '${name}' has ${data.length} values, expected ${tensor.bytes / 4} for shape [${tensor.shape.join(', ')}]`,
         );
     }
-    const names = opts.read ?? [...graph.outputs.keys()];
+    const names = (opts.read ?? [...graph.outputs.keys()]).filter((n) => !(n in into));
     for (const name of names) {
       if (!graph.outputs.has(name))
         throw new Error(`graph: no output '${name}' (has: ${[...graph.outputs.keys()].join(', ')})`);
@@ -162,11 +197,15 @@ export class CompiledGraph {
     device.pushErrorScope('validation');
     let validation: Promise<GPUError | null>, oom: Promise<GPUError | null>;
     try {
-      for (const [name, { buffer }] of this.inputs)
-        device.queue.writeBuffer(buffer, 0, inputs[name] as Float32Array<ArrayBuffer> | Uint32Array<ArrayBuffer>);
+      const encoder = device.createCommandEncoder({ label: 'forward' });
+      for (const [name, { buffer, tensor }] of this.inputs) {
+        const data = inputs[name]!;
+        // A device-resident input is copied on the queue, in this command buffer, before the passes.
+        if (isSlice(data)) encoder.copyBufferToBuffer(data.buffer, data.offset, buffer, 0, tensor.bytes);
+        else device.queue.writeBuffer(buffer, 0, data as Float32Array<ArrayBuffer> | Uint32Array<ArrayBuffer>);
+      }
       const querySet = profile ? device.createQuerySet({ type: 'timestamp', count: 2 * kernelNodes }) : null;
       if (querySet) transient.push(querySet);
-      const encoder = device.createCommandEncoder({ label: 'forward' });
       if (querySet) this.recordProfiled(encoder, querySet, timed);
       else this.record(encoder);
       for (const name of names) {
@@ -179,6 +218,10 @@ export class CompiledGraph {
         transient.push(s);
         encoder.copyBufferToBuffer(this.resolve(t).buffer, 0, s, 0, t.bytes);
         staging.push([name, s]);
+      }
+      for (const [name, slice] of Object.entries(into)) {
+        const t = graph.outputs.get(name)!;
+        encoder.copyBufferToBuffer(this.resolve(t).buffer, 0, slice.buffer, slice.offset, t.bytes);
       }
       if (querySet) {
         const resolveBuf = device.createBuffer({
@@ -207,7 +250,7 @@ export class CompiledGraph {
           outputs[name] = new Float32Array(s.getMappedRange().slice(0));
         }),
       );
-      if (staging.length === 0) await device.queue.onSubmittedWorkDone();
+      if (staging.length === 0 && Object.keys(into).length === 0) await device.queue.onSubmittedWorkDone();
       const error = (await validation) ?? (await oom);
       if (error) {
         const kind =

@@ -1,6 +1,6 @@
-// A whole CLIP model (OpenVision 1, or OpenAI's layout): both towers from one checkpoint, the
-// tokenizer its config names (clipTokenizerKind: CLIPS for OpenVision; OpenAI's BPE, not yet here,
-// for the others), and the scores open_clip computes (`exp(logit_scale)` times cosine, softmax over the texts).
+// OpenVision 1 (and OpenAI-layout CLIP) as a whole CLIP model: both towers from one checkpoint, the
+// tokenizer its config names (src/text/choose.ts: CLIPS or OpenAI's BPE), and the scores OpenVision
+// computes (`exp(logit_scale)` times cosine, softmax over the texts).
 //   const clip = await CLIPModel.load(device, { weights, config });
 //   const [ranked] = await clip.zeroShot(['cat.jpg'], ['cat', 'dog'], { template: 'a photo of a {}.' });
 import { elementCount } from '../shape.js';
@@ -9,7 +9,7 @@ import { checkOptionKeys, type KeyList } from '../options.js';
 import { encodeImages, type EncodeOptions } from './encode.js';
 import type { ImageInput } from '../preprocess/index.js';
 import { checkModelDType } from './dtype.js';
-import { ClipsTokenizer } from '../text/tokenizer.js';
+import { tokenizerForConfig, type TextTokenizer } from '../text/choose.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
 import { configFromOpenClip, textConfigFromOpenClip, readConfigJson } from './config.js';
 import { TextTransformer } from './text.js';
@@ -33,8 +33,14 @@ export interface ClipLoadOptions extends TowerLoadOptions {
   weights: WeightsInput | Checkpoint;
   /** The open_clip_config.json: parsed, or (Node) its path. */
   config: Record<string, unknown> | string;
-  /** The tokenizer: a ClipsTokenizer, or the text of a vocab.txt; default the released CLIPS vocabulary. */
-  vocab?: ClipsTokenizer | string;
+  /**
+   * The tokenizer. Default: the one the config's checkpoint uses (tokenizerForConfig: the CLIPS
+   * tokenizer for `text_cfg.hf_tokenizer_name: 'bert-base-uncased'`, OpenVision 1; OpenAI's BPE
+   * without `hf_tokenizer_name`), with the vocabulary the package ships. Else a tokenizer of that
+   * kind (ClipsTokenizer, BpeTokenizer), or the text of that kind's vocabulary file (a vocab.txt; a
+   * decompressed bpe_simple_vocab_16e6.txt).
+   */
+  vocab?: TextTokenizer | string;
 }
 
 /** One label's score for one image: the shape Transformers.js's zero-shot-image-classification returns. */
@@ -102,24 +108,6 @@ function checkClipImageOptions(method: string, opts: unknown, known: Readonly<Re
   checkOptionKeys(method, Object.fromEntries(Object.entries(opts).filter(([k]) => k !== 'onImageError')), known);
 }
 
-/**
- * The tokenizer a CLIP checkpoint's text tower was trained with, from its open_clip config, as
- * open_clip's get_tokenizer decides: a `text_cfg.hf_tokenizer_name` (OpenVision's configs:
- * bert-base-uncased) → 'clips', the CLIPS WordPiece tokenizer (src/text/tokenizer.ts); none → 'openai-bpe',
- * OpenAI's byte-level BPE (OpenAI CLIP, LAION, DataComp, DFN, MetaCLIP), which is not implemented
- * yet: such a model loads, runs its text tower on token ids (`clip.text.forward`), and refuses
- * texts by name (OPENAI_BPE_PENDING).
- */
-export type ClipTokenizerKind = 'clips' | 'openai-bpe';
-export function clipTokenizerKind(json: unknown): ClipTokenizerKind {
-  const t = (json as { model_cfg?: { text_cfg?: Record<string, unknown> } } | null)?.model_cfg?.text_cfg;
-  const name = t && typeof t === 'object' ? t.hf_tokenizer_name : undefined;
-  return name !== undefined && name !== null ? 'clips' : 'openai-bpe';
-}
-/** Why a model whose config takes OpenAI's BPE tokenizer cannot tokenize texts yet. */
-export const OPENAI_BPE_PENDING =
-  "OpenAI's BPE tokenizer: coming in this issue (issue 29); meanwhile give token ids to clip.text.forward";
-
 /** L2-normalises each row of a [rows, dim] array (in a new array). */
 export function normalizeRows(a: Float32Array, dim: number): Float32Array {
   const out = new Float32Array(a.length);
@@ -149,31 +137,11 @@ export class CLIPModel {
   private constructor(
     readonly vision: VisionTransformer,
     readonly text: TextTransformer,
-    private readonly clipsTokenizer: ClipsTokenizer | null,
+    /** The checkpoint's tokenizer (`tokenizer.kind`: 'clips' or 'openai-bpe'). */
+    readonly tokenizer: TextTokenizer,
     /** The checkpoint's `logit_scale` (a log); scores use exp(logitScale). */
     readonly logitScale: number,
-    /** Which tokenizer the config names (clipTokenizerKind). */
-    readonly tokenizerKind: ClipTokenizerKind,
-    private readonly configSource: string,
   ) {}
-
-  /**
-   * The tokenizer of this model's texts (CLIPS). A model in OpenAI's layout (no hf_tokenizer_name)
-   * throws a ConfigError naming OpenAI's BPE tokenizer, not yet implemented (OPENAI_BPE_PENDING).
-   */
-  get tokenizer(): ClipsTokenizer {
-    if (!this.clipsTokenizer)
-      throw new ConfigError(
-        this.configSource,
-        `has no model_cfg.text_cfg.hf_tokenizer_name, so its texts take ${OPENAI_BPE_PENDING}`,
-      );
-    return this.clipsTokenizer;
-  }
-
-  /** Whether this model can tokenize texts here (its tokenizer is implemented): false for OpenAI's BPE, for now. */
-  get canTokenize(): boolean {
-    return this.clipsTokenizer !== null;
-  }
 
   /** The shared embedding width E. */
   get embedDim(): number {
@@ -201,28 +169,18 @@ export class CLIPModel {
         source,
         `the towers' embed_dim differ (vision ${visionCfg.embedDim}, text ${textCfg.embedDim})`,
       );
-    const tokenizerKind = clipTokenizerKind(json);
-    if (tokenizerKind === 'openai-bpe' && opts.vocab !== undefined)
-      throw new ArgumentError(
-        'CLIPModel.load',
-        'vocab',
-        `is a CLIPS vocabulary, but ${source} has no model_cfg.text_cfg.hf_tokenizer_name: its text tower takes OpenAI's BPE tokenizer, not CLIPS (${OPENAI_BPE_PENDING})`,
-      );
-    const tokenizer =
-      tokenizerKind === 'openai-bpe'
-        ? null
-        : opts.vocab instanceof ClipsTokenizer
-          ? opts.vocab
-          : typeof opts.vocab === 'string'
-            ? ClipsTokenizer.fromVocab(opts.vocab, { contextLength: textCfg.contextLength })
-            : await ClipsTokenizer.default({ contextLength: textCfg.contextLength });
-    if (tokenizer && tokenizer.contextLength !== textCfg.contextLength) {
+    const tokenizer = await tokenizerForConfig(json, {
+      source,
+      vocab: opts.vocab,
+      contextLength: textCfg.contextLength,
+    });
+    if (tokenizer.contextLength !== textCfg.contextLength) {
       throw new ConfigError(
         source,
         `the tokenizer makes ${tokenizer.contextLength} ids per text, the text tower takes ${textCfg.contextLength}`,
       );
     }
-    if (tokenizer && tokenizer.vocabSize > textCfg.vocabSize) {
+    if (tokenizer.vocabSize > textCfg.vocabSize) {
       throw new ConfigError(
         source,
         `the vocabulary has ${tokenizer.vocabSize} tokens, more than the text tower's ${textCfg.vocabSize} embedding rows (vocab_size): it is not this model's vocabulary`,
@@ -254,7 +212,7 @@ export class CLIPModel {
       text.destroy();
       throw e;
     }
-    return new CLIPModel(vision, text, tokenizer, logitScale!, tokenizerKind, source);
+    return new CLIPModel(vision, text, tokenizer, logitScale!);
   }
 
   /**

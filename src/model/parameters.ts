@@ -1,9 +1,10 @@
 // From a checkpoint file to GPU buffers: the open_clip key layout of OpenVision encoders, checked
 // key by key and shape by shape before use, and uploaded with nothing left behind on failure.
-import { CheckpointError, ConfigError } from '../errors.js';
+import { CheckpointError } from '../errors.js';
 import type { LoadProgress } from '../weights/source.js';
 import type { Graph, KernelChoices, Tensor, TensorStorage } from '../graph/graph.js';
 import { posembSincos2d } from '../kernels/posemb-sincos.js';
+import { resizePosEmbed } from './pos-resize.js';
 import { openCheckpoint } from '../weights/index.js';
 import { isFloatDType, notFloatError, type Checkpoint } from '../weights/checkpoint.js';
 import type { WeightsInput } from '../weights/source.js';
@@ -327,14 +328,15 @@ export function sincosTableError(table: Float32Array, grid: number, width: numbe
   return m;
 }
 
-/** Throws unless the stored table is the sin-cos formula, before one is recomputed for `resolution`. */
-export function checkRecomputablePositions(source: string, error: number, c: ViTConfig, resolution: number): void {
-  if (!(error <= SINCOS_TABLE_TOLERANCE)) {
-    throw new ConfigError(
-      source,
-      `cannot run at resolution ${resolution}: the checkpoint's positional_embedding is not the fixed 2-D sin-cos table ` +
-        `(max |difference| ${error.toExponential(2)} > ${SINCOS_TABLE_TOLERANCE}), so it cannot be recomputed for a ${resolution / c.patchSize}² grid; ` +
-        `run at ${c.imageSize} (its own grid)`,
-    );
-  }
+/**
+ * The position table for `resolution`, from the checkpoint's own (`stored`, [1 + g², W] at the
+ * config's grid; `error`: its sincosTableError): OpenVision's fixed 2-D sin-cos table (stored within
+ * SINCOS_TABLE_TOLERANCE of the formula) is recomputed for the new grid, as OpenVision's JAX code
+ * does; any other (learned) table is resampled as open_clip's resize_pos_embed does (class row kept,
+ * the grid by antialiased bicubic: src/model/pos-resize.ts).
+ */
+export function positionTableAt(stored: Float32Array, error: number, c: ViTConfig, resolution: number): Float32Array {
+  const grid = resolution / c.patchSize;
+  if (error <= SINCOS_TABLE_TOLERANCE) return posembSincos2d(grid, c.width);
+  return resizePosEmbed(stored, c.width, c.imageSize / c.patchSize, grid);
 }

@@ -5,7 +5,7 @@ import { openCheckpoint } from '../weights/index.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
 import type { WeightsInput } from '../weights/source.js';
 import type { ViTOutputName, VisionTransformer } from './vit.js';
-import { OPENAI_BPE_PENDING, softmaxRows, type CLIPModel } from './clip.js';
+import { softmaxRows, type CLIPModel } from './clip.js';
 import type { ModelDType } from './dtype.js';
 
 /**
@@ -174,35 +174,12 @@ export const CLIP_ENTRIES = [
 export interface ClipRow extends Comparison {
   /** Shapes, ours and the file's, when they differ. */
   shapes?: [number[], number[]];
-  /** Set when the row could not be compared here (why): neither passed nor failed. */
-  notCompared?: string;
-}
-
-/**
- * The [P, E] text embeddings of the file's first P texts (the prompts): through the model's
- * tokenizer where it has one, else from the file's own text_ids (a model whose tokenizer is not
- * implemented yet, OpenAI's BPE: its scores are still compared, on PyTorch's ids). Null when neither.
- */
-async function promptEmbeddings(
-  clip: CLIPModel,
-  exp: ExpectedFile,
-  texts: readonly string[],
-  P: number,
-): Promise<Float32Array | null> {
-  if (clip.canTokenize) return clip.encodeTexts(texts.slice(0, P));
-  if (!exp.ckpt.tensors.has('text_ids')) return null;
-  const T = clip.text.config.contextLength;
-  const ids = (await exp.ckpt.readInt32!('text_ids')).subarray(0, P * T);
-  if (ids.length !== P * T) return null;
-  return (await clip.text.forward(ids, P, { outputs: ['embedding'] })).embedding!;
 }
 
 /**
  * Runs a CLIP model on an expected file's `input` and texts and compares every CLIP entry the file
- * has: text_ids (the tokenizer on `meta.texts`, exact; not compared, and said so, for a model whose
- * tokenizer is not implemented yet), text_block0 / text_embedding (the text tower on the file's ids),
- * image_embedding, logits_per_image and probs (over the first `meta.prompts` texts: tokenized here,
- * or the file's ids for such a model).
+ * has: text_ids (the tokenizer on `meta.texts`, exact), text_block0 / text_embedding (the text tower
+ * on the file's ids), image_embedding, logits_per_image and probs (over the first `meta.prompts` texts).
  */
 export async function compareClip(clip: CLIPModel, exp: ExpectedFile): Promise<ClipRow[]> {
   const { ckpt } = exp;
@@ -237,17 +214,8 @@ export async function compareClip(clip: CLIPModel, exp: ExpectedFile): Promise<C
         `text_ids has ${n} rows but __metadata__.meta.texts lists ${meta.texts?.length ?? 'no'} texts`,
         'text_ids',
       );
-    const mine = clip.canTokenize ? clip.tokenizer.encodeBatch(meta.texts) : null;
-    if (!mine)
-      rows.push({
-        name: 'text_ids',
-        maxAbs: NaN,
-        maxRel: NaN,
-        cosine: NaN,
-        pass: true,
-        notCompared: `${OPENAI_BPE_PENDING.split(';')[0]}: the text tower runs on the file's ids`,
-      });
-    else if (mine.length !== ids.length)
+    const mine = clip.tokenizer.encodeBatch(meta.texts);
+    if (mine.length !== ids.length)
       rows.push({
         name: 'text_ids',
         maxAbs: Infinity,
@@ -285,9 +253,7 @@ export async function compareClip(clip: CLIPModel, exp: ExpectedFile): Promise<C
     if (has('image_embedding')) await row('image_embedding', img, [B, E], CLIP_TOLERANCE.embeddings);
     if ((has('logits_per_image') || has('probs')) && Array.isArray(meta.texts)) {
       const P = meta.prompts ?? meta.texts.length;
-      const txt = await promptEmbeddings(clip, exp, meta.texts, P);
-      if (!txt) return rows;
-      const logits = clip.logits(img, txt);
+      const logits = clip.logits(img, await clip.encodeTexts(meta.texts.slice(0, P)));
       const scale = Math.exp(clip.logitScale);
       if (has('logits_per_image'))
         await row('logits_per_image', logits, [B, P], {
@@ -352,16 +318,13 @@ export async function measureAccuracy(model: VisionTransformer | CLIPModel, exp:
     }
     if (ckpt.tensors.has('probs') && Array.isArray(meta.texts)) {
       const P = meta.prompts ?? meta.texts.length;
-      const txt = await promptEmbeddings(clip, exp, meta.texts, P);
-      if (txt) {
-        const probs = softmaxRows(clip.logits(img, txt), P);
-        const want = await ckpt.read('probs');
-        r.probs = {
-          maxAbs: probs.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i]!)), 0),
-          sameRanking: sameRanking(probs, want, P),
-        };
-        r.pass &&= r.probs.sameRanking;
-      }
+      const probs = softmaxRows(clip.logits(img, await clip.encodeTexts(meta.texts.slice(0, P))), P);
+      const want = await ckpt.read('probs');
+      r.probs = {
+        maxAbs: probs.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i]!)), 0),
+        sameRanking: sameRanking(probs, want, P),
+      };
+      r.pass &&= r.probs.sameRanking;
     }
   }
   return r;

@@ -12,7 +12,6 @@ import * as ops from '../graph/ops.js';
 import { attentionReads } from '../graph/placement.js';
 import { DTYPE_BYTES } from '../kernels/program/index.js';
 import { MATRIX_TEXTURE_ROWS } from '../kernels/program/texture-matrix.js';
-import { posembSincos2d } from '../kernels/posemb-sincos.js';
 import {
   architecture,
   configFromOpenClip,
@@ -24,8 +23,9 @@ import {
 import { residualBlock, type Param } from './blocks.js';
 import {
   checkLayout,
-  checkRecomputablePositions,
   expectedKeys,
+  positionTableAt,
+  SINCOS_TABLE_TOLERANCE,
   sincosTableError,
   uploadF32,
   towerParams,
@@ -37,7 +37,7 @@ export type ViTOutputName = 'tokens' | 'pooled' | 'embedding' | 'block0' | 'hidd
 /** Every output `forward` can return. */
 export const VIT_OUTPUTS: readonly ViTOutputName[] = ['tokens', 'pooled', 'embedding', 'block0', 'hidden'];
 
-/** Name of the position-table param for a resolution: the checkpoint's own, or a recomputed one. */
+/** Name of the position-table param for a resolution: the checkpoint's own, or one recomputed (sin-cos) or resampled (learned). */
 const posKey = (c: ViTConfig, resolution: number) =>
   resolution === c.imageSize ? 'positional_embedding' : `positional_embedding@${resolution}`;
 
@@ -85,7 +85,11 @@ export function buildViTGraph(
 }
 
 export interface ForwardOptions {
-  /** Input resolution (default: the checkpoint's). Any multiple of the patch size; the sin-cos table is recomputed. */
+  /**
+   * Input resolution (default: the checkpoint's). Any multiple of the patch size: a sin-cos position
+   * table is recomputed for the new grid (OpenVision), a learned one resampled as open_clip's
+   * resize_pos_embed does (class row kept, the grid by antialiased bicubic).
+   */
   resolution?: number;
   /** Which outputs to compute and return (default tokens, pooled, embedding). */
   outputs?: readonly ViTOutputName[];
@@ -98,6 +102,12 @@ export interface ForwardOptions {
    * -2 the second-to-last, what LLaVA-style pipelines take from OpenVision 2). Default -1.
    */
   hiddenBlock?: number;
+  /**
+   * Keep the outputs on the device: they come back as GPU buffers in `buffers` (STORAGE, COPY_SRC,
+   * COPY_DST; the caller destroys them), nothing is read back, and the call resolves once the work is
+   * submitted and validated — for a caller whose next commands use them on the same queue.
+   */
+  onDevice?: boolean;
 }
 
 export interface ViTOutputs {
@@ -115,6 +125,8 @@ export interface ViTOutputs {
   timings?: NodeTiming[];
   /** Batch sizes the run was split into (one entry unless the batch exceeded device limits). */
   chunks: number[];
+  /** With `onDevice`: each output asked for, as a GPU buffer of the same layout (float32, row-major). */
+  buffers?: Partial<Record<ViTOutputName, GPUBuffer>>;
 }
 
 export interface LoadOptions extends TowerLoadOptions {
@@ -136,6 +148,7 @@ export const FORWARD_OPTION_KEYS = {
   profile: true,
   maxBatch: true,
   hiddenBlock: true,
+  onDevice: true,
 } as const satisfies KeyList<ForwardOptions>;
 
 export class VisionTransformer extends GraphModel {
@@ -144,8 +157,10 @@ export class VisionTransformer extends GraphModel {
     readonly config: ViTConfig,
     weights: GpuWeights,
     source: string,
-    /** Max |difference| of the stored position table to the sin-cos formula (see checkRecomputablePositions). */
+    /** Max |difference| of the stored position table to the sin-cos formula (see positionTableAt). */
     readonly positionTableError: number,
+    /** The stored table when it is not the sin-cos formula (a learned one, resampled for other resolutions), else null. */
+    private readonly learnedPositions: Float32Array | null,
     kernels: KernelChoices,
     /** Where the kernel choices came from: 'load option', 'profile <store>' or 'built-in'. */
     readonly kernelsFrom: string,
@@ -157,16 +172,19 @@ export class VisionTransformer extends GraphModel {
   static async load(device: GPUDevice, opts: LoadOptions): Promise<VisionTransformer> {
     await checkLoadCall('VisionTransformer.load', device, opts, LOAD_OPTION_KEYS);
     const config = await resolveConfig(opts.config);
-    let posError = Infinity;
+    let posError = Infinity,
+      learned: Float32Array | null = null;
     const t = await loadTower(device, opts, {
       where: 'VisionTransformer.load',
       shape: shapeKey(config),
       layout: (ckpt) => checkLayout(ckpt, config),
       inspect: (k, data) => {
-        if (k === 'positional_embedding') posError = sincosTableError(data, gridOf(config), config.width);
+        if (k !== 'positional_embedding') return;
+        posError = sincosTableError(data, gridOf(config), config.width);
+        learned = posError <= SINCOS_TABLE_TOLERANCE ? null : data;
       },
     });
-    return new VisionTransformer(device, config, t.weights, t.source, posError, t.kernels, t.kernelsFrom);
+    return new VisionTransformer(device, config, t.weights, t.source, posError, learned, t.kernels, t.kernelsFrom);
   }
 
   /**
@@ -247,11 +265,13 @@ export class VisionTransformer extends GraphModel {
     this.checkAlive();
     const pk = posKey(this.config, resolution);
     if (!this.weights.buffers.has(pk) && !this.extraParams.has(pk)) {
-      checkRecomputablePositions(this.source, this.positionTableError, this.config, resolution);
-      this.extraParams.set(
-        pk,
-        uploadF32(this.device, posembSincos2d(gridOf(this.config, resolution), this.config.width), pk),
+      const table = positionTableAt(
+        this.learnedPositions ?? new Float32Array(0),
+        this.positionTableError,
+        this.config,
+        resolution,
       );
+      this.extraParams.set(pk, uploadF32(this.device, table, pk));
     }
     const hb = outputs.includes('hidden') ? hiddenBlock : -1;
     return this.compileCached(`${batch}|${resolution}|${[...outputs].sort().join(',')}|${hb}`, () =>
@@ -260,10 +280,12 @@ export class VisionTransformer extends GraphModel {
   }
 
   /**
-   * Runs the encoder on `batch` preprocessed images ([B, 3, S, S] float32, NCHW). Batches larger
-   * than `maxChunk(S)` are split into chunks run one after another; outputs are concatenated.
+   * Runs the encoder on `batch` preprocessed images ([B, 3, S, S] float32, NCHW): a Float32Array, or
+   * a GPU buffer already holding them (COPY_SRC usage; copied on the device, never read by the host,
+   * so its values are not checked for being finite). Batches larger than `maxChunk(S)` are split
+   * into chunks run one after another; outputs are concatenated (`onDevice`: into one buffer each).
    */
-  async forward(pixels: Float32Array, batch: number, opts: ForwardOptions = {}): Promise<ViTOutputs> {
+  async forward(pixels: Float32Array | GPUBuffer, batch: number, opts: ForwardOptions = {}): Promise<ViTOutputs> {
     this.checkAlive();
     checkOptionKeys('forward', opts, FORWARD_OPTION_KEYS);
     const c = this.config;
@@ -271,22 +293,36 @@ export class VisionTransformer extends GraphModel {
     this.checkResolution('forward', res);
     if (!Number.isInteger(batch) || batch <= 0)
       throw new ArgumentError('forward', 'batch', `must be a positive integer, got ${String(batch)}`);
-    if (!(pixels instanceof Float32Array)) {
+    const onGpu = isGpuBuffer(pixels);
+    if (!(pixels instanceof Float32Array) && !onGpu) {
       throw new ArgumentError(
         'forward',
         'pixels',
-        `must be a Float32Array [B, 3, S, S] of preprocessed values, got ${describeValue(pixels)} (use preprocessImages() or new Float32Array(...))`,
+        `must be a Float32Array [B, 3, S, S] of preprocessed values or a GPUBuffer holding them, got ${describeValue(pixels)} (use preprocessImages() or new Float32Array(...))`,
       );
     }
     const per = 3 * res * res;
-    if (pixels.length !== batch * per) {
+    if (onGpu) {
+      if (pixels.size < batch * per * 4)
+        throw new ArgumentError(
+          'forward',
+          'pixels',
+          `is a GPUBuffer of ${pixels.size} bytes; [${batch}, 3, ${res}, ${res}] float32 needs ${batch * per * 4}`,
+        );
+      if (!(pixels.usage & GPUBufferUsage.COPY_SRC))
+        throw new ArgumentError(
+          'forward',
+          'pixels',
+          'is a GPUBuffer without COPY_SRC usage (the input is copied from it)',
+        );
+    } else if (pixels.length !== batch * per) {
       throw new ArgumentError(
         'forward',
         'pixels',
         `has ${pixels.length} values; [${batch}, 3, ${res}, ${res}] needs ${batch * per}`,
       );
     }
-    const bad = firstNonFinite(pixels);
+    const bad = onGpu ? -1 : firstNonFinite(pixels);
     if (bad >= 0) {
       const b = Math.floor(bad / per),
         ch = Math.floor((bad % per) / (res * res)),
@@ -295,7 +331,7 @@ export class VisionTransformer extends GraphModel {
       throw new ArgumentError(
         'forward',
         'pixels',
-        `value ${pixels[bad]} at [${b}, ${ch}, ${y}, ${x}] (flat index ${bad}) is not finite`,
+        `value ${(pixels as Float32Array)[bad]} at [${b}, ${ch}, ${y}, ${x}] (flat index ${bad}) is not finite`,
       );
     }
     const outputs = opts.outputs ?? DEFAULT_OUTPUTS;
@@ -310,17 +346,47 @@ export class VisionTransformer extends GraphModel {
       );
     checkHiddenBlockUse('forward', opts.hiddenBlock, outputs);
     const hiddenBlock = hb < 0 ? L + hb : hb;
+    const buffers: Partial<Record<ViTOutputName, GPUBuffer>> = {};
+    const made: GPUBuffer[] = [];
     const r = await this.runChunked('forward', batch, opts.maxBatch, this.maxChunk(res), async (start, b, alive) => {
       const cg = await this.compiled(b, res, outputs, hiddenBlock);
       alive();
-      return cg.run({ image: pixels.subarray(start * per, (start + b) * per) }, { profile: opts.profile });
+      const input = onGpu
+        ? { buffer: pixels, offset: start * per * 4 }
+        : pixels.subarray(start * per, (start + b) * per);
+      if (!opts.onDevice) return cg.run({ image: input }, { profile: opts.profile });
+      const into: Record<string, { buffer: GPUBuffer; offset: number }> = {};
+      for (const k of outputs) {
+        const perImage = cg.graph.outputs.get(k)!.bytes / b;
+        if (!buffers[k]) {
+          buffers[k] = this.device.createBuffer({
+            label: `forward ${k}`,
+            size: Math.max(16, perImage * batch),
+            usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+          });
+          made.push(buffers[k]);
+        }
+        into[k] = { buffer: buffers[k], offset: start * perImage };
+      }
+      return cg.run({ image: input }, { profile: opts.profile, read: [], into });
+    }).catch((e: unknown) => {
+      for (const b of made) b.destroy(); // nothing leaked on a failed call
+      throw e;
     });
     return {
       ...(r.outputs as Partial<Record<ViTOutputName, Float32Array>>),
       chunks: r.chunks,
       ...(r.timings ? { timings: r.timings } : {}),
+      ...(opts.onDevice ? { buffers } : {}),
     };
   }
+}
+
+/** Whether a value is a GPUBuffer (a real one, or Dawn's for Node: it has size, usage and mapAsync). */
+function isGpuBuffer(v: unknown): v is GPUBuffer {
+  return (
+    typeof v === 'object' && v !== null && 'mapAsync' in v && 'usage' in v && typeof (v as GPUBuffer).size === 'number'
+  );
 }
 
 function firstNonFinite(a: Float32Array): number {

@@ -4,12 +4,11 @@
 // runtimes (ONNX Runtime Web's WebGPU EP, onnxruntime-node) can run the very same model.
 // Inputs: `image` [B, 3, S, S]. Outputs: `embedding` [B, E], `tokens` [B, g², W].
 import onnxProto from 'onnx-proto';
-import { posembSincos2d } from '../kernels/posemb-sincos.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
 import { architecture, gridOf, type ViTConfig } from '../model/config.js';
 import { CheckpointError, ConfigError } from '../errors.js';
 import { checkOptionKeys, type KeyList } from '../options.js';
-import { checkLayout, checkRecomputablePositions, sincosTableError } from '../model/parameters.js';
+import { checkLayout, positionTableAt, sincosTableError } from '../model/parameters.js';
 
 const { onnx } = onnxProto as unknown as { onnx: typeof import('onnx-proto').onnx };
 type NodeProto = import('onnx-proto').onnx.INodeProto;
@@ -104,8 +103,12 @@ export async function exportOnnx(config: ViTConfig, ckpt: Checkpoint, opts: Onnx
   let pos: string;
   if (S === c.imageSize) pos = await weight('positional_embedding', [N, W]);
   else {
-    checkRecomputablePositions(ckpt.file, sincosTableError(await read('positional_embedding'), gridOf(c), W), c, S);
-    pos = f32(`positional_embedding@${S}`, [N, W], posembSincos2d(g, W));
+    const stored = await read('positional_embedding');
+    pos = f32(
+      `positional_embedding@${S}`,
+      [N, W],
+      positionTableAt(stored, sincosTableError(stored, gridOf(c), W), c, S),
+    );
   }
   x = op('Reshape', [op('Add', [x, pos]), i64([B * N, W])]);
   // x = ln_pre(x) (OpenAI's layout; OpenVision has none)

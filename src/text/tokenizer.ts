@@ -10,7 +10,7 @@
 // Written here rather than taken from a library: the WordPiece is ~60 lines and exact against the
 // fixture (34 strings), while the libraries that have one (Transformers.js) are far larger and do
 // not do ftfy's cleaning. HTML entities use the `entities` package (the HTML5 table).
-import { decodeHTML, decodeHTMLStrict } from 'entities';
+import { decodeHTMLStrict } from 'entities';
 import { checkOptionKeys, type KeyList } from '../options.js';
 
 /** Ids the CLIPS layout uses (the released vocabulary's [PAD], [bos], [eos], [UNK], [CLS]). */
@@ -83,32 +83,153 @@ const LIGATURES: Record<string, string> = {
   ﬅ: 'ſt',
   ﬆ: 'st',
 };
-/** Python's str.isspace() characters (what `\s` matches in Python's re for str patterns). */
+/** Python's str.isspace() characters (what str.strip() removes). */
 const PY_SPACE = '\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
-const PY_SPACE_RUN = new RegExp(`[${PY_SPACE}]+`, 'g');
+/** What `\s` matches in the `regex` module (Unicode White_Space: str.isspace() less U+001C–U+001F). */
+export const REGEX_SPACE = '\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+const SPACE_RUN = new RegExp(`[${REGEX_SPACE}]+`, 'g');
 const PY_STRIP = new RegExp(`^[${PY_SPACE}]+|[${PY_SPACE}]+$`, 'g');
 
-/** The fixes ftfy.fix_text applies by default, in its order, minus mojibake repair. */
-function ftfyFix(text: string): string {
-  let t = text;
-  if (!t.includes('<')) t = decodeHTMLStrict(t); // unescape_html='auto': not when the text has tags
-  // eslint-disable-next-line no-control-regex -- ftfy's remove_terminal_escapes matches the ESC control character
-  t = t.replace(/\x1b\[((?:\d|;)*)([a-zA-Z])/g, ''); // remove_terminal_escapes
-  t = t.replace(/[\x80-\x9f]/g, (c) => CP1252[c.charCodeAt(0)] ?? c); // fix_c1_controls
+// HTML character references exactly as Python's html.unescape (HTML5 rules, Python's choices for
+// invalid code points), with the HTML5 named references of the `entities` package.
+/** The HTML5 names that are references without a semicolon too (html.entities.html5's keys without ';'). */
+const LEGACY_ENTITIES = new Set(
+  (
+    'AElig AMP Aacute Acirc Agrave Aring Atilde Auml COPY Ccedil ETH Eacute Ecirc Egrave Euml GT Iacute Icirc ' +
+    'Igrave Iuml LT Ntilde Oacute Ocirc Ograve Oslash Otilde Ouml QUOT REG THORN Uacute Ucirc Ugrave Uuml Yacute ' +
+    'aacute acirc acute aelig agrave amp aring atilde auml brvbar ccedil cedil cent copy curren deg divide eacute ' +
+    'ecirc egrave eth euml frac12 frac14 frac34 gt iacute icirc iexcl igrave iquest iuml laquo lt macr micro ' +
+    'middot nbsp not ntilde oacute ocirc ograve ordf ordm oslash otilde ouml para plusmn pound quot raquo reg sect ' +
+    'shy sup1 sup2 sup3 szlig thorn times uacute ucirc ugrave uml uuml yacute yen yuml'
+  ).split(' '),
+);
+/** The value of the HTML5 named reference `name` (with its ';' when it has one), or undefined. */
+function namedReference(name: string): string | undefined {
+  if (name.endsWith(';')) {
+    const ref = `&${name}`,
+      v = decodeHTMLStrict(ref);
+    return v !== ref ? v : undefined;
+  }
+  return LEGACY_ENTITIES.has(name) ? decodeHTMLStrict(`&${name};`) : undefined;
+}
+/** Python's html._invalid_codepoints: numeric references to these decode to nothing. */
+const isInvalidCodePoint = (n: number) =>
+  (n >= 0x1 && n <= 0x8) ||
+  n === 0xb ||
+  (n >= 0xe && n <= 0x1f) ||
+  (n >= 0x7f && n <= 0x9f) ||
+  (n >= 0xfdd0 && n <= 0xfdef) ||
+  (n & 0xfffe) === 0xfffe;
+function numericReference(n: number): string {
+  if (n === 0) return '\ufffd';
+  if (n === 0xd) return '\r';
+  if (n >= 0x80 && n <= 0x9f) return CP1252[n] ?? String.fromCodePoint(n); // Python's _invalid_charrefs
+  if ((n >= 0xd800 && n <= 0xdfff) || n > 0x10ffff) return '\ufffd';
+  if (isInvalidCodePoint(n)) return '';
+  return String.fromCodePoint(n);
+}
+const CHARREF = /&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)/gu;
+
+/** Python's html.unescape: numeric and named references, the longest legacy name without ';' as a prefix. */
+export function htmlUnescape(text: string): string {
+  if (!text.includes('&')) return text;
+  return text.replace(CHARREF, (whole, s: string) => {
+    if (s[0] === '#') {
+      const hex = s[1] === 'x' || s[1] === 'X';
+      const digits = s.slice(hex ? 2 : 1).replace(/;$/, '');
+      return numericReference(parseInt(digits, hex ? 16 : 10));
+    }
+    const v = namedReference(s);
+    if (v !== undefined) return v;
+    const cps = Array.from(s);
+    for (let x = cps.length - 1; x > 1; x--) {
+      const w = namedReference(cps.slice(0, x).join(''));
+      if (w !== undefined) return w + cps.slice(x).join('');
+    }
+    return whole;
+  });
+}
+
+/** ftfy's unescape_html: `&name;` of the HTML5 table (and all-caps forms of lowercase names), `&#…;` by html.unescape. */
+const FTFY_ENTITY = /&#?[0-9A-Za-z]{1,24};/g;
+function ftfyUnescape(text: string): string {
+  return text.replace(FTFY_ENTITY, (m) => {
+    if (m.startsWith('&#')) {
+      const u = htmlUnescape(m);
+      return u.includes(';') ? m : u; // only a reference consumed with its ';'
+    }
+    const v = namedReference(m.slice(1));
+    if (v !== undefined) return v;
+    // &NAME; for an all-lowercase HTML5 name, when html.unescape leaves &NAME; as it is
+    const name = m.slice(1, -1),
+      lower = name.toLowerCase();
+    if (name === lower.toUpperCase() && name !== lower && htmlUnescape(m) === m) {
+      const w = namedReference(`${lower};`);
+      if (w !== undefined) return w.toUpperCase();
+    }
+    return m;
+  });
+}
+
+/**
+ * One pass of ftfy 6's fixes in its order (fix_and_explain), minus fix_encoding (mojibake
+ * detection and repair: not reproduced).
+ */
+function ftfyPass(text: string, unescape: boolean): string {
+  let t = unescape ? ftfyUnescape(text) : text; // unescape_html
+  t = t.replace(/[\x80-\x9f]/g, (c) => CP1252[c.charCodeAt(0)] ?? c); // fix_c1_controls (sloppy-windows-1252)
   t = t.replace(/[ĲĳŉǱǲǳǄǅǆǇǈǉǊǋǌﬀ-ﬆ]/g, (c) => LIGATURES[c] ?? c); // fix_latin_ligatures
   t = t.replace(/[\u3000\uff01-\uffef]/g, (c) => (c === '\u3000' ? ' ' : c.normalize('NFKC'))); // fix_character_width
   t = t.replace(/[\u02bc\u2018-\u201b]/g, "'").replace(/[\u201c-\u201f]/g, '"'); // uncurl_quotes
   t = t.replace(/\r\n/g, '\n').replace(/[\r\u2028\u2029\u0085]/g, '\n'); // fix_line_breaks
   t = t.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd'); // fix_surrogates
+  // eslint-disable-next-line no-control-regex -- ftfy's remove_terminal_escapes matches the ESC control character
+  t = t.replace(/\x1b\[((?:\d|;)*)([a-zA-Z])/g, ''); // remove_terminal_escapes
   // eslint-disable-next-line no-control-regex -- ftfy's remove_control_chars removes exactly these
   t = t.replace(/[\x00-\x08\x0b\x0e-\x1f\x7f\u206a-\u206f\ufeff\ufff9-\ufffc]/g, ''); // remove_control_chars
   return t.normalize('NFC');
 }
 
-/** CLIPS's text cleaning: ftfy, html.unescape twice, strip, whitespace runs → one space. */
+/** Passes until nothing changes (ftfy repeats its fixes so; they settle in two or three). */
+const FTFY_MAX_PASSES = 16;
+
+/**
+ * ftfy.fix_text with its default options (ftfy 6.3), except mojibake repair: the text is fixed line
+ * by line (segments ending after each '\n'); HTML references are decoded ('auto') until a segment
+ * with '<' is met; each segment gets unescape_html, fix_c1_controls, fix_latin_ligatures,
+ * fix_character_width, uncurl_quotes, fix_line_breaks, fix_surrogates, remove_terminal_escapes,
+ * remove_control_chars and NFC, repeated until it no longer changes. Not reproduced: fix_encoding
+ * (mojibake detection by ftfy's badness heuristic and its re-decoding, restore_byte_a0,
+ * replace_lossy_sequences, decode_inconsistent_utf8) and the split of lines over
+ * max_decode_length (10⁶) characters.
+ */
+export function ftfyFixText(text: string): string {
+  let unescape = true,
+    out = '';
+  for (let pos = 0; pos < text.length;) {
+    const nl = text.indexOf('\n', pos);
+    const end = nl < 0 ? text.length : nl + 1;
+    let seg = text.slice(pos, end);
+    if (seg.includes('<')) unescape = false;
+    for (let i = 0; i < FTFY_MAX_PASSES; i++) {
+      const next = ftfyPass(seg, unescape);
+      if (next === seg) break;
+      seg = next;
+    }
+    out += seg;
+    pos = end;
+  }
+  return out;
+}
+
+/** OpenAI's whitespace_clean after basic_clean's strip: strip, runs of the `regex` module's \s → one space, strip. */
+export function whitespaceClean(text: string): string {
+  return text.replace(PY_STRIP, '').replace(SPACE_RUN, ' ').replace(PY_STRIP, '');
+}
+
+/** open_clip's (and OpenAI's) text cleaning: ftfyFixText, html.unescape twice, whitespaceClean. */
 export function cleanText(text: string): string {
-  const t = decodeHTML(decodeHTML(ftfyFix(text)));
-  return t.replace(PY_STRIP, '').replace(PY_SPACE_RUN, ' ');
+  return whitespaceClean(htmlUnescape(htmlUnescape(ftfyFixText(text))));
 }
 
 // ---- 2. BERT normaliser, pre-tokeniser and WordPiece -------------------------------------------
@@ -168,6 +289,7 @@ export const TOKENIZER_OPTION_KEYS = { contextLength: true } as const satisfies 
 
 /** CLIPS tokenizer over a WordPiece vocabulary (vocab.txt: one token per line, id = line index). */
 export class ClipsTokenizer {
+  readonly kind = 'clips' as const;
   private readonly ids: Map<string, number>;
   readonly contextLength: number;
 

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ArgumentError, CheckpointError, ConfigError } from '../../src/errors.js';
-import { CLIPModel, clipTokenizerKind, normalizeRows, softmaxRows } from '../../src/model/clip.js';
+import { CLIPModel, normalizeRows } from '../../src/model/clip.js';
 import { compare, readExpected } from '../../src/model/verify.js';
 import { memoryCheckpoint } from '../../src/weights/checkpoint.js';
 import { openCheckpoint } from '../../src/weights/index.js';
@@ -113,42 +113,46 @@ describe('CLIPModel', () => {
   });
 });
 
-// OpenAI's layout: the tokenizer is chosen from the config (clipTokenizerKind), and OpenAI's BPE is
-// another item of issue 29: the model loads and runs on token ids; tokenizing strings is refused by name.
-describe("CLIPModel in OpenAI's layout (tokenizer: OpenAI's BPE, not yet here)", () => {
+// OpenAI's layout (OpenAI's clip/model.py, float32): causal text tower, QuickGELU, <|endoftext|>
+// pooling, OpenAI's BPE tokenizer (chosen from the config): zero-shot from the image files and the
+// labels reproduces PyTorch's probabilities.
+describe("CLIPModel in OpenAI's layout", () => {
   const OAI = 'oai-clip-b16-64-t1';
-  const oaiConfig = () => JSON.parse(readFileSync(fixture(`${OAI}.open_clip_config.json`), 'utf8'));
-
-  it('clipTokenizerKind: hf_tokenizer_name → CLIPS (OpenVision), none → OpenAI BPE', () => {
-    expect(clipTokenizerKind(config())).toBe('clips');
-    expect(clipTokenizerKind(oaiConfig())).toBe('openai-bpe');
-  });
-
-  it('loads and scores from token ids; texts and a CLIPS vocab are refused, naming the BPE tokenizer', async () => {
-    const device = await testDevice();
-    const clip = await CLIPModel.load(device, { weights: fixture(`${OAI}.safetensors`), config: oaiConfig() });
+  it("zero-shot on the image files gives PyTorch's probabilities; the BPE ids are the file's", async () => {
+    const exp = await readExpected(fixture(`${OAI}.expected.safetensors`));
+    const meta = exp.meta as unknown as { labels: string[]; template: string; images: string[]; texts: string[] };
+    const clip = await CLIPModel.load(await testDevice(), {
+      weights: fixture(`${OAI}.safetensors`),
+      config: fixture(`${OAI}.open_clip_config.json`),
+    });
     try {
-      expect([clip.tokenizerKind, clip.canTokenize]).toEqual(['openai-bpe', false]);
+      expect(clip.tokenizer.kind).toBe('openai-bpe');
       expect(clip.text.config).toMatchObject({ causal: true, pool: 'argmax', act: 'quick_gelu', contextLength: 77 });
       expect(clip.vision.config.act).toBe('quick_gelu');
-      await expect(clip.encodeTexts(['a cat'])).rejects.toThrow(
-        /has no model_cfg\.text_cfg\.hf_tokenizer_name, so its texts take OpenAI's BPE tokenizer: coming in this issue/,
+      expect(Array.from(clip.tokenizer.encodeBatch(meta.texts))).toEqual(
+        Array.from(await exp.ckpt.readInt32!('text_ids')),
       );
-      await expect(clip.zeroShot([fixture('chelsea.png')], ['cat', 'dog'])).rejects.toThrow(ConfigError);
-      // The scores from PyTorch's ids: the same probabilities as the fixture's
-      const exp = await readExpected(fixture(`${OAI}.expected.safetensors`));
-      const ids = (await exp.ckpt.readInt32!('text_ids')).subarray(0, 5 * 77);
-      const txt = (await clip.text.forward(ids, 5)).embedding!;
-      const img = (await clip.vision.forward(exp.input, 4, { outputs: ['embedding'] })).embedding!;
-      expect(maxAbs(softmaxRows(clip.logits(img, txt), 5), await exp.ckpt.read('probs'))).toBeLessThan(PROBS_MAX_ABS);
+      const probs = await exp.ckpt.read('probs');
+      const ranked = await clip.zeroShot(
+        meta.images.map((i) => fixture(`${i}.png`)),
+        meta.labels,
+        { template: meta.template },
+      );
+      for (const [i, r] of ranked.entries()) {
+        const want = meta.labels
+          .map((label, j) => ({ label, score: probs[i * 5 + j]! }))
+          .sort((a, b) => b.score - a.score);
+        expect(r.map((x) => x.label)).toEqual(want.map((x) => x.label));
+        expect(
+          maxAbs(
+            r.map((x) => x.score),
+            want.map((x) => x.score),
+          ),
+        ).toBeLessThan(PROBS_MAX_ABS);
+      }
     } finally {
       clip.destroy();
     }
-    await expect(
-      CLIPModel.load(device, { weights: fixture(`${OAI}.safetensors`), config: oaiConfig(), vocab: '[PAD]\n' }),
-    ).rejects.toThrow(
-      /argument 'vocab': is a CLIPS vocabulary, but config has no model_cfg\.text_cfg\.hf_tokenizer_name/,
-    );
   });
 });
 

@@ -35,8 +35,7 @@ describe('OpenVision reference fixtures', () => {
 });
 
 // OpenAI's layout as a whole CLIP model (both towers; causal text tower, QuickGELU, <|endoftext|>
-// pooling): every entry of its expected file. text_ids is not compared until OpenAI's BPE tokenizer
-// exists (another item of issue 29): the text tower and the zero-shot scores run on the file's ids.
+// pooling, OpenAI's BPE tokenizer): every entry of its expected file, text_ids exact.
 const OAI_CLIP = 'oai-clip-b16-64-t1';
 async function checkOaiClip(kernels?: KernelChoices) {
   const device = await testDevice();
@@ -56,15 +55,15 @@ async function checkOaiClip(kernels?: KernelChoices) {
       'logits_per_image',
       'probs',
     ]);
-    expect(rows[0]!.notCompared).toMatch(/OpenAI's BPE tokenizer: coming in this issue/);
-    for (const r of rows.slice(1)) expect(r.pass, `${r.name}: max abs ${r.maxAbs}, cosine ${r.cosine}`).toBe(true);
+    expect(clip.tokenizer.kind).toBe('openai-bpe');
+    for (const r of rows) expect(r.pass, `${r.name}: max abs ${r.maxAbs}, cosine ${r.cosine}`).toBe(true);
   } finally {
     clip.destroy();
   }
 }
 
 describe(`OpenAI-layout CLIP fixture (${OAI_CLIP})`, () => {
-  it("both towers, logits_per_image and probs match PyTorch (on the file's ids)", () => checkOaiClip());
+  it('both towers, text_ids, logits_per_image and probs match PyTorch', () => checkOaiClip());
 });
 
 // Every way the GEMM and attention variants combine (buffers and textures meet differently in each:

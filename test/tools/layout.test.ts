@@ -219,7 +219,7 @@ describe('layout', () => {
     ['src/graph'],
     ['src/model'],
     ['src/pipeline'],
-    ['src/onnx', 'src/io'],
+    ['src/onnx', 'src/io', 'src/adapters'],
     ['src/index.ts'],
   ];
   const layerOf = (f: string): number => {
@@ -244,6 +244,16 @@ describe('layout', () => {
     const units = new Set(readdirSync(join(root, 'src')).map((f) => `src/${f}`));
     expect([...units].filter((u) => layerOf(`${u}/x`) < 0 && layerOf(u) < 0)).toEqual([]);
     expect(upward(graph)).toEqual([]);
+  });
+
+  // The adapters (src/adapters: BullMQ) are package exports of their own whose peers (bullmq) are
+  // optional: nothing else of src/ may import them, or the library would load them.
+  it('nothing of src/ outside src/adapters imports src/adapters', () => {
+    const bad: string[] = [];
+    for (const [f, deps] of graph)
+      if (f.startsWith('src/') && !f.startsWith('src/adapters/'))
+        for (const d of deps) if (d.startsWith('src/adapters/')) bad.push(`${f} -> ${d}`);
+    expect(bad).toEqual([]);
   });
 
   it('the layer check finds an upward arrow when there is one', () => {

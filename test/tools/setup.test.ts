@@ -1,6 +1,7 @@
 // `npm run setup` (tools/setup-system.sh) on a machine where an adapter already works but there is
 // no apt-get and no Chromium: it still succeeds (Chromium serves the page test alone, which then
-// skips naming why), so `npm run setup && npm run bench` goes on.
+// skips naming why), so `npm run setup && npm run bench` goes on; Redis likewise, except under CI=true
+// (the BullMQ tests must run there), where its absence fails setup, naming it.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,7 +37,8 @@ describe('npm run setup', () => {
           ['-m', 'bash', '-c', `${hide}PATH=${bin} bash ${join(root, 'tools', 'setup-system.sh')}`],
           {
             encoding: 'utf8',
-            env: { ...process.env, CHROMIUM_PATH: '', XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
+            // A developer's machine (CI unset): a Redis that cannot be installed is a warning there.
+            env: { ...process.env, CI: '', CHROMIUM_PATH: '', XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
             timeout: 120_000,
           },
         );
@@ -44,6 +46,24 @@ describe('npm run setup', () => {
         expect(r.stdout).toMatch(/setup: WebGPU adapter: /);
         expect(r.stderr).toMatch(/no apt-get: install chromium yourself/);
         expect(r.stderr).toMatch(/Chromium is not installed .*the demo page's test will be skipped/);
+        expect(r.stderr).toMatch(/no apt-get: install redis-server yourself/);
+        // Under CI the BullMQ tests must run, so a Redis that cannot be installed fails setup, naming it.
+        const ci = spawnSync(
+          'unshare',
+          ['-m', 'bash', '-c', `${hide}PATH=${bin} bash ${join(root, 'tools', 'setup-system.sh')}`],
+          {
+            encoding: 'utf8',
+            env: {
+              ...process.env,
+              CI: 'true',
+              CHROMIUM_PATH: '',
+              XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp',
+            },
+            timeout: 120_000,
+          },
+        );
+        expect(ci.status).not.toBe(0);
+        expect(ci.stderr).toMatch(/redis-server is not installed/);
       } finally {
         rmSync(bin, { recursive: true });
       }

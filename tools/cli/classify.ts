@@ -12,7 +12,7 @@ import {
   type Command,
   urlLoadProgress,
 } from './common.js';
-import { requestDevice } from '../../src/device.js';
+import { requestDevice, splitDawnFlags } from '../../src/device.js';
 
 async function classify(argv: string[]): Promise<number> {
   const { values, positionals } = parse(
@@ -54,7 +54,7 @@ async function classify(argv: string[]): Promise<number> {
   const { CLIPModel, softmaxRows } = await import('../../src/model/clip.js');
   const { encodeImages } = await import('../../src/model/encode.js');
   const { default: cliProgress } = await import('cli-progress');
-  const { device } = await requestDevice({ dawnFlags: values.flags ? values.flags.split(',') : [] });
+  const { device } = await requestDevice({ dawnFlags: values.flags ? splitDawnFlags(values.flags) : [] });
   const loading = await urlLoadProgress(values.weights!);
   const clip = await CLIPModel.load(device, {
     weights: values.weights!,

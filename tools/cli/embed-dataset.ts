@@ -13,7 +13,7 @@ import {
   UsageError,
   type Command,
 } from './common.js';
-import { requestDevice } from '../../src/device.js';
+import { requestDevice, splitDawnFlags } from '../../src/device.js';
 import type { EmbeddingDtype } from '../../src/pipeline/writers/format.js';
 
 /** --emb-dtype: float16 (default) or float32. */
@@ -63,8 +63,7 @@ async function embedDatasetCli(argv: string[]): Promise<number> {
   const sources = await openSources(positionals, partSize ? { partSize } : {});
   const modelHash = await hashModelFiles(values.weights!, values.config!);
   if (values.queue) {
-    const queueModule: string = './queue.js'; // TEMP until the adapter lands
-    const { enqueueDataset } = (await import(queueModule)) as { enqueueDataset: (o: unknown) => Promise<number> };
+    const { enqueueDataset } = await import('./queue.js');
     return enqueueDataset({
       queue: values.queue,
       sources: positionals,
@@ -87,7 +86,7 @@ async function embedDatasetCli(argv: string[]): Promise<number> {
     });
   }
 
-  const { device } = await requestDevice({ dawnFlags: values.flags ? values.flags.split(',') : [] });
+  const { device } = await requestDevice({ dawnFlags: values.flags ? splitDawnFlags(values.flags) : [] });
   const model = await loadEmbeddingModel(device, {
     weights: values.weights!,
     config: values.config!,

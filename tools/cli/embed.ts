@@ -14,7 +14,7 @@ import {
   urlLoadProgress,
 } from './common.js';
 import type { ModelDType } from '../../src/model/dtype.js';
-import { requestDevice } from '../../src/device.js';
+import { requestDevice, splitDawnFlags } from '../../src/device.js';
 import { VisionTransformer } from '../../src/model/vit.js';
 import { extname } from 'node:path';
 
@@ -70,7 +70,7 @@ async function embed(argv: string[]): Promise<number> {
   const { toNpy, toSafetensors, rows } = await import('../../src/io/writers.js');
   const { writeFileSync } = await import('node:fs');
   const { default: cliProgress } = await import('cli-progress');
-  const { device, adapterInfo } = await requestDevice({ dawnFlags: values.flags ? values.flags.split(',') : [] });
+  const { device, adapterInfo } = await requestDevice({ dawnFlags: values.flags ? splitDawnFlags(values.flags) : [] });
   const loading = await urlLoadProgress(values.weights!);
   const model = await VisionTransformer.load(device, {
     weights: values.weights!,
@@ -184,7 +184,7 @@ async function embedTexts(
   const { CLIPModel } = await import('../../src/model/clip.js');
   const { toNpy, toSafetensors, rows } = await import('../../src/io/writers.js');
   const { writeFileSync } = await import('node:fs');
-  const { device } = await requestDevice({ dawnFlags: flags ? flags.split(',') : [] });
+  const { device } = await requestDevice({ dawnFlags: flags ? splitDawnFlags(flags) : [] });
   const clip = await CLIPModel.load(device, { weights, config, dtype, cache });
   const t0 = performance.now();
   const emb = { name: 'text_embedding', shape: [texts.length, clip.embedDim], data: await clip.encodeTexts(texts) };

@@ -7,7 +7,11 @@ async function info(argv: string[]): Promise<number> {
   if (values.help) return help(infoCommand);
   const d = await requestDevice();
   console.log(
-    JSON.stringify({ adapter: d.adapterInfo, runtime: d.runtime, features: d.features, limits: d.limits }, null, 2),
+    JSON.stringify(
+      { adapter: d.adapterInfo, runtime: d.runtime, dawnFlags: d.dawnFlags, features: d.features, limits: d.limits },
+      null,
+      2,
+    ),
   );
   d.device.destroy();
   return 0;
@@ -16,6 +20,6 @@ async function info(argv: string[]): Promise<number> {
 export const infoCommand: Command = {
   name: 'info',
   help: `usage: wgsl-vit info
-  Prints the WebGPU adapter, features and limits as JSON.`,
+  Prints the WebGPU adapter, the Dawn flags the device was made with (Node), its features and limits as JSON.`,
   run: info,
 };

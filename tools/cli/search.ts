@@ -11,7 +11,7 @@ import {
   urlLoadProgress,
 } from './common.js';
 import { MODEL_DTYPES, type ModelDType } from '../../src/model/dtype.js';
-import { requestDevice } from '../../src/device.js';
+import { requestDevice, splitDawnFlags } from '../../src/device.js';
 
 /** A caption on one line of the text output: tabs and line breaks as spaces (--json keeps it exact). */
 const oneLine = (s: string | null) => (s ?? '').replace(/[\t\r\n]+/g, ' ');
@@ -41,7 +41,7 @@ async function search(argv: string[]): Promise<number> {
   const maxPixels = intOption('max-pixels', values['max-pixels']);
   const asked = dtypeOption(values.dtype);
   const { openIndex, textQuery, imageQuery } = await import('../../src/pipeline/search/index.js');
-  const { device } = await requestDevice({ dawnFlags: values.flags ? values.flags.split(',') : [] });
+  const { device } = await requestDevice({ dawnFlags: values.flags ? splitDawnFlags(values.flags) : [] });
   const t0 = performance.now();
   // The index first: a wrong folder is said before a model is loaded.
   const index = await openIndex(device, values.index!);

@@ -1,6 +1,6 @@
 // `wgsl-vit tune`: the command (its help text, with the options and exit statuses, is at the end).
 import { help, UsageError, parse, intOption, type Command } from './common.js';
-import { requestDevice } from '../../src/device.js';
+import { requestDevice, splitDawnFlags } from '../../src/device.js';
 import { resolve } from 'node:path';
 
 async function tune(argv: string[]): Promise<number> {
@@ -47,7 +47,7 @@ async function tune(argv: string[]): Promise<number> {
   // Checked before a minute of measuring, not after.
   await store?.check?.();
   const { device } = await requestDevice({
-    dawnFlags: values.flags ? values.flags.split(',') : [],
+    dawnFlags: values.flags ? splitDawnFlags(values.flags) : [],
     preciseTimestamps: true,
   });
   const line = (label: string, ms: string, diff: string, verdict: string) =>

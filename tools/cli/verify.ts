@@ -1,6 +1,6 @@
 // `wgsl-vit verify`: the command (its help text, with the options and exit statuses, is at the end).
 import { help, UsageError, parse, required, type Command } from './common.js';
-import { requestDevice } from '../../src/device.js';
+import { requestDevice, splitDawnFlags } from '../../src/device.js';
 import { VisionTransformer, type ViTOutputName } from '../../src/model/vit.js';
 import {
   compare,
@@ -44,7 +44,7 @@ async function verify(argv: string[]): Promise<number> {
   }
   const { CLIP_ENTRIES, compareClip } = await import('../../src/model/verify.js');
   const isClip = CLIP_ENTRIES.some((k) => exp.ckpt.tensors.has(k));
-  const { device, adapterInfo } = await requestDevice({ dawnFlags: values.flags ? values.flags.split(',') : [] });
+  const { device, adapterInfo } = await requestDevice({ dawnFlags: values.flags ? splitDawnFlags(values.flags) : [] });
   const { CLIPModel: Clip } = await import('../../src/model/clip.js');
   const dtype = values.dtype as ModelDType | undefined;
   if (dtype !== undefined && !(MODEL_DTYPES as readonly string[]).includes(dtype))
@@ -110,10 +110,7 @@ async function verify(argv: string[]): Promise<number> {
       print(k, { maxAbs: 0, maxRel: 0, cosine: 0, pass: false }, [ours[k]!, want.shape]);
     else print(k, compare(k, out![k]!, want.data));
   }
-  for (const r of clipRows) {
-    if (r.notCompared) console.log(`${r.name.padEnd(W)} not compared: ${r.notCompared}`);
-    else print(r.name === 'text_ids' ? 'text_ids (exact)' : r.name, r, r.shapes);
-  }
+  for (const r of clipRows) print(r.name === 'text_ids' ? 'text_ids (exact)' : r.name, r, r.shapes);
   // A file stored in fp16 / q8 loaded as fp32 (--dtype fp32) is judged by the float32 tolerance,
   // which its rounding misses: say so, and how to judge it by its own (before the summary line,
   // which stays the last).
@@ -160,10 +157,6 @@ async function reportDType(
   // (the text tower's first block, judged by the dtype's cosine over the whole tensor).
   for (const r of clipRows) {
     if (r.name !== 'text_ids' && r.name !== 'text_block0') continue;
-    if (r.notCompared) {
-      console.log(`${r.name.padEnd(W)} not compared: ${r.notCompared}`);
-      continue;
-    }
     const name = r.name === 'text_ids' ? 'text_ids (exact)' : r.name;
     if (r.shapes) {
       count(false);
@@ -207,9 +200,7 @@ export const verifyCommand: Command = {
   Runs the model on the expected file's \`input\` and compares tokens, pooled, embedding (and
   block0 when present): one row each, then 'N passed, M failed'. A CLIP expected file (OpenVision
   1, OpenAI's layout) also gets a row for each text entry it has: text_ids (exact), text_block0,
-  text_embedding, image_embedding, logits_per_image, probs. For a model whose tokenizer is not
-  implemented yet (OpenAI's BPE) text_ids is 'not compared' (neither passed nor failed) and the
-  scores are computed on the file's ids. An output of another shape than
+  text_embedding, image_embedding, logits_per_image, probs. An output of another shape than
   the expected one is a failed row ("shape mismatch" with both shapes). Exit status 1 when any
   output is outside tolerance (max abs <= ${TOLERANCE.maxAbs.tokens}, cosine >= ${TOLERANCE.minCosine}).
   --weights/--config default to the files named in the expected file's metadata, beside it.

@@ -3,4 +3,4 @@
 // declares WebGPU itself, and @webgpu/types beside it would declare everything twice
 // (docs/api.md, "TypeScript").
 /// <reference types="@webgpu/types" />
-export * from '../../dist/src/text/tokenizer.js';
+export * from '../../dist/src/text/index.js';

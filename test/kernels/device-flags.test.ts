@@ -1,0 +1,56 @@
+// Dawn's flags in Node (src/device.ts): toggles joined into one enable-dawn-features= flag (Dawn keeps
+// only the last of each kind), and the device asked for f16 on NVIDIA by default, falling back to the
+// given flags where refused. On lavapipe the toggle changes nothing (shader-f16 is there anyway): a
+// GPU machine shows whether NVIDIA then offers shader-f16 (tools/gpu/, docs/gpu.md).
+import { describe, expect, it } from 'vitest';
+import { mergeDawnFlags, NODE_DAWN_FEATURES, requestDevice, splitDawnFlags } from '../../src/device.js';
+
+describe('Dawn flags', () => {
+  it('merges every enable / disable toggle into one flag each, each toggle once, other flags kept', () => {
+    expect(
+      mergeDawnFlags([
+        'enable-dawn-features=allow_unsafe_apis',
+        'backend=vulkan',
+        'enable-dawn-features=vulkan_enable_f16_on_nvidia, allow_unsafe_apis',
+        'disable-dawn-features=timestamp_quantization',
+      ]),
+    ).toEqual([
+      'backend=vulkan',
+      'enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia',
+      'disable-dawn-features=timestamp_quantization',
+    ]);
+    expect(mergeDawnFlags([])).toEqual([]);
+  });
+
+  it('splits a --flags value: names after a *-dawn-features= flag are more of its toggles', () => {
+    expect(
+      splitDawnFlags(
+        'enable-dawn-features=allow_unsafe_apis,use_vulkan_memory_model,disable-dawn-features=timestamp_quantization',
+      ),
+    ).toEqual([
+      'enable-dawn-features=allow_unsafe_apis,use_vulkan_memory_model',
+      'disable-dawn-features=timestamp_quantization',
+    ]);
+    expect(splitDawnFlags('backend=vulkan, ,enable-dawn-features=a')).toEqual([
+      'backend=vulkan',
+      'enable-dawn-features=a',
+    ]);
+  });
+
+  it('a Node device asks for f16 on NVIDIA by default (nvidiaF16: false does not), merged with precise timestamps', async () => {
+    const a = await requestDevice();
+    const b = await requestDevice({ nvidiaF16: false });
+    const c = await requestDevice({ preciseTimestamps: true });
+    try {
+      expect(a.dawnFlags).toEqual([`enable-dawn-features=${NODE_DAWN_FEATURES.join(',')}`]);
+      expect(b.dawnFlags).toEqual([]);
+      expect(c.dawnFlags).toEqual([
+        'enable-dawn-features=vulkan_enable_f16_on_nvidia,allow_unsafe_apis',
+        'disable-dawn-features=timestamp_quantization',
+      ]);
+      expect(c.timestamps).toBe('precise');
+    } finally {
+      for (const d of [a, b, c]) d.device.destroy();
+    }
+  });
+});
