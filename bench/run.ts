@@ -8,7 +8,7 @@ import { cpus, totalmem, hostname } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { requestDevice, type DeviceInfo, splitDawnFlags } from '../src/device.js';
-import { flopsPerImage, presetConfig, readOpenClipConfig, type ViTConfig } from '../src/model/config.js';
+import { flopsPerImage, presetConfig, presetFamily, readOpenClipConfig, type ViTConfig } from '../src/model/config.js';
 import { randomCheckpoint, randomTensors, seededNormal } from '../src/model/random.js';
 import { compare, readExpected, type Comparison } from '../src/model/verify.js';
 import { VisionTransformer } from '../src/model/vit.js';
@@ -114,7 +114,7 @@ async function prepare(row: BenchRow): Promise<Prepared> {
     const [B, , S] = exp.inputShape as [number, number, number];
     if (row.batch !== B) throw new Error(`${row.model}: the fixture has batch ${B}`);
     return {
-      label: `${name} (fixture)`,
+      label: `${name} (fixture, ${name.startsWith('oai-') ? 'OpenAI CLIP' : 'OpenVision'})`,
       config,
       resolution: S,
       batch: B,
@@ -137,7 +137,8 @@ async function prepare(row: BenchRow): Promise<Prepared> {
   const normal = seededNormal(7);
   const pixels = new Float32Array(row.batch * 3 * res * res);
   for (let i = 0; i < pixels.length; i++) pixels[i] = normal();
-  const label = `${row.model}${config.layers < base.layers ? ` (${config.layers} of ${base.layers} blocks)` : ''}`;
+  // The row names its family (OpenVision, or a CLIP baseline in OpenAI's layout).
+  const label = `${row.model} (${presetFamily(row.model)})${config.layers < base.layers ? ` (${config.layers} of ${base.layers} blocks)` : ''}`;
   // float64 CPU reference on image 0: the whole model when affordable, else block 0 only; computed
   // once, for the row's check and the dtype table.
   const full = flopsPerImage(config, res) <= FULL_REFERENCE_FLOPS;

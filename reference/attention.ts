@@ -1,4 +1,5 @@
-// CPU reference (float64) for src/kernels/attention.ts: softmax(q kᵀ·scale) v per batch and head.
+// CPU reference (float64) for src/kernels/attention.ts: softmax(q kᵀ·scale) v per batch and head,
+// optionally causal (query i attends to keys 0 .. i: OpenAI-layout text towers).
 import { U32 } from './math.js';
 
 /**
@@ -6,16 +7,25 @@ import { U32 } from './math.js';
  * float32 error per element: each score is a D-term dot product, off by ≤ (D+2)·u·scale·Σ|q_d k_d|;
  * an error δ in a score changes its weight by a factor e^δ, so the output moves by ≤ 2·max δ times
  * the weighted magnitude Σ p_j|v_j| / Σ p_j; the exps, the running rescales (one per key tile) and
- * the N-term accumulation add ≤ (N + 16)·u of the same magnitude.
+ * the N-term accumulation add ≤ (N + 16)·u of the same magnitude. Causal: only keys 0 .. i enter
+ * row i, so the same bound with i + 1 keys in place of N.
  */
-export function attentionRef(qkv: ArrayLike<number>, B: number, N: number, W: number, heads: number, scale?: number) {
+export function attentionRef(
+  qkv: ArrayLike<number>,
+  B: number,
+  N: number,
+  W: number,
+  heads: number,
+  scale?: number,
+  causal = false,
+) {
   const D = W / heads;
   const out = new Float64Array(B * N * W);
   const bound = new Float64Array(B * N * W);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < heads; h++) {
       for (let i = 0; i < N; i++) {
-        const r = attentionRefRow(qkv, N, W, heads, b, h, i, scale);
+        const r = attentionRefRow(qkv, N, W, heads, b, h, i, scale, causal);
         out.set(r.out, (b * N + i) * W + h * D);
         bound.set(r.bound, (b * N + i) * W + h * D);
       }
@@ -34,8 +44,10 @@ export function attentionRefRow(
   h: number,
   i: number,
   scale?: number,
+  causal = false,
 ) {
   const D = W / heads;
+  const keys = causal ? i + 1 : N; // the keys row i attends to: 0 .. keys - 1
   const sc = scale ?? 1 / Math.sqrt(D);
   const row = 3 * W;
   const s = new Float64Array(N);
@@ -44,7 +56,7 @@ export function attentionRefRow(
   const qo = (b * N + i) * row + h * D;
   let max = -Infinity;
   let maxDelta = 0;
-  for (let j = 0; j < N; j++) {
+  for (let j = 0; j < keys; j++) {
     const ko = (b * N + j) * row + W + h * D;
     let dot = 0,
       mag = 0;
@@ -57,20 +69,20 @@ export function attentionRefRow(
     maxDelta = Math.max(maxDelta, (D + 2) * U32 * sc * mag);
   }
   let l = 0;
-  for (let j = 0; j < N; j++) {
+  for (let j = 0; j < keys; j++) {
     s[j] = Math.exp(s[j]! - max);
     l += s[j]!;
   }
   for (let d = 0; d < D; d++) {
     let acc = 0,
       mag = 0;
-    for (let j = 0; j < N; j++) {
+    for (let j = 0; j < keys; j++) {
       const v = qkv[(b * N + j) * row + 2 * W + h * D + d]!;
       acc += s[j]! * v;
       mag += s[j]! * Math.abs(v);
     }
     out[d] = acc / l;
-    bound[d] = (2 * maxDelta + (N + 16) * U32) * (mag / l) + 1e-30;
+    bound[d] = (2 * maxDelta + (keys + 16) * U32) * (mag / l) + 1e-30;
   }
   return { out, bound };
 }

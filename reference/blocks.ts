@@ -18,10 +18,12 @@ export interface BlockRefShape {
   heads: number;
   mlpWidth: number;
   eps: number;
-  act: 'gelu' | 'gelu_tanh';
+  act: 'gelu' | 'gelu_tanh' | 'quick_gelu';
+  /** Causal attention (OpenAI-layout text towers); default no mask. */
+  causal?: boolean;
 }
 
-/** Block `i` on x [B, N, W]: x + out_proj(attn(ln_1(x))), then + c_proj(act(c_fc(ln_2(x)))); no mask. */
+/** Block `i` on x [B, N, W]: x + out_proj(attn(ln_1(x))), then + c_proj(act(c_fc(ln_2(x)))); no mask unless causal. */
 export function residualBlockRef(
   x: Float64Array,
   B: number,
@@ -35,7 +37,7 @@ export function residualBlockRef(
     p = `transformer.resblocks.${i}.`;
   const h = layerNormRef(x, rows, W, get(`${p}ln_1.weight`), get(`${p}ln_1.bias`), c.eps);
   const qkv = gemmRef(h, rows, W, get(`${p}attn.in_proj_weight`), 3 * W, get(`${p}attn.in_proj_bias`), 'none').y;
-  const a = attentionRef(qkv, B, N, W, c.heads).out;
+  const a = attentionRef(qkv, B, N, W, c.heads, undefined, c.causal ?? false).out;
   x = gemmRef(a, rows, W, get(`${p}attn.out_proj.weight`), W, get(`${p}attn.out_proj.bias`), 'residual', x).y;
   const h2 = layerNormRef(x, rows, W, get(`${p}ln_2.weight`), get(`${p}ln_2.bias`), c.eps);
   const m = gemmRef(h2, rows, W, get(`${p}mlp.c_fc.weight`), c.mlpWidth, get(`${p}mlp.c_fc.bias`), c.act).y;

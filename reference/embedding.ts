@@ -1,4 +1,5 @@
-// CPU reference (float64) for src/kernels/embedding.ts: out[b, t] = table[ids[b, t]] + pos[t].
+// CPU reference (float64) for src/kernels/embedding.ts: out[b, t] = table[ids[b, t]] + pos[t]
+// (pos null: a plain row gather).
 import { U32 } from './math.js';
 
 /** ids [B·T] → [B, T, D]; bound: one float32 addition, u·|sum|. Ids ≥ vocab give NaN rows. */
@@ -9,7 +10,7 @@ export function embeddingRef(
   table: ArrayLike<number>,
   vocab: number,
   D: number,
-  pos: ArrayLike<number>,
+  pos: ArrayLike<number> | null,
 ) {
   const out = new Float64Array(B * T * D),
     bound = new Float64Array(B * T * D);
@@ -17,7 +18,7 @@ export function embeddingRef(
     const id = ids[r]!,
       t = r % T;
     for (let c = 0; c < D; c++) {
-      const v = id < vocab ? table[id * D + c]! + pos[t * D + c]! : NaN;
+      const v = id < vocab ? table[id * D + c]! + (pos ? pos[t * D + c]! : 0) : NaN;
       out[r * D + c] = v;
       bound[r * D + c] = U32 * Math.abs(v) + 1e-30;
     }

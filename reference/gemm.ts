@@ -1,7 +1,7 @@
 // CPU reference (float64) for src/kernels/gemm.ts: y = epilogue(x·wᵀ + b).
-import { gelu, geluTanh, U32 } from './math.js';
+import { gelu, geluTanh, quickGelu, U32 } from './math.js';
 
-export type Epilogue = 'none' | 'gelu' | 'residual' | 'gelu_tanh';
+export type Epilogue = 'none' | 'gelu' | 'residual' | 'gelu_tanh' | 'quick_gelu';
 
 export interface GemmRefResult {
   y: Float64Array;
@@ -68,6 +68,15 @@ export function gemmRefAt(
     // has an absolute error of a few ulp of 1 (≤ 4e-7 with exp's own error), times 0.5·|v|.
     e = 1.13 * e + 2e-7 * Math.abs(v) + U32 * Math.abs(geluTanh(v));
     v = geluTanh(v);
+  }
+  if (epilogue === 'quick_gelu') {
+    // d/dv v·σ(1.702v) = σ + 1.702v·σ(1−σ) ≤ 1.1 carries the dot product's error. The kernel's
+    // v / (1 + exp(−1.702v)): exp within 3 + 2|x| ulp (Vulkan's precision for exp), x = 1.702v, moves
+    // σ by at most that relative error, the add and divide add 2 ulp: ≤ (5 + 3.5|v|)·u·|result|
+    // (the clamp at exponent 80 changes a result below 1e-33, under the 1e-30 floor).
+    const q = quickGelu(v);
+    e = 1.1 * e + U32 * Math.abs(q) * (8 + 4 * Math.abs(v));
+    v = q;
   }
   if (epilogue === 'residual') {
     const r = yIn![m * N + n]!;

@@ -28,5 +28,8 @@ export const gelu = (x: number): number => 0.5 * x * (1 + erf(x / Math.SQRT2));
 export const geluTanh = (x: number): number =>
   0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
 
+/** QuickGELU, x·sigmoid(1.702·x), as open_clip's QuickGELU (OpenAI CLIP). */
+export const quickGelu = (x: number): number => x / (1 + Math.exp(-1.702 * x));
+
 /** float32 unit roundoff, 2^-24. */
 export const U32 = 2 ** -24;

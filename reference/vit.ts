@@ -17,6 +17,8 @@ export interface RefConfig {
   lnPre?: boolean;
   pool?: 'avg' | 'tok';
   finalLnAfterPool?: boolean;
+  /** The MLP activation (default 'gelu', exact erf; 'quick_gelu' for OpenAI-layout CLIP). */
+  act?: 'gelu' | 'quick_gelu';
 }
 
 /** weights: open_clip keys without prefix; proj is [W, E] as in the checkpoint. */
@@ -40,7 +42,7 @@ export function vitRef(c: RefConfig, w: Map<string, Float32Array>, image: Float3
   let block0: Float64Array | null = null;
   const hidden: Float64Array[] = []; // after each block, [B, N, W]
   for (let i = 0; i < c.layers; i++) {
-    x = residualBlockRef(x, B, N, { ...c, act: 'gelu' }, get, i);
+    x = residualBlockRef(x, B, N, { ...c, act: c.act ?? 'gelu' }, get, i);
     if (i === 0) block0 = x.slice();
     hidden.push(x.slice());
   }

@@ -48,6 +48,8 @@ export {
   type TextConfig,
   presetConfig,
   PRESETS,
+  BASELINE_PRESETS,
+  presetFamily,
   flopsPerImage,
   validateConfig,
   headDim,

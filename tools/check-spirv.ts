@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Compiles every GPU-path kernel specialisation (each GEMM tile × epilogue × bias, each patch_embed
-// tile, each attention variant a GPU runs × head dims, and the small kernels) on lavapipe with
+// tile, each attention variant a GPU runs × head dims × causal, and the small kernels) on lavapipe with
 // 4-lane subgroups (LP_NATIVE_VECTOR_WIDTH=128: the 8-lane CPU-adapter variants are then not the
 // models' choice, as on a GPU) and reads the SPIR-V Dawn hands the driver (MESA_SPIRV_DUMP_PATH).
 // Reports every function-scope array indexed with a non-constant index (tools/spirv.ts): the
@@ -120,10 +120,11 @@ async function gpuPathSpecs(): Promise<Spec[]> {
   }
   for (const variant of f.variantNames(f.ATTENTION_FAMILY).filter((v) => f.ATTENTION_SPECS[v].gpuPath))
     for (const D of f.ATTENTION_FAMILY.headDims)
-      specs.push({
-        name: `attention ${variant} head_dim ${D}`,
-        make: (d) => k.attention(d, { qkv: t(d, [1, 3, 3 * D]), out: t(d, [1, 3, D]), heads: 1, variant }),
-      });
+      for (const causal of [false, true])
+        specs.push({
+          name: `attention ${variant} head_dim ${D}${causal ? ' causal' : ''}`,
+          make: (d) => k.attention(d, { qkv: t(d, [1, 3, 3 * D]), out: t(d, [1, 3, D]), heads: 1, variant, causal }),
+        });
   specs.push({
     name: 'layernorm',
     make: (d) => k.layerNorm(d, { x: t(d, [2, 8]), gamma: t(d, [8]), beta: t(d, [8]), y: t(d, [2, 8]), eps: 1e-6 }),
@@ -140,6 +141,16 @@ async function gpuPathSpecs(): Promise<Spec[]> {
         ids: k.uploadTensor(d, new Uint32Array(2), [1, 2]),
         table: t(d, [4, 8]),
         pos: t(d, [2, 8]),
+        out: t(d, [1, 2, 8]),
+      }),
+  });
+  specs.push({
+    name: 'embedding without pos (row gather)',
+    make: (d) =>
+      k.embedding(d, {
+        ids: k.uploadTensor(d, new Uint32Array(2), [1, 2]),
+        table: t(d, [4, 8]),
+        pos: null,
         out: t(d, [1, 2, 8]),
       }),
   });

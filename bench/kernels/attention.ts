@@ -16,15 +16,17 @@ import type { Dispatch } from '../../src/kernels/program/index.js';
 import { attentionRefRow } from '../../reference/attention.js';
 import { LACKS, type Bench } from './context.js';
 
-/** [label, B, N, heads, D]. */
-export const ATTENTION_SHAPES = [
-  ['ti 1×197 3×64', 1, 197, 3, 64],
-  ['b8 1×785 12×64', 1, 785, 12, 64],
-  ['b8 32×785 12×64', 32, 785, 12, 64],
-  ['b 32×197 12×64', 32, 197, 12, 64],
-  ['h 1×257 16×80', 1, 257, 16, 80],
-  ['so400m 32×257 16×72', 32, 257, 16, 72],
-] as const;
+/** [label, B, N, heads, D, causal]. */
+export const ATTENTION_SHAPES: readonly (readonly [string, number, number, number, number, boolean])[] = [
+  ['ti 1×197 3×64', 1, 197, 3, 64, false],
+  ['b8 1×785 12×64', 1, 785, 12, 64, false],
+  ['b8 32×785 12×64', 32, 785, 12, 64, false],
+  ['b 32×197 12×64', 32, 197, 12, 64, false],
+  ['h 1×257 16×80', 1, 257, 16, 80, false],
+  ['so400m 32×257 16×72', 32, 257, 16, 72, false],
+  // OpenAI's text tower (B/16, L/14: width 512, 8 heads, context 77), causal: 64 prompts
+  ['oai text 64×77 8×64 causal', 64, 77, 8, 64, true],
+];
 
 /** Worst error over 64 sampled (batch, query, head) rows: |got − want| / (|want| + 1). */
 function attentionSampleError(
@@ -34,6 +36,7 @@ function attentionSampleError(
   N: number,
   heads: number,
   D: number,
+  causal: boolean,
 ): number {
   const W = heads * D;
   let worst = 0;
@@ -41,7 +44,7 @@ function attentionSampleError(
     const b = s % B,
       q = (s * 7919) % N,
       h = (s * 31) % heads;
-    const want = attentionRefRow(qkv, N, W, heads, b, h, q).out;
+    const want = attentionRefRow(qkv, N, W, heads, b, h, q, undefined, causal).out;
     for (let d = 0; d < D; d++)
       worst = Math.max(worst, Math.abs(got[(b * N + q) * W + h * D + d]! - want[d]!) / (Math.abs(want[d]!) + 1));
   }
@@ -70,7 +73,7 @@ export async function attentionRows(b: Bench): Promise<void> {
   const { device } = b;
   const defaultVariant = attentionVariantFor(device);
   const variants = variantsAsked(b, defaultVariant);
-  for (const [name, B, N, heads, D] of ATTENTION_SHAPES) {
+  for (const [name, B, N, heads, D, causal] of ATTENTION_SHAPES) {
     if (!b.want(`attention ${name}`)) continue;
     const W = heads * D;
     if (4 * B * N * 3 * W > device.limits.maxStorageBufferBindingSize) {
@@ -82,14 +85,16 @@ export async function attentionRows(b: Bench): Promise<void> {
       out = b.tensor([B, N, W]);
     const checked = async (variant: AttentionVariant, d: Dispatch) => {
       await b.runOnce(d);
-      const err = attentionSampleError(await b.read(out), qv, B, N, heads, D);
+      const err = attentionSampleError(await b.read(out), qv, B, N, heads, D, causal);
       const label = variant + (variant === defaultVariant ? '*' : '');
-      await b.record(ATTENTION_SPECS[variant].row, name, label, d, err, 4 * B * heads * N * N * D);
+      // FLOPs of the scores and values actually needed: N² pairs, or N(N+1)/2 with the causal mask
+      const pairs = causal ? (N * (N + 1)) / 2 : N * N;
+      await b.record(ATTENTION_SPECS[variant].row, name, label, d, err, 4 * B * heads * pairs * D);
     };
     for (const variant of variants) {
       const spec = ATTENTION_SPECS[variant];
       if (spec.reads === 'buffer') {
-        await checked(variant, attention(device, { qkv, out, heads, variant }));
+        await checked(variant, attention(device, { qkv, out, heads, variant, causal }));
         continue;
       }
       // Reads qkv as a [B·N, 3W] matrix texture (as a model packs or writes it).
@@ -98,7 +103,7 @@ export async function attentionRows(b: Bench): Promise<void> {
         continue;
       }
       const qt = uploadMatrixTexture(device, qv, B * N, 3 * W);
-      await checked(variant, attentionTexture(device, { qkv: qt, tokens: N, out, heads }));
+      await checked(variant, attentionTexture(device, { qkv: qt, tokens: N, out, heads, causal }));
       qt.texture.destroy();
     }
     qkv.buffer.destroy();

@@ -28,6 +28,7 @@ export const GEMM_SHAPES: [string, number, number, number, GemmEpilogue][] = [
   ['ti fc 197×192→768 gelu', 197, 192, 768, 'gelu'],
   ['ti proj 197×768→192 res', 197, 768, 192, 'residual'],
   ['b fc 197×768→3072 gelu', 197, 768, 3072, 'gelu'],
+  ['b fc 197×768→3072 quick_gelu', 197, 768, 3072, 'quick_gelu'],
   ['b fc 1576×768→3072 gelu', 1576, 768, 3072, 'gelu'],
   ['b fc2 1576×3072→768 res', 1576, 3072, 768, 'residual'],
   ['b qkv b32 6304×768→2304', 6304, 768, 2304, 'none'],

@@ -183,15 +183,25 @@ export function linearAddInto(g: Graph, name: string, residual: Tensor, x: Tenso
 /**
  * Multi-head self-attention of a packed qkv of `tokens`-long sequences: a [B, N, 3W] buffer, or a
  * [B·N, 3W] matrix texture (the 'texture' in_proj output). With the 'texture' variant a buffer qkv is
- * packed into matrix textures of whole sequences (at most textureRows rows each) first.
+ * packed into matrix textures of whole sequences (at most textureRows rows each) first. `causal`:
+ * query i attends to keys 0 .. i only (OpenAI-layout text towers).
  */
-export function attention(g: Graph, name: string, qkv: Tensor, heads: number, tokens = qkv.shape[1]!): Tensor {
+export function attention(
+  g: Graph,
+  name: string,
+  qkv: Tensor,
+  heads: number,
+  tokens = qkv.shape[1]!,
+  causal = false,
+): Tensor {
   const W3 = qkv.shape[qkv.shape.length - 1]!;
   const N = tokens;
   const B = rowsOf(qkv) / N;
   const out = g.activation(name, [B, N, W3 / 3]);
   if (qkv.storage === 'texture') {
-    g.kernel(name, [qkv], [out], (d, r, rt) => attentionTexture(d, { qkv: rt(qkv), tokens: N, out: r(out), heads }));
+    g.kernel(name, [qkv], [out], (d, r, rt) =>
+      attentionTexture(d, { qkv: rt(qkv), tokens: N, out: r(out), heads, causal }),
+    );
     return out;
   }
   if (attentionReads(g.kernels) === 'buffer') {
@@ -201,6 +211,7 @@ export function attention(g: Graph, name: string, qkv: Tensor, heads: number, to
         qkv: { ...r(qkv), shape: [B, N, W3] },
         out: r(out),
         heads,
+        causal,
         variant: g.kernels.attentionVariant,
       }),
     );
@@ -213,7 +224,7 @@ export function attention(g: Graph, name: string, qkv: Tensor, heads: number, to
       texturePack(d, { x: r(qkv), out: rt(qt), row0: b0 * N }),
     );
     g.kernel(part, b0 === 0 ? [qt] : [qt, out], [out], (d, r, rt) =>
-      attentionTexture(d, { qkv: rt(qt), tokens: N, out: r(out), heads, batch0: b0 }),
+      attentionTexture(d, { qkv: rt(qt), tokens: N, out: r(out), heads, batch0: b0, causal }),
     );
   });
   return out;
@@ -264,6 +275,30 @@ export function embedding(g: Graph, name: string, ids: Tensor, table: Tensor, po
     embeddingDispatch(d, { ids: r(ids), table: r(table), pos: r(pos), out: r(out), f16Loads: g.kernels.f16Loads }),
   );
   return out;
+}
+
+/**
+ * x[b, rows[b] - b·N] of a [B, N, W] tensor as a new [B, W] tensor: one row per sequence at a
+ * position known only at run time (`rows`: a [B, 1] u32 tensor of flat row indices b·N + position,
+ * e.g. the `<|endoftext|>` token of each text). The embedding kernel without a position table (a
+ * row gather over x viewed as [B·N, W]).
+ */
+export function gatherRows(g: Graph, name: string, x: Tensor, rows: Tensor): Tensor {
+  const [B, N, W] = x.shape as [number, number, number];
+  if (rows.dtype !== 'u32' || rows.shape.join() !== `${B},1`)
+    throw new Error(
+      `graph: ${name}: rows must be a [${B}, 1] u32 tensor, got [${rows.shape.join(', ')}] ${rows.dtype}`,
+    );
+  const y = g.activation(name, [B, W]);
+  g.kernel(name, [rows, x], [y], (d, r) =>
+    embeddingDispatch(d, {
+      ids: r(rows),
+      table: { ...r(x), shape: [B * N, W] },
+      pos: null,
+      out: { ...r(y), shape: [B, 1, W] },
+    }),
+  );
+  return y;
 }
 
 /** A snapshot of x at this point of the graph (for debugging outputs such as block0). */

@@ -2,7 +2,7 @@
 // buffer variants). WGSL: src/wgsl/attention_texture.wgsl. In a model the graph packs the in_proj
 // output into a texture first (texture_pack).
 import { KernelArgumentError } from '../errors.js';
-import { ATTENTION_VARIANTS, attentionHeadDim, attentionTextureKernel } from './attention.js';
+import { ATTENTION_VARIANTS, attentionHeadDim, attentionTextureKernel, expectCausal } from './attention.js';
 import {
   createDispatch,
   expectF32Texture,
@@ -30,6 +30,8 @@ export interface AttentionTextureArgs {
   batch0?: number;
   /** Softmax scale; defaults to 1/sqrt(head_dim). */
   scale?: number;
+  /** Causal mask: query i attends to keys 0 .. i of its sequence only (as AttentionArgs.causal). Default false. */
+  causal?: boolean;
 }
 
 /** The keys of AttentionTextureArgs (an unknown one is refused). */
@@ -40,6 +42,7 @@ export const ATTENTION_TEXTURE_ARG_KEYS = {
   heads: true,
   batch0: true,
   scale: true,
+  causal: true,
 } as const satisfies KeyList<AttentionTextureArgs>;
 
 /** out[batch0 : batch0 + qkv rows / N] = concat_h softmax(q_h k_hᵀ · scale) v_h. Needs 8-lane subgroups. */
@@ -53,6 +56,7 @@ export function attentionTexture(device: GPUDevice, a: AttentionTextureArgs): Di
     throw new KernelArgumentError(k, 'tokens', `${N} does not divide qkv's ${rows} rows into whole sequences`);
   const D = attentionHeadDim(k, W3, a.heads);
   const W = W3 / 3;
+  const causal = expectCausal(k, a.causal);
   if (a.out.shape.length !== 3 || a.out.shape[1] !== N || a.out.shape[2] !== W)
     throw new KernelArgumentError(k, 'out', `expected [B, ${N}, ${W}], got [${a.out.shape.join(', ')}]`);
   expectShape(k, 'out', a.out, a.out.shape);
@@ -66,7 +70,7 @@ export function attentionTexture(device: GPUDevice, a: AttentionTextureArgs): Di
     );
   expectSubgroupsOf8(device, k, 'device');
   return createDispatch(device, attentionTextureKernel, {
-    overrides: { HEAD_DIM: D },
+    overrides: { HEAD_DIM: D, CAUSAL: causal },
     uniforms: { tokens: N, heads: a.heads, scale: a.scale ?? 1 / Math.sqrt(D), B0: batch0 },
     tensors: { out: a.out },
     textures: { qkv: a.qkv },

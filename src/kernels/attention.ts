@@ -163,6 +163,11 @@ export interface AttentionArgs {
   heads: number;
   /** Softmax scale; defaults to 1/sqrt(head_dim). */
   scale?: number;
+  /**
+   * Causal mask (OpenAI-layout text towers, open_clip's `no_causal_mask: false`): query i attends to
+   * keys 0 .. i only; the keys after it are skipped (the CAUSAL override). Default false.
+   */
+  causal?: boolean;
   /** Kernel variant (not 'texture', attentionTexture's); defaults to attentionVariantFor(device) ('subgroup' where that says 'texture'). */
   variant?: AttentionVariant;
   /**
@@ -178,11 +183,19 @@ export const ATTENTION_ARG_KEYS = {
   out: true,
   heads: true,
   scale: true,
+  causal: true,
   variant: true,
   permuteLanes: true,
 } as const satisfies KeyList<AttentionArgs>;
 
-/** out = concat_h softmax(q_h k_hᵀ · scale) v_h. Any N; head_dim = W / heads, a multiple of 4, ≤ ATTENTION_MAX_HEAD_DIM (128). */
+/** The causal argument of an attention call, checked: a boolean or absent (false). */
+export function expectCausal(kernel: string, causal: unknown): boolean {
+  if (causal !== undefined && typeof causal !== 'boolean')
+    throw new KernelArgumentError(kernel, 'causal', `must be true or false, got ${JSON.stringify(causal)}`);
+  return causal === true;
+}
+
+/** out = concat_h softmax(q_h k_hᵀ · scale (+ the causal mask)) v_h. Any N; head_dim = W / heads, a multiple of 4, ≤ ATTENTION_MAX_HEAD_DIM (128). */
 export function attention(device: GPUDevice, a: AttentionArgs): Dispatch {
   const k = 'attention'; // the op's name in errors; its variants' kernels are attention_broadcast / attention_tiled
   expectKnownArgs(k, a, ATTENTION_ARG_KEYS);
@@ -191,6 +204,7 @@ export function attention(device: GPUDevice, a: AttentionArgs): Dispatch {
   const [B, N, W3] = a.qkv.shape as [number, number, number];
   const D = attentionHeadDim(k, W3, a.heads);
   const W = W3 / 3;
+  const causal = expectCausal(k, a.causal);
   expectShape(k, 'qkv', a.qkv, [B, N, W3]);
   expectShape(k, 'out', a.out, [B, N, W]);
   // attention() reads buffers: where the adapter's choice reads textures, its buffer form (ATTENTION_FAMILY).
@@ -204,7 +218,7 @@ export function attention(device: GPUDevice, a: AttentionArgs): Dispatch {
   }
   const scale = a.scale ?? 1 / Math.sqrt(D);
   return createDispatch(device, v.kernel, {
-    overrides: a.permuteLanes ? { HEAD_DIM: D, PERMUTE_LANES: true } : { HEAD_DIM: D },
+    overrides: a.permuteLanes ? { HEAD_DIM: D, CAUSAL: causal, PERMUTE_LANES: true } : { HEAD_DIM: D, CAUSAL: causal },
     uniforms: { tokens: N, heads: a.heads, scale },
     tensors: { qkv: a.qkv, out: a.out },
     workgroups: [Math.ceil(N / v.queriesAt(D)), a.heads, B],

@@ -27,8 +27,8 @@ export interface EmbeddingArgs {
   ids: TensorRef;
   /** [vocab, D] embedding table (token_embedding.weight): f32, or f16 / q8 (weight-format.ts; q8 scales per token row). */
   table: TensorRef;
-  /** [T, D] position table added to every sequence. */
-  pos: TensorRef;
+  /** [T, D] position table added to every sequence, or null for none (a plain row gather: out[b, t] = table[ids[b, t]]). */
+  pos: TensorRef | null;
   /** [B, T, D] output. */
   out: TensorRef;
   /** How an f16 table is read (as GemmArgs.f16Loads). */
@@ -44,7 +44,7 @@ export const EMBEDDING_ARG_KEYS = {
   f16Loads: true,
 } as const satisfies KeyList<EmbeddingArgs>;
 
-/** out[b, t] = table[ids[b, t]] + pos[t]. */
+/** out[b, t] = table[ids[b, t]] + pos[t] (+ nothing where pos is null). */
 export function embedding(device: GPUDevice, a: EmbeddingArgs): Dispatch {
   const k = embeddingKernel.name;
   expectKnownArgs(k, a, EMBEDDING_ARG_KEYS);
@@ -56,13 +56,19 @@ export function embedding(device: GPUDevice, a: EmbeddingArgs): Dispatch {
   const [vocab, D] = a.table.shape as [number, number];
   expectShape(k, 'ids', a.ids, [B, T], 'u32');
   const dtype = expectWeight(k, 'table', a.table, [vocab, D]);
-  expectShape(k, 'pos', a.pos, [T, D]);
+  if (a.pos !== null) expectShape(k, 'pos', a.pos, [T, D]);
   expectShape(k, 'out', a.out, [B, T, D]);
   const [ry, rz] = grid2d(device, k, B * T);
   return createDispatch(device, weightSource(device, dtype, embeddingKernel, embeddingNativeF16Kernel, a.f16Loads), {
-    overrides: { W_DTYPE: W_DTYPE_CODE[dtype] },
+    overrides: { W_DTYPE: W_DTYPE_CODE[dtype], HAS_POS: a.pos !== null },
     uniforms: { rows: B * T, tokens: T, dim: D, vocab },
-    tensors: { ids: a.ids, w: a.table, pos: a.pos, out: a.out, w_scale: a.table.scale ?? unusedBinding(device) },
+    tensors: {
+      ids: a.ids,
+      w: a.table,
+      pos: a.pos ?? unusedBinding(device),
+      out: a.out,
+      w_scale: a.table.scale ?? unusedBinding(device),
+    },
     workgroups: [Math.ceil(D / wgslWorkgroupSize(embeddingKernel)[0]), ry, rz],
   });
 }

@@ -10,8 +10,10 @@ export type Param = (key: string) => Tensor;
 export interface BlockShape {
   heads: number;
   eps: number;
-  /** The MLP activation: exact-erf GELU (vision) or tanh GELU (OpenVision's text tower). */
-  act: 'gelu' | 'gelu_tanh';
+  /** The MLP activation: exact-erf GELU (OpenVision's vision tower), tanh GELU (its text tower) or QuickGELU (OpenAI-layout CLIP, model_cfg.quick_gelu). */
+  act: 'gelu' | 'gelu_tanh' | 'quick_gelu';
+  /** Causal self-attention (OpenAI-layout text towers); default false. */
+  causal?: boolean;
 }
 
 /** Adds block `i` of a tower to the graph, updating the residual stream `x` in place. */
@@ -31,7 +33,7 @@ export function residualBlock(g: Graph, P: Param, i: number, x: Tensor, s: Block
     'none',
     attnTex,
   );
-  const a = ops.attention(g, `${b}attn`, qkv, s.heads, x.shape[1]);
+  const a = ops.attention(g, `${b}attn`, qkv, s.heads, x.shape[1], s.causal ?? false);
   ops.linearAddInto(g, `${b}attn.out_proj`, x, a, P(`${b}attn.out_proj.weight`), P(`${b}attn.out_proj.bias`));
   // x = x + c_proj(act(c_fc(ln_2(x))))
   const h2 = ops.layerNorm(g, `${b}ln_2`, x, P(`${b}ln_2.weight`), P(`${b}ln_2.bias`), s.eps, gemmTex);

@@ -148,7 +148,7 @@ export class CLIPModel {
     return this.vision.config.embedDim;
   }
 
-  /** Loads both towers of an OpenVision 1 checkpoint; an OpenVision 2 (vision-only) file or config is named as such. */
+  /** Loads both towers of a CLIP checkpoint (OpenVision 1, OpenAI's layout); an OpenVision 2 (vision-only) file or config is named as such. */
   static async load(device: GPUDevice, opts: ClipLoadOptions): Promise<CLIPModel> {
     await checkLoadCall('CLIPModel.load', device, opts, CLIP_LOAD_OPTION_KEYS);
     let json: unknown = opts.config,

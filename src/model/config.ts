@@ -29,11 +29,23 @@ export interface ViTConfig {
   pool?: 'avg' | 'tok';
   /** true: ln_post on the pooled vector; false: ln_post on every token, then pooling (and `tokens` are normalised). Default true. */
   finalLnAfterPool?: boolean;
+  /** The MLP activation: 'gelu' (exact erf, OpenVision) or 'quick_gelu' (x·sigmoid(1.702x), OpenAI CLIP: model_cfg.quick_gelu). Default 'gelu'. */
+  act?: 'gelu' | 'quick_gelu';
 }
 
 /** The architecture switches with their defaults filled in. */
-export function architecture(c: ViTConfig): { lnPre: boolean; pool: 'avg' | 'tok'; finalLnAfterPool: boolean } {
-  return { lnPre: c.lnPre ?? false, pool: c.pool ?? 'avg', finalLnAfterPool: c.finalLnAfterPool ?? true };
+export function architecture(c: ViTConfig): {
+  lnPre: boolean;
+  pool: 'avg' | 'tok';
+  finalLnAfterPool: boolean;
+  act: 'gelu' | 'quick_gelu';
+} {
+  return {
+    lnPre: c.lnPre ?? false,
+    pool: c.pool ?? 'avg',
+    finalLnAfterPool: c.finalLnAfterPool ?? true,
+    act: c.act ?? 'gelu',
+  };
 }
 
 export const headDim = (c: ViTConfig): number => c.width / c.heads;
@@ -73,6 +85,8 @@ export function validateConfig(c: ViTConfig, source: string): ViTConfig {
   }
   if (c.pool !== undefined && c.pool !== 'avg' && c.pool !== 'tok')
     throw new ConfigError(source, `pool must be 'avg' or 'tok', got ${JSON.stringify(c.pool)}`);
+  if (c.act !== undefined && c.act !== 'gelu' && c.act !== 'quick_gelu')
+    throw new ConfigError(source, `act must be 'gelu' or 'quick_gelu', got ${JSON.stringify(c.act)}`);
   return c;
 }
 
@@ -187,13 +201,9 @@ const onlyKeys = (allowed: string, what: (k: string) => string) => (v: Record<st
 export const OPEN_CLIP_KEYS: readonly ConfigKey[] = [
   // model_cfg: both towers
   { key: 'model_cfg.embed_dim', tower: 'both', read: (v) => (typeof v === 'number' ? v : null), default: null },
-  {
-    key: 'model_cfg.quick_gelu',
-    tower: 'both',
-    refuse: (v) =>
-      v === true &&
-      'QuickGELU is not implemented (the towers run GELU: exact erf, or tanh where text_cfg.act_kwargs asks for it)',
-  },
+  // QuickGELU in every MLP of both towers (OpenAI CLIP and the open_clip models trained like it); it
+  // takes no options, so a tower's act_kwargs beside it is refused (configFromOpenClip / textConfigFromOpenClip).
+  { key: 'model_cfg.quick_gelu', tower: 'both', read: bool, default: false },
   { key: 'mlp_ratio', tower: 'both', read: num, default: 4 },
   { key: 'ls_init_value', tower: 'both', refuse: (v) => given(v) && 'layer scale is not implemented' },
   {
@@ -268,17 +278,17 @@ export const OPEN_CLIP_KEYS: readonly ConfigKey[] = [
   { key: 'preprocess_cfg.std', tower: 'vision', read: rgb, default: IMAGENET_STD, field: 'std' },
   // the text tower
   { key: 'hf_model_name', tower: 'text', refuse: (v) => given(v) && 'Hugging Face text towers are not supported' },
-  {
-    key: 'no_causal_mask',
-    tower: 'text',
-    default: false,
-    refuse: (v) => v !== true && 'only the unmasked text tower (no_causal_mask: true, as OpenVision) is implemented',
-  },
+  // false: the causal mask of OpenAI's text tower (query i attends to keys 0 .. i); true: OpenVision's unmasked tower.
+  { key: 'no_causal_mask', tower: 'text', read: bool, default: false, field: 'causal', as: (v: boolean) => !v },
   {
     key: 'pool_type',
     tower: 'text',
     default: 'argmax',
-    refuse: (v) => v !== 'last' && "only 'last' pooling (OpenVision's) is implemented",
+    refuse: (v) =>
+      v !== 'last' &&
+      v !== 'argmax' &&
+      "only 'argmax' (the <|endoftext|> token, OpenAI's) and 'last' (OpenVision's) pooling are implemented",
+    field: 'pool',
   },
   { key: 'proj_bias', tower: 'text', refuse: (v) => v === true && 'a text projection bias is not implemented' },
   {
@@ -364,6 +374,8 @@ export function configFromOpenClip(json: unknown, source = 'open_clip_config.jso
   return validateConfig(
     {
       ...(fields as Omit<ViTConfig, 'heads' | 'mlpWidth' | 'embedDim'>),
+      // act_kwargs is refused for the vision tower unless empty (its row), so QuickGELU takes none
+      ...(values.get('model_cfg.quick_gelu') === true ? { act: 'quick_gelu' as const } : {}),
       heads: width / (values.get('head_width') as number),
       mlpWidth: Math.floor(width * (values.get('mlp_ratio') as number)),
       embedDim: (values.get('model_cfg.embed_dim') as number | null) ?? width,
@@ -396,7 +408,7 @@ function preset(
 }
 
 /**
- * The OpenVision family's encoder shapes. Widths, depths, heads and MLP widths are the
+ * The OpenVision family's encoder shapes (and, added below, BASELINE_PRESETS: the CLIP baselines in OpenAI's layout). Widths, depths, heads and MLP widths are the
  * architectures' own; `embedDim` is the released OpenVision configs' `embed_dim` (Ti 192, S 384,
  * B 512, L 768, SoViT-400M 1152, H 1024; g: open_clip's 1024). A checkpoint's own
  * open_clip_config.json always wins.
@@ -413,6 +425,58 @@ export const PRESETS: Record<string, ViTConfig> = {
   'h-14': preset(1280, 32, 16, 5120, 14, 224, 1024),
   'g-14': preset(1408, 40, 16, 6144, 14, 224, 1024),
 };
+
+const OPENAI_MEAN: [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
+const OPENAI_STD: [number, number, number] = [0.26862954, 0.26130258, 0.27577711];
+
+/**
+ * A vision tower in OpenAI's layout (OpenAI CLIP, and the open_clip models trained like it: LAION,
+ * DataComp, DFN, MetaCLIP): ln_pre, ln_post on every token then the class token, LayerNorm eps
+ * 1e-5, QuickGELU (the `-quickgelu` configs), OpenAI's mean and std, heads of 64 (80 for H/14).
+ */
+function openaiPreset(
+  width: number,
+  layers: number,
+  heads: number,
+  mlpWidth: number,
+  patchSize: number,
+  imageSize: number,
+  embedDim: number,
+): ViTConfig {
+  return {
+    ...preset(width, layers, heads, mlpWidth, patchSize, imageSize, embedDim),
+    eps: 1e-5,
+    mean: OPENAI_MEAN,
+    std: OPENAI_STD,
+    lnPre: true,
+    pool: 'tok',
+    finalLnAfterPool: false,
+    act: 'quick_gelu',
+  };
+}
+
+/**
+ * The CLIP baselines OpenVision is compared with, in OpenAI's layout: OpenAI's ViT-B/32, B/16, L/14
+ * and L/14 at 336 px (open_clip's `ViT-*-quickgelu` shapes, embed_dim 512 / 512 / 768 / 768) and
+ * DFN's ViT-H/14 (`ViT-H-14-quickgelu`, embed_dim 1024). Shapes only: benchmark rows at equal size
+ * beside OpenVision's (the weights are random there); a checkpoint's own config always wins.
+ */
+export const BASELINE_PRESETS: Record<string, ViTConfig> = {
+  'openai-b-32': openaiPreset(768, 12, 12, 3072, 32, 224, 512),
+  'openai-b-16': openaiPreset(768, 12, 12, 3072, 16, 224, 512),
+  'openai-l-14': openaiPreset(1024, 24, 16, 4096, 14, 224, 768),
+  'openai-l-14-336': openaiPreset(1024, 24, 16, 4096, 14, 336, 768),
+  'dfn-h-14': openaiPreset(1280, 32, 16, 5120, 14, 224, 1024),
+};
+Object.assign(PRESETS, BASELINE_PRESETS);
+
+/** The family a preset's shape is of, as the benchmark names each row: 'OpenVision', 'OpenAI CLIP' or 'DFN (OpenAI layout)'. */
+export function presetFamily(name: string): string {
+  const n = name.toLowerCase();
+  if (n.startsWith('openai-')) return 'OpenAI CLIP';
+  if (n.startsWith('dfn-')) return 'DFN (OpenAI layout)';
+  return 'OpenVision';
+}
 
 export function presetConfig(name: string, imageSize?: number): ViTConfig {
   const p = PRESETS[name.toLowerCase()];
@@ -442,18 +506,29 @@ export interface TextConfig {
   layers: number;
   mlpWidth: number;
   eps: number;
-  /** The MLP activation: 'gelu_tanh' (act_kwargs.approximate = 'tanh', OpenVision) or 'gelu' (exact erf). */
-  act: 'gelu' | 'gelu_tanh';
+  /**
+   * The MLP activation: 'gelu_tanh' (act_kwargs.approximate = 'tanh', OpenVision), 'gelu' (exact erf)
+   * or 'quick_gelu' (model_cfg.quick_gelu, OpenAI CLIP).
+   */
+  act: 'gelu' | 'gelu_tanh' | 'quick_gelu';
   /** Output width of text_projection (the shared embedding width E). */
   embedDim: number;
+  /** Causal self-attention (open_clip's no_causal_mask: false, OpenAI's layout). Default false (OpenVision's unmasked tower). */
+  causal?: boolean;
+  /**
+   * Which token is pooled: 'last' (index contextLength - 1, OpenVision) or 'argmax' (the position of
+   * the largest id, the `<|endoftext|>` token of OpenAI's tokenizer). Default 'last'.
+   */
+  pool?: 'last' | 'argmax';
 }
 
 /**
  * Reads `model_cfg.text_cfg` of an open_clip JSON config, or returns null when it has none (a
  * vision-only OpenVision 2 config). Keys that change the forward pass are honoured or refused by
- * name from the same table as the vision tower's (OPEN_CLIP_KEYS): OpenVision's text tower has no
- * attention mask (no_causal_mask), pools the last token, projects without bias; other layouts are
- * refused.
+ * name from the same table as the vision tower's (OPEN_CLIP_KEYS): OpenVision's text tower (no
+ * attention mask: no_causal_mask, last-token pooling, tanh GELU) and OpenAI's (open_clip's defaults:
+ * causal mask, pooling at the <|endoftext|> token, QuickGELU where model_cfg.quick_gelu); both
+ * project without bias; other layouts are refused.
  */
 export function textConfigFromOpenClip(json: unknown, source = 'open_clip_config.json'): TextConfig | null {
   const root = json as { model_cfg?: { text_cfg?: unknown } } | null;
@@ -463,8 +538,14 @@ export function textConfigFromOpenClip(json: unknown, source = 'open_clip_config
   const { fields, values } = readTowerKeys('text', root as Record<string, unknown>, source);
   const width = fields.width as number,
     heads = fields.heads as number;
+  if (values.get('model_cfg.quick_gelu') === true && Object.keys(values.get('act_kwargs') as object).length > 0)
+    throw new ConfigError(
+      source,
+      `model_cfg.quick_gelu = true with model_cfg.text_cfg.act_kwargs = ${JSON.stringify(values.get('act_kwargs'))}: QuickGELU takes no options (drop one of them)`,
+    );
   const c: TextConfig = {
     ...(fields as Omit<TextConfig, 'mlpWidth' | 'embedDim'>),
+    ...(values.get('model_cfg.quick_gelu') === true ? { act: 'quick_gelu' as const } : {}),
     mlpWidth: Math.floor(width * (values.get('mlp_ratio') as number)),
     embedDim: (values.get('model_cfg.embed_dim') as number | null) ?? width,
   };

@@ -1,5 +1,6 @@
-// The CLIP text tower of OpenVision 1 on WebGPU. `buildTextGraph` mirrors open_clip's
-// CLIP.encode_text as OpenVision configures it (no attention mask, tanh GELU, last-token pooling).
+// The CLIP text tower on WebGPU. `buildTextGraph` mirrors open_clip's CLIP.encode_text as OpenVision
+// configures it (no attention mask, tanh GELU, last-token pooling) and in OpenAI's layout (causal
+// mask, QuickGELU, pooling at the <|endoftext|> token: the argmax of the ids).
 import { ArgumentError, ConfigError } from '../errors.js';
 import { checkOptionKeys, type KeyList } from '../options.js';
 import { Graph, type KernelChoices } from '../graph/graph.js';
@@ -26,6 +27,24 @@ export type TextOutputName = 'embedding' | 'pooled' | 'block0';
 /** Every output the text tower can return. */
 export const TEXT_OUTPUTS: readonly TextOutputName[] = ['embedding', 'pooled', 'block0'];
 
+/** The graph input of the argmax-pooling towers: per text of a chunk, the flat row b·T + argmax(ids[b]). */
+const EOT_ROWS = 'eot_rows';
+
+/**
+ * The position of each text's largest id (torch's argmax: the first one), as flat rows b·T + position
+ * of the [count, T] hidden state: the `<|endoftext|>` token of OpenAI's tokenizer (id 49407, the
+ * largest), what open_clip's `pool_type: 'argmax'` pools.
+ */
+export function eotRows(ids: ArrayLike<number>, count: number, T: number): Uint32Array {
+  const rows = new Uint32Array(count);
+  for (let b = 0; b < count; b++) {
+    let best = 0;
+    for (let t = 1; t < T; t++) if (ids[b * T + t]! > ids[b * T + best]!) best = t;
+    rows[b] = b * T + best;
+  }
+  return rows;
+}
+
 /** The text forward for `batch` texts of `contextLength` ids. */
 export function buildTextGraph(
   t: TextConfig,
@@ -37,22 +56,23 @@ export function buildTextGraph(
   const table = { keys: expectedTextKeys(t), transposed: TEXT_TRANSPOSED };
   const P: Param = towerParams(g, table);
   const ids = g.input('ids', [batch, t.contextLength], 'u32');
-  // x = token_embedding(text) + positional_embedding (no attention mask anywhere: no_causal_mask)
+  const causal = t.causal ?? false;
+  // x = token_embedding(text) + positional_embedding; the blocks attend causally (OpenAI's
+  // attn_mask) or without any mask (OpenVision's no_causal_mask)
   const x = ops.embedding(g, 'token_embedding', ids, P('token_embedding.weight'), P('positional_embedding'));
   for (let i = 0; i < t.layers; i++) {
-    residualBlock(g, P, i, x, { heads: t.heads, eps: t.eps, act: t.act });
+    residualBlock(g, P, i, x, { heads: t.heads, eps: t.eps, act: t.act, causal });
     if (i === 0 && outputs.includes('block0')) g.output('block0', ops.snapshot(g, 'block0', x));
   }
-  // x = ln_final(x); pooled = x[:, -1] (pool_type 'last'). LayerNorm acts on each token alone, so
-  // normalising only the last token gives the same vector without the other 79 rows.
-  const pooled = ops.layerNorm(
-    g,
-    'ln_final',
-    ops.tokenAt(g, 'last_token', x, t.contextLength - 1),
-    P('ln_final.weight'),
-    P('ln_final.bias'),
-    t.eps,
-  );
+  // x = ln_final(x); pooled = x[:, -1] (pool_type 'last') or x[b, ids[b].argmax()] (pool_type
+  // 'argmax': the <|endoftext|> token, whose row the forward computes from the ids: the `eot_rows`
+  // input). LayerNorm acts on each token alone, so normalising only the pooled token gives the same
+  // vector without the other rows.
+  const token =
+    (t.pool ?? 'last') === 'argmax'
+      ? ops.gatherRows(g, 'eot_token', x, g.input(EOT_ROWS, [batch, 1], 'u32'))
+      : ops.tokenAt(g, 'last_token', x, t.contextLength - 1);
+  const pooled = ops.layerNorm(g, 'ln_final', token, P('ln_final.weight'), P('ln_final.bias'), t.eps);
   if (outputs.includes('pooled')) g.output('pooled', pooled);
   // embedding = pooled @ text_projection
   if (outputs.includes('embedding'))
@@ -70,7 +90,7 @@ export interface TextForwardOptions {
 export interface TextOutputs {
   /** [N, E] text embeddings (projected, not normalised). */
   embedding?: Float32Array;
-  /** [N, Wt] ln_final of the last token, before the projection. */
+  /** [N, Wt] ln_final of the pooled token (the last one, or the <|endoftext|> one for argmax pooling), before the projection. */
   pooled?: Float32Array;
   /** [N, T, Wt] hidden state after block 0. */
   block0?: Float32Array;
@@ -174,7 +194,10 @@ export class TextTransformer extends GraphModel {
     const r = await this.runChunked('text forward', count, opts.maxBatch, this.maxChunk(), async (start, b, alive) => {
       const cg = await this.compiled(b, outputs);
       alive();
-      return cg.run({ ids: u32.subarray(start * T, (start + b) * T) });
+      const chunk = u32.subarray(start * T, (start + b) * T);
+      return cg.run(
+        (t.pool ?? 'last') === 'argmax' ? { ids: chunk, [EOT_ROWS]: eotRows(chunk, b, T) } : { ids: chunk },
+      );
     });
     return { ...(r.outputs as Partial<Record<TextOutputName, Float32Array>>), chunks: r.chunks };
   }

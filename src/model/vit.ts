@@ -64,7 +64,7 @@ export function buildViTGraph(
   // x = ln_pre(x) (OpenVision has none: no_ln_pre)
   if (arch.lnPre) x = ops.layerNorm(g, 'ln_pre', x, P('ln_pre.weight'), P('ln_pre.bias'), c.eps);
   for (let i = 0; i < c.layers; i++) {
-    residualBlock(g, P, i, x, { heads: c.heads, eps: c.eps, act: 'gelu' });
+    residualBlock(g, P, i, x, { heads: c.heads, eps: c.eps, act: arch.act });
     if (i === 0 && outputs.includes('block0')) g.output('block0', ops.snapshot(g, 'block0', x));
     if (i === hiddenBlock && outputs.includes('hidden')) g.output('hidden', ops.snapshot(g, 'hidden', x));
   }

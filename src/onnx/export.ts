@@ -1,4 +1,5 @@
-// Exports an OpenVision encoder (config + checkpoint) as an ONNX model (opset 17) with a fixed batch
+// Exports a vision encoder (config + checkpoint: OpenVision, or OpenAI's layout with ln_pre,
+// class-token pooling and QuickGELU) as an ONNX model (opset 17) with a fixed batch
 // and resolution: the same forward pass as src/model/vit.ts, in standard ONNX ops, so that other
 // runtimes (ONNX Runtime Web's WebGPU EP, onnxruntime-node) can run the very same model.
 // Inputs: `image` [B, 3, S, S]. Outputs: `embedding` [B, E], `tokens` [B, g², W].
@@ -36,10 +37,10 @@ export async function exportOnnx(config: ViTConfig, ckpt: Checkpoint, opts: Onnx
     g = gridOf(c, S),
     N = 1 + g * g;
   const arch = architecture(c);
-  if (arch.lnPre || arch.pool !== 'avg' || !arch.finalLnAfterPool) {
+  if (arch.pool === 'tok' && arch.finalLnAfterPool) {
     throw new ConfigError(
       'exportOnnx',
-      `only OpenVision's architecture is exported (no ln_pre, pool_type 'avg', final_ln_after_pool); this config has ${JSON.stringify(arch)}`,
+      `pool_type 'tok' with final_ln_after_pool true is not exported (OpenVision's avg pooling and OpenAI's ln_post-then-class-token are); this config has ${JSON.stringify(arch)}`,
     );
   }
   const { prefix } = checkLayout(ckpt, c);
@@ -110,11 +111,14 @@ export async function exportOnnx(config: ViTConfig, ckpt: Checkpoint, opts: Onnx
     );
   }
   x = op('Reshape', [op('Add', [x, pos]), i64([B * N, W])]);
+  // x = ln_pre(x) (OpenAI's layout; OpenVision has none)
+  if (arch.lnPre) x = await layerNorm(x, 'ln_pre');
 
   const scale = f32('attn_scale', [], new Float32Array([1 / Math.sqrt(D)]));
   const half = f32('half', [], new Float32Array([0.5])),
     one = f32('one', [], new Float32Array([1])),
-    rsqrt2 = f32('rsqrt2', [], new Float32Array([Math.SQRT1_2]));
+    rsqrt2 = f32('rsqrt2', [], new Float32Array([Math.SQRT1_2])),
+    quick = f32('quick_gelu_alpha', [], new Float32Array([1.702]));
   for (let i = 0; i < c.layers; i++) {
     const b = `transformer.resblocks.${i}.`;
     // x = x + out_proj(MHA(ln_1(x)))
@@ -143,13 +147,23 @@ export async function exportOnnx(config: ViTConfig, ckpt: Checkpoint, opts: Onnx
     const o = op('MatMul', [s, op('Squeeze', [v!, i64([0])])]); // [B, H, N, D]
     const merged = op('Reshape', [op('Transpose', [o], { perm: [0, 2, 1, 3] }), i64([B * N, W])]);
     x = op('Add', [x, await linear(merged, `${b}attn.out_proj.weight`, `${b}attn.out_proj.bias`, W, W)]);
-    // x = x + c_proj(gelu(c_fc(ln_2(x)))), exact GELU = 0.5·h·(1 + erf(h/√2))
+    // x = x + c_proj(act(c_fc(ln_2(x)))): exact GELU = 0.5·h·(1 + erf(h/√2)), or QuickGELU = h·sigmoid(1.702·h)
     const h = await linear(await layerNorm(x, `${b}ln_2`), `${b}mlp.c_fc.weight`, `${b}mlp.c_fc.bias`, c.mlpWidth, W);
-    const gelu = op('Mul', [op('Mul', [h, half]), op('Add', [one, op('Erf', [op('Mul', [h, rsqrt2])])])]);
+    const gelu =
+      arch.act === 'quick_gelu'
+        ? op('Mul', [h, op('Sigmoid', [op('Mul', [h, quick])])])
+        : op('Mul', [op('Mul', [h, half]), op('Add', [one, op('Erf', [op('Mul', [h, rsqrt2])])])]);
     x = op('Add', [x, await linear(gelu, `${b}mlp.c_proj.weight`, `${b}mlp.c_proj.bias`, W, c.mlpWidth)]);
   }
-  const tokens = op('Slice', [op('Reshape', [x, i64([B, N, W])]), i64([1]), i64([N]), i64([1])], {}, 'tokens');
-  const pooled = await layerNorm(op('ReduceMean', [tokens], { axes: [1], keepdims: 0 }), 'ln_post');
+  // OpenVision (final_ln_after_pool): tokens = x[:, 1:], pooled = ln_post(mean(tokens)); otherwise
+  // x = ln_post(x) first, tokens = x[:, 1:], pooled = mean(tokens) or the class token x[:, 0].
+  const xs = op('Reshape', [arch.finalLnAfterPool ? x : await layerNorm(x, 'ln_post'), i64([B, N, W])]);
+  const tokens = op('Slice', [xs, i64([1]), i64([N]), i64([1])], {}, 'tokens');
+  const pooled = arch.finalLnAfterPool
+    ? await layerNorm(op('ReduceMean', [tokens], { axes: [1], keepdims: 0 }), 'ln_post')
+    : arch.pool === 'avg'
+      ? op('ReduceMean', [tokens], { axes: [1], keepdims: 0 })
+      : op('Reshape', [op('Slice', [xs, i64([0]), i64([1]), i64([1])]), i64([B, W])]);
   op('MatMul', [pooled, await weight('proj', [W, c.embedDim])], {}, 'embedding');
 
   const valueInfo = (name: string, dims: number[]) => ({

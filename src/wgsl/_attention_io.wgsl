@@ -14,6 +14,10 @@ struct Params {
 
 override HEAD_DIM: u32 = 64u;
 override D4: u32 = HEAD_DIM / 4u;   // derived; not meant to be set
+// CAUSAL = true: query i attends to keys 0 .. i only (OpenAI-layout text towers). Key blocks past a
+// workgroup's last query are never loaded or scored; within the block that straddles the diagonal
+// the later keys of a query are skipped where the variant works per key group, else score -inf.
+override CAUSAL: bool = false;
 
 fn hsum(v: vec4f) -> f32 { return (v.x + v.y) + (v.z + v.w); }
 fn hmax(v: vec4f) -> f32 { return max(max(v.x, v.y), max(v.z, v.w)); }

@@ -13,7 +13,10 @@
 //     lane, each lane keeps its own partial sum (its keys), combined once at the end;
 //  3. values: lane l accumulates output columns l, l+8, … of the QB queries; each key's
 //     probability comes from the lane that scored it.
-// D = HEAD_DIM: a multiple of 4, at most 4·8·MAX_SLOTS.
+// D = HEAD_DIM: a multiple of 4, at most 4·8·MAX_SLOTS. CAUSAL (an override each includer declares):
+// the key loop stops after the workgroup's last query, and a query whose 8 keys of a step all come
+// after it skips the step (no scores, no rescale, no values: the condition is uniform over the
+// subgroup); in the step holding the query its later keys score -inf.
 
 const MAX_SLOTS: u32 = 4u;    // vec4 columns per lane and query: D4 ≤ 8·MAX_SLOTS
 override SLOTS: u32 = (D4 + 7u) / 8u;
@@ -42,8 +45,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane
   var acc = array<vec4f, QB * MAX_SLOTS>();
   for (var q = 0u; q < QB; q++) { m[q] = NEG; }
 
-  for (var kv0 = 0u; kv0 < N; kv0 += 8u) {
+  // The keys this workgroup reads: all N, or (causal) up to its last query (uniform).
+  let kv_end = select(N, min(N, q0 + QB), CAUSAL);
+  for (var kv0 = 0u; kv0 < kv_end; kv0 += 8u) {
     let key = kv0 + lane;
+    // Causal: queries q0 .. q0 + q_first - 1 come before every key of this step: skipped below.
+    let q_first = select(0u, min(QB, kv0 - min(kv0, q0)), CAUSAL);
     let krow = b * N + min(key, N - 1u);
     // Scores of the QB queries against this lane's key.
     var s = array<f32, QB>();
@@ -54,7 +61,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane
         let c = 8u * i + t;
         kc[t] = select(vec4f(0.0), qkv_at(krow, W4 + head4 + min(c, D4 - 1u)), c < D4);
       }
-      for (var q = 0u; q < QB; q++) {
+      for (var q = q_first; q < QB; q++) {
         let qv = qs[q * MAX_SLOTS + i];
         var d = s[q];
         d += dot(subgroupBroadcast(qv, 0u), kc[0]);
@@ -71,8 +78,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane
     // Online softmax: block max from the 8 lanes, rescale, this lane's probability.
     var p = array<f32, QB>();
     var corr = array<f32, QB>();
-    for (var q = 0u; q < QB; q++) {
-      let sq = select(NEG, s[q], key < N);
+    for (var q = q_first; q < QB; q++) {
+      let live = key < N && (!CAUSAL || key <= q0 + q);
+      let sq = select(NEG, s[q], live);
       var mb = max(subgroupBroadcast(sq, 0u), subgroupBroadcast(sq, 1u));
       mb = max(mb, max(subgroupBroadcast(sq, 2u), subgroupBroadcast(sq, 3u)));
       mb = max(mb, max(subgroupBroadcast(sq, 4u), subgroupBroadcast(sq, 5u)));
@@ -80,7 +88,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane
       let m_new = max(m[q], mb);
       corr[q] = exp(m[q] - m_new);
       m[q] = m_new;
-      p[q] = select(0.0, exp(sq - m_new), key < N);
+      p[q] = select(0.0, exp(sq - m_new), live);
       l[q] = l[q] * corr[q] + p[q];
     }
     // Values: this lane's output columns, every key of the block (its probability broadcast).
@@ -92,7 +100,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane
         let vrow = b * N + min(kv0 + j, N - 1u);
         vv[j] = select(vec4f(0.0), qkv_at(vrow, 2u * W4 + head4 + cc), c < D4 && kv0 + j < N);
       }
-      for (var q = 0u; q < QB; q++) {
+      for (var q = q_first; q < QB; q++) {
         let pq = p[q];
         var a = acc[q * MAX_SLOTS + i] * corr[q];
         a += subgroupBroadcast(pq, 0u) * vv[0];

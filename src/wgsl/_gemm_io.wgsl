@@ -14,6 +14,7 @@ const EPILOGUE_NONE: u32 = 0u;
 const EPILOGUE_GELU: u32 = 1u;
 const EPILOGUE_RESIDUAL: u32 = 2u;
 const EPILOGUE_GELU_TANH: u32 = 3u;
+const EPILOGUE_QUICK_GELU: u32 = 4u;
 override HAS_BIAS: bool = true;
 // erfc(|z|) by Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7); GELU from it without cancellation.
 fn gelu_erf(v: f32) -> f32 {
@@ -33,10 +34,19 @@ fn gelu_tanh(v: f32) -> f32 {
   return 0.5 * v * (2.0 - 2.0 / (exp(2.0 * u) + 1.0));
 }
 
-// v through the activation epilogues (none, erf GELU, tanh GELU; not the residual add).
+// QuickGELU, OpenAI CLIP's activation (open_clip's QuickGELU, model_cfg.quick_gelu):
+// v·sigmoid(1.702·v) = v / (1 + exp(-1.702·v)). The exponent is clamped to 80 (exp(80) = 5.5e34,
+// finite in f32): for v < -47 the result is v·1.8e-35 instead of v·exp(1.702·v), both below 1e-33,
+// and no platform's exp overflow can reach the division.
+fn quick_gelu(v: f32) -> f32 {
+  return v / (1.0 + exp(min(-1.702 * v, 80.0)));
+}
+
+// v through the activation epilogues (none, erf GELU, tanh GELU, QuickGELU; not the residual add).
 fn activate(v: f32) -> f32 {
   if (EPILOGUE == EPILOGUE_GELU) { return gelu_erf(v); }
   if (EPILOGUE == EPILOGUE_GELU_TANH) { return gelu_tanh(v); }
+  if (EPILOGUE == EPILOGUE_QUICK_GELU) { return quick_gelu(v); }
   return v;
 }
 
@@ -70,6 +80,11 @@ fn gelu_tanh4(v: vec4f) -> vec4f {
   return 0.5 * v * (2.0 - 2.0 / (exp(2.0 * u) + 1.0));
 }
 
+// QuickGELU of 4 values at once (quick_gelu, component-wise).
+fn quick_gelu4(v: vec4f) -> vec4f {
+  return v / (1.0 + exp(min(-1.702 * v, vec4f(80.0))));
+}
+
 // y[gm, gn .. gn+3] = epilogue(v + bias[gn .. gn+3]), columns at or past N skipped: the store of
 // the GPU GEMMs (gemm.wgsl), one vec4 of accumulators at a time, every component named.
 fn store_out4(gm: u32, gn: u32, N: u32, acc_v: vec4f) {
@@ -80,6 +95,7 @@ fn store_out4(gm: u32, gn: u32, N: u32, acc_v: vec4f) {
   }
   if (EPILOGUE == EPILOGUE_GELU) { v = gelu_erf4(v); }
   if (EPILOGUE == EPILOGUE_GELU_TANH) { v = gelu_tanh4(v); }
+  if (EPILOGUE == EPILOGUE_QUICK_GELU) { v = quick_gelu4(v); }
   let o = gm * N + gn;
   if (gn < N) { store_value(o, v.x); }
   if (gn + 1u < N) { store_value(o + 1u, v.y); }

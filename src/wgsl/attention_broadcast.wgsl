@@ -17,6 +17,9 @@
 // driver (docs/gpu.md). Per invocation: q, acc (2·DP ≤ 32 vec4s), four vec4 dot products and the
 // running max and sum, whatever D: half of what one invocation per query held at D = 128, which took
 // lavapipe's LLVM over a minute to compile on a cold shader cache (docs/cpu-adapters.md).
+// CAUSAL (_attention_io.wgsl): the key loop stops after the workgroup's last query, and a query skips
+// every group of 4 keys that starts after it (no scores, no rescale, no values); in the group holding
+// the query its later keys score -inf.
 
 //!include _attention_io.wgsl
 const MAX_D4: u32 = 16u;   // = the //!unroll d counts below
@@ -57,12 +60,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   var l = 0.0;
   var groups = 0u;                   // groups of 4 keys done: the parity picks Sp's buffer
 
-  for (var kv0 = 0u; kv0 < N; kv0 += BKV) {
+  // The keys this workgroup reads: all N, or (causal) up to its last query (uniform).
+  let kv_end = select(N, min(N, wid.x * BQ + BQ), CAUSAL);
+  for (var kv0 = 0u; kv0 < kv_end; kv0 += BKV) {
     for (var i = lid; i < BKV * D4; i += WG) {
       let j = i / D4;
       let d = i % D4;
       let key = kv0 + j;
-      if (key < N) {
+      if (key < kv_end) {
         let base = (b * N + key) * row4 + head4 + d;
         Ks[i] = qkv[base + W4];
         Vs[i] = qkv[base + 2u * W4];
@@ -75,14 +80,16 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     // Four keys at a time: their scores are one vec4 (registers, not an indexed array), and the
     // running max / sum / output are rescaled once per four keys, only when the max grew. The loop
     // bound is uniform (a workgroup's queries share their keys), so the exchange's barrier may sit in it.
-    let nk = min(BKV, N - kv0);
+    let nk = min(BKV, kv_end - kv0);
     for (var j0 = 0u; j0 < nk; j0 += 4u) {
       var e0 = vec4f(0.0);
       var e1 = vec4f(0.0);
       var e2 = vec4f(0.0);
       var e3 = vec4f(0.0);
       let k0 = j0 * D4 + s0;
-      if (valid) {
+      // Causal: a group of 4 keys starting after this query is skipped (its barrier is still met).
+      let wanted = valid && (!CAUSAL || kv0 + j0 <= qi);
+      if (wanted) {
         //!unroll d 16
         if ($d < DP) {
           e0 = fma(q[$d], Ks[k0 + $d], e0);
@@ -104,9 +111,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
         for (var p = 0u; p < SPLIT; p++) { sc += Sp[buf + p * BQ + slot]; }
       }
       groups += 1u;
-      if (valid) {
-        // Keys past N (zero-filled rows) score -inf.
-        let live = vec4u(kv0 + j0) + vec4u(0u, 1u, 2u, 3u) < vec4u(N);
+      if (wanted) {
+        // Keys past N (zero-filled rows), and causal keys after the query, score -inf.
+        let keys = vec4u(kv0 + j0) + vec4u(0u, 1u, 2u, 3u);
+        let live = (keys < vec4u(N)) & ((keys <= vec4u(qi)) | vec4<bool>(!CAUSAL));
         let s = select(vec4f(-3.0e38), sc, live);
         let m_new = max(m, hmax(s));
         if (m_new > m) {

@@ -22,6 +22,9 @@ struct Params {
 
 override HEAD_DIM: u32 = 64u;
 override D4: u32 = HEAD_DIM / 4u;   // derived; not meant to be set
+// CAUSAL = true: query i attends to keys 0 .. i only (as _attention_io.wgsl's; the steps past a
+// query are skipped, _attention_subgroup_body.wgsl).
+override CAUSAL: bool = false;
 const QB: u32 = 8u;           // queries per workgroup: 8 ran 1.2-1.8x 16 and 32 here (bench:kernels)
 
 fn qkv_at(row: u32, col4: u32) -> vec4f { return bitcast<vec4f>(textureLoad(qkv, vec2u(col4, row))); }

@@ -17,7 +17,10 @@
 // The loops over an invocation's output columns are unrolled MAX_CI times (guarded by CI, a
 // constant once specialised), so acc is only ever indexed by constants (docs/gpu.md). Other loop
 // trip counts are runtime values or small constants, so the shader compiles quickly even on
-// CPU (LLVM) adapters. Workgroup grid: (ceil(N / BQ), heads, B). D = HEAD_DIM: a multiple of 4,
+// CPU (LLVM) adapters. CAUSAL (_attention_io.wgsl): the key blocks stop at the workgroup's last
+// query (BQ = BKV, so the last block is the diagonal one); there an invocation whose 4 keys all come
+// after its 4 queries skips their scores, its later keys score -inf, and its P·V loop stops after its
+// last query's key. Workgroup grid: (ceil(N / BQ), heads, B). D = HEAD_DIM: a multiple of 4,
 // at most 128.
 
 //!include _attention_io.wgsl
@@ -51,7 +54,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: v
   var l = vec4f(0.0);      // running sum of this invocation's keys, rows 0..3
   var acc: array<vec4f, 4u * MAX_CI>;   // acc[MAX_CI·r + i]: row r, output column vec4 tx + 8·i
 
-  for (var kv0 = 0u; kv0 < N; kv0 += BKV) {
+  // The keys this workgroup reads: all N, or (causal) up to its last query (uniform).
+  let kv_end = select(N, min(N, wid.x * BQ + BQ), CAUSAL);
+  for (var kv0 = 0u; kv0 < kv_end; kv0 += BKV) {
     let k0 = kv0 + 4u * tx;
     let ka = (b * N + min(k0, N - 1u)) * row4 + W4 + head4;
     let kb = (b * N + min(k0 + 1u, N - 1u)) * row4 + W4 + head4;
@@ -61,7 +66,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: v
     var s1 = vec4f(0.0);
     var s2 = vec4f(0.0);
     var s3 = vec4f(0.0);
-    for (var d = 0u; d < D4; d++) {
+    // Causal: keys k0 .. k0+3 all after queries q0 .. q0+3 are not scored (they score -inf below).
+    let scored = !CAUSAL || k0 <= q0 + 3u;
+    for (var d = 0u; d < select(0u, D4, scored); d++) {
       let k_a = qkv[ka + d];
       let k_b = qkv[kb + d];
       let k_c = qkv[kc + d];
@@ -75,12 +82,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: v
       let x3 = qkv[qd + d];
       s3 += vec4f(dot(x3, k_a), dot(x3, k_b), dot(x3, k_c), dot(x3, k_d));
     }
-    // Keys past N score -inf (p = 0).
-    let live = vec4u(k0, k0 + 1u, k0 + 2u, k0 + 3u) < vec4u(N);
-    s0 = select(vec4f(NEG), s0 * params.scale, live);
-    s1 = select(vec4f(NEG), s1 * params.scale, live);
-    s2 = select(vec4f(NEG), s2 * params.scale, live);
-    s3 = select(vec4f(NEG), s3 * params.scale, live);
+    // Keys past N, and causal keys after a row's query, score -inf (p = 0).
+    let keys = vec4u(k0, k0 + 1u, k0 + 2u, k0 + 3u);
+    let live = keys < vec4u(N);
+    let any_q = vec4<bool>(!CAUSAL);
+    s0 = select(vec4f(NEG), s0 * params.scale, live & ((keys <= vec4u(q0)) | any_q));
+    s1 = select(vec4f(NEG), s1 * params.scale, live & ((keys <= vec4u(q0 + 1u)) | any_q));
+    s2 = select(vec4f(NEG), s2 * params.scale, live & ((keys <= vec4u(q0 + 2u)) | any_q));
+    s3 = select(vec4f(NEG), s3 * params.scale, live & ((keys <= vec4u(q0 + 3u)) | any_q));
 
     red[tx * 8u + ty] = vec4f(hmax(s0), hmax(s1), hmax(s2), hmax(s3));
     workgroupBarrier();
@@ -109,7 +118,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: v
     //!end
     workgroupBarrier();
 
-    let nk = min(BKV, N - kv0);
+    // Causal: keys after this invocation's last query (q0 + 3) have p = 0 for its 4 rows: not read.
+    let nk = select(min(BKV, N - kv0), min(min(BKV, N - kv0), q0 + 4u - min(kv0, q0 + 4u)), CAUSAL);
     for (var j = 0u; j < nk; j++) {
       let p = Ps[j * 8u + ty];
       let vrow = (b * N + kv0 + j) * row4 + 2u * W4 + head4;

@@ -3,8 +3,8 @@
 // or q8 (W_DTYPE, _weight_format.wgsl; q8's row scales applied to the result);
 // bias: [N]; y: [M, N]. Any M, N, K: tiles are bounds-checked and zero-filled.
 // Epilogues (override EPILOGUE): 0 none, 1 exact-erf GELU, 2 residual accumulate (y += result,
-// in place, as in `x = x + proj(...)`), 3 tanh-approximated GELU (text towers). HAS_BIAS = false
-// skips the bias read.
+// in place, as in `x = x + proj(...)`), 3 tanh-approximated GELU (OpenVision's text tower),
+// 4 QuickGELU v·sigmoid(1.702·v) (OpenAI-layout CLIP, both towers). HAS_BIAS = false skips the bias read.
 //
 // Tiling (_gemm_tile.wgsl): a workgroup of WG_X × WG_Y invocations computes a BM × BN block of y
 // (8×8 each), walking K BK at a time through workgroup memory. PREFETCH = true loads the next

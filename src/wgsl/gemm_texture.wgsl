@@ -21,7 +21,7 @@ struct Params {
 //!include _gemm_io.wgsl
 //!include _gemm_texture_block.wgsl
 // OUT_TEXTURE: the result goes to the matrix texture yt ([M, N], rows from 0; epilogues none / gelu /
-// gelu_tanh) instead of y, for a consumer that reads a texture (the next GEMM, attention).
+// gelu_tanh / quick_gelu) instead of y, for a consumer that reads a texture (the next GEMM, attention).
 override OUT_TEXTURE: bool = false;
 @group(0) @binding(5) var yt: texture_storage_2d<rgba32uint, write>;
 

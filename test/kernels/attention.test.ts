@@ -25,12 +25,13 @@ function attentionCall(
   heads: number,
   variant: AttentionVariant,
   permuteLanes: boolean,
+  causal = false,
 ) {
   if (variant !== 'texture')
-    return [attention(device, { qkv: upload(device, qkv, [B, N, 3 * W]), out, heads, variant, permuteLanes })];
+    return [attention(device, { qkv: upload(device, qkv, [B, N, 3 * W]), out, heads, variant, permuteLanes, causal })];
   const per = N * 3 * W;
   return B === 1
-    ? [attentionTexture(device, { qkv: uploadMatrixTexture(device, qkv, N, 3 * W), tokens: N, out, heads })]
+    ? [attentionTexture(device, { qkv: uploadMatrixTexture(device, qkv, N, 3 * W), tokens: N, out, heads, causal })]
     : Array.from({ length: B }, (_, b) =>
         attentionTexture(device, {
           qkv: uploadMatrixTexture(device, qkv.subarray(b * per, (b + 1) * per), N, 3 * W),
@@ -38,6 +39,7 @@ function attentionCall(
           out,
           heads,
           batch0: b,
+          causal,
         }),
       );
 }
@@ -95,6 +97,53 @@ describe.each(builds)('attention (%s)', (_, variant, permuteLanes) => {
     expect(ratio, `worst at ${index}: got ${got[index]}, want ${ref.out[index]}`).toBeLessThanOrEqual(1);
   });
 
+  // The causal mask (OpenAI-layout text towers): N = 77 (their context), N = 1, N crossing several
+  // query and key blocks of every variant and not a multiple of any, head dims 8 … 128.
+  const causalCases: [number, number, number, number][] = [
+    [2, 77, 1, 64],
+    [1, 1, 2, 64],
+    [2, 37, 3, 64],
+    [1, 197, 2, 72],
+    [3, 17, 4, 8],
+    [1, 70, 1, 128],
+    [1, 45, 1, 100],
+  ];
+  it.for(causalCases)('causal: B=%i N=%i heads=%i head_dim=%i', async ([B, N, heads, D], ctx) => {
+    const device = await testDevice();
+    skipWithoutSubgroupsOf8(ctx, device, variant);
+    const W = heads * D;
+    const qkv = rng(B * 100000 + N * 100 + D + 7).normals(B * N * 3 * W);
+    const out = poisoned(device, [B, N, W]);
+    await run(device, ...attentionCall(device, qkv, [B, N, W], out, heads, variant, permuteLanes, true));
+    const got = await readback(device, out);
+    const ref = attentionRef(qkv, B, N, W, heads, undefined, true);
+    const { ratio, index } = worstRatio(got, ref.out, (i) => ref.bound[i]!);
+    expect(ratio, `worst at ${index}: got ${got[index]}, want ${ref.out[index]}`).toBeLessThanOrEqual(1);
+  });
+
+  it('causal: the keys after a query block are never read (NaN there leaves the earlier rows exact)', async (ctx) => {
+    // Rows 128 .. 199 of q, k and v are NaN. Every variant's query blocks (64, 32, 16, 8 queries)
+    // end at 128, so the rows before it must come out exact: a kernel that scored those keys and
+    // masked them would still multiply their NaN values by p = 0 and write NaN.
+    const device = await testDevice();
+    skipWithoutSubgroupsOf8(ctx, device, variant);
+    const B = 1,
+      N = 200,
+      heads = 2,
+      W = 128,
+      cut = 128;
+    const qkv = rng(29).normals(B * N * 3 * W);
+    const poisonedQkv = qkv.slice();
+    poisonedQkv.fill(NaN, cut * 3 * W);
+    const out = poisoned(device, [B, N, W]);
+    await run(device, ...attentionCall(device, poisonedQkv, [B, N, W], out, heads, variant, permuteLanes, true));
+    const got = (await readback(device, out)).subarray(0, cut * W);
+    const ref = attentionRef(qkv, B, N, W, heads, undefined, true);
+    expect(got.every(Number.isFinite)).toBe(true);
+    const { ratio, index } = worstRatio(got, ref.out.subarray(0, cut * W), (i) => ref.bound[i]!);
+    expect(ratio, `worst at ${index}: got ${got[index]}, want ${ref.out[index]}`).toBeLessThanOrEqual(1);
+  });
+
   it('stays finite with large scores (softmax is max-subtracted)', async (ctx) => {
     const device = await testDevice();
     skipWithoutSubgroupsOf8(ctx, device, variant);
@@ -109,6 +158,26 @@ describe.each(builds)('attention (%s)', (_, variant, permuteLanes) => {
     const ref = attentionRef(qkv, B, N, W, heads);
     expect(got.every(Number.isFinite)).toBe(true);
     expect(worstRatio(got, ref.out, (i) => ref.bound[i]!).ratio).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('attention causal argument', () => {
+  it('is refused unless a boolean, naming the argument', async () => {
+    const device = await testDevice();
+    const qkv = upload(device, new Float32Array(2 * 3 * 8), [1, 2, 24]);
+    const out = poisoned(device, [1, 2, 8]);
+    expect(() => attention(device, { qkv, out, heads: 1, causal: 'yes' as never })).toThrow(
+      /argument 'causal': must be true or false, got "yes"/,
+    );
+    expect(() =>
+      attentionTexture(device, {
+        qkv: uploadMatrixTexture(device, new Float32Array(2 * 24), 2, 24),
+        tokens: 2,
+        out,
+        heads: 1,
+        causal: 1 as never,
+      }),
+    ).toThrow(/argument 'causal': must be true or false, got 1/);
   });
 });
 

@@ -115,7 +115,7 @@ describe('the kernel family tables (choose/variants.ts)', () => {
           expect(f.variants[bufferFormOf(f, v)]!.reads, v).toBe('buffer');
         } else expect(bufferFormOf(f, v)).toBe(v);
       }
-    expect(GEMM_EPILOGUES).toEqual(['none', 'gelu', 'residual', 'gelu_tanh']);
+    expect(GEMM_EPILOGUES).toEqual(['none', 'gelu', 'residual', 'gelu_tanh', 'quick_gelu']);
     expect(new Set(Object.values(GEMM_EPILOGUE_CODE)).size).toBe(GEMM_EPILOGUES.length);
   });
 

@@ -52,6 +52,29 @@ describe('embedding', () => {
     expect(worstRatio(got, ref.out, (i) => ref.bound[i]!).ratio).toBeLessThanOrEqual(1);
   });
 
+  // pos null: a plain row gather (the text towers' <|endoftext|> pooling: one row of the [B·T, W]
+  // hidden state per text), every table dtype.
+  it.for(['f32', 'f16', 'q8'] as const)('without pos: a row gather (table %s)', async (dtype) => {
+    const device = await testDevice();
+    const [B, vocab, D] = [5, 3 * 77, 66];
+    const r = rng(vocab + D + dtype.length);
+    const tq = weightAs(dtype, r.normals(vocab * D), vocab, D);
+    const ids = Uint32Array.from([76, 77 + 5, 154 + 76, 0, vocab - 1]);
+    const out = poisoned(device, [B, 1, D]);
+    await run(
+      device,
+      embedding(device, {
+        ids: uploadIds(device, ids, [B, 1]),
+        table: uploadWeight(device, tq.stored, vocab, D),
+        pos: null,
+        out,
+      }),
+    );
+    const got = await readback(device, out);
+    const ref = embeddingRef(ids, B, 1, tq.values, vocab, D, null);
+    expect(worstRatio(got, ref.out, (i) => ref.bound[i]!).ratio).toBeLessThanOrEqual(1);
+  });
+
   it('an id outside the vocabulary gives a NaN row, never another row', async () => {
     const device = await testDevice();
     const out = poisoned(device, [1, 2, 4]);

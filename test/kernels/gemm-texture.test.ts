@@ -70,7 +70,7 @@ describe('gemm_texture', () => {
     [197, 20, 5],
     [64, 16, 64],
   ];
-  const epilogues: GemmEpilogue[] = ['none', 'gelu', 'residual', 'gelu_tanh'];
+  const epilogues: GemmEpilogue[] = ['none', 'gelu', 'residual', 'gelu_tanh', 'quick_gelu'];
   for (const [M, K, N] of shapes) {
     for (const epilogue of epilogues) {
       it(`M=${M} K=${K} N=${N} epilogue=${epilogue}`, async (ctx) => {
@@ -86,6 +86,7 @@ describe('gemm_texture', () => {
     [197, 192, 576, 'none'],
     [37, 288, 1076, 'gelu'],
     [25, 12, 33, 'gelu_tanh'],
+    [30, 20, 70, 'quick_gelu'],
     [1, 8, 3, 'none'],
   ] as const) {
     it(`into a matrix texture: M=${M} K=${K} N=${N} epilogue=${epilogue}`, async () => {
@@ -144,7 +145,7 @@ describe('gemm_texture', () => {
       [197, 1076, 193, 'residual'],
       [130, 7, 3, 'gelu_tanh'],
       [25, 12, 33, 'residual'],
-      [5, 24, 40, 'none'],
+      [5, 24, 40, 'quick_gelu'],
     ] as const) {
       it(`${dtype} weights: M=${M} K=${K} N=${N} epilogue=${epilogue}`, async (ctx) => {
         const device = await testDevice();

@@ -77,7 +77,7 @@ describe('gemm (subgroup variant)', () => {
     [17, 12, 33],
     [197, 20, 5],
   ];
-  const epilogues: GemmEpilogue[] = ['none', 'gelu', 'residual', 'gelu_tanh'];
+  const epilogues: GemmEpilogue[] = ['none', 'gelu', 'residual', 'gelu_tanh', 'quick_gelu'];
   for (const [M, K, N] of shapes) {
     for (const epilogue of epilogues) {
       it(`M=${M} K=${K} N=${N} epilogue=${epilogue}`, async (ctx) => {
@@ -126,7 +126,7 @@ describe('gemm', () => {
     [5, 538, 144],
     [130, 7, 3],
   ];
-  const epilogues: GemmEpilogue[] = ['none', 'gelu', 'residual', 'gelu_tanh'];
+  const epilogues: GemmEpilogue[] = ['none', 'gelu', 'residual', 'gelu_tanh', 'quick_gelu'];
   for (const [M, K, N] of shapes) {
     for (const epilogue of epilogues) {
       it(`M=${M} K=${K} N=${N} epilogue=${epilogue}`, () =>
@@ -189,6 +189,36 @@ describe('gemm', () => {
     expect(worstRatio(got, ref.y, (i) => ref.bound[i]!).ratio).toBeLessThanOrEqual(1);
   });
 
+  it('quick_gelu is v·sigmoid(1.702·v) (not a GELU) and stays finite for large |v|', async () => {
+    // At v = -2.5 QuickGELU (-0.0354) and erf GELU (-0.0155) differ by 2e-2, the tanh GELU by as
+    // much: either GELU fails this test; ±1e4 and ±60 check the clamped exponent.
+    const device = await testDevice();
+    const vals = new Float32Array([-1e4, -60, -6, -2.5, -1, -0.1, 0, 0.3, 1.7, 4, 60, 1e4]);
+    for (const variant of ['tiled', 'subgroup'] as const) {
+      if (variant === 'subgroup' && !canRunSubgroupGemm(device)) continue;
+      // K = 4 (a one-hot row of w) so that 'subgroup' (K % 4 == 0) takes the same values.
+      const x = new Float32Array(vals.length * 4);
+      vals.forEach((v, i) => (x[i * 4] = v));
+      const y = poisoned(device, [vals.length, 1]);
+      await run(
+        device,
+        gemm(device, {
+          x: upload(device, x, [vals.length, 4]),
+          w: upload(device, new Float32Array([1, 0, 0, 0]), [1, 4]),
+          bias: null,
+          y,
+          epilogue: 'quick_gelu',
+          variant,
+        }),
+      );
+      const got = await readback(device, y);
+      expect(got.every(Number.isFinite), variant).toBe(true);
+      const ref = gemmRef(vals, vals.length, 1, [1], 1, null, 'quick_gelu');
+      const { ratio, index } = worstRatio(got, ref.y, (i) => ref.bound[i]!);
+      expect(ratio, `${variant}: worst at ${index}: got ${got[index]}, want ${ref.y[index]}`).toBeLessThanOrEqual(1);
+    }
+  });
+
   // Every tile shape the library can pick, on shapes that are multiples of none of them.
   for (const [tileName, tile] of Object.entries(GEMM_TILES)) {
     for (const [M, K, N, epilogue] of [
@@ -196,6 +226,7 @@ describe('gemm', () => {
       [130, 7, 3, 'gelu'],
       [1, 200, 300, 'none'],
       [37, 64, 70, 'gelu_tanh'],
+      [65, 20, 129, 'quick_gelu'],
     ] as const) {
       it(`tile ${tileName}: M=${M} K=${K} N=${N} epilogue=${epilogue}`, async () => {
         const device = await testDevice();
@@ -263,7 +294,7 @@ for (const [dtype, f16Loads] of [
       [197, 1076, 193, 'residual'],
       [5, 538, 144, 'gelu_tanh'],
       [130, 7, 3, 'residual'],
-      [17, 12, 33, 'none'],
+      [17, 12, 33, 'quick_gelu'],
     ];
     const skipNative = async (ctx: { skip(note: string): void }) => {
       const device = await testDevice();

@@ -1,7 +1,8 @@
 // CLIPModel takes the tokenizer its config names (src/text/choose.ts): OpenVision 1's fixture with
 // hf_tokenizer_name gets CLIPS; the same towers with the key removed (and a token table of OpenAI's
 // 49408 rows, seeded random) get OpenAI's BPE, and encodeTexts / zeroShot run on its ids. The text
-// forward is OpenVision's (no causal mask: the OpenAI layout's text tower is another issue's work).
+// forward is OpenVision's here (the config keeps no_causal_mask; OpenAI's layout as a whole is
+// test/model/clip.test.ts's and the fixture test's).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CLIPModel } from '../../src/model/clip.js';

@@ -113,6 +113,49 @@ describe('CLIPModel', () => {
   });
 });
 
+// OpenAI's layout (OpenAI's clip/model.py, float32): causal text tower, QuickGELU, <|endoftext|>
+// pooling, OpenAI's BPE tokenizer (chosen from the config): zero-shot from the image files and the
+// labels reproduces PyTorch's probabilities.
+describe("CLIPModel in OpenAI's layout", () => {
+  const OAI = 'oai-clip-b16-64-t1';
+  it("zero-shot on the image files gives PyTorch's probabilities; the BPE ids are the file's", async () => {
+    const exp = await readExpected(fixture(`${OAI}.expected.safetensors`));
+    const meta = exp.meta as unknown as { labels: string[]; template: string; images: string[]; texts: string[] };
+    const clip = await CLIPModel.load(await testDevice(), {
+      weights: fixture(`${OAI}.safetensors`),
+      config: fixture(`${OAI}.open_clip_config.json`),
+    });
+    try {
+      expect(clip.tokenizer.kind).toBe('openai-bpe');
+      expect(clip.text.config).toMatchObject({ causal: true, pool: 'argmax', act: 'quick_gelu', contextLength: 77 });
+      expect(clip.vision.config.act).toBe('quick_gelu');
+      expect(Array.from(clip.tokenizer.encodeBatch(meta.texts))).toEqual(
+        Array.from(await exp.ckpt.readInt32!('text_ids')),
+      );
+      const probs = await exp.ckpt.read('probs');
+      const ranked = await clip.zeroShot(
+        meta.images.map((i) => fixture(`${i}.png`)),
+        meta.labels,
+        { template: meta.template },
+      );
+      for (const [i, r] of ranked.entries()) {
+        const want = meta.labels
+          .map((label, j) => ({ label, score: probs[i * 5 + j]! }))
+          .sort((a, b) => b.score - a.score);
+        expect(r.map((x) => x.label)).toEqual(want.map((x) => x.label));
+        expect(
+          maxAbs(
+            r.map((x) => x.score),
+            want.map((x) => x.score),
+          ),
+        ).toBeLessThan(PROBS_MAX_ABS);
+      }
+    } finally {
+      clip.destroy();
+    }
+  });
+});
+
 describe('CLIPModel.load refuses what does not fit, leaving nothing on the GPU', () => {
   async function fixtureTensors() {
     const ck = await openCheckpoint(fixture(`${CASE}.bin`));

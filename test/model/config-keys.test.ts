@@ -6,12 +6,17 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
 import {
+  architecture,
+  BASELINE_PRESETS,
   configFromOpenClip,
   OPEN_CLIP_KEYS,
   PRESETS,
+  presetConfig,
+  presetFamily,
   textConfigFromOpenClip,
   type ViTConfig,
 } from '../../src/model/config.js';
+import { SUITES } from '../../bench/suites.js';
 import { VisionTransformer } from '../../src/model/vit.js';
 import { compare, readExpected } from '../../src/model/verify.js';
 import { memoryCheckpoint } from '../../src/weights/checkpoint.js';
@@ -219,18 +224,19 @@ describe('refused keys (named in the error)', () => {
     expect(() => configFromOpenClip(j, 'cfg.json')).toThrow(pattern);
   });
 
-  it('model_cfg.quick_gelu', () => {
-    expect(() =>
-      configFromOpenClip(
-        withVision(
-          () => {},
-          (j) => {
-            j.model_cfg.quick_gelu = true;
-          },
-        ),
-        'cfg.json',
-      ),
-    ).toThrow(/cfg\.json: model_cfg\.quick_gelu = true: QuickGELU is not implemented/);
+  it('model_cfg.quick_gelu: QuickGELU in the vision MLPs; not a boolean is refused, naming the key', () => {
+    const quick = (v: unknown) =>
+      withVision(
+        () => {},
+        (j) => {
+          j.model_cfg.quick_gelu = v;
+        },
+      );
+    expect(configFromOpenClip(quick(true), 'cfg.json').act).toBe('quick_gelu');
+    expect(configFromOpenClip(quick(false), 'cfg.json').act).toBeUndefined();
+    expect(() => configFromOpenClip(quick('yes'), 'cfg.json')).toThrow(
+      /cfg\.json: model_cfg\.quick_gelu must be true or false, got "yes"/,
+    );
   });
 });
 
@@ -260,27 +266,31 @@ describe('text tower keys (the same table)', () => {
     expect(none.act).toBe('gelu');
   });
 
+  it("OpenAI's layout: open_clip's defaults give a causal mask and <|endoftext|> (argmax) pooling", () => {
+    const oai = textConfigFromOpenClip(
+      withText((t) => {
+        for (const k of ['no_causal_mask', 'pool_type', 'act_kwargs', 'norm_kwargs']) delete t[k];
+      }),
+    )!;
+    expect([oai.causal, oai.pool, oai.act, oai.eps]).toEqual([true, 'argmax', 'gelu', 1e-5]);
+    expect(textConfigFromOpenClip(withText(() => {}))).toMatchObject({ causal: false, pool: 'last' });
+    expect(textConfigFromOpenClip(withText((t) => (t.no_causal_mask = false)))!.causal).toBe(true);
+  });
+
   it.each([
     [
-      'no_causal_mask absent (a causal mask)',
+      'no_causal_mask not a boolean',
       (t: Record<string, unknown>) => {
-        delete t.no_causal_mask;
+        t.no_causal_mask = 'yes';
       },
-      /cfg\.json: model_cfg\.text_cfg\.no_causal_mask = false \(open_clip's default: the key is absent\): only the unmasked text tower \(no_causal_mask: true, as OpenVision\) is implemented/,
+      /cfg\.json: model_cfg\.text_cfg\.no_causal_mask must be true or false, got "yes"/,
     ],
     [
-      'no_causal_mask false',
+      "pool_type 'first'",
       (t: Record<string, unknown>) => {
-        t.no_causal_mask = false;
+        t.pool_type = 'first';
       },
-      /model_cfg\.text_cfg\.no_causal_mask = false: only the unmasked text tower/,
-    ],
-    [
-      "pool_type 'argmax'",
-      (t: Record<string, unknown>) => {
-        t.pool_type = 'argmax';
-      },
-      /model_cfg\.text_cfg\.pool_type = "argmax": only 'last' pooling \(OpenVision's\) is implemented/,
+      /model_cfg\.text_cfg\.pool_type = "first": only 'argmax' \(the <\|endoftext\|> token, OpenAI's\) and 'last' \(OpenVision's\) pooling are implemented/,
     ],
     [
       'proj_bias',
@@ -351,17 +361,26 @@ describe('text tower keys (the same table)', () => {
     expect(() => textConfigFromOpenClip(j, 'cfg.json')).toThrow(pattern);
   });
 
-  it('model_cfg.quick_gelu is refused by both towers, by the one row', () => {
+  it('model_cfg.quick_gelu sets both towers, by the one row; with text act_kwargs it is refused by name', () => {
     const j = withText(
+      (t) => {
+        delete t.act_kwargs;
+      },
+      (r) => {
+        r.model_cfg.quick_gelu = true;
+      },
+    );
+    expect(configFromOpenClip(j, 'cfg.json').act).toBe('quick_gelu');
+    expect(textConfigFromOpenClip(j, 'cfg.json')!.act).toBe('quick_gelu');
+    const both = withText(
       () => {},
       (r) => {
         r.model_cfg.quick_gelu = true;
       },
     );
-    for (const parse of [configFromOpenClip, textConfigFromOpenClip])
-      expect(() => parse(j, 'cfg.json')).toThrow(
-        /cfg\.json: model_cfg\.quick_gelu = true: QuickGELU is not implemented/,
-      );
+    expect(() => textConfigFromOpenClip(both, 'cfg.json')).toThrow(
+      /cfg\.json: model_cfg\.quick_gelu = true with model_cfg\.text_cfg\.act_kwargs = \{"approximate":"tanh"\}: QuickGELU takes no options/,
+    );
   });
 
   it('the table: one row per key and tower, each honoured, defaulted or refused', () => {
@@ -416,5 +435,31 @@ describe('presets', () => {
       'h-14': 1024,
     };
     for (const [k, e] of Object.entries(want)) expect(PRESETS[k]!.embedDim, k).toBe(e);
+  });
+
+  it("the CLIP baselines' shapes are OpenAI's layout (QuickGELU, ln_pre, class token, eps 1e-5), named by family", () => {
+    const want: Record<string, [number, number, number, number, number, number]> = {
+      // width, layers, heads, patch, resolution, embed_dim (open_clip's ViT-*-quickgelu configs)
+      'openai-b-32': [768, 12, 12, 32, 224, 512],
+      'openai-b-16': [768, 12, 12, 16, 224, 512],
+      'openai-l-14': [1024, 24, 16, 14, 224, 768],
+      'openai-l-14-336': [1024, 24, 16, 14, 336, 768],
+      'dfn-h-14': [1280, 32, 16, 14, 224, 1024],
+    };
+    expect(Object.keys(BASELINE_PRESETS).sort()).toEqual(Object.keys(want).sort());
+    for (const [k, [W, L, H, p, S, E]] of Object.entries(want)) {
+      const c = presetConfig(k);
+      expect([c.width, c.layers, c.heads, c.patchSize, c.imageSize, c.embedDim], k).toEqual([W, L, H, p, S, E]);
+      expect(c.mlpWidth, k).toBe(4 * W);
+      expect(architecture(c), k).toEqual({ lnPre: true, pool: 'tok', finalLnAfterPool: false, act: 'quick_gelu' });
+      expect(c.eps, k).toBe(1e-5);
+    }
+    expect(presetFamily('openai-b-16')).toBe('OpenAI CLIP');
+    expect(presetFamily('dfn-h-14')).toBe('DFN (OpenAI layout)');
+    expect(presetFamily('b-16')).toBe('OpenVision');
+    // every preset row of the benchmark's suites exists
+    for (const rows of Object.values(SUITES))
+      for (const r of rows)
+        if (!r.model.startsWith('fixture:')) expect(() => presetConfig(r.model), r.model).not.toThrow();
   });
 });

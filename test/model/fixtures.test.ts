@@ -4,7 +4,8 @@ import type { KernelChoices } from '../../src/graph/graph.js';
 import { adapterTraits } from '../../src/kernels/choose/adapter.js';
 import { ATTENTION_FAMILY, GEMM_FAMILY, variantNames, variantProblem } from '../../src/kernels/choose/variants.js';
 import { VisionTransformer } from '../../src/model/vit.js';
-import { compare, readExpected } from '../../src/model/verify.js';
+import { CLIPModel } from '../../src/model/clip.js';
+import { compare, compareClip, readExpected } from '../../src/model/verify.js';
 import { CASES, fixture } from '../helpers/fixtures.js';
 import { testDevice } from '../helpers/gpu.js';
 
@@ -31,6 +32,38 @@ describe('OpenVision reference fixtures', () => {
       expect(c.pass, `${name} ${k}: max abs ${c.maxAbs}, cosine ${c.cosine}`).toBe(true);
     }
   });
+});
+
+// OpenAI's layout as a whole CLIP model (both towers; causal text tower, QuickGELU, <|endoftext|>
+// pooling, OpenAI's BPE tokenizer): every entry of its expected file, text_ids exact.
+const OAI_CLIP = 'oai-clip-b16-64-t1';
+async function checkOaiClip(kernels?: KernelChoices) {
+  const device = await testDevice();
+  const exp = await readExpected(fixture(`${OAI_CLIP}.expected.safetensors`));
+  const clip = await CLIPModel.load(device, {
+    weights: fixture(exp.meta.weights!),
+    config: fixture(exp.meta.config!),
+    ...(kernels ? { kernels } : {}),
+  });
+  try {
+    const rows = await compareClip(clip, exp);
+    expect(rows.map((r) => r.name)).toEqual([
+      'text_ids',
+      'text_block0',
+      'text_embedding',
+      'image_embedding',
+      'logits_per_image',
+      'probs',
+    ]);
+    expect(clip.tokenizer.kind).toBe('openai-bpe');
+    for (const r of rows) expect(r.pass, `${r.name}: max abs ${r.maxAbs}, cosine ${r.cosine}`).toBe(true);
+  } finally {
+    clip.destroy();
+  }
+}
+
+describe(`OpenAI-layout CLIP fixture (${OAI_CLIP})`, () => {
+  it('both towers, text_ids, logits_per_image and probs match PyTorch', () => checkOaiClip());
 });
 
 // Every way the GEMM and attention variants combine (buffers and textures meet differently in each:
@@ -71,6 +104,20 @@ describe('OpenVision reference fixtures with each combination of kernel variants
         expect(c.pass, `${k}: max abs ${c.maxAbs}, cosine ${c.cosine}`).toBe(true);
       }
       model.destroy();
+    },
+  );
+
+  // QuickGELU through each GEMM variant, the causal mask through each attention variant, class-token
+  // pooling and ln_pre: the OpenAI-layout CLIP fixture (one block per tower, 8 texts of 77 tokens).
+  it.for(COMBOS.map((k) => [`gemm ${k.gemmVariant}, attention ${k.attentionVariant}`, k] as const))(
+    `${OAI_CLIP} (both towers, causal text) with %s matches PyTorch`,
+    async ([, kernels], ctx) => {
+      const traits = adapterTraits(await testDevice());
+      const problem =
+        variantProblem(GEMM_FAMILY.variants[kernels.gemmVariant!], kernels.gemmVariant!, traits) ??
+        variantProblem(ATTENTION_FAMILY.variants[kernels.attentionVariant!], kernels.attentionVariant!, traits);
+      if (problem) return ctx.skip(`${problem}, which this adapter lacks: not run`);
+      await checkOaiClip(kernels);
     },
   );
 });

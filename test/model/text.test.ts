@@ -30,6 +30,58 @@ async function fixtureData() {
   };
 }
 
+// OpenAI's layout (OpenAI's own clip/model.py, float32): causal mask, QuickGELU, pooling at the
+// <|endoftext|> token, context 77, eps 1e-5. The ids come from the file (OpenAI's BPE tokenizer is
+// another item of issue 29).
+const OAI = 'oai-clip-b16-64-t1';
+/** float64 reference vs PyTorch in float32 (one block, K ≤ 256 terms, values ≲ 10): ≲ 256·2⁻²⁴·10 ≈ 1.5e-4 worst case, ~1e-6 in practice; 1e-4 is far below a layout error (≥ 1e-2). */
+const F32_PYTORCH_MAX_ABS = 1e-4;
+describe("text tower in OpenAI's layout", () => {
+  it('reads its config as such and matches PyTorch: text_block0 and text_embedding from the fixture ids', async () => {
+    const exp = await readExpected(fixture(`${OAI}.expected.safetensors`));
+    const ids = await exp.ckpt.readInt32!('text_ids');
+    const m = await TextTransformer.load(await testDevice(), {
+      weights: fixture(`${OAI}.safetensors`),
+      config: fixture(`${OAI}.open_clip_config.json`),
+    });
+    try {
+      expect(m.config).toMatchObject({
+        contextLength: 77,
+        vocabSize: 49408,
+        act: 'quick_gelu',
+        causal: true,
+        pool: 'argmax',
+        eps: 1e-5,
+      });
+      const out = await m.forward(ids, 8, { outputs: ['block0', 'embedding'], maxBatch: 5 });
+      expect(out.chunks).toEqual([5, 3]); // the second chunk's rows are offset (eot_rows per chunk)
+      for (const [k, want] of [
+        ['block0', await exp.ckpt.read('text_block0')],
+        ['embedding', await exp.ckpt.read('text_embedding')],
+      ] as const) {
+        const c = compare(k, out[k]!, want);
+        expect(c.pass, `${k}: max abs ${c.maxAbs}, cosine ${c.cosine}`).toBe(true);
+      }
+    } finally {
+      m.destroy();
+    }
+  });
+
+  it('the float64 reference matches PyTorch on the fixture', async () => {
+    const exp = await readExpected(fixture(`${OAI}.expected.safetensors`));
+    const ids = await exp.ckpt.readInt32!('text_ids');
+    const t = textConfigFromOpenClip(JSON.parse(readFileSync(fixture(`${OAI}.open_clip_config.json`), 'utf8')))!;
+    const ck = await openCheckpoint(fixture(`${OAI}.safetensors`));
+    const w = new Map<string, Float32Array>();
+    for (const [k, s] of ck.tensors) if (!k.startsWith('visual.') && s.shape.length > 0) w.set(k, await ck.read(k));
+    const ref = textRef(t, w, ids, 8);
+    for (const k of ['block0', 'embedding'] as const)
+      expect(compare(k, Float32Array.from(ref[k]), await exp.ckpt.read(`text_${k}`)).maxAbs).toBeLessThan(
+        F32_PYTORCH_MAX_ABS,
+      );
+  });
+});
+
 describe('text tower', () => {
   it("the tokenizer gives the fixture's text_ids for its texts", async () => {
     const { ids, meta } = await fixtureData();
@@ -114,6 +166,22 @@ describe('text tower', () => {
       },
     ],
     [
+      "OpenAI's layout: causal, <|endoftext|> (argmax) pooling, QuickGELU, width 128, 2 heads × 64, context 77",
+      {
+        contextLength: 77,
+        vocabSize: 400,
+        width: 128,
+        heads: 2,
+        layers: 2,
+        mlpWidth: 512,
+        eps: 1e-5,
+        act: 'quick_gelu',
+        embedDim: 64,
+        causal: true,
+        pool: 'argmax',
+      },
+    ],
+    [
       'width 72, 1 head × 72, context 17',
       {
         contextLength: 17,
@@ -132,6 +200,12 @@ describe('text tower', () => {
     const tensors = randomTextTensors(t, t.width + t.layers);
     const B = 3;
     const ids = Int32Array.from({ length: B * t.contextLength }, (_, i) => (i * 7919 + 3) % t.vocabSize);
+    // argmax pooling: each text's largest id at its own place (first, middle, last; once twice: the first wins)
+    if (t.pool === 'argmax') {
+      const T = t.contextLength;
+      [0, 40, T - 1].forEach((p, b) => (ids[b * T + p] = t.vocabSize - 1));
+      ids[1 * T + 60] = t.vocabSize - 1;
+    }
     const m = await TextTransformer.load(await testDevice(), {
       weights: memoryCheckpoint(tensors, 'random-text'),
       config: t,
@@ -149,7 +223,7 @@ describe('text tower', () => {
   });
 
   it('refuses ids outside the vocabulary, the wrong array type and unknown outputs, naming them', async () => {
-    const t = configs[2]![1];
+    const t = configs[3]![1];
     const m = await TextTransformer.load(await testDevice(), {
       weights: memoryCheckpoint(randomTextTensors(t, 1), 'random-text'),
       config: t,

@@ -1,8 +1,10 @@
 // Preprocessing against the tensors PyTorch produced from the same photographs (fixtures' `input`):
-// PIL bilinear squash-resize, /255, ImageNet mean/std.
+// PIL bilinear squash-resize, /255, the case's mean/std (ImageNet's for OpenVision, OpenAI's for the
+// oai-* cases: their configs' preprocess_cfg).
 import { describe, expect, it } from 'vitest';
 import { preprocessImages, resizeBilinear } from '../../src/preprocess/index.js';
 import { readExpected } from '../../src/model/verify.js';
+import { readOpenClipConfig } from '../../src/model/config.js';
 import { CASES, fixture } from '../helpers/fixtures.js';
 
 const MEAN = [0.485, 0.456, 0.406] as const,
@@ -13,7 +15,9 @@ describe('preprocessing', () => {
     const exp = await readExpected(fixture(`${name}.expected.safetensors`));
     const images = (exp.meta.images as string[]).map((i) => fixture(`${i}.png`));
     const S = exp.inputShape[2]!;
-    const got = await preprocessImages(images, { size: S, mean: MEAN, std: STD });
+    const { mean, std } = await readOpenClipConfig(fixture(exp.meta.config!));
+    if (!name.startsWith('oai-')) expect([mean, std]).toEqual([MEAN, STD]);
+    const got = await preprocessImages(images, { size: S, mean, std });
     expect(got.length).toBe(exp.input.length);
     let maxErr = 0;
     for (let i = 0; i < got.length; i++) maxErr = Math.max(maxErr, Math.abs(got[i]! - exp.input[i]!));

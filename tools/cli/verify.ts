@@ -199,8 +199,8 @@ export const verifyCommand: Command = {
   help: `usage: wgsl-vit verify --expected <NAME.expected.safetensors> [--weights <file.safetensors|.bin>] [--config <open_clip_config.json>] [--dtype fp32|fp16|q8]
   Runs the model on the expected file's \`input\` and compares tokens, pooled, embedding (and
   block0 when present): one row each, then 'N passed, M failed'. A CLIP expected file (OpenVision
-  1) also gets a row for each text entry it has: text_ids (exact), text_block0, text_embedding,
-  image_embedding, logits_per_image, probs. An output of another shape than
+  1, OpenAI's layout) also gets a row for each text entry it has: text_ids (exact), text_block0,
+  text_embedding, image_embedding, logits_per_image, probs. An output of another shape than
   the expected one is a failed row ("shape mismatch" with both shapes). Exit status 1 when any
   output is outside tolerance (max abs <= ${TOLERANCE.maxAbs.tokens}, cosine >= ${TOLERANCE.minCosine}).
   --weights/--config default to the files named in the expected file's metadata, beside it.

@@ -57,13 +57,15 @@ export const GEMM_FAMILY = {
   /**
    * What happens to `x·wᵀ + bias` before it is stored, each with the WGSL constant of its EPILOGUE
    * code (gemm.wgsl; every GEMM variant declares the same): nothing, exact-erf GELU (nn.GELU()),
-   * `y += result`, tanh-approximated GELU (nn.GELU(approximate='tanh')).
+   * `y += result`, tanh-approximated GELU (nn.GELU(approximate='tanh')), QuickGELU
+   * (`x·sigmoid(1.702·x)`, open_clip's QuickGELU: OpenAI-layout CLIP, `model_cfg.quick_gelu`).
    */
   epilogues: {
     none: 'EPILOGUE_NONE',
     gelu: 'EPILOGUE_GELU',
     residual: 'EPILOGUE_RESIDUAL',
     gelu_tanh: 'EPILOGUE_GELU_TANH',
+    quick_gelu: 'EPILOGUE_QUICK_GELU',
   },
 } as const satisfies {
   variants: Record<string, VariantSpec>;
