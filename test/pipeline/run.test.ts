@@ -257,39 +257,52 @@ describe('embedDataset (library)', () => {
 });
 
 describe('embedDataset with a CLIP checkpoint: caption embeddings', () => {
-  it('text_emb rows are the captions through the text tower; a sample without caption gets a zero row', async () => {
-    const device = await testDevice();
-    const clip = await CLIPModel.load(device, files(CLIP));
-    const pool = createDecodePool({ size: 224, threads: 1, workerUrl });
-    try {
-      const dir = tmp();
-      const { paths, samples } = await writeShards(dir, 1, 3, (_, s) => {
-        delete s[1]!.caption;
-        return s;
-      });
-      const out = tmp();
-      await embedDataset(clip, paths, out, {
-        modelHash: await hashModelFiles(files(CLIP).weights, files(CLIP).config),
-        decoder: pool,
-        embDtype: 'float32',
-        normalize: false,
-      });
-      const text = npyOf(out, 'text_emb', 0);
-      const E = clip.embedDim;
-      expect(text.shape).toEqual([3, E]);
-      const ref = await clip.encodeTexts([samples[0]![0]!.caption!, samples[0]![2]!.caption!]);
-      expect(Float32Array.from(text.data.slice(0, E))).toEqual(ref.subarray(0, E));
-      expect(text.data.slice(E, 2 * E).every((v) => v === 0)).toBe(true);
-      expect(Float32Array.from(text.data.slice(2 * E))).toEqual(ref.subarray(E));
-      const img = npyOf(out, 'img_emb', 0);
-      const refImg = await encodeImages(
-        clip.vision,
-        samples[0]!.map((x) => x.image),
-      );
-      expect(Float32Array.from(img.data)).toEqual(refImg.embedding);
-    } finally {
-      await pool.close();
-      clip.destroy();
-    }
-  });
+  // OpenVision 1's CLIP (CLIPS tokenizer), and OpenAI's layout (BPE tokenizer, causal text tower, QuickGELU).
+  it.each([
+    [CLIP, files(CLIP)],
+    [
+      'oai-clip-b16-64-t1',
+      {
+        weights: fixture('oai-clip-b16-64-t1.safetensors'),
+        config: fixture('oai-clip-b16-64-t1.open_clip_config.json'),
+      },
+    ],
+  ])(
+    '%s: text_emb rows are the captions through the text tower; a sample without caption gets a zero row',
+    async (_, f) => {
+      const device = await testDevice();
+      const clip = await CLIPModel.load(device, f);
+      const pool = createDecodePool({ size: clip.vision.config.imageSize, threads: 1, workerUrl });
+      try {
+        const dir = tmp();
+        const { paths, samples } = await writeShards(dir, 1, 3, (_, s) => {
+          delete s[1]!.caption;
+          return s;
+        });
+        const out = tmp();
+        await embedDataset(clip, paths, out, {
+          modelHash: await hashModelFiles(f.weights, f.config),
+          decoder: pool,
+          embDtype: 'float32',
+          normalize: false,
+        });
+        const text = npyOf(out, 'text_emb', 0);
+        const E = clip.embedDim;
+        expect(text.shape).toEqual([3, E]);
+        const ref = await clip.encodeTexts([samples[0]![0]!.caption!, samples[0]![2]!.caption!]);
+        expect(Float32Array.from(text.data.slice(0, E))).toEqual(ref.subarray(0, E));
+        expect(text.data.slice(E, 2 * E).every((v) => v === 0)).toBe(true);
+        expect(Float32Array.from(text.data.slice(2 * E))).toEqual(ref.subarray(E));
+        const img = npyOf(out, 'img_emb', 0);
+        const refImg = await encodeImages(
+          clip.vision,
+          samples[0]!.map((x) => x.image),
+        );
+        expect(Float32Array.from(img.data)).toEqual(refImg.embedding);
+      } finally {
+        await pool.close();
+        clip.destroy();
+      }
+    },
+  );
 });
