@@ -34,6 +34,9 @@ const USAGE = `npm run bench:kernels [-- options]
   --variants all|a,b   attention variants to time (default: the adapter's choice)
   --dtypes f32,f16,q8  GEMM weight dtypes (default f32)
   --big                also the rows over 10 GFLOP on a CPU adapter
+  --diag               also the GPU questions' rows (gemm diag …): B/16's fc at batch 32 with each epilogue
+                       (is the cliff the epilogue's?), and 128×128-tile grids of 132, 264, 265 and 396
+                       workgroups at K = 768 (where time jumps: workgroups per SM, hence registers)
   --flags a,b          Dawn toggles
   --out DIR            write kernels-<date>-<vendor>.json and .md there`;
 
@@ -45,6 +48,7 @@ const { values: flags } = parseArgs({
     tiles: { type: 'string' },
     variants: { type: 'string' },
     big: { type: 'boolean', default: false },
+    diag: { type: 'boolean', default: false },
     dtypes: { type: 'string', default: 'f32' },
     out: { type: 'string' },
     help: { type: 'boolean', default: false },

@@ -16,6 +16,8 @@ export interface KernelBenchFlags {
   tiles?: string;
   variants?: string;
   big: boolean;
+  /** Also the diagnostic GEMM rows (GEMM_DIAG_SHAPES: epilogues at one shape, a workgroup-count sweep). */
+  diag?: boolean;
   dtypes: string;
   out?: string;
 }

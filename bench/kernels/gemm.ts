@@ -40,6 +40,26 @@ export const GEMM_SHAPES: [string, number, number, number, GemmEpilogue][] = [
   ['b fc batch 64 12608×768→3072', 12608, 768, 3072, 'none'],
 ];
 
+/**
+ * Rows that answer the GPU issue's open questions (bench:kernels --diag; tools/gpu/device-run.sh's
+ * `diag` step): B/16's first MLP GEMM at batch 32 with no epilogue, QuickGELU and erf GELU (with
+ * --tiles 128x128k8,128x128k8p: does the cliff follow the epilogue or the tile?), and grids of
+ * 132, 264, 265 and 396 workgroups of a 128×128 tile at K = 768 (N = 128: one column of blocks,
+ * M = 128 × workgroups): time per workgroup jumps where a wave no longer fits the SMs.
+ */
+export const GEMM_DIAG_SHAPES: [string, number, number, number, GemmEpilogue][] = [
+  ['diag b fc b32 6304×768→3072 none', 6304, 768, 3072, 'none'],
+  ['diag b fc b32 6304×768→3072 quick_gelu', 6304, 768, 3072, 'quick_gelu'],
+  ['diag b fc b32 6304×768→3072 gelu', 6304, 768, 3072, 'gelu'],
+  ...[132, 264, 265, 396].map((wg): [string, number, number, number, GemmEpilogue] => [
+    `diag wg ${wg} ${128 * wg}×768→128`,
+    128 * wg,
+    768,
+    128,
+    'none',
+  ]),
+];
+
 /** Worst error over 256 sampled outputs of y = epilogue(x·wᵀ + b) (+ y0): |got − want| / (|want| + 1). */
 function gemmSampleError(
   got: Float32Array,
@@ -109,7 +129,7 @@ export async function gemmRows(b: Bench): Promise<void> {
     const need = GEMM_SPECS[unmet[0]!].needs.find((n) => !b.traits[n])!;
     console.log(`${unmet.map(skipName).join(', ')}: skipped, ${LACKS[need]}`);
   }
-  for (const [name, M, K, N, epilogue] of GEMM_SHAPES) {
+  for (const [name, M, K, N, epilogue] of [...GEMM_SHAPES, ...(b.flags.diag ? GEMM_DIAG_SHAPES : [])]) {
     if (!b.want(`gemm ${name}`)) continue;
     if (2 * M * N * K > 10e9 && b.traits.cpu && !b.flags.big) {
       console.log(`gemm ${name}: skipped on a CPU adapter (--big runs it)`);

@@ -2,7 +2,7 @@
 # Runs ON the GPU machine from the repository root (tools/gpu/pack.sh packed .gpu/; docs/gpu.md):
 # unpacks Node and the project (and the base build, if packed), then runs the steps in order, each
 # under a time limit, none started after DEADLINE seconds; results land in $OUT/results.tar.xz and
-# $OUT/summary.txt. Steps (STEPS="…"): probe, spirv, verify, torch, kernels, kernels-base, suite,
+# $OUT/summary.txt. Steps (STEPS="…"): probe, diag, spirv, verify, torch, kernels, kernels-base, suite,
 # suite-base, vitest, peer, dtypes (fp16 / q8 against fp32: models at batch 1 and 32, alternated in
 # one run, and the GEMMs). The -base steps run the same command with the base build; put them
 # between the new build's runs (e.g. "kernels kernels-base suite suite-base suite") to alternate.
@@ -50,6 +50,19 @@ for s in $STEPS; do n=$((n + 1)); case $s in
       const a = i.adapter;
       console.log(JSON.stringify({ info: i.adapterInfo, timestamps: i.timestamps, subgroupMin: a.info.subgroupMinSize, subgroupMax: a.info.subgroupMaxSize, features: [...a.features].sort(), granted: i.features, limits: i.limits }, null, 1));
       process.exit(0);" ;;
+  diag) # the GPU issue's open questions, in one step (docs/gpu.md, "The kit")
+    step diag-toggles 40 $A node --input-type=module -e "
+      const { requestDevice } = await import('./dist/src/device.js');
+      for (const flags of [[], ['enable-dawn-features=allow_unsafe_apis,use_vulkan_memory_model,vulkan_enable_f16_on_nvidia']]) {
+        const i = await requestDevice({ dawnFlags: flags, nvidiaF16: false, features: ['shader-f16', 'subgroups', 'timestamp-query', 'chromium-experimental-subgroup-matrix'] });
+        const a = i.adapter;
+        console.log(JSON.stringify({ flags, granted: i.features, subgroupMatrix: a.features.has('chromium-experimental-subgroup-matrix'), configs: a.info?.subgroupMatrixConfigs ?? null }));
+        i.device.destroy();
+      }
+      process.exit(0);"
+    step diag-kernels 150 $A node dist/bench/kernels.js --big --diag --only 'gemm diag' --tiles 128x128k8,128x128k8p --iters 10 --out $R/diag
+    for rb in off on; do f=(); [ $rb = on ] && f=(--flags enable-dawn-features=disable_robustness)
+      step diag-robustness-$rb 120 $A node dist/bench/run.js --rows b-16@224x32 "${f[@]}" --dtypes none --peer none --native no --clip no --iters 5 --out $R/diag-rb-$rb; done ;;
   spirv) step spirv 60 $A node dist/tools/check-spirv.js ;;
   verify) step verify 90 $A bash -c 'for e in test/fixtures/*.expected.safetensors; do
       n=$(basename $e .expected.safetensors)
