@@ -1,6 +1,7 @@
 // One way to get a configured GPUDevice: the runtime's own WebGPU (`navigator.gpu`: browsers, Deno's
 // wgpu) or Dawn through npm `webgpu` (Node.js, and Deno or Bun where asked for); docs/runtimes.md.
 import { DeviceError, WebGPUError } from './errors.js';
+import { envReadable, envVar } from './env.js';
 import { checkOptionKeys, type KeyList } from './options.js';
 
 /** Optional features the kernels can use when the adapter has them. */
@@ -144,7 +145,6 @@ export type Runtime = 'node-dawn' | 'deno-dawn' | 'bun-dawn' | 'deno-wgpu' | 'br
 
 interface DenoGlobal {
   version?: { deno?: string };
-  env?: { get(name: string): string | undefined; set(name: string, value: string): void };
 }
 const denoGlobal = (globalThis as { Deno?: DenoGlobal }).Deno;
 /** The server-side runtime this runs in (Deno and Bun also define `process.versions.node`), or null in a browser. */
@@ -156,16 +156,6 @@ const host: 'node' | 'deno' | 'bun' | null = denoGlobal?.version?.deno
       ? 'node'
       : null;
 const isNode = host !== null;
-
-/** An environment variable, or undefined where there is none or reading it is not allowed (Deno without --allow-env). */
-function envVar(name: string): string | undefined {
-  try {
-    if (denoGlobal?.env) return denoGlobal.env.get(name);
-    return typeof process !== 'undefined' ? process.env?.[name] : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** The implementation asked for: the option, else WGSL_VIT_WEBGPU, else 'auto'; a DeviceError for an unknown name. */
 function webgpuChoice(opts: DeviceOptions): WebGPUChoice {
@@ -192,12 +182,8 @@ export async function nodeGpu(given: string[] = []): Promise<GPU> {
   const key = flags.join(' ');
   const known = nodeGpus.get(key);
   if (known) return known;
-  if (!envVar('XDG_RUNTIME_DIR'))
-    try {
-      process.env.XDG_RUNTIME_DIR = '/tmp';
-    } catch {
-      // Deno without --allow-env: Dawn may then warn about it
-    }
+  // (Deno without --allow-env: left unset.)
+  if (envReadable() && !envVar('XDG_RUNTIME_DIR')) process.env.XDG_RUNTIME_DIR = '/tmp';
   let mod: { create(flags: string[]): GPU; globals: Record<string, unknown> };
   try {
     mod = (await import('webgpu')) as unknown as typeof mod;
@@ -207,7 +193,7 @@ export async function nodeGpu(given: string[] = []): Promise<GPU> {
         ? ' In Deno, `webgpu` must be a dependency of the project (package.json, node_modules) and the addon needs --allow-ffi (and --allow-read, --allow-env).'
         : '';
     throw new DeviceError(
-      `could not load the 'webgpu' package (Dawn for ${host ?? 'Node.js'}): ${(e as Error).message}. Run \`npm install webgpu\`.${deno}`,
+      `could not load the 'webgpu' package (Dawn for ${host === 'deno' ? 'Deno' : host === 'bun' ? 'Bun' : 'Node.js'}): ${(e as Error).message}. Run \`npm install webgpu\`.${deno}`,
     );
   }
   // The kernels use GPUBufferUsage / GPUShaderStage / GPUMapMode globals, as in a browser.
