@@ -60,7 +60,8 @@ describe('requestDevice: which WebGPU implementation', () => {
   it('a Deno without navigator.gpu is told the flag that turns it on, or to use Dawn', async (ctx) => {
     if (!inDeno) return ctx.skip('Deno only');
     vi.stubGlobal('navigator', {});
-    await expect(requestDevice()).rejects.toThrow(/has no navigator.gpu: run it with --unstable-webgpu/);
-    await expect(requestDevice()).rejects.toThrow(/WGSL_VIT_WEBGPU=dawn/);
+    const auto = () => requestDevice({ webgpu: 'auto' });
+    await expect(auto()).rejects.toThrow(/has no navigator.gpu: run it with --unstable-webgpu/);
+    await expect(auto()).rejects.toThrow(/WGSL_VIT_WEBGPU=dawn/);
   });
 });
