@@ -269,7 +269,8 @@ export async function requestDevice(opts: DeviceOptions = {}): Promise<DeviceInf
             'so add `deb http://deb.debian.org/debian bookworm-backports main` to /etc/apt/sources.list.d/ and `apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1`. ' +
             'XDG_RUNTIME_DIR must be set (wgsl-vit sets /tmp when it is not).'
         : runtime === 'deno-wgpu'
-          ? "no WebGPU adapter: Deno's wgpu found no usable Vulkan driver (with a GPU, install its Vulkan driver; without one, Mesa lavapipe: see docs/runtimes.md)"
+          ? "no WebGPU adapter: Deno's wgpu found no usable Vulkan driver. With a GPU, install its Vulkan driver; without one, Mesa lavapipe (CPU Vulkan): " +
+            '`apt-get install mesa-vulkan-drivers libvulkan1` (as for Dawn: the README, "Install")'
           : 'no WebGPU adapter was returned by navigator.gpu.requestAdapter()',
     );
   }
