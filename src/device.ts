@@ -1,5 +1,7 @@
-// One way to get a configured GPUDevice, in Node.js (Dawn through npm `webgpu`) or in a browser.
+// One way to get a configured GPUDevice: the runtime's own WebGPU (`navigator.gpu`: browsers, Deno's
+// wgpu) or Dawn through npm `webgpu` (Node.js, and Deno or Bun where asked for); docs/runtimes.md.
 import { DeviceError, WebGPUError } from './errors.js';
+import { envReadable, envVar } from './env.js';
 import { checkOptionKeys, type KeyList } from './options.js';
 
 /** Optional features the kernels can use when the adapter has them. */
@@ -40,7 +42,20 @@ export interface DeviceOptions {
    * toggle the device comes without it, and `DeviceInfo.dawnFlags` says what it was made with.
    */
   nvidiaF16?: boolean;
+  /**
+   * Which WebGPU implementation: 'native' is the runtime's own `navigator.gpu` (a browser's, Deno's
+   * wgpu), 'dawn' is Dawn through npm `webgpu` (Node.js, Deno, Bun). Default: the environment
+   * variable WGSL_VIT_WEBGPU where set, else 'auto': `navigator.gpu` where it exists, else Dawn in
+   * Node.js and Bun (Deno without `navigator.gpu` is refused, naming the flag that turns it on).
+   */
+  webgpu?: WebGPUChoice;
 }
+
+/** The WebGPU implementation requestDevice() is asked for (DeviceOptions.webgpu, WGSL_VIT_WEBGPU). */
+export type WebGPUChoice = 'auto' | 'dawn' | 'native';
+export const WEBGPU_CHOICES: readonly WebGPUChoice[] = ['auto', 'dawn', 'native'];
+/** The environment variable that picks the WebGPU implementation where DeviceOptions.webgpu is not given. */
+export const WEBGPU_ENV = 'WGSL_VIT_WEBGPU';
 
 /** The keys of DeviceOptions (an unknown one is refused, options.ts). */
 export const DEVICE_OPTION_KEYS = {
@@ -50,6 +65,7 @@ export const DEVICE_OPTION_KEYS = {
   gpu: true,
   preciseTimestamps: true,
   nvidiaF16: true,
+  webgpu: true,
 } as const satisfies KeyList<DeviceOptions>;
 
 /** Dawn features (toggles) a Node device is asked for by default: f16 on NVIDIA (see DeviceOptions.nvidiaF16). */
@@ -102,7 +118,7 @@ export const PRECISE_TIMESTAMP_FLAGS: readonly string[] = [
 export type TimestampMode =
   | 'none' // no 'timestamp-query' feature
   | 'quantized' // Dawn's default: 65.536 µs steps (browsers too, which add their own rounding)
-  | 'precise'; // quantization lifted (Node, PRECISE_TIMESTAMP_FLAGS)
+  | 'precise'; // not quantized: lifted in Dawn (PRECISE_TIMESTAMP_FLAGS), or never (Deno's wgpu)
 
 export interface DeviceInfo {
   device: GPUDevice;
@@ -111,16 +127,52 @@ export interface DeviceInfo {
   adapterInfo: { vendor: string; architecture: string; device: string; description: string };
   /** Optional features that were asked for and granted. */
   features: string[];
+  /** Features that were asked for (WANTED_FEATURES or DeviceOptions.features) and the adapter lacks. */
+  missingFeatures: string[];
   limits: Record<string, number>;
-  /** 'node-dawn' or 'browser'. */
-  runtime: 'node-dawn' | 'browser' | 'custom';
+  /**
+   * The runtime and its WebGPU implementation: Dawn (npm `webgpu`) in Node.js, Deno or Bun; Deno's
+   * own (wgpu, with the Naga shader compiler); a browser's `navigator.gpu`; or a `gpu` given in the options.
+   */
+  runtime: Runtime;
   /** Whether timestamp queries are available, and quantized or not (see DeviceOptions.preciseTimestamps). */
   timestamps: TimestampMode;
   /** The Dawn flags the device was made with, merged (Node; empty elsewhere). */
   dawnFlags: string[];
 }
 
-const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+export type Runtime = 'node-dawn' | 'deno-dawn' | 'bun-dawn' | 'deno-wgpu' | 'browser' | 'custom';
+
+interface DenoGlobal {
+  version?: { deno?: string };
+}
+const denoGlobal = (globalThis as { Deno?: DenoGlobal }).Deno;
+/** The server-side runtime this runs in (Deno and Bun also define `process.versions.node`), or null in a browser. */
+const host: 'node' | 'deno' | 'bun' | null = denoGlobal?.version?.deno
+  ? 'deno'
+  : typeof process !== 'undefined' && process.versions?.bun
+    ? 'bun'
+    : typeof process !== 'undefined' && process.versions?.node
+      ? 'node'
+      : null;
+const isNode = host !== null;
+
+/** The implementation asked for: the option, else WGSL_VIT_WEBGPU, else 'auto'; a DeviceError for an unknown name. */
+function webgpuChoice(opts: DeviceOptions): WebGPUChoice {
+  const given = opts.webgpu ?? envVar(WEBGPU_ENV)?.trim().toLowerCase();
+  if (given === undefined || given === '') return 'auto';
+  if ((WEBGPU_CHOICES as readonly string[]).includes(given)) return given as WebGPUChoice;
+  throw new DeviceError(
+    `${opts.webgpu !== undefined ? 'requestDevice option webgpu' : `environment variable ${WEBGPU_ENV}`} is '${given}': ` +
+      `it names the WebGPU implementation, one of ${WEBGPU_CHOICES.map((c) => `'${c}'`).join(', ')} ` +
+      `('dawn': npm \`webgpu\`; 'native': the runtime's own navigator.gpu)`,
+  );
+}
+
+/** What to do in a Deno without `navigator.gpu`. */
+const DENO_NO_WEBGPU =
+  `this Deno (${denoGlobal?.version?.deno ?? '?'}) has no navigator.gpu: run it with --unstable-webgpu (\`deno run --unstable-webgpu …\`; ` +
+  `Deno 2.9.6 has WebGPU without the flag), or set ${WEBGPU_ENV}=dawn to use Dawn (npm \`webgpu\`; needs --allow-ffi)`;
 // Dawn's node module stays alive while its `gpu` object lives; keep one per set of flags.
 const nodeGpus = new Map<string, GPU>();
 
@@ -130,13 +182,18 @@ export async function nodeGpu(given: string[] = []): Promise<GPU> {
   const key = flags.join(' ');
   const known = nodeGpus.get(key);
   if (known) return known;
-  if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = '/tmp';
+  // (Deno without --allow-env: left unset.)
+  if (envReadable() && !envVar('XDG_RUNTIME_DIR')) process.env.XDG_RUNTIME_DIR = '/tmp';
   let mod: { create(flags: string[]): GPU; globals: Record<string, unknown> };
   try {
     mod = (await import('webgpu')) as unknown as typeof mod;
   } catch (e) {
+    const deno =
+      host === 'deno'
+        ? ' In Deno, `webgpu` must be a dependency of the project (package.json, node_modules) and the addon needs --allow-ffi (and --allow-read, --allow-env).'
+        : '';
     throw new DeviceError(
-      `could not load the 'webgpu' package (Dawn for Node.js): ${(e as Error).message}. Run \`npm install webgpu\`.`,
+      `could not load the 'webgpu' package (Dawn for ${host === 'deno' ? 'Deno' : host === 'bun' ? 'Bun' : 'Node.js'}): ${(e as Error).message}. Run \`npm install webgpu\`.${deno}`,
     );
   }
   // The kernels use GPUBufferUsage / GPUShaderStage / GPUMapMode globals, as in a browser.
@@ -155,15 +212,26 @@ export async function nodeGpu(given: string[] = []): Promise<GPU> {
 export async function requestDevice(opts: DeviceOptions = {}): Promise<DeviceInfo> {
   checkOptionKeys('requestDevice', opts, DEVICE_OPTION_KEYS);
   let gpu: GPU;
-  let runtime: DeviceInfo['runtime'];
+  let runtime: Runtime;
+  const choice = opts.gpu ? 'auto' : webgpuChoice(opts);
+  const native = typeof navigator !== 'undefined' ? navigator.gpu : undefined;
   if (opts.gpu) {
     gpu = opts.gpu;
     runtime = 'custom';
-  } else if (typeof navigator !== 'undefined' && navigator.gpu) {
-    gpu = navigator.gpu;
-    runtime = 'browser';
+  } else if (choice === 'native' || (choice === 'auto' && (native || !isNode || host === 'deno'))) {
+    if (!native) {
+      throw new DeviceError(
+        host === 'deno'
+          ? DENO_NO_WEBGPU
+          : isNode
+            ? `WebGPU 'native' was asked for (${opts.webgpu ? 'option webgpu' : WEBGPU_ENV}), but ${host === 'bun' ? 'Bun' : 'Node.js'} has no navigator.gpu of its own: use 'dawn' (npm \`webgpu\`) or 'auto'`
+            : 'WebGPU is not available: this browser has no navigator.gpu (try a current Chrome/Edge, or enable WebGPU).',
+      );
+    }
+    gpu = native;
+    runtime = host === 'deno' ? 'deno-wgpu' : 'browser';
   } else if (isNode) {
-    runtime = 'node-dawn';
+    runtime = `${host}-dawn`;
     const base = [...(opts.dawnFlags ?? [])];
     // Each extra set of flags is tried first; a Dawn that refuses them gives no adapter (or throws),
     // and the device is then made without them.
@@ -189,22 +257,26 @@ export async function requestDevice(opts: DeviceOptions = {}): Promise<DeviceInf
     gpu = await nodeGpu(base);
   } else {
     throw new DeviceError(
-      'WebGPU is not available: this browser has no navigator.gpu (try a current Chrome/Edge, or enable WebGPU).',
+      `WebGPU 'dawn' was asked for (${opts.webgpu ? 'option webgpu' : WEBGPU_ENV}): Dawn (npm \`webgpu\`) runs in Node.js, Deno and Bun, not in a browser; use 'native' or 'auto'`,
     );
   }
   const adapter = await gpu.requestAdapter(opts.powerPreference ? { powerPreference: opts.powerPreference } : {});
   if (!adapter) {
     throw new DeviceError(
-      runtime === 'node-dawn'
+      runtime.endsWith('-dawn')
         ? 'no WebGPU adapter: Dawn found no usable Vulkan driver. With a GPU, install its Vulkan driver. Without one, install Mesa lavapipe ' +
             '(CPU Vulkan) >= 23: `apt-get install mesa-vulkan-drivers libvulkan1` (Debian 13 / Ubuntu 24.04); on Debian 12 bookworm its Mesa 22.3 is too old, ' +
             'so add `deb http://deb.debian.org/debian bookworm-backports main` to /etc/apt/sources.list.d/ and `apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1`. ' +
             'XDG_RUNTIME_DIR must be set (wgsl-vit sets /tmp when it is not).'
-        : 'no WebGPU adapter was returned by navigator.gpu.requestAdapter()',
+        : runtime === 'deno-wgpu'
+          ? "no WebGPU adapter: Deno's wgpu found no usable Vulkan driver. With a GPU, install its Vulkan driver; without one, Mesa lavapipe (CPU Vulkan): " +
+            '`apt-get install mesa-vulkan-drivers libvulkan1` (as for Dawn: the README, "Install")'
+          : 'no WebGPU adapter was returned by navigator.gpu.requestAdapter()',
     );
   }
   const wanted = opts.features ?? WANTED_FEATURES;
   const features = wanted.filter((f) => adapter.features.has(f));
+  const missingFeatures = wanted.filter((f) => !adapter.features.has(f));
   const requiredLimits: Record<string, number> = {};
   for (const name of WANTED_LIMITS) {
     const v = (adapter.limits as unknown as Record<string, number>)[name];
@@ -229,10 +301,11 @@ export async function requestDevice(opts: DeviceOptions = {}): Promise<DeviceInf
       description: info.description ?? '',
     },
     features,
+    missingFeatures,
     limits,
     runtime,
-    timestamps: features.includes('timestamp-query') ? 'quantized' : 'none',
-    dawnFlags: runtime === 'node-dawn' ? mergeDawnFlags(opts.dawnFlags ?? []) : [],
+    timestamps: !features.includes('timestamp-query') ? 'none' : runtime === 'deno-wgpu' ? 'precise' : 'quantized',
+    dawnFlags: runtime.endsWith('-dawn') ? mergeDawnFlags(opts.dawnFlags ?? []) : [],
   };
 }
 

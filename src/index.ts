@@ -2,7 +2,14 @@
 //   const { device } = await requestDevice();
 //   const model = await VisionTransformer.load(device, { weights, config });
 //   const { tokens, pooled, embedding } = await model.forward(pixels, batch);
-export { requestDevice, WANTED_FEATURES, type DeviceInfo, type DeviceOptions } from './device.js';
+export {
+  requestDevice,
+  WANTED_FEATURES,
+  type DeviceInfo,
+  type DeviceOptions,
+  type Runtime,
+  type WebGPUChoice,
+} from './device.js';
 export {
   VisionTransformer,
   buildViTGraph,

@@ -3,6 +3,7 @@
 // (kernels/choose/choose.ts). Node: a JSON file ($WGSL_VIT_PROFILES, default ~/.cache/wgsl-vit/profiles.json;
 // WGSL_VIT_PROFILES=off disables); browsers: localStorage ('wgsl-vit-profiles').
 import { ConfigError } from '../errors.js';
+import { envReadable, envVar } from '../env.js';
 import { warnOnce } from '../warn.js';
 import type { KernelChoices } from '../graph/graph.js';
 import { ATTENTION_VARIANTS, type AttentionVariant } from '../kernels/attention.js';
@@ -245,12 +246,20 @@ export async function fileProfileStore(path: string): Promise<ProfileStore> {
  * none when WGSL_VIT_PROFILES is 'off'; in a browser localStorage; else none.
  */
 export async function defaultProfileStore(): Promise<ProfileStore | null> {
-  const env = typeof process !== 'undefined' ? process.env?.WGSL_VIT_PROFILES : undefined;
+  const env = envVar('WGSL_VIT_PROFILES');
   if (env === 'off') return null;
   if (typeof process !== 'undefined' && process.versions?.node) {
+    // Deno without --allow-env (the variable) or --allow-sys (the home directory): no store.
+    if (!envReadable()) return null;
     const os = await import('node:os');
     const path = await import('node:path');
-    return fileProfileStore(env || path.join(os.homedir(), '.cache', 'wgsl-vit', 'profiles.json'));
+    let home: string;
+    try {
+      home = env ? '' : os.homedir();
+    } catch {
+      return null;
+    }
+    return fileProfileStore(env || path.join(home, '.cache', 'wgsl-vit', 'profiles.json'));
   }
   if (typeof localStorage !== 'undefined') {
     const key = 'wgsl-vit-profiles';

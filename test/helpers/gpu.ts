@@ -1,5 +1,6 @@
-// Test helpers: one Dawn device per test file, upload / readback of f32 tensors.
-import { requestDevice } from '../../src/device.js';
+// Test helpers: one device per test file (Dawn in Node; under Deno its own wgpu, or Dawn with
+// WGSL_VIT_WEBGPU=dawn: docs/runtimes.md), upload / readback of f32 tensors.
+import { requestDevice, type DeviceInfo } from '../../src/device.js';
 import { poisonedTensor, readTensor, runDispatches, uploadTensor } from '../../src/kernels/program/harness.js';
 import {
   unusedBinding,
@@ -12,11 +13,16 @@ import { seededNormal } from '../../src/model/random.js';
 import { dequantize, quantizeQ8, toF16, type Q8Weight } from '../../src/kernels/program/weight-format.js';
 import type { WeightDType } from '../../src/kernels/program/types.js';
 
-let devicePromise: Promise<GPUDevice> | null = null;
+let devicePromise: Promise<DeviceInfo> | null = null;
+
+/** The test file's device, with what requestDevice() reported of it (its runtime, features). */
+export function testDeviceInfo(): Promise<DeviceInfo> {
+  devicePromise ??= requestDevice();
+  return devicePromise;
+}
 
 export function testDevice(): Promise<GPUDevice> {
-  devicePromise ??= requestDevice().then((d) => d.device);
-  return devicePromise;
+  return testDeviceInfo().then((d) => d.device);
 }
 
 // Upload, NaN-poisoned outputs, run and readback: the harness the kernel benchmark uses too.

@@ -46,6 +46,7 @@ describe('timestamp queries', () => {
     const plain = await requestDevice();
     try {
       if (!precise.features.includes('timestamp-query')) return ctx.skip('no timestamp-query on this adapter');
+      if (!precise.runtime.endsWith('-dawn')) return ctx.skip(`runtime ${precise.runtime}: not Dawn`);
       expect(precise.timestamps).toBe('precise');
       expect(plain.timestamps).toBe('quantized');
       const p = await deltas(precise.device, smallLayerNorm(precise.device), 8);
@@ -57,6 +58,19 @@ describe('timestamp queries', () => {
     } finally {
       precise.device.destroy();
       plain.device.destroy();
+    }
+  });
+
+  it("Deno's wgpu does not quantize timestamps: the device says 'precise' without being asked", async (ctx) => {
+    const d = await requestDevice();
+    try {
+      if (d.runtime !== 'deno-wgpu') return ctx.skip(`runtime ${d.runtime}: not Deno's wgpu`);
+      if (!d.features.includes('timestamp-query')) return ctx.skip('no timestamp-query on this adapter');
+      expect(d.timestamps).toBe('precise');
+      const p = await deltas(d.device, smallLayerNorm(d.device), 8);
+      expect(p.some((v) => v % QUANTUM !== 0n)).toBe(true);
+    } finally {
+      d.device.destroy();
     }
   });
 

@@ -214,7 +214,16 @@ describe('layout', () => {
   // architecture reads bottom-up (kernels and weights know nothing of models; models nothing of the
   // package's entry points). Each folder or top-level file of src/ must be in exactly one layer.
   const LAYERS: readonly (readonly string[])[] = [
-    ['src/errors.ts', 'src/options.ts', 'src/shape.ts', 'src/half.ts', 'src/warn.ts', 'src/wgsl', 'src/types'],
+    [
+      'src/errors.ts',
+      'src/options.ts',
+      'src/shape.ts',
+      'src/half.ts',
+      'src/warn.ts',
+      'src/env.ts',
+      'src/wgsl',
+      'src/types',
+    ],
     ['src/device.ts', 'src/kernels', 'src/weights', 'src/preprocess', 'src/text'],
     ['src/graph'],
     ['src/model'],

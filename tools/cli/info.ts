@@ -8,7 +8,15 @@ async function info(argv: string[]): Promise<number> {
   const d = await requestDevice();
   console.log(
     JSON.stringify(
-      { adapter: d.adapterInfo, runtime: d.runtime, dawnFlags: d.dawnFlags, features: d.features, limits: d.limits },
+      {
+        adapter: d.adapterInfo,
+        runtime: d.runtime,
+        dawnFlags: d.dawnFlags,
+        features: d.features,
+        missingFeatures: d.missingFeatures,
+        timestamps: d.timestamps,
+        limits: d.limits,
+      },
       null,
       2,
     ),
@@ -20,6 +28,8 @@ async function info(argv: string[]): Promise<number> {
 export const infoCommand: Command = {
   name: 'info',
   help: `usage: wgsl-vit info
-  Prints the WebGPU adapter, the Dawn flags the device was made with (Node), its features and limits as JSON.`,
+  Prints the WebGPU adapter, the runtime and implementation (node-dawn, deno-wgpu, …; WGSL_VIT_WEBGPU
+  picks it: docs/runtimes.md), the Dawn flags the device was made with, the features it got and the
+  wanted ones the adapter lacks, its timestamp mode and limits as JSON.`,
   run: info,
 };
