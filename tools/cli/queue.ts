@@ -63,9 +63,16 @@ export async function enqueueDataset(o: {
   const todo = o.parts.filter((p) => !done.has(p.index));
   // Every part is enqueued, done or not (the run's part list is its identity in the queue); a worker
   // given a part already done finds its record and returns at once.
-  // The run's id: what it does, so that rerunning the same command joins the same run (its parts'
-  // job ids are the same, and a part already queued is not queued twice).
-  const runId = createHash('sha256').update(JSON.stringify(run)).digest('hex').slice(0, 16);
+  // The run's id: what it does and which parts it still has to do. Rerunning the same command while
+  // nothing has finished joins the same run (its parts' job ids are the same: none is queued twice).
+  // Once parts have finished, a rerun is a new run for what is left (a completed job of the old run
+  // would not run again, even if its part's files had gone); its parts already done, and the old
+  // run's jobs still queued, find their part's record and return at once. --overwrite always starts a
+  // new run (the old run's jobs completed for files that overwrite has removed).
+  const runId = createHash('sha256')
+    .update(JSON.stringify({ run, todo: todo.map((p) => p.index), fresh: o.run.overwrite ? Date.now() : null }))
+    .digest('hex')
+    .slice(0, 16);
   const t0 = performance.now();
   if (todo.length) {
     const e = await q.enqueueRun(o.queue, {
@@ -101,6 +108,7 @@ export async function enqueueDataset(o: {
     output: run.output,
     runId,
     parts: { total: o.parts.length, done: Object.keys(manifest.parts).length, failed: result.failed.length },
+    // (parts neither done nor failed: see the lines on stderr)
     embedded: rows,
     failed: failedRows,
     failedParts: result.failed,
@@ -111,5 +119,12 @@ export async function enqueueDataset(o: {
     `wgsl-vit embed-dataset: ${summary.parts.done} of ${summary.parts.total} parts done (${rows} images, ${failedRows} left out) in ${seconds.toFixed(1)} s; into ${run.output}`,
   );
   for (const f of result.failed) console.error(`  part ${f.index} failed after its retries: ${f.reason}`);
-  return result.failed.length ? 1 : 0;
+  // The files are the truth: a part the queue calls done must have its record in OUT.
+  const failed = new Set(result.failed.map((f) => f.index));
+  const missing = o.parts.filter((p) => !(String(p.index) in manifest.parts) && !failed.has(p.index));
+  for (const p of missing)
+    console.error(
+      `  part ${p.index} (${p.id}): the queue reports it done, but OUT has no record of it; rerun to redo it`,
+    );
+  return result.failed.length || missing.length ? 1 : 0;
 }
