@@ -108,7 +108,6 @@ export async function enqueueDataset(o: {
     output: run.output,
     runId,
     parts: { total: o.parts.length, done: Object.keys(manifest.parts).length, failed: result.failed.length },
-    // (parts neither done nor failed: see the lines on stderr)
     embedded: rows,
     failed: failedRows,
     failedParts: result.failed,
