@@ -40,7 +40,16 @@ async function worker(argv: string[]): Promise<number> {
   const w = await q.startWorker(values.queue!, async (data, ctx) => {
     const run = data.run as RunJob;
     const index = data.part.index;
-    const files = `${run.weights}\n${run.config}`;
+    // Hashed once per version of the files (path, size, mtime): a file replaced meanwhile is hashed again.
+    const { stat } = await import('node:fs/promises');
+    const version = async (f: string) =>
+      /^https?:\/\//i.test(f)
+        ? f
+        : await stat(f).then(
+            (st) => `${f}:${st.size}:${st.mtimeMs}`,
+            () => f,
+          );
+    const files = `${await version(run.weights)}\n${await version(run.config)}`;
     let hash = hashes.get(files);
     if (!hash) hashes.set(files, (hash = await hashModelFiles(run.weights, run.config)));
     // Not retried: the run's files are the same paths for every worker, so another try cannot mend it.
