@@ -6,11 +6,11 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import tarStream from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SourceError } from '../../src/errors.js';
 import { expandBraces, openSources, type Part, type SourceItem } from '../../src/pipeline/sources/index.js';
 import { fixture } from '../helpers/fixtures.js';
+import { makeTar } from '../helpers/webdataset.js';
 
 const jpg = (n: string) => new Uint8Array(readFileSync(fixture(`jpeg/${n}.jpg`)));
 const A = jpg('420-q90-17x23'),
@@ -18,16 +18,6 @@ const A = jpg('420-q90-17x23'),
   C = jpg('gray-q90-53x41'),
   D = jpg('progressive-444-q90-31x29');
 const PNG = new Uint8Array(readFileSync(fixture('chelsea.png')));
-
-/** A tar of the given members, in order. */
-async function makeTar(members: [string, Uint8Array | string][]): Promise<Uint8Array> {
-  const pack = tarStream.pack();
-  for (const [name, data] of members) pack.entry({ name }, typeof data === 'string' ? data : Buffer.from(data));
-  pack.finalize();
-  const chunks: Uint8Array[] = [];
-  for await (const c of pack as AsyncIterable<Uint8Array>) chunks.push(c);
-  return new Uint8Array(Buffer.concat(chunks));
-}
 
 async function all(part: Part): Promise<SourceItem[]> {
   const out: SourceItem[] = [];

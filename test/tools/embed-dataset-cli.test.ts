@@ -2,75 +2,18 @@
 // JPEGs, killed with SIGKILL half way and rerun (every sample exactly once, the files equal an
 // uninterrupted run's byte for byte), the --json summary, a folder source, and bad inputs: a shard URL
 // that 404s, an output folder that cannot be written, usage errors.
-import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { parquetReadObjects } from 'hyparquet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, ensureBuilt } from '../helpers/cli.js';
+import { ensureBuilt, runCliAsync, startCli } from '../helpers/cli.js';
 import { fixture } from '../helpers/fixtures.js';
+import { filesOf, keysOf } from '../helpers/output-folder.js';
 import { PHOTOS, writeShards } from '../helpers/webdataset.js';
 
 const WEIGHTS = fixture('ov1-ti16-224-d1.safetensors'),
   CONFIG = fixture('ov1-ti16-224-d1.open_clip_config.json');
-
-/** Runs the CLI without blocking the test's thread; `onSpawn` sees the child (to kill it). */
-function runAsync(
-  args: string[],
-  env: NodeJS.ProcessEnv = {},
-  onSpawn?: (child: ReturnType<typeof spawn>) => void,
-): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], {
-      env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp', ...env },
-    });
-    let out = '',
-      err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, out, err }));
-    onSpawn?.(child);
-  });
-}
-
-/** Every finished file of an output folder (no hidden temporaries), relative path → bytes. */
-function filesOf(dir: string): Map<string, Buffer> {
-  const m = new Map<string, Buffer>();
-  const walk = (d: string, rel: string) => {
-    for (const name of readdirSync(d).sort()) {
-      if (name.startsWith('.')) continue;
-      const p = join(d, name);
-      if (
-        existsSync(p) &&
-        readdirSync(d, { withFileTypes: true })
-          .find((e) => e.name === name)!
-          .isDirectory()
-      )
-        walk(p, `${rel}${name}/`);
-      else m.set(`${rel}${name}`, readFileSync(p));
-    }
-  };
-  walk(dir, '');
-  return m;
-}
-
-async function keysOf(dir: string): Promise<string[]> {
-  const keys: string[] = [];
-  const names = readdirSync(join(dir, 'metadata'))
-    .filter((f) => /^metadata_\d+\.parquet$/.test(f))
-    .sort((a, b) => Number(/\d+/.exec(a)![0]) - Number(/\d+/.exec(b)![0]));
-  for (const f of names) {
-    const b = readFileSync(join(dir, 'metadata', f));
-    const rows = await parquetReadObjects({
-      file: b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength),
-    });
-    keys.push(...rows.map((r) => String(r.key)));
-  }
-  return keys;
-}
 
 describe('wgsl-vit embed-dataset', () => {
   const tmps: string[] = [];
@@ -113,7 +56,7 @@ describe('wgsl-vit embed-dataset', () => {
   it('killed with SIGKILL half way, then rerun: every sample exactly once, the same files as one uninterrupted run', async () => {
     const whole = tmp(),
       killed = tmp();
-    const a = await runAsync([...common, '--output', whole, '--batch', '2', '--json', ...shards]);
+    const a = await runCliAsync([...common, '--output', whole, '--batch', '2', '--json', ...shards]);
     expect(a.code, a.err).toBe(0);
     const summary = JSON.parse(a.out);
     expect(summary).toMatchObject({ samples: 48, embedded: 48, failed: 0, parts: { total: 8, written: 8 } });
@@ -122,23 +65,18 @@ describe('wgsl-vit embed-dataset', () => {
 
     // One process (no CLI child: WGSL_VIT_DAWN_NOTICES=1), killed outright once part 1 is recorded.
     let recordedAtKill: string[] = [];
-    const k = await runAsync(
-      [...common, '--output', killed, '--batch', '2', ...shards],
-      { WGSL_VIT_DAWN_NOTICES: '1' },
-      (child) => {
-        const poll = setInterval(() => {
-          if (existsSync(join(killed, 'parts', 'part_1.json'))) {
-            child.kill('SIGKILL');
-            recordedAtKill = readdirSync(join(killed, 'parts'));
-            clearInterval(poll);
-          }
-        }, 5);
-        child.on('close', () => clearInterval(poll));
-      },
-    );
+    const run = startCli([...common, '--output', killed, '--batch', '2', ...shards], { WGSL_VIT_DAWN_NOTICES: '1' });
+    const poll = setInterval(() => {
+      if (existsSync(join(killed, 'parts', 'part_1.json'))) {
+        run.child.kill('SIGKILL');
+        recordedAtKill = readdirSync(join(killed, 'parts'));
+        clearInterval(poll);
+      }
+    }, 5);
+    const k = await run.done.finally(() => clearInterval(poll));
     expect(k.signal).toBe('SIGKILL');
     expect(recordedAtKill.length).toBeLessThan(8); // it was killed half way, not at the end
-    const b = await runAsync([...common, '--output', killed, '--batch', '2', '--json', ...shards]);
+    const b = await runCliAsync([...common, '--output', killed, '--batch', '2', '--json', ...shards]);
     expect(b.code, b.err).toBe(0);
     const resumed = JSON.parse(b.out);
     expect(resumed.parts.skipped).toBeGreaterThanOrEqual(2);
@@ -156,7 +94,7 @@ describe('wgsl-vit embed-dataset', () => {
     cpSync(PHOTOS[1]!, join(folder, 'sub', 'b.jpg'));
     writeFileSync(join(folder, 'sub', 'b.txt'), 'a caption');
     const out = tmp();
-    const r = await runAsync([...common, '--output', out, '--json', folder]);
+    const r = await runCliAsync([...common, '--output', out, '--json', folder]);
     expect(r.code, r.err).toBe(0);
     expect(await keysOf(out)).toEqual(['a', 'sub/b']);
     expect(readdirSync(join(out, 'img_emb'))).toEqual(['img_emb_0.npy']);
@@ -165,12 +103,12 @@ describe('wgsl-vit embed-dataset', () => {
   it('a shard URL that 404s: named, its part not written, the others are, exit 1; a rerun retries only it', async () => {
     const out = tmp();
     const urls = [`${base}/00000.tar`, `${base}/missing.tar`, `${base}/00002.tar`];
-    const r = await runAsync([...common, '--output', out, ...urls]);
+    const r = await runCliAsync([...common, '--output', out, ...urls]);
     expect(r.code, r.err).toBe(1);
     expect(r.err).toContain(`part 1 not written (${base}/missing.tar: HTTP 404`);
     expect(readdirSync(join(out, 'parts')).sort()).toEqual(['part_0.json', 'part_2.json']);
     cpSync(shards[1]!, join(shardDir, 'missing.tar'));
-    const again = await runAsync([...common, '--output', out, '--json', ...urls]);
+    const again = await runCliAsync([...common, '--output', out, '--json', ...urls]);
     expect(again.code, again.err).toBe(0);
     expect(JSON.parse(again.out).parts).toEqual({ total: 3, written: 1, skipped: 2, failed: 0 });
   }, 120_000);
@@ -178,16 +116,16 @@ describe('wgsl-vit embed-dataset', () => {
   it('an output folder that cannot be written, a missing SOURCE, usage errors: clear messages, no hang', async () => {
     const file = join(tmp(), 'a-file');
     writeFileSync(file, 'x');
-    const r = await runAsync([...common, '--output', join(file, 'out'), shards[0]!]);
+    const r = await runCliAsync([...common, '--output', join(file, 'out'), shards[0]!]);
     expect(r.code).toBe(1);
     expect(r.err).toContain(`output folder ${join(file, 'out')}: cannot be written`);
-    const missing = await runAsync([...common, '--output', tmp(), '/no/such/shards/{0..2}.tar']);
+    const missing = await runCliAsync([...common, '--output', tmp(), '/no/such/shards/{0..2}.tar']);
     expect(missing.code).toBe(1);
     expect(missing.err).toContain('/no/such/shards/0.tar: no such file or folder');
-    const usage = await runAsync(['embed-dataset', '--weights', WEIGHTS, '--config', CONFIG, shards[0]!]);
+    const usage = await runCliAsync(['embed-dataset', '--weights', WEIGHTS, '--config', CONFIG, shards[0]!]);
     expect(usage.code).toBe(2);
     expect(usage.err).toMatch(/--output is required/);
-    const dtype = await runAsync([...common, '--output', tmp(), '--emb-dtype', 'float64', shards[0]!]);
+    const dtype = await runCliAsync([...common, '--output', tmp(), '--emb-dtype', 'float64', shards[0]!]);
     expect(dtype.code).toBe(2);
     expect(dtype.err).toContain("--emb-dtype must be float16 or float32, got 'float64'");
   }, 120_000);

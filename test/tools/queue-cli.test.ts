@@ -2,14 +2,13 @@
 // webdataset of real JPEGs embedded by three worker processes, one SIGKILLed while it holds a part —
 // the run completes, every sample appears exactly once, and the files equal a single-process run's
 // byte for byte; Redis unreachable (named within seconds, not a hang); a worker given another model.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parquetReadObjects } from 'hyparquet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, ensureBuilt } from '../helpers/cli.js';
+import { ensureBuilt, startCli, type CliRun } from '../helpers/cli.js';
 import { fixture } from '../helpers/fixtures.js';
+import { filesOf, keysOf } from '../helpers/output-folder.js';
 import { freePort, requireRedis, startRedis, type RedisServer } from '../helpers/redis.js';
 import { writeShards } from '../helpers/webdataset.js';
 
@@ -21,26 +20,6 @@ const WEIGHTS = fixture('ov1-ti16-224-d1.safetensors'),
 // multi-minute parts: docs/datasets.md, "Scaling out with BullMQ").
 const FAST_QUEUE = { WGSL_VIT_QUEUE_LOCK_MS: '3000', WGSL_VIT_QUEUE_STALL_MS: '1000', WGSL_VIT_DAWN_NOTICES: '1' };
 
-interface Run {
-  child: ChildProcess;
-  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }>;
-  err(): string;
-}
-
-function start(args: string[], env: NodeJS.ProcessEnv = {}): Run {
-  const child = spawn(process.execPath, [cli, ...args], {
-    env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp', ...env },
-  });
-  let out = '',
-    err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }>(
-    (resolve) => child.on('close', (code, signal) => resolve({ code, signal, out, err })),
-  );
-  return { child, done, err: () => err };
-}
-
 const until = async (what: string, ok: () => boolean, ms = 120_000) => {
   const t0 = Date.now();
   while (!ok()) {
@@ -48,31 +27,6 @@ const until = async (what: string, ok: () => boolean, ms = 120_000) => {
     await new Promise((r) => setTimeout(r, 20));
   }
 };
-
-function filesOf(dir: string, rel = ''): Map<string, Buffer> {
-  const m = new Map<string, Buffer>();
-  for (const e of readdirSync(join(dir, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    if (e.name.startsWith('.')) continue;
-    if (e.isDirectory()) for (const [k, v] of filesOf(dir, join(rel, e.name))) m.set(k, v);
-    else m.set(join(rel, e.name), readFileSync(join(dir, rel, e.name)));
-  }
-  return m;
-}
-
-async function keysOf(dir: string): Promise<string[]> {
-  const keys: string[] = [];
-  const names = readdirSync(join(dir, 'metadata'))
-    .filter((f) => /^metadata_\d+\.parquet$/.test(f))
-    .sort((a, b) => Number(/\d+/.exec(a)![0]) - Number(/\d+/.exec(b)![0]));
-  for (const f of names) {
-    const b = readFileSync(join(dir, 'metadata', f));
-    const rows = await parquetReadObjects({
-      file: b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength),
-    });
-    keys.push(...rows.map((r) => String(r.key)));
-  }
-  return keys;
-}
 
 describe('embed-dataset --queue with wgsl-vit worker processes', () => {
   let redis: RedisServer;
@@ -82,7 +36,7 @@ describe('embed-dataset --queue with wgsl-vit worker processes', () => {
     tmps.push(d);
     return d;
   };
-  const workers: Run[] = [];
+  const workers: CliRun[] = [];
   let shards: string[] = [];
   let allKeys: string[] = [];
 
@@ -103,7 +57,7 @@ describe('embed-dataset --queue with wgsl-vit worker processes', () => {
   it('three workers, one SIGKILLed holding a part: every sample once, the files of a single-process run', async () => {
     const single = tmp(),
       queued = tmp();
-    const one = await start([
+    const one = await startCli([
       'embed-dataset',
       '--weights',
       WEIGHTS,
@@ -117,7 +71,7 @@ describe('embed-dataset --queue with wgsl-vit worker processes', () => {
     ]).done;
     expect(one.code, one.err).toBe(0);
 
-    const coordinator = start(
+    const coordinator = startCli(
       [
         'embed-dataset',
         '--weights',
@@ -136,7 +90,7 @@ describe('embed-dataset --queue with wgsl-vit worker processes', () => {
       FAST_QUEUE,
     );
     await until('the run to be enqueued', () => coordinator.err().includes('parts on'));
-    for (let i = 0; i < 3; i++) workers.push(start(['worker', '--queue', redis.url, '--threads', '1'], FAST_QUEUE));
+    for (let i = 0; i < 3; i++) workers.push(startCli(['worker', '--queue', redis.url, '--threads', '1'], FAST_QUEUE));
     // A worker loads its model inside its first part's job: once it says so, it holds that part.
     await until('worker 0 to take a part', () => workers[0]!.err().includes('wgsl-vit worker: loaded'));
     workers[0]!.child.kill('SIGKILL');
@@ -157,7 +111,7 @@ describe('embed-dataset --queue with wgsl-vit worker processes', () => {
   it('Redis unreachable: the coordinator and a worker name it within seconds', async () => {
     const closed = `redis://127.0.0.1:${await freePort()}/0`;
     const t0 = Date.now();
-    const c = await start([
+    const c = await startCli([
       'embed-dataset',
       '--weights',
       WEIGHTS,
@@ -171,7 +125,7 @@ describe('embed-dataset --queue with wgsl-vit worker processes', () => {
     ]).done;
     expect(c.code).toBe(1);
     expect(c.err).toContain(`Redis at ${closed} is unreachable`);
-    const w = await start(['worker', '--queue', closed]).done;
+    const w = await startCli(['worker', '--queue', closed]).done;
     expect(w.code).toBe(1);
     expect(w.err).toContain(`Redis at ${closed} is unreachable`);
     expect(Date.now() - t0).toBeLessThan(60_000); // not a hang (each check gives up after 5 s)
@@ -182,7 +136,7 @@ describe('embed-dataset --queue with wgsl-vit worker processes', () => {
     const weights = join(dir, 'model.safetensors');
     copyFileSync(WEIGHTS, weights);
     const out = tmp();
-    const coordinator = start(
+    const coordinator = startCli(
       [
         'embed-dataset',
         '--weights',
@@ -200,7 +154,7 @@ describe('embed-dataset --queue with wgsl-vit worker processes', () => {
     );
     await until('the run to be enqueued', () => coordinator.err().includes('parts on'));
     copyFileSync(fixture('ov1-ti8-160-d1.safetensors'), weights); // the file changed under the run
-    const w = start(['worker', '--queue', redis.url], FAST_QUEUE);
+    const w = startCli(['worker', '--queue', redis.url], FAST_QUEUE);
     workers.push(w);
     const c = await coordinator.done;
     expect(c.code).toBe(1);
