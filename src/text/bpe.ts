@@ -15,7 +15,14 @@
 // BPE itself is ~40 lines. The vocabulary (MIT License, Copyright (c) 2021 OpenAI) is
 // src/text/bpe_simple_vocab_16e6.txt.gz, embedded at build time (tools/embed-assets.mjs).
 import { checkOptionKeys } from '../options.js';
-import { cleanText, REGEX_SPACE, TokenizerError, TOKENIZER_OPTION_KEYS, type TokenizerOptions } from './tokenizer.js';
+import {
+  cleanText,
+  encodeRows,
+  REGEX_SPACE,
+  TokenizerError,
+  TOKENIZER_OPTION_KEYS,
+  type TokenizerOptions,
+} from './tokenizer.js';
 
 /** Ids of OpenAI's vocabulary: `<|startoftext|>`, `<|endoftext|>` and the padding (0, which is also "!"). */
 export const OPENAI_BPE_IDS = { sot: 49406, eot: 49407, pad: 0 } as const;
@@ -207,14 +214,7 @@ export class BpeTokenizer {
 
   /** [texts.length, contextLength] ids, row-major. */
   encodeBatch(texts: readonly string[]): Int32Array {
-    if (!Array.isArray(texts)) throw new TokenizerError('expected an array of strings');
-    const out = new Int32Array(texts.length * this.contextLength);
-    texts.forEach((t, i) => {
-      if (typeof t !== 'string')
-        throw new TokenizerError(`text ${i}: expected a string, got ${t === null ? 'null' : typeof t}`);
-      out.set(this.encode(t), i * this.contextLength);
-    });
-    return out;
+    return encodeRows(this, texts);
   }
 
   /** The text of ids, as OpenAI's decode: the symbols' bytes as UTF-8 (invalid bytes → U+FFFD), each `</w>` → a space. */

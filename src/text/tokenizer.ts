@@ -393,13 +393,21 @@ export class ClipsTokenizer {
 
   /** [texts.length, contextLength] ids, row-major. */
   encodeBatch(texts: readonly string[]): Int32Array {
-    if (!Array.isArray(texts)) throw new TokenizerError('expected an array of strings');
-    const out = new Int32Array(texts.length * this.contextLength);
-    texts.forEach((t, i) => {
-      if (typeof t !== 'string')
-        throw new TokenizerError(`text ${i}: expected a string, got ${t === null ? 'null' : typeof t}`);
-      out.set(this.encode(t), i * this.contextLength);
-    });
-    return out;
+    return encodeRows(this, texts);
   }
+}
+
+/** [texts.length, contextLength] ids, row-major: each text encoded by `tok` (both tokenizers' encodeBatch). */
+export function encodeRows(
+  tok: { readonly contextLength: number; encode(text: string): Int32Array },
+  texts: readonly string[],
+): Int32Array {
+  if (!Array.isArray(texts)) throw new TokenizerError('expected an array of strings');
+  const out = new Int32Array(texts.length * tok.contextLength);
+  texts.forEach((t, i) => {
+    if (typeof t !== 'string')
+      throw new TokenizerError(`text ${i}: expected a string, got ${t === null ? 'null' : typeof t}`);
+    out.set(tok.encode(t), i * tok.contextLength);
+  });
+  return out;
 }
