@@ -76,3 +76,6 @@ export function checkOptionKeys(
     );
   }
 }
+
+/** Whether a value is a positive integer (an option's count, size or index). */
+export const isPositiveInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;

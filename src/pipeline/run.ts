@@ -15,13 +15,14 @@
 // so nothing of it looks finished: it is reported in the summary's failedParts and a rerun retries
 // it; the other parts go on.
 import { ArgumentError, ImageError, SourceError } from '../errors.js';
-import { checkOptionKeys, type KeyList } from '../options.js';
+import { checkOptionKeys, isPositiveInt, type KeyList } from '../options.js';
 import { batchImages, forwardInFlight, inOrder, DEFAULT_FLIGHT_DEPTH } from '../model/overlap.js';
 import type { CLIPModel } from '../model/clip.js';
 import type { ModelDType } from '../model/dtype.js';
 import type { VisionTransformer } from '../model/vit.js';
 import { decoderNormalizes, type RgbImage } from '../preprocess/index.js';
 import { createDecodePool, type DecodePool } from './decode/pool.js';
+import { isUrl } from './sources/http.js';
 import { openSources, type Part, type Sample, type SourceItem, type Sources } from './sources/index.js';
 import { openOutput, type Output, type OutputParams } from './writers/output.js';
 import type { EmbeddingDtype, FailedRow, PartRow } from './writers/format.js';
@@ -268,8 +269,6 @@ export async function embedPart(ctx: PartContext, part: Part): Promise<PartResul
   return { part: part.index, rows: rows.length, failures, failureSources };
 }
 
-const positiveInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
-
 /**
  * Embeds a collection into an output folder in clip-retrieval's layout, resuming a previous run of
  * the same parameters there (its finished parts are skipped). `sources` are SOURCE arguments
@@ -286,10 +285,10 @@ export async function embedDataset(
   const t0 = performance.now();
   const vision = isClip(model) ? model.vision : model;
   const batchSize = opts.batchSize ?? 32;
-  if (!positiveInt(batchSize))
+  if (!isPositiveInt(batchSize))
     throw new ArgumentError(where, 'batchSize', `must be a positive integer, got ${String(batchSize)}`);
   const inFlight = opts.inFlight ?? DEFAULT_FLIGHT_DEPTH;
-  if (!positiveInt(inFlight))
+  if (!isPositiveInt(inFlight))
     throw new ArgumentError(where, 'inFlight', `must be a positive integer, got ${String(inFlight)}`);
   if (
     opts.parts !== undefined &&
@@ -417,7 +416,7 @@ export async function hashModelFiles(weights: string, config: string): Promise<s
   const { createReadStream } = await import('node:fs');
   const h = createHash('sha256');
   for (const f of [config, weights]) {
-    if (/^https?:\/\//i.test(f)) {
+    if (isUrl(f)) {
       h.update(`url:${f}\n`);
       continue;
     }

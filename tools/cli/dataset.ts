@@ -3,6 +3,7 @@
 // and the summary printed at the end.
 import { readFileSync } from 'node:fs';
 import { barStream } from './child.js';
+import { isUrl } from '../../src/pipeline/sources/http.js';
 import type { ModelDType } from '../../src/model/dtype.js';
 import type { EmbedProgress, EmbedSummary, EmbeddingModel } from '../../src/pipeline/run.js';
 
@@ -13,7 +14,7 @@ export async function loadEmbeddingModel(
 ): Promise<EmbeddingModel> {
   const { textConfigFromOpenClip } = await import('../../src/model/config.js');
   let hasText = false;
-  if (o.captions && !/^https?:\/\//i.test(o.config)) {
+  if (o.captions && !isUrl(o.config)) {
     try {
       hasText = textConfigFromOpenClip(JSON.parse(readFileSync(o.config, 'utf8')), o.config) !== null;
     } catch {

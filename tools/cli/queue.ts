@@ -3,6 +3,7 @@
 // pipeline knows nothing of it: a job is one part index of a run, and a worker runs the same
 // embedDataset as a single process does, restricted to that part.
 import { datasetProgress } from './dataset.js';
+import { isUrl } from '../../src/pipeline/sources/http.js';
 import type { Part } from '../../src/pipeline/sources/types.js';
 import type { EmbeddingDtype } from '../../src/pipeline/writers/format.js';
 import type { ModelDType } from '../../src/model/dtype.js';
@@ -43,7 +44,7 @@ export async function enqueueDataset(o: {
   const path = await import('node:path');
   await q.checkRedis(o.queue);
   // Absolute paths: a worker runs in another folder (on another machine, where the same paths hold).
-  const abs = (p: string) => (/^https?:\/\//i.test(p) ? p : path.resolve(p));
+  const abs = (p: string) => (isUrl(p) ? p : path.resolve(p));
   const run: RunJob = {
     ...o.run,
     weights: abs(o.run.weights),

@@ -9,6 +9,7 @@
 import { loadEmbeddingModel } from './dataset.js';
 import { help, intOption, parse, required, UsageError, type Command } from './common.js';
 import type { RunJob } from './queue.js';
+import { isUrl } from '../../src/pipeline/sources/http.js';
 import { requestDevice, splitDawnFlags } from '../../src/device.js';
 import type { EmbeddingModel } from '../../src/pipeline/run.js';
 import type { DecodePool } from '../../src/pipeline/decode/pool.js';
@@ -43,7 +44,7 @@ async function worker(argv: string[]): Promise<number> {
     // Hashed once per version of the files (path, size, mtime): a file replaced meanwhile is hashed again.
     const { stat } = await import('node:fs/promises');
     const version = async (f: string) =>
-      /^https?:\/\//i.test(f)
+      isUrl(f)
         ? f
         : await stat(f).then(
             (st) => `${f}:${st.size}:${st.mtimeMs}`,

@@ -23,7 +23,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ArgumentError, ImageError } from '../../errors.js';
-import { checkOptionKeys, type KeyList } from '../../options.js';
+import { checkOptionKeys, isPositiveInt, type KeyList } from '../../options.js';
 import { DEFAULT_MAX_PIXELS, type ImageDecoder, type RgbImage } from '../../preprocess/index.js';
 import type { WorkerConfig, WorkerReply, WorkerRequest } from './protocol.js';
 
@@ -118,8 +118,6 @@ interface Slot {
   error?: Error;
 }
 
-const positiveInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
-
 /**
  * The parent's Node options for a worker, less `--input-type`, which a worker refuses ("can only be used
  * with string input") though `node --input-type=module -e …` passes it on by default.
@@ -143,16 +141,16 @@ export function defaultDecodeThreads(): number {
 export function createDecodePool(options: DecodePoolOptions): DecodePool {
   const where = 'createDecodePool';
   checkOptionKeys(where, options, DECODE_POOL_OPTION_KEYS);
-  if (!options || !positiveInt(options.size))
+  if (!options || !isPositiveInt(options.size))
     throw new ArgumentError(where, 'size', `must be a positive integer, got ${options?.size}`);
   const threads = options.threads ?? defaultDecodeThreads();
-  if (!positiveInt(threads))
+  if (!isPositiveInt(threads))
     throw new ArgumentError(where, 'threads', `must be a positive integer, got ${String(threads)}`);
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   if (!(typeof maxPixels === 'number' && maxPixels > 0))
     throw new ArgumentError(where, 'maxPixels', `must be a positive number, got ${maxPixels}`);
   const maxInFlight = options.maxInFlight ?? 4 * threads;
-  if (!positiveInt(maxInFlight))
+  if (!isPositiveInt(maxInFlight))
     throw new ArgumentError(where, 'maxInFlight', `must be a positive integer, got ${String(maxInFlight)}`);
   const workerUrl = options.workerUrl ?? new URL('./worker.js', import.meta.url);
   const norm = options.normalize;
