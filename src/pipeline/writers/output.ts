@@ -13,8 +13,9 @@
 // parts/part_{N}.json is there (written to a temporary name and renamed too, after the part's files),
 // with every file it lists at its recorded size. One record per part, so processes on several machines
 // writing parts into one folder never overwrite each other's records; manifest.json's `parts` is
-// rebuilt from the records after each write (and by refreshManifest(), which a coordinator calls at
-// the end: a rebuild racing another process's may miss a part until then). A process killed at any
+// rebuilt from the records at a process's first write, then gains each part that process writes (and
+// is rebuilt by refreshManifest(), which a coordinator calls at the end: until then a process's
+// manifest may miss parts other processes wrote). A process killed at any
 // point leaves at most temporary files and a part without a record, which is then redone. The bytes
 // are a pure function of the part's input, so a part written twice (an at-least-once queue) gives the
 // same files and the same record.
@@ -214,20 +215,31 @@ export async function openOutput(dir: string, params: OutputParams, options: Ope
       .sort((a, b) => a - b);
   };
   let chain: Promise<unknown> = Promise.resolve();
-  /** manifest.json with `parts` rebuilt from the records (serialised within this process). */
-  const refreshManifest = (): Promise<Manifest> => {
+  /** The parts manifest.json lists, as this process last wrote it (null: not read from the records yet). */
+  let listed: Record<string, PartRecord> | null = null;
+  /** Writes manifest.json from `listed` with `update` applied (serialised within this process). */
+  const updateManifest = (update: (parts: Record<string, PartRecord>) => Promise<void> | void): Promise<Manifest> => {
     const done = chain.then(async () => {
-      const m: Manifest = { format: FORMAT, params: full, parts: {} };
-      for (const k of await recordedParts()) {
-        const rec = await readRecord(k);
-        if (rec) m.parts[String(k)] = rec;
-      }
+      const parts = listed ?? {};
+      await update(parts);
+      const sorted = Object.fromEntries(Object.entries(parts).sort(([a], [b]) => Number(a) - Number(b)));
+      const m: Manifest = { format: FORMAT, params: full, parts: sorted };
       await writeManifest(m);
+      listed = sorted;
       return m;
     });
     chain = done.catch(() => undefined);
     return done;
   };
+  /** manifest.json with `parts` rebuilt from the records on disk (those other processes wrote too). */
+  const refreshManifest = (): Promise<Manifest> =>
+    updateManifest(async (parts) => {
+      for (const k of Object.keys(parts)) delete parts[k];
+      for (const k of await recordedParts()) {
+        const rec = await readRecord(k);
+        if (rec) parts[String(k)] = rec;
+      }
+    });
   const isPartDone = async (n: number): Promise<boolean> => (await readRecord(n)) !== undefined;
 
   return {
@@ -256,7 +268,10 @@ export async function openOutput(dir: string, params: OutputParams, options: Ope
       } catch (e) {
         throw new OutputError(dir, `part ${n} cannot be written: ${(e as Error).message}`);
       }
-      await refreshManifest();
+      // The first write rebuilds the list from the records; later ones add this part to it, so a run of
+      // many parts does not re-read every record after each (refreshManifest rereads them all).
+      if (listed === null) await refreshManifest();
+      else await updateManifest((parts) => void (parts[String(n)] = record));
       return record;
     },
     refreshManifest,
