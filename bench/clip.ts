@@ -11,6 +11,7 @@ import { compare, readExpected, type Comparison } from '../src/model/verify.js';
 import { memoryCheckpoint } from '../src/weights/checkpoint.js';
 import { textRef } from '../reference/text.js';
 import { ROOT } from './env.js';
+import { measure, statsCell, summary, type TimingOptions, type TimingStats } from './stats.js';
 
 export interface ClipRowResult {
   label: string;
@@ -19,6 +20,8 @@ export interface ClipRowResult {
   /** texts/s (text tower) or images/s (zero-shot, labels' text embeddings included). */
   perSec: number;
   msPerCall: number;
+  /** Benchmark.js's statistics of the call, ms. */
+  timing: TimingStats;
   firstRunMs: number;
   reference: string;
   comparison: Comparison;
@@ -28,24 +31,19 @@ export interface ClipRowResult {
 
 const FIXTURE = 'ov1-clip-ti16-224-t2';
 const fixture = (f: string) => join(ROOT, 'test', 'fixtures', f);
-const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
 
+/** The first call's latency, then `warmup` calls, then Benchmark.js's statistics of the call (bench/stats.ts). */
 async function timed(
-  iters: number,
+  label: string,
+  timing: TimingOptions,
   warmup: number,
   call: () => Promise<unknown>,
-): Promise<{ first: number; median: number }> {
-  let t = performance.now();
+): Promise<{ first: number; stats: TimingStats }> {
+  const t = performance.now();
   await call();
   const first = performance.now() - t;
   for (let i = 0; i < warmup; i++) await call();
-  const times: number[] = [];
-  for (let i = 0; i < iters; i++) {
-    t = performance.now();
-    await call();
-    times.push(performance.now() - t);
-  }
-  return { first, median: median(times) };
+  return { first, stats: await measure(label, call, timing) };
 }
 
 /** OpenVision-B's text tower shape (width 512, 8 heads × 64, MLP 2048, 80 tokens), random weights, first `layers` blocks. */
@@ -61,7 +59,7 @@ const B_TEXT = (layers: number): TextConfig => ({
   embedDim: 512,
 });
 
-export async function runClipRows(iters: number, warmup: number, flags: string[]): Promise<ClipRowResult[]> {
+export async function runClipRows(timing: TimingOptions, warmup: number, flags: string[]): Promise<ClipRowResult[]> {
   const out: ClipRowResult[] = [];
   const exp = await readExpected(fixture(`${FIXTURE}.expected.safetensors`));
   const meta = exp.meta as unknown as { texts: string[]; labels: string[]; template: string; images: string[] };
@@ -83,15 +81,16 @@ export async function runClipRows(iters: number, warmup: number, flags: string[]
         { length: batch * T },
         (_, i) => fixtureIds[i % fixtureIds.length]! % m.config.vocabSize,
       );
-      const t = await timed(iters, warmup, () => m.forward(ids, batch));
+      const t = await timed(label, timing, warmup, () => m.forward(ids, batch));
       const [reference, comparison] = await check(m);
       m.destroy();
       out.push({
         label,
         kind: 'text tower',
         batch,
-        perSec: (batch * 1000) / t.median,
-        msPerCall: t.median,
+        perSec: (batch * 1000) / t.stats.mean,
+        msPerCall: t.stats.mean,
+        timing: summary(t.stats),
         firstRunMs: t.first,
         reference,
         comparison,
@@ -148,7 +147,7 @@ export async function runClipRows(iters: number, warmup: number, flags: string[]
       });
       const images = meta.images.map((i) => fixture(`${i}.png`));
       const call = () => clip.zeroShot(images, meta.labels, { template: meta.template });
-      const t = await timed(iters, warmup, call);
+      const t = await timed(label, timing, warmup, call);
       const ranked = await call();
       const got = ranked.flatMap((r) => meta.labels.map((l) => r.find((x) => x.label === l)!.score));
       const comparison = compare('probs', Float32Array.from(got), probs, { maxAbs: 1e-4, minCosine: 0.99999 });
@@ -157,8 +156,9 @@ export async function runClipRows(iters: number, warmup: number, flags: string[]
         label,
         kind: 'zero-shot',
         batch: 4,
-        perSec: (4 * 1000) / t.median,
-        msPerCall: t.median,
+        perSec: (4 * 1000) / t.stats.mean,
+        msPerCall: t.stats.mean,
+        timing: summary(t.stats),
         firstRunMs: t.first,
         reference: 'PyTorch fixture probs',
         comparison,
@@ -176,7 +176,7 @@ export async function runClipRows(iters: number, warmup: number, flags: string[]
 export function clipTerminalRow(r: ClipRowResult): string {
   if (r.error) return `  ${r.label} x${r.batch}: ERROR ${r.error}`;
   const unit = r.kind === 'text tower' ? 'texts/s' : 'img/s';
-  return `${`${r.label} x${r.batch}`.padEnd(48)} ${r.perSec.toFixed(2).padStart(9)} ${unit.padEnd(7)} ${r.msPerCall.toFixed(1).padStart(9)} ms/call  first ${r.firstRunMs.toFixed(0).padStart(6)} ms  max err ${r.comparison.maxAbs.toExponential(1)}  ${r.ok ? 'ok' : 'WRONG'}`;
+  return `${`${r.label} x${r.batch}`.padEnd(48)} ${r.perSec.toFixed(2).padStart(9)} ${unit.padEnd(7)} ${r.msPerCall.toFixed(1).padStart(9)} ms/call ±${r.timing.rme.toFixed(1).padStart(4)}%${r.timing.noisy ? ' noisy' : ''}  first ${r.firstRunMs.toFixed(0).padStart(6)} ms  max err ${r.comparison.maxAbs.toExponential(1)}  ${r.ok ? 'ok' : 'WRONG'}`;
 }
 
 export function clipMarkdown(rows: ClipRowResult[]): string {
@@ -185,7 +185,7 @@ export function clipMarkdown(rows: ClipRowResult[]): string {
     '',
     "Text tower and zero-shot (OpenVision 1 as CLIP): texts/s at 80 tokens; zero-shot = image files + labels → probabilities, decoding, both towers and the labels' text embeddings included.",
     '',
-    '| row | batch | throughput | ms/call | first run ms | reference | max abs err | cosine | ok |',
+    '| row | batch | throughput | ms/call (±95 %, n) | first run ms | reference | max abs err | cosine | ok |',
     '|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
@@ -194,7 +194,7 @@ export function clipMarkdown(rows: ClipRowResult[]): string {
       continue;
     }
     lines.push(
-      `| ${r.label} | ${r.batch} | ${r.perSec.toFixed(2)} ${r.kind === 'text tower' ? 'texts/s' : 'img/s'} | ${r.msPerCall.toFixed(1)} | ${r.firstRunMs.toFixed(0)} | ${r.reference} | ${r.comparison.maxAbs.toExponential(1)} | ${r.comparison.cosine.toFixed(7)} | ${r.ok ? 'yes' : '**WRONG**'} |`,
+      `| ${r.label} | ${r.batch} | ${r.perSec.toFixed(2)} ${r.kind === 'text tower' ? 'texts/s' : 'img/s'} | ${statsCell(r.timing)} | ${r.firstRunMs.toFixed(0)} | ${r.reference} | ${r.comparison.maxAbs.toExponential(1)} | ${r.comparison.cosine.toFixed(7)} | ${r.ok ? 'yes' : '**WRONG**'} |`,
     );
   }
   return lines.join('\n') + '\n';

@@ -1,5 +1,6 @@
 // The benchmark's dtype table: each row's model loaded as fp32, fp16 and q8 on one device, timed
-// with the dtypes alternated (fp32, fp16, q8, fp32, … : an A/B in one run, so drift hits all alike),
+// with Benchmark.js in alternating rounds (fp32, fp16, q8, fp32, … : an A/B in one run, so drift
+// hits all alike; samples pooled per dtype, each ×N with Benchmark.js's verdict on it, bench/stats.ts),
 // with its weight bytes on the GPU and its accuracy against the row's reference (the PyTorch fixture,
 // or the float64 CPU reference of the same random weights); and the CLIP fixture's zero-shot per
 // dtype (probabilities' max difference, ranking unchanged).
@@ -10,12 +11,20 @@ import type { ModelDType } from '../src/model/dtype.js';
 import { DTYPE_MIN_COSINE, measureAccuracy, readExpected, rowAgreement } from '../src/model/verify.js';
 import type { VisionTransformer } from '../src/model/vit.js';
 import { ROOT } from './env.js';
+import { compareSamples, measure, pooled, statsCell, summary, type TimingOptions, type TimingStats } from './stats.js';
+
+/** Alternating rounds per dtype row (a Benchmark.js run of each dtype per round). */
+export const DTYPE_ROUNDS = 3;
 
 export interface DTypeCell {
   dtype: ModelDType;
   imagesPerSec: number;
-  /** This dtype's img/s over fp32's, timed alternately in the same run. */
+  /** This dtype's img/s over the first dtype's, timed alternately in the same run. */
   speedup: number;
+  /** Benchmark.js's statistics (pooled over the rounds), ms per call. */
+  timing: TimingStats;
+  /** Whether the difference from the first dtype is significant (Benchmark.js's comparison; the first: false). */
+  significant: boolean;
   weightBytes: number;
   /** Against the row's reference: the embedding (or, for rows checked on block 0 only, block 0). */
   output: string;
@@ -42,8 +51,6 @@ export interface DTypeClipRow {
   ok: boolean;
 }
 
-const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
-
 /** What runDTypeRow needs of a benchmark row. */
 export interface DTypeSubject {
   label: string;
@@ -58,7 +65,7 @@ export interface DTypeSubject {
 export async function runDTypeRow(
   s: DTypeSubject,
   dtypes: readonly ModelDType[],
-  iters: number,
+  timing: TimingOptions,
   warmup: number,
   flags: string[],
 ): Promise<DTypeRow> {
@@ -68,19 +75,21 @@ export async function runDTypeRow(
     for (const d of dtypes) models.push(await s.load(device, d));
     const opts = { resolution: s.resolution, outputs: ['embedding'] as const };
     for (const m of models) for (let i = 0; i <= warmup; i++) await m.forward(s.pixels, s.batch, opts);
-    const times: number[][] = dtypes.map(() => []);
-    for (let i = 0; i < iters; i++) {
-      for (const [j, m] of models.entries()) {
-        const t = performance.now();
-        await m.forward(s.pixels, s.batch, opts);
-        times[j]!.push(performance.now() - t);
-      }
-    }
+    const parts: TimingStats[][] = dtypes.map(() => []);
+    const perRound = {
+      ...timing,
+      minSamples: Math.ceil(timing.minSamples / DTYPE_ROUNDS),
+      maxTime: timing.maxTime / DTYPE_ROUNDS,
+    };
+    for (let round = 0; round < DTYPE_ROUNDS; round++)
+      for (const [j, m] of models.entries())
+        parts[j]!.push(await measure(`${s.label} ${dtypes[j]}`, () => m.forward(s.pixels, s.batch, opts), perRound));
+    const stats = parts.map(pooled);
     const ref = s.reference();
     const cells: DTypeCell[] = [];
-    const base = (s.batch * 1000) / median(times[0]!);
+    const base = (s.batch * 1000) / stats[0]!.mean;
     for (const [j, m] of models.entries()) {
-      const ips = (s.batch * 1000) / median(times[j]!);
+      const ips = (s.batch * 1000) / stats[j]!.mean;
       let agreement = { minCosine: NaN, maxAbs: NaN };
       if (ref) {
         const out = await m.forward(s.pixels, s.batch, { resolution: s.resolution, outputs: [ref.name] });
@@ -91,6 +100,8 @@ export async function runDTypeRow(
         dtype: dtypes[j]!,
         imagesPerSec: ips,
         speedup: ips / base,
+        timing: summary(stats[j]!),
+        significant: j > 0 && compareSamples(stats[j]!, stats[0]!) !== 0,
         weightBytes: m.weightBytes(),
         output: ref?.name ?? '—',
         ...agreement,
@@ -146,24 +157,24 @@ export function dtypeTerminalRow(r: DTypeRow): string {
   return `  ${r.label.padEnd(34)} ${r.cells
     .map(
       (c) =>
-        `${c.dtype} ${c.imagesPerSec.toFixed(2)} img/s ×${c.speedup.toFixed(2)} ${mib(c.weightBytes)} MiB cos ${c.minCosine.toFixed(6)}${c.ok ? '' : ' OUT OF TOLERANCE'}`,
+        `${c.dtype} ${c.imagesPerSec.toFixed(2)} img/s ±${c.timing.rme.toFixed(1)}% ×${c.speedup.toFixed(2)}${c === r.cells[0] || c.significant ? '' : ' (not significant)'}${c.timing.noisy ? ' noisy' : ''} ${mib(c.weightBytes)} MiB cos ${c.minCosine.toFixed(6)}${c.ok ? '' : ' OUT OF TOLERANCE'}`,
     )
     .join(' | ')}`;
 }
 
-export function dtypeMarkdown(rows: DTypeRow[], clip: DTypeClipRow[], iters: number): string {
+export function dtypeMarkdown(rows: DTypeRow[], clip: DTypeClipRow[], timing: TimingOptions): string {
   if (!rows.length && !clip.length) return '';
   const dtypes = rows.find((r) => !r.error)?.cells.map((c) => c.dtype) ?? [];
   const lines = [
     '',
     '## Weight dtypes',
     '',
-    `Each row's model loaded as ${dtypes.join(', ')} on one device and timed alternately (${iters} rounds, median; ×N: over fp32 in the same run). ` +
+    `Each row's model loaded as ${dtypes.join(', ')} on one device and timed with Benchmark.js in ${DTYPE_ROUNDS} alternating rounds (≥ ${timing.minSamples} samples and ~${timing.maxTime} s per dtype in all, pooled): mean ms per call ± the relative margin of error at 95 %, n samples, "noisy" past ±10 %; ×N: img/s over ${dtypes[0] ?? 'fp32'}'s in the same run, "significant" or not by Benchmark.js's comparison (Mann-Whitney U, 95 %). ` +
       `Weights: bytes on the GPU (÷N: fp32's over this). Accuracy: the smallest per-image cosine and the largest |difference| of the output against the row's reference, ` +
       `within tolerance when the cosine is ≥ ${dtypes.map((d) => `${DTYPE_MIN_COSINE[d]} (${d})`).join(', ')}.`,
     '',
-    `| model | batch | reference (output) | ${dtypes.map((d) => `${d} img/s (×fp32) | ${d} weights MiB (÷) | ${d} cosine / max abs`).join(' | ')} | within tolerance |`,
-    `|---|---|---|${dtypes.map(() => '---|---|---|').join('')}---|`,
+    `| model | batch | reference (output) | ${dtypes.map((d) => `${d} img/s (×${dtypes[0]}) | ${d} ms/call (±95 %, n) | ${d} weights MiB (÷) | ${d} cosine / max abs`).join(' | ')} | within tolerance |`,
+    `|---|---|---|${dtypes.map(() => '---|---|---|---|').join('')}---|`,
   ];
   for (const r of rows) {
     if (r.error) {
@@ -175,7 +186,7 @@ export function dtypeMarkdown(rows: DTypeRow[], clip: DTypeClipRow[], iters: num
       `| ${r.label} | ${r.batch} | ${r.reference} (${r.cells[0]!.output}) | ${r.cells
         .map(
           (c) =>
-            `${c.imagesPerSec.toFixed(2)} (×${c.speedup.toFixed(2)}) | ${mib(c.weightBytes)} (÷${(w0 / c.weightBytes).toFixed(2)}) | ${c.minCosine.toFixed(7)} / ${c.maxAbs.toExponential(1)}`,
+            `${c.imagesPerSec.toFixed(2)} (×${c.speedup.toFixed(2)}${c === r.cells[0] ? '' : c.significant ? ', significant' : ', not significant'}) | ${statsCell(c.timing)} | ${mib(c.weightBytes)} (÷${(w0 / c.weightBytes).toFixed(2)}) | ${c.minCosine.toFixed(7)} / ${c.maxAbs.toExponential(1)}`,
         )
         .join(' | ')} | ${r.cells.every((c) => c.ok) ? 'yes' : '**NO**'} |`,
     );

@@ -5,14 +5,17 @@
 // rows generated from the family tables, src/kernels/choose/variants.ts); this runner parses the
 // flags, runs each family's rows in turn and writes the results.
 //   npm run bench:kernels [-- --tiles all|64x64k32,128x128k8,... --variants all|tiled,broadcast --only gemm,attention --big --dtypes f32,f16,q8 --out bench/results]
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { requestDevice, splitDawnFlags } from '../src/device.js';
 import { adapterTraits } from '../src/kernels/choose/adapter.js';
 import { gitCommit, resultStem } from './env.js';
 import { attentionRows } from './kernels/attention.js';
-import { createBench, type Bench } from './kernels/context.js';
+import { createBench, type Bench, type Row } from './kernels/context.js';
+import { parseRuntimes, runScript, type BenchRuntime } from './runtimes.js';
 import { gemmRows } from './kernels/gemm.js';
 import { layerNormRows } from './kernels/layernorm.js';
 import { meanPoolRows } from './kernels/mean-pool.js';
@@ -38,6 +41,12 @@ const USAGE = `npm run bench:kernels [-- options]
                        (is the cliff the epilogue's?), and 128×128-tile grids of 132, 264, 265 and 396
                        workgroups at K = 768 (where time jumps: workgroups per SM, hence registers)
   --flags a,b          Dawn toggles
+  --runtime node|deno|both
+                       Dawn in Node (default), Deno's own WebGPU (wgpu + Naga), or both: each family's rows
+                       run on each in turn (child processes, alternated family by family), then one table
+                       with both columns and the ratio; a row only one implementation runs says so
+  --family NAME        only this family's rows (${'gemm, attention, layernorm, patch_embed, mean_pool'})
+  --rows-json FILE     also write the rows as JSON to FILE (what --runtime both reads back)
   --out DIR            write kernels-<date>-<vendor>.json and .md there`;
 
 const { values: flags } = parseArgs({
@@ -50,6 +59,11 @@ const { values: flags } = parseArgs({
     big: { type: 'boolean', default: false },
     diag: { type: 'boolean', default: false },
     dtypes: { type: 'string', default: 'f32' },
+    runtime: { type: 'string', default: 'node' },
+    family: { type: 'string' },
+    'rows-json': { type: 'string' },
+    /** Internal: this process is one family's child of a --runtime deno|both run. */
+    child: { type: 'boolean', default: false },
     out: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
@@ -58,6 +72,12 @@ if (flags.help) {
   console.log(USAGE);
   process.exit(0);
 }
+if (flags.family && !FAMILY_ROWS.some(([f]) => f === flags.family))
+  throw new Error(`--family: unknown family '${flags.family}' (have: ${FAMILY_ROWS.map(([f]) => f).join(', ')})`);
+const runtimes: BenchRuntime[] = parseRuntimes(flags.runtime);
+// --runtime deno / both: this process only starts the children (one per family and runtime) and
+// merges their rows; a child (--child) runs in whatever runtime started it.
+if (!flags.child && (runtimes.length > 1 || runtimes[0] !== 'node')) process.exit(await acrossRuntimes(runtimes));
 const {
   device,
   adapterInfo,
@@ -69,7 +89,9 @@ const timingLabel = timestamps ? `timestamp-query (${timestampMode})` : 'wall';
 const bench = createBench(device, adapterTraits(device), flags);
 const adapterLine = [adapterInfo.vendor, adapterInfo.architecture, adapterInfo.description].filter(Boolean).join(' ');
 console.log(`adapter: ${adapterLine}; ${timingLabel}; median of ${bench.iters}`);
-for (const [, rows] of FAMILY_ROWS) await rows(bench);
+for (const [family, rows] of FAMILY_ROWS) if (!flags.family || flags.family === family) await rows(bench);
+if (flags['rows-json'])
+  writeFileSync(flags['rows-json'], JSON.stringify({ adapter: adapterLine, runtime: runtimeName(), rows: bench.rows }));
 
 if (flags.out) {
   const { iters, rows } = bench;
@@ -97,3 +119,84 @@ if (flags.out) {
 }
 device.destroy();
 process.exit(bench.wrong() ? 1 : 0);
+
+/** The runtime this process is, as the merged table names it. */
+function runtimeName(): string {
+  const deno = (globalThis as { Deno?: { version?: { deno?: string } } }).Deno?.version?.deno;
+  return deno ? `wgpu in Deno ${deno}` : `Dawn in Node.js ${process.version}`;
+}
+
+/**
+ * --runtime deno|both: each family's rows run in a child per runtime, the runtimes alternated family by
+ * family (drift on a shared machine hits both alike), then one table: each row's GPU ms on each and
+ * the ratio. Every child checks its own rows against the float64 references; a WRONG row on either
+ * fails the run. Returns the exit code.
+ */
+async function acrossRuntimes(rts: BenchRuntime[]): Promise<number> {
+  const script = fileURLToPath(import.meta.url);
+  const dir = mkdtempSync(join(tmpdir(), 'wgsl-vit-kernels-'));
+  const passed = process.argv.slice(2).filter((a, i, all) => {
+    const prev = all[i - 1];
+    const drop = (f: string) => a === f || a.startsWith(`${f}=`) || prev === f;
+    return !drop('--runtime') && !drop('--out') && !drop('--family') && !drop('--rows-json');
+  });
+  const got = new Map<BenchRuntime, { runtime: string; adapter: string; rows: Row[] }[]>(rts.map((r) => [r, []]));
+  let code = 0;
+  try {
+    for (const [family] of FAMILY_ROWS) {
+      if (flags.family && flags.family !== family) continue;
+      for (const rt of rts) {
+        const file = join(dir, `${rt}-${family}.json`);
+        console.log(`\n# ${family} on ${rt}`);
+        const c = await runScript(rt, script, [...passed, '--child', '--family', family, '--rows-json', file]);
+        if (c !== 0) code = 1;
+        try {
+          got
+            .get(rt)!
+            .push(JSON.parse(readFileSync(file, 'utf8')) as { runtime: string; adapter: string; rows: Row[] });
+        } catch {
+          console.log(`${family} on ${rt}: no rows (exit code ${c})`);
+        }
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const names = rts.map((rt) => got.get(rt)![0]?.runtime ?? rt);
+  const key = (r: Row) => `${r.kernel} ${r.shape} ${r.tile ?? ''}`;
+  const byRt = rts.map((rt) => new Map(got.get(rt)!.flatMap((g) => g.rows.map((r) => [key(r), r] as const))));
+  const keys = [...new Set(byRt.flatMap((m) => [...m.keys()]))];
+  const cell = (r: Row | undefined) =>
+    r ? `${r.ms.toFixed(3)} ms ${r.check?.startsWith('ok') ? 'ok' : 'WRONG'}` : 'not run';
+  const lines = [
+    `Adapter: ${got.get(rts[0]!)![0]?.adapter ?? '?'} · commit ${gitCommit()} · ${new Date().toISOString()}`,
+    `Kernel GPU time (timestamp queries, median of ${flags.iters}) on ${names.join(' and ')}, the families alternated; each row checked against the float64 references in its own runtime. "not run": that implementation lacks what the variant needs (e.g. subgroups on wgpu) or its tile does not fit; ×N = ${names[0]}'s speed over ${names[1] ?? names[0]}'s.`,
+    '',
+    `| kernel | shape | tile / variant | ${names.join(' | ')} |${rts.length > 1 ? ' ×N |' : ''}`,
+    `|---|---|---|${names.map(() => '---|').join('')}${rts.length > 1 ? '---|' : ''}`,
+  ];
+  for (const k of keys) {
+    const rs = byRt.map((m) => m.get(k));
+    const r = rs.find(Boolean)!;
+    const ratio =
+      rs.length > 1 && rs[0] && rs[1] ? ` ×${(rs[1].ms / rs[0].ms).toFixed(2)} |` : rs.length > 1 ? ' — |' : '';
+    lines.push(`| ${r.kernel} | ${r.shape} | ${r.tile || '—'} | ${rs.map(cell).join(' | ')} |${ratio}`);
+  }
+  const md = lines.join('\n') + '\n';
+  console.log(`\n${md}`);
+  if (flags.out) {
+    mkdirSync(flags.out, { recursive: true });
+    const base = join(flags.out, `kernels-${resultStem(new Date().toISOString(), 'runtimes')}`);
+    writeFileSync(`${base}.md`, md);
+    writeFileSync(
+      `${base}.json`,
+      JSON.stringify(
+        { runtimes: names, rows: Object.fromEntries(keys.map((k) => [k, byRt.map((m) => m.get(k) ?? null)])) },
+        null,
+        2,
+      ),
+    );
+    console.log(`wrote ${base}.json and .md`);
+  }
+  return code;
+}

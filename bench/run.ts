@@ -7,43 +7,42 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, hostname } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { requestDevice, type DeviceInfo, splitDawnFlags } from '../src/device.js';
-import { flopsPerImage, presetConfig, presetFamily, readOpenClipConfig, type ViTConfig } from '../src/model/config.js';
-import { randomCheckpoint, randomTensors, seededNormal } from '../src/model/random.js';
-import { compare, readExpected, type Comparison } from '../src/model/verify.js';
-import { VisionTransformer } from '../src/model/vit.js';
-import { forwardInFlight } from '../src/model/overlap.js';
-import { tileName } from '../src/kernels/gemm-tile.js';
+import { requestDevice, splitDawnFlags } from '../src/device.js';
+import type { KernelChoices } from '../src/graph/graph.js';
+import { compare } from '../src/model/verify.js';
 import { exportOnnx } from '../src/onnx/export.js';
-import { openCheckpoint, type Checkpoint } from '../src/weights/index.js';
 import { runOrtWebGpu } from './peers/ort-web.js';
 import { loadOrtNode, NATIVE_MISSING, runOrtNodeCpu } from './peers/ort-node.js';
 import { clipMarkdown, clipTerminalRow, runClipRows } from './clip.js';
-import { vitRef } from '../reference/vit.js';
 import { SUITES, type BenchRow } from './suites.js';
-import {
-  dtypeMarkdown,
-  dtypeTerminalRow,
-  runDTypeClip,
-  runDTypeRow,
-  type DTypeRow,
-  type DTypeSubject,
-} from './dtypes.js';
+import { dtypeMarkdown, dtypeTerminalRow, runDTypeClip, runDTypeRow, type DTypeRow } from './dtypes.js';
 import { MODEL_DTYPES, type ModelDType } from '../src/model/dtype.js';
 import { ROOT, gitCommit, resultStem, vendorTag } from './env.js';
 import { kernelShareSvg, throughputSvg } from './charts.js';
-import { markdownTable, terminalRow, terminalHeader, type RowResult } from './report.js';
-
-const FIXTURES = join(ROOT, 'test', 'fixtures');
-/** Rows whose full-depth CPU reference costs more than this per image are checked on block 0 only. */
-const FULL_REFERENCE_FLOPS = 8e9;
+import { markdownTable, terminalRow, terminalHeader, type AltResult, type RowResult } from './report.js';
+import { parseRows, prepare, type Prepared } from './rows.js';
+import { implementationOf, openRowSession, type RowFinish, type RowSession } from './row-session.js';
+import { parseRuntimes, startRowServer, type BenchRuntime, type RowServer } from './runtimes.js';
+import {
+  compareSamples,
+  pooled,
+  ratioCell,
+  summary,
+  timingOptions,
+  type TimingOptions,
+  type TimingStats,
+} from './stats.js';
 
 const { values: args } = parseArgs({
   options: {
     suite: { type: 'string', default: 'default' },
     rows: { type: 'string' },
     iters: { type: 'string', default: '5' },
+    'max-time': { type: 'string', default: '1' },
+    'min-time': { type: 'string', default: '0' },
     warmup: { type: 'string', default: '1' },
+    runtime: { type: 'string', default: 'node' },
+    kernels: { type: 'string', default: 'adapter' },
     out: { type: 'string', default: join(ROOT, 'bench', 'results') },
     flags: { type: 'string' },
     peer: { type: 'string', default: 'ort-webgpu' },
@@ -57,7 +56,7 @@ const { values: args } = parseArgs({
 });
 if (args.help) {
   console.log(
-    `npm run bench -- [--suite default|full] [--rows "b-16@224x32,l-14@224x1/L2,..."] [--iters N] [--warmup N] [--flags dawn,toggles] [--peer ort-webgpu|none] [--native auto|no (onnxruntime-node CPU EP when installed: npm run setup:native)] [--torch pytorch.json (bench/peers/pytorch_vit.py)] [--clip yes|no (text tower and zero-shot rows)] [--dtype fp32|fp16|q8 (the main table's weights)] [--dtypes fp32,fp16,q8|none (the dtype table: each row in each dtype, timed alternately, weight bytes and accuracy)]`,
+    `npm run bench -- [--suite default|full] [--rows "b-16@224x32,l-14@224x1/L2,..."] [--iters N (Benchmark.js minSamples)] [--max-time S] [--min-time S] [--warmup N] [--runtime node|deno|both (Dawn in Node, wgpu in Deno, or both alternated)] [--kernels adapter|portable (each implementation's own kernel choice, or the portable tiled GEMM and attention on all)] [--flags dawn,toggles] [--peer ort-webgpu|none] [--native auto|no (onnxruntime-node CPU EP when installed: npm run setup:native)] [--torch pytorch.json (bench/peers/pytorch_vit.py)] [--clip yes|no (text tower and zero-shot rows)] [--dtype fp32|fp16|q8 (the main table's weights)] [--dtypes fp32,fp16,q8|none (the dtype table: each row in each dtype, timed alternately, weight bytes and accuracy)]`,
   );
   process.exit(0);
 }
@@ -72,130 +71,15 @@ function parseDTypes(flag: string, spec: string): ModelDType[] {
 }
 const mainDType = parseDTypes('dtype', args.dtype)[0] ?? 'fp32';
 const tableDTypes = parseDTypes('dtypes', args.dtypes);
-
-function parseRows(spec: string): BenchRow[] {
-  return spec.split(',').map((s) => {
-    const m = /^([\w:-]+?)(?:@(\d+))?(?:x(\d+))?(?:\/L(\d+))?$/.exec(s.trim());
-    if (!m) throw new Error(`--rows: cannot parse '${s}' (model@resolution x batch, e.g. b-16@224x32)`);
-    return {
-      model: m[1]!,
-      resolution: m[2] ? +m[2] : undefined,
-      batch: m[3] ? +m[3] : 1,
-      layers: m[4] ? +m[4] : undefined,
-    };
-  });
-}
-
-const median = (a: number[]) => {
-  const s = [...a].sort((x, y) => x - y);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
-interface Prepared {
-  label: string;
-  config: ViTConfig;
-  resolution: number;
-  batch: number;
-  pixels: Float32Array;
-  load: (device: GPUDevice, dtype?: ModelDType) => Promise<VisionTransformer>;
-  /** The reference the dtype table compares with (dtypes.ts). */
-  reference: DTypeSubject['reference'];
-  checkpoint: () => Promise<Checkpoint>;
-  /** The reference embedding of the whole batch, when there is one (fixtures), else of image 0 (CPU, full depth) or null. */
-  check: (out: Awaited<ReturnType<VisionTransformer['forward']>>) => { comparisons: Comparison[]; reference: string };
-}
-
-async function prepare(row: BenchRow): Promise<Prepared> {
-  if (row.model.startsWith('fixture:')) {
-    const name = row.model.slice('fixture:'.length);
-    const exp = await readExpected(join(FIXTURES, `${name}.expected.safetensors`));
-    const cfgPath = join(FIXTURES, exp.meta.config!);
-    const config = await readOpenClipConfig(cfgPath);
-    const [B, , S] = exp.inputShape as [number, number, number];
-    if (row.batch !== B) throw new Error(`${row.model}: the fixture has batch ${B}`);
-    return {
-      label: `${name} (fixture, ${name.startsWith('oai-') ? 'OpenAI CLIP' : 'OpenVision'})`,
-      config,
-      resolution: S,
-      batch: B,
-      pixels: exp.input,
-      load: (device, dtype = mainDType) =>
-        VisionTransformer.load(device, { weights: join(FIXTURES, exp.meta.weights!), config, dtype }),
-      reference: () => ({ name: 'embedding', rows: B, want: exp.outputs.embedding!.data, what: 'PyTorch fixture' }),
-      checkpoint: () => openCheckpoint(join(FIXTURES, exp.meta.weights!)),
-      check: (out) => ({
-        reference: 'PyTorch fixture',
-        comparisons: (['tokens', 'pooled', 'embedding', 'block0'] as const)
-          .filter((k) => exp.outputs[k])
-          .map((k) => compare(k, out[k]!, exp.outputs[k]!.data)),
-      }),
-    };
-  }
-  const base = presetConfig(row.model, row.resolution);
-  const config = row.layers ? { ...base, layers: Math.min(row.layers, base.layers) } : base;
-  const res = row.resolution ?? config.imageSize;
-  const normal = seededNormal(7);
-  const pixels = new Float32Array(row.batch * 3 * res * res);
-  for (let i = 0; i < pixels.length; i++) pixels[i] = normal();
-  // The row names its family (OpenVision, or a CLIP baseline in OpenAI's layout).
-  const label = `${row.model} (${presetFamily(row.model)})${config.layers < base.layers ? ` (${config.layers} of ${base.layers} blocks)` : ''}`;
-  // float64 CPU reference on image 0: the whole model when affordable, else block 0 only; computed
-  // once, for the row's check and the dtype table.
-  const full = flopsPerImage(config, res) <= FULL_REFERENCE_FLOPS;
-  const g = res / config.patchSize,
-    n = 1 + g * g,
-    W = config.width;
-  let cached: ReturnType<typeof vitRef> | null = null;
-  const cpuRef = () => {
-    if (cached) return cached;
-    const refCfg = full ? config : { ...config, layers: 1 };
-    // The same random tensors the model was loaded with (seed 1; a shallower config draws a prefix of them).
-    const weights = new Map([...randomTensors(refCfg, 1)].map(([k, v]) => [k, v.data]));
-    return (cached = vitRef(refCfg, weights, pixels.subarray(0, 3 * res * res), 1, res));
-  };
-  return {
-    label,
-    config,
-    resolution: res,
-    batch: row.batch,
-    pixels,
-    load: (device, dtype = mainDType) =>
-      VisionTransformer.load(device, { weights: randomCheckpoint(config, 1), config, dtype }),
-    checkpoint: () => Promise.resolve(randomCheckpoint(config, 1)),
-    reference: () => {
-      const ref = cpuRef();
-      return full
-        ? { name: 'embedding', rows: 1, want: Float32Array.from(ref.embedding), what: 'CPU float64, image 0' }
-        : {
-            name: 'block0',
-            rows: n,
-            want: Float32Array.from(ref.block0),
-            what: 'CPU float64, image 0, block 0 (per token)',
-          };
-    },
-    check: (out) => {
-      const ref = cpuRef();
-      const comparisons = [compare('block0', out.block0!.subarray(0, n * W), Float32Array.from(ref.block0))];
-      if (full) {
-        comparisons.push(compare('tokens', out.tokens!.subarray(0, (n - 1) * W), Float32Array.from(ref.tokens)));
-        comparisons.push(
-          compare('embedding', out.embedding!.subarray(0, config.embedDim), Float32Array.from(ref.embedding)),
-        );
-      }
-      return { comparisons, reference: full ? 'CPU float64, image 0' : 'CPU float64, image 0, block 0' };
-    },
-  };
-}
-
-/** The kernel choices a model settled on, for the report (e.g. "gemm texture, attention texture"). */
-function describeKernels(k: VisionTransformer['kernels']): string {
-  const parts = [
-    k.gemmVariant ? `gemm ${k.gemmVariant}` : k.gemmTile ? 'gemm tiled' : 'gemm default',
-    ...(k.gemmTile ? [`tile ${tileName(k.gemmTile)}`] : []),
-    `attention ${k.attentionVariant ?? 'default'}`,
-  ];
-  return parts.join(', ');
-}
+const timing: TimingOptions = timingOptions(args);
+const runtimes: BenchRuntime[] = parseRuntimes(args.runtime);
+if (args.kernels !== 'adapter' && args.kernels !== 'portable')
+  throw new Error(`--kernels: expected adapter or portable, got '${args.kernels}'`);
+/** --kernels portable: the kernels every WebGPU implementation runs (no subgroups, no textures). */
+const forcedKernels: KernelChoices | undefined =
+  args.kernels === 'portable' ? { gemmVariant: 'tiled', attentionVariant: 'tiled' } : undefined;
+/** Timing rounds per row when implementations alternate (each a Benchmark.js run of each). */
+const ROUNDS = runtimes.length > 1 ? 3 : 1;
 
 /** The row's model exported to ONNX (once per row, for the peer and the native reference). */
 const onnxOf = async (p: Prepared) =>
@@ -222,83 +106,158 @@ async function runPeer(
   }
 }
 
-async function runRow(p: Prepared, iters: number, warmup: number, flags: string[]): Promise<RowResult> {
-  const info: DeviceInfo = await requestDevice({ dawnFlags: flags, preciseTimestamps: true });
-  const { device } = info;
-  const model = await p.load(device);
-  const outputs = ['embedding'] as const;
-  try {
-    // First run: pipeline creation + buffer planning + the first forward, on a fresh device.
-    let t = performance.now();
-    await model.forward(p.pixels, p.batch, { resolution: p.resolution, outputs });
-    const firstMs = performance.now() - t;
-    for (let i = 0; i < warmup; i++) await model.forward(p.pixels, p.batch, { resolution: p.resolution, outputs });
-    const times: number[] = [];
-    for (let i = 0; i < iters; i++) {
-      t = performance.now();
-      await model.forward(p.pixels, p.batch, { resolution: p.resolution, outputs }); // resolves after the readback: fenced
-      times.push(performance.now() - t);
+/** Opens the row on `runtime`: in this process for Node, through its row server otherwise. */
+function openOn(
+  runtime: BenchRuntime,
+  row: BenchRow,
+  p: Prepared,
+  servers: Map<BenchRuntime, RowServer>,
+  flags: string[],
+) {
+  const warmup = +args.warmup;
+  if (runtime === 'node') return openRowSession(p, { flags, warmup, kernels: forcedKernels });
+  let server = servers.get(runtime);
+  if (!server) servers.set(runtime, (server = startRowServer(runtime)));
+  return server.open({ row, dtype: mainDType, flags, warmup, kernels: forcedKernels });
+}
+
+const worstOf = (f: RowFinish) => Math.max(...f.comparisons.map((c) => c.maxAbs));
+
+/**
+ * The kernel-level reason for a gap between two implementations: the kernel whose GPU time differs
+ * most (per-kernel timestamps of each), or that the gap is not in the kernels.
+ */
+function kernelGap(a: RowFinish, b: RowFinish, names: [string, string]): string {
+  if (a.gpuMs === null || b.gpuMs === null) return 'no timestamps on both';
+  const keys = new Set([...Object.keys(a.perKernelMs), ...Object.keys(b.perKernelMs)]);
+  let worst: [string, number] = ['', 0];
+  for (const k of keys) {
+    const d = (b.perKernelMs[k] ?? 0) - (a.perKernelMs[k] ?? 0);
+    if (Math.abs(d) > Math.abs(worst[1])) worst = [k, d];
+  }
+  return `GPU ${a.gpuMs.toFixed(1)} vs ${b.gpuMs.toFixed(1)} ms; largest per-kernel gap: ${worst[0] || '—'} ${worst[1] >= 0 ? '+' : ''}${worst[1].toFixed(1)} ms on ${names[1]}`;
+}
+
+/**
+ * One model row on each runtime asked for: opened on each (load, first run, warm-up), timed in
+ * ROUNDS alternating rounds (a Benchmark.js run of each per round; samples pooled), then finished on
+ * each (calls in flight, per-kernel GPU time, check, memory). The first runtime is the row's; the
+ * others are its `alt` cells, with the ratio and Benchmark.js's verdict on its significance.
+ */
+async function runRow(
+  row: BenchRow,
+  p: Prepared,
+  servers: Map<BenchRuntime, RowServer>,
+  flags: string[],
+): Promise<RowResult> {
+  const sessions: (RowSession | Error)[] = [];
+  for (const rt of runtimes) {
+    try {
+      sessions.push(await openOn(rt, row, p, servers, flags));
+    } catch (e) {
+      sessions.push(e as Error);
     }
-    // The same batches with forward calls kept in flight (src/model/overlap.ts: batch n+1's upload and
-    // batch n−1's read-back around batch n), as encodeImages and the collection pipeline run them.
-    t = performance.now();
-    const same = Array.from({ length: iters }, () => ({ pixels: p.pixels, count: p.batch, tag: null }));
-    for await (const r of forwardInFlight(model, same, { resolution: p.resolution, outputs })) void r;
-    const inFlightMs = (performance.now() - t) / iters;
-    // Per-kernel GPU time: one profiled run (one pass per kernel, timestamp queries).
-    const prof = await model.forward(p.pixels, p.batch, { resolution: p.resolution, outputs, profile: true });
-    const perKernel: Record<string, number> = {};
-    for (const tm of prof.timings ?? []) perKernel[tm.kernel] = (perKernel[tm.kernel] ?? 0) + tm.ms;
-    const gpuMs = prof.timings ? Object.values(perKernel).reduce((a, b) => a + b, 0) : null;
-    // Correctness on this row's own shapes: a run that also returns tokens and block 0.
-    const checked = await model.forward(p.pixels, p.batch, {
-      resolution: p.resolution,
-      outputs: ['tokens', 'pooled', 'embedding', 'block0'],
-    });
-    const { comparisons, reference } = p.check(checked);
-    const oursEmbedding = checked.embedding!;
-    const cg = await model.compiled(Math.min(p.batch, model.maxChunk(p.resolution)), p.resolution, outputs);
-    const weightBytes = model.weightBytes();
-    const ms = median(times);
-    const flops = flopsPerImage(p.config, p.resolution) * p.batch;
-    return {
+  }
+  const parts: TimingStats[][] = runtimes.map(() => []);
+  const errors: (Error | null)[] = sessions.map((s) => (s instanceof Error ? s : null));
+  const perRound: TimingOptions = {
+    ...timing,
+    minSamples: Math.ceil(timing.minSamples / ROUNDS),
+    maxTime: timing.maxTime / ROUNDS,
+  };
+  try {
+    for (let round = 0; round < ROUNDS; round++)
+      for (const [j, s] of sessions.entries()) {
+        if (s instanceof Error || errors[j]) continue;
+        try {
+          parts[j]!.push(await s.time(perRound));
+        } catch (e) {
+          errors[j] = e as Error;
+        }
+      }
+    const finished: (RowFinish | Error)[] = [];
+    for (const [j, s] of sessions.entries()) {
+      if (s instanceof Error) finished.push(s);
+      else if (errors[j]) {
+        s.close();
+        finished.push(errors[j]);
+      } else
+        finished.push(
+          await s.finish(timing.minSamples).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))),
+        );
+    }
+    const main = finished[0]!;
+    if (main instanceof Error) throw main;
+    const s0 = sessions[0] as RowSession;
+    const st = pooled(parts[0]!);
+    const ms = st.mean;
+    const result: RowResult = {
       label: p.label,
+      implementation: s0.implementation.name,
       patch: p.config.patchSize,
       resolution: p.resolution,
       batch: p.batch,
       layers: p.config.layers,
       width: p.config.width,
       msPerBatch: ms,
-      msMin: Math.min(...times),
-      msMax: Math.max(...times),
-      iters,
+      msMin: Math.min(...st.sample),
+      msMax: Math.max(...st.sample),
+      iters: st.samples,
+      timing: summary(st),
       imagesPerSec: (p.batch * 1000) / ms,
       msPerImage: ms / p.batch,
-      gflops: flops / ms / 1e6,
-      gpuMs,
-      msPerBatchInFlight: inFlightMs,
-      hostOverhead: gpuMs === null ? null : Math.max(0, 1 - gpuMs / ms),
-      hostOverheadInFlight: gpuMs === null ? null : Math.max(0, 1 - gpuMs / inFlightMs),
-      gpuTiming: gpuMs === null ? 'fenced wall time only (no timestamp-query)' : 'timestamp-query, one pass per kernel',
-      perKernelMs: perKernel,
-      firstRunMs: firstMs,
-      plannedActivationBytes: cg.plan.plannedBytes,
-      unplannedActivationBytes: cg.plan.unplannedBytes,
-      weightBytes,
-      gpuBytes:
-        weightBytes +
-        cg.plan.plannedBytes +
-        4 * 3 * p.resolution * p.resolution * Math.min(p.batch, model.maxChunk(p.resolution)),
-      reference,
-      comparisons,
-      ok: comparisons.every((c) => c.pass),
+      gflops: main.flops / ms / 1e6,
+      gpuMs: main.gpuMs,
+      msPerBatchInFlight: main.msPerBatchInFlight,
+      hostOverhead: main.gpuMs === null ? null : Math.max(0, 1 - main.gpuMs / ms),
+      hostOverheadInFlight: main.gpuMs === null ? null : Math.max(0, 1 - main.gpuMs / main.msPerBatchInFlight),
+      gpuTiming: main.gpuTiming,
+      perKernelMs: main.perKernelMs,
+      firstRunMs: s0.firstRunMs,
+      plannedActivationBytes: main.plannedActivationBytes,
+      unplannedActivationBytes: main.unplannedActivationBytes,
+      weightBytes: main.weightBytes,
+      gpuBytes: main.gpuBytes,
+      reference: main.reference,
+      comparisons: main.comparisons,
+      ok: main.ok,
       peer: null,
-      kernels: `${describeKernels(model.kernels)}, weights ${model.dtype} (${model.kernelsFrom})`,
-      embeddingForPeer: oursEmbedding,
+      kernels: main.kernels,
+      embeddingForPeer: Float32Array.from(main.embedding),
     };
+    // The other implementations: each correct on its own (checked against the same reference), timed
+    // in the same rounds; ×N = the row's img/s over this one's.
+    const alt: AltResult[] = [];
+    for (let j = 1; j < runtimes.length; j++) {
+      const f = finished[j]!;
+      const s = sessions[j]!;
+      const name = s instanceof Error ? runtimes[j]! : s.implementation.name;
+      if (f instanceof Error) {
+        alt.push({ runtime: runtimes[j]!, implementation: name, error: f.message.split('\n')[0]!.slice(0, 300) });
+        continue;
+      }
+      const sj = pooled(parts[j]!);
+      alt.push({
+        runtime: runtimes[j]!,
+        implementation: name,
+        imagesPerSec: (p.batch * 1000) / sj.mean,
+        timing: summary(sj),
+        firstRunMs: (s as RowSession).firstRunMs,
+        gpuMs: f.gpuMs,
+        perKernelMs: f.perKernelMs,
+        maxAbs: worstOf(f),
+        ok: f.ok,
+        kernels: f.kernels,
+        ratio: ratioCell(st, sj),
+        significant: compareSamples(st, sj) !== 0,
+        gap: kernelGap(main, f, [result.implementation!, name]),
+        agreement: compare('embedding', Float32Array.from(f.embedding), result.embeddingForPeer!),
+      });
+    }
+    if (alt.length) result.alt = alt;
+    return result;
   } finally {
-    model.destroy();
-    device.destroy();
+    for (const s of sessions) if (!(s instanceof Error)) s.close();
   }
 }
 
@@ -328,6 +287,11 @@ async function main() {
     timestamps: probe.timestamps,
     iters: +args.iters,
     warmup: +args.warmup,
+    timing: { ...timing, rounds: ROUNDS, tool: 'Benchmark.js 2.1.4 (deferred benchmarks)' },
+    runtimes,
+    kernelsAsked: args.kernels,
+    /** Every WebGPU implementation the rows ran on (filled in as rows open). */
+    implementations: [implementationOf(probe).name],
   };
   probe.device.destroy();
   console.log(
@@ -345,14 +309,17 @@ async function main() {
   if (args.native !== 'no' && !native) console.log(`native reference skipped: ${NATIVE_MISSING}`);
   const results: RowResult[] = [];
   const prepared: (Prepared | null)[] = [];
+  const servers = new Map<BenchRuntime, RowServer>();
   for (const [i, row] of rows.entries()) {
     const what = `[${i + 1}/${rows.length}] ${row.model}${row.resolution ? `@${row.resolution}` : ''} x${row.batch}${row.layers ? ` (${row.layers} blocks)` : ''}`;
     if (process.stdout.isTTY) process.stdout.write(`  ${what} …\r`);
     else console.log(`  running ${what}`);
     try {
-      const p = await prepare(row);
+      const p = await prepare(row, mainDType);
       prepared.push(p);
-      const r = await runRow(p, +args.iters, +args.warmup, flags);
+      const r = await runRow(row, p, servers, flags);
+      for (const name of [r.implementation, ...(r.alt ?? []).map((a) => a.implementation)])
+        if (name && !env.implementations.includes(name)) env.implementations.push(name);
       const shape = [p.batch, 3, p.resolution, p.resolution];
       const onnx = args.peer === 'ort-webgpu' || native ? onnxOf(p) : null;
       if (args.peer === 'ort-webgpu')
@@ -383,8 +350,10 @@ async function main() {
       results.push({ label: row.model, error: (e as Error).message } as RowResult);
     }
   }
-  // Text tower and zero-shot rows (OpenVision 1 as CLIP), unless --clip no or rows were picked.
-  const clipRows = args.clip !== 'no' && !args.rows ? await runClipRows(+args.iters, +args.warmup, flags) : [];
+  for (const server of servers.values()) await server.exit();
+  // Text tower and zero-shot rows (OpenVision 1 as CLIP), unless --clip no or rows were picked; and
+  // the dtype table: on this process's implementation (Dawn in Node) only.
+  const clipRows = args.clip !== 'no' && !args.rows ? await runClipRows(timing, +args.warmup, flags) : [];
   for (const r of clipRows) console.log(clipTerminalRow(r));
   // The dtype table: every row again in each of --dtypes, alternated (dtypes.ts).
   const dtypeRows: DTypeRow[] = [];
@@ -393,7 +362,7 @@ async function main() {
     for (const p of prepared) {
       if (!p) continue;
       try {
-        dtypeRows.push(await runDTypeRow(p, tableDTypes, +args.iters, +args.warmup, flags));
+        dtypeRows.push(await runDTypeRow(p, tableDTypes, timing, +args.warmup, flags));
       } catch (e) {
         dtypeRows.push({ label: p.label, batch: p.batch, reference: '', cells: [], error: (e as Error).message });
       }
@@ -422,7 +391,7 @@ async function main() {
     markdownTable(env, results) +
     (charts.length ? `\n${charts.join('\n\n')}\n` : '') +
     clipMarkdown(clipRows) +
-    dtypeMarkdown(dtypeRows, dtypeClip, +args.iters);
+    dtypeMarkdown(dtypeRows, dtypeClip, timing);
   writeFileSync(json, JSON.stringify({ env, rows: results, clipRows, dtypeRows, dtypeClip }, null, 2));
   writeFileSync(join(args.out, `${stem}.md`), md);
   writeFileSync(join(args.out, `latest-${vendorTag(adapter.vendor)}.md`), md);
