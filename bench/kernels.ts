@@ -163,14 +163,18 @@ async function acrossRuntimes(rts: BenchRuntime[]): Promise<number> {
     rmSync(dir, { recursive: true, force: true });
   }
   const names = rts.map((rt) => got.get(rt)![0]?.runtime ?? rt);
-  const key = (r: Row) => `${r.kernel} ${r.shape} ${r.tile ?? ''}`;
+  // A tile or variant is marked * where that runtime's adapter picks it: the key leaves the mark out.
+  const bare = (r: Row) => (r.tile ?? '').replace(/\*$/, '');
+  const key = (r: Row) => `${r.kernel} ${r.shape} ${bare(r)}`;
   const byRt = rts.map((rt) => new Map(got.get(rt)!.flatMap((g) => g.rows.map((r) => [key(r), r] as const))));
   const keys = [...new Set(byRt.flatMap((m) => [...m.keys()]))];
   const cell = (r: Row | undefined) =>
-    r ? `${r.ms.toFixed(3)} ms ${r.check?.startsWith('ok') ? 'ok' : 'WRONG'}` : 'not run';
+    r
+      ? `${r.ms.toFixed(3)} ms ${r.check?.startsWith('ok') ? 'ok' : 'WRONG'}${r.tile?.endsWith('*') ? ' *' : ''}`
+      : 'not run';
   const lines = [
     `Adapter: ${got.get(rts[0]!)![0]?.adapter ?? '?'} · commit ${gitCommit()} · ${new Date().toISOString()}`,
-    `Kernel GPU time (timestamp queries, median of ${flags.iters}) on ${names.join(' and ')}, the families alternated; each row checked against the float64 references in its own runtime. "not run": that implementation lacks what the variant needs (e.g. subgroups on wgpu) or its tile does not fit; ×N = ${names[0]}'s speed over ${names[1] ?? names[0]}'s.`,
+    `Kernel GPU time (timestamp queries, median of ${flags.iters}) on ${names.join(' and ')}, the families alternated; each row checked against the float64 references in its own runtime. "not run": that implementation lacks what the variant needs (e.g. subgroups on wgpu) or its tile does not fit; * = what that implementation's adapter picks for the shape; ×N = ${names[0]}'s speed over ${names[1] ?? names[0]}'s (below 1: the second is faster).`,
     '',
     `| kernel | shape | tile / variant | ${names.join(' | ')} |${rts.length > 1 ? ' ×N |' : ''}`,
     `|---|---|---|${names.map(() => '---|').join('')}${rts.length > 1 ? '---|' : ''}`,
@@ -180,7 +184,7 @@ async function acrossRuntimes(rts: BenchRuntime[]): Promise<number> {
     const r = rs.find(Boolean)!;
     const ratio =
       rs.length > 1 && rs[0] && rs[1] ? ` ×${(rs[1].ms / rs[0].ms).toFixed(2)} |` : rs.length > 1 ? ' — |' : '';
-    lines.push(`| ${r.kernel} | ${r.shape} | ${r.tile || '—'} | ${rs.map(cell).join(' | ')} |${ratio}`);
+    lines.push(`| ${r.kernel} | ${r.shape} | ${bare(r) || '—'} | ${rs.map(cell).join(' | ')} |${ratio}`);
   }
   const md = lines.join('\n') + '\n';
   console.log(`\n${md}`);

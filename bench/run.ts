@@ -6,6 +6,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, hostname } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { requestDevice, splitDawnFlags } from '../src/device.js';
 import type { KernelChoices } from '../src/graph/graph.js';
@@ -22,7 +23,7 @@ import { kernelShareSvg, throughputSvg } from './charts.js';
 import { markdownTable, terminalRow, terminalHeader, type AltResult, type RowResult } from './report.js';
 import { parseRows, prepare, type Prepared } from './rows.js';
 import { implementationOf, openRowSession, type RowFinish, type RowSession } from './row-session.js';
-import { parseRuntimes, startRowServer, type BenchRuntime, type RowServer } from './runtimes.js';
+import { parseRuntimes, runScript, startRowServer, type BenchRuntime, type RowServer } from './runtimes.js';
 import {
   compareSamples,
   pooled,
@@ -80,6 +81,11 @@ const forcedKernels: KernelChoices | undefined =
   args.kernels === 'portable' ? { gemmVariant: 'tiled', attentionVariant: 'tiled' } : undefined;
 /** Timing rounds per row when implementations alternate (each a Benchmark.js run of each). */
 const ROUNDS = runtimes.length > 1 ? 3 : 1;
+/** The runtime this process is: its rows run in process, the others' through a row server. */
+const here: BenchRuntime = typeof (globalThis as { Deno?: unknown }).Deno === 'undefined' ? 'node' : 'deno';
+// --runtime deno from Node: the whole benchmark (model, text, zero-shot and dtype rows) runs in Deno.
+if (runtimes.length === 1 && runtimes[0] !== here)
+  process.exit(await runScript(runtimes[0]!, fileURLToPath(import.meta.url), process.argv.slice(2)));
 
 /** The row's model exported to ONNX (once per row, for the peer and the native reference). */
 const onnxOf = async (p: Prepared) =>
@@ -106,7 +112,7 @@ async function runPeer(
   }
 }
 
-/** Opens the row on `runtime`: in this process for Node, through its row server otherwise. */
+/** Opens the row on `runtime`: in this process when it is this one, through its row server otherwise. */
 function openOn(
   runtime: BenchRuntime,
   row: BenchRow,
@@ -115,7 +121,7 @@ function openOn(
   flags: string[],
 ) {
   const warmup = +args.warmup;
-  if (runtime === 'node') return openRowSession(p, { flags, warmup, kernels: forcedKernels });
+  if (runtime === here) return openRowSession(p, { flags, warmup, kernels: forcedKernels });
   let server = servers.get(runtime);
   if (!server) servers.set(runtime, (server = startRowServer(runtime)));
   return server.open({ row, dtype: mainDType, flags, warmup, kernels: forcedKernels });

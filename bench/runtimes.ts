@@ -1,8 +1,8 @@
 // Which runtimes (and so which WebGPU implementations) the benchmarks run on: `--runtime node`
 // (Dawn through npm `webgpu`, in this process), `deno` (Deno's own WebGPU, wgpu + Naga, in a child
 // process) or `both`, on the same adapter. The model rows talk to a row server in the other runtime
-// (bench/row-server.ts) so that their timing rounds alternate; the kernel rows run a child
-// kernel-benchmark child per family and runtime, alternated (bench/kernels.ts).
+// (bench/row-server.ts) so that their timing rounds alternate; the kernel rows run a kernel-benchmark
+// child per family and runtime, alternated (bench/kernels.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,7 +30,8 @@ export function commandFor(
   script: string,
   args: string[],
 ): { cmd: string; args: string[]; env: NodeJS.ProcessEnv } {
-  if (runtime === 'node') return { cmd: process.execPath, args: [script, ...args], env: process.env };
+  const inDeno = typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined';
+  if (runtime === 'node') return { cmd: inDeno ? 'node' : process.execPath, args: [script, ...args], env: process.env };
   const deno = join(ROOT, 'node_modules', '.bin', 'deno');
   if (!existsSync(deno)) throw new Error(`--runtime deno: ${deno} is missing (the devDependency \`deno\`: run npm ci)`);
   // Deno's own WebGPU (wgpu), not Dawn: WGSL_VIT_WEBGPU=native (src/device.ts); --cached-only: no network.
