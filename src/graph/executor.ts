@@ -39,6 +39,9 @@ export interface NodeTiming {
   ms: number;
 }
 
+/** Free read-back buffers a compiled graph keeps per output: enough for two calls in flight (forwardInFlight's default depth). */
+export const STAGING_KEEP = 2;
+
 export interface RunResult {
   outputs: Record<string, Float32Array>;
   /** Per-node GPU times when profiled on an adapter with timestamp-query. */
@@ -56,6 +59,38 @@ export class CompiledGraph {
     private readonly resolve: (t: Tensor) => TensorRef,
     private readonly textures: GPUTexture[],
   ) {}
+
+  /**
+   * Read-back buffers (MAP_READ) no run holds, per output: a ring that calls in flight take from and
+   * give back to, so batched calls (forwardInFlight: two in flight) reuse the same buffers instead
+   * of creating and destroying one per output per call. At most STAGING_KEEP per output are kept
+   * (a deeper flight creates the rest, and they go when it returns them); destroy() frees them.
+   */
+  private readonly stagingFree = new Map<string, GPUBuffer[]>();
+  private destroyed = false;
+
+  private takeStaging(bytes: number, name: string): GPUBuffer {
+    return (
+      this.stagingFree.get(name)?.pop() ??
+      this.device.createBuffer({
+        label: `read ${name}`,
+        size: bytes,
+        usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
+      })
+    );
+  }
+
+  /** Back to the ring, unmapped; destroyed instead when the ring is full or the graph is gone, or `broken`. */
+  private giveStaging(name: string, b: GPUBuffer, broken: boolean): void {
+    const free = this.stagingFree.get(name) ?? [];
+    if (broken || this.destroyed || free.length >= STAGING_KEEP || b.mapState === 'pending') {
+      b.destroy();
+      return;
+    }
+    if (b.mapState === 'mapped') b.unmap();
+    free.push(b);
+    this.stagingFree.set(name, free);
+  }
 
   /**
    * Plans buffers and binds every node. `params` gives each param tensor's buffer (a texture for a
@@ -187,8 +222,8 @@ export class CompiledGraph {
     }
     const profile = !!opts.profile && device.features.has('timestamp-query');
     const kernelNodes = graph.nodes.filter((n) => n.type === 'kernel').length;
-    const transient: { destroy(): void }[] = []; // this run's staging buffers and queries
-    const staging: [string, GPUBuffer][] = [];
+    const transient: { destroy(): void }[] = []; // this run's query buffers
+    const staging: [string, GPUBuffer][] = []; // this run's read-back buffers, from the ring
     const timed: { node: string; kernel: string }[] = []; // profiled passes, in query order
     let queryRead: GPUBuffer | null = null;
     // Everything from the input writes to the submit is synchronous, so this run's error scopes
@@ -210,14 +245,9 @@ export class CompiledGraph {
       else this.record(encoder);
       for (const name of names) {
         const t = graph.outputs.get(name)!;
-        const s = device.createBuffer({
-          label: `read ${name}`,
-          size: t.bytes,
-          usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
-        });
-        transient.push(s);
-        encoder.copyBufferToBuffer(this.resolve(t).buffer, 0, s, 0, t.bytes);
+        const s = this.takeStaging(t.bytes, name);
         staging.push([name, s]);
+        encoder.copyBufferToBuffer(this.resolve(t).buffer, 0, s, 0, t.bytes);
       }
       for (const [name, slice] of Object.entries(into)) {
         const t = graph.outputs.get(name)!;
@@ -237,11 +267,17 @@ export class CompiledGraph {
         encoder.copyBufferToBuffer(resolveBuf, 0, queryRead, 0, 16 * kernelNodes);
       }
       device.queue.submit([encoder.finish()]);
+    } catch (e) {
+      // Nothing was submitted: this run's buffers go now (the ring's back to it).
+      for (const t of transient) t.destroy();
+      for (const [name, b] of staging) this.giveStaging(name, b, false);
+      throw e;
     } finally {
       validation = device.popErrorScope();
       oom = device.popErrorScope();
     }
 
+    let broken = true; // until the run's read-backs (if any) have completed without an error
     try {
       const outputs: Record<string, Float32Array> = {};
       const reads = await Promise.allSettled(
@@ -261,6 +297,7 @@ export class CompiledGraph {
       }
       const failed = reads.find((r) => r.status === 'rejected');
       if (failed) throw failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason));
+      broken = false;
       const result: RunResult = { outputs };
       if (queryRead) {
         await queryRead.mapAsync(GPUMapMode.READ);
@@ -270,6 +307,7 @@ export class CompiledGraph {
       return result;
     } finally {
       for (const t of transient) t.destroy();
+      for (const [name, b] of staging) this.giveStaging(name, b, broken);
     }
   }
 
@@ -316,6 +354,9 @@ export class CompiledGraph {
 
   /** Frees the activation buffers and textures, the inputs and the dispatches' uniforms (params belong to the caller). */
   destroy(): void {
+    this.destroyed = true;
+    for (const free of this.stagingFree.values()) for (const b of free) b.destroy();
+    this.stagingFree.clear();
     for (const t of this.textures) t.destroy();
     for (const d of this.dispatches) d?.destroy();
     for (const s of this.slots) s.destroy();

@@ -9,7 +9,8 @@
 // n+2: the device goes from batch to batch without waiting for the host, and the host never waits
 // for a read-back before submitting more work. The queue's order makes it safe: n+1's upload into
 // the shared input buffer, and its writes to the shared activation buffers, execute after n's passes
-// have used them; each call reads back into its own staging buffer (src/graph/executor.ts).
+// have used them; each call reads back into a staging buffer of its own, taken from the compiled
+// graph's ring and given back once read (src/graph/executor.ts: no buffer created per call).
 //
 // `depth` bounds the forward calls submitted and not yet read back (default 2: one running, one
 // queued behind it), so device memory for staging and host memory for results stay bounded; results

@@ -12,6 +12,7 @@ import { fixture } from '../helpers/fixtures.js';
 import { testDevice, trackBuffers } from '../helpers/gpu.js';
 import { hasSubgroupsOf8 } from '../../src/kernels/choose/adapter.js';
 import { encodeImages } from '../../src/model/encode.js';
+import { forwardInFlight } from '../../src/model/overlap.js';
 
 const CASE = 'ov1-so14-84-d2';
 const load = async () => {
@@ -117,6 +118,32 @@ describe('destroy()', () => {
 });
 
 describe('concurrent forward() calls', () => {
+  it('calls in flight reuse their read-back buffers (a ring per compiled graph), freed by destroy()', async () => {
+    const device = await testDevice();
+    const track = trackBuffers(device);
+    try {
+      const { exp, model, B } = await load();
+      const batches = (n: number) => Array.from({ length: n }, () => ({ pixels: exp.input, count: B, tag: null }));
+      const run = async (n: number) => {
+        const out = [];
+        for await (const r of forwardInFlight(model, batches(n))) out.push(r.outputs);
+        return out;
+      };
+      const first = await run(2); // compiles the graph; two calls in flight take two read-back buffers
+      const created = track.created();
+      const more = await run(6);
+      // Six more calls in flight, each right, and not one buffer more: the read-backs came from the ring.
+      for (const r of [...first, ...more])
+        expect(compare('embedding', r.embedding!, exp.outputs.embedding!.data).pass).toBe(true);
+      expect(track.created()).toBe(created);
+      model.destroy();
+      await new Promise((r) => setTimeout(r, 0));
+      expect(track.live(), `of ${track.created()} buffers created`).toBe(0);
+    } finally {
+      track.stop();
+    }
+  });
+
   it('two racing calls give right answers, compile the graph once and leak nothing', async () => {
     const device = await testDevice();
     const track = trackBuffers(device);
