@@ -219,20 +219,23 @@ describe('attention (flash): shapes, head dims and the split over keys', () => {
     [2, 77, 2, 64, 2, true],
     [1, 785, 1, 88, 1, true],
   ];
-  it.for(cases)('B=%i N=%i heads=%i head_dim=%i keySplits=%s causal=%s', async ([B, N, heads, D, keySplits, causal]) => {
-    const device = await testDevice();
-    const W = heads * D;
-    const qkv = rng(B * 7001 + N * 31 + D + (keySplits ?? 0)).normals(B * N * 3 * W);
-    const out = poisoned(device, [B, N, W]);
-    await run(
-      device,
-      attention(device, { qkv: upload(device, qkv, [B, N, 3 * W]), out, heads, variant: 'flash', keySplits, causal }),
-    );
-    const got = await readback(device, out);
-    const ref = attentionRef(qkv, B, N, W, heads, undefined, causal);
-    const { ratio, index } = worstRatio(got, ref.out, (i) => ref.bound[i]!);
-    expect(ratio, `worst at ${index}: got ${got[index]}, want ${ref.out[index]}`).toBeLessThanOrEqual(1);
-  });
+  it.for(cases)(
+    'B=%i N=%i heads=%i head_dim=%i keySplits=%s causal=%s',
+    async ([B, N, heads, D, keySplits, causal]) => {
+      const device = await testDevice();
+      const W = heads * D;
+      const qkv = rng(B * 7001 + N * 31 + D + (keySplits ?? 0)).normals(B * N * 3 * W);
+      const out = poisoned(device, [B, N, W]);
+      await run(
+        device,
+        attention(device, { qkv: upload(device, qkv, [B, N, 3 * W]), out, heads, variant: 'flash', keySplits, causal }),
+      );
+      const got = await readback(device, out);
+      const ref = attentionRef(qkv, B, N, W, heads, undefined, causal);
+      const { ratio, index } = worstRatio(got, ref.out, (i) => ref.bound[i]!);
+      expect(ratio, `worst at ${index}: got ${got[index]}, want ${ref.out[index]}`).toBeLessThanOrEqual(1);
+    },
+  );
 });
 
 describe('attention (flash): arguments and workgroup memory', () => {
