@@ -309,6 +309,40 @@ function releaseWorkspace(device: GPUDevice, which: 'part' | 'stats', w: Workspa
 }
 
 /**
+ * The key ranges 'flash' runs a [batch, tokens, 3·heads·headDim] qkv in: `splits` ranges of
+ * `keyChunk` keys (a multiple of its key block; the last range shorter where the keys run out), from
+ * `keySplits` (checked: 1 … the key blocks; ranges of ceil(blocks / keySplits) blocks, so fewer
+ * may result) or else chooseAttentionKeySplits (choose/choose.ts) for this device.
+ */
+export function flashKeyRanges(
+  device: GPUDevice,
+  s: { batch: number; tokens: number; heads: number; headDim: number },
+  keySplits?: number,
+): { splits: number; keyChunk: number } {
+  const { batch: B, tokens: N, heads, headDim: D } = s;
+  const BK = flashKeyBlock(D);
+  const keyBlocks = Math.ceil(N / BK);
+  let splits: number;
+  if (keySplits === undefined) {
+    splits = chooseAttentionKeySplits(adapterTraits(device), {
+      workgroups: B * heads * Math.ceil(N / FLASH_BQ),
+      keyBlocks,
+      maxSplits: Math.floor(device.limits.maxStorageBufferBindingSize / (4 * B * N * heads * D)),
+    });
+  } else {
+    splits = keySplits;
+    if (!Number.isInteger(splits) || splits < 1 || splits > keyBlocks)
+      throw new KernelArgumentError(
+        'attention',
+        'keySplits',
+        `must be an integer from 1 to the ${keyBlocks} key blocks of ${BK} (N = ${N}), got ${splits}`,
+      );
+  }
+  const chunkBlocks = Math.ceil(keyBlocks / splits);
+  return { splits: Math.ceil(keyBlocks / chunkBlocks), keyChunk: chunkBlocks * BK };
+}
+
+/**
  * The 'flash' dispatch: one attention_flash pass over all keys, or (keySplits > 1) a pass whose
  * workgroups each take a query tile and a key range and write partials to a workspace
  * ([S, B, N, W] outputs, [S, B, heads, N] (max, sum) pairs), then attention_flash_combine.
@@ -327,40 +361,21 @@ function attentionFlash(
       'variant',
       `'flash' at head dim ${D} needs ${bytes} bytes of workgroup memory, over maxComputeWorkgroupStorageSize ${device.limits.maxComputeWorkgroupStorageSize}`,
     );
-  const BK = flashKeyBlock(D);
   const W = heads * D;
   const QT = Math.ceil(N / FLASH_BQ);
-  const keyBlocks = Math.ceil(N / BK);
-  let splits: number;
-  if (a.keySplits === undefined) {
-    splits = chooseAttentionKeySplits(adapterTraits(device), {
-      workgroups: B * heads * QT,
-      keyBlocks,
-      maxSplits: Math.floor(device.limits.maxStorageBufferBindingSize / (4 * B * N * W)),
-    });
-  } else {
-    splits = a.keySplits;
-    if (!Number.isInteger(splits) || splits < 1 || splits > keyBlocks)
-      throw new KernelArgumentError(
-        k,
-        'keySplits',
-        `must be an integer from 1 to the ${keyBlocks} key blocks of ${BK} (N = ${N}), got ${splits}`,
-      );
-  }
-  const chunkBlocks = Math.ceil(keyBlocks / splits);
-  const S = Math.ceil(keyBlocks / chunkBlocks); // the ranges that hold keys
+  const { splits: S, keyChunk } = flashKeyRanges(device, { batch: B, tokens: N, heads, headDim: D }, a.keySplits);
   const overrides = { HEAD_DIM: D, CAUSAL: causal, KEY_SPLITS: S > 1 };
   if (S === 1) {
     return createDispatch(device, attentionFlashKernel, {
       overrides,
-      uniforms: { tokens: N, heads, scale, key_chunk: keyBlocks * BK },
+      uniforms: { tokens: N, heads, scale, key_chunk: keyChunk },
       tensors: { qkv: a.qkv, out: a.out, stats: unusedOutput(device) },
       workgroups: [QT, heads, B],
     });
   }
   const partShape = [S, B, N, W];
   const statsShape = [S, B, heads, N, 2];
-  const main0 = { tokens: N, heads, scale, key_chunk: chunkBlocks * BK };
+  const main0 = { tokens: N, heads, scale, key_chunk: keyChunk };
   const pw = acquireWorkspace(device, 'part', 4 * S * B * N * W);
   const sw = acquireWorkspace(device, 'stats', 8 * S * B * heads * N);
   const part: TensorRef = { buffer: pw.buffer, shape: partShape, dtype: 'f32' };

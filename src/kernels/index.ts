@@ -62,6 +62,7 @@ export {
   attentionFlashKernel,
   attentionFlashCombineKernel,
   flashWorkgroupBytes,
+  flashKeyRanges,
   attentionSubgroupKernel,
   attentionVariantFor,
   setAttentionVariant,
