@@ -238,6 +238,48 @@ describe('attention (flash): shapes, head dims and the split over keys', () => {
   );
 });
 
+describe('attention (flash): split over keys, causal, with NaN after a query block', () => {
+  it.for([2, 3, 7])('keySplits=%i: the keys after a query block are never read', async (keySplits) => {
+    // As the causal NaN test above, with the keys split: a split whose range starts after a query
+    // tile's last query must read nothing (its workgroups write an empty partial).
+    const device = await testDevice();
+    const B = 1,
+      N = 200,
+      heads = 2,
+      W = 128,
+      cut = 128;
+    const qkv = rng(31 + keySplits).normals(B * N * 3 * W);
+    const poisonedQkv = qkv.slice();
+    poisonedQkv.fill(NaN, cut * 3 * W);
+    const out = poisoned(device, [B, N, W]);
+    const qt = upload(device, poisonedQkv, [B, N, 3 * W]);
+    await run(device, attention(device, { qkv: qt, out, heads, variant: 'flash', causal: true, keySplits }));
+    const got = (await readback(device, out)).subarray(0, cut * W);
+    const ref = attentionRef(qkv, B, N, W, heads, undefined, true);
+    expect(got.every(Number.isFinite)).toBe(true);
+    const { ratio, index } = worstRatio(got, ref.out.subarray(0, cut * W), (i) => ref.bound[i]!);
+    expect(ratio, `worst at ${index}: got ${got[index]}, want ${ref.out[index]}`).toBeLessThanOrEqual(1);
+  });
+
+  it('stays finite with large scores, split', async () => {
+    const device = await testDevice();
+    const B = 1,
+      N = 100,
+      heads = 1,
+      W = 64;
+    const qkv = rng(4).normals(B * N * 3 * W, 30);
+    const out = poisoned(device, [B, N, W]);
+    await run(
+      device,
+      attention(device, { qkv: upload(device, qkv, [B, N, 3 * W]), out, heads, variant: 'flash', keySplits: 3 }),
+    );
+    const got = await readback(device, out);
+    const ref = attentionRef(qkv, B, N, W, heads);
+    expect(got.every(Number.isFinite)).toBe(true);
+    expect(worstRatio(got, ref.out, (i) => ref.bound[i]!).ratio).toBeLessThanOrEqual(1);
+  });
+});
+
 describe('attention (flash): arguments and workgroup memory', () => {
   it('refuses keySplits outside 1 … key blocks, and on other variants, naming it', async () => {
     const device = await testDevice();
