@@ -140,11 +140,14 @@ export function setAttentionVariant(device: GPUDevice, v: AttentionVariant | nul
 /**
  * The variant a model uses on `device`: the one set with setAttentionVariant, else
  * chooseAttentionVariant (choose/choose.ts): on CPU adapters 'texture' (8-lane subgroups) or 'tiled',
- * 'broadcast' elsewhere. On lavapipe 'texture' is the fastest, then 'subgroup', then 'tiled'
+ * 'flash' on GPUs with the workgroup memory it needs (ATTENTION_FLASH_WORKGROUP_BYTES), else
+ * 'broadcast'. On lavapipe 'texture' is the fastest, then 'subgroup', then 'tiled' ≈ 'flash'
  * (bench/results/; `npm run bench:kernels -- --only attention --variants all` times them on any
- * adapter). On GPUs 'broadcast' reads each key once per workgroup from workgroup memory (shared by
- * 64 queries) where 'tiled' reads keys from global memory per invocation and 'subgroup' runs
- * workgroups of 8; not yet measured on a GPU. attention() on buffers runs 'subgroup' where this says 'texture'.
+ * adapter). On GPUs 'flash' keeps Q, K and V tiles in workgroup memory and 4 queries × 4 keys (then
+ * 4 queries × up to 4 output vec4s) per invocation in registers, and splits the keys where the grid
+ * is too small; 'broadcast' reads a key per 4 FMAs, 'tiled' reads Q and K from global memory,
+ * 'subgroup' runs workgroups of 8; none measured on a GPU yet. attention() on buffers runs
+ * 'subgroup' where this says 'texture'.
  */
 export function attentionVariantFor(device: GPUDevice): AttentionVariant {
   return forced.get(device) ?? chooseAttentionVariant(adapterTraits(device));
@@ -220,7 +223,7 @@ export function expectCausal(kernel: string, causal: unknown): boolean {
 
 /** out = concat_h softmax(q_h k_hᵀ · scale (+ the causal mask)) v_h. Any N; head_dim = W / heads, a multiple of 4, ≤ ATTENTION_MAX_HEAD_DIM (128). */
 export function attention(device: GPUDevice, a: AttentionArgs): Dispatch {
-  const k = 'attention'; // the op's name in errors; its variants' kernels are attention_broadcast / attention_tiled
+  const k = 'attention'; // the op's name in errors; its variants' kernels are attention_broadcast, attention_tiled, …
   expectKnownArgs(k, a, ATTENTION_ARG_KEYS);
   if (a.qkv.shape.length !== 3)
     throw new KernelArgumentError(k, 'qkv', `expected [B, N, 3W], got [${a.qkv.shape.join(', ')}]`);
