@@ -187,7 +187,7 @@ export interface AttentionArgs {
   /** Kernel variant (not 'texture', attentionTexture's); defaults to attentionVariantFor(device) ('subgroup' where that says 'texture'). */
   variant?: AttentionVariant;
   /**
-   * Test build of the 'tiled' variant: invocations take each other's rows, so that its workgroup
+   * Test build of the 'tiled' and 'flash' variants: invocations take each other's rows, so that their workgroup
    * exchanges cross the lockstep groups of CPU adapters and a missing barrier shows (slower; tests only).
    */
   permuteLanes?: boolean;
@@ -239,8 +239,12 @@ export function attention(device: GPUDevice, a: AttentionArgs): Dispatch {
   const v = variantSpec(name);
   const problem = variantProblem(ATTENTION_FAMILY.variants[name], name, adapterTraits(device));
   if (problem) throw new KernelArgumentError(k, 'variant', problem);
-  if (a.permuteLanes && v.kernel !== attentionTiledKernel) {
-    throw new KernelArgumentError(k, 'permuteLanes', "only the 'tiled' variant has a permuted test build");
+  if (a.permuteLanes && v.kernel !== attentionTiledKernel && v.kernel !== attentionFlashKernel) {
+    throw new KernelArgumentError(
+      k,
+      'permuteLanes',
+      "only the 'tiled' and 'flash' variants have a permuted test build",
+    );
   }
   if (a.keySplits !== undefined && name !== 'flash')
     throw new KernelArgumentError(k, 'keySplits', "only the 'flash' variant splits its keys");
@@ -367,7 +371,12 @@ function attentionFlash(
   const W = heads * D;
   const QT = Math.ceil(N / FLASH_BQ);
   const { splits: S, keyChunk } = flashKeyRanges(device, { batch: B, tokens: N, heads, headDim: D }, a.keySplits);
-  const overrides = { HEAD_DIM: D, CAUSAL: causal, KEY_SPLITS: S > 1 };
+  const overrides = {
+    HEAD_DIM: D,
+    CAUSAL: causal,
+    KEY_SPLITS: S > 1,
+    ...(a.permuteLanes ? { PERMUTE_LANES: true } : {}),
+  };
   if (S === 1) {
     return createDispatch(device, attentionFlashKernel, {
       overrides,

@@ -57,6 +57,10 @@ override HEAD_DIM: u32 = 64u;
 override D4: u32 = HEAD_DIM / 4u;          // derived; not meant to be set
 override CAUSAL: bool = false;
 override KEY_SPLITS: bool = false;         // write partials for attention_flash_combine (see above)
+// Test build: tx / ty from local y / x, so that the exchanges within a row (red, Ps: between the 8
+// invocations of one ty, consecutive invocations otherwise) cross the lockstep groups of CPU
+// adapters, where a missing barrier would otherwise go unseen (as attention_tiled's). A constant.
+override PERMUTE_LANES: bool = false;
 const BQ: u32 = 32u;
 const MAX_CI: u32 = 4u;                    // = the //!unroll counts below: D4 ≤ 8 · MAX_CI
 const NEG: f32 = -3.0e38;
@@ -82,8 +86,8 @@ fn main(
   let N = params.tokens;
   let b = wid.z;
   let h = wid.y;
-  let tx = lid3.x;
-  let ty = lid3.y;
+  let tx = select(lid3.x, lid3.y, PERMUTE_LANES);
+  let ty = select(lid3.y, lid3.x, PERMUTE_LANES);
   let QT = (N + BQ - 1u) / BQ;
   let qt = wid.x % QT;
   let split = wid.x / QT;

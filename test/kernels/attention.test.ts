@@ -47,8 +47,8 @@ function attentionCall(
       );
 }
 
-// Each variant, and the tiled one's test build whose workgroup exchanges cross lockstep groups (on
-// CPU adapters the only way a missing barrier in it changes a result).
+// Each variant, and the tiled and flash ones' test builds whose workgroup exchanges cross lockstep
+// groups (on CPU adapters the only way a missing barrier in them changes a result).
 const builds: [string, AttentionVariant, boolean][] = [
   ...(Object.keys(ATTENTION_VARIANTS) as AttentionVariant[]).map((v): [string, AttentionVariant, boolean] => [
     v,
@@ -56,6 +56,7 @@ const builds: [string, AttentionVariant, boolean][] = [
     false,
   ]),
   ['tiled, lanes permuted', 'tiled', true],
+  ['flash, lanes permuted', 'flash', true],
 ];
 /**
  * A variant the adapter lacks a need for (ATTENTION_FAMILY: 'subgroup', 'texture' need 8-lane
