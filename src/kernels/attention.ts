@@ -387,8 +387,14 @@ function attentionFlash(
   }
   const partShape = [S, B, N, W];
   const statsShape = [S, B, heads, N, 2];
-  const main0 = { tokens: N, heads, scale, key_chunk: keyChunk };
-  const pw = acquireWorkspace(device, 'part', 4 * S * B * N * W);
+  const partBytes = 4 * S * B * N * W;
+  if (partBytes > device.limits.maxStorageBufferBindingSize)
+    throw new KernelArgumentError(
+      k,
+      'keySplits',
+      `${S} key splits need a ${partBytes}-byte workspace, over maxStorageBufferBindingSize ${device.limits.maxStorageBufferBindingSize}`,
+    );
+  const pw = acquireWorkspace(device, 'part', partBytes);
   const sw = acquireWorkspace(device, 'stats', 8 * S * B * heads * N);
   const part: TensorRef = { buffer: pw.buffer, shape: partShape, dtype: 'f32' };
   const stats: TensorRef = { buffer: sw.buffer, shape: statsShape, dtype: 'f32' };
@@ -396,7 +402,7 @@ function attentionFlash(
   try {
     main = createDispatch(device, attentionFlashKernel, {
       overrides,
-      uniforms: main0,
+      uniforms: { tokens: N, heads, scale, key_chunk: keyChunk },
       tensors: { qkv: a.qkv, out: part, stats },
       workgroups: [QT * S, heads, B],
     });
