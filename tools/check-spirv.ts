@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Compiles every GPU-path kernel specialisation (each GEMM tile × epilogue × bias, each patch_embed
-// tile, each attention variant a GPU runs × head dims × causal, and the small kernels) on lavapipe with
+// tile, each attention variant a GPU runs × head dims × causal, attention_flash split over keys with
+// its combine pass, and the small kernels) on lavapipe with
 // 4-lane subgroups (LP_NATIVE_VECTOR_WIDTH=128: the 8-lane CPU-adapter variants are then not the
 // models' choice, as on a GPU) and reads the SPIR-V Dawn hands the driver (MESA_SPIRV_DUMP_PATH).
 // Reports every function-scope array indexed with a non-constant index (tools/spirv.ts): the
@@ -125,6 +126,21 @@ async function gpuPathSpecs(): Promise<Spec[]> {
           name: `attention ${variant} head_dim ${D}${causal ? ' causal' : ''}`,
           make: (d) => k.attention(d, { qkv: t(d, [1, 3, 3 * D]), out: t(d, [1, 3, D]), heads: 1, variant, causal }),
         });
+  // attention_flash split over keys: its KEY_SPLITS build and the combine pass (attention_flash_combine).
+  for (const D of f.ATTENTION_FAMILY.headDims)
+    for (const causal of [false, true])
+      specs.push({
+        name: `attention flash head_dim ${D}${causal ? ' causal' : ''} key splits (+ attention_flash_combine)`,
+        make: (d) =>
+          k.attention(d, {
+            qkv: t(d, [1, 40, 3 * D]),
+            out: t(d, [1, 40, D]),
+            heads: 1,
+            variant: 'flash',
+            causal,
+            keySplits: 2,
+          }),
+      });
   specs.push({
     name: 'layernorm',
     make: (d) => k.layerNorm(d, { x: t(d, [2, 8]), gamma: t(d, [8]), beta: t(d, [8]), y: t(d, [2, 8]), eps: 1e-6 }),

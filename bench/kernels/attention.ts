@@ -2,7 +2,7 @@
 // --variants all|a,b; default the adapter's choice) this adapter can run, a buffer variant through
 // attention(), a texture-reading one with qkv as a matrix texture (as a model packs or writes it).
 // Each checked on 64 sampled (batch, query, head) rows against the float64 reference.
-import { attention, attentionVariantFor } from '../../src/kernels/attention.js';
+import { attention, attentionVariantFor, flashKeyRanges } from '../../src/kernels/attention.js';
 import { attentionTexture } from '../../src/kernels/attention-texture.js';
 import {
   ATTENTION_FAMILY,
@@ -16,11 +16,18 @@ import type { Dispatch } from '../../src/kernels/program/index.js';
 import { attentionRefRow } from '../../reference/attention.js';
 import { LACKS, type Bench } from './context.js';
 
-/** [label, B, N, heads, D, causal]. */
-export const ATTENTION_SHAPES: readonly (readonly [string, number, number, number, number, boolean])[] = [
+/**
+ * [label, B, N, heads, D, causal, gpu]. Batch 1 at 448 px (b8 1×785, b8 1×3137, h 1×1025) is where
+ * 'flash' splits its keys on a GPU (too few query tiles to fill it; the row's log line says how
+ * many). `gpu` rows (marked "GPU size") are skipped on CPU adapters unless --big (30 GFLOP: minutes
+ * there); on those, b8 1×785 is the long-sequence batch-1 row.
+ */
+export const ATTENTION_SHAPES: readonly (readonly [string, number, number, number, number, boolean, boolean?])[] = [
   ['ti 1×197 3×64', 1, 197, 3, 64, false],
   ['b8 1×785 12×64', 1, 785, 12, 64, false],
   ['b8 32×785 12×64', 32, 785, 12, 64, false],
+  ['b8 1×3137 12×64 (GPU size)', 1, 3137, 12, 64, false, true],
+  ['h 1×1025 16×80', 1, 1025, 16, 80, false],
   ['b 32×197 12×64', 32, 197, 12, 64, false],
   ['h 1×257 16×80', 1, 257, 16, 80, false],
   ['so400m 32×257 16×72', 32, 257, 16, 72, false],
@@ -73,9 +80,14 @@ export async function attentionRows(b: Bench): Promise<void> {
   const { device } = b;
   const defaultVariant = attentionVariantFor(device);
   const variants = variantsAsked(b, defaultVariant);
-  for (const [name, B, N, heads, D, causal] of ATTENTION_SHAPES) {
+  for (const [name, B, N, heads, D, causal, gpuSize] of ATTENTION_SHAPES) {
     if (!b.want(`attention ${name}`)) continue;
     const W = heads * D;
+    const pairs = causal ? (N * (N + 1)) / 2 : N * N;
+    if (gpuSize && b.traits.cpu && !b.flags.big) {
+      console.log(`attention ${name}: skipped on a CPU adapter (--big runs it)`);
+      continue;
+    }
     if (4 * B * N * 3 * W > device.limits.maxStorageBufferBindingSize) {
       console.log(`attention ${name}: skipped, over maxStorageBufferBindingSize`);
       continue;
@@ -87,8 +99,11 @@ export async function attentionRows(b: Bench): Promise<void> {
       await b.runOnce(d);
       const err = attentionSampleError(await b.read(out), qv, B, N, heads, D, causal);
       const label = variant + (variant === defaultVariant ? '*' : '');
+      if (variant === 'flash') {
+        const { splits } = flashKeyRanges(device, { batch: B, tokens: N, heads, headDim: D });
+        if (splits > 1) console.log(`attention ${name} flash: ${splits} key splits + attention_flash_combine`);
+      }
       // FLOPs of the scores and values actually needed: N² pairs, or N(N+1)/2 with the causal mask
-      const pairs = causal ? (N * (N + 1)) / 2 : N * N;
       await b.record(ATTENTION_SPECS[variant].row, name, label, d, err, 4 * B * heads * pairs * D);
     };
     for (const variant of variants) {

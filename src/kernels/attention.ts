@@ -1,20 +1,25 @@
 // Fused multi-head attention (online softmax, no N×N scores in memory), in three variants with one
 // contract: 'broadcast' (src/wgsl/attention_broadcast.wgsl: one invocation per query, keys and values
 // broadcast from workgroup memory), 'tiled' (src/wgsl/attention_tiled.wgsl: 4 queries × 4 keys
-// per invocation, register-tiled like the GEMM) and 'subgroup' (src/wgsl/attention_subgroup.wgsl:
+// per invocation, register-tiled like the GEMM), 'flash' (src/wgsl/attention_flash.wgsl: Q/K/V tiles in
+// workgroup memory, register tiles for Q·Kᵀ and P·V, optionally split over keys and merged by
+// src/wgsl/attention_flash_combine.wgsl; the GPU default) and 'subgroup' (src/wgsl/attention_subgroup.wgsl:
 // one 8-lane subgroup per 16 queries, values shared by subgroupBroadcast; CPU adapters).
 import {
   attentionBroadcastWgsl,
+  attentionFlashCombineWgsl,
+  attentionFlashWgsl,
   attentionSubgroupWgsl,
   attentionTextureWgsl,
   attentionTiledWgsl,
 } from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
 import { adapterTraits } from './choose/adapter.js';
-import { chooseAttentionVariant } from './choose/choose.js';
+import { chooseAttentionKeySplits, chooseAttentionVariant } from './choose/choose.js';
 import {
   createDispatch,
   expectShape,
+  unusedOutput,
   wgslConst,
   type Dispatch,
   type KernelSource,
@@ -25,6 +30,12 @@ export const attentionBroadcastKernel: KernelSource = { name: 'attention_broadca
 /** @deprecated The 'broadcast' variant's kernel is `attentionBroadcastKernel` (named 'attention_broadcast', like its WGSL). */
 export const attentionKernel: KernelSource = attentionBroadcastKernel;
 export const attentionTiledKernel: KernelSource = { name: 'attention_tiled', wgsl: attentionTiledWgsl };
+export const attentionFlashKernel: KernelSource = { name: 'attention_flash', wgsl: attentionFlashWgsl };
+/** The combine pass of 'flash' split over keys: merges the splits' partial outputs (one kernel of its own). */
+export const attentionFlashCombineKernel: KernelSource = {
+  name: 'attention_flash_combine',
+  wgsl: attentionFlashCombineWgsl,
+};
 
 export const attentionSubgroupKernel: KernelSource = { name: 'attention_subgroup', wgsl: attentionSubgroupWgsl };
 /** The 'texture' variant's kernel; its wrapper is attentionTexture (attention-texture.ts). */
@@ -66,6 +77,7 @@ const BUFFER_VARIANTS: Record<
     queriesAt: (D) => BROADCAST_WG / broadcastSplit(D),
   },
   tiled: fixedBlock(attentionTiledKernel, 'BQ'),
+  flash: fixedBlock(attentionFlashKernel, 'BQ'),
   subgroup: fixedBlock(attentionSubgroupKernel, 'QB'),
 };
 /** Every variant, by name, with its kernel and queries per workgroup. */
@@ -78,12 +90,13 @@ const BROADCAST_MAX_D4 = wgslConst(attentionBroadcastKernel, 'MAX_D4');
 
 /**
  * Largest head dimension the variants hold, from their WGSL: 4 × MAX_D4 × MAX_SPLIT
- * (attention_broadcast.wgsl: each of up to MAX_SPLIT invocations per query keeps a slice of MAX_D4 vec4s) and 4 × 8 × MAX_CI (attention_tiled.wgsl: 8 lanes ×
- * MAX_CI vec4 columns).
+ * (attention_broadcast.wgsl: each of up to MAX_SPLIT invocations per query keeps a slice of MAX_D4 vec4s) and 4 × 8 × MAX_CI (attention_tiled.wgsl and
+ * attention_flash.wgsl: 8 lanes × MAX_CI vec4 columns).
  */
 export const ATTENTION_MAX_HEAD_DIM = Math.min(
   4 * BROADCAST_MAX_D4 * wgslConst(attentionBroadcastKernel, 'MAX_SPLIT'),
   4 * 8 * wgslConst(attentionTiledKernel, 'MAX_CI'),
+  4 * 8 * wgslConst(attentionFlashKernel, 'MAX_CI'),
   4 * 8 * wgslConst(attentionSubgroupKernel, 'MAX_SLOTS'),
 );
 
@@ -127,11 +140,14 @@ export function setAttentionVariant(device: GPUDevice, v: AttentionVariant | nul
 /**
  * The variant a model uses on `device`: the one set with setAttentionVariant, else
  * chooseAttentionVariant (choose/choose.ts): on CPU adapters 'texture' (8-lane subgroups) or 'tiled',
- * 'broadcast' elsewhere. On lavapipe 'texture' is the fastest, then 'subgroup', then 'tiled'
+ * 'flash' on GPUs with the workgroup memory it needs (ATTENTION_FLASH_WORKGROUP_BYTES), else
+ * 'broadcast'. On lavapipe 'texture' is the fastest, then 'subgroup', then 'tiled' ≈ 'flash'
  * (bench/results/; `npm run bench:kernels -- --only attention --variants all` times them on any
- * adapter). On GPUs 'broadcast' reads each key once per workgroup from workgroup memory (shared by
- * 64 queries) where 'tiled' reads keys from global memory per invocation and 'subgroup' runs
- * workgroups of 8; not yet measured on a GPU. attention() on buffers runs 'subgroup' where this says 'texture'.
+ * adapter). On GPUs 'flash' keeps Q, K and V tiles in workgroup memory and 4 queries × 4 keys (then
+ * 4 queries × up to 4 output vec4s) per invocation in registers, and splits the keys where the grid
+ * is too small; 'broadcast' reads a key per 4 FMAs, 'tiled' reads Q and K from global memory,
+ * 'subgroup' runs workgroups of 8; none measured on a GPU yet. attention() on buffers runs
+ * 'subgroup' where this says 'texture'.
  */
 export function attentionVariantFor(device: GPUDevice): AttentionVariant {
   return forced.get(device) ?? chooseAttentionVariant(adapterTraits(device));
@@ -171,10 +187,19 @@ export interface AttentionArgs {
   /** Kernel variant (not 'texture', attentionTexture's); defaults to attentionVariantFor(device) ('subgroup' where that says 'texture'). */
   variant?: AttentionVariant;
   /**
-   * Test build of the 'tiled' variant: invocations take each other's rows, so that its workgroup
+   * Test build of the 'tiled' and 'flash' variants: invocations take each other's rows, so that their workgroup
    * exchanges cross the lockstep groups of CPU adapters and a missing barrier shows (slower; tests only).
    */
   permuteLanes?: boolean;
+  /**
+   * 'flash' only: split the keys into this many ranges (each a run of key blocks, the last shorter
+   * where N is not a multiple), each workgroup writing a partial (max, sum, output) to a workspace
+   * that a combine pass (attention_flash_combine) merges; 1: no split. At most the number of key
+   * blocks; the ranges are ceil(blocks / keySplits) blocks long, so fewer may result. Default:
+   * chooseAttentionKeySplits (choose/choose.ts), which splits only where batch × heads × query tiles
+   * cannot fill the adapter.
+   */
+  keySplits?: number;
 }
 
 /** The keys of AttentionArgs (an unknown one is refused). */
@@ -186,6 +211,7 @@ export const ATTENTION_ARG_KEYS = {
   causal: true,
   variant: true,
   permuteLanes: true,
+  keySplits: true,
 } as const satisfies KeyList<AttentionArgs>;
 
 /** The causal argument of an attention call, checked: a boolean or absent (false). */
@@ -197,7 +223,7 @@ export function expectCausal(kernel: string, causal: unknown): boolean {
 
 /** out = concat_h softmax(q_h k_hᵀ · scale (+ the causal mask)) v_h. Any N; head_dim = W / heads, a multiple of 4, ≤ ATTENTION_MAX_HEAD_DIM (128). */
 export function attention(device: GPUDevice, a: AttentionArgs): Dispatch {
-  const k = 'attention'; // the op's name in errors; its variants' kernels are attention_broadcast / attention_tiled
+  const k = 'attention'; // the op's name in errors; its variants' kernels are attention_broadcast, attention_tiled, …
   expectKnownArgs(k, a, ATTENTION_ARG_KEYS);
   if (a.qkv.shape.length !== 3)
     throw new KernelArgumentError(k, 'qkv', `expected [B, N, 3W], got [${a.qkv.shape.join(', ')}]`);
@@ -213,14 +239,202 @@ export function attention(device: GPUDevice, a: AttentionArgs): Dispatch {
   const v = variantSpec(name);
   const problem = variantProblem(ATTENTION_FAMILY.variants[name], name, adapterTraits(device));
   if (problem) throw new KernelArgumentError(k, 'variant', problem);
-  if (a.permuteLanes && v.kernel !== attentionTiledKernel) {
-    throw new KernelArgumentError(k, 'permuteLanes', "only the 'tiled' variant has a permuted test build");
+  if (a.permuteLanes && v.kernel !== attentionTiledKernel && v.kernel !== attentionFlashKernel) {
+    throw new KernelArgumentError(
+      k,
+      'permuteLanes',
+      "only the 'tiled' and 'flash' variants have a permuted test build",
+    );
   }
+  if (a.keySplits !== undefined && name !== 'flash')
+    throw new KernelArgumentError(k, 'keySplits', "only the 'flash' variant splits its keys");
   const scale = a.scale ?? 1 / Math.sqrt(D);
+  if (name === 'flash') return attentionFlash(device, a, { B, N, D, heads: a.heads, causal, scale });
   return createDispatch(device, v.kernel, {
     overrides: a.permuteLanes ? { HEAD_DIM: D, CAUSAL: causal, PERMUTE_LANES: true } : { HEAD_DIM: D, CAUSAL: causal },
     uniforms: { tokens: N, heads: a.heads, scale },
     tensors: { qkv: a.qkv, out: a.out },
     workgroups: [Math.ceil(N / v.queriesAt(D)), a.heads, B],
   });
+}
+
+const FLASH_BQ = wgslConst(attentionFlashKernel, 'BQ');
+
+/**
+ * attention_flash's key block at head dim D (its BK override, derived there the same way): 32 keys up
+ * to D = 100, 16 above, so that the tiles fit 32 KiB of workgroup memory.
+ */
+export function flashKeyBlock(D: number): number {
+  return 32 / (1 + Math.floor(D / 4 / 26));
+}
+
+/**
+ * attention_flash's workgroup memory at head dim D, in bytes (its arrays Qs, KV, Ps, red: BQ·QS +
+ * BK·QS + BK·8 + 64 vec4s, QS = D/4 rounded up to odd). At most ATTENTION_FLASH_WORKGROUP_BYTES.
+ */
+export function flashWorkgroupBytes(D: number): number {
+  const D4 = D / 4;
+  const QS = D4 + 1 - (D4 % 2);
+  const BK = flashKeyBlock(D);
+  return 16 * (FLASH_BQ * QS + BK * QS + BK * 8 + 64);
+}
+
+/**
+ * The split-key workspaces of 'flash' on a device, shared by every split dispatch there (dispatches
+ * run in queue order, each pass's combine reading before the next pass writes) and destroyed with the
+ * last dispatch that uses them; a dispatch needing more takes a new, larger one (the old one lives on
+ * until its own dispatches are destroyed).
+ */
+interface Workspace {
+  buffer: GPUBuffer;
+  users: number;
+}
+const workspaces = new WeakMap<GPUDevice, Partial<Record<'part' | 'stats', Workspace>>>();
+function acquireWorkspace(device: GPUDevice, which: 'part' | 'stats', bytes: number): Workspace {
+  const held = workspaces.get(device) ?? {};
+  workspaces.set(device, held);
+  let w = held[which];
+  if (!w || w.buffer.size < bytes) {
+    w = {
+      buffer: device.createBuffer({
+        label: `attention_flash ${which} workspace`,
+        size: Math.max(16, Math.ceil(bytes / 16) * 16),
+        usage: GPUBufferUsage.STORAGE,
+      }),
+      users: 0,
+    };
+    held[which] = w;
+  }
+  w.users++;
+  return w;
+}
+function releaseWorkspace(device: GPUDevice, which: 'part' | 'stats', w: Workspace): void {
+  if (--w.users > 0) return;
+  w.buffer.destroy();
+  const held = workspaces.get(device);
+  if (held?.[which] === w) delete held[which];
+}
+
+/**
+ * The key ranges 'flash' runs a [batch, tokens, 3·heads·headDim] qkv in: `splits` ranges of
+ * `keyChunk` keys (a multiple of its key block; the last range shorter where the keys run out), from
+ * `keySplits` (checked: 1 … the key blocks; ranges of ceil(blocks / keySplits) blocks, so fewer
+ * may result) or else chooseAttentionKeySplits (choose/choose.ts) for this device.
+ */
+export function flashKeyRanges(
+  device: GPUDevice,
+  s: { batch: number; tokens: number; heads: number; headDim: number },
+  keySplits?: number,
+): { splits: number; keyChunk: number } {
+  const { batch: B, tokens: N, heads, headDim: D } = s;
+  const BK = flashKeyBlock(D);
+  const keyBlocks = Math.ceil(N / BK);
+  let splits: number;
+  if (keySplits === undefined) {
+    splits = chooseAttentionKeySplits(adapterTraits(device), {
+      workgroups: B * heads * Math.ceil(N / FLASH_BQ),
+      keyBlocks,
+      maxSplits: Math.floor(device.limits.maxStorageBufferBindingSize / (4 * B * N * heads * D)),
+    });
+  } else {
+    splits = keySplits;
+    if (!Number.isInteger(splits) || splits < 1 || splits > keyBlocks)
+      throw new KernelArgumentError(
+        'attention',
+        'keySplits',
+        `must be an integer from 1 to the ${keyBlocks} key blocks of ${BK} (N = ${N}), got ${splits}`,
+      );
+  }
+  const chunkBlocks = Math.ceil(keyBlocks / splits);
+  return { splits: Math.ceil(keyBlocks / chunkBlocks), keyChunk: chunkBlocks * BK };
+}
+
+/**
+ * The 'flash' dispatch: one attention_flash pass over all keys, or (keySplits > 1) a pass whose
+ * workgroups each take a query tile and a key range and write partials to a workspace
+ * ([S, B, N, W] outputs, [S, B, heads, N] (max, sum) pairs), then attention_flash_combine.
+ */
+function attentionFlash(
+  device: GPUDevice,
+  a: AttentionArgs,
+  p: { B: number; N: number; D: number; heads: number; causal: boolean; scale: number },
+): Dispatch {
+  const k = 'attention';
+  const { B, N, D, heads, causal, scale } = p;
+  const bytes = flashWorkgroupBytes(D);
+  if (bytes > device.limits.maxComputeWorkgroupStorageSize)
+    throw new KernelArgumentError(
+      k,
+      'variant',
+      `'flash' at head dim ${D} needs ${bytes} bytes of workgroup memory, over maxComputeWorkgroupStorageSize ${device.limits.maxComputeWorkgroupStorageSize}`,
+    );
+  const W = heads * D;
+  const QT = Math.ceil(N / FLASH_BQ);
+  const { splits: S, keyChunk } = flashKeyRanges(device, { batch: B, tokens: N, heads, headDim: D }, a.keySplits);
+  const overrides = {
+    HEAD_DIM: D,
+    CAUSAL: causal,
+    KEY_SPLITS: S > 1,
+    ...(a.permuteLanes ? { PERMUTE_LANES: true } : {}),
+  };
+  if (S === 1) {
+    return createDispatch(device, attentionFlashKernel, {
+      overrides,
+      uniforms: { tokens: N, heads, scale, key_chunk: keyChunk },
+      tensors: { qkv: a.qkv, out: a.out, stats: unusedOutput(device) },
+      workgroups: [QT, heads, B],
+    });
+  }
+  const partShape = [S, B, N, W];
+  const statsShape = [S, B, heads, N, 2];
+  const partBytes = 4 * S * B * N * W;
+  if (partBytes > device.limits.maxStorageBufferBindingSize)
+    throw new KernelArgumentError(
+      k,
+      'keySplits',
+      `${S} key splits need a ${partBytes}-byte workspace, over maxStorageBufferBindingSize ${device.limits.maxStorageBufferBindingSize}`,
+    );
+  const pw = acquireWorkspace(device, 'part', partBytes);
+  const sw = acquireWorkspace(device, 'stats', 8 * S * B * heads * N);
+  const part: TensorRef = { buffer: pw.buffer, shape: partShape, dtype: 'f32' };
+  const stats: TensorRef = { buffer: sw.buffer, shape: statsShape, dtype: 'f32' };
+  let main: Dispatch | undefined, combine: Dispatch;
+  try {
+    main = createDispatch(device, attentionFlashKernel, {
+      overrides,
+      uniforms: { tokens: N, heads, scale, key_chunk: keyChunk },
+      tensors: { qkv: a.qkv, out: part, stats },
+      workgroups: [QT * S, heads, B],
+    });
+    combine = createDispatch(device, attentionFlashCombineKernel, {
+      overrides: { HEAD_DIM: D },
+      uniforms: { tokens: N, heads, splits: S },
+      tensors: { part, stats, out: a.out },
+      workgroups: [Math.ceil(W / 4 / wgslConst(attentionFlashCombineKernel, 'WG')), N, B],
+    });
+  } catch (e) {
+    main?.destroy();
+    releaseWorkspace(device, 'part', pw);
+    releaseWorkspace(device, 'stats', sw);
+    throw e;
+  }
+  let destroyed = false;
+  return {
+    kernel: attentionFlashKernel.name,
+    async prepare() {
+      await Promise.all([main.prepare?.(), combine.prepare?.()]);
+    },
+    encode(pass) {
+      main.encode(pass);
+      combine.encode(pass);
+    },
+    destroy() {
+      main.destroy();
+      combine.destroy();
+      if (destroyed) return;
+      destroyed = true;
+      releaseWorkspace(device, 'part', pw);
+      releaseWorkspace(device, 'stats', sw);
+    },
+  };
 }

@@ -2,16 +2,19 @@ import { describe, expect, it } from 'vitest';
 import {
   attention,
   attentionVariantFor,
+  flashWorkgroupBytes,
   setAttentionVariant,
+  ATTENTION_MAX_HEAD_DIM,
   ATTENTION_VARIANTS,
   type AttentionVariant,
 } from '../../src/kernels/attention.js';
 import { attentionTexture } from '../../src/kernels/attention-texture.js';
 import { adapterTraits } from '../../src/kernels/choose/adapter.js';
+import { ATTENTION_FLASH_WORKGROUP_BYTES } from '../../src/kernels/choose/choose.js';
 import { ATTENTION_FAMILY, variantProblem } from '../../src/kernels/choose/variants.js';
 import { uploadMatrixTexture } from '../../src/kernels/program/texture-matrix.js';
 import { attentionRef } from '../../reference/attention.js';
-import { poisoned, readback, rng, run, testDevice, upload, worstRatio } from '../helpers/gpu.js';
+import { poisoned, readback, rng, run, testDevice, trackBuffers, upload, worstRatio } from '../helpers/gpu.js';
 
 /**
  * One attention call of `variant` on a [B, N, 3W] qkv; 'texture' takes qkv as a matrix texture and
@@ -44,8 +47,8 @@ function attentionCall(
       );
 }
 
-// Each variant, and the tiled one's test build whose workgroup exchanges cross lockstep groups (on
-// CPU adapters the only way a missing barrier in it changes a result).
+// Each variant, and the tiled and flash ones' test builds whose workgroup exchanges cross lockstep
+// groups (on CPU adapters the only way a missing barrier in them changes a result).
 const builds: [string, AttentionVariant, boolean][] = [
   ...(Object.keys(ATTENTION_VARIANTS) as AttentionVariant[]).map((v): [string, AttentionVariant, boolean] => [
     v,
@@ -53,6 +56,7 @@ const builds: [string, AttentionVariant, boolean][] = [
     false,
   ]),
   ['tiled, lanes permuted', 'tiled', true],
+  ['flash, lanes permuted', 'flash', true],
 ];
 /**
  * A variant the adapter lacks a need for (ATTENTION_FAMILY: 'subgroup', 'texture' need 8-lane
@@ -193,5 +197,126 @@ describe('attention variant choice', () => {
       setAttentionVariant(device, null);
     }
     expect(attentionVariantFor(device)).toBe(dflt);
+  });
+});
+
+describe('attention (flash): shapes, head dims and the split over keys', () => {
+  // Token counts that are no multiple of its 32-query tiles or 32/16-key blocks (5, 50, 197, 257,
+  // 785: Ti..g at 224 px / patch 16 or 14, batch 1 at 448 px / patch 16), the family's head dims
+  // 64 / 72 / 80 / 88 / 128, several batch × heads; keySplits 1 (none), the chooser's (undefined),
+  // and forced counts whose ranges are uneven (N = 197 in 3: 96, 96, 5 keys).
+  // [B, N, heads, head_dim, keySplits, causal]
+  const cases: [number, number, number, number, number | undefined, boolean][] = [
+    [1, 5, 2, 64, 1, false],
+    [3, 50, 2, 72, 2, false],
+    [2, 197, 3, 64, 3, false],
+    [1, 197, 2, 80, 4, true],
+    [1, 257, 2, 88, 5, false],
+    [1, 257, 1, 128, 7, true],
+    [1, 785, 2, 64, 4, false],
+    [1, 785, 1, 80, undefined, true],
+    [2, 50, 2, 128, 4, false],
+    [1, 197, 1, 128, 13, false],
+    [2, 77, 2, 64, 2, true],
+    [1, 785, 1, 88, 1, true],
+  ];
+  it.for(cases)(
+    'B=%i N=%i heads=%i head_dim=%i keySplits=%s causal=%s',
+    async ([B, N, heads, D, keySplits, causal]) => {
+      const device = await testDevice();
+      const W = heads * D;
+      const qkv = rng(B * 7001 + N * 31 + D + (keySplits ?? 0)).normals(B * N * 3 * W);
+      const out = poisoned(device, [B, N, W]);
+      await run(
+        device,
+        attention(device, { qkv: upload(device, qkv, [B, N, 3 * W]), out, heads, variant: 'flash', keySplits, causal }),
+      );
+      const got = await readback(device, out);
+      const ref = attentionRef(qkv, B, N, W, heads, undefined, causal);
+      const { ratio, index } = worstRatio(got, ref.out, (i) => ref.bound[i]!);
+      expect(ratio, `worst at ${index}: got ${got[index]}, want ${ref.out[index]}`).toBeLessThanOrEqual(1);
+    },
+  );
+});
+
+describe('attention (flash): split over keys, causal, with NaN after a query block', () => {
+  it.for([2, 3, 7])('keySplits=%i: the keys after a query block are never read', async (keySplits) => {
+    // As the causal NaN test above, with the keys split: a split whose range starts after a query
+    // tile's last query must read nothing (its workgroups write an empty partial).
+    const device = await testDevice();
+    const B = 1,
+      N = 200,
+      heads = 2,
+      W = 128,
+      cut = 128;
+    const qkv = rng(31 + keySplits).normals(B * N * 3 * W);
+    const poisonedQkv = qkv.slice();
+    poisonedQkv.fill(NaN, cut * 3 * W);
+    const out = poisoned(device, [B, N, W]);
+    const qt = upload(device, poisonedQkv, [B, N, 3 * W]);
+    await run(device, attention(device, { qkv: qt, out, heads, variant: 'flash', causal: true, keySplits }));
+    const got = (await readback(device, out)).subarray(0, cut * W);
+    const ref = attentionRef(qkv, B, N, W, heads, undefined, true);
+    expect(got.every(Number.isFinite)).toBe(true);
+    const { ratio, index } = worstRatio(got, ref.out.subarray(0, cut * W), (i) => ref.bound[i]!);
+    expect(ratio, `worst at ${index}: got ${got[index]}, want ${ref.out[index]}`).toBeLessThanOrEqual(1);
+  });
+
+  it('stays finite with large scores, split', async () => {
+    const device = await testDevice();
+    const B = 1,
+      N = 100,
+      heads = 1,
+      W = 64;
+    const qkv = rng(4).normals(B * N * 3 * W, 30);
+    const out = poisoned(device, [B, N, W]);
+    await run(
+      device,
+      attention(device, { qkv: upload(device, qkv, [B, N, 3 * W]), out, heads, variant: 'flash', keySplits: 3 }),
+    );
+    const got = await readback(device, out);
+    const ref = attentionRef(qkv, B, N, W, heads);
+    expect(got.every(Number.isFinite)).toBe(true);
+    expect(worstRatio(got, ref.out, (i) => ref.bound[i]!).ratio).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('attention (flash): arguments and workgroup memory', () => {
+  it('refuses keySplits outside 1 … key blocks, and on other variants, naming it', async () => {
+    const device = await testDevice();
+    const qkv = upload(device, new Float32Array(50 * 3 * 64), [1, 50, 192]);
+    const out = poisoned(device, [1, 50, 64]);
+    for (const keySplits of [0, 3, 1.5])
+      expect(() => attention(device, { qkv, out, heads: 1, variant: 'flash', keySplits })).toThrow(
+        /argument 'keySplits': must be an integer from 1 to the 2 key blocks of 32 \(N = 50\)/,
+      );
+    expect(() => attention(device, { qkv, out, heads: 1, variant: 'broadcast', keySplits: 2 })).toThrow(
+      /argument 'keySplits': only the 'flash' variant splits its keys/,
+    );
+  });
+
+  it('needs at most ATTENTION_FLASH_WORKGROUP_BYTES of workgroup memory, at every head dim', () => {
+    const dims = Array.from({ length: ATTENTION_MAX_HEAD_DIM / 4 }, (_, i) => 4 * (i + 1));
+    expect(Math.max(...dims.map(flashWorkgroupBytes))).toBe(ATTENTION_FLASH_WORKGROUP_BYTES);
+    expect(flashWorkgroupBytes(64)).toBe(22528);
+    expect(flashWorkgroupBytes(128)).toBe(28416);
+  });
+
+  it('frees its split-key workspace with the last dispatch that uses it', async () => {
+    const device = await testDevice();
+    const tracked = trackBuffers(device);
+    try {
+      const qkv = upload(device, rng(5).normals(100 * 3 * 64), [1, 100, 192]);
+      const out = poisoned(device, [1, 100, 64]);
+      const before = tracked.live();
+      const a = attention(device, { qkv, out, heads: 1, variant: 'flash', keySplits: 2 });
+      const b = attention(device, { qkv, out, heads: 1, variant: 'flash', keySplits: 3 });
+      await run(device, a, b);
+      a.destroy();
+      b.destroy();
+      expect(tracked.live()).toBe(before);
+    } finally {
+      tracked.stop();
+    }
   });
 });

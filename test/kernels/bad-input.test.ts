@@ -230,7 +230,7 @@ describe('kernel argument checks', () => {
     const wrappers: [string, (device: GPUDevice, a: never) => unknown, string][] = [
       ['gemm', kernels.gemm, 'x, w, bias, y, epilogue, tile, f16Loads, variant'],
       ['gemm_texture', kernels.gemmTexture, 'x, w, bias, y, epilogue, row0'],
-      ['attention', kernels.attention, 'qkv, out, heads, scale, causal, variant, permuteLanes'],
+      ['attention', kernels.attention, 'qkv, out, heads, scale, causal, variant, permuteLanes, keySplits'],
       ['attention_texture', kernels.attentionTexture, 'qkv, tokens, out, heads, batch0, scale, causal'],
       ['layernorm', kernels.layerNorm, 'x, gamma, beta, y, eps'],
       ['layernorm_texture', kernels.layerNormTexture, 'x, gamma, beta, y, eps, row0'],

@@ -1,6 +1,9 @@
 // The built-in kernel choices and the kernel family tables, without a device (choose/ is pure).
 import { describe, expect, it } from 'vitest';
 import {
+  ATTENTION_FLASH_WORKGROUP_BYTES,
+  ATTENTION_MAX_KEY_SPLITS,
+  chooseAttentionKeySplits,
   chooseAttentionVariant,
   chooseGemmTile,
   chooseGemmVariant,
@@ -42,13 +45,22 @@ const lavapipe: AdapterTraits = { cpu: true, subgroupsOf8: true, limits: LAVAPIP
 const swiftshader: AdapterTraits = { cpu: true, subgroupsOf8: false, limits: DEFAULT_LIMITS };
 const gpu: AdapterTraits = { cpu: false, subgroupsOf8: false, limits: DEFAULT_LIMITS };
 const gpuWith8: AdapterTraits = { cpu: false, subgroupsOf8: true, limits: DEFAULT_LIMITS };
+// The H200's Dawn grants 48 KiB of workgroup memory (docs/gpu.md); most GPUs 32 KiB or more.
+const h200: AdapterTraits = {
+  cpu: false,
+  subgroupsOf8: false,
+  limits: { ...LAVAPIPE_LIMITS, maxComputeWorkgroupStorageSize: 49152 },
+};
+const gpu32k: AdapterTraits = { cpu: false, subgroupsOf8: true, limits: LAVAPIPE_LIMITS };
 
 describe('built-in kernel choices (pure functions of adapter traits and shape)', () => {
   it.each([
     ['lavapipe (CPU, 8-lane subgroups)', lavapipe, 'texture', 'texture'],
     ['a CPU adapter without 8-lane subgroups', swiftshader, 'tiled', 'tiled'],
-    ['a GPU', gpu, 'tiled', 'broadcast'],
-    ['a GPU with 8-lane subgroups (still GPU kernels)', gpuWith8, 'tiled', 'broadcast'],
+    ['a GPU with 48 KiB of workgroup memory (the H200)', h200, 'tiled', 'flash'],
+    ['a GPU with 32 KiB and 8-lane subgroups (still GPU kernels)', gpu32k, 'tiled', 'flash'],
+    ['a GPU with only the default 16 KiB (flash does not fit)', gpu, 'tiled', 'broadcast'],
+    ['a GPU with 8-lane subgroups and 16 KiB', gpuWith8, 'tiled', 'broadcast'],
   ] as const)('%s', (_, t, gemm, attention) => {
     expect(chooseGemmVariant(t)).toBe(gemm);
     expect(chooseAttentionVariant(t)).toBe(attention);
@@ -76,6 +88,36 @@ describe('built-in kernel choices (pure functions of adapter traits and shape)',
     expect(tileName(chooseGemmTile(gpu))).toBe('128x128k8p');
   });
 
+  it("attention: 'flash' where its workgroup memory fits (CPU adapters keep theirs)", () => {
+    const at = (bytes: number): AdapterTraits => ({
+      ...gpu,
+      limits: { ...DEFAULT_LIMITS, maxComputeWorkgroupStorageSize: bytes },
+    });
+    expect(chooseAttentionVariant(at(ATTENTION_FLASH_WORKGROUP_BYTES))).toBe('flash');
+    expect(chooseAttentionVariant(at(ATTENTION_FLASH_WORKGROUP_BYTES - 1))).toBe('broadcast');
+    expect(chooseAttentionVariant({ ...lavapipe, limits: h200.limits })).toBe('texture');
+    expect(chooseAttentionVariant({ ...swiftshader, limits: h200.limits })).toBe('tiled');
+  });
+
+  it('attention key splits: only where batch × heads × query tiles cannot fill the adapter', () => {
+    // Batch 1 at 448 px / patch 16 (785 tokens, B/16: 12 heads, 25 query tiles of 32 = 300
+    // workgroups, 25 key blocks of 32): 4 splits make 1200 ≥ 1024.
+    expect(chooseAttentionKeySplits(h200, { workgroups: 12 * 25, keyBlocks: 25 })).toBe(4);
+    // B/16 ×32 (197 tokens: 7 tiles × 12 heads × 32 = 2688): none.
+    expect(chooseAttentionKeySplits(h200, { workgroups: 2688, keyBlocks: 7 })).toBe(1);
+    // Batch 1 at 224 px (84 workgroups): 13 would fill it, but 7 key blocks give 3 splits of ≥ 2.
+    expect(chooseAttentionKeySplits(h200, { workgroups: 84, keyBlocks: 7 })).toBe(3);
+    // ViT-H/14 at 448 px (1025 tokens, 16 heads: 33 × 16 = 528): 2.
+    expect(chooseAttentionKeySplits(h200, { workgroups: 528, keyBlocks: 33 })).toBe(2);
+    // One workgroup over a long sequence: capped; and by what the workspace may hold.
+    expect(chooseAttentionKeySplits(h200, { workgroups: 1, keyBlocks: 1000 })).toBe(ATTENTION_MAX_KEY_SPLITS);
+    expect(chooseAttentionKeySplits(h200, { workgroups: 1, keyBlocks: 1000, maxSplits: 3 })).toBe(3);
+    // One key block: nothing to split. CPU adapters want 8 workgroups (their threads).
+    expect(chooseAttentionKeySplits(h200, { workgroups: 1, keyBlocks: 1 })).toBe(1);
+    expect(chooseAttentionKeySplits(lavapipe, { workgroups: 3, keyBlocks: 20 })).toBe(3);
+    expect(chooseAttentionKeySplits(lavapipe, { workgroups: 8, keyBlocks: 20 })).toBe(1);
+  });
+
   it('only tiles the limits allow are candidates; the reason is given for the others', () => {
     const small: AdapterTraits = { ...gpu, limits: SMALL_LIMITS };
     expect(tileCandidates(small).map((c) => tileName(c.tile))).toEqual(['64x64k16', '32x64k16p']);
@@ -92,8 +134,14 @@ describe('the kernel family tables (choose/variants.ts)', () => {
   it('what each adapter can run follows from the variants’ needs', () => {
     expect(runnableVariants(GEMM_FAMILY, lavapipe)).toEqual(['tiled', 'subgroup', 'texture']);
     expect(runnableVariants(GEMM_FAMILY, swiftshader)).toEqual(['tiled']);
-    expect(runnableVariants(ATTENTION_FAMILY, lavapipe)).toEqual(['broadcast', 'tiled', 'subgroup', 'texture']);
-    expect(runnableVariants(ATTENTION_FAMILY, gpu)).toEqual(['broadcast', 'tiled']);
+    expect(runnableVariants(ATTENTION_FAMILY, lavapipe)).toEqual([
+      'broadcast',
+      'tiled',
+      'flash',
+      'subgroup',
+      'texture',
+    ]);
+    expect(runnableVariants(ATTENTION_FAMILY, gpu)).toEqual(['broadcast', 'tiled', 'flash']);
     expect(variantProblem(GEMM_FAMILY.variants.texture, 'texture', gpu)).toBe(
       "'texture' needs the subgroups feature with a subgroup size of exactly 8",
     );
@@ -101,7 +149,7 @@ describe('the kernel family tables (choose/variants.ts)', () => {
   });
 
   it('the built-in choices are variants of the tables, runnable where chosen', () => {
-    for (const t of [lavapipe, swiftshader, gpu, gpuWith8]) {
+    for (const t of [lavapipe, swiftshader, gpu, gpuWith8, h200, gpu32k]) {
       expect(runnableVariants(GEMM_FAMILY, t)).toContain(chooseGemmVariant(t));
       expect(runnableVariants(ATTENTION_FAMILY, t)).toContain(chooseAttentionVariant(t));
     }

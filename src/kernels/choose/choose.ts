@@ -18,12 +18,57 @@ export function chooseGemmVariant(t: AdapterTraits): GemmVariant {
 }
 
 /**
- * The attention a model runs: on CPU adapters 'texture' (8-lane subgroups) or 'tiled', 'broadcast'
- * elsewhere. On lavapipe 'texture' > 'subgroup' > 'tiled' (bench/results/kernels-*.md); on GPUs
- * 'broadcast' reads each key once per workgroup from workgroup memory (not yet measured on a GPU).
+ * Workgroup memory attention_flash needs at its largest (head dim 100: BK = 32 keys per block, rows of
+ * 25 vec4s; src/wgsl/attention_flash.wgsl, whose other head dims need less). The wrapper computes it
+ * per head dim (flashWorkgroupBytes, attention.ts); test/kernels/attention.test.ts checks that this
+ * is their maximum over every head dim ≤ 128. Every WebGPU adapter has 16 KiB, lavapipe 32, the H200 48.
+ */
+export const ATTENTION_FLASH_WORKGROUP_BYTES = 30720;
+
+/**
+ * The attention a model runs: on CPU adapters 'texture' (8-lane subgroups) or 'tiled', 'flash'
+ * elsewhere where the adapter has the workgroup memory it needs (ATTENTION_FLASH_WORKGROUP_BYTES),
+ * else 'broadcast'. On lavapipe 'texture' > 'subgroup' > 'tiled' (bench/results/kernels-*.md); on
+ * GPUs 'flash' holds register tiles for Q·Kᵀ and P·V (3–4 FMAs per workgroup-memory float where
+ * 'broadcast' does 1) and splits the keys when a batch is too small to fill the GPU; neither is
+ * measured on a GPU yet (docs/gpu.md).
  */
 export function chooseAttentionVariant(t: AdapterTraits): AttentionVariant {
-  return t.cpu ? (t.subgroupsOf8 ? 'texture' : 'tiled') : 'broadcast';
+  if (t.cpu) return t.subgroupsOf8 ? 'texture' : 'tiled';
+  return t.limits.maxComputeWorkgroupStorageSize >= ATTENTION_FLASH_WORKGROUP_BYTES ? 'flash' : 'broadcast';
+}
+
+/**
+ * Workgroups an attention dispatch should have before its keys are not split (CPU: its threads; GPU:
+ * about one full wave of 64-invocation workgroups on a large GPU — the H200 has 132 SMs, each holding
+ * ~8 such workgroups at ~110 registers per invocation; an estimate, to be measured).
+ */
+export const ATTENTION_MIN_WORKGROUPS = { cpu: 8, gpu: 1024 } as const;
+/** The most key splits attention_flash takes, and the fewest key blocks each split gets (but the last). */
+export const ATTENTION_MAX_KEY_SPLITS = 16;
+export const ATTENTION_MIN_BLOCKS_PER_SPLIT = 2;
+
+/**
+ * How many key ranges attention_flash splits the keys into (1: none, no combine pass), for a dispatch
+ * of `workgroups` workgroups (batch × heads × query tiles) over `keyBlocks` key blocks, at most
+ * `maxSplits` (what the workspace may hold): none where the dispatch fills the adapter
+ * (ATTENTION_MIN_WORKGROUPS); else as many as fill it, each with at least
+ * ATTENTION_MIN_BLOCKS_PER_SPLIT key blocks, at most ATTENTION_MAX_KEY_SPLITS. Batch 1 at 448 px /
+ * patch 8 (785 tokens, 12 heads: 300 workgroups) gets 4 splits on a GPU; B/16 ×32 (2688) none.
+ */
+export function chooseAttentionKeySplits(
+  t: Pick<AdapterTraits, 'cpu'>,
+  s: { workgroups: number; keyBlocks: number; maxSplits?: number },
+): number {
+  const target = ATTENTION_MIN_WORKGROUPS[t.cpu ? 'cpu' : 'gpu'];
+  if (s.workgroups >= target) return 1;
+  const n = Math.min(
+    Math.ceil(target / s.workgroups),
+    Math.floor(s.keyBlocks / ATTENTION_MIN_BLOCKS_PER_SPLIT),
+    ATTENTION_MAX_KEY_SPLITS,
+    s.maxSplits ?? Infinity,
+  );
+  return Math.max(1, n);
 }
 
 /**

@@ -73,7 +73,7 @@ export const GEMM_FAMILY = {
 };
 
 /**
- * Attention: 'broadcast', 'tiled' and 'subgroup' read a qkv buffer (attention()); 'texture' reads a
+ * Attention: 'broadcast', 'tiled', 'flash' and 'subgroup' read a qkv buffer (attention()); 'texture' reads a
  * qkv matrix texture (attentionTexture, attention-texture.ts): a model choice, for which the graph
  * packs qkv. `headDims`: the head dimensions tools/check-spirv.ts compiles each GPU-path variant at.
  */
@@ -81,6 +81,9 @@ export const ATTENTION_FAMILY = {
   variants: {
     broadcast: { needs: [], reads: 'buffer', gpuPath: true, row: 'attention' },
     tiled: { needs: [], reads: 'buffer', gpuPath: true, row: 'attention' },
+    // Q/K/V tiles in workgroup memory (ATTENTION_FLASH_WORKGROUP_BYTES of it, choose.ts), optionally
+    // split over keys with a combine pass (attention_flash_combine); the GPU default.
+    flash: { needs: [], reads: 'buffer', gpuPath: true, row: 'attention' },
     subgroup: { needs: ['subgroupsOf8'], reads: 'buffer', gpuPath: false, row: 'attention' },
     texture: {
       needs: ['subgroupsOf8'],
