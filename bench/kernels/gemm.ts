@@ -126,8 +126,10 @@ export async function gemmRows(b: Bench): Promise<void> {
   const runnable = runnableVariants(GEMM_FAMILY, b.traits);
   const unmet = variantNames(GEMM_FAMILY).filter((v) => !runnable.includes(v));
   if (unmet.length > 0 && GEMM_SHAPES.some(([name]) => b.want(`gemm ${name}`))) {
-    const need = GEMM_SPECS[unmet[0]!].needs.find((n) => !b.traits[n])!;
-    console.log(`${unmet.map(skipName).join(', ')}: skipped, ${LACKS[need]}`);
+    // One line per missing capability ('gemm subgroup, gemm_texture: …', 'gemm subgroup_matrix: …').
+    const needOf = (v: GemmVariant) => GEMM_SPECS[v].needs.find((n) => !b.traits[n])!;
+    for (const need of new Set(unmet.map(needOf)))
+      console.log(`${unmet.filter((v) => needOf(v) === need).map(skipName).join(', ')}: skipped, ${LACKS[need]}`);
   }
   for (const [name, M, K, N, epilogue] of [...GEMM_SHAPES, ...(b.flags.diag ? GEMM_DIAG_SHAPES : [])]) {
     if (!b.want(`gemm ${name}`)) continue;
