@@ -40,9 +40,12 @@ const PLACEHOLDERS = {
  */
 export function specialiseSubgroupMatrix(wgsl: string, c: SubgroupMatrixConfig): string {
   if (c.componentType !== 'f16' || !['f32', 'f16'].includes(c.resultComponentType))
-    throw new Error(`gemm_subgroup_matrix: takes f16 operands and an f32 or f16 result, got ${subgroupMatrixConfigName(c)}`);
+    throw new Error(
+      `gemm_subgroup_matrix: takes f16 operands and an f32 or f16 result, got ${subgroupMatrixConfigName(c)}`,
+    );
   for (const s of [c.M, c.N, c.K])
-    if (!Number.isInteger(s) || s <= 0) throw new Error(`gemm_subgroup_matrix: bad size in ${subgroupMatrixConfigName(c)}`);
+    if (!Number.isInteger(s) || s <= 0)
+      throw new Error(`gemm_subgroup_matrix: bad size in ${subgroupMatrixConfigName(c)}`);
   for (const p of Object.keys(PLACEHOLDERS))
     if (!new RegExp(`\\b${p}\\b`).test(wgsl)) throw new Error(`gemm_subgroup_matrix: the template has no ${p}`);
   return wgsl.replace(/\b(SGM_RESULT|SGM_M|SGM_N|SGM_K)\b/g, (p) => PLACEHOLDERS[p as keyof typeof PLACEHOLDERS](c));

@@ -56,10 +56,7 @@ describe('Dawn flags', () => {
       // Where the adapter offers subgroup matrices (a GPU), its toggles come too (DeviceOptions.subgroupMatrix).
       const sgm = a.features.includes(SUBGROUP_MATRIX_FEATURE);
       expect(a.dawnFlags).toEqual(
-        mergeDawnFlags([
-          `enable-dawn-features=${NODE_DAWN_FEATURES.join(',')}`,
-          ...(sgm ? SUBGROUP_MATRIX_FLAGS : []),
-        ]),
+        mergeDawnFlags([`enable-dawn-features=${NODE_DAWN_FEATURES.join(',')}`, ...(sgm ? SUBGROUP_MATRIX_FLAGS : [])]),
       );
       expect(b.dawnFlags).toEqual(sgm ? [...SUBGROUP_MATRIX_FLAGS] : []);
       expect(c.dawnFlags).toEqual([

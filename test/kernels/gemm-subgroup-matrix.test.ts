@@ -21,7 +21,7 @@ import { uploadWeight } from '../../src/kernels/program/harness.js';
 import type { WeightDType } from '../../src/kernels/program/types.js';
 import { KernelArgumentError } from '../../src/errors.js';
 import { f16BitsToF32, f32ToF16Bits } from '../../src/half.js';
-import { gemmRef } from '../../reference/gemm.js';
+import { gemmRef, subgroupMatrixBoundAt } from '../../reference/gemm.js';
 import { poisoned, readback, rng, run, testDeviceInfo, upload, weightAs, worstRatio } from '../helpers/gpu.js';
 
 const cfg = (
@@ -115,20 +115,7 @@ describe('gemm subgroup_matrix on a device without the feature', () => {
   });
 });
 
-/**
- * The tolerance (compared with the exact float64 result of the f32 inputs). x and w are rounded to
- * f16 as they are staged, each off by under one f16 ulp (2^-10 relative: WGSL's f32 → f16 may take
- * either neighbour), so each product is off by < INPUT_ROUNDING·|x w|, plus, below f16's normal range,
- * an absolute 2^-24 per input (SUBNORMAL). The products of f16 values are exact in the accumulator;
- * each of the K additions is off by one ulp of the accumulator at most (ACC_ULP: 2^-23 for f32 —
- * one, not a half, since tensor cores may align by truncation — and 2^-10 for f16, which also
- * holds the final store). The epilogues are at most EPILOGUE_LIPSCHITZ-Lipschitz (GELU 1.13,
- * QuickGELU 1.1) and add their own f32 error, which gemmRef's f32 bound covers.
- */
-const INPUT_ROUNDING = 2 * 2 ** -10 + 2 ** -20;
-const SUBNORMAL = 2 ** -24;
-const ACC_ULP = { f32: 2 ** -23, f16: 2 ** -10 } as const;
-const EPILOGUE_LIPSCHITZ = 1.2;
+// The tolerance: subgroupMatrixBoundAt (reference/gemm.ts) has it with its derivation.
 
 async function checkSubgroupMatrixGemm(
   M: number,
@@ -165,7 +152,7 @@ async function checkSubgroupMatrixGemm(
   expect(ratio, `worst at ${index}: got ${got[index]}, want ${ref.y[index]}`).toBeLessThanOrEqual(1);
 }
 
-/** The allowed |error| of each element (the derivation above), given gemmRef's f32 bound `f32Bound`. */
+/** The allowed |error| of each element (subgroupMatrixBoundAt), given gemmRef's f32 bound `f32Bound`. */
 function subgroupMatrixBound(
   x: Float32Array,
   w: Float32Array,
@@ -174,21 +161,12 @@ function subgroupMatrixBound(
   N: number,
   epilogue: GemmEpilogue,
   f32Bound: Float64Array,
-  result: 'f32' | 'f16',
+  accumulator: 'f32' | 'f16',
 ): Float64Array {
-  const lip = epilogue === 'none' || epilogue === 'residual' ? 1 : EPILOGUE_LIPSCHITZ;
   const out = new Float64Array(M * N);
   for (let m = 0; m < M; m++)
-    for (let n = 0; n < N; n++) {
-      let absDot = 0,
-        absSum = 0;
-      for (let k = 0; k < K; k++) {
-        absDot += Math.abs(x[m * K + k]! * w[n * K + k]!);
-        absSum += Math.abs(x[m * K + k]!) + Math.abs(w[n * K + k]!);
-      }
-      out[m * N + n] =
-        lip * ((INPUT_ROUNDING + K * ACC_ULP[result]) * absDot + SUBNORMAL * absSum) + f32Bound[m * N + n]!;
-    }
+    for (let n = 0; n < N; n++)
+      out[m * N + n] = subgroupMatrixBoundAt(x, K, w, epilogue, accumulator, f32Bound[m * N + n]!, m, n);
   return out;
 }
 
