@@ -59,6 +59,7 @@ export interface DeviceOptions {
    * adapters, not on CPU ones (lavapipe, SwiftShader: none offers it); true asks on every adapter,
    * false never. Where the feature is not granted with them the device is made without the toggles
    * (they would only widen what Dawn allows), and `DeviceInfo.dawnFlags` says what it was made with.
+   * Where not given: the environment variable WGSL_VIT_SUBGROUP_MATRIX (`on`, `off`, `auto`) where set.
    */
   subgroupMatrix?: boolean;
   /**
@@ -75,6 +76,9 @@ export type WebGPUChoice = 'auto' | 'dawn' | 'native';
 export const WEBGPU_CHOICES: readonly WebGPUChoice[] = ['auto', 'dawn', 'native'];
 /** The environment variable that picks the WebGPU implementation where DeviceOptions.webgpu is not given. */
 export const WEBGPU_ENV = 'WGSL_VIT_WEBGPU';
+
+/** The environment variable that sets DeviceOptions.subgroupMatrix where the option is not given (on, off, auto). */
+export const SUBGROUP_MATRIX_ENV = 'WGSL_VIT_SUBGROUP_MATRIX';
 
 /** The keys of DeviceOptions (an unknown one is refused, options.ts). */
 export const DEVICE_OPTION_KEYS = {
@@ -355,14 +359,18 @@ export async function requestDevice(opts: DeviceOptions = {}): Promise<DeviceInf
 }
 
 /**
- * Whether a Node device is first tried with SUBGROUP_MATRIX_FLAGS (DeviceOptions.subgroupMatrix): never
- * where the option is false or the feature is not among the wanted ones; always where it is true;
+ * Whether a Node device is first tried with SUBGROUP_MATRIX_FLAGS (DeviceOptions.subgroupMatrix, else
+ * SUBGROUP_MATRIX_ENV): never where it is false / off or the feature is not among the wanted ones;
+ * always where it is true / on;
  * by default where the adapter Dawn finds with `flags` is not a CPU implementation.
  */
 async function wantsSubgroupMatrix(opts: DeviceOptions, flags: string[]): Promise<boolean> {
-  if (opts.subgroupMatrix === false || !(opts.features ?? WANTED_FEATURES).includes(SUBGROUP_MATRIX_FEATURE))
-    return false;
-  if (opts.subgroupMatrix === true) return true;
+  const env = envVar(SUBGROUP_MATRIX_ENV)?.trim().toLowerCase();
+  if (opts.subgroupMatrix === undefined && env && !['on', 'off', 'auto'].includes(env))
+    throw new DeviceError(`environment variable ${SUBGROUP_MATRIX_ENV} is '${env}': one of 'on', 'off', 'auto'`);
+  const asked = opts.subgroupMatrix ?? (env === 'on' ? true : env === 'off' ? false : undefined);
+  if (asked === false || !(opts.features ?? WANTED_FEATURES).includes(SUBGROUP_MATRIX_FEATURE)) return false;
+  if (asked === true) return true;
   try {
     const gpu = await nodeGpu(mergeDawnFlags(flags));
     const adapter = await gpu.requestAdapter(opts.powerPreference ? { powerPreference: opts.powerPreference } : {});

@@ -2,7 +2,7 @@
 // matrices): y[m, n] = epilogue( sum_k x[m, k] * w[n, k] + bias[n] ), the contract of gemm.wgsl
 // (x [M, K] f32, w [N, K] in f32 / f16 / q8, bias [N], y [M, N]; the same EPILOGUE codes and
 // HAS_BIAS, _gemm_io.wgsl). Needs the device features chromium-experimental-subgroup-matrix,
-// subgroups and shader-f16 (Dawn's docs/dawn/features/subgroup_matrix.md).
+// subgroups and shader-f16 (Dawn's feature document, subgroup_matrix.md in google/dawn).
 //
 // TEMPLATE: SGM_RESULT (f32 or f16), SGM_M, SGM_N, SGM_K are not WGSL: the host replaces them with the
 // chosen configuration's result type and sizes (specialiseSubgroupMatrix, src/kernels/gemm-subgroup-matrix.ts),

@@ -8,6 +8,7 @@ import {
   NODE_DAWN_FEATURES,
   requestDevice,
   splitDawnFlags,
+  SUBGROUP_MATRIX_ENV,
   SUBGROUP_MATRIX_FLAGS,
 } from '../../src/device.js';
 import { SUBGROUP_MATRIX_FEATURE } from '../../src/kernels/choose/subgroup-matrix.js';
@@ -66,6 +67,20 @@ describe('Dawn flags', () => {
       expect(c.timestamps).toBe('precise');
     } finally {
       for (const d of [a, b, c]) d.device.destroy();
+    }
+  });
+
+  it('WGSL_VIT_SUBGROUP_MATRIX must be on, off or auto', async (ctx) => {
+    const probe = await requestDevice({ subgroupMatrix: false });
+    probe.device.destroy();
+    if (!probe.runtime.endsWith('-dawn')) return ctx.skip(`runtime ${probe.runtime}: no Dawn flags`);
+    process.env[SUBGROUP_MATRIX_ENV] = 'sometimes';
+    try {
+      await expect(requestDevice()).rejects.toThrow(
+        /WGSL_VIT_SUBGROUP_MATRIX is 'sometimes': one of 'on', 'off', 'auto'/,
+      );
+    } finally {
+      delete process.env[SUBGROUP_MATRIX_ENV];
     }
   });
 
