@@ -102,6 +102,32 @@ const config = subgroupMatrixConfigFor(info.device);
 const NEEDS = 'needs chromium-experimental-subgroup-matrix';
 
 describe('gemm subgroup_matrix on a device without the feature', () => {
+  // What Tint can check here: with the enable removed it parses the module up to the first
+  // subgroup-matrix type, and knows the uniformity rule the module turns off (an unknown rule warns).
+  it.skipIf(config !== null || !info.runtime.endsWith('-dawn'))(
+    'Tint (Dawn) parses it up to its first matrix type and knows its diagnostic rule',
+    async () => {
+      const wgsl = gemmSubgroupMatrixKernel(cfg('f16', 'f32', 8, 8, 8)).wgsl;
+      const messages = async (code: string) => {
+        info.device.pushErrorScope('validation');
+        const m = await info.device.createShaderModule({ code }).getCompilationInfo();
+        await info.device.popErrorScope();
+        return m.messages.map((x) => ({ type: x.type, line: x.lineNum, text: x.message.split('\n')[0]! }));
+      };
+      const stripped = wgsl.replace(/^enable chromium_experimental_subgroup_matrix;$/m, '');
+      const firstType = stripped.split('\n').findIndex((l) => /^[^/]*subgroup_matrix_result</.test(l)) + 1;
+      expect(await messages(stripped)).toEqual([
+        {
+          type: 'error',
+          line: firstType,
+          text: "use of 'subgroup_matrix_*' requires enabling extension 'chromium_experimental_subgroup_matrix'",
+        },
+      ]);
+      const bogus = await messages(stripped.replace('chromium.subgroup_matrix_uniformity', 'chromium.no_such_rule'));
+      expect(bogus.map((m) => m.type)).toEqual(['warning', 'error']);
+    },
+  );
+
   it.skipIf(config !== null)('is refused, naming what it needs (lavapipe, and GPUs without it)', () => {
     const d = info.device;
     const t = (shape: number[]) => upload(d, new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
