@@ -96,14 +96,16 @@ export function gemmSubgroupMatrixDispatch(device: GPUDevice, c: SubgroupMatrixC
       `'subgroup_matrix' with ${subgroupMatrixConfigName(config)} needs ${block.bytes} bytes of workgroup memory, the device has ${device.limits.maxComputeWorkgroupStorageSize}`,
     );
   const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo & { subgroupMaxSize?: number } }).adapterInfo;
-  const subgroupMax = info?.subgroupMaxSize ?? 32;
+  // The feature requires the workgroup's x size to be a multiple of the largest subgroup size.
+  const wg = wgslConst(gemmSubgroupMatrixTemplate, 'SUBGROUPS') * (info?.subgroupMaxSize ?? 32);
+  if (wg > device.limits.maxComputeInvocationsPerWorkgroup || wg > device.limits.maxComputeWorkgroupSizeX)
+    throw new KernelArgumentError(
+      'gemm',
+      'variant',
+      `'subgroup_matrix' needs workgroups of ${wg} invocations (4 subgroups of ${wg / 4}), the device allows ${device.limits.maxComputeInvocationsPerWorkgroup}`,
+    );
   return createDispatch(device, gemmSubgroupMatrixKernel(config), {
-    overrides: {
-      EPILOGUE: c.code,
-      HAS_BIAS: c.hasBias,
-      W_DTYPE: W_DTYPE_CODE[c.dtype],
-      WG: wgslConst(gemmSubgroupMatrixTemplate, 'SUBGROUPS') * subgroupMax,
-    },
+    overrides: { EPILOGUE: c.code, HAS_BIAS: c.hasBias, W_DTYPE: W_DTYPE_CODE[c.dtype], WG: wg },
     uniforms: { M: c.M, N: c.N, K: c.K },
     tensors: c.tensors,
     workgroups: [Math.ceil(c.N / block.n), Math.ceil(c.M / block.m)],

@@ -4,9 +4,10 @@
 // HAS_BIAS, _gemm_io.wgsl). Needs the device features chromium-experimental-subgroup-matrix,
 // subgroups and shader-f16 (Dawn's feature document, subgroup_matrix.md in google/dawn).
 //
-// TEMPLATE: SGM_RESULT (f32 or f16), SGM_M, SGM_N, SGM_K are not WGSL: the host replaces them with the
-// chosen configuration's result type and sizes (specialiseSubgroupMatrix, src/kernels/gemm-subgroup-matrix.ts),
-// because the matrix types take literal sizes. The left operand is f16 in every configuration used.
+// TEMPLATE: the SGM_* names below are placeholders, not WGSL: the host writes in the chosen
+// configuration's result type (f32 or f16) and its M, N, K (specialiseSubgroupMatrix,
+// src/kernels/gemm-subgroup-matrix.ts), because the matrix types take literal sizes. Both operands
+// are f16 in every configuration used.
 //
 // A workgroup of 4 subgroups (WG = 4 × the adapter's largest subgroup size, which the feature requires
 // the workgroup's x size to be a multiple of; where the subgroups come out smaller, those past the
