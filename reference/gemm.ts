@@ -85,3 +85,39 @@ export function gemmRefAt(
   }
   return { y: v, bound: e + 1e-30 };
 }
+
+/**
+ * The allowed |error| of a GEMM on f16 subgroup matrices (the 'subgroup_matrix' variant) at (m, n),
+ * beside the exact result of its f32 inputs, given gemmRefAt's f32 bound `f32Bound`. x and w are
+ * rounded to f16 as they are staged, each off by under one f16 ulp (2^-10 relative: WGSL's f32 → f16
+ * may take either neighbour), so each product is off by < F16_INPUT_ROUNDING·|x w|, plus, below f16's
+ * normal range, an absolute 2^-24 per input (F16_SUBNORMAL). Products of f16 values are exact in the
+ * accumulator; each of the K additions is off by one ulp of it at most (ACCUMULATOR_ULP: 2^-23 for
+ * f32 — one, not a half, since tensor cores may align by truncation — and 2^-10 for f16, which also
+ * covers the final f16 store). The activation epilogues are at most 1.2-Lipschitz (GELU 1.13,
+ * QuickGELU 1.1) and their own f32 error is in `f32Bound`.
+ */
+export const F16_INPUT_ROUNDING = 2 * 2 ** -10 + 2 ** -20;
+export const F16_SUBNORMAL = 2 ** -24;
+export const ACCUMULATOR_ULP = { f32: 2 ** -23, f16: 2 ** -10 } as const;
+export const EPILOGUE_LIPSCHITZ = 1.2;
+
+export function subgroupMatrixBoundAt(
+  x: ArrayLike<number>,
+  K: number,
+  w: ArrayLike<number>,
+  epilogue: Epilogue,
+  accumulator: 'f32' | 'f16',
+  f32Bound: number,
+  m: number,
+  n: number,
+): number {
+  let absDot = 0,
+    absSum = 0;
+  for (let k = 0; k < K; k++) {
+    absDot += Math.abs(x[m * K + k]! * w[n * K + k]!);
+    absSum += Math.abs(x[m * K + k]!) + Math.abs(w[n * K + k]!);
+  }
+  const lip = epilogue === 'none' || epilogue === 'residual' ? 1 : EPILOGUE_LIPSCHITZ;
+  return lip * ((F16_INPUT_ROUNDING + K * ACCUMULATOR_ULP[accumulator]) * absDot + F16_SUBNORMAL * absSum) + f32Bound;
+}

@@ -3,12 +3,23 @@
 import { DeviceError, WebGPUError } from './errors.js';
 import { envReadable, envVar } from './env.js';
 import { checkOptionKeys, type KeyList } from './options.js';
+import {
+  SUBGROUP_MATRIX_FEATURE,
+  subgroupMatrixConfigsOf,
+  type SubgroupMatrixConfig,
+} from './kernels/choose/subgroup-matrix.js';
+import { isCpuAdapterInfo } from './kernels/program/device-traits.js';
 
-/** Optional features the kernels can use when the adapter has them. */
+/**
+ * Optional features the kernels can use when the adapter has them. Dawn offers
+ * 'chromium-experimental-subgroup-matrix' only with the toggles SUBGROUP_MATRIX_FLAGS (Node: see
+ * DeviceOptions.subgroupMatrix; Chrome: --enable-unsafe-webgpu).
+ */
 export const WANTED_FEATURES: readonly GPUFeatureName[] = [
   'shader-f16',
   'subgroups',
   'timestamp-query',
+  SUBGROUP_MATRIX_FEATURE,
 ] as GPUFeatureName[];
 
 /** Limits raised to the adapter's maximum when it offers more than the default. */
@@ -43,6 +54,15 @@ export interface DeviceOptions {
    */
   nvidiaF16?: boolean;
   /**
+   * In Node, ask Dawn for 'chromium-experimental-subgroup-matrix' (tensor cores through Vulkan
+   * cooperative matrix; the 'subgroup_matrix' GEMM) with SUBGROUP_MATRIX_FLAGS. Default: on GPU
+   * adapters, not on CPU ones (lavapipe, SwiftShader: none offers it); true asks on every adapter,
+   * false never. Where the feature is not granted with them the device is made without the toggles
+   * (they would only widen what Dawn allows), and `DeviceInfo.dawnFlags` says what it was made with.
+   * Where not given: the environment variable WGSL_VIT_SUBGROUP_MATRIX (`on`, `off`, `auto`) where set.
+   */
+  subgroupMatrix?: boolean;
+  /**
    * Which WebGPU implementation: 'native' is the runtime's own `navigator.gpu` (a browser's, Deno's
    * wgpu), 'dawn' is Dawn through npm `webgpu` (Node.js, Deno, Bun). Default: the environment
    * variable WGSL_VIT_WEBGPU where set, else 'auto': `navigator.gpu` where it exists, else Dawn in
@@ -57,6 +77,9 @@ export const WEBGPU_CHOICES: readonly WebGPUChoice[] = ['auto', 'dawn', 'native'
 /** The environment variable that picks the WebGPU implementation where DeviceOptions.webgpu is not given. */
 export const WEBGPU_ENV = 'WGSL_VIT_WEBGPU';
 
+/** The environment variable that sets DeviceOptions.subgroupMatrix where the option is not given (on, off, auto). */
+export const SUBGROUP_MATRIX_ENV = 'WGSL_VIT_SUBGROUP_MATRIX';
+
 /** The keys of DeviceOptions (an unknown one is refused, options.ts). */
 export const DEVICE_OPTION_KEYS = {
   dawnFlags: true,
@@ -65,6 +88,7 @@ export const DEVICE_OPTION_KEYS = {
   gpu: true,
   preciseTimestamps: true,
   nvidiaF16: true,
+  subgroupMatrix: true,
   webgpu: true,
 } as const satisfies KeyList<DeviceOptions>;
 
@@ -108,6 +132,15 @@ export function mergeDawnFlags(flags: readonly string[]): string[] {
   return out;
 }
 
+/**
+ * Dawn flags under which Dawn offers 'chromium-experimental-subgroup-matrix': the feature is
+ * experimental (`allow_unsafe_apis`), and Vulkan's cooperative matrices need the Vulkan memory model
+ * in the SPIR-V (`use_vulkan_memory_model`). ONNX Runtime's WebGPU EP enables both.
+ */
+export const SUBGROUP_MATRIX_FLAGS: readonly string[] = [
+  'enable-dawn-features=allow_unsafe_apis,use_vulkan_memory_model',
+];
+
 /** Dawn flags that lift timestamp quantization (Node only; `allow_unsafe_apis` is what permits the toggle). */
 export const PRECISE_TIMESTAMP_FLAGS: readonly string[] = [
   'enable-dawn-features=allow_unsafe_apis',
@@ -139,6 +172,11 @@ export interface DeviceInfo {
   timestamps: TimestampMode;
   /** The Dawn flags the device was made with, merged (Node; empty elsewhere). */
   dawnFlags: string[];
+  /**
+   * The adapter's subgroup-matrix configurations (Dawn's `adapter.info.subgroupMatrixConfigs`: component
+   * and result types, M, N, K) where 'chromium-experimental-subgroup-matrix' was granted; else empty.
+   */
+  subgroupMatrixConfigs: SubgroupMatrixConfig[];
 }
 
 export type Runtime = 'node-dawn' | 'deno-dawn' | 'bun-dawn' | 'deno-wgpu' | 'browser' | 'custom';
@@ -235,10 +273,15 @@ export async function requestDevice(opts: DeviceOptions = {}): Promise<DeviceInf
     const base = [...(opts.dawnFlags ?? [])];
     // Each extra set of flags is tried first; a Dawn that refuses them gives no adapter (or throws),
     // and the device is then made without them.
-    const tries: { flags: string[]; precise: boolean }[] = [];
+    const tries: { flags: string[]; precise: boolean; subgroupMatrix: boolean }[] = [];
     const f16 = opts.nvidiaF16 === false ? [] : NODE_DAWN_FEATURES.map((t) => `enable-dawn-features=${t}`);
-    if (opts.preciseTimestamps) tries.push({ flags: [...base, ...f16, ...PRECISE_TIMESTAMP_FLAGS], precise: true });
-    if (f16.length) tries.push({ flags: [...base, ...f16], precise: false });
+    // With the subgroup-matrix toggles first where they are wanted (kept only where the feature comes with them).
+    for (const sgm of (await wantsSubgroupMatrix(opts, [...base, ...f16])) ? [true, false] : [false]) {
+      const more = [...f16, ...(sgm ? SUBGROUP_MATRIX_FLAGS : [])];
+      if (opts.preciseTimestamps)
+        tries.push({ flags: [...base, ...more, ...PRECISE_TIMESTAMP_FLAGS], precise: true, subgroupMatrix: sgm });
+      if (more.length) tries.push({ flags: [...base, ...more], precise: false, subgroupMatrix: sgm });
+    }
     for (const t of tries) {
       try {
         const flags = mergeDawnFlags(t.flags);
@@ -246,8 +289,13 @@ export async function requestDevice(opts: DeviceOptions = {}): Promise<DeviceInf
           ...opts,
           preciseTimestamps: false,
           nvidiaF16: false,
+          subgroupMatrix: false,
           gpu: await nodeGpu(flags),
         });
+        if (t.subgroupMatrix && !d.features.includes(SUBGROUP_MATRIX_FEATURE)) {
+          d.device.destroy();
+          continue;
+        }
         const timestamps = t.precise && d.timestamps !== 'none' ? 'precise' : d.timestamps;
         return { ...d, runtime, timestamps, dawnFlags: flags };
       } catch {
@@ -306,7 +354,30 @@ export async function requestDevice(opts: DeviceOptions = {}): Promise<DeviceInf
     runtime,
     timestamps: !features.includes('timestamp-query') ? 'none' : runtime === 'deno-wgpu' ? 'precise' : 'quantized',
     dawnFlags: runtime.endsWith('-dawn') ? mergeDawnFlags(opts.dawnFlags ?? []) : [],
+    subgroupMatrixConfigs: features.includes(SUBGROUP_MATRIX_FEATURE) ? subgroupMatrixConfigsOf(adapter.info) : [],
   };
+}
+
+/**
+ * Whether a Node device is first tried with SUBGROUP_MATRIX_FLAGS (DeviceOptions.subgroupMatrix, else
+ * SUBGROUP_MATRIX_ENV): never where it is false / off or the feature is not among the wanted ones;
+ * always where it is true / on;
+ * by default where the adapter Dawn finds with `flags` is not a CPU implementation.
+ */
+async function wantsSubgroupMatrix(opts: DeviceOptions, flags: string[]): Promise<boolean> {
+  const env = envVar(SUBGROUP_MATRIX_ENV)?.trim().toLowerCase();
+  if (opts.subgroupMatrix === undefined && env && !['on', 'off', 'auto'].includes(env))
+    throw new DeviceError(`environment variable ${SUBGROUP_MATRIX_ENV} is '${env}': one of 'on', 'off', 'auto'`);
+  const asked = opts.subgroupMatrix ?? (env === 'on' ? true : env === 'off' ? false : undefined);
+  if (asked === false || !(opts.features ?? WANTED_FEATURES).includes(SUBGROUP_MATRIX_FEATURE)) return false;
+  if (asked === true) return true;
+  try {
+    const gpu = await nodeGpu(mergeDawnFlags(flags));
+    const adapter = await gpu.requestAdapter(opts.powerPreference ? { powerPreference: opts.powerPreference } : {});
+    return adapter !== null && !isCpuAdapterInfo(adapter.info);
+  } catch {
+    return false;
+  }
 }
 
 /**

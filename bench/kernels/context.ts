@@ -33,7 +33,10 @@ export interface Row {
 }
 
 /** How the skip lines say what an adapter lacks for a variant that needs it. */
-export const LACKS: Record<VariantNeed, string> = { subgroupsOf8: 'this adapter has no 8-lane subgroups' };
+export const LACKS: Record<VariantNeed, string> = {
+  subgroupsOf8: 'this adapter has no 8-lane subgroups',
+  subgroupMatrix: 'this device has no chromium-experimental-subgroup-matrix with an f16 configuration',
+};
 
 export interface Bench {
   readonly device: GPUDevice;

@@ -17,7 +17,8 @@ import { uploadMatrixTexture, uploadWeightTexture } from '../../src/kernels/prog
 import { dequantize, quantizeQ8, toF16, WEIGHT_DTYPES } from '../../src/kernels/program/weight-format.js';
 import type { Dispatch, WeightDType } from '../../src/kernels/program/index.js';
 import { uploadWeight } from '../../src/kernels/program/harness.js';
-import { gemmRefAt } from '../../reference/gemm.js';
+import { gemmRefAt, subgroupMatrixBoundAt } from '../../reference/gemm.js';
+import { subgroupMatrixConfigFor } from '../../src/kernels/choose/subgroup-matrix.js';
 import { LACKS, type Bench } from './context.js';
 
 // gemm at ViT shapes: [label, M, K, N, epilogue] (M = tokens × batch). 12608×768→3072 is the
@@ -82,6 +83,30 @@ function gemmSampleError(
   return worst;
 }
 
+/** The 256 sampled outputs against subgroupMatrixBoundAt (f16 inputs, `accumulator` sums): the worst |error| / bound. */
+function subgroupMatrixCheck(
+  got: Float32Array,
+  x: Float32Array,
+  w: Float32Array,
+  b: Float32Array,
+  y0: Float32Array,
+  M: number,
+  K: number,
+  N: number,
+  epilogue: GemmEpilogue,
+  accumulator: 'f32' | 'f16',
+): { ok: boolean; text: string } {
+  let worst = 0;
+  for (let s = 0; s < 256; s++) {
+    const m = (s * 7919) % M,
+      n = (s * 104729 + 13) % N;
+    const r = gemmRefAt(x, K, w, N, b, epilogue, y0, m, n);
+    const bound = subgroupMatrixBoundAt(x, K, w, epilogue, accumulator, r.bound, m, n);
+    worst = Math.max(worst, Math.abs(got[m * N + n]! - r.y) / bound);
+  }
+  return { ok: worst <= 1, text: `${worst.toFixed(2)} of the f16 bound` };
+}
+
 /** Tiles to time: the device's per-shape default (null), a list of names, or every tile it can run. */
 function tilesAsked(b: Bench): (GemmTile | null)[] {
   let tiles: (GemmTile | null)[] = [null];
@@ -122,12 +147,21 @@ export async function gemmRows(b: Bench): Promise<void> {
   const { device } = b;
   const tiles = tilesAsked(b);
   const defaultVariant = gemmVariantFor(device);
+  // The accumulator of the 'subgroup_matrix' rows (f32 where the device offers it), for their check.
+  const sgm = subgroupMatrixConfigFor(device)?.resultComponentType as 'f32' | 'f16' | undefined;
   const weightDTypes = dtypesAsked(b);
   const runnable = runnableVariants(GEMM_FAMILY, b.traits);
   const unmet = variantNames(GEMM_FAMILY).filter((v) => !runnable.includes(v));
   if (unmet.length > 0 && GEMM_SHAPES.some(([name]) => b.want(`gemm ${name}`))) {
-    const need = GEMM_SPECS[unmet[0]!].needs.find((n) => !b.traits[n])!;
-    console.log(`${unmet.map(skipName).join(', ')}: skipped, ${LACKS[need]}`);
+    // One line per missing capability ('gemm subgroup, gemm_texture: …', 'gemm subgroup_matrix: …').
+    const needOf = (v: GemmVariant) => GEMM_SPECS[v].needs.find((n) => !b.traits[n])!;
+    for (const need of new Set(unmet.map(needOf)))
+      console.log(
+        `${unmet
+          .filter((v) => needOf(v) === need)
+          .map(skipName)
+          .join(', ')}: skipped, ${LACKS[need]}`,
+      );
   }
   for (const [name, M, K, N, epilogue] of [...GEMM_SHAPES, ...(b.flags.diag ? GEMM_DIAG_SHAPES : [])]) {
     if (!b.want(`gemm ${name}`)) continue;
@@ -157,8 +191,14 @@ export async function gemmRows(b: Bench): Promise<void> {
       const checked = async (kernel: string, label: string, d: Dispatch) => {
         device.queue.writeBuffer(y.buffer, 0, y0);
         await b.runOnce(d);
-        const err = gemmSampleError(await b.read(y), xv, wv, bv, y0, M, K, N, epilogue);
-        await b.record(kernel, name, label + sfx, d, err, 2 * M * N * K);
+        const got = await b.read(y);
+        const err = gemmSampleError(got, xv, wv, bv, y0, M, K, N, epilogue);
+        // f16 subgroup matrices: checked against their own bound (reference/gemm.ts), not the f32 1e-4.
+        const check =
+          label.startsWith('subgroup_matrix') && sgm
+            ? subgroupMatrixCheck(got, xv, wv, bv, y0, M, K, N, epilogue, sgm)
+            : undefined;
+        await b.record(kernel, name, label + sfx, d, err, 2 * M * N * K, undefined, check);
       };
       const star = (v: string) => (defaultVariant === v ? '*' : '');
       for (const variant of runnable) {

@@ -18,6 +18,7 @@ import {
   type GemmVariant,
 } from './choose/variants.js';
 import { tileLaunch, type GemmTile } from './gemm-tile.js';
+import { gemmSubgroupMatrixDispatch } from './gemm-subgroup-matrix.js';
 import {
   createDispatch,
   expectShape,
@@ -209,5 +210,11 @@ const BUFFER_DISPATCH: Record<BufferGemmVariant, (device: GPUDevice, c: GemmCall
         workgroups: [Math.ceil(N / SUBGROUP_BLOCK.n), Math.ceil(M / SUBGROUP_BLOCK.m)],
       },
     );
+  },
+  // Subgroup matrices (gemm-subgroup-matrix.ts): f16 operands, f32 accumulation where the device offers it.
+  subgroup_matrix(device, { args, M, N, K, dtype, code, problem }) {
+    if (problem) throw new KernelArgumentError(gemmKernel.name, 'variant', problem);
+    const tensors = gemmTensors(device, args);
+    return gemmSubgroupMatrixDispatch(device, { tensors, hasBias: args.bias !== null, M, N, K, dtype, code });
   },
 };

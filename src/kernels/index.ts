@@ -10,6 +10,20 @@ export {
   type LayerNormTextureArgs,
 } from './layernorm.js';
 export { gemmTexture, gemmTextureKernel, type GemmTextureArgs } from './gemm-texture.js';
+export {
+  gemmSubgroupMatrixKernel,
+  gemmSubgroupMatrixTemplate,
+  specialiseSubgroupMatrix,
+  subgroupMatrixBlock,
+} from './gemm-subgroup-matrix.js';
+export {
+  chooseSubgroupMatrixConfig,
+  subgroupMatrixConfigFor,
+  subgroupMatrixConfigName,
+  SUBGROUP_MATRIX_FEATURE,
+  type SubgroupMatrixConfig,
+  type SubgroupMatrixComponentType,
+} from './choose/subgroup-matrix.js';
 export { attentionTexture, attentionTextureKernel, type AttentionTextureArgs } from './attention-texture.js';
 export { texturePack, texturePackKernel, type TexturePackArgs } from './texture-pack.js';
 export {

@@ -178,3 +178,21 @@ describe('the kernel family tables (choose/variants.ts)', () => {
     expect(gemmTuneCandidates(gpu).every(([n]) => n.startsWith('gemm tiled '))).toBe(true);
   });
 });
+
+describe('subgroup matrices (AdapterTraits.subgroupMatrix)', () => {
+  const config = { componentType: 'f16', resultComponentType: 'f32', M: 16, N: 16, K: 16 } as const;
+  const tensorCores: AdapterTraits = { ...gpu, subgroupMatrix: config };
+  it("'subgroup_matrix' is chosen, and runnable, only where the device has a configuration", () => {
+    expect(chooseGemmVariant(tensorCores)).toBe('subgroup_matrix');
+    expect(chooseGemmVariant({ ...gpu, subgroupMatrix: null })).toBe('tiled');
+    expect(runnableVariants(GEMM_FAMILY, tensorCores)).toEqual(['tiled', 'subgroup_matrix']);
+    expect(runnableVariants(GEMM_FAMILY, gpu)).not.toContain('subgroup_matrix');
+    expect(variantProblem(GEMM_FAMILY.variants.subgroup_matrix, 'subgroup_matrix', gpu)).toMatch(
+      /^'subgroup_matrix' needs chromium-experimental-subgroup-matrix/,
+    );
+  });
+  it('tune times it beside the tiles where it can run', () => {
+    expect(gemmTuneCandidates(tensorCores).map(([n]) => n)[0]).toBe('gemm subgroup_matrix');
+    expect(gemmTuneCandidates(gpu).map(([n]) => n)).not.toContain('gemm subgroup_matrix');
+  });
+});

@@ -34,6 +34,17 @@ describe('Naga (Deno’s wgpu) compiles every kernel', () => {
     expect(SOURCES.filter(usesSubgroups).map((s) => s.name)).toContain('gemm_subgroup');
   });
 
+  // gemm_subgroup_matrix is specialised per subgroup-matrix configuration (gemmSubgroupMatrixKernel),
+  // so it is not among SOURCES: its `enable chromium_experimental_subgroup_matrix;` is a Dawn-only
+  // experimental extension that Naga does not have (nor does lavapipe's Dawn offer the feature). The
+  // GPU kit's `vitest` step compiles and tests it where a device has it (gemm-subgroup-matrix.test.ts).
+  it.skip('gemm_subgroup_matrix: not compiled by Naga (needs chromium-experimental-subgroup-matrix, an extension Naga lacks)', () => {});
+  it('no module of SOURCES needs the subgroup-matrix extension (it would be refused, not skipped)', () => {
+    expect(
+      SOURCES.filter((s) => /enable chromium_experimental_subgroup_matrix;/.test(s.wgsl)).map((s) => s.name),
+    ).toEqual([]);
+  });
+
   it.for(SOURCES.map((s) => [s.name, s] as const))('%s', async ([, src], ctx) => {
     const { device, runtime } = await testDeviceInfo();
     if (runtime !== 'deno-wgpu') return ctx.skip(`runtime ${runtime}: not Naga`);

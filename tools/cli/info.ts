@@ -14,6 +14,7 @@ async function info(argv: string[]): Promise<number> {
         dawnFlags: d.dawnFlags,
         features: d.features,
         missingFeatures: d.missingFeatures,
+        subgroupMatrixConfigs: d.subgroupMatrixConfigs,
         timestamps: d.timestamps,
         limits: d.limits,
       },
@@ -30,6 +31,7 @@ export const infoCommand: Command = {
   help: `usage: wgsl-vit info
   Prints the WebGPU adapter, the runtime and implementation (node-dawn, deno-wgpu, …; WGSL_VIT_WEBGPU
   picks it: docs/runtimes.md), the Dawn flags the device was made with, the features it got and the
-  wanted ones the adapter lacks, its timestamp mode and limits as JSON.`,
+  wanted ones the adapter lacks, its subgroup-matrix configurations (componentType, resultComponentType,
+  M, N, K; where chromium-experimental-subgroup-matrix was granted), its timestamp mode and limits as JSON.`,
   run: info,
 };

@@ -48,7 +48,7 @@ for s in $STEPS; do n=$((n + 1)); case $s in
       const { requestDevice } = await import('./dist/src/device.js');
       const i = await requestDevice({ preciseTimestamps: true });
       const a = i.adapter;
-      console.log(JSON.stringify({ info: i.adapterInfo, timestamps: i.timestamps, subgroupMin: a.info.subgroupMinSize, subgroupMax: a.info.subgroupMaxSize, features: [...a.features].sort(), granted: i.features, limits: i.limits }, null, 1));
+      console.log(JSON.stringify({ info: i.adapterInfo, timestamps: i.timestamps, subgroupMin: a.info.subgroupMinSize, subgroupMax: a.info.subgroupMaxSize, features: [...a.features].sort(), granted: i.features, dawnFlags: i.dawnFlags, subgroupMatrixConfigs: i.subgroupMatrixConfigs, limits: i.limits }, null, 1));
       process.exit(0);" ;;
   diag) # the GPU issue's open questions, in one step (docs/gpu.md, "The kit")
     step diag-toggles 40 $A node --input-type=module -e "
@@ -89,7 +89,10 @@ python3 bench/peers/pytorch_vit.py --presets $R/presets.json --rows $ROWS --iter
     step $s-$n 230 $d node dist/bench/run.js --rows "$ROWS" "${t[@]}" --peer none --native no --clip no --iters 10 --out $R/$s-$n ;;
   dtypes) step dtypes-$n 150 $A bash -c "node dist/bench/run.js --rows ${DTYPE_ROWS:-b-16@224x1,l-14@224x1,b-16@224x32} --dtypes fp32,fp16,q8 --peer none --native no --clip no --iters 10 --out $R/dtypes-$n &&
       node dist/bench/kernels.js --only 'gemm b fc 197,gemm b fc b32,gemm l fc b32' --big --dtypes f32,f16,q8 --iters 10 --out $R/dtypes-kernels-$n" ;;
-  vitest) TAILN=30 step vitest 150 $A node node_modules/vitest/vitest.mjs run ${VITEST_FILES:-test/kernels} --reporter=dot ;;
+  vitest) # test/kernels holds gemm-subgroup-matrix.test.ts, whose GPU part runs only where the device has the feature:
+    # its lines are shown on their own (verbose reporter) so the summary says whether it ran or was skipped.
+    TAILN=30 step vitest 150 $A node node_modules/vitest/vitest.mjs run ${VITEST_FILES:-test/kernels} --reporter=dot
+    step vitest-subgroup-matrix 60 $A node node_modules/vitest/vitest.mjs run test/kernels/gemm-subgroup-matrix.test.ts --reporter=verbose ;;
   peer) step peer 80 $A node dist/bench/run.js --rows ${PEER_ROWS:-b-16@224x1,b-16@224x32} --peer ort-webgpu --native no --clip no --iters 10 --out $R/peer ;;
   *) log "unknown step $s" ;;
 esac; done

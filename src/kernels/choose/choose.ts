@@ -14,6 +14,8 @@ export type { AdapterTraits };
  * which is ~2× 'tiled': bench/results/kernels-*.md), 'tiled' elsewhere (workgroups of 8 starve a GPU).
  */
 export function chooseGemmVariant(t: AdapterTraits): GemmVariant {
+  // Subgroup matrices (tensor cores) where the device offers an f16 configuration: not yet measured on a GPU (docs/gpu.md).
+  if (t.subgroupMatrix) return 'subgroup_matrix';
   return t.cpu && t.subgroupsOf8 ? 'texture' : 'tiled';
 }
 

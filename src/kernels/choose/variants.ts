@@ -5,14 +5,15 @@
 // placement of textures (graph/placement.ts), tools/check-spirv.ts's modules, the fixture test's
 // combinations and the kernel benchmark's rows (bench/kernels/) are derived from these tables.
 // Adding a variant or an epilogue: its WGSL, an entry here, the wrapper's dispatch entry, its tests.
-import { NEEDS_SUBGROUPS_OF_8 } from '../program/checks.js';
+import { NEEDS_SUBGROUP_MATRIX, NEEDS_SUBGROUPS_OF_8 } from '../program/checks.js';
 import type { AdapterTraits } from './adapter.js';
 
 /** A capability a variant needs of the adapter (AdapterTraits). */
-export type VariantNeed = 'subgroupsOf8';
+export type VariantNeed = 'subgroupsOf8' | 'subgroupMatrix';
 /** Why an adapter without each capability cannot run a variant that needs it (after the variant's name). */
 export const NEED_TEXT: Record<VariantNeed, string> = {
   subgroupsOf8: NEEDS_SUBGROUPS_OF_8,
+  subgroupMatrix: NEEDS_SUBGROUP_MATRIX,
 };
 
 /**
@@ -39,7 +40,10 @@ export interface VariantSpec {
  * The GEMM: 'tiled' (gemm.wgsl, workgroup-memory tiles, GPUs) and 'subgroup' (gemm_subgroup.wgsl,
  * one 8-lane subgroup per workgroup, CPU adapters) read buffers (gemm()); 'texture' (gemm_texture.wgsl)
  * reads matrix textures (gemmTexture, gemm-texture.ts): a model choice, for which the graph packs x
- * and the model uploads its linear weights as textures.
+ * and the model uploads its linear weights as textures. 'subgroup_matrix' (gemm_subgroup_matrix.wgsl,
+ * gemm-subgroup-matrix.ts) multiplies f16 subgroup matrices (tensor cores) where the device has
+ * chromium-experimental-subgroup-matrix; not on the GPU path check (tools/check-spirv.ts compiles on
+ * lavapipe, which lacks the feature).
  */
 export const GEMM_FAMILY = {
   variants: {
@@ -53,6 +57,7 @@ export const GEMM_FAMILY = {
       gpuPath: false,
       row: 'gemm_texture',
     },
+    subgroup_matrix: { needs: ['subgroupMatrix'], reads: 'buffer', gpuPath: false, row: 'gemm' },
   },
   /**
    * What happens to `x·wᵀ + bias` before it is stored, each with the WGSL constant of its EPILOGUE

@@ -128,6 +128,9 @@ export function expectRowRange(
 
 /** What the CPU-adapter kernels need of a device (subgroups of exactly 8 lanes), as every refusal words it. */
 export const NEEDS_SUBGROUPS_OF_8 = 'needs the subgroups feature with a subgroup size of exactly 8';
+/** Why a device cannot run the 'subgroup_matrix' GEMM (choose/subgroup-matrix.ts). */
+export const NEEDS_SUBGROUP_MATRIX =
+  'needs chromium-experimental-subgroup-matrix (with subgroups and shader-f16) and an f16 configuration (requestDevice option subgroupMatrix, docs/gpu.md)';
 
 /** Throws unless the device has 8-lane subgroups; `what` names the variant asked for (e.g. "'subgroup' "). */
 export function expectSubgroupsOf8(device: GPUDevice, kernel: string, arg: string, what = ''): void {

@@ -3,7 +3,11 @@
 
 /** Whether the device is a CPU implementation of WebGPU (Mesa lavapipe/llvmpipe, SwiftShader). */
 export function isCpuAdapter(device: GPUDevice): boolean {
-  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+  return isCpuAdapterInfo((device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo);
+}
+
+/** Whether an adapter's info names a CPU implementation (isCpuAdapter, before a device exists). */
+export function isCpuAdapterInfo(info: GPUAdapterInfo | undefined): boolean {
   return /software|cpu|swiftshader|llvmpipe|lavapipe/i.test(
     `${info?.architecture ?? ''} ${info?.description ?? ''} ${info?.device ?? ''}`,
   );

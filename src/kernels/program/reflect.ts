@@ -14,13 +14,24 @@ import type {
 const signatures = new Map<string, KernelSignature>();
 
 /**
+ * The module as wgsl_reflect (1.6) can parse it: it knows neither the subgroup-matrix types (three
+ * template arguments) nor subgroupMatrixLoad's template argument (gemm_subgroup_matrix.wgsl). Neither
+ * declares a binding or an override, so the types are read as `u32` and the load as a plain call.
+ */
+export function reflectable(wgsl: string): string {
+  return wgsl
+    .replace(/\bsubgroupMatrixLoad<subgroup_matrix_\w+<[^<>]*>>\(/g, 'subgroupMatrixLoad(')
+    .replace(/\bsubgroup_matrix_(left|right|result)<[^<>]*>/g, 'u32');
+}
+
+/**
  * Reflects a kernel's WGSL once: group 0 holds at most one uniform struct, any storage arrays and
  * any `texture_storage_2d<rgba32uint, read | write>` matrices (MATRIX_TEXTURE_FORMAT).
  */
 export function signatureOf(src: KernelSource): KernelSignature {
   const cached = signatures.get(src.name);
   if (cached) return cached;
-  const r = new WgslReflect(src.wgsl);
+  const r = new WgslReflect(reflectable(src.wgsl));
   const storage: StorageBinding[] = [];
   const textures: TextureBinding[] = [];
   let uniform: UniformLayout | null = null;
