@@ -93,15 +93,20 @@ function runnerFor(
  * the built-in ranking is one H200 sweep's (choose/choose.ts), and measuring is the point.
  */
 export function gemmTuneCandidates(traits: AdapterTraits): [string, KernelChoices][] {
-  return runnableVariants(GEMM_FAMILY, traits)
-    .reverse()
-    .flatMap((v): [string, KernelChoices][] =>
-      GEMM_SPECS[v].tiles
-        ? Object.values(GEMM_TILES)
-            .filter((tile) => tileProblem(traits.limits, tile) === null)
-            .map((tile) => [`gemm ${v} ${tileName(tile)}`, { gemmVariant: v, gemmTile: tile }])
-        : [[`gemm ${v}`, { gemmVariant: v }]],
-    );
+  return (
+    runnableVariants(GEMM_FAMILY, traits)
+      // The f16-input subgroup-matrix GEMM only where asked for (as in chooseGemmVariant): a profile
+      // must not lower an fp32 model's precision unasked.
+      .filter((v) => v !== 'subgroup_matrix' || traits.preferSubgroupMatrix)
+      .reverse()
+      .flatMap((v): [string, KernelChoices][] =>
+        GEMM_SPECS[v].tiles
+          ? Object.values(GEMM_TILES)
+              .filter((tile) => tileProblem(traits.limits, tile) === null)
+              .map((tile) => [`gemm ${v} ${tileName(tile)}`, { gemmVariant: v, gemmTile: tile }])
+          : [[`gemm ${v}`, { gemmVariant: v }]],
+      )
+  );
 }
 
 /**

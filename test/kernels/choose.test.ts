@@ -182,8 +182,10 @@ describe('the kernel family tables (choose/variants.ts)', () => {
 describe('subgroup matrices (AdapterTraits.subgroupMatrix)', () => {
   const config = { componentType: 'f16', resultComponentType: 'f32', M: 16, N: 16, K: 16 } as const;
   const tensorCores: AdapterTraits = { ...gpu, subgroupMatrix: config };
-  it("'subgroup_matrix' is chosen, and runnable, only where the device has a configuration", () => {
-    expect(chooseGemmVariant(tensorCores)).toBe('subgroup_matrix');
+  it("'subgroup_matrix' is runnable only where the device has a configuration, and chosen only when asked for", () => {
+    expect(chooseGemmVariant(tensorCores)).toBe('tiled');
+    expect(chooseGemmVariant({ ...tensorCores, preferSubgroupMatrix: true })).toBe('subgroup_matrix');
+    expect(chooseGemmVariant({ ...gpu, preferSubgroupMatrix: true })).toBe('tiled');
     expect(chooseGemmVariant({ ...gpu, subgroupMatrix: null })).toBe('tiled');
     expect(runnableVariants(GEMM_FAMILY, tensorCores)).toEqual(['tiled', 'subgroup_matrix']);
     expect(runnableVariants(GEMM_FAMILY, gpu)).not.toContain('subgroup_matrix');
@@ -192,7 +194,10 @@ describe('subgroup matrices (AdapterTraits.subgroupMatrix)', () => {
     );
   });
   it('tune times it beside the tiles where it can run', () => {
-    expect(gemmTuneCandidates(tensorCores).map(([n]) => n)[0]).toBe('gemm subgroup_matrix');
+    expect(gemmTuneCandidates(tensorCores).map(([n]) => n)).not.toContain('gemm subgroup_matrix');
+    expect(gemmTuneCandidates({ ...tensorCores, preferSubgroupMatrix: true }).map(([n]) => n)[0]).toBe(
+      'gemm subgroup_matrix',
+    );
     expect(gemmTuneCandidates(gpu).map(([n]) => n)).not.toContain('gemm subgroup_matrix');
   });
 });

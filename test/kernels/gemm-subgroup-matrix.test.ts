@@ -3,7 +3,7 @@
 // without the feature, and the kernel against the float64 reference (reference/gemm.ts) on a device
 // with chromium-experimental-subgroup-matrix — skipped, and named so, everywhere else (lavapipe has
 // no such feature: the GPU kit's `vitest` step runs it, docs/gpu.md).
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { gemm, gemmVariantFor, type GemmEpilogue } from '../../src/kernels/gemm.js';
 import {
   gemmSubgroupMatrixKernel,
@@ -252,7 +252,21 @@ describe(`gemm subgroup_matrix (${config ? `on ${config.componentType}->${config
     await checkSubgroupMatrixGemm(37, 72, 45, 'gelu', 7, dtype);
     await checkSubgroupMatrixGemm(130, 17, 67, 'residual', 8, dtype, false);
   });
-  it.skipIf(!config)(`is the GEMM chosen on this device (${NEEDS})`, () => {
-    expect(gemmVariantFor(info.device)).toBe('subgroup_matrix');
-  });
+  it.skipIf(!config)(
+    `is the GEMM chosen on this device with WGSL_VIT_SUBGROUP_MATRIX=on, not without (${NEEDS})`,
+    () => {
+      vi.stubEnv('WGSL_VIT_SUBGROUP_MATRIX', 'on');
+      try {
+        expect(gemmVariantFor(info.device)).toBe('subgroup_matrix');
+      } finally {
+        vi.unstubAllEnvs();
+      }
+      vi.stubEnv('WGSL_VIT_SUBGROUP_MATRIX', 'auto');
+      try {
+        expect(gemmVariantFor(info.device)).toBe('tiled');
+      } finally {
+        vi.unstubAllEnvs();
+      }
+    },
+  );
 });

@@ -2,7 +2,8 @@
 # Runs ON the GPU machine from the repository root (tools/gpu/pack.sh packed .gpu/; docs/gpu.md):
 # unpacks Node and the project (and the base build, if packed), then runs the steps in order, each
 # under a time limit, none started after DEADLINE seconds; results land in $OUT/results.tar.xz and
-# $OUT/summary.txt. Steps (STEPS="…"): probe, diag, spirv, verify, torch, kernels, kernels-base, suite,
+# $OUT/summary.txt. Steps (STEPS="…"): probe, diag, spirv, verify, verify-sgm (the fixtures with the
+# subgroup-matrix GEMM chosen: WGSL_VIT_SUBGROUP_MATRIX=on), torch, kernels, kernels-base, suite,
 # suite-base, vitest, peer, dtypes (fp16 / q8 against fp32: models at batch 1 and 32, alternated in
 # one run, and the GEMMs). The -base steps run the same command with the base build; put them
 # between the new build's runs (e.g. "kernels kernels-base suite suite-base suite") to alternate.
@@ -64,7 +65,7 @@ for s in $STEPS; do n=$((n + 1)); case $s in
     for rb in off on; do f=(); [ $rb = on ] && f=(--flags enable-dawn-features=disable_robustness)
       step diag-robustness-$rb 120 $A node dist/bench/run.js --rows b-16@224x32 "${f[@]}" --dtypes none --peer none --native no --clip no --iters 5 --out $R/diag-rb-$rb; done ;;
   spirv) step spirv 60 $A node dist/tools/check-spirv.js ;;
-  verify) step verify 90 $A bash -c 'for e in test/fixtures/*.expected.safetensors; do
+  verify|verify-sgm) step $s 90 $A env WGSL_VIT_SUBGROUP_MATRIX=$([ $s = verify-sgm ] && echo on || echo auto) bash -c 'for e in test/fixtures/*.expected.safetensors; do
       n=$(basename $e .expected.safetensors)
       w=$(ls test/fixtures/$n.safetensors test/fixtures/$n.bin 2>/dev/null | head -1); c=test/fixtures/$n.open_clip_config.json
       [ -n "$w" ] && [ -f "$c" ] || continue

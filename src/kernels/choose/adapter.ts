@@ -1,4 +1,5 @@
 // The traits of an adapter the built-in choices depend on (choose.ts), read from a device.
+import { envVar } from '../../env.js';
 import { hasSubgroupsOf8, isCpuAdapter } from '../program/device-traits.js';
 import { subgroupMatrixConfigFor, type SubgroupMatrixConfig } from './subgroup-matrix.js';
 import type { TileLimits } from './tiles.js';
@@ -17,7 +18,16 @@ export interface AdapterTraits {
    * or null / absent where the device has no chromium-experimental-subgroup-matrix (or no config fits).
    */
   readonly subgroupMatrix?: SubgroupMatrixConfig | null;
+  /**
+   * Whether the built-in choice takes the 'subgroup_matrix' GEMM where the device has it: only when
+   * asked (WGSL_VIT_SUBGROUP_MATRIX=on). Its inputs are rounded to f16, so an fp32 model would lose
+   * precision without being asked; and no GPU has run it yet (docs/gpu.md).
+   */
+  readonly preferSubgroupMatrix?: boolean;
 }
+
+/** The environment variable whose `on` makes the built-in choice take the subgroup-matrix GEMM (src/device.ts reads it too). */
+const SUBGROUP_MATRIX_ENV = 'WGSL_VIT_SUBGROUP_MATRIX';
 
 /** What the built-in kernel choices depend on (choose.ts), read from a device. */
 export function adapterTraits(device: GPUDevice): AdapterTraits {
@@ -26,5 +36,6 @@ export function adapterTraits(device: GPUDevice): AdapterTraits {
     subgroupsOf8: hasSubgroupsOf8(device),
     limits: device.limits,
     subgroupMatrix: subgroupMatrixConfigFor(device),
+    preferSubgroupMatrix: envVar(SUBGROUP_MATRIX_ENV)?.trim().toLowerCase() === 'on',
   };
 }

@@ -14,8 +14,9 @@ export type { AdapterTraits };
  * which is ~2× 'tiled': bench/results/kernels-*.md), 'tiled' elsewhere (workgroups of 8 starve a GPU).
  */
 export function chooseGemmVariant(t: AdapterTraits): GemmVariant {
-  // Subgroup matrices (tensor cores) where the device offers an f16 configuration: not yet measured on a GPU (docs/gpu.md).
-  if (t.subgroupMatrix) return 'subgroup_matrix';
+  // Subgroup matrices (tensor cores, f16 inputs) where the device offers a configuration and they are
+  // asked for (AdapterTraits.preferSubgroupMatrix): never measured or run on a GPU yet (docs/gpu.md).
+  if (t.subgroupMatrix && t.preferSubgroupMatrix) return 'subgroup_matrix';
   return t.cpu && t.subgroupsOf8 ? 'texture' : 'tiled';
 }
 
