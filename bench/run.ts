@@ -14,7 +14,7 @@ import { compare } from '../src/model/verify.js';
 import { exportOnnx } from '../src/onnx/export.js';
 import { runOrtWebGpu } from './peers/ort-web.js';
 import { loadOrtNode, NATIVE_MISSING, runOrtNodeCpu } from './peers/ort-node.js';
-import { clipMarkdown, clipTerminalRow, runClipRows } from './clip.js';
+import { clipMarkdown, clipTerminalRow, runClipRows, type TextRowSpec } from './clip.js';
 import { SUITES, type BenchRow } from './suites.js';
 import { dtypeMarkdown, dtypeTerminalRow, runDTypeClip, runDTypeRow, type DTypeRow } from './dtypes.js';
 import { MODEL_DTYPES, type ModelDType } from '../src/model/dtype.js';
@@ -26,7 +26,7 @@ import { implementationOf, openRowSession, type RowFinish, type RowSession } fro
 import { parseRuntimes, runScript, startRowServer, type BenchRuntime, type RowServer } from './runtimes.js';
 import {
   compareSamples,
-  pooled,
+  alternate,
   ratioCell,
   summary,
   timingOptions,
@@ -57,7 +57,7 @@ const { values: args } = parseArgs({
 });
 if (args.help) {
   console.log(
-    `npm run bench -- [--suite default|full] [--rows "b-16@224x32,l-14@224x1/L2,..."] [--iters N (Benchmark.js minSamples)] [--max-time S] [--min-time S] [--warmup N] [--runtime node|deno|both (Dawn in Node, wgpu in Deno, or both alternated)] [--kernels adapter|portable (each implementation's own kernel choice, or the portable tiled GEMM and attention on all)] [--flags dawn,toggles] [--peer ort-webgpu|none] [--native auto|no (onnxruntime-node CPU EP when installed: npm run setup:native)] [--torch pytorch.json (bench/peers/pytorch_vit.py)] [--clip yes|no (text tower and zero-shot rows)] [--dtype fp32|fp16|q8 (the main table's weights)] [--dtypes fp32,fp16,q8|none (the dtype table: each row in each dtype, timed alternately, weight bytes and accuracy)]`,
+    `npm run bench -- [--suite default|full] [--rows "b-16@224x32,l-14@224x1/L2,..."] [--iters N (Benchmark.js minSamples)] [--max-time S] [--min-time S] [--warmup N] [--runtime node|deno|both (Dawn in Node, wgpu in Deno, or both alternated)] [--kernels adapter|portable (each implementation's own kernel choice, or the portable tiled GEMM and attention on all)] [--flags dawn,toggles] [--peer ort-webgpu|none] [--native auto|no (onnxruntime-node CPU EP when installed: npm run setup:native)] [--torch pytorch.json (bench/peers/pytorch_vit.py)] [--clip yes|no|only (text tower and zero-shot rows; only: those alone)] [--dtype fp32|fp16|q8 (the main table's weights)] [--dtypes fp32,fp16,q8|none (the dtype table: each row in each dtype, timed alternately, weight bytes and accuracy)]`,
   );
   process.exit(0);
 }
@@ -164,29 +164,15 @@ async function runRow(
       sessions.push(e as Error);
     }
   }
-  const parts: TimingStats[][] = runtimes.map(() => []);
-  const errors: (Error | null)[] = sessions.map((s) => (s instanceof Error ? s : null));
-  const perRound: TimingOptions = {
-    ...timing,
-    minSamples: Math.ceil(timing.minSamples / ROUNDS),
-    maxTime: timing.maxTime / ROUNDS,
-  };
   try {
-    for (let round = 0; round < ROUNDS; round++)
-      for (const [j, s] of sessions.entries()) {
-        if (s instanceof Error || errors[j]) continue;
-        try {
-          parts[j]!.push(await s.time(perRound));
-        } catch (e) {
-          errors[j] = e as Error;
-        }
-      }
+    const stats = await alternate(sessions, timing, ROUNDS);
     const finished: (RowFinish | Error)[] = [];
     for (const [j, s] of sessions.entries()) {
+      const st = stats[j]!;
       if (s instanceof Error) finished.push(s);
-      else if (errors[j]) {
+      else if (st instanceof Error) {
         s.close();
-        finished.push(errors[j]);
+        finished.push(st);
       } else
         finished.push(
           await s.finish(timing.minSamples).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))),
@@ -195,7 +181,7 @@ async function runRow(
     const main = finished[0]!;
     if (main instanceof Error) throw main;
     const s0 = sessions[0] as RowSession;
-    const st = pooled(parts[0]!);
+    const st = stats[0] as TimingStats;
     const ms = st.mean;
     const result: RowResult = {
       label: p.label,
@@ -242,7 +228,7 @@ async function runRow(
         alt.push({ runtime: runtimes[j]!, implementation: name, error: f.message.split('\n')[0]!.slice(0, 300) });
         continue;
       }
-      const sj = pooled(parts[j]!);
+      const sj = stats[j] as TimingStats;
       alt.push({
         runtime: runtimes[j]!,
         implementation: name,
@@ -268,7 +254,10 @@ async function runRow(
 }
 
 async function main() {
-  const rows = args.rows ? parseRows(args.rows) : SUITES[args.suite];
+  if (!['yes', 'no', 'only'].includes(args.clip))
+    throw new Error(`--clip: expected yes, no or only, got '${args.clip}'`);
+  // --clip only: the text and zero-shot rows alone.
+  const rows = args.clip === 'only' ? [] : args.rows ? parseRows(args.rows) : SUITES[args.suite];
   if (!rows) throw new Error(`unknown suite '${args.suite}' (have: ${Object.keys(SUITES).join(', ')})`);
   const flags = args.flags ? splitDawnFlags(args.flags) : [];
   const probe = await requestDevice({ dawnFlags: flags, preciseTimestamps: true });
@@ -356,10 +345,24 @@ async function main() {
       results.push({ label: row.model, error: (e as Error).message } as RowResult);
     }
   }
+  // Text tower and zero-shot rows (OpenVision 1 as CLIP), unless --clip no or rows were picked: the
+  // text rows on every runtime asked for (alternated, as the model rows), the zero-shot row and the
+  // dtype table on this process's implementation only.
+  const others = runtimes
+    .filter((rt) => rt !== here)
+    .map((rt) => ({
+      name: rt,
+      open: (spec: TextRowSpec) => {
+        let server = servers.get(rt);
+        if (!server) servers.set(rt, (server = startRowServer(rt)));
+        return server.openText({ spec, flags, warmup: +args.warmup });
+      },
+    }));
+  const clipRows =
+    args.clip === 'only' || (args.clip === 'yes' && !args.rows)
+      ? await runClipRows(timing, +args.warmup, flags, others)
+      : [];
   for (const server of servers.values()) await server.exit();
-  // Text tower and zero-shot rows (OpenVision 1 as CLIP), unless --clip no or rows were picked; and
-  // the dtype table: on this process's implementation (Dawn in Node) only.
-  const clipRows = args.clip !== 'no' && !args.rows ? await runClipRows(timing, +args.warmup, flags) : [];
   for (const r of clipRows) console.log(clipTerminalRow(r));
   // The dtype table: every row again in each of --dtypes, alternated (dtypes.ts).
   const dtypeRows: DTypeRow[] = [];
@@ -401,9 +404,11 @@ async function main() {
   writeFileSync(json, JSON.stringify({ env, rows: results, clipRows, dtypeRows, dtypeClip }, null, 2));
   writeFileSync(join(args.out, `${stem}.md`), md);
   writeFileSync(join(args.out, `latest-${vendorTag(adapter.vendor)}.md`), md);
+  // A row is flagged when it is wrong on any implementation (one that cannot run it says why, unflagged).
+  const wrongAlt = (r: { alt?: AltResult[] }) => (r.alt ?? []).some((a) => a.ok === false);
   const bad =
-    results.filter((r) => !r.ok).length +
-    clipRows.filter((r) => !r.ok).length +
+    results.filter((r) => !r.ok || wrongAlt(r)).length +
+    clipRows.filter((r) => !r.ok || wrongAlt(r)).length +
     dtypeRows.filter((r) => r.error || !r.cells.every((c) => c.ok)).length +
     dtypeClip.filter((c) => !c.ok).length;
   const total = results.length + clipRows.length + dtypeRows.length + dtypeClip.length;

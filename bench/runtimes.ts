@@ -13,6 +13,7 @@ import { ROOT } from './env.js';
 import type { Implementation, RowFinish, RowSession } from './row-session.js';
 import type { TimingOptions, TimingStats } from './stats.js';
 import type { BenchRow } from './suites.js';
+import type { TextRowSpec, TextSession } from './clip.js';
 
 export type BenchRuntime = 'node' | 'deno';
 
@@ -47,6 +48,7 @@ export const REPLY_TAG = '@@wgsl-vit-row ';
 
 export type ServerRequest =
   | { op: 'open'; row: BenchRow; dtype: ModelDType; flags: string[]; warmup: number; kernels?: KernelChoices }
+  | { op: 'open-text'; spec: TextRowSpec; flags: string[]; warmup: number }
   | { op: 'time'; opts: TimingOptions }
   | { op: 'finish'; inFlightCalls: number }
   | { op: 'close' }
@@ -56,6 +58,8 @@ export type ServerRequest =
 export interface RowServer {
   readonly runtime: BenchRuntime;
   open(req: Omit<Extract<ServerRequest, { op: 'open' }>, 'op'>): Promise<RowSession>;
+  /** A text row (bench/clip.ts) instead of a model row. */
+  openText(req: Omit<Extract<ServerRequest, { op: 'open-text' }>, 'op'>): Promise<TextSession>;
   exit(): Promise<void>;
 }
 
@@ -98,6 +102,15 @@ export function startRowServer(runtime: BenchRuntime): RowServer {
         ...o,
         time: (opts) => ask<TimingStats>({ op: 'time', opts }),
         finish: (inFlightCalls) => ask<RowFinish>({ op: 'finish', inFlightCalls }),
+        close: () => void ask({ op: 'close' }).catch(() => undefined),
+      };
+    },
+    async openText(req) {
+      const o = await ask<{ implementation: Implementation; firstRunMs: number }>({ op: 'open-text', ...req });
+      return {
+        ...o,
+        time: (opts) => ask<TimingStats>({ op: 'time', opts }),
+        finish: () => ask<Awaited<ReturnType<TextSession['finish']>>>({ op: 'finish', inFlightCalls: 0 }),
         close: () => void ask({ op: 'close' }).catch(() => undefined),
       };
     },

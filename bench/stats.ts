@@ -169,3 +169,35 @@ export function timingOptions(a: { iters?: string; 'max-time'?: string; 'min-tim
   if (!Number.isInteger(minSamples)) throw new Error(`--iters: expected a whole number, got '${a.iters}'`);
   return { minSamples, maxTime: num('max-time', a['max-time'], 1, 0), minTime: num('min-time', a['min-time'], 0, 0) };
 }
+
+/** An unknown rejection as an Error (its message kept). */
+export const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
+
+/**
+ * Times several subjects in `rounds` alternating rounds — each round a Benchmark.js run of each, with
+ * its share of the samples and of the time — and pools each subject's rounds. A subject given as an
+ * Error (it could not open), or whose run fails, is an Error in the result and is not timed again.
+ */
+export async function alternate(
+  subjects: readonly ({ time(opts: TimingOptions): Promise<TimingStats> } | Error)[],
+  timing: TimingOptions,
+  rounds: number,
+): Promise<(TimingStats | Error)[]> {
+  const perRound: TimingOptions = {
+    ...timing,
+    minSamples: Math.ceil(timing.minSamples / rounds),
+    maxTime: timing.maxTime / rounds,
+  };
+  const parts: TimingStats[][] = subjects.map(() => []);
+  const errors: (Error | null)[] = subjects.map((s) => (s instanceof Error ? s : null));
+  for (let round = 0; round < rounds; round++)
+    for (const [j, s] of subjects.entries()) {
+      if (s instanceof Error || errors[j]) continue;
+      try {
+        parts[j]!.push(await s.time(perRound));
+      } catch (e) {
+        errors[j] = asError(e);
+      }
+    }
+  return subjects.map((_, j) => errors[j] ?? pooled(parts[j]!));
+}

@@ -3,6 +3,7 @@
 // identities between the numbers Benchmark.js reports and the ones pooled from its samples.
 import { describe, expect, it } from 'vitest';
 import {
+  alternate,
   compareSamples,
   measure,
   NOISY_RME,
@@ -64,6 +65,31 @@ describe('bench statistics (Benchmark.js)', () => {
     expect(compareSamples(fast, stats([...fast.sample].reverse()))).toBe(0);
     expect(ratioCell(fast, slow)).toBe('×2.00 (significant)');
     expect(ratioCell(fast, fast)).toBe('×1.00 (not significant)');
+  });
+
+  it('alternate: rounds in turn, each subject pooled over its rounds; one that fails or never opened is its Error', async () => {
+    const order: string[] = [];
+    const subject = (name: string, failAt = Infinity) => {
+      let n = 0;
+      return {
+        time: async () => {
+          order.push(name);
+          if (++n >= failAt) throw new Error(`${name} failed`);
+          return measure(name, () => sleep(1), quick);
+        },
+      };
+    };
+    const [a, b, c, d] = await alternate(
+      [subject('a'), subject('b', 2), new Error('c could not open'), subject('d')],
+      { minSamples: 6, maxTime: 0.06, minTime: 0.001 },
+      3,
+    );
+    expect(order).toEqual(['a', 'b', 'd', 'a', 'b', 'd', 'a', 'd']);
+    expect((a as TimingStats).rounds).toBe(3);
+    expect((a as TimingStats).samples).toBeGreaterThanOrEqual(6);
+    expect((d as TimingStats).rounds).toBe(3);
+    expect(b).toEqual(new Error('b failed'));
+    expect(c).toEqual(new Error('c could not open'));
   });
 
   it('a call that throws rejects with its error (the run stops)', async () => {
