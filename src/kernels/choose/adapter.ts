@@ -4,6 +4,21 @@ import type { TileLimits } from './tiles.js';
 
 export { hasSubgroupsOf8, isCpuAdapter };
 
+/**
+ * Compute units (NVIDIA SMs, AMD CUs, Apple GPU cores) assumed for a GPU: WebGPU reports no count, so
+ * the tile and split-K choices (choose.ts) assume the one GPU this project has measured, an NVIDIA
+ * H200 with 132 SMs (docs/gpu.md). A GPU with fewer fills its waves sooner, which the choice then
+ * underrates; `wgsl-vit tune` measures on the GPU in hand.
+ */
+export const ASSUMED_GPU_COMPUTE_UNITS = 132;
+/**
+ * Threads assumed for a CPU adapter (lavapipe runs one workgroup per thread at a time, its threads =
+ * the CPUs by default): 8, what the choice assumed before it counted waves (a minimum of 8 workgroups).
+ */
+export const ASSUMED_CPU_THREADS = 8;
+/** WebGPU's default maxStorageBufferBindingSize (128 MiB): the largest split-K workspace where traits do not say. */
+export const DEFAULT_MAX_BINDING_BYTES = 134217728;
+
 /** What the choices depend on: the kind of adapter, its subgroup size, its workgroup limits. */
 export interface AdapterTraits {
   /** A CPU implementation (Mesa lavapipe/llvmpipe, SwiftShader). */
@@ -11,9 +26,23 @@ export interface AdapterTraits {
   /** The subgroups feature with exactly 8 lanes (what the CPU-adapter kernels assume). */
   readonly subgroupsOf8: boolean;
   readonly limits: TileLimits;
+  /** Compute units (CPU: threads) workgroups run on side by side; default computeUnitsOf's assumption. */
+  readonly computeUnits?: number;
+  /** The largest storage binding (bytes): bounds a split-K workspace; default DEFAULT_MAX_BINDING_BYTES. */
+  readonly maxBindingBytes?: number;
 }
 
-/** What the built-in kernel choices depend on (choose.ts), read from a device. */
+/** The compute units of `t`: its own count, else ASSUMED_GPU_COMPUTE_UNITS (GPU) or ASSUMED_CPU_THREADS (CPU). */
+export function computeUnitsOf(t: AdapterTraits): number {
+  return t.computeUnits ?? (t.cpu ? ASSUMED_CPU_THREADS : ASSUMED_GPU_COMPUTE_UNITS);
+}
+
+/** What the built-in kernel choices depend on (choose.ts), read from a device (compute units: assumed, see above). */
 export function adapterTraits(device: GPUDevice): AdapterTraits {
-  return { cpu: isCpuAdapter(device), subgroupsOf8: hasSubgroupsOf8(device), limits: device.limits };
+  return {
+    cpu: isCpuAdapter(device),
+    subgroupsOf8: hasSubgroupsOf8(device),
+    limits: device.limits,
+    maxBindingBytes: device.limits.maxStorageBufferBindingSize,
+  };
 }
