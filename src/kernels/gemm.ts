@@ -145,12 +145,18 @@ export function gemm(device: GPUDevice, args: GemmArgs): Dispatch {
   if (!Number.isInteger(splitK) || splitK < 1)
     throw new KernelArgumentError(kernel, 'splitK', `must be a positive integer, got ${String(args.splitK)}`);
   if (splitK > 1) {
-    if (args.bias) throw new KernelArgumentError(kernel, 'bias', 'must be null with splitK > 1 (the reduce pass adds it)');
+    if (args.bias)
+      throw new KernelArgumentError(kernel, 'bias', 'must be null with splitK > 1 (the reduce pass adds it)');
     if (epilogue !== 'none')
-      throw new KernelArgumentError(kernel, 'epilogue', `must be 'none' with splitK > 1 (the reduce pass applies '${epilogue}')`);
+      throw new KernelArgumentError(
+        kernel,
+        'epilogue',
+        `must be 'none' with splitK > 1 (the reduce pass applies '${epilogue}')`,
+      );
     if (args.variant !== undefined && args.variant !== 'tiled')
       throw new KernelArgumentError(kernel, 'variant', `splitK is for the 'tiled' variant only, got '${args.variant}'`);
-    if (args.y.dtype !== 'f32') throw new KernelArgumentError(kernel, 'y', `a split-K workspace is f32, got ${args.y.dtype}`);
+    if (args.y.dtype !== 'f32')
+      throw new KernelArgumentError(kernel, 'y', `a split-K workspace is f32, got ${args.y.dtype}`);
   }
   expectShape(kernel, 'y', args.y, splitK > 1 ? [splitK, ...lead, N] : [...lead, N]);
   // 'subgroup' reads an f32 w as vec4s along K: K must be a multiple of 4, else the default is 'tiled'.

@@ -32,11 +32,7 @@ export {
   type GemmPlan,
   type GemmShape,
 } from './choose/choose.js';
-export {
-  gemmSplitKReduce,
-  gemmSplitKReduceKernel,
-  type GemmSplitKReduceArgs,
-} from './gemm-splitk-reduce.js';
+export { gemmSplitKReduce, gemmSplitKReduceKernel, type GemmSplitKReduceArgs } from './gemm-splitk-reduce.js';
 export {
   gemm,
   gemmKernel,

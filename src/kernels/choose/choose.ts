@@ -83,8 +83,14 @@ export const TILE_MODELS: Readonly<Record<'cpu' | 'gpu', readonly TileModel[]>> 
       perCUFrom:
         'assumed: 64 accumulators + 16 prefetch vec4s likely need > 128 registers, so 256 invocations fill an SM (docs/gpu.md)',
       speeds: {
-        'few/short': [1.2, 'B qkv b32 (6.8 waves) 13.6 vs k8 9.5 and B proj b32 (2.3 waves) 6.3 vs 4.2 TFLOP/s: 1.25 and 1.12 × k8 after the wave correction'],
-        'few/long': [1.3, 'L fc2 b32 (3.9 waves, K 4096) 39.0 TFLOP/s = 1.31 × the basis; B fc2 b32 (2.3 waves, K 3072) 1.35 × k8 after the wave correction'],
+        'few/short': [
+          1.2,
+          'B qkv b32 (6.8 waves) 13.6 vs k8 9.5 and B proj b32 (2.3 waves) 6.3 vs 4.2 TFLOP/s: 1.25 and 1.12 × k8 after the wave correction',
+        ],
+        'few/long': [
+          1.3,
+          'L fc2 b32 (3.9 waves, K 4096) 39.0 TFLOP/s = 1.31 × the basis; B fc2 b32 (2.3 waves, K 3072) 1.35 × k8 after the wave correction',
+        ],
         'many/short': [0.71, 'B fc ×64 (18 waves, K 768) 21.6 vs 30.3 TFLOP/s'],
         'many/long': [1.0, 'not measured: assumed between many/short (0.71) and few/long (1.3)'],
       },
@@ -95,7 +101,10 @@ export const TILE_MODELS: Readonly<Record<'cpu' | 'gpu', readonly TileModel[]>> 
       perCUFrom: 'assumed: ≤ 128 registers per invocation, two 256-invocation workgroups per SM (65536 registers)',
       speeds: {
         'few/short': [1, 'the basis: B fc ×64 (9 waves, K 768) 30.3 TFLOP/s'],
-        'few/long': [1, 'L fc2 b32 (2.0 waves, K 4096) 30.1 TFLOP/s at 98 % wave efficiency = 1.01; B fc2 b32 (1.1 waves) gave 0.77'],
+        'few/long': [
+          1,
+          'L fc2 b32 (2.0 waves, K 4096) 30.1 TFLOP/s at 98 % wave efficiency = 1.01; B fc2 b32 (1.1 waves) gave 0.77',
+        ],
         'many/short': [1, 'not measured (no row had ≥ 11 of its waves): assumed as few/short'],
         'many/long': [1, 'not measured: assumed as few/long'],
       },
@@ -104,7 +113,10 @@ export const TILE_MODELS: Readonly<Record<'cpu' | 'gpu', readonly TileModel[]>> 
       tile: '64x64k16',
       perCU: 8,
       perCUFrom: 'assumed: 64 invocations at ≤ 128 registers: 65536 / (64 × 128) = 8 per SM',
-      speeds: all(0.7, 'assumed: no clean measurement (64×64 k32 fell off the cliff); a 64×64 block loads 2× the operands per FMA of 128×128'),
+      speeds: all(
+        0.7,
+        'assumed: no clean measurement (64×64 k32 fell off the cliff); a 64×64 block loads 2× the operands per FMA of 128×128',
+      ),
     },
     {
       tile: '32x64k16p',
@@ -177,7 +189,13 @@ export function splitKRange(k: number, bk: number, splitK: number): number {
  * a split, the workspace's traffic ((2·splitK + 2)·M·N·4 bytes: the slices written and read, y read
  * and written) over bytesPerUs and one more pass (passUs).
  */
-export function gemmPlanCost(t: AdapterTraits, model: TileModel, tile: GemmTile, shape: GemmShape, splitK: number): GemmPlan {
+export function gemmPlanCost(
+  t: AdapterTraits,
+  model: TileModel,
+  tile: GemmTile,
+  shape: GemmShape,
+  splitK: number,
+): GemmPlan {
   const cost = COST_MODEL[kindOf(t)];
   const b = tileBlock(tile);
   const k = shape.k ?? 768;
