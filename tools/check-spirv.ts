@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Compiles every GPU-path kernel specialisation (each GEMM tile × epilogue × bias, each patch_embed
+// Compiles every GPU-path kernel specialisation (each GEMM tile × epilogue × bias, split-K and its
+// reduce, each patch_embed
 // tile, each attention variant a GPU runs × head dims × causal, and the small kernels) on lavapipe with
 // 4-lane subgroups (LP_NATIVE_VECTOR_WIDTH=128: the 8-lane CPU-adapter variants are then not the
 // models' choice, as on a GPU) and reads the SPIR-V Dawn hands the driver (MESA_SPIRV_DUMP_PATH).
@@ -90,6 +91,23 @@ async function gpuPathSpecs(): Promise<Spec[]> {
               f16Loads,
             }),
         });
+    // Split-K (SPLIT_K: partial sums into a workspace, no epilogue), in each weight dtype.
+    for (const [dtype, f16Loads] of [['f32', undefined], ...kinds] as const)
+      specs.push({
+        name: `gemm ${variant} ${tileName} split-K ${dtype}${f16Loads ? ` ${f16Loads}` : ''} weights`,
+        nativeF16: f16Loads === 'native',
+        make: (d) =>
+          k.gemm(d, {
+            x: t(d, [5, 8]),
+            w: w(d, dtype, 3, 8),
+            bias: null,
+            y: t(d, [2, 5, 3]),
+            tile,
+            variant,
+            f16Loads,
+            splitK: 2,
+          }),
+      });
     for (const [dtype, f16Loads] of kinds)
       specs.push({
         name: `patch_embed ${tileName} ${dtype}${f16Loads ? ` ${f16Loads}` : ''} weights`,
@@ -124,6 +142,21 @@ async function gpuPathSpecs(): Promise<Spec[]> {
         specs.push({
           name: `attention ${variant} head_dim ${D}${causal ? ' causal' : ''}`,
           make: (d) => k.attention(d, { qkv: t(d, [1, 3, 3 * D]), out: t(d, [1, 3, D]), heads: 1, variant, causal }),
+        });
+  // The split-K reduce: every epilogue, with and without bias, plain and with q8 row scales.
+  for (const epilogue of f.GEMM_EPILOGUES)
+    for (const bias of [true, false])
+      for (const q8 of [false, true])
+        specs.push({
+          name: `gemm_splitk_reduce ${epilogue}${bias ? '' : ' no-bias'}${q8 ? ' q8 scales' : ''}`,
+          make: (d) =>
+            k.gemmSplitKReduce(d, {
+              partials: t(d, [2, 5, 3]),
+              bias: bias ? t(d, [3]) : null,
+              y: t(d, [5, 3]),
+              epilogue,
+              scale: q8 ? t(d, [3]) : null,
+            }),
         });
   specs.push({
     name: 'layernorm',
