@@ -123,7 +123,8 @@ export const SPLIT_K_TUNE = [2, 3, 4, 8] as const;
 export function splitKTuneCandidates(best: KernelChoices): [string, KernelChoices][] {
   if (best.gemmVariant !== 'tiled') return [];
   const base = best.gemmTile ? `gemm tiled ${tileName(best.gemmTile)}` : 'gemm tiled per-shape tiles';
-  const { gemmSplitK: _, ...rest } = best;
+  const rest: KernelChoices = { ...best };
+  delete rest.gemmSplitK;
   return [
     ...SPLIT_K_TUNE.map((s): [string, KernelChoices] => [`${base} split-K ${s}`, { ...rest, gemmSplitK: s }]),
     ...(best.gemmTile ? [[`${base} split-K per shape`, rest] as [string, KernelChoices]] : []),
