@@ -82,7 +82,7 @@ export interface GemmArgs {
    */
   y: TensorRef;
   epilogue?: GemmEpilogue;
-  /** Workgroup tile of the 'tiled' variant (gemm-tile.ts); defaults to gemmTileFor(device, { m: M, n: N }). */
+  /** Workgroup tile of the 'tiled' variant (gemm-tile.ts); defaults to gemmTileFor(device, { m: M, n: N, k: K }, splitK). */
   tile?: GemmTile;
   /** How an f16 w is read: 'native' (WGSL f16, needs shader-f16) or 'packed'; default native where available. */
   f16Loads?: F16Loads;
