@@ -27,6 +27,7 @@ import {
   type VariantSpec,
 } from '../../src/kernels/choose/variants.js';
 import { gemmTuneCandidates, SPLIT_K_TUNE, splitKTuneCandidates } from '../../src/model/tune.js';
+import { fromStored, toStored } from '../../src/model/profiles.js';
 
 // WebGPU's default limits (every adapter has at least these) and a small adapter's.
 const DEFAULT_LIMITS = {
@@ -225,5 +226,10 @@ describe('the kernel family tables (choose/variants.ts)', () => {
       SPLIT_K_TUNE.map((s) => `gemm tiled per-shape tiles split-K ${s}`),
     );
     expect(splitKTuneCandidates({ gemmVariant: 'texture' })).toEqual([]);
+    // A profile stores the split with the tile, and refuses one that is not a count.
+    const stored = toStored({ gemmVariant: 'tiled', gemmTile: tile, gemmSplitK: 4 });
+    expect(stored).toEqual({ gemmVariant: 'tiled', gemmTile: '128x128k8p', gemmSplitK: 4 });
+    expect(fromStored(stored, 'p.json')).toEqual({ gemmVariant: 'tiled', gemmTile: tile, gemmSplitK: 4 });
+    expect(() => fromStored({ gemmSplitK: 0 }, 'p.json')).toThrow(/gemmSplitK 0: not one this version knows/);
   });
 });

@@ -147,6 +147,22 @@ describe('reference fixtures with split-K forced on every GEMM', () => {
     }
   });
 
+  it('a split-K count that is not a positive integer, or with another GEMM variant, is refused at load', async () => {
+    const device = await testDevice();
+    const exp = await readExpected(fixture('ov1-so14-84-d2.expected.safetensors'));
+    const load = (kernels: KernelChoices) =>
+      VisionTransformer.load(device, {
+        weights: fixture(exp.meta.weights!),
+        config: fixture(exp.meta.config!),
+        kernels,
+      });
+    await expect(load({ gemmSplitK: 0 })).rejects.toThrow(/kernels.gemmSplitK': must be a positive integer, got 0/);
+    await expect(load({ gemmSplitK: 2.5 })).rejects.toThrow(/kernels.gemmSplitK'/);
+    await expect(load({ gemmVariant: 'subgroup', gemmSplitK: 2 })).rejects.toThrow(
+      /kernels.gemmSplitK': split-K is for the 'tiled' GEMM variant only/,
+    );
+  });
+
   it(`${OAI_CLIP} (both towers) with gemmSplitK 4 matches PyTorch`, () =>
     checkOaiClip({ gemmVariant: 'tiled', gemmSplitK: 4 }));
 });
