@@ -64,15 +64,17 @@ describe('built-in kernel choices (pure functions of adapter traits and shape)',
   });
 
   it('GEMM tiles: the least estimated time, wave-quantised padded work over the speed in its shape class', () => {
-    // ViT-B MLP on a CPU (8 threads assumed): 1576×3072 in 13×24 blocks of the biggest tile.
+    // A CPU adapter (8 threads assumed) counts no waves: the least padded work over the tile's speed
+    // among the tiles whose grid fills the threads (the rule before waves were counted).
+    // ViT-B MLP: 1576×3072 in 13×24 blocks of the biggest tile.
     expect(tileName(chooseGemmTile(lavapipe, { m: 1576, n: 3072, k: 768 }))).toBe('128x128k16');
-    // 1576×192: 128×64 pads 192 columns to 192 (39 blocks: 5 rounds of 8 threads × 8192/1.05) where
-    // 128×128 pads to 256 (26 blocks: 4 rounds × 16384/1.1).
+    // 1576×192: 128×64 pads 192 columns to 192 (cost 1664·192/1.05) where 128×128 pads to 256 (1664·256/1.1).
     expect(tileName(chooseGemmTile(lavapipe, { m: 1576, n: 192 }))).toBe('128x64k16');
-    // 197×192: 128×64 gives 6 blocks (one round of 8 threads, 8192/1.05), 64×64 12 (2 rounds × 4096).
-    expect(tileName(chooseGemmTile(lavapipe, { m: 197, n: 192 }))).toBe('128x64k16');
-    // One block with any tile: the least work per block.
+    // 197×192: the 128-row tiles give 4 and 6 workgroups (< 8 threads): 64×64 (12 workgroups).
+    expect(tileName(chooseGemmTile(lavapipe, { m: 197, n: 192 }))).toBe('64x64k32');
+    // Too small to fill 8 workgroups with any tile: the one with the most workgroups, then the least work.
     expect(tileName(chooseGemmTile(lavapipe, { m: 1, n: 64 }))).toBe('64x64k32');
+    expect(tileName(chooseGemmTile(lavapipe, { m: 65, n: 57 }))).toBe('64x64k32');
     // B qkv b32, 6304×2304: 900 blocks of 128×128 are 3.4 waves of k8 (2 per SM: 4 waves) and 6.8 of
     // k8p (1 per SM: 7 waves at its few/short speed 1.2): k8p.
     expect(tileName(chooseGemmTile(gpu, { m: 6304, n: 2304, k: 768 }))).toBe('128x128k8p');

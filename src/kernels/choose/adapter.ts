@@ -13,7 +13,8 @@ export { hasSubgroupsOf8, isCpuAdapter };
 export const ASSUMED_GPU_COMPUTE_UNITS = 132;
 /**
  * Threads assumed for a CPU adapter (lavapipe runs one workgroup per thread at a time, its threads =
- * the CPUs by default): 8, what the choice assumed before it counted waves (a minimum of 8 workgroups).
+ * the CPUs by default): a grid of fewer workgroups leaves threads idle and ranks after the grids
+ * that fill them (choose.ts; the minimum of 8 workgroups the choice had before it counted waves).
  */
 export const ASSUMED_CPU_THREADS = 8;
 /** WebGPU's default maxStorageBufferBindingSize (128 MiB): the largest split-K workspace where traits do not say. */

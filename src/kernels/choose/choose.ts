@@ -140,12 +140,16 @@ export const TILE_MODELS: Readonly<Record<'cpu' | 'gpu', readonly TileModel[]>> 
  *   picks fewer where that costs more). CPU: 1, no split-K: lavapipe hands each thread one contiguous
  *   run of a dispatch's workgroups, so a small grid idles few threads, and every extra element stored
  *   and loaded costs ~9 instructions per lane there (docs/cpu-adapters.md).
+ * - waves: whether the time is counted in whole waves. GPU: yes. CPU: no — the work spread over
+ *   the threads, and a grid with fewer workgroups than threads ranked after every grid that fills
+ *   them (the rule before waves were counted: the CPU's thread count is assumed, so its waves
+ *   would be guesses, and lavapipe's tile speeds differ by ≤ 10 %).
  */
 export const COST_MODEL: Readonly<
-  Record<'cpu' | 'gpu', { fmaPerUs: number; bytesPerUs: number; passUs: number; maxSplitK: number }>
+  Record<'cpu' | 'gpu', { fmaPerUs: number; bytesPerUs: number; passUs: number; maxSplitK: number; waves: boolean }>
 > = {
-  cpu: { fmaPerUs: 2225, bytesPerUs: 4000, passUs: 50, maxSplitK: 1 },
-  gpu: { fmaPerUs: 30.3e6 / 2 / 132, bytesPerUs: 4.8e6, passUs: 5, maxSplitK: 16 },
+  cpu: { fmaPerUs: 2225, bytesPerUs: 4000, passUs: 50, maxSplitK: 1, waves: false },
+  gpu: { fmaPerUs: 30.3e6 / 2 / 132, bytesPerUs: 4.8e6, passUs: 5, maxSplitK: 16, waves: true },
 };
 
 const kindOf = (t: AdapterTraits) => (t.cpu ? 'cpu' : 'gpu');
@@ -183,7 +187,7 @@ export function splitKRange(k: number, bk: number, splitK: number): number {
 /**
  * The estimated time of one tile and split on an adapter:
  *   waves = workgroups / (computeUnits × perCU), workgroups = ⌈M/BM⌉·⌈N/BN⌉·splitK;
- *   GEMM  = ⌈waves⌉ · perCU · BM·BN·kRange / (speed(tile, class) · fmaPerUs)
+ *   GEMM  = ⌈waves⌉ · perCU · BM·BN·kRange / (speed(tile, class) · fmaPerUs)   (CPU: waves, not ⌈waves⌉)
  * — wave quantisation: a grid of 1.14 waves costs 2 waves, one of 0.1 waves a whole one (a compute
  * unit with fewer resident workgroups is assumed no faster per workgroup: latency-bound) — plus, for
  * a split, the workspace's traffic ((2·splitK + 2)·M·N·4 bytes: the slices written and read, y read
@@ -204,7 +208,8 @@ export function gemmPlanCost(
   const waves = workgroups / (computeUnitsOf(t) * model.perCU);
   const shapeClass: ShapeClass = `${waves >= MANY_WAVES ? 'many' : 'few'}/${kRange >= LONG_K ? 'long' : 'short'}`;
   const [speed] = model.speeds[shapeClass];
-  let us = (Math.ceil(waves) * model.perCU * b.m * b.n * kRange) / (speed * cost.fmaPerUs);
+  const rounds = cost.waves ? Math.ceil(waves) : workgroups / (computeUnitsOf(t) * model.perCU);
+  let us = (rounds * model.perCU * b.m * b.n * kRange) / (speed * cost.fmaPerUs);
   if (splitK > 1) us += ((2 * splitK + 2) * shape.m * shape.n * 4) / cost.bytesPerUs + cost.passUs;
   return { tile, splitK, us, workgroups, waves, shapeClass };
 }
@@ -232,12 +237,21 @@ export function chooseGemmPlan(
     : candidates.length > 0
       ? candidates
       : [{ tile: GEMM_TILES['64x64k32']!, model: nearestModel(t, GEMM_TILES['64x64k32']!) }];
+  // Without waves (CPU adapters), a grid that leaves threads idle ranks after every one that does
+  // not, and among such grids the one with more workgroups first.
+  const idle = (p: GemmPlan) => !COST_MODEL[kindOf(t)].waves && p.workgroups < computeUnitsOf(t);
+  const better = (p: GemmPlan, q: GemmPlan) =>
+    idle(p) !== idle(q)
+      ? idle(q)
+      : idle(p) && p.workgroups !== q.workgroups
+        ? p.workgroups > q.workgroups
+        : p.us < q.us;
   let best: GemmPlan | null = null;
   for (const { tile, model } of models) {
     const splits = fixed.splitK ? [fixed.splitK] : Array.from({ length: maxSplitFor(t, tile, shape) }, (_, i) => i + 1);
     for (const s of splits) {
       const p = gemmPlanCost(t, model, tile, shape, s);
-      if (!best || p.us < best.us) best = p;
+      if (!best || better(p, best)) best = p;
     }
   }
   return best!;
