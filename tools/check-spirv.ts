@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// Compiles every GPU-path kernel specialisation (each GEMM tile × epilogue × bias, each patch_embed
-// tile, each attention variant a GPU runs × head dims × causal, attention_flash split over keys with
-// its combine pass, and the small kernels) on lavapipe with
+// Compiles every GPU-path kernel specialisation (each GEMM tile × epilogue × bias, split-K and its
+// reduce, each patch_embed tile, each attention variant a GPU runs × head dims × causal,
+// attention_flash split over keys with its combine pass, and the small kernels) on lavapipe with
 // 4-lane subgroups (LP_NATIVE_VECTOR_WIDTH=128: the 8-lane CPU-adapter variants are then not the
 // models' choice, as on a GPU) and reads the SPIR-V Dawn hands the driver (MESA_SPIRV_DUMP_PATH).
 // Reports every function-scope array indexed with a non-constant index (tools/spirv.ts): the
@@ -91,6 +91,23 @@ async function gpuPathSpecs(): Promise<Spec[]> {
               f16Loads,
             }),
         });
+    // Split-K (SPLIT_K: partial sums into a workspace, no epilogue), in each weight dtype.
+    for (const [dtype, f16Loads] of [['f32', undefined], ...kinds] as const)
+      specs.push({
+        name: `gemm ${variant} ${tileName} split-K ${dtype}${f16Loads ? ` ${f16Loads}` : ''} weights`,
+        nativeF16: f16Loads === 'native',
+        make: (d) =>
+          k.gemm(d, {
+            x: t(d, [5, 8]),
+            w: w(d, dtype, 3, 8),
+            bias: null,
+            y: t(d, [2, 5, 3]),
+            tile,
+            variant,
+            f16Loads,
+            splitK: 2,
+          }),
+      });
     for (const [dtype, f16Loads] of kinds)
       specs.push({
         name: `patch_embed ${tileName} ${dtype}${f16Loads ? ` ${f16Loads}` : ''} weights`,
@@ -141,6 +158,21 @@ async function gpuPathSpecs(): Promise<Spec[]> {
             keySplits: 2,
           }),
       });
+  // The split-K reduce: every epilogue, with and without bias, plain and with q8 row scales.
+  for (const epilogue of f.GEMM_EPILOGUES)
+    for (const bias of [true, false])
+      for (const q8 of [false, true])
+        specs.push({
+          name: `gemm_splitk_reduce ${epilogue}${bias ? '' : ' no-bias'}${q8 ? ' q8 scales' : ''}`,
+          make: (d) =>
+            k.gemmSplitKReduce(d, {
+              partials: t(d, [2, 5, 3]),
+              bias: bias ? t(d, [3]) : null,
+              y: t(d, [5, 3]),
+              epilogue,
+              scale: q8 ? t(d, [3]) : null,
+            }),
+        });
   specs.push({
     name: 'layernorm',
     make: (d) => k.layerNorm(d, { x: t(d, [2, 8]), gamma: t(d, [8]), beta: t(d, [8]), y: t(d, [2, 8]), eps: 1e-6 }),

@@ -4,6 +4,8 @@
 // runs it). Each checked at 256 sampled outputs against the float64 reference.
 import { GEMM_TILES, checkTile, gemmTileFor, tileName, type GemmTile } from '../../src/kernels/gemm-tile.js';
 import { gemm, gemmVariantFor } from '../../src/kernels/gemm.js';
+import { gemmSplitKReduce } from '../../src/kernels/gemm-splitk-reduce.js';
+import { chooseGemmPlan } from '../../src/kernels/choose/choose.js';
 import { gemmTexture } from '../../src/kernels/gemm-texture.js';
 import {
   GEMM_FAMILY,
@@ -30,6 +32,8 @@ export const GEMM_SHAPES: [string, number, number, number, GemmEpilogue][] = [
   ['ti proj 197×768→192 res', 197, 768, 192, 'residual'],
   ['b fc 197×768→3072 gelu', 197, 768, 3072, 'gelu'],
   ['b fc 197×768→3072 quick_gelu', 197, 768, 3072, 'quick_gelu'],
+  ['b proj 197×768→768 res', 197, 768, 768, 'residual'],
+  ['b fc2 197×3072→768 res', 197, 3072, 768, 'residual'],
   ['b fc 1576×768→3072 gelu', 1576, 768, 3072, 'gelu'],
   ['b fc2 1576×3072→768 res', 1576, 3072, 768, 'residual'],
   ['b qkv b32 6304×768→2304', 6304, 768, 2304, 'none'],
@@ -60,6 +64,21 @@ export const GEMM_DIAG_SHAPES: [string, number, number, number, GemmEpilogue][] 
     'none',
   ]),
 ];
+
+/**
+ * Split-K rows (`gemm split-K <shape>`): B/16's batch-1 GEMMs (M = 197; N = 768 / 3072, K = 768 /
+ * 3072), the shapes whose 128×128 blocks alone leave a large GPU idle (12–48 workgroups for 132
+ * SMs). Each row times the split GEMM and its gemm_splitk_reduce together, at the tile and split the
+ * adapter's built-in choice makes (*) and at S = 2, 4, 8 on that tile (or each --tiles tile); the
+ * same shapes without a split are rows of GEMM_SHAPES.
+ */
+export const GEMM_SPLITK_SHAPES: [string, number, number, number, GemmEpilogue][] = [
+  ['b proj 197×768→768 res', 197, 768, 768, 'residual'],
+  ['b fc 197×768→3072 gelu', 197, 768, 3072, 'gelu'],
+  ['b fc2 197×3072→768 res', 197, 3072, 768, 'residual'],
+];
+/** The split counts each split-K row times besides the built-in choice. */
+const SPLITK_ROWS = [2, 4, 8];
 
 /** Worst error over 256 sampled outputs of y = epilogue(x·wᵀ + b) (+ y0): |got − want| / (|want| + 1). */
 function gemmSampleError(
@@ -204,7 +223,7 @@ export async function gemmRows(b: Bench): Promise<void> {
       for (const variant of runnable) {
         const spec = GEMM_SPECS[variant];
         if (spec.tiles) {
-          const defaultTile = gemmTileFor(device, { m: M, n: N });
+          const defaultTile = gemmTileFor(device, { m: M, n: N, k: K });
           for (const tile of tiles.map((t) => t ?? defaultTile)) {
             const d = gemm(device, { x, w, bias, y, epilogue, tile, variant });
             await checked(spec.row, tileName(tile) + (tile === defaultTile ? star(variant) : ''), d);
@@ -219,6 +238,65 @@ export async function gemmRows(b: Bench): Promise<void> {
           xt.texture.destroy();
           wt.texture.destroy();
           wt.scale?.buffer.destroy();
+        }
+      }
+      w.buffer.destroy();
+      w.scale?.buffer.destroy();
+    }
+    for (const t of [x, bias, y]) t.buffer.destroy();
+  }
+  await gemmSplitKRows(b, tiles, weightDTypes);
+}
+
+/** Two dispatches timed as one (a split-K GEMM and its reduce, in one pass). */
+function both(a: Dispatch, r: Dispatch): Dispatch {
+  return {
+    kernel: `${a.kernel}+${r.kernel}`,
+    async prepare() {
+      await Promise.all([a.prepare?.(), r.prepare?.()]);
+    },
+    encode(pass) {
+      a.encode(pass);
+      r.encode(pass);
+    },
+    destroy() {
+      a.destroy();
+      r.destroy();
+    },
+  };
+}
+
+async function gemmSplitKRows(b: Bench, tiles: (GemmTile | null)[], weightDTypes: WeightDType[]): Promise<void> {
+  const { device } = b;
+  for (const [name, M, K, N, epilogue] of GEMM_SPLITK_SHAPES) {
+    if (!b.want(`gemm split-K ${name}`)) continue;
+    const plan = chooseGemmPlan(b.traits, { m: M, n: N, k: K });
+    const xv = b.data(M * K),
+      w32 = b.data(N * K, 1 / Math.sqrt(K)),
+      bv = b.data(N, 0.5),
+      y0 = b.data(M * N);
+    const x = b.tensor([M, K], xv),
+      bias = b.tensor([N], bv),
+      y = b.tensor([M, N], y0);
+    for (const dtype of weightDTypes) {
+      const stored = dtype === 'f16' ? toF16(w32) : dtype === 'q8' ? quantizeQ8(w32, N, K) : w32;
+      const wv = dequantize(stored, N, K);
+      const w = uploadWeight(device, stored, N, K);
+      const sfx = dtype === 'f32' ? '' : ` ${dtype}`;
+      for (const tile of tiles.map((t) => t ?? plan.tile)) {
+        const splits = [...new Set([...(tile === plan.tile && plan.splitK > 1 ? [plan.splitK] : []), ...SPLITK_ROWS])];
+        for (const S of splits) {
+          const partials = b.tensor([S, M, N], new Float32Array(S * M * N));
+          const d = both(
+            gemm(device, { x, w, bias: null, y: partials, tile, variant: 'tiled', splitK: S }),
+            gemmSplitKReduce(device, { partials, bias, y, epilogue, scale: w.scale ?? null }),
+          );
+          device.queue.writeBuffer(y.buffer, 0, y0);
+          await b.runOnce(d);
+          const err = gemmSampleError(await b.read(y), xv, wv, bv, y0, M, K, N, epilogue);
+          const star = tile === plan.tile && S === plan.splitK ? '*' : '';
+          await b.record('gemm split-K', name, `${tileName(tile)} S${S}${star}${sfx}`, d, err, 2 * M * N * K);
+          partials.buffer.destroy();
         }
       }
       w.buffer.destroy();

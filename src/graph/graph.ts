@@ -2,6 +2,7 @@
 // by the caller each run), params (weights, uploaded once, owned by the model) or activations
 // (placed in reusable buffers by the planner). Nodes run in the order they were added.
 import type { AttentionVariant } from '../kernels/attention.js';
+import type { AdapterTraits } from '../kernels/choose/adapter.js';
 import type { GemmTile } from '../kernels/gemm-tile.js';
 import type { GemmVariant } from '../kernels/gemm.js';
 import {
@@ -74,6 +75,12 @@ export interface KernelChoices {
    */
   gemmVariant?: GemmVariant;
   gemmTile?: GemmTile;
+  /**
+   * Split-K for every GEMM that runs the 'tiled' variant: the K ranges S (1: none; gemm.ts `splitK`,
+   * each such GEMM then a gemm node into an [S, M, N] workspace and a gemm_splitk_reduce node).
+   * Absent: the built-in choice per GEMM shape (choose/choose.ts chooseGemmSplit; none on CPU adapters).
+   */
+  gemmSplitK?: number;
   attentionVariant?: AttentionVariant;
   /**
    * How the model's matrices (linear layers, patch and token embeddings) are stored: 'f32' (default),
@@ -94,7 +101,15 @@ export interface KernelChoices {
 }
 
 export class Graph {
-  constructor(readonly kernels: KernelChoices = {}) {}
+  /**
+   * `adapter`: the traits of the adapter the graph is built for (choose/adapter.ts), for the built-in
+   * choices the graph's structure depends on (split-K's workspace and reduce node); absent, none is
+   * made unless `kernels.gemmSplitK` asks for it.
+   */
+  constructor(
+    readonly kernels: KernelChoices = {},
+    readonly adapter?: AdapterTraits,
+  ) {}
 
   readonly tensors: Tensor[] = [];
   readonly nodes: GraphNode[] = [];

@@ -4,6 +4,9 @@ import { attention as attentionDispatch } from '../kernels/attention.js';
 import { attentionTexture } from '../kernels/attention-texture.js';
 import { embedding as embeddingDispatch } from '../kernels/embedding.js';
 import { gemm, type GemmEpilogue } from '../kernels/gemm.js';
+import { gemmSplitKReduce } from '../kernels/gemm-splitk-reduce.js';
+import { chooseGemmSplit, chooseGemmVariant } from '../kernels/choose/choose.js';
+import { bufferFormOf, GEMM_FAMILY } from '../kernels/choose/variants.js';
 import { gemmTexture } from '../kernels/gemm-texture.js';
 import { texturePack } from '../kernels/texture-pack.js';
 import { MATRIX_TEXTURE_ROWS } from '../kernels/program/texture-matrix.js';
@@ -109,7 +112,29 @@ const gemmVariant = (g: Graph, w: Tensor) => {
 };
 
 /**
- * y = epilogue(x·wᵀ + b) (y read too for 'residual'): with a buffer weight, one gemm node; with a
+ * The split-K count of a buffer GEMM node (1: none): the model's `gemmSplitK`, else the built-in
+ * choice for the shape where the graph knows its adapter; only where the node runs the 'tiled'
+ * variant (the model's, or gemm()'s default for the adapter: 'tiled' on GPUs).
+ */
+function gemmSplitOf(g: Graph, w: Tensor, M: number): number {
+  const [N, K] = w.shape as [number, number];
+  const asked = gemmVariant(g, w);
+  const k4 = w.dtype !== 'f32' || K % 4 === 0;
+  const runs =
+    asked ??
+    (g.kernels.gemmTile || !k4
+      ? 'tiled'
+      : g.adapter
+        ? bufferFormOf(GEMM_FAMILY, chooseGemmVariant(g.adapter))
+        : undefined);
+  if (g.kernels.gemmSplitK !== undefined) return runs === 'tiled' || runs === undefined ? g.kernels.gemmSplitK : 1;
+  if (runs !== 'tiled' || !g.adapter) return 1;
+  return chooseGemmSplit(g.adapter, { m: M, n: N, k: K }, g.kernels.gemmTile);
+}
+
+/**
+ * y = epilogue(x·wᵀ + b) (y read too for 'residual'): with a buffer weight, one gemm node (split-K:
+ * a gemm node into an [S, M, N] workspace, then a gemm_splitk_reduce node); with a
  * texture-stored weight, gemm_texture, x packed into a matrix texture first (texture_pack) unless it
  * is one already, in chunks of textureRows rows; y a buffer or (y.storage 'texture') a matrix texture.
  */
@@ -117,6 +142,34 @@ function addGemm(g: Graph, name: string, x: Tensor, w: Tensor, b: Tensor | null,
   const reads = [x, w, ...(b ? [b] : []), ...(epilogue === 'residual' ? [y] : [])];
   if (w.storage === 'buffer') {
     if (x.storage === 'texture') throw new Error(`graph: ${name}: a texture input needs a texture-stored weight`);
+    const M = rowsOf(x),
+      N = w.shape[0]!;
+    const S = gemmSplitOf(g, w, M);
+    if (S > 1) {
+      const partials = g.activation(`${name}.partials`, [S, M, N]);
+      g.kernel(name, [x, w], [partials], (d, r) =>
+        gemm(d, {
+          x: { ...r(x), shape: [M, w.shape[1]!] },
+          w: r(w),
+          bias: null,
+          y: r(partials),
+          tile: g.kernels.gemmTile,
+          variant: 'tiled',
+          f16Loads: g.kernels.f16Loads,
+          splitK: S,
+        }),
+      );
+      g.kernel(`${name}.splitk_reduce`, [partials, w, ...reads.slice(2)], [y], (d, r) =>
+        gemmSplitKReduce(d, {
+          partials: r(partials),
+          bias: b ? r(b) : null,
+          y: { ...r(y), shape: [M, N] },
+          epilogue,
+          scale: r(w).scale ?? null,
+        }),
+      );
+      return;
+    }
     g.kernel(name, reads, [y], (d, r) =>
       gemm(d, {
         x: r(x),

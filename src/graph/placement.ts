@@ -74,7 +74,7 @@ export function paramStorage(kernels: KernelChoices, key: string): TensorStorage
 /**
  * The choices a graph is built with: `asked`, plus the adapter's own variants (`builtIn`) where they
  * read textures and nothing else was asked for that family (for the GEMM, neither a variant nor a
- * tile) — the graph's structure (packs, texture-stored weights) depends on them, so they are settled
+ * tile, nor a split-K) — the graph's structure (packs, texture-stored weights) depends on them, so they are settled
  * at load. A buffer variant left unset is picked per call by the wrappers.
  */
 export function settleLayouts(
@@ -85,6 +85,7 @@ export function settleLayouts(
   if (
     asked.gemmVariant === undefined &&
     asked.gemmTile === undefined &&
+    asked.gemmSplitK === undefined &&
     GEMM_SPECS[builtIn.gemmVariant].reads === 'texture'
   )
     settled.gemmVariant = builtIn.gemmVariant;

@@ -6,7 +6,7 @@
 import { gemmNativeF16Wgsl, gemmSubgroupNativeF16Wgsl, gemmSubgroupWgsl, gemmWgsl } from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
 import { adapterTraits, hasSubgroupsOf8 } from './choose/adapter.js';
-import { chooseGemmVariant } from './choose/choose.js';
+import { chooseGemmVariant, splitKRange } from './choose/choose.js';
 import {
   bufferFormOf,
   GEMM_FAMILY,
@@ -77,10 +77,13 @@ export interface GemmArgs {
   w: TensorRef;
   /** [N] bias, or null for none. */
   bias: TensorRef | null;
-  /** [..., N] output with x's leading axes. With 'residual' it is also read (y += x·wᵀ + b). */
+  /**
+   * [..., N] output with x's leading axes. With 'residual' it is also read (y += x·wᵀ + b). With
+   * `splitK` S > 1 it is the [S, ..., N] f32 workspace of the partial sums instead (gemm_splitk_reduce).
+   */
   y: TensorRef;
   epilogue?: GemmEpilogue;
-  /** Workgroup tile of the 'tiled' variant (gemm-tile.ts); defaults to gemmTileFor(device, { m: M, n: N }). */
+  /** Workgroup tile of the 'tiled' variant (gemm-tile.ts); defaults to gemmTileFor(device, { m: M, n: N, k: K }, splitK). */
   tile?: GemmTile;
   /** How an f16 w is read: 'native' (WGSL f16, needs shader-f16) or 'packed'; default native where available. */
   f16Loads?: F16Loads;
@@ -89,6 +92,13 @@ export interface GemmArgs {
    * tile is given or K % 4 != 0, else 'subgroup' where gemmVariantFor(device) is not 'tiled'.
    */
   variant?: GemmVariant;
+  /**
+   * Split-K (the 'tiled' variant): S > 1 K ranges of whole k-steps, one per workgroup z-index, each
+   * sum written to slice s of y, an [S, ..., N] workspace, without bias, scales or epilogue (so
+   * `bias` must be null and `epilogue` 'none'); gemmSplitKReduce (gemm-splitk-reduce.ts) sums the
+   * slices and applies them. Default 1 (no split); choose/choose.ts's chooseGemmSplit picks S.
+   */
+  splitK?: number;
 }
 
 /** The EPILOGUE override value of `epilogue`; a KernelArgumentError naming `kernel` for an unknown one. */
@@ -108,6 +118,7 @@ export const GEMM_ARG_KEYS = {
   tile: true,
   f16Loads: true,
   variant: true,
+  splitK: true,
 } as const satisfies KeyList<GemmArgs>;
 
 /** y = epilogue(x·wᵀ + bias). Any M, N, K (no multiple-of-tile requirement). */
@@ -131,11 +142,29 @@ export function gemm(device: GPUDevice, args: GemmArgs): Dispatch {
   expectShape(kernel, 'x', args.x, args.x.shape);
   const dtype = expectWeight(kernel, 'w', args.w, [N, K]);
   if (args.bias) expectShape(kernel, 'bias', args.bias, [N]);
-  expectShape(kernel, 'y', args.y, [...lead, N]);
+  const splitK = args.splitK ?? 1;
+  if (!Number.isInteger(splitK) || splitK < 1)
+    throw new KernelArgumentError(kernel, 'splitK', `must be a positive integer, got ${String(args.splitK)}`);
+  if (splitK > 1) {
+    if (args.bias)
+      throw new KernelArgumentError(kernel, 'bias', 'must be null with splitK > 1 (the reduce pass adds it)');
+    if (epilogue !== 'none')
+      throw new KernelArgumentError(
+        kernel,
+        'epilogue',
+        `must be 'none' with splitK > 1 (the reduce pass applies '${epilogue}')`,
+      );
+    if (args.variant !== undefined && args.variant !== 'tiled')
+      throw new KernelArgumentError(kernel, 'variant', `splitK is for the 'tiled' variant only, got '${args.variant}'`);
+    if (args.y.dtype !== 'f32')
+      throw new KernelArgumentError(kernel, 'y', `a split-K workspace is f32, got ${args.y.dtype}`);
+  }
+  expectShape(kernel, 'y', args.y, splitK > 1 ? [splitK, ...lead, N] : [...lead, N]);
   // 'subgroup' reads an f32 w as vec4s along K: K must be a multiple of 4, else the default is 'tiled'.
   const k4 = dtype !== 'f32' || K % 4 === 0;
   // The default: the adapter's choice, in its buffer form (a 'texture' choice runs as 'subgroup' on buffers).
-  const variant = args.variant ?? (args.tile || !k4 ? 'tiled' : bufferFormOf(GEMM_FAMILY, gemmVariantFor(device)));
+  const variant =
+    args.variant ?? (args.tile || !k4 || splitK > 1 ? 'tiled' : bufferFormOf(GEMM_FAMILY, gemmVariantFor(device)));
   const spec = variantSpec(GEMM_FAMILY, variant);
   if (!spec)
     throw new KernelArgumentError(
@@ -148,7 +177,7 @@ export function gemm(device: GPUDevice, args: GemmArgs): Dispatch {
   if (args.tile && !spec.tiles) throw new KernelArgumentError(kernel, 'tile', "a tile is for the 'tiled' variant only");
   const problem = variantProblem(spec, variant, adapterTraits(device));
   const run = BUFFER_DISPATCH[variant as BufferGemmVariant];
-  return run(device, { args, M, N, K, k4, dtype, code, problem });
+  return run(device, { args, M, N, K, k4, dtype, code, problem, splitK });
 }
 
 /** What a buffer variant's dispatch gets: the checked arguments and sizes, and what the adapter lacks for it. */
@@ -164,6 +193,8 @@ interface GemmCall {
   code: number;
   /** variantProblem for this adapter (a needed capability it lacks), or null: each entry throws it after its own argument checks. */
   problem: string | null;
+  /** K ranges (1: no split-K; the 'tiled' variant only). */
+  splitK: number;
 }
 
 const gemmTensors = (device: GPUDevice, a: GemmArgs) => ({
@@ -176,8 +207,8 @@ const gemmTensors = (device: GPUDevice, a: GemmArgs) => ({
 
 /** Each buffer variant's dispatch: one entry per buffer variant of GEMM_FAMILY. */
 const BUFFER_DISPATCH: Record<BufferGemmVariant, (device: GPUDevice, c: GemmCall) => Dispatch> = {
-  tiled(device, { args, M, N, K, dtype, code }) {
-    const launch = tileLaunch(device, gemmKernel.name, args.tile, M, N);
+  tiled(device, { args, M, N, K, dtype, code, splitK }) {
+    const launch = tileLaunch(device, gemmKernel.name, args.tile, M, N, K, splitK);
     return createDispatch(device, weightSource(device, dtype, gemmKernel, gemmNativeF16Kernel, args.f16Loads), {
       overrides: {
         EPILOGUE: code,
@@ -185,8 +216,10 @@ const BUFFER_DISPATCH: Record<BufferGemmVariant, (device: GPUDevice, c: GemmCall
         W_DTYPE: W_DTYPE_CODE[dtype],
         ...launch.overrides,
         PREFETCH: launch.tile.prefetch ?? false,
+        ...(splitK > 1 ? { SPLIT_K: true } : {}),
       },
-      uniforms: { M, N, K },
+      // KS: the k values of each workgroup z-index, whole k-steps (a k-step never spans two ranges).
+      uniforms: { M, N, K, KS: splitKRange(K, launch.tile.bk, splitK) },
       tensors: gemmTensors(device, args),
       workgroups: launch.workgroups,
     });

@@ -39,9 +39,14 @@ export {
   chooseGemmVariant,
   chooseAttentionVariant,
   chooseGemmTile,
+  chooseGemmPlan,
+  chooseGemmSplit,
   tileCandidates,
   type AdapterTraits,
+  type GemmPlan,
+  type GemmShape,
 } from './choose/choose.js';
+export { gemmSplitKReduce, gemmSplitKReduceKernel, type GemmSplitKReduceArgs } from './gemm-splitk-reduce.js';
 export {
   gemm,
   gemmKernel,

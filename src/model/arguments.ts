@@ -23,6 +23,7 @@ import { checkOptionKeys, type KeyList } from '../options.js';
 export const KERNEL_CHOICE_KEYS = {
   gemmVariant: true,
   gemmTile: true,
+  gemmSplitK: true,
   attentionVariant: true,
   weightDType: true,
   f16Loads: true,
@@ -71,6 +72,10 @@ export function checkKernelChoices(device: GPUDevice, k: KernelChoices = {}): Ke
       'kernels.textureRows',
       `must be an integer in 1 .. ${device.limits.maxTextureDimension2D} (maxTextureDimension2D), got ${String(k.textureRows)}`,
     );
+  if (k.gemmSplitK !== undefined && !(Number.isInteger(k.gemmSplitK) && k.gemmSplitK >= 1))
+    throw new ArgumentError('load', 'kernels.gemmSplitK', `must be a positive integer, got ${String(k.gemmSplitK)}`);
+  if (k.gemmSplitK !== undefined && k.gemmSplitK > 1 && k.gemmVariant !== undefined && k.gemmVariant !== 'tiled')
+    throw new ArgumentError('load', 'kernels.gemmSplitK', "split-K is for the 'tiled' GEMM variant only");
   checkVariant(device, 'kernels.gemmVariant', k.gemmVariant, GEMM_FAMILY);
   const f16Problem = k.f16Loads === undefined ? null : f16LoadsProblem(device, k.f16Loads);
   if (f16Problem) throw new ArgumentError('load', 'kernels.f16Loads', f16Problem);

@@ -15,6 +15,7 @@ import type { TextConfig, ViTConfig } from './config.js';
 export interface StoredChoices {
   gemmVariant?: GemmVariant;
   gemmTile?: string;
+  gemmSplitK?: number;
   attentionVariant?: AttentionVariant;
 }
 
@@ -61,6 +62,7 @@ export function toStored(k: KernelChoices): StoredChoices {
   return {
     ...(k.gemmVariant ? { gemmVariant: k.gemmVariant } : {}),
     ...(k.gemmTile ? { gemmTile: tileName(k.gemmTile) } : {}),
+    ...(k.gemmSplitK !== undefined ? { gemmSplitK: k.gemmSplitK } : {}),
     ...(k.attentionVariant ? { attentionVariant: k.attentionVariant } : {}),
   };
 }
@@ -74,9 +76,12 @@ export function fromStored(s: StoredChoices, where: string): KernelChoices {
     throw bad(`attentionVariant ${s.attentionVariant}`);
   const tile = s.gemmTile === undefined ? undefined : GEMM_TILES[s.gemmTile];
   if (s.gemmTile !== undefined && !tile) throw bad(`gemmTile ${s.gemmTile}`);
+  if (s.gemmSplitK !== undefined && !(Number.isInteger(s.gemmSplitK) && s.gemmSplitK >= 1))
+    throw bad(`gemmSplitK ${String(s.gemmSplitK)}`);
   return {
     ...(s.gemmVariant ? { gemmVariant: s.gemmVariant } : {}),
     ...(tile ? { gemmTile: tile } : {}),
+    ...(s.gemmSplitK !== undefined ? { gemmSplitK: s.gemmSplitK } : {}),
     ...(s.attentionVariant ? { attentionVariant: s.attentionVariant } : {}),
   };
 }

@@ -22,6 +22,7 @@ import {
   type GpuWeights,
   type WeightsInput,
 } from './parameters.js';
+import { adapterTraits, type AdapterTraits } from '../kernels/choose/adapter.js';
 
 export type TextOutputName = 'embedding' | 'pooled' | 'block0';
 /** Every output the text tower can return. */
@@ -51,8 +52,9 @@ export function buildTextGraph(
   batch: number,
   outputs: readonly TextOutputName[],
   kernels: KernelChoices = {},
+  adapter?: AdapterTraits,
 ): Graph {
-  const g = new Graph(kernels);
+  const g = new Graph(kernels, adapter);
   const table = { keys: expectedTextKeys(t), transposed: TEXT_TRANSPOSED };
   const P: Param = towerParams(g, table);
   const ids = g.input('ids', [batch, t.contextLength], 'u32');
@@ -155,7 +157,7 @@ export class TextTransformer extends GraphModel {
 
   compiled(batch: number, outputs: readonly TextOutputName[]): Promise<CompiledGraph> {
     return this.compileCached(`${batch}|${[...outputs].sort().join(',')}`, () =>
-      buildTextGraph(this.config, batch, outputs, this.kernels),
+      buildTextGraph(this.config, batch, outputs, this.kernels, adapterTraits(this.device)),
     );
   }
 

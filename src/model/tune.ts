@@ -1,4 +1,4 @@
-// Kernel choices measured, not assumed: times the candidate GEMM variants/tiles and attention variants
+// Kernel choices measured, not assumed: times the candidate GEMM variants/tiles (and split-K) and attention variants
 // at a model's own shapes on the adapter in hand (random weights of the model's shape, a few blocks),
 // checks each candidate's outputs against a reference candidate (the portable 'tiled' GEMM and
 // 'broadcast' attention, each tested against float64 references in the test suite), and returns the
@@ -101,12 +101,39 @@ export function gemmTuneCandidates(traits: AdapterTraits): [string, KernelChoice
       .reverse()
       .flatMap((v): [string, KernelChoices][] =>
         GEMM_SPECS[v].tiles
-          ? Object.values(GEMM_TILES)
-              .filter((tile) => tileProblem(traits.limits, tile) === null)
-              .map((tile) => [`gemm ${v} ${tileName(tile)}`, { gemmVariant: v, gemmTile: tile }])
+          ? [
+              // The built-in per-shape choice of tile and split-K (choose/choose.ts), then each tile
+              // alone, without a split (every GEMM of the model on that tile).
+              [`gemm ${v} per shape`, { gemmVariant: v }],
+              ...Object.values(GEMM_TILES)
+                .filter((tile) => tileProblem(traits.limits, tile) === null)
+                .map((tile): [string, KernelChoices] => [
+                  `gemm ${v} ${tileName(tile)}`,
+                  { gemmVariant: v, gemmTile: tile, gemmSplitK: 1 },
+                ]),
+            ]
           : [[`gemm ${v}`, { gemmVariant: v }]],
       )
   );
+}
+
+/** The split-K counts tune times on every GEMM of the model (besides none and the per-shape choice). */
+export const SPLIT_K_TUNE = [2, 3, 4, 8] as const;
+
+/**
+ * The split-K candidates after the GEMM candidates, from the fastest of those (`best`): where it runs
+ * the tiled GEMM, the same with each of SPLIT_K_TUNE on every GEMM, and with the built-in per-shape
+ * split for its tile (chooseGemmSplit); none for another variant (split-K is the tiled GEMM's).
+ */
+export function splitKTuneCandidates(best: KernelChoices): [string, KernelChoices][] {
+  if (best.gemmVariant !== 'tiled') return [];
+  const base = best.gemmTile ? `gemm tiled ${tileName(best.gemmTile)}` : 'gemm tiled per-shape tiles';
+  const rest: KernelChoices = { ...best };
+  delete rest.gemmSplitK;
+  return [
+    ...SPLIT_K_TUNE.map((s): [string, KernelChoices] => [`${base} split-K ${s}`, { ...rest, gemmSplitK: s }]),
+    ...(best.gemmTile ? [[`${base} split-K per shape`, rest] as [string, KernelChoices]] : []),
+  ];
 }
 
 /**
@@ -174,6 +201,15 @@ export async function tuneKernels(
   const gemmCandidates = gemmTuneCandidates(traits);
   const gemmTimings: TuneTiming[] = [];
   for (const [label, k] of gemmCandidates) gemmTimings.push(await time(label, k));
+  // 1b. Split-K with the fastest tiled choice (none where another variant won).
+  const firstBest = best(gemmTimings);
+  if (firstBest) {
+    const split = splitKTuneCandidates(gemmCandidates[gemmTimings.indexOf(firstBest)]![1]);
+    for (const [label, k] of split) {
+      gemmCandidates.push([label, k]);
+      gemmTimings.push(await time(label, k));
+    }
+  }
   const gemmBest = best(gemmTimings);
   const gemmChoice: KernelChoices = gemmBest ? gemmCandidates[gemmTimings.indexOf(gemmBest)]![1] : {};
   // 2. The attention, with that GEMM.

@@ -32,6 +32,7 @@ import {
   VISION_TRANSPOSED,
   type GpuWeights,
 } from './parameters.js';
+import { adapterTraits, type AdapterTraits } from '../kernels/choose/adapter.js';
 
 export type ViTOutputName = 'tokens' | 'pooled' | 'embedding' | 'block0' | 'hidden';
 /** Every output `forward` can return. */
@@ -49,8 +50,9 @@ export function buildViTGraph(
   outputs: readonly ViTOutputName[],
   hiddenBlock = c.layers - 1,
   kernels: KernelChoices = {},
+  adapter?: AdapterTraits,
 ): Graph {
-  const g = new Graph(kernels);
+  const g = new Graph(kernels, adapter);
   const W = c.width,
     grid = gridOf(c, resolution),
     n = 1 + grid * grid;
@@ -275,7 +277,7 @@ export class VisionTransformer extends GraphModel {
     }
     const hb = outputs.includes('hidden') ? hiddenBlock : -1;
     return this.compileCached(`${batch}|${resolution}|${[...outputs].sort().join(',')}|${hb}`, () =>
-      buildViTGraph(this.config, batch, resolution, outputs, hiddenBlock, this.kernels),
+      buildViTGraph(this.config, batch, resolution, outputs, hiddenBlock, this.kernels, adapterTraits(this.device)),
     );
   }
 

@@ -10,17 +10,24 @@
 // (8×8 each), walking K BK at a time through workgroup memory. PREFETCH = true loads the next
 // k-step's tiles from global memory into registers while the current one is multiplied (register
 // double buffering), then stores them to workgroup memory.
+//
+// Split-K (SPLIT_K = true; src/kernels/gemm.ts `splitK`): workgroup z-index s sums only
+// k in [s·KS, min(K, (s+1)·KS)) (KS a multiple of BK, so a k-step never crosses into the next
+// range) and writes that partial sum, without bias, scales or epilogue, to y viewed as an [S, M, N]
+// workspace (slice s); gemm_splitk_reduce.wgsl sums the S slices and applies the epilogue.
 
 struct Params {
   M: u32,
   N: u32,
   K: u32,
+  KS: u32,   // k values per workgroup z-index (split-K); a multiple of BK, ≥ K without a split
 }
 @group(0) @binding(0) var<uniform> params: Params;
 //!include _gemm_io.wgsl
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 //!include _weight_buffer.wgsl
 override PREFETCH: bool = false;
+override SPLIT_K: bool = false;
 //!include _gemm_tile.wgsl
 // vec4s of x and of w one invocation stages per k-step (derived; at most MAX_PF, checked by the host).
 override XL: u32 = (BM * BK / 4u + WG - 1u) / WG;
@@ -79,16 +86,19 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: v
   let n0 = wid.x * BN;
   let tx = lid3.x;
   let ty = lid3.y;
+  // This workgroup's k range (the whole of K without a split).
+  let kb = wid.z * params.KS;
+  let ke = min(K, kb + params.KS);
   var acc: array<vec4f, 16>;   // acc[2i + h]: row 8·ty + i, columns h·BN/2 + 4·tx .. +3 (_gemm_tile.wgsl)
 
   if (PREFETCH) {
     var xr = array<vec4f, MAX_PF>();
     var wr = array<vec4f, MAX_PF>();
-    fetch_tiles(m0, n0, 0u, M, N, K, lid, &xr, &wr);
+    fetch_tiles(m0, n0, kb, M, N, K, lid, &xr, &wr);
     store_tiles(lid, &xr, &wr);
     workgroupBarrier();
-    for (var k0 = 0u; k0 < K; k0 += BK) {
-      let more = k0 + BK < K;   // uniform: the barrier below is reached by all or none
+    for (var k0 = kb; k0 < ke; k0 += BK) {
+      let more = k0 + BK < ke;   // uniform: the barrier below is reached by all or none
       if (more) { fetch_tiles(m0, n0, k0 + BK, M, N, K, lid, &xr, &wr); }
       tile_product(tx, ty, &acc);
       workgroupBarrier();
@@ -98,7 +108,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: v
       }
     }
   } else {
-    for (var k0 = 0u; k0 < K; k0 += BK) {
+    for (var k0 = kb; k0 < ke; k0 += BK) {
       // Stage x[m0 .. m0+BM, k0 .. k0+BK] k-major, like stage_w does for w.
       for (var idx = lid; idx < BM * BK / 4u; idx += WG) {
         let kk = idx % BK;
@@ -113,11 +123,26 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: v
   }
 
   // The 8×8 block, one vec4 (4 columns) at a time, unrolled: constant register indices, the
-  // epilogue applied per vec4, rows and columns past M, N skipped without break or continue.
+  // epilogue applied per vec4 (split-K: the raw partial sums into slice wid.z), rows and columns
+  // past M, N skipped without break or continue.
+  let slice = wid.z * M * N;
   //!unroll i 8
   if (m0 + 8u * ty + $i < M) {
-    store_out4(m0 + 8u * ty + $i, n0 + 4u * tx, N, acc[2u * $i]);
-    store_out4(m0 + 8u * ty + $i, n0 + BN / 2u + 4u * tx, N, acc[2u * $i + 1u]);
+    if (SPLIT_K) {
+      store_partial4(slice + (m0 + 8u * ty + $i) * N, n0 + 4u * tx, N, acc[2u * $i]);
+      store_partial4(slice + (m0 + 8u * ty + $i) * N, n0 + BN / 2u + 4u * tx, N, acc[2u * $i + 1u]);
+    } else {
+      store_out4(m0 + 8u * ty + $i, n0 + 4u * tx, N, acc[2u * $i]);
+      store_out4(m0 + 8u * ty + $i, n0 + BN / 2u + 4u * tx, N, acc[2u * $i + 1u]);
+    }
   }
   //!end
+}
+
+// y[row + gn .. row + gn+3] = v (split-K's partial sums: no scale, bias or epilogue), columns at or past N skipped.
+fn store_partial4(row: u32, gn: u32, N: u32, v: vec4f) {
+  if (gn < N) { y[row + gn] = v.x; }
+  if (gn + 1u < N) { y[row + gn + 1u] = v.y; }
+  if (gn + 2u < N) { y[row + gn + 2u] = v.z; }
+  if (gn + 3u < N) { y[row + gn + 3u] = v.w; }
 }

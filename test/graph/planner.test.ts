@@ -54,4 +54,53 @@ describe('buffer planner', () => {
       B = 8;
     expect(deep.plannedBytes).toBeGreaterThanOrEqual(4 * B * n * (W + 4 * W)); // x and the MLP hidden live together
   });
+
+  it('split-K: a gemm node into a planned [S, M, N] workspace, then a gemm_splitk_reduce node', () => {
+    const cfg = { ...presetConfig('b-16'), layers: 2 };
+    const names = (g: Graph) => g.nodes.map((n) => n.name);
+    const gemms = (g: Graph) => names(g).filter((n) => /(in_proj|out_proj|c_fc|c_proj)$/.test(n));
+    // Forced: every block GEMM (qkv, proj, fc, fc2) split, its workspace an activation like the others.
+    const forced = buildViTGraph(cfg, 1, 224, ['embedding'], undefined, { gemmVariant: 'tiled', gemmSplitK: 3 });
+    expect(gemms(forced)).toHaveLength(8);
+    for (const n of gemms(forced)) expect(names(forced)).toContain(`${n}.splitk_reduce`);
+    const ws = forced.tensors.find((t) => t.name.endsWith('c_fc.partials'))!;
+    expect(ws.shape).toEqual([3, 197, 3072]);
+    expect(planBuffers(forced).slotOf.has(ws)).toBe(true);
+    // Built-in: a GPU splits batch 1's GEMMs (too few 128×128 blocks for 132 SMs), not a CPU
+    // adapter, and not without traits.
+    const limits = {
+      maxComputeInvocationsPerWorkgroup: 256,
+      maxComputeWorkgroupSizeX: 256,
+      maxComputeWorkgroupSizeY: 256,
+      maxComputeWorkgroupStorageSize: 16384,
+    };
+    const gpu = buildViTGraph(cfg, 1, 224, ['embedding'], undefined, {}, { cpu: false, subgroupsOf8: false, limits });
+    for (const n of gemms(gpu)) expect(names(gpu)).toContain(`${n}.splitk_reduce`);
+    const cpu = buildViTGraph(
+      cfg,
+      1,
+      224,
+      ['embedding'],
+      undefined,
+      { gemmVariant: 'tiled' },
+      {
+        cpu: true,
+        subgroupsOf8: false,
+        limits,
+      },
+    );
+    expect(names(cpu).some((n) => n.endsWith('.splitk_reduce'))).toBe(false);
+    expect(names(buildViTGraph(cfg, 1, 224, ['embedding'])).some((n) => n.endsWith('.splitk_reduce'))).toBe(false);
+    // gemmSplitK 1: none, whatever the adapter.
+    const off = buildViTGraph(
+      cfg,
+      1,
+      224,
+      ['embedding'],
+      undefined,
+      { gemmSplitK: 1 },
+      { cpu: false, subgroupsOf8: false, limits },
+    );
+    expect(names(off).some((n) => n.endsWith('.splitk_reduce'))).toBe(false);
+  });
 });

@@ -121,3 +121,48 @@ describe('OpenVision reference fixtures with each combination of kernel variants
     },
   );
 });
+
+// Split-K forced on every GEMM (kernels.gemmSplitK, the 'tiled' variant): each GEMM's partial sums
+// into a workspace, then gemm_splitk_reduce with its epilogue (erf GELU and the residual adds in the
+// vision tower; QuickGELU, the causal text tower and the projections in the OpenAI-layout CLIP).
+describe('reference fixtures with split-K forced on every GEMM', () => {
+  it('ov1-so14-84-d2 (batch 3, 2 blocks) with gemmSplitK 3 matches PyTorch', async () => {
+    const device = await testDevice();
+    const name = 'ov1-so14-84-d2';
+    const exp = await readExpected(fixture(`${name}.expected.safetensors`));
+    const model = await VisionTransformer.load(device, {
+      weights: fixture(exp.meta.weights!),
+      config: fixture(exp.meta.config!),
+      kernels: { gemmVariant: 'tiled', gemmSplitK: 3 },
+    });
+    try {
+      const [B, , S] = exp.inputShape as [number, number, number];
+      const out = await model.forward(exp.input, B, { resolution: S, outputs: ['tokens', 'embedding'] });
+      for (const k of ['tokens', 'embedding'] as const) {
+        const c = compare(k, out[k]!, exp.outputs[k]!.data);
+        expect(c.pass, `${k}: max abs ${c.maxAbs}, cosine ${c.cosine}`).toBe(true);
+      }
+    } finally {
+      model.destroy();
+    }
+  });
+
+  it('a split-K count that is not a positive integer, or with another GEMM variant, is refused at load', async () => {
+    const device = await testDevice();
+    const exp = await readExpected(fixture('ov1-so14-84-d2.expected.safetensors'));
+    const load = (kernels: KernelChoices) =>
+      VisionTransformer.load(device, {
+        weights: fixture(exp.meta.weights!),
+        config: fixture(exp.meta.config!),
+        kernels,
+      });
+    await expect(load({ gemmSplitK: 0 })).rejects.toThrow(/kernels.gemmSplitK': must be a positive integer, got 0/);
+    await expect(load({ gemmSplitK: 2.5 })).rejects.toThrow(/kernels.gemmSplitK'/);
+    await expect(load({ gemmVariant: 'subgroup', gemmSplitK: 2 })).rejects.toThrow(
+      /kernels.gemmSplitK': split-K is for the 'tiled' GEMM variant only/,
+    );
+  });
+
+  it(`${OAI_CLIP} (both towers) with gemmSplitK 4 matches PyTorch`, () =>
+    checkOaiClip({ gemmVariant: 'tiled', gemmSplitK: 4 }));
+});

@@ -85,7 +85,13 @@ describe('GPU-path kernels in SPIR-V (tools/check-spirv.ts, lavapipe with 4-lane
         .map(([v]) => `${family} ${v}`);
     const families = [...gpuPath('gemm', GEMM_FAMILY), ...gpuPath('attention', ATTENTION_FAMILY)];
     expect(families).toContain('gemm tiled');
-    for (const family of [...families, 'patch_embed', 'layernorm'])
+    for (const family of [
+      ...families,
+      'gemm tiled 128x128k8p split-K',
+      'gemm_splitk_reduce',
+      'patch_embed',
+      'layernorm',
+    ])
       expect(
         res.modules.some((m) => m.name.startsWith(family)),
         family,

@@ -99,7 +99,9 @@ export const tuneCommand: Command = {
   help: `usage: wgsl-vit tune (--config <open_clip_config.json> | --model b-16) [--tower vision|text] [--batch 1] [--resolution S] [--layers 2] [--iters 3] [--profiles FILE] [--json] [--no-save]
   Measures the kernel choices on this adapter at the model's own shapes: times each GEMM candidate
   (the 'texture' and 'subgroup' variants where the adapter has 8-lane subgroups, the 'tiled' GEMM
-  with each tile its limits allow), then each attention variant with the fastest GEMM, on random
+  with its per-shape choice and with each tile its limits allow, then split-K in 2, 3, 4, 8 K
+  ranges and per shape with the fastest tiled one), then each attention variant with the fastest
+  GEMM, on random
   weights of the model's shape (--layers blocks; the choice is per block shape, so weights do not
   matter). Every candidate's outputs are checked against the portable one ('tiled' GEMM,
   'broadcast' attention; max |difference| <= 2e-3) and a wrong one is never chosen. Saves the
