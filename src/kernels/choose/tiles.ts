@@ -18,6 +18,13 @@ export interface GemmTile {
    * 8 vec4s of x and 8 of w per k-step.
    */
   readonly prefetch?: boolean;
+  /**
+   * Copies of the workgroup tiles (gemm only): 2 alternates them per k-step (one barrier per k-step
+   * instead of two), 1 keeps one. Unset: 2 where twice tileWorkgroupBytes fits the device's
+   * maxComputeWorkgroupStorageSize, else 1 (tileBuffers). Set to 2 on a device without the room, the
+   * tile is refused (tileProblem).
+   */
+  readonly buffers?: 1 | 2;
 }
 
 /**
@@ -56,16 +63,57 @@ export function tileBlock(t: GemmTile): { m: number; n: number } {
   return { m: PER_INVOCATION * t.wgY, n: PER_INVOCATION * t.wgX };
 }
 
-/** Bytes of workgroup memory the tile needs (both k-major staging arrays, one vec4 of padding per k-row). */
-export function tileWorkgroupBytes(t: GemmTile): number {
+/**
+ * Bytes of workgroup memory the tile needs (both k-major staging arrays, one vec4 of padding per
+ * k-row), times `buffers` copies (default: the tile's own `buffers`, else 1).
+ */
+export function tileWorkgroupBytes(t: GemmTile, buffers: 1 | 2 = t.buffers ?? 1): number {
   const { m, n } = tileBlock(t);
-  return 16 * t.bk * (m / 4 + 1 + n / 4 + 1);
+  return buffers * 16 * t.bk * (m / 4 + 1 + n / 4 + 1);
 }
 
-/** Name of a tile, as in GEMM_TILES ('128x64k16' = 128 rows × 64 columns, k step 16; 'p': prefetch). */
+/**
+ * The copies of the workgroup tiles gemm.wgsl uses for `t` on a device with `limits` (its BUFFERS
+ * override): the tile's `buffers`, else 2 where both copies fit maxComputeWorkgroupStorageSize, else 1.
+ * At the 32 KiB most GPUs (and lavapipe) offer, every GEMM_TILES entry gets 2 except 64x64k32(p)
+ * and 128x128k16 (17–17.4 KB single, over 32 KiB doubled); at WebGPU's 16 KiB default, none does.
+ */
+export function tileBuffers(limits: Pick<TileLimits, 'maxComputeWorkgroupStorageSize'>, t: GemmTile): 1 | 2 {
+  if (t.buffers) return t.buffers;
+  return tileWorkgroupBytes(t, 2) <= limits.maxComputeWorkgroupStorageSize ? 2 : 1;
+}
+
+/**
+ * Whether gemm.wgsl stages `t`'s tiles in 4-row × 4-k units (its QUAD override: 4 consecutive k per
+ * row read, one word per 4 values for q8, two for f16) for a reduction length K: K % 4 == 0, and for
+ * a prefetch tile only where the units need no more prefetch registers than 4-row × 1-k ones (not
+ * for 128x128k8p: 64 units of 16 values for 256 invocations would hold 4 vec4s per operand, not 1).
+ */
+export function tileQuad(t: GemmTile, K: number): boolean {
+  if (K % 4 !== 0) return false;
+  if (!t.prefetch) return true;
+  const r = prefetchRegisters(t);
+  return r.quad <= r.scalar;
+}
+
+/** Prefetch registers (vec4s, the larger of x's and w's) per invocation in each staging form. */
+function prefetchRegisters(t: GemmTile): { scalar: number; quad: number } {
+  const wg = t.wgX * t.wgY;
+  const { m, n } = tileBlock(t);
+  const per = (values: number, unit: number) => Math.ceil(values / unit / wg);
+  return {
+    scalar: Math.max(per(m * t.bk, 4), per(n * t.bk, 4)),
+    quad: 4 * Math.max(per(m * t.bk, 16), per(n * t.bk, 16)),
+  };
+}
+
+/**
+ * Name of a tile, as in GEMM_TILES ('128x64k16' = 128 rows × 64 columns, k step 16; 'p': prefetch;
+ * 'b1' / 'b2': `buffers` set, which the GEMM_TILES entries leave to tileBuffers).
+ */
 export function tileName(t: GemmTile): string {
   const b = tileBlock(t);
-  return `${b.m}x${b.n}k${t.bk}${t.prefetch ? 'p' : ''}`;
+  return `${b.m}x${b.n}k${t.bk}${t.prefetch ? 'p' : ''}${t.buffers ? `b${t.buffers}` : ''}`;
 }
 
 /** The workgroup limits a tile must fit (a GPUSupportedLimits has them all). */
@@ -82,6 +130,9 @@ export function tileProblem(limits: TileLimits, t: GemmTile): string | null {
   const ok = (v: number) => Number.isInteger(v) && v > 0;
   if (!ok(t.wgX) || !ok(t.wgY) || !ok(t.bk))
     return `invalid tile ${JSON.stringify(t)}: wgX, wgY, bk must be positive integers`;
+  if (t.bk % 4 !== 0) return `invalid tile ${JSON.stringify(t)}: bk must be a multiple of 4 (4-k staging units)`;
+  if (t.buffers !== undefined && t.buffers !== 1 && t.buffers !== 2)
+    return `invalid tile ${JSON.stringify(t)}: buffers must be 1 or 2`;
   if (
     t.wgX * t.wgY > limits.maxComputeInvocationsPerWorkgroup ||
     t.wgX > limits.maxComputeWorkgroupSizeX ||
@@ -89,14 +140,13 @@ export function tileProblem(limits: TileLimits, t: GemmTile): string | null {
   )
     return `tile ${tileName(t)} needs ${t.wgX}×${t.wgY} invocations, over this device's workgroup limits`;
   if (t.prefetch) {
-    const wg = t.wgX * t.wgY;
-    const { m, n } = tileBlock(t);
-    const perInvocation = Math.max(Math.ceil((m * t.bk) / 4 / wg), Math.ceil((n * t.bk) / 4 / wg));
+    const perInvocation = prefetchRegisters(t).scalar; // the QUAD form is used only where it needs no more
     if (perInvocation > MAX_PF)
       return `tile ${tileName(t)} would prefetch ${perInvocation} vec4s per invocation per k-step (at most ${MAX_PF})`;
   }
+  // Both copies where `buffers` is 2 (an unset `buffers` falls back to 1 where 2 do not fit: tileBuffers).
   const bytes = tileWorkgroupBytes(t);
   if (bytes > limits.maxComputeWorkgroupStorageSize)
-    return `tile ${tileName(t)} needs ${bytes} bytes of workgroup memory, over maxComputeWorkgroupStorageSize ${limits.maxComputeWorkgroupStorageSize}`;
+    return `tile ${tileName(t)} needs ${bytes} bytes of workgroup memory${t.buffers === 2 ? ' (2 copies)' : ''}, over maxComputeWorkgroupStorageSize ${limits.maxComputeWorkgroupStorageSize}`;
   return null;
 }
