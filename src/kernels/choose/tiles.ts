@@ -85,15 +85,18 @@ export function tileBuffers(limits: Pick<TileLimits, 'maxComputeWorkgroupStorage
 
 /**
  * Whether gemm.wgsl stages `t`'s tiles in 4-row × 4-k units (its QUAD override: 4 consecutive k per
- * row read, one word per 4 values for q8, two for f16) for a reduction length K: K % 4 == 0, and for
- * a prefetch tile only where the units need no more prefetch registers than 4-row × 1-k ones (not
- * for 128x128k8p: 64 units of 16 values for 256 invocations would hold 4 vec4s per operand, not 1).
+ * row read, one word per 4 values for q8, two for f16) for a reduction length K: K % 4 == 0, and
+ * only where each operand has at least one unit per invocation (BM·BK/16 and BN·BK/16 ≥ WG), so
+ * no invocation idles while others stage and a prefetch tile holds no more registers than with
+ * 4×1 units. Of GEMM_TILES: 64x64k32(p), 64x64k16, 32x64k32, 32x64k16p. The others (128 or more
+ * invocations at BK 8–16) had a quarter to a half of their invocations stage 4×4 units, and ran
+ * up to 12 % slower on lavapipe (its SIMD lanes are invocations) than with 4×1 units.
  */
 export function tileQuad(t: GemmTile, K: number): boolean {
   if (K % 4 !== 0) return false;
-  if (!t.prefetch) return true;
-  const r = prefetchRegisters(t);
-  return r.quad <= r.scalar;
+  const wg = t.wgX * t.wgY;
+  const { m, n } = tileBlock(t);
+  return (m * t.bk) / 16 >= wg && (n * t.bk) / 16 >= wg;
 }
 
 /** Prefetch registers (vec4s, the larger of x's and w's) per invocation in each staging form. */
