@@ -102,7 +102,16 @@ describe('gemm split-K + gemm_splitk_reduce', () => {
       for (const dtype of ['f32', 'q8'] as const)
         it(`loop forms: buffers ${buffers}, M=${M} K=${K} N=${N}, ${dtype} weights, S=2`, async () => {
           for (const tile of TILES)
-            await checkSplitK({ lead: [M], K, N, S: 2, epilogue: 'gelu', tile: { ...tile, buffers }, dtype, seed: M + K });
+            await checkSplitK({
+              lead: [M],
+              K,
+              N,
+              S: 2,
+              epilogue: 'gelu',
+              tile: { ...tile, buffers },
+              dtype,
+              seed: M + K,
+            });
         });
 
   it('without bias, with a batch axis, with the tile chosen for the split', () =>

@@ -272,7 +272,9 @@ describe('gemm', () => {
     expect(tileBuffers(limits, GEMM_TILES['128x128k16']!)).toBe(1); // 33792 doubled
     expect(tileBuffers({ maxComputeWorkgroupStorageSize: 16384 }, GEMM_TILES['128x128k8']!)).toBe(1);
     expect(tileBuffers(limits, { ...GEMM_TILES['128x128k8']!, buffers: 1 })).toBe(1);
-    expect(tileWorkgroupBytes({ ...GEMM_TILES['128x128k8']!, buffers: 2 })).toBe(2 * tileWorkgroupBytes(GEMM_TILES['128x128k8']!));
+    expect(tileWorkgroupBytes({ ...GEMM_TILES['128x128k8']!, buffers: 2 })).toBe(
+      2 * tileWorkgroupBytes(GEMM_TILES['128x128k8']!),
+    );
     expect(tileQuad(GEMM_TILES['64x64k16']!, 7)).toBe(false);
     expect(tileQuad(GEMM_TILES['64x64k16']!, 8)).toBe(true);
     expect(tileQuad(GEMM_TILES['128x128k8p']!, 8)).toBe(false); // 4 prefetch vec4s per operand, not 1
@@ -284,7 +286,9 @@ describe('gemm', () => {
         bias: null,
         y: poisoned(device, [1, 1]),
       };
-      expect(() => gemm(device, { ...args, tile: over })).toThrow(/tile 128x128k16b2 needs 33792 bytes of workgroup memory \(2 copies\)/);
+      expect(() => gemm(device, { ...args, tile: over })).toThrow(
+        /tile 128x128k16b2 needs 33792 bytes of workgroup memory \(2 copies\)/,
+      );
     }
     expect(() => checkTile(device, 'gemm', { wgX: 8, wgY: 8, bk: 6 })).toThrow(/bk must be a multiple of 4/);
   });

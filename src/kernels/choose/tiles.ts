@@ -32,6 +32,29 @@ export interface GemmTile {
  * `p` (prefetch) tiles are slower than their plain twins on lavapipe, which has no asynchronous
  * loads to overlap (bench/results/kernels-2026-11-23T10-55-28-101Z-mesa.md); they are here for GPUs.
  */
+//
+// Live values per invocation in gemm.wgsl's k loop (32-bit values; what the code keeps live, not a
+// compiler's register count): 64 accumulators (acc, 16 vec4) + 16 product operands (a0, a1, b0, b1)
+// + ~13 scalars (m0, n0, tx, ty, lid, kb, ke, k0, buf, inside, M, N, K) = 93 for every tile, plus
+// the prefetch registers of the `p` tiles, live across the product (XL + WL vec4s in the 4×1
+// staging form, 4·(XL + WL) in the 4×4 one, which tileQuad allows only where that is no more).
+// Two copies of the workgroup tiles add one scalar (buf), no registers. The staging of a plain tile
+// (≤ 8 vec4s in the 4×4 form: 4 row quads, 4 transposed) is dead before the product starts; the
+// store adds 2 bias vec4s (+ 2 q8 scale vec4s) while the accumulators drain.
+//   tile        invocations  prefetch (values)  live in the loop
+//   64x64k32    64           0                  ~93
+//   64x64k16    64           0                  ~93
+//   128x64k16   128          0                  ~93
+//   64x128k16   128          0                  ~93
+//   128x128k8   256          0                  ~93
+//   128x128k16  256          0                  ~93
+//   64x64k32p   64           64 (16 vec4)       ~157
+//   128x64k16p  128          24 (4 + 2 vec4)    ~117
+//   128x128k8p  256          8 (1 + 1 vec4)     ~101
+//   32x64k32    32           0                  ~93
+//   32x64k16p   32           48 (4 + 8 vec4)    ~141
+//   256x128k8   512          0                  ~93
+//   128x256k8   512          0                  ~93
 export const GEMM_TILES: Readonly<Record<string, GemmTile>> = {
   '64x64k32': { wgX: 8, wgY: 8, bk: 32 },
   '64x64k16': { wgX: 8, wgY: 8, bk: 16 },
@@ -96,18 +119,17 @@ export function tileQuad(t: GemmTile, K: number): boolean {
   if (K % 4 !== 0) return false;
   const wg = t.wgX * t.wgY;
   const { m, n } = tileBlock(t);
-  return (m * t.bk) / 16 >= wg && (n * t.bk) / 16 >= wg;
+  const [xu, wu] = [(m * t.bk) / 16, (n * t.bk) / 16];
+  // A prefetch tile: whole units per invocation, so 4·⌈units/WG⌉ vec4s are no more than the 4×1 form's.
+  if (t.prefetch && (xu % wg !== 0 || wu % wg !== 0)) return false;
+  return xu >= wg && wu >= wg;
 }
 
-/** Prefetch registers (vec4s, the larger of x's and w's) per invocation in each staging form. */
-function prefetchRegisters(t: GemmTile): { scalar: number; quad: number } {
+/** Prefetch vec4s per operand (the larger of x's and w's) per invocation, 4×1 staging (4×4: tileQuad's tiles hold as many). */
+function prefetchRegisters(t: GemmTile): number {
   const wg = t.wgX * t.wgY;
   const { m, n } = tileBlock(t);
-  const per = (values: number, unit: number) => Math.ceil(values / unit / wg);
-  return {
-    scalar: Math.max(per(m * t.bk, 4), per(n * t.bk, 4)),
-    quad: 4 * Math.max(per(m * t.bk, 16), per(n * t.bk, 16)),
-  };
+  return Math.max(Math.ceil((m * t.bk) / 4 / wg), Math.ceil((n * t.bk) / 4 / wg));
 }
 
 /**
@@ -143,7 +165,7 @@ export function tileProblem(limits: TileLimits, t: GemmTile): string | null {
   )
     return `tile ${tileName(t)} needs ${t.wgX}×${t.wgY} invocations, over this device's workgroup limits`;
   if (t.prefetch) {
-    const perInvocation = prefetchRegisters(t).scalar; // the QUAD form is used only where it needs no more
+    const perInvocation = prefetchRegisters(t);
     if (perInvocation > MAX_PF)
       return `tile ${tileName(t)} would prefetch ${perInvocation} vec4s per invocation per k-step (at most ${MAX_PF})`;
   }
