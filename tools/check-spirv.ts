@@ -68,6 +68,25 @@ async function gpuPathSpecs(): Promise<Spec[]> {
               variant,
             }),
         });
+    // The loop's other forms: the scalar staging (K % 4 != 0: no QUAD) and one copy of the tiles
+    // (buffers 1, where tileBuffers would give 2), with the erf GELU.
+    for (const [form, K, tl] of [
+      ['scalar K=7', 7, tile],
+      ['buffers 1', 8, { ...tile, buffers: 1 as const }],
+    ] as const)
+      specs.push({
+        name: `gemm ${variant} ${tileName} gelu ${form}`,
+        make: (d) =>
+          k.gemm(d, {
+            x: t(d, [5, K]),
+            w: t(d, [3, K]),
+            bias: t(d, [3]),
+            y: t(d, [5, 3]),
+            epilogue: 'gelu',
+            tile: tl,
+            variant,
+          }),
+      });
     // f16 packed (u32 words) and native (WGSL f16, the native_f16 build; devices with shader-f16), q8.
     const kinds = [
       ['f16', 'packed'],

@@ -8,6 +8,8 @@ import { tileBlock, tileProblem, type GemmTile } from './choose/tiles.js';
 export {
   GEMM_TILES,
   tileBlock,
+  tileBuffers,
+  tileQuad,
   tileWorkgroupBytes,
   tileName,
   tileProblem,

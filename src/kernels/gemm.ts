@@ -17,7 +17,7 @@ import {
   type GemmEpilogue,
   type GemmVariant,
 } from './choose/variants.js';
-import { tileLaunch, type GemmTile } from './gemm-tile.js';
+import { tileBuffers, tileLaunch, tileQuad, type GemmTile } from './gemm-tile.js';
 import { gemmSubgroupMatrixDispatch } from './gemm-subgroup-matrix.js';
 import {
   createDispatch,
@@ -216,6 +216,8 @@ const BUFFER_DISPATCH: Record<BufferGemmVariant, (device: GPUDevice, c: GemmCall
         W_DTYPE: W_DTYPE_CODE[dtype],
         ...launch.overrides,
         PREFETCH: launch.tile.prefetch ?? false,
+        BUFFERS: tileBuffers(device.limits, launch.tile),
+        QUAD: tileQuad(launch.tile, K),
         ...(splitK > 1 ? { SPLIT_K: true } : {}),
       },
       // KS: the k values of each workgroup z-index, whole k-steps (a k-step never spans two ranges).

@@ -20,17 +20,26 @@ override BN: u32 = PER_INVOCATION * WG_X;
 // One vec4 of padding per k-row spreads the stores of consecutive k over banks.
 override AS_STRIDE: u32 = 2u * WG_Y + 1u;
 override BS_STRIDE: u32 = 2u * WG_X + 1u;
-override AS_SIZE: u32 = BK * AS_STRIDE;
-override BS_SIZE: u32 = BK * BS_STRIDE;
-var<workgroup> As: array<vec4f, AS_SIZE>;   // As[k][m / 4] = rows m .. m+3 at k
-var<workgroup> Bs: array<vec4f, BS_SIZE>;   // Bs[k][n / 4] = columns n .. n+3 at k
+// BUFFERS = 2 (gemm.wgsl only; the host sets it where twice the memory fits the device,
+// choose/tiles.ts tileBuffers): two copies of each tile, alternated per k-step, so the next step
+// is staged into one while the other is multiplied (one barrier per k-step instead of two).
+override BUFFERS: u32 = 1u;
+override AS_BUF: u32 = BK * AS_STRIDE;   // vec4s of one copy of As (buffer b starts at b·AS_BUF)
+override BS_BUF: u32 = BK * BS_STRIDE;
+override AS_SIZE: u32 = BUFFERS * AS_BUF;
+override BS_SIZE: u32 = BUFFERS * BS_BUF;
+var<workgroup> As: array<vec4f, AS_SIZE>;   // As[b][k][m / 4] = rows m .. m+3 at k (copy b)
+var<workgroup> Bs: array<vec4f, BS_SIZE>;   // Bs[b][k][n / 4] = columns n .. n+3 at k (copy b)
 
-fn tile_product(tx: u32, ty: u32, acc: ptr<function, array<vec4f, 16>>) {
+// acc += the product of tile copy `buf` (0 with a single buffer).
+fn tile_product(tx: u32, ty: u32, buf: u32, acc: ptr<function, array<vec4f, 16>>) {
+  let ab = buf * AS_BUF;
+  let bb = buf * BS_BUF;
   for (var kk = 0u; kk < BK; kk++) {
-    let b0 = Bs[kk * BS_STRIDE + tx];
-    let b1 = Bs[kk * BS_STRIDE + WG_X + tx];
-    let a0 = As[kk * AS_STRIDE + 2u * ty];
-    let a1 = As[kk * AS_STRIDE + 2u * ty + 1u];
+    let b0 = Bs[bb + kk * BS_STRIDE + tx];
+    let b1 = Bs[bb + kk * BS_STRIDE + WG_X + tx];
+    let a0 = As[ab + kk * AS_STRIDE + 2u * ty];
+    let a1 = As[ab + kk * AS_STRIDE + 2u * ty + 1u];
     (*acc)[0] = fma(vec4f(a0.x), b0, (*acc)[0]);
     (*acc)[1] = fma(vec4f(a0.x), b1, (*acc)[1]);
     (*acc)[2] = fma(vec4f(a0.y), b0, (*acc)[2]);
@@ -50,8 +59,10 @@ fn tile_product(tx: u32, ty: u32, acc: ptr<function, array<vec4f, 16>>) {
   }
 }
 
-// w[n .. n+3, k] as a vec4 (decoded, q8 unscaled), zero outside [0, N) × [0, K).
-fn load_w4(n: u32, k: u32, N: u32, K: u32) -> vec4f {
+// w[n .. n+3, k] as a vec4 (decoded, q8 unscaled), zero outside [0, N) × [0, K); `full`: the
+// caller knows all four are inside (no compares).
+fn load_w4(n: u32, k: u32, N: u32, K: u32, full: bool) -> vec4f {
+  if (full) { return vec4f(w_at(n, k, K), w_at(n + 1u, k, K), w_at(n + 2u, k, K), w_at(n + 3u, k, K)); }
   var v = vec4f(0.0);
   if (k < K) {
     if (n < N) { v.x = w_at(n, k, K); }
@@ -62,12 +73,12 @@ fn load_w4(n: u32, k: u32, N: u32, K: u32) -> vec4f {
   return v;
 }
 
-// Stages w[n0 .. n0+BN, k0 .. k0+BK] into Bs: each invocation fills vec4s of 4 columns at one k;
-// consecutive invocations take consecutive k, so each global read is contiguous across them.
-fn stage_w(n0: u32, k0: u32, N: u32, K: u32, lid: u32) {
+// Stages w[n0 .. n0+BN, k0 .. k0+BK] into Bs copy `buf`: each invocation fills vec4s of 4 columns
+// at one k; consecutive invocations take consecutive k, so each global read is contiguous across them.
+fn stage_w(n0: u32, k0: u32, N: u32, K: u32, lid: u32, buf: u32, full: bool) {
   for (var idx = lid; idx < BN * BK / 4u; idx += WG) {
     let kk = idx % BK;
     let c4 = idx / BK;
-    Bs[kk * BS_STRIDE + c4] = load_w4(n0 + 4u * c4, k0 + kk, N, K);
+    Bs[buf * BS_BUF + kk * BS_STRIDE + c4] = load_w4(n0 + 4u * c4, k0 + kk, N, K, full);
   }
 }

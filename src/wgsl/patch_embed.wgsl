@@ -76,9 +76,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: v
       As[kk * AS_STRIDE + idx / BK] = vec4f(patch_value(m, k, M, K), patch_value(m + 1u, k, M, K),
                                             patch_value(m + 2u, k, M, K), patch_value(m + 3u, k, M, K));
     }
-    stage_w(n0, k0, N, K, lid);
+    stage_w(n0, k0, N, K, lid, 0u, false);
     workgroupBarrier();
-    tile_product(tx, ty, &acc);
+    tile_product(tx, ty, 0u, &acc);
     workgroupBarrier();
   }
 

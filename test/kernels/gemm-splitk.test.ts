@@ -92,6 +92,28 @@ describe('gemm split-K + gemm_splitk_reduce', () => {
           await checkSplitK({ lead: [37], K: 300, N: 70, S: 3, epilogue, tile, dtype, f16Loads, seed: 7 });
       });
 
+  // Split-K with the loop's forms: interior-only (K a multiple of S·BK, every workgroup inside) and
+  // K % 4 != 0 (4×1 staging), with one and two copies of the workgroup tiles, f32 and q8 weights.
+  for (const buffers of [1, 2] as const)
+    for (const [M, K, N] of [
+      [128, 256, 128],
+      [70, 130, 66],
+    ] as const)
+      for (const dtype of ['f32', 'q8'] as const)
+        it(`loop forms: buffers ${buffers}, M=${M} K=${K} N=${N}, ${dtype} weights, S=2`, async () => {
+          for (const tile of TILES)
+            await checkSplitK({
+              lead: [M],
+              K,
+              N,
+              S: 2,
+              epilogue: 'gelu',
+              tile: { ...tile, buffers },
+              dtype,
+              seed: M + K,
+            });
+        });
+
   it('without bias, with a batch axis, with the tile chosen for the split', () =>
     checkSplitK({ lead: [3, 10], K: 200, N: 24, S: 4, epilogue: 'gelu', bias: false, seed: 11 }));
 

@@ -11,6 +11,9 @@ import {
   checkTile,
   gemmTileFor,
   setGemmTile,
+  tileBlock,
+  tileBuffers,
+  tileQuad,
   tileWorkgroupBytes,
   type GemmTile,
 } from '../../src/kernels/gemm-tile.js';
@@ -236,6 +239,60 @@ describe('gemm', () => {
     }
   }
 
+  // The loop's forms (gemm.wgsl): one or two copies of the workgroup tiles (buffers; unset: two
+  // where they fit, tileBuffers), 4×4 staging units (QUAD, K % 4 == 0) or 4×1 ones (K % 4 != 0), the
+  // compare-free interior path and the guarded edges, per tile, on shapes derived from its block:
+  // interior-only (every workgroup inside, K a multiple of BK), edge-only (one workgroup past both
+  // edges), mixed with K % 4 != 0 and with K not a multiple of BK, and 1×1×1.
+  for (const [tileName, tile] of Object.entries(GEMM_TILES)) {
+    const b = tileBlock(tile);
+    const forms: [string, number, number, number, GemmEpilogue, boolean][] = [
+      // [what, M, K, N, epilogue, also with one copy]
+      ['interior-only', 2 * b.m, 3 * tile.bk, 2 * b.n, 'gelu', true],
+      ['edge-only', b.m - 3, 2 * tile.bk, b.n - 1, 'none', true],
+      ['mixed, K % 4 != 0', b.m + 5, 2 * tile.bk + 3, b.n + 3, 'residual', true],
+      ['mixed, K % BK != 0', 2 * b.m - 1, tile.bk + 4, b.n + 4, 'quick_gelu', false],
+      ['1×1×1', 1, 1, 1, 'gelu_tanh', false],
+    ];
+    for (const [what, M, K, N, epilogue, single] of forms)
+      for (const buffers of single ? ([undefined, 1] as const) : ([undefined] as const)) {
+        const t: GemmTile = buffers ? { ...tile, buffers } : tile;
+        it(`loop ${tileName}${buffers ? ' buffers 1' : ''}: ${what} M=${M} K=${K} N=${N} epilogue=${epilogue}`, async () => {
+          const device = await testDevice();
+          if (tileWorkgroupBytes(tile) > device.limits.maxComputeWorkgroupStorageSize) return; // refused: the error test below
+          await checkGemm(M, K, N, epilogue, M * 3 + K + N, t);
+        });
+      }
+  }
+
+  it('double buffering: two copies where they fit, one where not; an explicit 2 that does not fit is refused', async () => {
+    const device = await testDevice();
+    const limits = { maxComputeWorkgroupStorageSize: 32768 };
+    expect(tileBuffers(limits, GEMM_TILES['128x128k8']!)).toBe(2); // 16896 bytes doubled
+    expect(tileBuffers(limits, GEMM_TILES['128x128k16']!)).toBe(1); // 33792 doubled
+    expect(tileBuffers({ maxComputeWorkgroupStorageSize: 16384 }, GEMM_TILES['128x128k8']!)).toBe(1);
+    expect(tileBuffers(limits, { ...GEMM_TILES['128x128k8']!, buffers: 1 })).toBe(1);
+    expect(tileWorkgroupBytes({ ...GEMM_TILES['128x128k8']!, buffers: 2 })).toBe(
+      2 * tileWorkgroupBytes(GEMM_TILES['128x128k8']!),
+    );
+    expect(tileQuad(GEMM_TILES['64x64k16']!, 7)).toBe(false);
+    expect(tileQuad(GEMM_TILES['64x64k16']!, 8)).toBe(true);
+    expect(tileQuad(GEMM_TILES['128x128k8p']!, 8)).toBe(false); // 4 prefetch vec4s per operand, not 1
+    const over = { wgX: 16, wgY: 16, bk: 16, buffers: 2 as const };
+    if (tileWorkgroupBytes(over) > device.limits.maxComputeWorkgroupStorageSize) {
+      const args = {
+        x: upload(device, new Float32Array(4), [1, 4]),
+        w: upload(device, new Float32Array(4), [1, 4]),
+        bias: null,
+        y: poisoned(device, [1, 1]),
+      };
+      expect(() => gemm(device, { ...args, tile: over })).toThrow(
+        /tile 128x128k16b2 needs 33792 bytes of workgroup memory \(2 copies\)/,
+      );
+    }
+    expect(() => checkTile(device, 'gemm', { wgX: 8, wgY: 8, bk: 6 })).toThrow(/bk must be a multiple of 4/);
+  });
+
   it('a tile over the device limits is refused, naming the tile and the limit', async () => {
     const device = await testDevice();
     const args = {
@@ -295,6 +352,7 @@ for (const [dtype, f16Loads] of [
       [5, 538, 144, 'gelu_tanh'],
       [130, 7, 3, 'residual'],
       [17, 12, 33, 'quick_gelu'],
+      [128, 256, 128, 'gelu'], // interior-only for every 64×64 and 128×128 block: the compare-free w_quad
     ];
     const skipNative = async (ctx: { skip(note: string): void }) => {
       const device = await testDevice();
