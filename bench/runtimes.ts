@@ -73,6 +73,9 @@ export function startRowServer(runtime: BenchRuntime): RowServer {
     for (const w of waiting.splice(0)) w.reject(e);
   };
   child.on('error', (e) => fail(new Error(`${runtime} row server: ${e.message}`)));
+  // A server that is gone (or never started) fails its pending requests above; a write into its
+  // closed stdin must not become an uncaught stream error.
+  child.stdin!.on('error', (e) => fail(new Error(`${runtime} row server: ${e.message}`)));
   child.on('exit', (code, sig) => fail(new Error(`${runtime} row server exited (${sig ?? `code ${code}`})`)));
   createInterface({ input: child.stdout! }).on('line', (line) => {
     if (!line.startsWith(REPLY_TAG)) return;
