@@ -4,7 +4,13 @@
 import { describe, expect, it } from 'vitest';
 import { requestDevice } from '../../src/device.js';
 import { layerNorm } from '../../src/kernels/layernorm.js';
-import { MIN_TIMED_MS, timeDispatch, uploadTensor } from '../../src/kernels/program/harness.js';
+import {
+  MAX_REPEATS,
+  MIN_TIMED_MS,
+  timeDispatch,
+  timingRepeats,
+  uploadTensor,
+} from '../../src/kernels/program/harness.js';
 import type { Dispatch } from '../../src/kernels/program/index.js';
 
 /** Raw timestamp deltas (ns) of `n` single-dispatch passes. */
@@ -74,14 +80,31 @@ describe('timestamp queries', () => {
     }
   });
 
-  it('timeDispatch times a dispatch shorter than MIN_TIMED_MS as repeats in one pass', async () => {
+  it('timingRepeats: one dispatch at or above the threshold, else enough to fill it, at most MAX_REPEATS', () => {
+    expect(MIN_TIMED_MS).toBe(0.5);
+    expect(timingRepeats(0.5)).toBe(1);
+    expect(timingRepeats(3)).toBe(1);
+    expect(timingRepeats(0.1)).toBe(5);
+    expect(timingRepeats(0.3)).toBe(2);
+    expect(timingRepeats(0)).toBe(MAX_REPEATS);
+    expect(timingRepeats(1e-6)).toBe(MAX_REPEATS);
+    expect(timingRepeats(0.2, 2)).toBe(10);
+    expect(() => timingRepeats(0.1, -1)).toThrow(/argument 'minMs': must be a number >= 0, got -1/);
+    expect(() => timingRepeats(0.1, Number.NaN)).toThrow(/minMs/);
+  });
+
+  // Which branch runs is chosen by the threshold, not by how fast this machine is today: a 64×256
+  // LayerNorm never takes 10^6 ms, and every dispatch takes at least 0 ms.
+  it('timeDispatch times a dispatch shorter than the threshold as repeats in one pass, a longer one alone', async () => {
     const { device } = await requestDevice({ preciseTimestamps: true });
     try {
-      const r = await timeDispatch(device, smallLayerNorm(device), 3);
-      expect(r.ms).toBeGreaterThan(0);
-      // A 64×256 LayerNorm (16K values) takes microseconds, far under MIN_TIMED_MS = 0.5 ms.
-      expect(MIN_TIMED_MS).toBe(0.5);
-      expect(r.repeats).toBeGreaterThan(1);
+      const short = await timeDispatch(device, smallLayerNorm(device), 3, { minMs: 1e6 });
+      expect(short.ms).toBeGreaterThan(0);
+      expect(short.repeats).toBe(MAX_REPEATS);
+      const long = await timeDispatch(device, smallLayerNorm(device), 3, { minMs: 0 });
+      expect(long.ms).toBeGreaterThan(0);
+      expect(long.repeats).toBe(1);
+      await expect(timeDispatch(device, smallLayerNorm(device), 3, { minMs: -1 })).rejects.toThrow(/minMs/);
     } finally {
       device.destroy();
     }

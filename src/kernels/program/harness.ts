@@ -1,6 +1,6 @@
 // Running one kernel outside a model: upload, read back, run, time. What the tests and the kernel
 // benchmark share (llm.c dev/cuda's common.h idea), exported for kernel users trying a kernel.
-import { WebGPUError } from '../../errors.js';
+import { ArgumentError, WebGPUError } from '../../errors.js';
 import { elementCount } from '../../shape.js';
 import type { Dispatch, TensorRef } from './index.js';
 import { packWeight, type Q8Weight } from './weight-format.js';
@@ -71,7 +71,17 @@ export async function runDispatches(device: GPUDevice, ...dispatches: Dispatch[]
 /** Below this, one dispatch is timed as several in one pass (a clock step is 65.536 µs where Dawn quantizes). */
 export const MIN_TIMED_MS = 0.5;
 /** Most dispatches timed between one pair of queries. */
-const MAX_REPEATS = 64;
+export const MAX_REPEATS = 64;
+
+/**
+ * How many back-to-back dispatches time one that took `firstMs` alone: 1 at or above `minMs`, else
+ * enough to fill `minMs`, at most MAX_REPEATS.
+ */
+export function timingRepeats(firstMs: number, minMs: number = MIN_TIMED_MS): number {
+  if (!(minMs >= 0)) throw new ArgumentError('timeDispatch', 'minMs', `must be a number >= 0, got ${minMs}`);
+  if (firstMs >= minMs) return 1;
+  return Math.min(MAX_REPEATS, Math.ceil(minMs / Math.max(firstMs, minMs / MAX_REPEATS)));
+}
 
 /**
  * Median time of one dispatch over `iters` runs (one pass each) after one warm-up: GPU time from
@@ -79,16 +89,20 @@ const MAX_REPEATS = 64;
  * MIN_TIMED_MS is re-timed as `repeats` back-to-back dispatches in one pass between one pair of
  * queries (the result divided by `repeats`), so that a clock step (65.536 µs where Dawn quantizes
  * timestamps) or the submit overhead does not dominate. The dispatch runs more than once: its
- * outputs are not meant to be read after timing (a residual epilogue accumulates).
+ * outputs are not meant to be read after timing (a residual epilogue accumulates). `minMs`
+ * replaces MIN_TIMED_MS (tests use it to choose the branch without depending on the machine's speed).
  */
 export async function timeDispatch(
   device: GPUDevice,
   d: Dispatch,
   iters: number,
+  options: { minMs?: number } = {},
 ): Promise<{ ms: number; timing: 'timestamp-query' | 'wall'; repeats: number }> {
+  const minMs = options.minMs ?? MIN_TIMED_MS;
+  timingRepeats(0, minMs); // checks minMs before anything runs
   const first = await timeRepeated(device, d, iters, 1);
-  if (first.ms >= MIN_TIMED_MS) return { ...first, repeats: 1 };
-  const repeats = Math.min(MAX_REPEATS, Math.ceil(MIN_TIMED_MS / Math.max(first.ms, MIN_TIMED_MS / MAX_REPEATS)));
+  const repeats = timingRepeats(first.ms, minMs);
+  if (repeats === 1) return { ...first, repeats: 1 };
   const again = await timeRepeated(device, d, iters, repeats);
   return { ms: again.ms / repeats, timing: again.timing, repeats };
 }
