@@ -3,12 +3,22 @@
 // hits all alike; samples pooled per dtype, each ×N with Benchmark.js's verdict on it, bench/stats.ts),
 // with its weight bytes on the GPU and its accuracy against the row's reference (the PyTorch fixture,
 // or the float64 CPU reference of the same random weights); and the CLIP fixture's zero-shot per
-// dtype (probabilities' max difference, ranking unchanged).
+// dtype (probabilities' max difference, ranking unchanged). A column may also name a precision
+// (`fp32/f16`: fp32 weights, f16 arithmetic; the `precision` load option), judged by the smaller of
+// its dtype's and its precision's cosine (DTYPE_MIN_COSINE, PRECISION_MIN_COSINE).
 import { join } from 'node:path';
 import { requestDevice } from '../src/device.js';
 import { CLIPModel } from '../src/model/clip.js';
 import type { ModelDType } from '../src/model/dtype.js';
-import { DTYPE_MIN_COSINE, measureAccuracy, readExpected, rowAgreement } from '../src/model/verify.js';
+import {
+  DTYPE_MIN_COSINE,
+  measureAccuracy,
+  PRECISION_MIN_COSINE,
+  readExpected,
+  rowAgreement,
+} from '../src/model/verify.js';
+import { MODEL_DTYPES } from '../src/model/dtype.js';
+import { PRECISIONS, type Precision } from '../src/kernels/program/precision.js';
 import type { VisionTransformer } from '../src/model/vit.js';
 import { ROOT } from './env.js';
 import { compareSamples, measure, pooled, statsCell, summary, type TimingOptions, type TimingStats } from './stats.js';
@@ -16,8 +26,37 @@ import { compareSamples, measure, pooled, statsCell, summary, type TimingOptions
 /** Alternating rounds per dtype row (a Benchmark.js run of each dtype per round). */
 export const DTYPE_ROUNDS = 3;
 
+/** A column of the dtype table: the weights' dtype and the arithmetic (`fp32`, `fp16`, `q8`, `fp32/f16`, …). */
+export interface DTypeForm {
+  dtype: ModelDType;
+  precision: Precision;
+}
+
+/** `fp32` (f32 arithmetic) or `fp32/f16`. */
+export const formLabel = (f: DTypeForm): string => (f.precision === 'f32' ? f.dtype : `${f.dtype}/${f.precision}`);
+
+/** The cosine a form must reach: the smaller of its dtype's and its precision's. */
+export const formMinCosine = (f: DTypeForm): number =>
+  Math.min(DTYPE_MIN_COSINE[f.dtype], PRECISION_MIN_COSINE[f.precision]);
+
+/** --dtypes: a comma list of DTYPE or DTYPE/PRECISION (fp32, fp16, q8; f32, f16), or none. */
+export function parseForms(flag: string, spec: string): DTypeForm[] {
+  if (spec === 'none') return [];
+  return spec.split(',').map((item) => {
+    const [dtype, precision = 'f32', extra] = item.trim().split('/');
+    if (extra !== undefined || !(MODEL_DTYPES as readonly string[]).includes(dtype!))
+      throw new Error(`--${flag}: unknown dtype '${item}' (have: ${MODEL_DTYPES.join(', ')}, each optionally /f16)`);
+    if (!(PRECISIONS as readonly string[]).includes(precision))
+      throw new Error(`--${flag}: unknown precision '${precision}' in '${item}' (have: ${PRECISIONS.join(', ')})`);
+    return { dtype: dtype as ModelDType, precision: precision as Precision };
+  });
+}
+
 export interface DTypeCell {
   dtype: ModelDType;
+  precision: Precision;
+  /** formLabel of the two. */
+  form: string;
   imagesPerSec: number;
   /** This dtype's img/s over the first dtype's, timed alternately in the same run. */
   speedup: number;
@@ -43,6 +82,8 @@ export interface DTypeRow {
 
 export interface DTypeClipRow {
   dtype: ModelDType;
+  precision: Precision;
+  form: string;
   weightBytes: number;
   imageCosine: number;
   textCosine: number;
@@ -57,14 +98,14 @@ export interface DTypeSubject {
   batch: number;
   resolution: number;
   pixels: Float32Array;
-  load: (device: GPUDevice, dtype: ModelDType) => Promise<VisionTransformer>;
+  load: (device: GPUDevice, dtype: ModelDType, kernels: undefined, precision: Precision) => Promise<VisionTransformer>;
   /** The reference of one output: its name, the number of rows compared, the values (or null). */
   reference: () => { name: 'embedding' | 'block0'; rows: number; want: Float32Array; what: string } | null;
 }
 
 export async function runDTypeRow(
   s: DTypeSubject,
-  dtypes: readonly ModelDType[],
+  dtypes: readonly DTypeForm[],
   timing: TimingOptions,
   warmup: number,
   flags: string[],
@@ -72,7 +113,7 @@ export async function runDTypeRow(
   const { device } = await requestDevice({ dawnFlags: flags });
   const models: VisionTransformer[] = [];
   try {
-    for (const d of dtypes) models.push(await s.load(device, d));
+    for (const d of dtypes) models.push(await s.load(device, d.dtype, undefined, d.precision));
     const opts = { resolution: s.resolution, outputs: ['embedding'] as const };
     for (const m of models) for (let i = 0; i <= warmup; i++) await m.forward(s.pixels, s.batch, opts);
     const parts: TimingStats[][] = dtypes.map(() => []);
@@ -83,7 +124,9 @@ export async function runDTypeRow(
     };
     for (let round = 0; round < DTYPE_ROUNDS; round++)
       for (const [j, m] of models.entries())
-        parts[j]!.push(await measure(`${s.label} ${dtypes[j]}`, () => m.forward(s.pixels, s.batch, opts), perRound));
+        parts[j]!.push(
+          await measure(`${s.label} ${formLabel(dtypes[j]!)}`, () => m.forward(s.pixels, s.batch, opts), perRound),
+        );
     const stats = parts.map(pooled);
     const ref = s.reference();
     const cells: DTypeCell[] = [];
@@ -97,7 +140,8 @@ export async function runDTypeRow(
         agreement = rowAgreement(got, ref.want, ref.rows);
       }
       cells.push({
-        dtype: dtypes[j]!,
+        ...dtypes[j]!,
+        form: formLabel(dtypes[j]!),
         imagesPerSec: ips,
         speedup: ips / base,
         timing: summary(stats[j]!),
@@ -105,7 +149,7 @@ export async function runDTypeRow(
         weightBytes: m.weightBytes(),
         output: ref?.name ?? '—',
         ...agreement,
-        ok: !ref || agreement.minCosine >= DTYPE_MIN_COSINE[dtypes[j]!],
+        ok: !ref || agreement.minCosine >= formMinCosine(dtypes[j]!),
       });
     }
     return { label: s.label, batch: s.batch, reference: ref?.what ?? 'none', cells };
@@ -116,23 +160,27 @@ export async function runDTypeRow(
 }
 
 /** The CLIP fixture in each dtype: image and text embeddings, zero-shot probabilities against PyTorch. */
-export async function runDTypeClip(dtypes: readonly ModelDType[], flags: string[]): Promise<DTypeClipRow[]> {
+export async function runDTypeClip(dtypes: readonly DTypeForm[], flags: string[]): Promise<DTypeClipRow[]> {
   const f = (n: string) => join(ROOT, 'test', 'fixtures', n);
   const name = 'ov1-clip-ti16-224-t2';
   const exp = await readExpected(f(`${name}.expected.safetensors`));
   const { device } = await requestDevice({ dawnFlags: flags });
   const rows: DTypeClipRow[] = [];
   try {
-    for (const dtype of dtypes) {
+    for (const form of dtypes) {
+      const { dtype, precision } = form;
       const clip = await CLIPModel.load(device, {
         weights: f(`${name}.bin`),
         config: f(`${name}.open_clip_config.json`),
         dtype,
+        precision,
       });
       try {
         const a = await measureAccuracy(clip, exp);
         rows.push({
           dtype,
+          precision,
+          form: formLabel(form),
           weightBytes: a.weightBytes,
           imageCosine: a.embedding.minCosine,
           textCosine: a.text!.minCosine,
@@ -157,21 +205,23 @@ export function dtypeTerminalRow(r: DTypeRow): string {
   return `  ${r.label.padEnd(34)} ${r.cells
     .map(
       (c) =>
-        `${c.dtype} ${c.imagesPerSec.toFixed(2)} img/s ±${c.timing.rme.toFixed(1)}% ×${c.speedup.toFixed(2)}${c === r.cells[0] || c.significant ? '' : ' (not significant)'}${c.timing.noisy ? ' noisy' : ''} ${mib(c.weightBytes)} MiB cos ${c.minCosine.toFixed(6)}${c.ok ? '' : ' OUT OF TOLERANCE'}`,
+        `${c.form} ${c.imagesPerSec.toFixed(2)} img/s ±${c.timing.rme.toFixed(1)}% ×${c.speedup.toFixed(2)}${c === r.cells[0] || c.significant ? '' : ' (not significant)'}${c.timing.noisy ? ' noisy' : ''} ${mib(c.weightBytes)} MiB cos ${c.minCosine.toFixed(6)}${c.ok ? '' : ' OUT OF TOLERANCE'}`,
     )
     .join(' | ')}`;
 }
 
 export function dtypeMarkdown(rows: DTypeRow[], clip: DTypeClipRow[], timing: TimingOptions): string {
   if (!rows.length && !clip.length) return '';
-  const dtypes = rows.find((r) => !r.error)?.cells.map((c) => c.dtype) ?? [];
+  const forms = rows.find((r) => !r.error)?.cells ?? [];
+  const dtypes = forms.map((c) => c.form);
   const lines = [
     '',
     '## Weight dtypes',
     '',
     `Each row's model loaded as ${dtypes.join(', ')} on one device and timed with Benchmark.js in ${DTYPE_ROUNDS} alternating rounds (≥ ${timing.minSamples} samples and ~${timing.maxTime} s per dtype in all, pooled): mean ms per call ± the relative margin of error at 95 %, n samples, "noisy" past ±10 %; ×N: img/s over ${dtypes[0] ?? 'fp32'}'s in the same run, "significant" or not by Benchmark.js's comparison (Mann-Whitney U, 95 %). ` +
       `Weights: bytes on the GPU (÷N: fp32's over this). Accuracy: the smallest per-image cosine and the largest |difference| of the output against the row's reference, ` +
-      `within tolerance when the cosine is ≥ ${dtypes.map((d) => `${DTYPE_MIN_COSINE[d]} (${d})`).join(', ')}.`,
+      `within tolerance when the cosine is ≥ ${forms.map((c) => `${formMinCosine(c)} (${c.form})`).join(', ')}` +
+      ` (a /f16 column: fp32 or fp16 weights with f16 arithmetic, the \`precision\` load option; docs/precision.md).`,
     '',
     `| model | batch | reference (output) | ${dtypes.map((d) => `${d} img/s (×${dtypes[0]}) | ${d} ms/call (±95 %, n) | ${d} weights MiB (÷) | ${d} cosine / max abs`).join(' | ')} | within tolerance |`,
     `|---|---|---|${dtypes.map(() => '---|---|---|---|').join('')}---|`,
@@ -200,7 +250,7 @@ export function dtypeMarkdown(rows: DTypeRow[], clip: DTypeClipRow[], timing: Ti
       '|---|---|---|---|---|---|---|',
       ...clip.map(
         (c) =>
-          `| ${c.dtype} | ${mib(c.weightBytes)} | ${c.imageCosine.toFixed(8)} | ${c.textCosine.toFixed(8)} | ${c.probsMaxAbs.toExponential(2)} | ${c.sameRanking ? 'yes' : '**no**'} | ${c.ok ? 'yes' : '**NO**'} |`,
+          `| ${c.form} | ${mib(c.weightBytes)} | ${c.imageCosine.toFixed(8)} | ${c.textCosine.toFixed(8)} | ${c.probsMaxAbs.toExponential(2)} | ${c.sameRanking ? 'yes' : '**no**'} | ${c.ok ? 'yes' : '**NO**'} |`,
       ),
     );
   }

@@ -36,6 +36,8 @@ const USAGE = `npm run bench:kernels [-- options]
   --tiles all|a,b      GEMM tiles to time (default: the adapter's per-shape choice)
   --variants all|a,b   attention variants to time (default: the adapter's choice)
   --dtypes f32,f16,q8  GEMM weight dtypes (default f32)
+  --precisions f32,f16 the arithmetic of the tiled GEMM and flash attention rows (default f32; f16:
+                       their f16 builds, marked "f16·" in the tile column, checked against the f16 bound)
   --big                also the rows over 10 GFLOP on a CPU adapter
   --diag               also the GPU questions' rows (gemm diag …): B/16's fc at batch 32 with each epilogue
                        (is the cliff the epilogue's?), and 128×128-tile grids of 132, 264, 265 and 396
@@ -59,6 +61,7 @@ const { values: flags } = parseArgs({
     big: { type: 'boolean', default: false },
     diag: { type: 'boolean', default: false },
     dtypes: { type: 'string', default: 'f32' },
+    precisions: { type: 'string', default: 'f32' },
     runtime: { type: 'string', default: 'node' },
     family: { type: 'string' },
     'rows-json': { type: 'string' },

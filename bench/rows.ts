@@ -2,6 +2,7 @@
 // bench/row-server.ts when a row runs on another WebGPU implementation): a row's model, its input
 // pixels, how to load it and the reference it is checked against: the PyTorch outputs for fixture
 // rows, the float64 CPU reference (reference/vit.ts) for the others.
+import type { Precision } from '../src/kernels/program/precision.js';
 import { join } from 'node:path';
 import { flopsPerImage, presetConfig, presetFamily, readOpenClipConfig, type ViTConfig } from '../src/model/config.js';
 import type { KernelChoices } from '../src/graph/graph.js';
@@ -41,7 +42,12 @@ export interface Prepared {
   batch: number;
   pixels: Float32Array;
   /** The row's model on `device`, in `dtype` (default: the row's), with `kernels` forced when given. */
-  load: (device: GPUDevice, dtype?: ModelDType, kernels?: KernelChoices) => Promise<VisionTransformer>;
+  load: (
+    device: GPUDevice,
+    dtype?: ModelDType,
+    kernels?: KernelChoices,
+    precision?: Precision,
+  ) => Promise<VisionTransformer>;
   /** The reference the dtype table compares with (dtypes.ts). */
   reference: DTypeSubject['reference'];
   checkpoint: () => Promise<Checkpoint>;
@@ -64,8 +70,14 @@ export async function prepare(row: BenchRow, mainDType: ModelDType = 'fp32'): Pr
       resolution: S,
       batch: B,
       pixels: exp.input,
-      load: (device, dtype = mainDType, kernels) =>
-        VisionTransformer.load(device, { weights: join(FIXTURES, exp.meta.weights!), config, dtype, kernels }),
+      load: (device, dtype = mainDType, kernels, precision) =>
+        VisionTransformer.load(device, {
+          weights: join(FIXTURES, exp.meta.weights!),
+          config,
+          dtype,
+          kernels,
+          precision,
+        }),
       reference: () => ({ name: 'embedding', rows: B, want: exp.outputs.embedding!.data, what: 'PyTorch fixture' }),
       checkpoint: () => openCheckpoint(join(FIXTURES, exp.meta.weights!)),
       check: (out) => ({
@@ -104,8 +116,8 @@ export async function prepare(row: BenchRow, mainDType: ModelDType = 'fp32'): Pr
     resolution: res,
     batch: row.batch,
     pixels,
-    load: (device, dtype = mainDType, kernels) =>
-      VisionTransformer.load(device, { weights: randomCheckpoint(config, 1), config, dtype, kernels }),
+    load: (device, dtype = mainDType, kernels, precision) =>
+      VisionTransformer.load(device, { weights: randomCheckpoint(config, 1), config, dtype, kernels, precision }),
     checkpoint: () => Promise.resolve(randomCheckpoint(config, 1)),
     reference: () => {
       const ref = cpuRef();

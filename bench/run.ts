@@ -16,7 +16,15 @@ import { runOrtWebGpu } from './peers/ort-web.js';
 import { loadOrtNode, NATIVE_MISSING, runOrtNodeCpu } from './peers/ort-node.js';
 import { clipMarkdown, clipTerminalRow, runClipRows, type TextRowSpec } from './clip.js';
 import { SUITES, type BenchRow } from './suites.js';
-import { dtypeMarkdown, dtypeTerminalRow, runDTypeClip, runDTypeRow, type DTypeRow } from './dtypes.js';
+import {
+  dtypeMarkdown,
+  dtypeTerminalRow,
+  formLabel,
+  parseForms,
+  runDTypeClip,
+  runDTypeRow,
+  type DTypeRow,
+} from './dtypes.js';
 import { MODEL_DTYPES, type ModelDType } from '../src/model/dtype.js';
 import { ROOT, gitCommit, resultStem, vendorTag } from './env.js';
 import { kernelShareSvg, throughputSvg } from './charts.js';
@@ -57,7 +65,7 @@ const { values: args } = parseArgs({
 });
 if (args.help) {
   console.log(
-    `npm run bench -- [--suite default|full] [--rows "b-16@224x32,l-14@224x1/L2,..."] [--iters N (Benchmark.js minSamples)] [--max-time S] [--min-time S] [--warmup N] [--runtime node|deno|both (Dawn in Node, wgpu in Deno, or both alternated)] [--kernels adapter|portable (each implementation's own kernel choice, or the portable tiled GEMM and attention on all)] [--flags dawn,toggles] [--peer ort-webgpu|none] [--native auto|no (onnxruntime-node CPU EP when installed: npm run setup:native)] [--torch pytorch.json (bench/peers/pytorch_vit.py)] [--clip yes|no|only (text tower and zero-shot rows; only: those alone)] [--dtype fp32|fp16|q8 (the main table's weights)] [--dtypes fp32,fp16,q8|none (the dtype table: each row in each dtype, timed alternately, weight bytes and accuracy)]`,
+    `npm run bench -- [--suite default|full] [--rows "b-16@224x32,l-14@224x1/L2,..."] [--iters N (Benchmark.js minSamples)] [--max-time S] [--min-time S] [--warmup N] [--runtime node|deno|both (Dawn in Node, wgpu in Deno, or both alternated)] [--kernels adapter|portable (each implementation's own kernel choice, or the portable tiled GEMM and attention on all)] [--flags dawn,toggles] [--peer ort-webgpu|none] [--native auto|no (onnxruntime-node CPU EP when installed: npm run setup:native)] [--torch pytorch.json (bench/peers/pytorch_vit.py)] [--clip yes|no|only (text tower and zero-shot rows; only: those alone)] [--dtype fp32|fp16|q8 (the main table's weights)] [--dtypes fp32,fp16,q8,fp32/f16|none (the dtype table: each row in each dtype, /f16: with f16 arithmetic, timed alternately, weight bytes and accuracy)]`,
   );
   process.exit(0);
 }
@@ -71,7 +79,7 @@ function parseDTypes(flag: string, spec: string): ModelDType[] {
   return list as ModelDType[];
 }
 const mainDType = parseDTypes('dtype', args.dtype)[0] ?? 'fp32';
-const tableDTypes = parseDTypes('dtypes', args.dtypes);
+const tableDTypes = parseForms('dtypes', args.dtypes);
 const timing: TimingOptions = timingOptions(args);
 const runtimes: BenchRuntime[] = parseRuntimes(args.runtime);
 if (args.kernels !== 'adapter' && args.kernels !== 'portable')
@@ -366,8 +374,11 @@ async function main() {
   for (const r of clipRows) console.log(clipTerminalRow(r));
   // The dtype table: every row again in each of --dtypes, alternated (dtypes.ts).
   const dtypeRows: DTypeRow[] = [];
-  if (tableDTypes.length > 1 || (tableDTypes.length === 1 && tableDTypes[0] !== mainDType)) {
-    console.log(`\ndtypes (${tableDTypes.join(', ')}, timed alternately; ×: over ${tableDTypes[0]}):`);
+  const first = tableDTypes[0];
+  if (tableDTypes.length > 1 || (first && (first.dtype !== mainDType || first.precision !== 'f32'))) {
+    console.log(
+      `\ndtypes (${tableDTypes.map(formLabel).join(', ')}, timed alternately; ×: over ${formLabel(tableDTypes[0]!)}):`,
+    );
     for (const p of prepared) {
       if (!p) continue;
       try {
@@ -381,7 +392,7 @@ async function main() {
   const dtypeClip = dtypeRows.length && args.clip !== 'no' && !args.rows ? await runDTypeClip(tableDTypes, flags) : [];
   for (const c of dtypeClip)
     console.log(
-      `  CLIP fixture ${c.dtype}: image cos ${c.imageCosine.toFixed(7)}, text cos ${c.textCosine.toFixed(7)}, probs max diff ${c.probsMaxAbs.toExponential(2)}, ranking ${c.sameRanking ? 'unchanged' : 'CHANGED'}`,
+      `  CLIP fixture ${c.form}: image cos ${c.imageCosine.toFixed(7)}, text cos ${c.textCosine.toFixed(7)}, probs max diff ${c.probsMaxAbs.toExponential(2)}, ranking ${c.sameRanking ? 'unchanged' : 'CHANGED'}`,
     );
   mkdirSync(args.out, { recursive: true });
   const stem = resultStem(env.date, adapter.vendor);

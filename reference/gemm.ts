@@ -121,3 +121,38 @@ export function subgroupMatrixBoundAt(
   const lip = epilogue === 'none' || epilogue === 'residual' ? 1 : EPILOGUE_LIPSCHITZ;
   return lip * ((F16_INPUT_ROUNDING + K * ACCUMULATOR_ULP[accumulator]) * absDot + F16_SUBNORMAL * absSum) + f32Bound;
 }
+
+/**
+ * Products of f16 values summed in f16 over at most this many k (the f16 precision builds of the
+ * tiled GEMM and of flash attention, tools/embed-wgsl.mjs //!math), each partial then added in f32.
+ */
+export const F16_CHUNK = 8;
+
+/**
+ * The allowed |error| of the tiled GEMM's f16 precision build at (m, n), beside the exact result of
+ * its f32 inputs, given gemmRefAt's f32 bound `f32Bound`. x and w are rounded to f16 as they are
+ * staged (F16_INPUT_ROUNDING per product, as for subgroup matrices); within a chunk of F16_CHUNK k,
+ * each product and each addition is one f16 operation off by at most one ulp (2^-10 relative:
+ * neither Vulkan nor WGSL fixes f16's rounding mode, so round-toward-zero is allowed), F16_CHUNK + 1
+ * ulps of the chunk's Σ|x w| in all, plus 2^-24 absolute per operation where a value falls below
+ * f16's normal range; the chunks' f32 sum is inside f32Bound (K + 2 f32 ulps of Σ|x w|).
+ */
+export function f16PrecisionBoundAt(
+  x: ArrayLike<number>,
+  K: number,
+  w: ArrayLike<number>,
+  epilogue: Epilogue,
+  f32Bound: number,
+  m: number,
+  n: number,
+): number {
+  let absDot = 0,
+    absSum = 0;
+  for (let k = 0; k < K; k++) {
+    absDot += Math.abs(x[m * K + k]! * w[n * K + k]!);
+    absSum += Math.abs(x[m * K + k]!) + Math.abs(w[n * K + k]!);
+  }
+  const lip = epilogue === 'none' || epilogue === 'residual' ? 1 : EPILOGUE_LIPSCHITZ;
+  const ops = (F16_CHUNK + 1) * ACCUMULATOR_ULP.f16;
+  return lip * ((F16_INPUT_ROUNDING + ops) * absDot + F16_SUBNORMAL * (absSum + 2 * K)) + f32Bound;
+}

@@ -14,7 +14,8 @@ import {
 import { uploadMatrixTexture } from '../../src/kernels/program/texture-matrix.js';
 import type { Dispatch } from '../../src/kernels/program/index.js';
 import { attentionRefRow } from '../../reference/attention.js';
-import { LACKS, type Bench } from './context.js';
+import { LACKS, precisionMark, precisionsAsked, type Bench } from './context.js';
+import type { Precision } from '../../src/kernels/program/precision.js';
 
 /**
  * [label, B, N, heads, D, causal, gpu]. Batch 1 at 448 px (b8 1×785, b8 1×3137, h 1×1025) is where
@@ -58,6 +59,29 @@ function attentionSampleError(
   return worst;
 }
 
+/** The f16 build's sampled rows against attentionRefRow's 'f16' bound: the worst |error| / bound. */
+function f16PrecisionCheck(
+  got: Float32Array,
+  qkv: Float32Array,
+  B: number,
+  N: number,
+  heads: number,
+  D: number,
+  causal: boolean,
+): { ok: boolean; text: string } {
+  const W = heads * D;
+  let worst = 0;
+  for (let s = 0; s < 64; s++) {
+    const b = s % B,
+      q = (s * 7919) % N,
+      h = (s * 31) % heads;
+    const r = attentionRefRow(qkv, N, W, heads, b, h, q, undefined, causal, 'f16');
+    for (let d = 0; d < D; d++)
+      worst = Math.max(worst, Math.abs(got[(b * N + q) * W + h * D + d]! - r.out[d]!) / r.bound[d]!);
+  }
+  return { ok: worst <= 1, text: `${worst.toFixed(2)} of the f16 bound` };
+}
+
 /** The asked variants (--variants), each known; those the adapter cannot run are skipped, and named. */
 function variantsAsked(b: Bench, defaultVariant: AttentionVariant): AttentionVariant[] {
   const asked: AttentionVariant[] =
@@ -80,6 +104,7 @@ export async function attentionRows(b: Bench): Promise<void> {
   const { device } = b;
   const defaultVariant = attentionVariantFor(device);
   const variants = variantsAsked(b, defaultVariant);
+  const precisions = precisionsAsked(b);
   for (const [name, B, N, heads, D, causal, gpuSize] of ATTENTION_SHAPES) {
     if (!b.want(`attention ${name}`)) continue;
     const W = heads * D;
@@ -95,21 +120,24 @@ export async function attentionRows(b: Bench): Promise<void> {
     const qv = b.data(B * N * 3 * W);
     const qkv = b.tensor([B, N, 3 * W], qv),
       out = b.tensor([B, N, W]);
-    const checked = async (variant: AttentionVariant, d: Dispatch) => {
+    const checked = async (variant: AttentionVariant, d: Dispatch, precision: Precision = 'f32') => {
       await b.runOnce(d);
-      const err = attentionSampleError(await b.read(out), qv, B, N, heads, D, causal);
-      const label = variant + (variant === defaultVariant ? '*' : '');
+      const got = await b.read(out);
+      const err = attentionSampleError(got, qv, B, N, heads, D, causal);
+      const check = precision === 'f16' ? f16PrecisionCheck(got, qv, B, N, heads, D, causal) : undefined;
+      const label = precisionMark(precision) + variant + (variant === defaultVariant ? '*' : '');
       if (variant === 'flash') {
         const { splits } = flashKeyRanges(device, { batch: B, tokens: N, heads, headDim: D });
         if (splits > 1) console.log(`attention ${name} flash: ${splits} key splits + attention_flash_combine`);
       }
       // FLOPs of the scores and values actually needed: N² pairs, or N(N+1)/2 with the causal mask
-      await b.record(ATTENTION_SPECS[variant].row, name, label, d, err, 4 * B * heads * pairs * D);
+      await b.record(ATTENTION_SPECS[variant].row, name, label, d, err, 4 * B * heads * pairs * D, undefined, check);
     };
     for (const variant of variants) {
       const spec = ATTENTION_SPECS[variant];
       if (spec.reads === 'buffer') {
-        await checked(variant, attention(device, { qkv, out, heads, variant, causal }));
+        for (const precision of variant === 'flash' ? precisions : (['f32'] as const))
+          await checked(variant, attention(device, { qkv, out, heads, variant, causal, precision }), precision);
         continue;
       }
       // Reads qkv as a [B·N, 3W] matrix texture (as a model packs or writes it).

@@ -1,6 +1,7 @@
 // What every kernel family's benchmark rows share (bench/kernels.ts runs them): the device, the
 // parsed flags, seeded data, and `record`, which times a checked dispatch and keeps its row. One
 // object per run, no module state.
+import { PRECISIONS, type Precision } from '../../src/kernels/program/precision.js';
 import type { AdapterTraits } from '../../src/kernels/choose/adapter.js';
 import { GEMM_FAMILY, GEMM_SPECS, runnableVariants, type VariantNeed } from '../../src/kernels/choose/variants.js';
 import type { Dispatch, TensorRef } from '../../src/kernels/program/index.js';
@@ -19,6 +20,8 @@ export interface KernelBenchFlags {
   /** Also the diagnostic GEMM rows (GEMM_DIAG_SHAPES: epilogues at one shape, a workgroup-count sweep). */
   diag?: boolean;
   dtypes: string;
+  /** The arithmetic of the tiled GEMM and flash attention rows (--precisions f32,f16). */
+  precisions?: string;
   out?: string;
 }
 
@@ -117,6 +120,22 @@ export const printRow = (r: Row): void =>
   console.log(
     `${`${r.kernel} ${r.shape}`.padEnd(44)} ${(r.tile ?? '').padEnd(11)} ${r.ms.toFixed(3).padStart(10)} ms ${r.rate.toFixed(r.unit === 'GB/s' ? 2 : 1).padStart(9)} ${r.unit}${r.check ? `  ${r.check}` : ''}`,
   );
+
+/** --precisions: f32 (default) and / or f16; the f16 rows only where the device has shader-f16. */
+export function precisionsAsked(b: { device: GPUDevice; flags: { precisions?: string } }): Precision[] {
+  const list = (b.flags.precisions ?? 'f32').split(',').map((p) => p.trim());
+  for (const p of list)
+    if (!(PRECISIONS as readonly string[]).includes(p))
+      throw new Error(`--precisions: unknown precision '${p}' (have: ${PRECISIONS.join(', ')})`);
+  if (list.includes('f16') && !b.device.features.has('shader-f16')) {
+    console.log('precision f16 rows: skipped, no shader-f16 on this device');
+    return list.filter((p) => p !== 'f16') as Precision[];
+  }
+  return list as Precision[];
+}
+
+/** The tile column's mark of a precision: '' for f32, 'f16·' for f16. */
+export const precisionMark = (p: Precision): string => (p === 'f16' ? 'f16·' : '');
 
 /** Full check against a float64 reference: worst |err| / bound ≤ 1 (the tests' criterion). */
 export const fullCheck = (

@@ -19,9 +19,9 @@ import { uploadMatrixTexture, uploadWeightTexture } from '../../src/kernels/prog
 import { dequantize, quantizeQ8, toF16, WEIGHT_DTYPES } from '../../src/kernels/program/weight-format.js';
 import type { Dispatch, WeightDType } from '../../src/kernels/program/index.js';
 import { uploadWeight } from '../../src/kernels/program/harness.js';
-import { gemmRefAt, subgroupMatrixBoundAt } from '../../reference/gemm.js';
+import { f16PrecisionBoundAt, gemmRefAt, subgroupMatrixBoundAt } from '../../reference/gemm.js';
 import { subgroupMatrixConfigFor } from '../../src/kernels/choose/subgroup-matrix.js';
-import { LACKS, type Bench } from './context.js';
+import { LACKS, precisionMark, precisionsAsked, type Bench } from './context.js';
 
 // gemm at ViT shapes: [label, M, K, N, epilogue] (M = tokens × batch). 12608×768→3072 is the
 // issue's target shape; the batch-32 rows are the GPU suite's own GEMMs (B/16 and L/14 at 224).
@@ -126,6 +126,29 @@ function subgroupMatrixCheck(
   return { ok: worst <= 1, text: `${worst.toFixed(2)} of the f16 bound` };
 }
 
+/** The 256 sampled outputs against f16PrecisionBoundAt (the f16 build of the tiled GEMM): the worst |error| / bound. */
+function f16PrecisionCheck(
+  got: Float32Array,
+  x: Float32Array,
+  w: Float32Array,
+  b: Float32Array,
+  y0: Float32Array,
+  M: number,
+  K: number,
+  N: number,
+  epilogue: GemmEpilogue,
+): { ok: boolean; text: string } {
+  let worst = 0;
+  for (let s = 0; s < 256; s++) {
+    const m = (s * 7919) % M,
+      n = (s * 104729 + 13) % N;
+    const r = gemmRefAt(x, K, w, N, b, epilogue, y0, m, n);
+    const bound = f16PrecisionBoundAt(x, K, w, epilogue, r.bound, m, n);
+    worst = Math.max(worst, Math.abs(got[m * N + n]! - r.y) / bound);
+  }
+  return { ok: worst <= 1, text: `${worst.toFixed(2)} of the f16 bound` };
+}
+
 /** Tiles to time: the device's per-shape default (null), a list of names, or every tile it can run. */
 function tilesAsked(b: Bench): (GemmTile | null)[] {
   let tiles: (GemmTile | null)[] = [null];
@@ -169,6 +192,7 @@ export async function gemmRows(b: Bench): Promise<void> {
   // The accumulator of the 'subgroup_matrix' rows (f32 where the device offers it), for their check.
   const sgm = subgroupMatrixConfigFor(device)?.resultComponentType as 'f32' | 'f16' | undefined;
   const weightDTypes = dtypesAsked(b);
+  const precisions = precisionsAsked(b);
   const runnable = runnableVariants(GEMM_FAMILY, b.traits);
   const unmet = variantNames(GEMM_FAMILY).filter((v) => !runnable.includes(v));
   if (unmet.length > 0 && GEMM_SHAPES.some(([name]) => b.want(`gemm ${name}`))) {
@@ -216,7 +240,9 @@ export async function gemmRows(b: Bench): Promise<void> {
         const check =
           label.startsWith('subgroup_matrix') && sgm
             ? subgroupMatrixCheck(got, xv, wv, bv, y0, M, K, N, epilogue, sgm)
-            : undefined;
+            : label.startsWith(precisionMark('f16'))
+              ? f16PrecisionCheck(got, xv, wv, bv, y0, M, K, N, epilogue)
+              : undefined;
         await b.record(kernel, name, label + sfx, d, err, 2 * M * N * K, undefined, check);
       };
       const star = (v: string) => (defaultVariant === v ? '*' : '');
@@ -224,10 +250,12 @@ export async function gemmRows(b: Bench): Promise<void> {
         const spec = GEMM_SPECS[variant];
         if (spec.tiles) {
           const defaultTile = gemmTileFor(device, { m: M, n: N, k: K });
-          for (const tile of tiles.map((t) => t ?? defaultTile)) {
-            const d = gemm(device, { x, w, bias, y, epilogue, tile, variant });
-            await checked(spec.row, tileName(tile) + (tile === defaultTile ? star(variant) : ''), d);
-          }
+          for (const tile of tiles.map((t) => t ?? defaultTile))
+            for (const precision of precisions) {
+              const d = gemm(device, { x, w, bias, y, epilogue, tile, variant, precision });
+              const mark = precisionMark(precision);
+              await checked(spec.row, mark + tileName(tile) + (tile === defaultTile ? star(variant) : ''), d);
+            }
         } else if (spec.reads === 'buffer') {
           await checked(spec.row, variant + star(variant), gemm(device, { x, w, bias, y, epilogue, variant }));
         } else if (M <= device.limits.maxTextureDimension2D) {

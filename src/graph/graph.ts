@@ -13,6 +13,7 @@ import {
   type TextureRef,
   type WeightDType,
   type F16Loads,
+  type Precision,
 } from '../kernels/program/index.js';
 
 export type TensorKind = 'input' | 'param' | 'activation';
@@ -88,6 +89,12 @@ export interface KernelChoices {
    * model's `dtype` load option, not meant to be given in `kernels`.
    */
   weightDType?: WeightDType;
+  /**
+   * The arithmetic of the GEMM and attention products: 'f32' (default) or 'f16' (the kernels' f16
+   * precision builds: kernels/program/precision.ts). Set by the model's `precision` load option, not
+   * meant to be given in `kernels`.
+   */
+  precision?: Precision;
   /**
    * How the buffer kernels read f16 weights: 'native' (WGSL f16, where the device has shader-f16;
    * the default there) or 'packed' (u32 words, every device). Texture-stored weights are packed.

@@ -157,6 +157,7 @@ function addGemm(g: Graph, name: string, x: Tensor, w: Tensor, b: Tensor | null,
           variant: 'tiled',
           f16Loads: g.kernels.f16Loads,
           splitK: S,
+          precision: g.kernels.precision,
         }),
       );
       g.kernel(`${name}.splitk_reduce`, [partials, w, ...reads.slice(2)], [y], (d, r) =>
@@ -180,6 +181,7 @@ function addGemm(g: Graph, name: string, x: Tensor, w: Tensor, b: Tensor | null,
         tile: g.kernels.gemmTile,
         variant: gemmVariant(g, w),
         f16Loads: g.kernels.f16Loads,
+        precision: g.kernels.precision,
       }),
     );
     return;
@@ -266,6 +268,7 @@ export function attention(
         heads,
         causal,
         variant: g.kernels.attentionVariant,
+        precision: g.kernels.precision,
       }),
     );
     return out;

@@ -8,6 +8,7 @@
 import {
   attentionBroadcastWgsl,
   attentionFlashCombineWgsl,
+  attentionFlashF16MathWgsl,
   attentionFlashWgsl,
   attentionSubgroupWgsl,
   attentionTextureWgsl,
@@ -18,11 +19,13 @@ import { adapterTraits } from './choose/adapter.js';
 import { chooseAttentionKeySplits, chooseAttentionVariant } from './choose/choose.js';
 import {
   createDispatch,
+  expectPrecision,
   expectShape,
   unusedOutput,
   wgslConst,
   type Dispatch,
   type KernelSource,
+  type Precision,
   type TensorRef,
 } from './program/index.js';
 
@@ -31,6 +34,15 @@ export const attentionBroadcastKernel: KernelSource = { name: 'attention_broadca
 export const attentionKernel: KernelSource = attentionBroadcastKernel;
 export const attentionTiledKernel: KernelSource = { name: 'attention_tiled', wgsl: attentionTiledWgsl };
 export const attentionFlashKernel: KernelSource = { name: 'attention_flash', wgsl: attentionFlashWgsl };
+/**
+ * The f16 precision build of 'flash' (precision 'f16', tools/embed-wgsl.mjs //!math): q, k, v and p
+ * rounded to f16 in workgroup memory, 4-wide f16 dot products summed in f32, P·V summed in f16 over
+ * 8 keys then in f32; the softmax statistics in f32.
+ */
+export const attentionFlashF16MathKernel: KernelSource = {
+  name: 'attention_flash/f16-math',
+  wgsl: attentionFlashF16MathWgsl,
+};
 /** The combine pass of 'flash' split over keys: merges the splits' partial outputs (one kernel of its own). */
 export const attentionFlashCombineKernel: KernelSource = {
   name: 'attention_flash_combine',
@@ -200,6 +212,11 @@ export interface AttentionArgs {
    * cannot fill the adapter.
    */
   keySplits?: number;
+  /**
+   * The products' arithmetic: 'f32' (default) or 'f16' (needs shader-f16; the 'flash' variant's f16
+   * build, attentionFlashF16MathKernel; the default variant with 'f16' is 'flash', the others have no f16 build).
+   */
+  precision?: Precision;
 }
 
 /** The keys of AttentionArgs (an unknown one is refused). */
@@ -212,6 +229,7 @@ export const ATTENTION_ARG_KEYS = {
   variant: true,
   permuteLanes: true,
   keySplits: true,
+  precision: true,
 } as const satisfies KeyList<AttentionArgs>;
 
 /** The causal argument of an attention call, checked: a boolean or absent (false). */
@@ -233,9 +251,16 @@ export function attention(device: GPUDevice, a: AttentionArgs): Dispatch {
   const causal = expectCausal(k, a.causal);
   expectShape(k, 'qkv', a.qkv, [B, N, W3]);
   expectShape(k, 'out', a.out, [B, N, W]);
+  const precision = expectPrecision(device, k, a.precision);
   // attention() reads buffers: where the adapter's choice reads textures, its buffer form (ATTENTION_FAMILY).
   const chosen = attentionVariantFor(device);
-  const name = a.variant ?? bufferFormOf(ATTENTION_FAMILY, chosen);
+  const name = a.variant ?? (precision === 'f16' ? 'flash' : bufferFormOf(ATTENTION_FAMILY, chosen));
+  if (precision === 'f16' && name !== 'flash')
+    throw new KernelArgumentError(
+      k,
+      'variant',
+      `'${name}' has no f16 precision build: use 'flash' with precision 'f16'`,
+    );
   const v = variantSpec(name);
   const problem = variantProblem(ATTENTION_FAMILY.variants[name], name, adapterTraits(device));
   if (problem) throw new KernelArgumentError(k, 'variant', problem);
@@ -249,7 +274,7 @@ export function attention(device: GPUDevice, a: AttentionArgs): Dispatch {
   if (a.keySplits !== undefined && name !== 'flash')
     throw new KernelArgumentError(k, 'keySplits', "only the 'flash' variant splits its keys");
   const scale = a.scale ?? 1 / Math.sqrt(D);
-  if (name === 'flash') return attentionFlash(device, a, { B, N, D, heads: a.heads, causal, scale });
+  if (name === 'flash') return attentionFlash(device, a, { B, N, D, heads: a.heads, causal, scale, precision });
   return createDispatch(device, v.kernel, {
     overrides: a.permuteLanes ? { HEAD_DIM: D, CAUSAL: causal, PERMUTE_LANES: true } : { HEAD_DIM: D, CAUSAL: causal },
     uniforms: { tokens: N, heads: a.heads, scale },
@@ -270,13 +295,15 @@ export function flashKeyBlock(D: number): number {
 
 /**
  * attention_flash's workgroup memory at head dim D, in bytes (its arrays Qs, KV, Ps, red: BQ·QS +
- * BK·QS + BK·8 + 64 vec4s, QS = D/4 rounded up to odd). At most ATTENTION_FLASH_WORKGROUP_BYTES.
+ * BK·QS + BK·8 + 64 vec4s, QS = D/4 rounded up to odd; the f16 build's Qs, KV and Ps hold vec4<f16>,
+ * 8 bytes each). At most ATTENTION_FLASH_WORKGROUP_BYTES.
  */
-export function flashWorkgroupBytes(D: number): number {
+export function flashWorkgroupBytes(D: number, precision: Precision = 'f32'): number {
   const D4 = D / 4;
   const QS = D4 + 1 - (D4 % 2);
   const BK = flashKeyBlock(D);
-  return 16 * (FLASH_BQ * QS + BK * QS + BK * 8 + 64);
+  const tile = precision === 'f16' ? 8 : 16;
+  return tile * (FLASH_BQ * QS + BK * QS + BK * 8) + 16 * 64;
 }
 
 /**
@@ -357,11 +384,12 @@ export function flashKeyRanges(
 function attentionFlash(
   device: GPUDevice,
   a: AttentionArgs,
-  p: { B: number; N: number; D: number; heads: number; causal: boolean; scale: number },
+  p: { B: number; N: number; D: number; heads: number; causal: boolean; scale: number; precision: Precision },
 ): Dispatch {
   const k = 'attention';
   const { B, N, D, heads, causal, scale } = p;
-  const bytes = flashWorkgroupBytes(D);
+  const kernel = p.precision === 'f16' ? attentionFlashF16MathKernel : attentionFlashKernel;
+  const bytes = flashWorkgroupBytes(D, p.precision);
   if (bytes > device.limits.maxComputeWorkgroupStorageSize)
     throw new KernelArgumentError(
       k,
@@ -378,7 +406,7 @@ function attentionFlash(
     ...(a.permuteLanes ? { PERMUTE_LANES: true } : {}),
   };
   if (S === 1) {
-    return createDispatch(device, attentionFlashKernel, {
+    return createDispatch(device, kernel, {
       overrides,
       uniforms: { tokens: N, heads, scale, key_chunk: keyChunk },
       tensors: { qkv: a.qkv, out: a.out, stats: unusedOutput(device) },
@@ -400,7 +428,7 @@ function attentionFlash(
   const stats: TensorRef = { buffer: sw.buffer, shape: statsShape, dtype: 'f32' };
   let main: Dispatch | undefined, combine: Dispatch;
   try {
-    main = createDispatch(device, attentionFlashKernel, {
+    main = createDispatch(device, kernel, {
       overrides,
       uniforms: { tokens: N, heads, scale, key_chunk: keyChunk },
       tensors: { qkv: a.qkv, out: part, stats },

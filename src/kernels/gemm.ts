@@ -3,7 +3,13 @@
 // subgroup per workgroup sharing x by subgroupBroadcast, for CPU adapters). The variants, what each
 // needs and the epilogues are described once in choose/variants.ts (GEMM_FAMILY); this file holds
 // each buffer variant's dispatch (BUFFER_DISPATCH).
-import { gemmNativeF16Wgsl, gemmSubgroupNativeF16Wgsl, gemmSubgroupWgsl, gemmWgsl } from '../wgsl/sources.generated.js';
+import {
+  gemmF16MathWgsl,
+  gemmNativeF16Wgsl,
+  gemmSubgroupNativeF16Wgsl,
+  gemmSubgroupWgsl,
+  gemmWgsl,
+} from '../wgsl/sources.generated.js';
 import { KernelArgumentError } from '../errors.js';
 import { adapterTraits, hasSubgroupsOf8 } from './choose/adapter.js';
 import { chooseGemmVariant, splitKRange } from './choose/choose.js';
@@ -27,10 +33,12 @@ import {
   W_DTYPE_CODE,
   type F16Loads,
   elementCount,
+  expectPrecision,
   unusedBinding,
   wgslConst,
   type Dispatch,
   type KernelSource,
+  type Precision,
   type TensorRef,
   type WeightDType,
 } from './program/index.js';
@@ -41,6 +49,12 @@ export const gemmKernel: KernelSource = { name: 'gemm', wgsl: gemmWgsl };
 export const gemmSubgroupKernel: KernelSource = { name: 'gemm_subgroup', wgsl: gemmSubgroupWgsl };
 /** The native_f16 builds (f16 weights read as WGSL f16 where the device has shader-f16; F16Loads). */
 export const gemmNativeF16Kernel: KernelSource = { name: 'gemm/native-f16', wgsl: gemmNativeF16Wgsl };
+/**
+ * The f16 precision build of the 'tiled' variant (precision 'f16', tools/embed-wgsl.mjs //!math):
+ * x and w rounded to f16 in workgroup memory, products summed in f16 over 8 k, accumulated in f32.
+ * Weights of every dtype are read as in the packed build.
+ */
+export const gemmF16MathKernel: KernelSource = { name: 'gemm/f16-math', wgsl: gemmF16MathWgsl };
 export const gemmSubgroupNativeF16Kernel: KernelSource = {
   name: 'gemm_subgroup/native-f16',
   wgsl: gemmSubgroupNativeF16Wgsl,
@@ -99,6 +113,13 @@ export interface GemmArgs {
    * slices and applies them. Default 1 (no split); choose/choose.ts's chooseGemmSplit picks S.
    */
   splitK?: number;
+  /**
+   * The products' arithmetic: 'f32' (default) or 'f16' (needs shader-f16): the 'tiled' variant's f16
+   * build (gemmF16MathKernel: operands rounded to f16, products summed in f16 over 8 k, accumulated
+   * in f32; f16 weights read packed, so `f16Loads` must not be 'native') or 'subgroup_matrix' (f16
+   * operands whatever this says). The default variant with 'f16' is 'tiled'; 'subgroup' has no f16 build.
+   */
+  precision?: Precision;
 }
 
 /** The EPILOGUE override value of `epilogue`; a KernelArgumentError naming `kernel` for an unknown one. */
@@ -119,6 +140,7 @@ export const GEMM_ARG_KEYS = {
   f16Loads: true,
   variant: true,
   splitK: true,
+  precision: true,
 } as const satisfies KeyList<GemmArgs>;
 
 /** y = epilogue(x·wᵀ + bias). Any M, N, K (no multiple-of-tile requirement). */
@@ -160,11 +182,21 @@ export function gemm(device: GPUDevice, args: GemmArgs): Dispatch {
       throw new KernelArgumentError(kernel, 'y', `a split-K workspace is f32, got ${args.y.dtype}`);
   }
   expectShape(kernel, 'y', args.y, splitK > 1 ? [splitK, ...lead, N] : [...lead, N]);
+  const precision = expectPrecision(device, kernel, args.precision);
+  if (precision === 'f16' && args.f16Loads === 'native')
+    throw new KernelArgumentError(
+      kernel,
+      'f16Loads',
+      "precision 'f16' reads f16 weights packed (its build has no native form): leave f16Loads unset or 'packed'",
+    );
   // 'subgroup' reads an f32 w as vec4s along K: K must be a multiple of 4, else the default is 'tiled'.
   const k4 = dtype !== 'f32' || K % 4 === 0;
   // The default: the adapter's choice, in its buffer form (a 'texture' choice runs as 'subgroup' on buffers).
   const variant =
-    args.variant ?? (args.tile || !k4 || splitK > 1 ? 'tiled' : bufferFormOf(GEMM_FAMILY, gemmVariantFor(device)));
+    args.variant ??
+    (args.tile || !k4 || splitK > 1 || precision === 'f16'
+      ? 'tiled'
+      : bufferFormOf(GEMM_FAMILY, gemmVariantFor(device)));
   const spec = variantSpec(GEMM_FAMILY, variant);
   if (!spec)
     throw new KernelArgumentError(
@@ -175,9 +207,15 @@ export function gemm(device: GPUDevice, args: GemmArgs): Dispatch {
   if (spec.reads === 'texture')
     throw new KernelArgumentError(kernel, 'variant', `'${variant}' reads matrix textures: call ${spec.wrapper}`);
   if (args.tile && !spec.tiles) throw new KernelArgumentError(kernel, 'tile', "a tile is for the 'tiled' variant only");
+  if (precision === 'f16' && variant === 'subgroup')
+    throw new KernelArgumentError(
+      kernel,
+      'variant',
+      "'subgroup' has no f16 precision build: use 'tiled' or 'subgroup_matrix' with precision 'f16'",
+    );
   const problem = variantProblem(spec, variant, adapterTraits(device));
   const run = BUFFER_DISPATCH[variant as BufferGemmVariant];
-  return run(device, { args, M, N, K, k4, dtype, code, problem, splitK });
+  return run(device, { args, M, N, K, k4, dtype, code, problem, splitK, precision });
 }
 
 /** What a buffer variant's dispatch gets: the checked arguments and sizes, and what the adapter lacks for it. */
@@ -195,6 +233,8 @@ interface GemmCall {
   problem: string | null;
   /** K ranges (1: no split-K; the 'tiled' variant only). */
   splitK: number;
+  /** The products' arithmetic (checked). */
+  precision: Precision;
 }
 
 const gemmTensors = (device: GPUDevice, a: GemmArgs) => ({
@@ -207,9 +247,13 @@ const gemmTensors = (device: GPUDevice, a: GemmArgs) => ({
 
 /** Each buffer variant's dispatch: one entry per buffer variant of GEMM_FAMILY. */
 const BUFFER_DISPATCH: Record<BufferGemmVariant, (device: GPUDevice, c: GemmCall) => Dispatch> = {
-  tiled(device, { args, M, N, K, dtype, code, splitK }) {
+  tiled(device, { args, M, N, K, dtype, code, splitK, precision }) {
     const launch = tileLaunch(device, gemmKernel.name, args.tile, M, N, K, splitK);
-    return createDispatch(device, weightSource(device, dtype, gemmKernel, gemmNativeF16Kernel, args.f16Loads), {
+    const source =
+      precision === 'f16'
+        ? gemmF16MathKernel
+        : weightSource(device, dtype, gemmKernel, gemmNativeF16Kernel, args.f16Loads);
+    return createDispatch(device, source, {
       overrides: {
         EPILOGUE: code,
         HAS_BIAS: args.bias !== null,

@@ -15,6 +15,7 @@ import {
 } from '../kernels/choose/variants.js';
 import { checkTile } from '../kernels/gemm-tile.js';
 import { f16LoadsProblem } from '../kernels/program/weight-format.js';
+import { precisionProblem, type Precision } from '../kernels/program/precision.js';
 import { gemmVariantFor } from '../kernels/gemm.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
 import { checkOptionKeys, type KeyList } from '../options.js';
@@ -28,6 +29,7 @@ export const KERNEL_CHOICE_KEYS = {
   weightDType: true,
   f16Loads: true,
   textureRows: true,
+  precision: true,
 } as const satisfies KeyList<KernelChoices>;
 
 /** Array.isArray that keeps the element type (the built-in narrows a readonly T[] to any[]). */
@@ -59,8 +61,14 @@ function checkVariant(
  * texture-reading GEMM (weights uploaded as textures, x packed before each GEMM) when no tile or
  * variant was asked for, its texture-reading attention (qkv packed first) when none was asked for.
  */
-export function checkKernelChoices(device: GPUDevice, k: KernelChoices = {}): KernelChoices {
+export function checkKernelChoices(
+  device: GPUDevice,
+  k: KernelChoices = {},
+  precision: Precision = 'f32',
+): KernelChoices {
   checkOptionKeys('load', k, KERNEL_CHOICE_KEYS, { argument: 'kernels', prefix: 'kernels.' });
+  if (k.precision !== undefined)
+    throw new ArgumentError('load', 'kernels.precision', "is set by the load option 'precision', not in kernels");
   checkVariant(device, 'kernels.attentionVariant', k.attentionVariant, ATTENTION_FAMILY);
   if (k.gemmTile !== undefined) checkTile(device, 'load', k.gemmTile);
   if (
@@ -81,7 +89,50 @@ export function checkKernelChoices(device: GPUDevice, k: KernelChoices = {}): Ke
   if (f16Problem) throw new ArgumentError('load', 'kernels.f16Loads', f16Problem);
   if (k.gemmVariant !== undefined && !variantSpec(GEMM_FAMILY, k.gemmVariant)!.tiles && k.gemmTile !== undefined)
     throw new ArgumentError('load', 'kernels.gemmTile', "a tile is for the 'tiled' GEMM variant only");
+  if (precision === 'f16') return settleF16(device, k);
   return settleLayouts(k, { gemmVariant: gemmVariantFor(device), attentionVariant: attentionVariantFor(device) });
+}
+
+/**
+ * The `precision` load option, checked on the device: 'f32' (absent) or 'f16' (needs shader-f16);
+ * an ArgumentError naming `where` and 'precision' otherwise.
+ */
+export function checkPrecision(where: string, device: GPUDevice, precision: unknown): Precision {
+  if (precision === undefined) return 'f32';
+  const problem = precisionProblem(device, precision);
+  if (problem) throw new ArgumentError(where, 'precision', problem);
+  return precision as Precision;
+}
+
+/**
+ * The kernel choices of precision 'f16': the GEMMs run the tiled variant's f16 build (or
+ * 'subgroup_matrix' where asked: f16 operands by construction) and attention the flash variant's, on
+ * every adapter (the texture and subgroup variants of CPU adapters have no f16 build). Where the
+ * device offers subgroup matrices and WGSL_VIT_SUBGROUP_MATRIX=on asks for them, they are the GEMM;
+ * not by default until a GPU has verified them (docs/gpu.md). Other asked variants are refused by name.
+ */
+function settleF16(device: GPUDevice, k: KernelChoices): KernelChoices {
+  if (k.gemmVariant !== undefined && k.gemmVariant !== 'tiled' && k.gemmVariant !== 'subgroup_matrix')
+    throw new ArgumentError(
+      'load',
+      'kernels.gemmVariant',
+      `precision 'f16' runs the 'tiled' or 'subgroup_matrix' GEMM; '${k.gemmVariant}' has no f16 build`,
+    );
+  if (k.attentionVariant !== undefined && k.attentionVariant !== 'flash')
+    throw new ArgumentError(
+      'load',
+      'kernels.attentionVariant',
+      `precision 'f16' runs the 'flash' attention; '${k.attentionVariant}' has no f16 build`,
+    );
+  if (k.f16Loads === 'native')
+    throw new ArgumentError(
+      'load',
+      'kernels.f16Loads',
+      "precision 'f16' reads f16 weights packed: leave f16Loads unset",
+    );
+  const builtIn = gemmVariantFor(device) === 'subgroup_matrix' ? 'subgroup_matrix' : 'tiled';
+  const gemmVariant = k.gemmVariant ?? (k.gemmTile !== undefined || k.gemmSplitK !== undefined ? 'tiled' : builtIn);
+  return { ...k, gemmVariant, attentionVariant: 'flash' };
 }
 
 /** A `hiddenBlock` only goes with the 'hidden' output: given without it, it would be ignored, so it is refused. */

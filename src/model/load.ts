@@ -13,7 +13,8 @@ import { checkOptionKeys, type KeyList } from '../options.js';
 import type { KernelChoices } from '../graph/graph.js';
 import type { Checkpoint } from '../weights/checkpoint.js';
 import { sourceLabel, type LoadProgress } from '../weights/source.js';
-import { checkKernelChoices, isCheckpoint } from './arguments.js';
+import { checkKernelChoices, checkPrecision, isCheckpoint } from './arguments.js';
+import type { Precision } from '../kernels/program/precision.js';
 import { checkModelDType, KERNEL_DTYPE, storedModelDType, type ModelDType } from './dtype.js';
 import { openCheckpoint, uploadWeights, type GpuWeights, type TowerLayout, type WeightsInput } from './parameters.js';
 import { adapterKey, defaultProfileStore, fromStored, warnOnce, type ProfileStore } from './profiles.js';
@@ -37,6 +38,15 @@ export interface TowerLoadOptions {
    * The accuracy each costs is measured per fixture (README, docs/dtypes.md).
    */
   dtype?: ModelDType;
+  /**
+   * The arithmetic of the GEMMs and attention: 'f32' (default) or 'f16' (needs the
+   * device's shader-f16): operands rounded to f16 in workgroup memory, products summed in f16 over
+   * 8 terms, then in f32; LayerNorm, softmax statistics, the residual stream and every stored
+   * activation stay f32. The GEMMs then run the tiled variant's f16 build and attention the flash
+   * variant's on every adapter (a stored tuning profile, measured in f32, is not used). `model.precision`
+   * says which; the accuracy it costs is measured per fixture (docs/precision.md).
+   */
+  precision?: Precision;
   /**
    * Where to look for a tuning profile when `kernels` is not given: true (default) the default store
    * (Node: $WGSL_VIT_PROFILES or ~/.cache/wgsl-vit/profiles.json; browsers: localStorage), a
@@ -64,6 +74,7 @@ export interface TowerLoadOptions {
 export const TOWER_LOAD_OPTION_KEYS = {
   kernels: true,
   dtype: true,
+  precision: true,
   profile: true,
   onProgress: true,
   cache: true,
@@ -156,9 +167,15 @@ export interface LoadedTower {
  * (checkLoadCall) and read its config.
  */
 export async function loadTower(device: GPUDevice, opts: TowerLoadOptions, spec: TowerSpec): Promise<LoadedTower> {
-  const { asked, from } = await askedKernels(device, opts, spec.shape);
+  const precision = checkPrecision(spec.where, device, opts.precision);
+  // A tuning profile times the f32 kernels: with 'f16' only a `kernels` option is taken.
+  const { asked, from } = await askedKernels(
+    device,
+    precision === 'f16' && !opts.kernels ? { profile: false } : opts,
+    spec.shape,
+  );
   const asDType = checkModelDType(spec.where, opts.dtype);
-  const settled = checkKernelChoices(device, asked);
+  const settled = checkKernelChoices(device, asked, precision);
   const ckpt = await openLoadCheckpoint(opts);
   const layout = spec.layout(ckpt);
   const dtype =
@@ -167,7 +184,7 @@ export async function loadTower(device: GPUDevice, opts: TowerLoadOptions, spec:
       ckpt,
       [...layout.keys.keys()].map((k) => layout.prefix + k),
     );
-  const kernels = { ...settled, weightDType: KERNEL_DTYPE[dtype] };
+  const kernels = { ...settled, weightDType: KERNEL_DTYPE[dtype], ...(precision === 'f16' ? { precision } : {}) };
   const onProgress = opts.onProgress && ((p: LoadProgress) => opts.onProgress!({ ...p, tower: layout.tower }));
   const weights = await uploadWeights(device, ckpt, layout, spec.inspect, kernels, onProgress);
   return { source: ckpt.file, weights, kernels, kernelsFrom: from };

@@ -7,6 +7,7 @@ import { CompiledGraph, type NodeTiming, type RunResult } from '../graph/executo
 import { concat } from './arguments.js';
 import type { Graph, KernelChoices, Tensor } from '../graph/graph.js';
 import { MODEL_DTYPE, type ModelDType } from './dtype.js';
+import type { Precision } from '../kernels/program/precision.js';
 import type { GpuWeights } from './parameters.js';
 
 export abstract class GraphModel {
@@ -107,6 +108,11 @@ export abstract class GraphModel {
   /** How the matrices are held on the GPU (the `dtype` load option, or the file's). */
   get dtype(): ModelDType {
     return MODEL_DTYPE[this.kernels.weightDType ?? 'f32'];
+  }
+
+  /** The arithmetic of the GEMMs and attention (the `precision` load option): 'f32' or 'f16'. */
+  get precision(): Precision {
+    return this.kernels.precision ?? 'f32';
   }
 
   /** Bytes of weights held on the GPU (including parameters made at run time). */

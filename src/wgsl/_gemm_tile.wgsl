@@ -28,13 +28,46 @@ override AS_BUF: u32 = BK * AS_STRIDE;   // vec4s of one copy of As (buffer b st
 override BS_BUF: u32 = BK * BS_STRIDE;
 override AS_SIZE: u32 = BUFFERS * AS_BUF;
 override BS_SIZE: u32 = BUFFERS * BS_BUF;
-var<workgroup> As: array<vec4f, AS_SIZE>;   // As[b][k][m / 4] = rows m .. m+3 at k (copy b)
-var<workgroup> Bs: array<vec4f, BS_SIZE>;   // Bs[b][k][n / 4] = columns n .. n+3 at k (copy b)
+// The tiles' element type: f32, or (the f16 precision build, tools/embed-wgsl.mjs //!math) f16:
+// x and w rounded to f16 as they are staged (half the workgroup memory and its traffic), their
+// products summed in f16 over KF = 8 consecutive k (vec4<f16> FMAs, twice the f32 rate on GPUs with
+// packed f16), each such partial sum then added to the f32 accumulators: f32 accumulation at least
+// once per 8 k, so the f16 rounding does not grow with K (docs/precision.md).
+//!math f16
+alias tile4 = vec4<f16>;
+//!math f32
+alias tile4 = vec4f;
+//!math end
+var<workgroup> As: array<tile4, AS_SIZE>;   // As[b][k][m / 4] = rows m .. m+3 at k (copy b)
+var<workgroup> Bs: array<tile4, BS_SIZE>;   // Bs[b][k][n / 4] = columns n .. n+3 at k (copy b)
 
-// acc += the product of tile copy `buf` (0 with a single buffer).
+// acc += the product of tile copy `buf` (0 with a single buffer). Per k: 4 vec4 reads of workgroup
+// memory feed 64 fused multiply-adds (an outer product of 8 rows and 8 columns). The f16 build's
+// partials h are a local array and the f32 build writes through `acc` itself: Naga refuses a pointer
+// parameter passed on to another function, so the outer product is not a function of its own.
 fn tile_product(tx: u32, ty: u32, buf: u32, acc: ptr<function, array<vec4f, 16>>) {
   let ab = buf * AS_BUF;
   let bb = buf * BS_BUF;
+//!math f16
+  for (var kc = 0u; kc < BK; kc += 8u) {   // BK is a multiple of 8 (every tile: k8, k16, k32)
+    var h = array<tile4, 16>();   // with an initializer: test/wgsl/lint.test.ts says why
+    for (var kk = kc; kk < kc + 8u; kk++) {
+      let b0 = Bs[bb + kk * BS_STRIDE + tx];
+      let b1 = Bs[bb + kk * BS_STRIDE + WG_X + tx];
+      let a0 = As[ab + kk * AS_STRIDE + 2u * ty];
+      let a1 = As[ab + kk * AS_STRIDE + 2u * ty + 1u];
+      //!unroll i 4
+      h[2u * $i] = fma(tile4(a0[$i]), b0, h[2u * $i]);
+      h[2u * $i + 1u] = fma(tile4(a0[$i]), b1, h[2u * $i + 1u]);
+      h[8u + 2u * $i] = fma(tile4(a1[$i]), b0, h[8u + 2u * $i]);
+      h[9u + 2u * $i] = fma(tile4(a1[$i]), b1, h[9u + 2u * $i]);
+      //!end
+    }
+    //!unroll i 16
+    (*acc)[$i] += vec4f(h[$i]);
+    //!end
+  }
+//!math f32
   for (var kk = 0u; kk < BK; kk++) {
     let b0 = Bs[bb + kk * BS_STRIDE + tx];
     let b1 = Bs[bb + kk * BS_STRIDE + WG_X + tx];
@@ -57,6 +90,7 @@ fn tile_product(tx: u32, ty: u32, buf: u32, acc: ptr<function, array<vec4f, 16>>
     (*acc)[14] = fma(vec4f(a1.w), b0, (*acc)[14]);
     (*acc)[15] = fma(vec4f(a1.w), b1, (*acc)[15]);
   }
+//!math end
 }
 
 // w[n .. n+3, k] as a vec4 (decoded, q8 unscaled), zero outside [0, N) × [0, K); `full`: the
@@ -79,6 +113,6 @@ fn stage_w(n0: u32, k0: u32, N: u32, K: u32, lid: u32, buf: u32, full: bool) {
   for (var idx = lid; idx < BN * BK / 4u; idx += WG) {
     let kk = idx % BK;
     let c4 = idx / BK;
-    Bs[buf * BS_BUF + kk * BS_STRIDE + c4] = load_w4(n0 + 4u * c4, k0 + kk, N, K, full);
+    Bs[buf * BS_BUF + kk * BS_STRIDE + c4] = tile4(load_w4(n0 + 4u * c4, k0 + kk, N, K, full));
   }
 }

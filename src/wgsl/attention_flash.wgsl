@@ -68,9 +68,20 @@ override CI: u32 = (D4 + 7u) / 8u;         // output vec4 columns per invocation
 override BK: u32 = 32u / (1u + D4 / 26u);  // keys per block: 32 up to D = 100, 16 above; derived
 override KR: u32 = BK / 8u;                // keys per invocation per block (4 or 2); derived
 override QS: u32 = D4 + 1u - D4 % 2u;      // row stride of Qs and KV in vec4s (odd); derived
-var<workgroup> Qs: array<vec4f, BQ * QS>;  // the query tile, pre-scaled, zero past N
-var<workgroup> KV: array<vec4f, BK * QS>;  // the key block, then the value block (zero past the range)
-var<workgroup> Ps: array<vec4f, BK * 8u>;  // Ps[j·8 + ty] = p of rows ty, ty+8, ty+16, ty+24 at key j
+// The tiles' element type: f32, or (the f16 precision build, tools/embed-wgsl.mjs //!math) f16:
+// q (scaled), k, v and p rounded to f16 as they are staged, each score a sum of f16 4-wide dot
+// products in f32, and P·V summed in f16 over 8 keys at a time, each such partial then added to the
+// f32 output (pv, 16·CI f16 more live values); the softmax's max, exp and sums stay f32, the sums
+// over the rounded p (vec4f(kv4(p)), the identity in the f32 build), so that the weights P·V uses sum
+// to exactly the l it is divided by.
+//!math f16
+alias kv4 = vec4<f16>;
+//!math f32
+alias kv4 = vec4f;
+//!math end
+var<workgroup> Qs: array<kv4, BQ * QS>;  // the query tile, pre-scaled, zero past N
+var<workgroup> KV: array<kv4, BK * QS>;  // the key block, then the value block (zero past the range)
+var<workgroup> Ps: array<kv4, BK * 8u>;  // Ps[j·8 + ty] = p of rows ty, ty+8, ty+16, ty+24 at key j
 var<workgroup> red: array<vec4f, 64>;      // red[ty·8 + tx]: an invocation's value for its 4 rows
 
 fn hsum(v: vec4f) -> f32 { return (v.x + v.y) + (v.z + v.w); }
@@ -103,7 +114,7 @@ fn main(
     let q = t0 + r;
     var x = vec4f(0.0);
     if (q < N) { x = qkv[(b * N + q) * row4 + head4 + d] * params.scale; }
-    Qs[r * QS + d] = x;
+    Qs[r * QS + d] = kv4(x);
   }
 
   // This workgroup's keys: its split's range, ending (causal) after the tile's last query. Uniform.
@@ -123,7 +134,7 @@ fn main(
       let key = kv0 + j;
       var x = vec4f(0.0);
       if (key < kv_end) { x = qkv[(b * N + key) * row4 + W4 + head4 + d]; }
-      KV[j * QS + d] = x;
+      KV[j * QS + d] = kv4(x);
     }
     workgroupBarrier();
 
@@ -139,26 +150,26 @@ fn main(
         let k2 = KV[ka + 16u * QS + d];
         let k3 = KV[ka + 24u * QS + d];
         let x0 = Qs[ty * QS + d];
-        s0 += vec4f(dot(x0, k0), dot(x0, k1), dot(x0, k2), dot(x0, k3));
+        s0 += vec4f(f32(dot(x0, k0)), f32(dot(x0, k1)), f32(dot(x0, k2)), f32(dot(x0, k3)));
         let x1 = Qs[(ty + 8u) * QS + d];
-        s1 += vec4f(dot(x1, k0), dot(x1, k1), dot(x1, k2), dot(x1, k3));
+        s1 += vec4f(f32(dot(x1, k0)), f32(dot(x1, k1)), f32(dot(x1, k2)), f32(dot(x1, k3)));
         let x2 = Qs[(ty + 16u) * QS + d];
-        s2 += vec4f(dot(x2, k0), dot(x2, k1), dot(x2, k2), dot(x2, k3));
+        s2 += vec4f(f32(dot(x2, k0)), f32(dot(x2, k1)), f32(dot(x2, k2)), f32(dot(x2, k3)));
         let x3 = Qs[(ty + 24u) * QS + d];
-        s3 += vec4f(dot(x3, k0), dot(x3, k1), dot(x3, k2), dot(x3, k3));
+        s3 += vec4f(f32(dot(x3, k0)), f32(dot(x3, k1)), f32(dot(x3, k2)), f32(dot(x3, k3)));
       }
     } else {
       for (var d = 0u; d < D4; d++) {
         let k0 = KV[ka + d];
         let k1 = KV[ka + 8u * QS + d];
         let x0 = Qs[ty * QS + d];
-        s0 += vec4f(dot(x0, k0), dot(x0, k1), 0.0, 0.0);
+        s0 += vec4f(f32(dot(x0, k0)), f32(dot(x0, k1)), 0.0, 0.0);
         let x1 = Qs[(ty + 8u) * QS + d];
-        s1 += vec4f(dot(x1, k0), dot(x1, k1), 0.0, 0.0);
+        s1 += vec4f(f32(dot(x1, k0)), f32(dot(x1, k1)), 0.0, 0.0);
         let x2 = Qs[(ty + 16u) * QS + d];
-        s2 += vec4f(dot(x2, k0), dot(x2, k1), 0.0, 0.0);
+        s2 += vec4f(f32(dot(x2, k0)), f32(dot(x2, k1)), 0.0, 0.0);
         let x3 = Qs[(ty + 24u) * QS + d];
-        s3 += vec4f(dot(x3, k0), dot(x3, k1), 0.0, 0.0);
+        s3 += vec4f(f32(dot(x3, k0)), f32(dot(x3, k1)), 0.0, 0.0);
       }
     }
     // Keys past the range (and the lanes past KR), and causal keys after a row's query: -inf, p = 0.
@@ -182,16 +193,16 @@ fn main(
     let m_new = max(m, mt);
     let corr = exp(m - m_new);
     m = m_new;
-    let p0 = select(vec4f(0.0), exp(s0 - m_new.x), l0);
-    let p1 = select(vec4f(0.0), exp(s1 - m_new.y), l1);
-    let p2 = select(vec4f(0.0), exp(s2 - m_new.z), l2);
-    let p3 = select(vec4f(0.0), exp(s3 - m_new.w), l3);
+    let p0 = vec4f(kv4(select(vec4f(0.0), exp(s0 - m_new.x), l0)));
+    let p1 = vec4f(kv4(select(vec4f(0.0), exp(s1 - m_new.y), l1)));
+    let p2 = vec4f(kv4(select(vec4f(0.0), exp(s2 - m_new.z), l2)));
+    let p3 = vec4f(kv4(select(vec4f(0.0), exp(s3 - m_new.w), l3)));
     l = l * corr + vec4f(hsum(p0), hsum(p1), hsum(p2), hsum(p3));
-    Ps[tx * 8u + ty] = vec4f(p0.x, p1.x, p2.x, p3.x);
-    Ps[(tx + 8u) * 8u + ty] = vec4f(p0.y, p1.y, p2.y, p3.y);
+    Ps[tx * 8u + ty] = kv4(vec4f(p0.x, p1.x, p2.x, p3.x));
+    Ps[(tx + 8u) * 8u + ty] = kv4(vec4f(p0.y, p1.y, p2.y, p3.y));
     if (KR == 4u) {
-      Ps[(tx + 16u) * 8u + ty] = vec4f(p0.z, p1.z, p2.z, p3.z);
-      Ps[(tx + 24u) * 8u + ty] = vec4f(p0.w, p1.w, p2.w, p3.w);
+      Ps[(tx + 16u) * 8u + ty] = kv4(vec4f(p0.z, p1.z, p2.z, p3.z));
+      Ps[(tx + 24u) * 8u + ty] = kv4(vec4f(p0.w, p1.w, p2.w, p3.w));
     }
     //!unroll i 4
     if ($i < CI) {
@@ -207,11 +218,37 @@ fn main(
       let key = kv0 + j;
       var x = vec4f(0.0);
       if (key < kv_end) { x = qkv[(b * N + key) * row4 + 2u * W4 + head4 + d]; }
-      KV[j * QS + d] = x;
+      KV[j * QS + d] = kv4(x);
     }
     workgroupBarrier();
 
     let nk = min(BK, kv_end - kv0);
+//!math f16
+    for (var j0 = 0u; j0 < nk; j0 += 8u) {
+      var pv = array<kv4, 4u * MAX_CI>();    // a run of ≤ 8 keys, summed in f16 (initialised: test/wgsl/lint.test.ts)
+      for (var j = j0; j < min(j0 + 8u, nk); j++) {
+        let p = Ps[j * 8u + ty];
+        let vrow = j * QS + tx;
+        //!unroll i 4
+        if ($i < CI && tx + 8u * $i < D4) {
+          let v = KV[vrow + 8u * $i];
+          pv[$i] = fma(kv4(p.x), v, pv[$i]);
+          pv[MAX_CI + $i] = fma(kv4(p.y), v, pv[MAX_CI + $i]);
+          pv[2u * MAX_CI + $i] = fma(kv4(p.z), v, pv[2u * MAX_CI + $i]);
+          pv[3u * MAX_CI + $i] = fma(kv4(p.w), v, pv[3u * MAX_CI + $i]);
+        }
+        //!end
+      }
+      //!unroll i 4
+      if ($i < CI) {
+        acc[$i] += vec4f(pv[$i]);
+        acc[MAX_CI + $i] += vec4f(pv[MAX_CI + $i]);
+        acc[2u * MAX_CI + $i] += vec4f(pv[2u * MAX_CI + $i]);
+        acc[3u * MAX_CI + $i] += vec4f(pv[3u * MAX_CI + $i]);
+      }
+      //!end
+    }
+//!math f32
     for (var j = 0u; j < nk; j++) {
       let p = Ps[j * 8u + ty];
       let vrow = j * QS + tx;
@@ -225,6 +262,7 @@ fn main(
       }
       //!end
     }
+//!math end
     // The next block overwrites KV (and red, Ps) only after every invocation is done reading them.
     workgroupBarrier();
   }

@@ -117,21 +117,21 @@ fn stage_tiles(m0: u32, n0: u32, k0: u32, M: u32, N: u32, K: u32, lid: u32, buf:
   if (QUAD) {
     for (var u = lid; u < XU; u += WG) {
       let v = x_unit(m0, k0, u, M, K, full);
-      As[a_slot(u, 0u, buf)] = v[0];
-      As[a_slot(u, 1u, buf)] = v[1];
-      As[a_slot(u, 2u, buf)] = v[2];
-      As[a_slot(u, 3u, buf)] = v[3];
+      As[a_slot(u, 0u, buf)] = tile4(v[0]);
+      As[a_slot(u, 1u, buf)] = tile4(v[1]);
+      As[a_slot(u, 2u, buf)] = tile4(v[2]);
+      As[a_slot(u, 3u, buf)] = tile4(v[3]);
     }
     for (var u = lid; u < WU; u += WG) {
       let v = w_unit(n0, k0, u, N, K, full);
-      Bs[b_slot(u, 0u, buf)] = v[0];
-      Bs[b_slot(u, 1u, buf)] = v[1];
-      Bs[b_slot(u, 2u, buf)] = v[2];
-      Bs[b_slot(u, 3u, buf)] = v[3];
+      Bs[b_slot(u, 0u, buf)] = tile4(v[0]);
+      Bs[b_slot(u, 1u, buf)] = tile4(v[1]);
+      Bs[b_slot(u, 2u, buf)] = tile4(v[2]);
+      Bs[b_slot(u, 3u, buf)] = tile4(v[3]);
     }
   } else {
     for (var u = lid; u < XU; u += WG) {
-      As[a_slot(u, 0u, buf)] = load_x4(m0 + 4u * (u / BK), k0 + u % BK, M, K, full);
+      As[a_slot(u, 0u, buf)] = tile4(load_x4(m0 + 4u * (u / BK), k0 + u % BK, M, K, full));
     }
     stage_w(n0, k0, N, K, lid, buf, full);
   }
@@ -185,19 +185,19 @@ fn store_tiles(lid: u32, buf: u32, xr: ptr<function, array<vec4f, MAX_PF>>, wr: 
     if ($i < XL) {
       let u = lid + $i * WG;
       if (u < XU) {
-        As[a_slot(u, 0u, buf)] = (*xr)[4u * $i];
-        As[a_slot(u, 1u, buf)] = (*xr)[4u * $i + 1u];
-        As[a_slot(u, 2u, buf)] = (*xr)[4u * $i + 2u];
-        As[a_slot(u, 3u, buf)] = (*xr)[4u * $i + 3u];
+        As[a_slot(u, 0u, buf)] = tile4((*xr)[4u * $i]);
+        As[a_slot(u, 1u, buf)] = tile4((*xr)[4u * $i + 1u]);
+        As[a_slot(u, 2u, buf)] = tile4((*xr)[4u * $i + 2u]);
+        As[a_slot(u, 3u, buf)] = tile4((*xr)[4u * $i + 3u]);
       }
     }
     if ($i < WL) {
       let u = lid + $i * WG;
       if (u < WU) {
-        Bs[b_slot(u, 0u, buf)] = (*wr)[4u * $i];
-        Bs[b_slot(u, 1u, buf)] = (*wr)[4u * $i + 1u];
-        Bs[b_slot(u, 2u, buf)] = (*wr)[4u * $i + 2u];
-        Bs[b_slot(u, 3u, buf)] = (*wr)[4u * $i + 3u];
+        Bs[b_slot(u, 0u, buf)] = tile4((*wr)[4u * $i]);
+        Bs[b_slot(u, 1u, buf)] = tile4((*wr)[4u * $i + 1u]);
+        Bs[b_slot(u, 2u, buf)] = tile4((*wr)[4u * $i + 2u]);
+        Bs[b_slot(u, 3u, buf)] = tile4((*wr)[4u * $i + 3u]);
       }
     }
     //!end
@@ -205,11 +205,11 @@ fn store_tiles(lid: u32, buf: u32, xr: ptr<function, array<vec4f, MAX_PF>>, wr: 
     //!unroll i 8
     if ($i < XL) {
       let u = lid + $i * WG;
-      if (u < XU) { As[a_slot(u, 0u, buf)] = (*xr)[$i]; }
+      if (u < XU) { As[a_slot(u, 0u, buf)] = tile4((*xr)[$i]); }
     }
     if ($i < WL) {
       let u = lid + $i * WG;
-      if (u < WU) { Bs[b_slot(u, 0u, buf)] = (*wr)[$i]; }
+      if (u < WU) { Bs[b_slot(u, 0u, buf)] = tile4((*wr)[$i]); }
     }
     //!end
   }

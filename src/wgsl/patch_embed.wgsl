@@ -73,8 +73,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: v
       let kk = idx % BK;
       let m = m0 + 4u * (idx / BK);
       let k = k0 + kk;
-      As[kk * AS_STRIDE + idx / BK] = vec4f(patch_value(m, k, M, K), patch_value(m + 1u, k, M, K),
-                                            patch_value(m + 2u, k, M, K), patch_value(m + 3u, k, M, K));
+      As[kk * AS_STRIDE + idx / BK] = tile4(vec4f(patch_value(m, k, M, K), patch_value(m + 1u, k, M, K),
+                                                  patch_value(m + 2u, k, M, K), patch_value(m + 3u, k, M, K)));
     }
     stage_w(n0, k0, N, K, lid, 0u, false);
     workgroupBarrier();

@@ -297,7 +297,7 @@ describe('attention (flash): arguments and workgroup memory', () => {
 
   it('needs at most ATTENTION_FLASH_WORKGROUP_BYTES of workgroup memory, at every head dim', () => {
     const dims = Array.from({ length: ATTENTION_MAX_HEAD_DIM / 4 }, (_, i) => 4 * (i + 1));
-    expect(Math.max(...dims.map(flashWorkgroupBytes))).toBe(ATTENTION_FLASH_WORKGROUP_BYTES);
+    expect(Math.max(...dims.map((d) => flashWorkgroupBytes(d)))).toBe(ATTENTION_FLASH_WORKGROUP_BYTES);
     expect(flashWorkgroupBytes(64)).toBe(22528);
     expect(flashWorkgroupBytes(128)).toBe(28416);
   });

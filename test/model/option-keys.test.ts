@@ -85,10 +85,12 @@ describe('unknown option keys are refused by every public entry point', () => {
     const device = await testDevice();
     let err = await refusal(() => VisionTransformer.load(device, { ...vitOpts(), dtpye: 'fp16' } as never));
     expect(err.message).toBe(
-      "VisionTransformer.load: argument 'dtpye': unknown option (did you mean 'dtype'?); known options: weights, config, kernels, dtype, profile, onProgress, cache, signal, stallTimeoutMs",
+      "VisionTransformer.load: argument 'dtpye': unknown option (did you mean 'dtype'?); known options: weights, config, kernels, dtype, precision, profile, onProgress, cache, signal, stallTimeoutMs",
     );
     err = await refusal(() => VisionTransformer.load(device, { ...vitOpts(), precison: 'f16' } as never));
-    expect(err.message).toMatch(/argument 'precison': unknown option; known options: weights, config, kernels, dtype/);
+    expect(err.message).toMatch(
+      /argument 'precison': unknown option \(did you mean 'precision'\?\); known options: weights, config, kernels, dtype, precision/,
+    );
     err = await refusal(() =>
       VisionTransformer.load(device, { ...vitOpts(), kernels: { gemmTyle: undefined } } as never),
     );

@@ -1,7 +1,7 @@
 // The template step's //!unroll directive (tools/embed-wgsl.mjs): straight-line copies with the
 // index as a literal, nesting, word-boundary substitution, and errors naming the file and line.
 import { describe, expect, it } from 'vitest';
-import { unroll, variant } from '../../tools/embed-wgsl.mjs';
+import { math, unroll, variant } from '../../tools/embed-wgsl.mjs';
 
 describe('//!unroll', () => {
   it('repeats the block with $i as 0u, 1u, …', () => {
@@ -37,5 +37,21 @@ describe('//!variant', () => {
     expect(() => variant('//!variant native_f16\nx', 'packed', 'k.wgsl')).toThrow(
       /k\.wgsl: \/\/!variant block not closed/,
     );
+  });
+});
+
+describe('//!math', () => {
+  const src = 'a\n//!math f16\nalias t4 = vec4<f16>;\n//!math f32\nalias t4 = vec4f;\n//!math end\nb';
+  it('keeps the f32 lines in the f32 arithmetic, the f16 ones in the f16', () => {
+    expect(math(src, 'f32')).toBe('a\nalias t4 = vec4f;\nb');
+    expect(math(src, 'f16')).toBe('a\nalias t4 = vec4<f16>;\nb');
+  });
+  it('is null for a text without blocks, and names the file and line of a malformed block', () => {
+    expect(math('a\nb', 'f32')).toBeNull();
+    expect(() => math('//!math f32\nx\n//!math end', 'f32', 'k.wgsl')).toThrow(
+      /k\.wgsl:1: \/\/!math f32 without \/\/!math f16/,
+    );
+    expect(() => math('//!math f16\nx', 'f16', 'k.wgsl')).toThrow(/k\.wgsl: \/\/!math block not closed/);
+    expect(() => math('//!math f16\n//!math f16', 'f16', 'k.wgsl')).toThrow(/k\.wgsl:2: \/\/!math f16 inside a block/);
   });
 });

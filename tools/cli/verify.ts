@@ -7,12 +7,14 @@ import {
   type ClipRow,
   DTYPE_MIN_COSINE,
   measureAccuracy,
+  PRECISION_MIN_COSINE,
   readExpected,
   TOLERANCE,
   type ExpectedFile,
 } from '../../src/model/verify.js';
 import { MODEL_DTYPES, storedModelDType, type ModelDType } from '../../src/model/dtype.js';
 import type { Checkpoint } from '../../src/weights/checkpoint.js';
+import { PRECISIONS, type Precision } from '../../src/kernels/program/precision.js';
 import { openCheckpoint } from '../../src/weights/index.js';
 import type { CLIPModel } from '../../src/model/clip.js';
 import { existsSync } from 'node:fs';
@@ -25,6 +27,7 @@ async function verify(argv: string[]): Promise<number> {
     expected: { type: 'string' },
     flags: { type: 'string' },
     dtype: { type: 'string' },
+    precision: { type: 'string' },
   });
   if (values.help) return help(verifyCommand);
   required('verify', values, ['expected']);
@@ -49,11 +52,14 @@ async function verify(argv: string[]): Promise<number> {
   const dtype = values.dtype as ModelDType | undefined;
   if (dtype !== undefined && !(MODEL_DTYPES as readonly string[]).includes(dtype))
     throw new UsageError(`--dtype must be one of ${MODEL_DTYPES.join(', ')}, got '${dtype}'`);
-  const clip = isClip ? await Clip.load(device, { weights: weights!, config: config!, dtype }) : null;
+  const precision = values.precision as Precision | undefined;
+  if (precision !== undefined && !(PRECISIONS as readonly string[]).includes(precision))
+    throw new UsageError(`--precision must be one of ${PRECISIONS.join(', ')}, got '${precision}'`);
+  const clip = isClip ? await Clip.load(device, { weights: weights!, config: config!, dtype, precision }) : null;
   const model = clip
     ? clip.vision
-    : await VisionTransformer.load(device, { weights: weights!, config: config!, dtype });
-  if (model.dtype !== 'fp32') {
+    : await VisionTransformer.load(device, { weights: weights!, config: config!, dtype, precision });
+  if (model.dtype !== 'fp32' || model.precision !== 'f32') {
     const code = await reportDType(clip ?? model, clip ? await compareClip(clip, exp) : [], exp, weights!, adapterInfo);
     (clip ?? model).destroy();
     device.destroy();
@@ -139,12 +145,12 @@ async function reportDType(
   adapterInfo: { vendor: string; architecture: string; description: string },
 ): Promise<number> {
   const a = await measureAccuracy(model, exp);
-  const min = DTYPE_MIN_COSINE[a.dtype];
+  const min = Math.min(DTYPE_MIN_COSINE[a.dtype], PRECISION_MIN_COSINE[a.precision]);
   console.log(
     `adapter: ${[adapterInfo.vendor, adapterInfo.architecture, adapterInfo.description].filter(Boolean).join(' ')}`,
   );
   console.log(
-    `model: ${weights} as ${a.dtype}: ${(a.weightBytes / 2 ** 20).toFixed(2)} MiB of weights on the GPU; against the float32 reference (PyTorch)`,
+    `model: ${weights} as ${a.dtype}${a.precision === 'f16' ? ', f16 arithmetic' : ''}: ${(a.weightBytes / 2 ** 20).toFixed(2)} MiB of weights on the GPU; against the float32 reference (PyTorch)`,
   );
   const W = 18;
   console.log(
@@ -211,6 +217,8 @@ export const verifyCommand: Command = {
                 difference and whether the ranking is unchanged (a changed ranking fails); text_ids (exact) and
                 text_block0 (by that cosine) are kept, and the last line is 'N passed, M failed'
                 in every mode. A file stored in fp16 / q8 loaded with --dtype fp32 that fails a row
-                gets a note naming its dtype.`,
+                gets a note naming its dtype.
+  --precision f32|f16  the GEMMs' and attention's arithmetic (default f32); f16 is measured as
+                --dtype fp16 is, judged by cosine >= ${PRECISION_MIN_COSINE.f16} (docs/precision.md).`,
   run: verify,
 };

@@ -3,9 +3,9 @@
 # unpacks Node and the project (and the base build, if packed), then runs the steps in order, each
 # under a time limit, none started after DEADLINE seconds; results land in $OUT/results.tar.xz and
 # $OUT/summary.txt. Steps (STEPS="…"): probe, diag, spirv, verify, verify-sgm (the fixtures with the
-# subgroup-matrix GEMM chosen: WGSL_VIT_SUBGROUP_MATRIX=on), torch, kernels, kernels-base, suite,
+# subgroup-matrix GEMM chosen: WGSL_VIT_SUBGROUP_MATRIX=on), verify-f16 (with precision f16), torch, kernels, kernels-base, suite,
 # suite-base, vitest, peer, dtypes (fp16 / q8 against fp32: models at batch 1 and 32, alternated in
-# one run, and the GEMMs). The -base steps run the same command with the base build; put them
+# one run, and the GEMMs), precision (f32 vs f16 arithmetic alternated, and the fixtures in f16). The -base steps run the same command with the base build; put them
 # between the new build's runs (e.g. "kernels kernels-base suite suite-base suite") to alternate.
 # LOCAL=1 runs it here (lavapipe), to catch mistakes before spending device time.
 set -u
@@ -65,11 +65,11 @@ for s in $STEPS; do n=$((n + 1)); case $s in
     for rb in off on; do f=(); [ $rb = on ] && f=(--flags enable-dawn-features=disable_robustness)
       step diag-robustness-$rb 120 $A node dist/bench/run.js --rows b-16@224x32 "${f[@]}" --dtypes none --peer none --native no --clip no --iters 5 --out $R/diag-rb-$rb; done ;;
   spirv) step spirv 60 $A node dist/tools/check-spirv.js ;;
-  verify|verify-sgm) step $s 90 $A env WGSL_VIT_SUBGROUP_MATRIX=$([ $s = verify-sgm ] && echo on || echo auto) bash -c 'for e in test/fixtures/*.expected.safetensors; do
+  verify|verify-sgm|verify-f16) step $s 90 $A env WGSL_VIT_SUBGROUP_MATRIX=$([ $s = verify-sgm ] && echo on || echo auto) VP="$([ $s = verify-f16 ] && echo "--precision f16")" bash -c 'for e in test/fixtures/*.expected.safetensors; do
       n=$(basename $e .expected.safetensors)
       w=$(ls test/fixtures/$n.safetensors test/fixtures/$n.bin 2>/dev/null | head -1); c=test/fixtures/$n.open_clip_config.json
       [ -n "$w" ] && [ -f "$c" ] || continue
-      echo "== $n"; node dist/tools/cli.js verify --weights $w --config $c --expected $e 2>&1 | grep -v "artificially reduced" | tail -12; done' ;;
+      echo "== $n"; node dist/tools/cli.js verify --weights $w --config $c --expected $e $VP 2>&1 | grep -v "artificially reduced" | tail -12; done' ;;
   torch) step torch 100 $A bash -c "python3 - <<'PY'
 import torch
 for dt, tf32 in ((torch.float32, False), (torch.float32, True)):
@@ -82,12 +82,14 @@ for dt, tf32 in ((torch.float32, False), (torch.float32, True)):
     print(f'torch GEMM 6304x768x3072 {dt} tf32={tf32}: {2*6304*768*3072/ms/1e9:.1f} TFLOP/s')
 PY
 python3 bench/peers/pytorch_vit.py --presets $R/presets.json --rows $ROWS --iters 20 --out $R/pytorch.json" ;;
-  kernels) step kernels-$n 120 $A node dist/bench/kernels.js $KFLAGS --out $R/kernels-$n ;;
+  kernels) step kernels-$n 120 $A node dist/bench/kernels.js $KFLAGS --precisions ${PRECISIONS:-f32,f16} --out $R/kernels-$n ;;
   kernels-base) [ -d $B ] && step kernels-base-$n 120 $B node dist/bench/kernels.js $KFLAGS "${BFLAGS[@]}" --out $R/kernels-base-$n ;;
   suite|suite-base) d=$A f=(); [ $s = suite-base ] && d=$B f=("${BFLAGS[@]}"); [ -d $d ] || continue
     t=(); [ -s $R/pytorch.json ] && t=(--torch $R/pytorch.json "${f[@]}")
     [ $s = suite ] && t+=(--dtypes none) # the dtype table has a step of its own (the base build has none)
     step $s-$n 230 $d node dist/bench/run.js --rows "$ROWS" "${t[@]}" --peer none --native no --clip no --iters 10 --out $R/$s-$n ;;
+  precision) # f32 vs f16 arithmetic (the precision load option), fp32 and fp16 weights, alternated in one run (verify-f16: the fixtures)
+    step precision-$n 180 $A bash -c "node dist/bench/run.js --rows ${PRECISION_ROWS:-b-16@224x32,b-16@224x1,l-14@224x32} --dtypes fp32,fp32/f16,fp16/f16 --peer none --native no --clip no --iters 10 --out $R/precision-$n" ;;
   dtypes) step dtypes-$n 150 $A bash -c "node dist/bench/run.js --rows ${DTYPE_ROWS:-b-16@224x1,l-14@224x1,b-16@224x32} --dtypes fp32,fp16,q8 --peer none --native no --clip no --iters 10 --out $R/dtypes-$n &&
       node dist/bench/kernels.js --only 'gemm b fc 197,gemm b fc b32,gemm l fc b32' --big --dtypes f32,f16,q8 --iters 10 --out $R/dtypes-kernels-$n" ;;
   vitest) # test/kernels holds gemm-subgroup-matrix.test.ts, whose GPU part runs only where the device has the feature:
