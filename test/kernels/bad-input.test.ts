@@ -228,10 +228,10 @@ describe('kernel argument checks', () => {
     const d = await testDevice();
     // every kernel wrapper of wgsl-vit/kernels: a function (device, args) whose key list is KeyList<its Args>
     const wrappers: [string, (device: GPUDevice, a: never) => unknown, string][] = [
-      ['gemm', kernels.gemm, 'x, w, bias, y, epilogue, tile, f16Loads, variant, splitK'],
+      ['gemm', kernels.gemm, 'x, w, bias, y, epilogue, tile, f16Loads, variant, splitK, precision'],
       ['gemm_splitk_reduce', kernels.gemmSplitKReduce, 'partials, bias, y, epilogue, scale'],
       ['gemm_texture', kernels.gemmTexture, 'x, w, bias, y, epilogue, row0'],
-      ['attention', kernels.attention, 'qkv, out, heads, scale, causal, variant, permuteLanes, keySplits'],
+      ['attention', kernels.attention, 'qkv, out, heads, scale, causal, variant, permuteLanes, keySplits, precision'],
       ['attention_texture', kernels.attentionTexture, 'qkv, tokens, out, heads, batch0, scale, causal'],
       ['layernorm', kernels.layerNorm, 'x, gamma, beta, y, eps'],
       ['layernorm_texture', kernels.layerNormTexture, 'x, gamma, beta, y, eps, row0'],
