@@ -24,9 +24,9 @@ apt-get $o update -qq >/dev/null 2>&1 || true
 (cd "$dev" && apt-get $o download libvulkan1 >/dev/null 2>&1) || echo 'pack: could not download libvulkan1 (the GPU machine may have a loader)' >&2
 npm run build >/dev/null
 stage=$(mktemp -d); app=$stage/app; mkdir -p "$app/node_modules" "$app/test/fixtures" "$app/bench/peers"
-# runtime dependencies + vitest's closure + the ORT Web WebGPU peer's files, nothing else
+# runtime dependencies + the closures of vitest and of Benchmark.js (the benchmarks time with it) + the ORT Web WebGPU peer's files, nothing else
 { node "$here/closure.cjs" "$root" $(node -e 'console.log(Object.keys(require("./package.json").dependencies).join(" "))')
-  node "$here/closure.cjs" "$root" vitest onnxruntime-common; } | sort -u | while read -r d; do
+  node "$here/closure.cjs" "$root" vitest onnxruntime-common benchmark; } | sort -u | while read -r d; do
   mkdir -p "$app/$(dirname "$d")"; cp -r "$d" "$app/$d"; done
 rm -rf "$app"/node_modules/webgpu/dist/{darwin-*,win32-*,linux-arm64}
 ort=node_modules/onnxruntime-web; mkdir -p "$app/$ort/dist"; cp "$ort/package.json" "$app/$ort/"
