@@ -27,6 +27,31 @@ describe('wgsl-vit verify', () => {
     expect(r.out.trim().split('\n').pop()).toBe('4 passed, 0 failed');
   });
 
+  it('--precision f16 judges the embedding by PRECISION_MIN_COSINE; a bad --precision is a usage error (verify, embed, classify)', () => {
+    const r = verify(['--expected', fixture('ov1-ti16-224-d1.expected.safetensors'), '--precision', 'f16']);
+    expect(r.code, r.out + r.err).toBe(0);
+    expect(r.out).toMatch(/as fp32, f16 arithmetic/);
+    expect(r.out).toMatch(/^image embedding .* ok$/m);
+    expect(r.out.trim().split('\n').pop()).toBe('1 passed, 0 failed');
+    for (const cmd of ['verify', 'embed', 'classify']) {
+      const files = [
+        '--weights',
+        fixture('ov1-ti16-224-d1.safetensors'),
+        '--config',
+        fixture('ov1-ti16-224-d1.open_clip_config.json'),
+      ];
+      const extra =
+        cmd === 'verify'
+          ? ['--expected', fixture('ov1-ti16-224-d1.expected.safetensors')]
+          : cmd === 'classify'
+            ? ['--labels', 'a,b', 'x.jpg']
+            : ['x.jpg'];
+      const bad = runCli([cmd, ...files, ...extra, '--precision', 'f64']);
+      expect(bad.code, cmd + bad.out + bad.err).toBe(2);
+      expect(bad.err, cmd).toMatch(/--precision must be one of f32, f16, got 'f64'/);
+    }
+  });
+
   it('fails (exit 1) when an output is off by more than the tolerance', () => {
     // Perturb one value of the expected embedding in a copy of the expected file.
     const dir = mkdtempSync(join(tmpdir(), 'wgsl-vit-'));

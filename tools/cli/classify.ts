@@ -8,6 +8,8 @@ import {
   required,
   dtypeOption,
   DTYPE_HELP,
+  precisionOption,
+  PRECISION_HELP,
   NO_CACHE_HELP,
   type Command,
   urlLoadProgress,
@@ -29,6 +31,7 @@ async function classify(argv: string[]): Promise<number> {
       'max-pixels': { type: 'string' },
       flags: { type: 'string' },
       dtype: { type: 'string' },
+      precision: { type: 'string' },
       'no-cache': { type: 'boolean' },
     },
     true,
@@ -60,6 +63,7 @@ async function classify(argv: string[]): Promise<number> {
     weights: values.weights!,
     config: values.config!,
     dtype: dtypeOption(values.dtype),
+    precision: precisionOption(values.precision),
     onProgress: loading.onProgress,
     cache: !values['no-cache'],
   });
@@ -118,13 +122,14 @@ async function classify(argv: string[]): Promise<number> {
 
 export const classifyCommand: Command = {
   name: 'classify',
-  help: `usage: wgsl-vit classify --weights <file> --config <open_clip_config.json> --labels "a,b,c" IMAGE... [--template "a photo of a {}."] [--top 5] [--json] [--batch 32] [--dtype fp32|fp16|q8] [--no-cache]
+  help: `usage: wgsl-vit classify --weights <file> --config <open_clip_config.json> --labels "a,b,c" IMAGE... [--template "a photo of a {}."] [--top 5] [--json] [--batch 32] [--dtype fp32|fp16|q8] [--precision f32|f16] [--no-cache]
   Zero-shot classification with an OpenVision 1 (CLIP) checkpoint: for each image, the labels
   ranked by probability (softmax over the labels of exp(logit_scale)·cosine). --template may be
   given several times (prompt ensembling: the label's embedding is the mean of its normalised
   prompt embeddings). Prints a table, or JSON (per image: [{label, score}], most probable first).
   IMAGE is a file path or an http(s) URL. Unreadable images are named on stderr and left out (exit status 1 then, as embed).
   ${DTYPE_HELP}
+  ${PRECISION_HELP}
   ${NO_CACHE_HELP}`,
   run: classify,
 };

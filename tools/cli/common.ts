@@ -1,5 +1,6 @@
 // What every command of the CLI shares: usage errors (exit 2), option parsing, the checks of
 // numbers, required options and output paths.
+import { PRECISIONS, type Precision } from '../../src/kernels/program/precision.js';
 import { barStream } from './child.js';
 import { MODEL_DTYPES, type ModelDType } from '../../src/model/dtype.js';
 import { existsSync, statSync } from 'node:fs';
@@ -108,6 +109,17 @@ export function dtypeOption(raw: string | undefined): ModelDType | undefined {
     throw new UsageError(`--dtype must be one of ${MODEL_DTYPES.join(', ')}, got '${raw}'`);
   return raw as ModelDType;
 }
+
+/** --precision: f32 or f16 (the models' `precision` load option); a UsageError otherwise. */
+export function precisionOption(raw: string | undefined): Precision | undefined {
+  if (raw === undefined) return undefined;
+  if (!(PRECISIONS as readonly string[]).includes(raw))
+    throw new UsageError(`--precision must be one of ${PRECISIONS.join(', ')}, got '${raw}'`);
+  return raw as Precision;
+}
+
+/** The help line of --precision, shared by embed and classify. */
+export const PRECISION_HELP = `--precision P the GEMMs' and attention's arithmetic, f32 (default) or f16 (needs shader-f16; docs/precision.md)`;
 
 /** The help line of --no-cache, shared by the commands that load weights (the loads' `cache: false`). */
 export const NO_CACHE_HELP = `--no-cache    for an http(s) --weights: neither read nor fill the download cache ($WGSL_VIT_CACHE,

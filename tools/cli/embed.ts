@@ -9,11 +9,14 @@ import {
   checkOut,
   dtypeOption,
   DTYPE_HELP,
+  precisionOption,
+  PRECISION_HELP,
   NO_CACHE_HELP,
   type Command,
   urlLoadProgress,
 } from './common.js';
 import type { ModelDType } from '../../src/model/dtype.js';
+import type { Precision } from '../../src/kernels/program/precision.js';
 import { requestDevice, splitDawnFlags } from '../../src/device.js';
 import { VisionTransformer } from '../../src/model/vit.js';
 import { extname } from 'node:path';
@@ -33,6 +36,7 @@ async function embed(argv: string[]): Promise<number> {
       threads: { type: 'string' },
       flags: { type: 'string' },
       dtype: { type: 'string' },
+      precision: { type: 'string' },
       text: { type: 'string', multiple: true },
       'no-cache': { type: 'boolean' },
     },
@@ -41,6 +45,7 @@ async function embed(argv: string[]): Promise<number> {
   if (values.help) return help(embedCommand);
   required('embed', values, ['weights', 'config']);
   const dtype = dtypeOption(values.dtype);
+  const precision = precisionOption(values.precision);
   if (values.text) {
     if (positionals.length) throw new UsageError('--text embeds texts; give images in another call');
     const imageOnly = (['tokens', 'resolution', 'batch', 'max-pixels', 'threads'] as const).filter(
@@ -58,6 +63,7 @@ async function embed(argv: string[]): Promise<number> {
       values.flags,
       dtype,
       !values['no-cache'],
+      precision,
     );
   }
   if (positionals.length === 0) throw new UsageError('no images given (see wgsl-vit embed --help)');
@@ -76,6 +82,7 @@ async function embed(argv: string[]): Promise<number> {
     weights: values.weights!,
     config: values.config!,
     dtype,
+    precision,
     onProgress: loading.onProgress,
     cache: !values['no-cache'],
   });
@@ -179,13 +186,14 @@ async function embedTexts(
   flags: string | undefined,
   dtype: ModelDType | undefined,
   cache: boolean,
+  precision: Precision | undefined,
 ): Promise<number> {
   if (out) checkOut(out, ['.json', '.npy', '.safetensors']);
   const { CLIPModel } = await import('../../src/model/clip.js');
   const { toNpy, toSafetensors, rows } = await import('../../src/io/writers.js');
   const { writeFileSync } = await import('node:fs');
   const { device } = await requestDevice({ dawnFlags: flags ? splitDawnFlags(flags) : [] });
-  const clip = await CLIPModel.load(device, { weights, config, dtype, cache });
+  const clip = await CLIPModel.load(device, { weights, config, dtype, precision, cache });
   const t0 = performance.now();
   const emb = { name: 'text_embedding', shape: [texts.length, clip.embedDim], data: await clip.encodeTexts(texts) };
   const ms = performance.now() - t0;
@@ -211,7 +219,7 @@ async function embedTexts(
 
 export const embedCommand: Command = {
   name: 'embed',
-  help: `usage: wgsl-vit embed --weights <file> --config <open_clip_config.json> IMAGE... [--out FILE] [--tokens] [--batch 32] [--resolution S] [--max-pixels N] [--threads N] [--dtype fp32|fp16|q8] [--no-cache]
+  help: `usage: wgsl-vit embed --weights <file> --config <open_clip_config.json> IMAGE... [--out FILE] [--tokens] [--batch 32] [--resolution S] [--max-pixels N] [--threads N] [--dtype fp32|fp16|q8] [--precision f32|f16] [--no-cache]
        wgsl-vit embed --weights <file> --config <open_clip_config.json> --text "a photo of a cat" [--text ...] [--out FILE] [--no-cache]
   IMAGE is a file path or an http(s) URL (fetched; a failed fetch names the URL).
   Decodes (PNG, JPEG: pixels equal Pillow's), preprocesses (squash resize with Pillow's bilinear
@@ -226,6 +234,7 @@ export const embedCommand: Command = {
                 collection is better served by \`wgsl-vit embed-dataset\` (resumable, clip-retrieval's files)
   --text T      text embeddings [N, E] of an OpenVision 1 (CLIP) checkpoint instead (repeat for several)
   ${DTYPE_HELP}
+  ${PRECISION_HELP}
   ${NO_CACHE_HELP}
   An image that cannot be read or decoded is reported by name on stderr and left out; the others
   are encoded and written (their list is in the output). Exit status: 0 when every image was
