@@ -102,6 +102,20 @@ export const F16_SUBNORMAL = 2 ** -24;
 export const ACCUMULATOR_ULP = { f32: 2 ** -23, f16: 2 ** -10 } as const;
 export const EPILOGUE_LIPSCHITZ = 1.2;
 
+/**
+ * What both f16 bounds scale at (m, n): Σ|x_k w_k|, Σ(|x_k| + |w_k|) (for the absolute error below
+ * f16's normal range) and the epilogue's Lipschitz constant.
+ */
+function f16Terms(x: ArrayLike<number>, K: number, w: ArrayLike<number>, epilogue: Epilogue, m: number, n: number) {
+  let absDot = 0,
+    absSum = 0;
+  for (let k = 0; k < K; k++) {
+    absDot += Math.abs(x[m * K + k]! * w[n * K + k]!);
+    absSum += Math.abs(x[m * K + k]!) + Math.abs(w[n * K + k]!);
+  }
+  return { absDot, absSum, lip: epilogue === 'none' || epilogue === 'residual' ? 1 : EPILOGUE_LIPSCHITZ };
+}
+
 export function subgroupMatrixBoundAt(
   x: ArrayLike<number>,
   K: number,
@@ -112,13 +126,7 @@ export function subgroupMatrixBoundAt(
   m: number,
   n: number,
 ): number {
-  let absDot = 0,
-    absSum = 0;
-  for (let k = 0; k < K; k++) {
-    absDot += Math.abs(x[m * K + k]! * w[n * K + k]!);
-    absSum += Math.abs(x[m * K + k]!) + Math.abs(w[n * K + k]!);
-  }
-  const lip = epilogue === 'none' || epilogue === 'residual' ? 1 : EPILOGUE_LIPSCHITZ;
+  const { absDot, absSum, lip } = f16Terms(x, K, w, epilogue, m, n);
   return lip * ((F16_INPUT_ROUNDING + K * ACCUMULATOR_ULP[accumulator]) * absDot + F16_SUBNORMAL * absSum) + f32Bound;
 }
 
@@ -146,13 +154,7 @@ export function f16PrecisionBoundAt(
   m: number,
   n: number,
 ): number {
-  let absDot = 0,
-    absSum = 0;
-  for (let k = 0; k < K; k++) {
-    absDot += Math.abs(x[m * K + k]! * w[n * K + k]!);
-    absSum += Math.abs(x[m * K + k]!) + Math.abs(w[n * K + k]!);
-  }
-  const lip = epilogue === 'none' || epilogue === 'residual' ? 1 : EPILOGUE_LIPSCHITZ;
+  const { absDot, absSum, lip } = f16Terms(x, K, w, epilogue, m, n);
   const ops = (F16_CHUNK + 1) * ACCUMULATOR_ULP.f16;
   return lip * ((F16_INPUT_ROUNDING + ops) * absDot + F16_SUBNORMAL * (absSum + 2 * K)) + f32Bound;
 }

@@ -36,8 +36,11 @@ export const ATTENTION_SHAPES: readonly (readonly [string, number, number, numbe
   ['oai text 64×77 8×64 causal', 64, 77, 8, 64, true],
 ];
 
-/** Worst error over 64 sampled (batch, query, head) rows: |got − want| / (|want| + 1). */
-function attentionSampleError(
+/**
+ * Worst |got − want| / per(want, bound) over 64 sampled (batch, query, head) rows of attentionRefRow
+ * in `precision` (its bound: the f32 one, or the f16 build's).
+ */
+function worstSampled(
   got: Float32Array,
   qkv: Float32Array,
   B: number,
@@ -45,6 +48,8 @@ function attentionSampleError(
   heads: number,
   D: number,
   causal: boolean,
+  precision: Precision,
+  per: (want: number, bound: number) => number,
 ): number {
   const W = heads * D;
   let worst = 0;
@@ -52,33 +57,20 @@ function attentionSampleError(
     const b = s % B,
       q = (s * 7919) % N,
       h = (s * 31) % heads;
-    const want = attentionRefRow(qkv, N, W, heads, b, h, q, undefined, causal).out;
+    const r = attentionRefRow(qkv, N, W, heads, b, h, q, undefined, causal, precision);
     for (let d = 0; d < D; d++)
-      worst = Math.max(worst, Math.abs(got[(b * N + q) * W + h * D + d]! - want[d]!) / (Math.abs(want[d]!) + 1));
+      worst = Math.max(worst, Math.abs(got[(b * N + q) * W + h * D + d]! - r.out[d]!) / per(r.out[d]!, r.bound[d]!));
   }
   return worst;
 }
 
+/** Worst error over 64 sampled rows: |got − want| / (|want| + 1). */
+const attentionSampleError = (...a: [Float32Array, Float32Array, number, number, number, number, boolean]): number =>
+  worstSampled(...a, 'f32', (want) => Math.abs(want) + 1);
+
 /** The f16 build's sampled rows against attentionRefRow's 'f16' bound: the worst |error| / bound. */
-function f16PrecisionCheck(
-  got: Float32Array,
-  qkv: Float32Array,
-  B: number,
-  N: number,
-  heads: number,
-  D: number,
-  causal: boolean,
-): { ok: boolean; text: string } {
-  const W = heads * D;
-  let worst = 0;
-  for (let s = 0; s < 64; s++) {
-    const b = s % B,
-      q = (s * 7919) % N,
-      h = (s * 31) % heads;
-    const r = attentionRefRow(qkv, N, W, heads, b, h, q, undefined, causal, 'f16');
-    for (let d = 0; d < D; d++)
-      worst = Math.max(worst, Math.abs(got[(b * N + q) * W + h * D + d]! - r.out[d]!) / r.bound[d]!);
-  }
+function f16PrecisionCheck(...a: [Float32Array, Float32Array, number, number, number, number, boolean]) {
+  const worst = worstSampled(...a, 'f16', (_, bound) => bound);
   return { ok: worst <= 1, text: `${worst.toFixed(2)} of the f16 bound` };
 }
 

@@ -102,8 +102,12 @@ function gemmSampleError(
   return worst;
 }
 
-/** The 256 sampled outputs against subgroupMatrixBoundAt (f16 inputs, `accumulator` sums): the worst |error| / bound. */
-function subgroupMatrixCheck(
+/**
+ * The 256 sampled outputs against an f16 bound (reference/gemm.ts: subgroupMatrixBoundAt for f16
+ * subgroup matrices, f16PrecisionBoundAt for the tiled GEMM's f16 build), given gemmRefAt's f32
+ * bound at each: the worst |error| / bound.
+ */
+function f16BoundCheck(
   got: Float32Array,
   x: Float32Array,
   w: Float32Array,
@@ -113,38 +117,14 @@ function subgroupMatrixCheck(
   K: number,
   N: number,
   epilogue: GemmEpilogue,
-  accumulator: 'f32' | 'f16',
+  boundAt: (f32Bound: number, m: number, n: number) => number,
 ): { ok: boolean; text: string } {
   let worst = 0;
   for (let s = 0; s < 256; s++) {
     const m = (s * 7919) % M,
       n = (s * 104729 + 13) % N;
     const r = gemmRefAt(x, K, w, N, b, epilogue, y0, m, n);
-    const bound = subgroupMatrixBoundAt(x, K, w, epilogue, accumulator, r.bound, m, n);
-    worst = Math.max(worst, Math.abs(got[m * N + n]! - r.y) / bound);
-  }
-  return { ok: worst <= 1, text: `${worst.toFixed(2)} of the f16 bound` };
-}
-
-/** The 256 sampled outputs against f16PrecisionBoundAt (the f16 build of the tiled GEMM): the worst |error| / bound. */
-function f16PrecisionCheck(
-  got: Float32Array,
-  x: Float32Array,
-  w: Float32Array,
-  b: Float32Array,
-  y0: Float32Array,
-  M: number,
-  K: number,
-  N: number,
-  epilogue: GemmEpilogue,
-): { ok: boolean; text: string } {
-  let worst = 0;
-  for (let s = 0; s < 256; s++) {
-    const m = (s * 7919) % M,
-      n = (s * 104729 + 13) % N;
-    const r = gemmRefAt(x, K, w, N, b, epilogue, y0, m, n);
-    const bound = f16PrecisionBoundAt(x, K, w, epilogue, r.bound, m, n);
-    worst = Math.max(worst, Math.abs(got[m * N + n]! - r.y) / bound);
+    worst = Math.max(worst, Math.abs(got[m * N + n]! - r.y) / boundAt(r.bound, m, n));
   }
   return { ok: worst <= 1, text: `${worst.toFixed(2)} of the f16 bound` };
 }
@@ -239,9 +219,13 @@ export async function gemmRows(b: Bench): Promise<void> {
         // f16 subgroup matrices: checked against their own bound (reference/gemm.ts), not the f32 1e-4.
         const check =
           label.startsWith('subgroup_matrix') && sgm
-            ? subgroupMatrixCheck(got, xv, wv, bv, y0, M, K, N, epilogue, sgm)
+            ? f16BoundCheck(got, xv, wv, bv, y0, M, K, N, epilogue, (f32, m, n) =>
+                subgroupMatrixBoundAt(xv, K, wv, epilogue, sgm, f32, m, n),
+              )
             : label.startsWith(precisionMark('f16'))
-              ? f16PrecisionCheck(got, xv, wv, bv, y0, M, K, N, epilogue)
+              ? f16BoundCheck(got, xv, wv, bv, y0, M, K, N, epilogue, (f32, m, n) =>
+                  f16PrecisionBoundAt(xv, K, wv, epilogue, f32, m, n),
+                )
               : undefined;
         await b.record(kernel, name, label + sfx, d, err, 2 * M * N * K, undefined, check);
       };
